@@ -1,0 +1,119 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// Every target is built in the Swift 6 language mode with complete strict concurrency checking.
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let nio = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
+let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
+let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
+let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics")
+let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+
+let package = Package(
+    name: "cohort",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Cohort", targets: ["Cohort"]),
+        .executable(name: "cohortd", targets: ["cohortd"]),
+        .executable(name: "cohort", targets: ["cohort"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+        .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.0"),
+    ],
+    targets: [
+        // Identity, durations, errors shared by every module.
+        .target(name: "CohortCore", swiftSettings: strict),
+        // Typed settings, YAML loading, environment overrides, validation.
+        .target(
+            name: "CohortConfig",
+            dependencies: ["CohortCore", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict
+        ),
+        // Bounded byte readers/writers, msgpack with memberlist's quirks, CRC32, LZW.
+        .target(name: "Wire", dependencies: ["CohortCore", nio], swiftSettings: strict),
+        // SWIM + Lifeguard core, memberlist messages, keyring; the GossipService shell.
+        .target(
+            name: "Gossip",
+            dependencies: [
+                "CohortCore", "Wire", nio, nioPosix, logging, metrics,
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        // Health-check registry, metric definitions, process metrics.
+        .target(
+            name: "Observability",
+            dependencies: ["CohortCore", logging, metrics, .product(name: "Prometheus", package: "swift-prometheus")],
+            swiftSettings: strict
+        ),
+        // libsystemd, through pkg-config.
+        .systemLibrary(
+            name: "CSystemd",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
+        ),
+        // sd_notify readiness/status/stopping, the health-gated watchdog, the journald log handler.
+        .target(
+            name: "Systemd",
+            dependencies: ["CSystemd", "CohortCore", "Observability", logging, lifecycle],
+            swiftSettings: strict
+        ),
+        // The node: wires every service into one ServiceGroup; the public API.
+        .target(
+            name: "Cohort",
+            dependencies: [
+                "CohortCore", "CohortConfig", "Observability", "Systemd", "Gossip",
+                logging, metrics, lifecycle,
+            ],
+            swiftSettings: strict
+        ),
+        // /metrics, /livez, /readyz and the /v1 JSON API.
+        .target(
+            name: "CohortHTTP",
+            dependencies: ["Cohort", "Observability", .product(name: "Hummingbird", package: "hummingbird"), logging, lifecycle],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "cohortd",
+            dependencies: [
+                "Cohort", "CohortHTTP", "CohortConfig", "Systemd", logging, lifecycle,
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "cohort",
+            dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict
+        ),
+        // Helpers for tests: daemon processes, notify listeners, deadlines, manual clock.
+        .target(name: "CohortTestKit", dependencies: ["CohortCore"], swiftSettings: strict),
+
+        .testTarget(name: "CohortConfigTests", dependencies: ["CohortConfig"], swiftSettings: strict),
+        .testTarget(name: "ObservabilityTests", dependencies: ["Observability"], swiftSettings: strict),
+        .testTarget(
+            name: "SystemdTests",
+            dependencies: ["Systemd", "Observability", "CohortTestKit", logging, lifecycle],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "WireTests", dependencies: ["Wire", nio], swiftSettings: strict),
+        .testTarget(name: "GossipTests", dependencies: ["Gossip", "Wire", nio], swiftSettings: strict),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["CohortTestKit", "CohortConfig"],
+            swiftSettings: strict
+        ),
+    ]
+)

@@ -1,0 +1,108 @@
+import CohortConfig
+import CohortCore
+import Foundation
+import Logging
+import Observability
+import ServiceLifecycle
+
+/// A Cohort node: its settings, identity, health registry and metrics, and the services that run it.
+///
+/// Build one from settings, add its `services` (and, in the daemon, the admin server and the systemd
+/// services) to one `ServiceGroup`, and run the group:
+///
+/// ```swift
+/// let settings = try ConfigLoader.system().load(path: "/etc/cohort/cohortd.yaml")
+/// let node = try CohortNode(settings: settings, logger: Logger(label: "cohort"))
+/// let group = ServiceGroup(services: node.services, gracefulShutdownSignals: [.sigterm], logger: node.logger)
+/// try await group.run()
+/// ```
+public final class CohortNode: Sendable {
+    /// The effective configuration.
+    public let settings: CohortSettings
+    /// The node's ID, from `cluster.name`.
+    public let id: NodeID
+    /// This boot's incarnation, persisted under `<data_dir>/_sys` when a data directory resolves.
+    public let incarnation: Incarnation
+    /// The registry every subsystem registers its liveness and readiness checks with.
+    public let health: HealthRegistry
+    /// The node's Prometheus registry and node-level metrics.
+    public let metrics: CohortMetrics
+    /// The node's root logger.
+    public let logger: Logger
+
+    private let heartbeat: RuntimeHeartbeat
+
+    /// Creates the node: resolves its incarnation and registers the built-in health checks.
+    ///
+    /// - Parameters:
+    ///   - environment: read for test failpoints (`COHORT_FAILPOINT_*`); the process environment by default.
+    ///   - nowMilliseconds: the wall clock, for the incarnation.
+    public init(
+        settings: CohortSettings,
+        logger: Logger,
+        metrics: CohortMetrics = CohortMetrics(version: CohortVersion.current),
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        nowMilliseconds: UInt64 = UInt64(Date().timeIntervalSince1970 * 1000)
+    ) {
+        self.settings = settings
+        id = NodeID(settings.cluster.name)
+        var logger = logger
+        logger[metadataKey: "node"] = "\(settings.cluster.name)"
+        self.logger = logger
+        self.metrics = metrics
+        health = HealthRegistry()
+        heartbeat = RuntimeHeartbeat()
+
+        if let dataDirectory = settings.cluster.raft.resolvedDataDirectory {
+            let store = IncarnationStore(directory: dataDirectory + "/_sys")
+            let next = Incarnation.next(after: store.load(), nowMilliseconds: nowMilliseconds)
+            do {
+                try store.store(next)
+            } catch {
+                logger.warning(
+                    "cannot persist the incarnation; a restart within the same millisecond could reuse it",
+                    metadata: ["path": "\(store.path)", "error": "\(error)"]
+                )
+            }
+            incarnation = next
+        } else {
+            incarnation = Incarnation(nowMilliseconds)
+        }
+
+        heartbeat.register(with: health)
+        Failpoints.register(environment: environment, with: health)
+        for warning in settings.warnings {
+            logger.warning("\(warning)")
+        }
+    }
+
+    /// Who this node is, as `GET /v1/node` reports it.
+    public var info: NodeInfo {
+        NodeInfo(
+            name: id.rawValue,
+            incarnation: incarnation.rawValue,
+            clusterEnabled: settings.cluster.enabled,
+            role: settings.cluster.enabled ? settings.cluster.raft.role.rawValue : "standalone",
+            version: CohortVersion.current
+        )
+    }
+
+    /// The node's long-lived services, in start order (they stop in reverse).
+    public var services: [any Service] {
+        [heartbeat]
+    }
+
+    /// One line for systemd's `STATUS=`: what the node is doing now.
+    public func statusLine() -> String {
+        let readiness = health.evaluate(.readiness)
+        let mode = settings.cluster.enabled ? "cluster member (\(settings.cluster.raft.role.rawValue))" : "single node, cluster disabled"
+        if readiness.isPassing {
+            let liveness = health.evaluate(.liveness)
+            if !liveness.isPassing {
+                return "unhealthy: failing \(liveness.failing.joined(separator: ", ")); \(mode)"
+            }
+            return "ready: \(id) incarnation \(incarnation); \(mode)"
+        }
+        return "starting: waiting for \(readiness.failing.joined(separator: ", ")); \(mode)"
+    }
+}

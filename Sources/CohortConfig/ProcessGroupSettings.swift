@@ -1,0 +1,38 @@
+/// `pg.*`: Erlang-style process-group scopes.
+public struct ProcessGroupSettings: Sendable, Equatable {
+    /// `pg.scopes`: the scopes this node runs, names unique. Default: one scope named `default`.
+    public var scopes: [ProcessGroupScopeSettings]
+
+    /// Creates pg settings; by default one scope named `default` with default settings.
+    public init(scopes: [ProcessGroupScopeSettings] = [ProcessGroupScopeSettings(name: "default")]) {
+        self.scopes = scopes
+    }
+}
+
+/// One item of `pg.scopes`: written as a plain name, or as a map with these keys.
+public struct ProcessGroupScopeSettings: Sendable, Equatable {
+    /// `name`: the scope name; non-empty, no whitespace or commas.
+    public var name: String
+    /// `anti_entropy_interval`: period of the sync with one random peer; nil (written 0) = disabled.
+    /// Default: 30s.
+    public var antiEntropyInterval: Duration?
+    /// `max_retries`: retries of a failed sync before the per-peer circuit breaker opens; 0 = no retries.
+    /// Default: 3.
+    public var maxRetries: Int
+    /// `broadcast_liveness`: `pg.broadcast_recent.<scope>` fails when the scope has remote members but no
+    /// broadcast was seen for this long; nil (written 0) = check disabled. Default: 5m.
+    public var broadcastLiveness: Duration?
+
+    /// Creates scope settings; every argument but the name defaults to the key table's default.
+    public init(
+        name: String,
+        antiEntropyInterval: Duration? = .seconds(30),
+        maxRetries: Int = 3,
+        broadcastLiveness: Duration? = .seconds(300)
+    ) {
+        self.name = name
+        self.antiEntropyInterval = antiEntropyInterval
+        self.maxRetries = maxRetries
+        self.broadcastLiveness = broadcastLiveness
+    }
+}

@@ -1,0 +1,74 @@
+/// Whether a node may be in the Raft configuration at all (`cluster.raft.role`).
+public enum RaftRole: String, Sendable, Equatable, CaseIterable {
+    /// May be a voter or standby, as the reconciler decides.
+    case server
+    /// Gossip only: never in the Raft configuration; writes are forwarded to a Raft member.
+    case client
+}
+
+/// `cluster.raft.*`: the bounded Raft core (voters, standbys) and its storage.
+public struct RaftSettings: Sendable, Equatable {
+    /// `cluster.raft.role`. Default: `.server`.
+    public var role: RaftRole
+    /// `cluster.raft.eligible`: false = never a voter (standby or client only). Default: true.
+    public var eligible: Bool
+    /// `cluster.raft.priority`: lower is preferred for voter slots, ties broken by node ID (≥ 0).
+    /// Default: 100.
+    public var priority: Int
+    /// `cluster.raft.bootstrap_expect`: 0 = never self-bootstrap; 1 = bootstrap alone; N = wait until N
+    /// eligible nodes advertising the same N are stably visible (≥ 0). Default: 1.
+    public var bootstrapExpect: Int
+    /// `cluster.raft.max_voters`: voter cap; odd, one of 1, 3, 5, 7. Default: 5.
+    public var maxVoters: Int
+    /// `cluster.raft.max_standbys`: standby (non-voter) cap, 0–8; 0 = no standbys. Default: 4.
+    public var maxStandbys: Int
+    /// `cluster.raft.reconcile_debounce`: trailing debounce of the voter reconciler, capped at 5×.
+    /// Default: 2s.
+    public var reconcileDebounce: Duration
+    /// `cluster.raft.heartbeat_interval`: leader heartbeat period. Default: 500ms.
+    public var heartbeatInterval: Duration
+    /// `cluster.raft.election_timeout`: base election timeout T, randomised in [T, 2T); longer than
+    /// ``heartbeatInterval``. Default: 2s.
+    public var electionTimeout: Duration
+    /// `cluster.raft.data_dir` as written. Default: nil (see ``resolvedDataDirectory``).
+    public var dataDirectory: String?
+    /// `cluster.raft.snapshot_threshold`: log entries between snapshots (≥ 1). Default: 8192.
+    public var snapshotThreshold: Int
+    /// `cluster.raft.trailing_logs`: entries kept after a snapshot for slow followers (≥ 0). Default: 10240.
+    public var trailingLogs: Int
+    /// The data directory in use: `data_dir` (a leading `~/` expanded) if set; else the first path of
+    /// `$STATE_DIRECTORY` (systemd); else `<home>/.cohort/store`; nil when none resolves (diskless Raft).
+    /// Raft lives in `<dir>/_sys/raft`. Filled by ``ConfigLoader``.
+    public var resolvedDataDirectory: String?
+
+    /// Creates Raft settings; every argument defaults to the key table's default.
+    public init(
+        role: RaftRole = .server,
+        eligible: Bool = true,
+        priority: Int = 100,
+        bootstrapExpect: Int = 1,
+        maxVoters: Int = 5,
+        maxStandbys: Int = 4,
+        reconcileDebounce: Duration = .seconds(2),
+        heartbeatInterval: Duration = .milliseconds(500),
+        electionTimeout: Duration = .seconds(2),
+        dataDirectory: String? = nil,
+        snapshotThreshold: Int = 8192,
+        trailingLogs: Int = 10240,
+        resolvedDataDirectory: String? = nil
+    ) {
+        self.role = role
+        self.eligible = eligible
+        self.priority = priority
+        self.bootstrapExpect = bootstrapExpect
+        self.maxVoters = maxVoters
+        self.maxStandbys = maxStandbys
+        self.reconcileDebounce = reconcileDebounce
+        self.heartbeatInterval = heartbeatInterval
+        self.electionTimeout = electionTimeout
+        self.dataDirectory = dataDirectory
+        self.snapshotThreshold = snapshotThreshold
+        self.trailingLogs = trailingLogs
+        self.resolvedDataDirectory = resolvedDataDirectory
+    }
+}

@@ -1,0 +1,53 @@
+/// A condition did not hold before its deadline.
+public struct DeadlineExceeded: Error, CustomStringConvertible {
+    /// What was awaited, as the caller described it.
+    public var waitingFor: String
+    /// The time allowed.
+    public var within: Duration
+    /// Where the wait was made.
+    public var fileID: String
+    /// The line of the wait.
+    public var line: Int
+
+    /// Creates the error.
+    public init(waitingFor: String, within: Duration, fileID: String, line: Int) {
+        self.waitingFor = waitingFor
+        self.within = within
+        self.fileID = fileID
+        self.line = line
+    }
+
+    public var description: String {
+        "\(fileID):\(line): gave up waiting for \(waitingFor) after \(within)"
+    }
+}
+
+/// Polls `condition` every `pollEvery` until it returns true, or throws `DeadlineExceeded` once `within` has passed.
+///
+/// The way tests wait for something to happen: never sleep and hope. The condition is checked at least once, and once
+/// more at the deadline. An error thrown by `condition` ends the wait and is rethrown (return false to keep waiting).
+///
+/// - Parameters:
+///   - within: The time allowed, on `ContinuousClock`.
+///   - waitingFor: What is awaited, for the error message, e.g. "process 123 to exit".
+///   - pollEvery: The pause between checks.
+///   - condition: The condition to wait for.
+public func waitUntil(
+    within: Duration,
+    _ waitingFor: String = "a condition",
+    pollEvery: Duration = .milliseconds(20),
+    fileID: String = #fileID,
+    line: Int = #line,
+    _ condition: () async throws -> Bool
+) async throws {
+    let clock = ContinuousClock()
+    let deadline = clock.now.advanced(by: within)
+    while true {
+        if try await condition() { return }
+        let now = clock.now
+        if now >= deadline {
+            throw DeadlineExceeded(waitingFor: waitingFor, within: within, fileID: fileID, line: line)
+        }
+        try await clock.sleep(until: min(now.advanced(by: pollEvery), deadline), tolerance: nil)
+    }
+}

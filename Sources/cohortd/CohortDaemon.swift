@@ -1,0 +1,95 @@
+import ArgumentParser
+import Cohort
+import CohortConfig
+import CohortCore
+import CohortHTTP
+import Foundation
+import Logging
+import Metrics
+import ServiceLifecycle
+import Systemd
+
+/// `cohortd`: runs one Cohort node.
+@main
+struct CohortDaemon: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cohortd",
+        abstract: "Run a Cohort node.",
+        discussion: """
+            With no --config, runs a single node on built-in defaults. Every configuration key can also be set
+            from the environment (COHORT_CLUSTER_NAME, COHORT_ADMIN_ADDRESS, ...; see docs/configuration.md).
+            Exit codes: 0 clean shutdown, 1 runtime failure, 2 bad configuration.
+            """,
+        version: CohortVersion.current
+    )
+
+    @Option(name: .long, help: "The YAML configuration file.")
+    var config: String?
+
+    @Flag(name: .long, help: "Validate the configuration, print the effective settings and exit (0 valid, 2 invalid).")
+    var check = false
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let settings: CohortSettings
+        do {
+            let loader = ConfigLoader.system()
+            settings = try config.map { try loader.load(path: $0) } ?? loader.defaults()
+        } catch {
+            FileHandle.standardError.write(Data("cohortd: configuration error: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        if check {
+            print(settings.renderYAML(), terminator: "")
+            for warning in settings.warnings {
+                FileHandle.standardError.write(Data("cohortd: warning: \(warning)\n".utf8))
+            }
+            return
+        }
+
+        LogBootstrap.bootstrap(settings.log, environment: environment)
+        let logger = Logger(label: "cohortd")
+        let node = CohortNode(settings: settings, logger: logger, environment: environment)
+        MetricsSystem.bootstrap(node.metrics.factory)
+
+        // ServiceGroup stops services in reverse order. The watchdog comes first so it is stopped last and
+        // keeps feeding systemd while the node shuts down; readiness comes last so it is told first and
+        // sends STOPPING=1 as soon as shutdown begins.
+        let notifier = SystemdNotifier.fromEnvironment()
+        var services: [any Service] = []
+        if let notifier, notifier.watchdogInterval != nil {
+            services.append(WatchdogService(notifier: notifier, health: node.health, logger: logger))
+        }
+        services += node.services
+        if let address = settings.admin.address {
+            services.append(AdminServer.make(node: node, host: address.host, port: address.port, logger: logger))
+        }
+        if let notifier {
+            services.append(ReadinessService(notifier: notifier, health: node.health, logger: logger) { node.statusLine() })
+        }
+
+        var configuration = ServiceGroupConfiguration(
+            services: services.map { .init(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        )
+        // SPEC 12: a SIGTERM ends the process within 10 s, whatever a service does.
+        configuration.maximumGracefulShutdownDuration = .seconds(8)
+        configuration.maximumCancellationDuration = .seconds(1)
+        logger.info(
+            "starting node",
+            metadata: [
+                "version": "\(CohortVersion.current)", "incarnation": "\(node.incarnation)",
+                "cluster": "\(settings.cluster.enabled ? "enabled" : "disabled")",
+                "admin": "\(settings.admin.address.map { "\($0.host):\($0.port)" } ?? "off")",
+            ]
+        )
+        do {
+            try await ServiceGroup(configuration: configuration).run()
+        } catch {
+            logger.critical("node stopped on error", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+        logger.info("node stopped")
+    }
+}

@@ -1,0 +1,69 @@
+import CohortCore
+import CohortTestKit
+import Foundation
+import Testing
+
+/// `cohortd --version`, `--check` and configuration errors, against the real binary.
+@Suite struct DaemonCommandLineTests {
+    @Test func versionPrintsTheBuildVersion() async throws {
+        let (status, output) = try await DaemonProcess.run("cohortd", ["--version"])
+        #expect(status == 0)
+        #expect(output.trimmingCharacters(in: .whitespacesAndNewlines) == CohortVersion.current)
+    }
+
+    @Test func checkPrintsTheEffectiveConfigurationAndExitsZero() async throws {
+        let file = try temporaryFile("""
+            cluster:
+              enabled: true
+              name: node-1
+              raft:
+                bootstrap_expect: 3
+            """)
+        let (status, output) = try await DaemonProcess.run("cohortd", ["--config", file, "--check"])
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("name: node-1"))
+        #expect(output.contains("bootstrap_expect: 3"))
+        #expect(output.contains("max_voters: 5"))  // defaults are shown too
+    }
+
+    @Test func aMisspeltKeyExitsTwoWithOneLineNamingTheKeyAndTheFix() async throws {
+        let file = try temporaryFile("""
+            cluster:
+              raft:
+                max_votrs: 5
+            """)
+        let (status, output) = try await DaemonProcess.run("cohortd", ["--config", file, "--check"])
+        #expect(status == 2)
+        let lines = output.split(separator: "\n")
+        #expect(lines.count == 1, "\(output)")
+        #expect(output.contains("cluster.raft.max_votrs: unknown key; did you mean max_voters?"))
+    }
+
+    @Test func anEvenMaxVotersIsRejectedAtStartupNotOnlyByCheck() async throws {
+        let file = try temporaryFile("cluster:\n  raft:\n    max_voters: 4\n")
+        let (status, output) = try await DaemonProcess.run("cohortd", ["--config", file])
+        #expect(status == 2)
+        #expect(output.contains("cluster.raft.max_voters: 4"))
+    }
+
+    @Test func aMissingConfigFileExitsTwoAndNamesTheFile() async throws {
+        let (status, output) = try await DaemonProcess.run("cohortd", ["--config", "/nonexistent/cohortd.yaml", "--check"])
+        #expect(status == 2)
+        #expect(output.contains("/nonexistent/cohortd.yaml"))
+    }
+
+    @Test func aBadEnvironmentOverrideExitsTwoAndNamesTheVariable() async throws {
+        let (status, output) = try await DaemonProcess.run(
+            "cohortd", ["--check"], environment: ["COHORT_CLUSTER_MEMBERSHIP_PROBE_INTERVAL": "fast"]
+        )
+        #expect(status == 2)
+        #expect(output.contains("COHORT_CLUSTER_MEMBERSHIP_PROBE_INTERVAL"))
+        #expect(output.contains("fast"))
+    }
+}
+
+func temporaryFile(_ contents: String, suffix: String = ".yaml") throws -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-\(UUID().uuidString)\(suffix)").path
+    try contents.write(toFile: path, atomically: true, encoding: .utf8)
+    return path
+}

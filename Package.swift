@@ -17,6 +17,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Cohort", targets: ["Cohort"]),
+        // The memberlist wire layer on its own, for the benchmarks and the fuzz target.
+        .library(name: "CohortGossipWire", targets: ["Wire", "Gossip"]),
         .executable(name: "cohortd", targets: ["cohortd"]),
         .executable(name: "cohort", targets: ["cohort"]),
     ],
@@ -74,7 +76,7 @@ let package = Package(
         .target(
             name: "Cohort",
             dependencies: [
-                "CohortCore", "CohortConfig", "Observability", "Systemd", "Gossip",
+                "CohortCore", "CohortConfig", "Observability", "Systemd",
                 logging, metrics, lifecycle,
             ],
             swiftSettings: strict

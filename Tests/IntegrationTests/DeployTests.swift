@@ -30,6 +30,6 @@ import Testing
             "cohortd", ["--config", config, "--check"], environment: ["STATE_DIRECTORY": "/var/lib/cohort"]
         )
         #expect(status == 0, "\(output)")
-        #expect(output.contains("data_dir: /var/lib/cohort"))
+        #expect(output.contains("resolves to /var/lib/cohort"))
     }
 }

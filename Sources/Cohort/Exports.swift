@@ -1,0 +1,4 @@
+// `import Cohort` is all an embedding server needs: settings, identity, health and metrics come with it.
+@_exported import CohortConfig
+@_exported import CohortCore
+@_exported import Observability

@@ -70,13 +70,14 @@ inside test -f /var/lib/cohort/_sys/incarnation || fail "no state in the unit's 
 restarts_before=$(prop NRestarts)
 
 step "2. structured journal fields"
-inside journalctl -u cohortd -o verbose --no-pager | grep -E '^\s+(SYSLOG_IDENTIFIER|PRIORITY|COHORT_LOGGER|INCARNATION)=' | sort -u | head -n 8
-inside journalctl -u cohortd -o verbose --no-pager | grep -q 'COHORT_LOGGER=' || fail "no structured fields in the journal"
+journal=$(inside journalctl -b -u cohortd -o verbose --no-pager)
+grep -E '^\s+(SYSLOG_IDENTIFIER|PRIORITY|COHORT_LOGGER|INCARNATION|CODE_FILE)=' <<<"$journal" | sort -u | head -n 8
+grep -q 'COHORT_LOGGER=cohortd' <<<"$journal" || fail "no structured fields in the journal"
 
 step "3. a failing liveness check stops the watchdog; systemd restarts the node"
 inside touch /etc/cohort/livez-fail
 wait_for 30 "a watchdog restart" bash -c "[ \"\$(nsenter -t $init -a systemctl show cohortd -p NRestarts --value)\" -gt $restarts_before ]"
-inside journalctl -u cohortd --no-pager | grep -iE 'watchdog' | tail -n 3
+inside journalctl -b -u cohortd --no-pager | grep -iE 'watchdog' | tail -n 3 || true
 echo "NRestarts=$(prop NRestarts)"
 
 step "4. with the check passing again the node stays up"
@@ -91,6 +92,6 @@ step "5. systemctl stop ends it cleanly"
 inside systemctl stop cohortd
 echo "ActiveState=$(prop ActiveState) Result=$(prop Result) ExecMainStatus=$(prop ExecMainStatus)"
 [ "$(prop Result)" = success ] || fail "stop did not succeed"
-inside journalctl -u cohortd --no-pager | tail -n 4
+inside journalctl -b -u cohortd --no-pager | tail -n 4
 
 printf '\nPASS: the shipped unit and config work under systemd %s\n' "$(inside systemctl --version | head -n1)"

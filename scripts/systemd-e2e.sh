@@ -49,9 +49,14 @@ echo cohort-e2e > "$root/etc/hostname"
 step "booting the container"
 systemd-nspawn -D "$root" --boot --register=no --keep-unit --private-network >/tmp/cohort-e2e-console.log 2>&1 &
 nspawn=$!
-cleanup() { kill -KILL "$nspawn" 2>/dev/null || true; wait "$nspawn" 2>/dev/null || true; }
-trap cleanup EXIT
 init=""
+# Killing the container's PID 1 ends its whole PID namespace; killing only nspawn would leave it running.
+cleanup() {
+  [ -n "$init" ] && kill -KILL "$init" 2>/dev/null || true
+  kill -KILL "$nspawn" 2>/dev/null || true
+  wait "$nspawn" 2>/dev/null || true
+}
+trap cleanup EXIT
 for _ in $(seq 100); do init=$(pgrep -P "$nspawn" | head -n1 || true); [ -n "$init" ] && break; sleep 0.1; done
 [ -n "$init" ] || fail "container did not start"
 inside() { nsenter -t "$init" -a "$@"; }

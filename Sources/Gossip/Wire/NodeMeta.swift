@@ -1,0 +1,160 @@
+import NIOCore
+import Wire
+
+/// What a Cohort node tells the cluster about itself in `alive.Meta` (at most 512 bytes).
+///
+/// Layout, version 1 (integers big-endian):
+///
+/// | offset | size | field |
+/// |---|---|---|
+/// | 0 | 1 | magic `0xC7` |
+/// | 1 | 1 | format version (1) |
+/// | 2 | 2 | internode port |
+/// | 4 | 1 | role: 0 server, 1 client |
+/// | 5 | 1 | flags: bit 0 = Raft eligible; other bits reserved, ignored |
+/// | 6 | 2 | Raft priority (lower is preferred) |
+/// | 8 | 1 | bootstrap status: 0 pre, 1 in |
+/// | 9 | 2 | `bootstrap_expect` |
+/// | 11 | 8 | boot id |
+/// | 19 | 1 + n | failure domain, UTF-8, length-prefixed |
+/// | … | 1 + n | build version, UTF-8, length-prefixed |
+///
+/// Later format versions only append fields, so this decoder reads any version ≥ 1 and ignores what
+/// follows the fields it knows. An incompatible layout would take a new magic byte.
+public struct NodeMeta: Hashable, Sendable {
+    /// Whether the node may hold Raft state.
+    public enum Role: UInt8, Hashable, Sendable {
+        /// May be a voter or standby.
+        case server = 0
+        /// Gossip only; never in the Raft configuration.
+        case client = 1
+    }
+
+    /// Where the node stands with `bootstrap_expect`.
+    public enum BootstrapStatus: UInt8, Hashable, Sendable {
+        /// "pre": waiting to bootstrap or to be added.
+        case pre = 0
+        /// "in": part of a bootstrapped cluster.
+        case inCluster = 1
+    }
+
+    /// The first byte of every encoding.
+    public static let magic: UInt8 = 0xC7
+    /// The format version this code writes.
+    public static let formatVersion: UInt8 = 1
+    /// memberlist's `MetaMaxSize`.
+    public static let maxEncodedBytes = 512
+    /// Longest failure domain accepted when encoding, in UTF-8 bytes.
+    public static let maxFailureDomainBytes = 128
+    /// Longest build version accepted when encoding, in UTF-8 bytes.
+    public static let maxBuildVersionBytes = 64
+
+    /// The port the internode mesh listens on.
+    public var internodePort: UInt16
+    /// Whether the node may become a voter (`cluster.raft.eligible`).
+    public var raftEligible: Bool
+    /// Voter preference, lower first (`cluster.raft.priority`).
+    public var raftPriority: UInt16
+    /// Zone or rack (`cluster.failure_domain`); empty when unset.
+    public var failureDomain: String
+    /// Server or client (`cluster.raft.role`).
+    public var role: Role
+    /// Pre- or in-cluster.
+    public var bootstrapStatus: BootstrapStatus
+    /// `cluster.raft.bootstrap_expect`.
+    public var bootstrapExpect: UInt16
+    /// The node's boot incarnation: new on every process start (not the SWIM incarnation).
+    public var bootID: UInt64
+    /// The Cohort version the node runs.
+    public var buildVersion: String
+
+    /// Creates metadata.
+    public init(
+        internodePort: UInt16, raftEligible: Bool = true, raftPriority: UInt16 = 100, failureDomain: String = "",
+        role: Role = .server, bootstrapStatus: BootstrapStatus = .pre, bootstrapExpect: UInt16 = 1,
+        bootID: UInt64, buildVersion: String
+    ) {
+        self.internodePort = internodePort
+        self.raftEligible = raftEligible
+        self.raftPriority = raftPriority
+        self.failureDomain = failureDomain
+        self.role = role
+        self.bootstrapStatus = bootstrapStatus
+        self.bootstrapExpect = bootstrapExpect
+        self.bootID = bootID
+        self.buildVersion = buildVersion
+    }
+
+    /// The version-1 encoding.
+    public func encoded() throws(GossipEncodeError) -> [UInt8] {
+        guard failureDomain.utf8.count <= Self.maxFailureDomainBytes else {
+            throw .metadataTooLarge("failureDomain")
+        }
+        guard buildVersion.utf8.count <= Self.maxBuildVersionBytes else {
+            throw .metadataTooLarge("buildVersion")
+        }
+        var buffer = ByteBuffer()
+        buffer.writeInteger(Self.magic)
+        buffer.writeInteger(Self.formatVersion)
+        buffer.writeInteger(internodePort)
+        buffer.writeInteger(role.rawValue)
+        buffer.writeInteger(UInt8(raftEligible ? 1 : 0))
+        buffer.writeInteger(raftPriority)
+        buffer.writeInteger(bootstrapStatus.rawValue)
+        buffer.writeInteger(bootstrapExpect)
+        buffer.writeInteger(bootID)
+        for text in [failureDomain, buildVersion] {
+            buffer.writeInteger(UInt8(text.utf8.count))
+            buffer.writeString(text)
+        }
+        return buffer.readableBytesArray
+    }
+
+    /// Decodes any format version ≥ 1, ignoring fields a newer version appended.
+    ///
+    /// - Throws: ``GossipDecodeError/empty`` for empty metadata (a plain memberlist peer),
+    ///   ``GossipDecodeError/malformed(field:)`` for foreign or corrupt bytes, ``GossipDecodeError/truncated``
+    ///   when a field is cut off, ``GossipDecodeError/oversized(_:)`` past 512 bytes.
+    public init(decoding bytes: [UInt8]) throws(GossipDecodeError) {
+        guard !bytes.isEmpty else { throw .empty }
+        guard bytes.count <= Self.maxEncodedBytes else { throw .oversized("NodeMeta") }
+        var reader = FieldReader(buffer: ByteBuffer(bytes: bytes))
+        guard try reader.integer(UInt8.self) == Self.magic else { throw .malformed(field: "NodeMeta.magic") }
+        guard try reader.integer(UInt8.self) >= 1 else { throw .malformed(field: "NodeMeta.version") }
+        internodePort = try reader.integer()
+        guard let role = Role(rawValue: try reader.integer()) else { throw .malformed(field: "NodeMeta.role") }
+        self.role = role
+        raftEligible = try reader.integer(UInt8.self) & 1 == 1
+        raftPriority = try reader.integer()
+        guard let status = BootstrapStatus(rawValue: try reader.integer()) else {
+            throw .malformed(field: "NodeMeta.bootstrapStatus")
+        }
+        bootstrapStatus = status
+        bootstrapExpect = try reader.integer()
+        bootID = try reader.integer()
+        failureDomain = try reader.text("failureDomain")
+        buildVersion = try reader.text("buildVersion")
+    }
+
+    /// Reads fixed-layout fields, mapping a short read to ``GossipDecodeError/truncated``.
+    private struct FieldReader {
+        var buffer: ByteBuffer
+
+        mutating func integer<T: FixedWidthInteger>(_ type: T.Type = T.self) throws(GossipDecodeError) -> T {
+            do {
+                return try buffer.readExactInteger()
+            } catch {
+                throw .truncated
+            }
+        }
+
+        mutating func text(_ field: String) throws(GossipDecodeError) -> String {
+            let length = try integer(UInt8.self)
+            guard let bytes = try? buffer.readExactBytes(Int(length)) else { throw .truncated }
+            guard let text = String(validating: bytes, as: UTF8.self) else {
+                throw .malformed(field: "NodeMeta.\(field)")
+            }
+            return text
+        }
+    }
+}

@@ -1,0 +1,155 @@
+import Wire
+
+/// "I suspect `node` is dead" (`suspect`, type 3), gossiped by `from`.
+public struct SuspectMessage: MessageBody {
+    /// The type byte this body travels under (see ``MessageBody``).
+    public static let messageType = MessageType.suspect
+    /// The Go struct's name in memberlist.
+    public static let goName = "suspect"
+    /// The suspect's incarnation as the accuser knows it (`Incarnation`).
+    public var incarnation: UInt32
+    /// The suspect (`Node`).
+    public var node: String
+    /// The accuser (`From`).
+    public var from: String
+
+    /// Creates a suspicion.
+    public init(incarnation: UInt32, node: String, from: String) {
+        self.incarnation = incarnation
+        self.node = node
+        self.from = from
+    }
+
+    /// Writes the body as go-msgpack does: a map with the keys in sorted order.
+    public func encode(into writer: inout MsgPackWriter) {
+        writer.writeMapHeader(3)
+        writer.writeString("From"); writer.writeString(from)
+        writer.writeString("Incarnation"); writer.writeInteger(incarnation)
+        writer.writeString("Node"); writer.writeString(node)
+    }
+
+    /// Reads the body as go-msgpack does, then checks it against `limits`.
+    public init(from reader: inout MsgPackReader, limits: GossipLimits) throws(GossipDecodeError) {
+        self.init(incarnation: 0, node: "", from: "")
+        try Self.readFields(&reader, ["Incarnation", "Node", "From"]) { field, r throws(MsgPackError) in
+            switch field {
+            case 0: incarnation = try r.readInteger()
+            case 1: node = try r.readString()
+            default: from = try r.readString()
+            }
+        }
+        try Self.check("Node", node.utf8.count, atMost: limits.maxNameBytes)
+        try Self.check("From", from.utf8.count, atMost: limits.maxNameBytes)
+    }
+}
+
+/// "`node` is dead" (`dead`, type 5), gossiped by `from`. When `from == node` it is a graceful leave,
+/// which memberlist records as the `left` state.
+public struct DeadMessage: MessageBody {
+    /// The type byte this body travels under (see ``MessageBody``).
+    public static let messageType = MessageType.dead
+    /// The Go struct's name in memberlist.
+    public static let goName = "dead"
+    /// The incarnation being declared dead (`Incarnation`).
+    public var incarnation: UInt32
+    /// The dead node (`Node`).
+    public var node: String
+    /// Who declared it (`From`).
+    public var from: String
+
+    /// Creates a death (or, with `from == node`, a leave).
+    public init(incarnation: UInt32, node: String, from: String) {
+        self.incarnation = incarnation
+        self.node = node
+        self.from = from
+    }
+
+    /// True for a graceful leave: a node announcing its own death.
+    public var isLeave: Bool { from == node }
+
+    /// Writes the body as go-msgpack does: a map with the keys in sorted order.
+    public func encode(into writer: inout MsgPackWriter) {
+        writer.writeMapHeader(3)
+        writer.writeString("From"); writer.writeString(from)
+        writer.writeString("Incarnation"); writer.writeInteger(incarnation)
+        writer.writeString("Node"); writer.writeString(node)
+    }
+
+    /// Reads the body as go-msgpack does, then checks it against `limits`.
+    public init(from reader: inout MsgPackReader, limits: GossipLimits) throws(GossipDecodeError) {
+        self.init(incarnation: 0, node: "", from: "")
+        try Self.readFields(&reader, ["Incarnation", "Node", "From"]) { field, r throws(MsgPackError) in
+            switch field {
+            case 0: incarnation = try r.readInteger()
+            case 1: node = try r.readString()
+            default: from = try r.readString()
+            }
+        }
+        try Self.check("Node", node.utf8.count, atMost: limits.maxNameBytes)
+        try Self.check("From", from.utf8.count, atMost: limits.maxNameBytes)
+    }
+}
+
+/// "`node` is alive at `address:port`" (`alive`, type 4): joins, refutations and metadata updates.
+public struct AliveMessage: MessageBody {
+    /// The type byte this body travels under (see ``MessageBody``).
+    public static let messageType = MessageType.alive
+    /// The Go struct's name in memberlist.
+    public static let goName = "alive"
+    /// The node's incarnation; higher wins (`Incarnation`).
+    public var incarnation: UInt32
+    /// The node's name (`Node`).
+    public var node: String
+    /// The node's IP, 4 or 16 bytes (`Addr`).
+    public var address: [UInt8]
+    /// The node's gossip port (`Port`).
+    public var port: UInt16
+    /// Delegate metadata, at most 512 bytes; Cohort puts ``NodeMeta`` here (`Meta`).
+    public var meta: [UInt8]
+    /// `[pmin, pmax, pcur, dmin, dmax, dcur]` (`Vsn`); see ``ProtocolVersions``.
+    public var versions: [UInt8]
+
+    /// Creates an alive announcement.
+    public init(
+        incarnation: UInt32, node: String, address: [UInt8], port: UInt16,
+        meta: [UInt8] = [], versions: [UInt8] = ProtocolVersions.cohort.bytes
+    ) {
+        self.incarnation = incarnation
+        self.node = node
+        self.address = address
+        self.port = port
+        self.meta = meta
+        self.versions = versions
+    }
+
+    /// Writes the body as go-msgpack does: a map with the keys in sorted order.
+    public func encode(into writer: inout MsgPackWriter) {
+        writer.writeMapHeader(6)
+        writer.writeString("Addr"); writer.writeBytesOrNil(address)
+        writer.writeString("Incarnation"); writer.writeInteger(incarnation)
+        writer.writeString("Meta"); writer.writeBytesOrNil(meta)
+        writer.writeString("Node"); writer.writeString(node)
+        writer.writeString("Port"); writer.writeInteger(port)
+        writer.writeString("Vsn"); writer.writeBytesOrNil(versions)
+    }
+
+    /// Reads the body as go-msgpack does, then checks it against `limits`.
+    public init(from reader: inout MsgPackReader, limits: GossipLimits) throws(GossipDecodeError) {
+        self.init(incarnation: 0, node: "", address: [], port: 0, meta: [], versions: [])
+        let names = ["Incarnation", "Node", "Addr", "Port", "Meta", "Vsn"]
+        try Self.readFields(&reader, names) { field, r throws(MsgPackError) in
+            switch field {
+            case 0: incarnation = try r.readInteger()
+            case 1: node = try r.readString()
+            case 2: address = try r.readBytes()
+            case 3: port = try r.readInteger()
+            case 4: meta = try r.readBytes()
+            default: versions = try r.readBytes()
+            }
+        }
+        try Self.check("Node", node.utf8.count, atMost: limits.maxNameBytes)
+        try Self.check("Addr", address.count, atMost: 16)
+        try Self.check("Meta", meta.count, atMost: limits.maxMetaBytes)
+        try Self.check("Vsn", versions.count, atMost: limits.maxVersionBytes)
+    }
+}

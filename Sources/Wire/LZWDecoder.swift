@@ -1,0 +1,109 @@
+/// Decompresses LZW data exactly as Go's `compress/lzw` reader does (`LSB`, literal width 8).
+///
+/// Codes start at 9 bits and widen to 12; 256 resets the table and 257 ends the data. Bytes after the end
+/// code are ignored and data without one is an error, both as in Go. Unlike Go, output is capped.
+public enum LZWDecoder {
+    /// Decompresses `input`, failing once the output would exceed `maxOutputBytes`.
+    public static func decompress(
+        _ input: some Collection<UInt8>,
+        maxOutputBytes: Int
+    ) throws(LZWError) -> [UInt8] {
+        var state = State()
+        var output: [UInt8] = []
+        output.reserveCapacity(min(maxOutputBytes, input.count * 3))
+        var bits: UInt32 = 0
+        var bitCount = 0
+        var iterator = input.makeIterator()
+        while true {
+            while bitCount < state.width {
+                guard let byte = iterator.next() else { throw .missingEndCode }
+                bits |= UInt32(byte) << UInt32(bitCount)
+                bitCount += 8
+            }
+            let code = UInt16(bits & ((1 << UInt32(state.width)) - 1))
+            bits >>= UInt32(state.width)
+            bitCount -= state.width
+            if code == LZWCode.end { return output }
+            try state.apply(code, to: &output, limit: maxOutputBytes)
+        }
+    }
+
+    /// The decoder's table and position, following Go's reader field for field.
+    private struct State {
+        var width = LZWCode.literalWidth + 1
+        /// The next code to assign.
+        var hi: UInt16 = LZWCode.end
+        var overflow: UInt16 = 1 << (LZWCode.literalWidth + 1)
+        /// The previous code, or nil right after a reset (or when the table is full).
+        var last: UInt16?
+        var suffix = [UInt8](repeating: 0, count: 1 << LZWCode.maxWidth)
+        var prefix = [UInt16](repeating: 0, count: 1 << LZWCode.maxWidth)
+        var scratch = [UInt8](repeating: 0, count: 1 << LZWCode.maxWidth)
+
+        mutating func apply(_ code: UInt16, to output: inout [UInt8], limit: Int) throws(LZWError) {
+            switch code {
+            case ..<LZWCode.clear:
+                guard output.count < limit else { throw .outputLimitExceeded(limit: limit) }
+                output.append(UInt8(code))
+                if let last { addEntry(prefix: last, suffix: UInt8(code)) }
+            case LZWCode.clear:
+                width = LZWCode.literalWidth + 1
+                hi = LZWCode.end
+                overflow = 1 << UInt16(width)
+                last = nil
+                return
+            case ...hi:
+                let first = try emitString(for: code, to: &output, limit: limit)
+                if let last { addEntry(prefix: last, suffix: first) }
+            default:
+                throw .invalidCode(code)
+            }
+            last = code
+            hi += 1
+            if hi >= overflow {
+                if width == LZWCode.maxWidth {
+                    // The table is full: stop adding entries until the encoder sends a reset.
+                    last = nil
+                    hi -= 1
+                } else {
+                    width += 1
+                    overflow <<= 1
+                }
+            }
+        }
+
+        private mutating func addEntry(prefix previous: UInt16, suffix byte: UInt8) {
+            suffix[Int(hi)] = byte
+            prefix[Int(hi)] = previous
+        }
+
+        /// Appends the string `code` stands for and returns its first byte. `code == hi` is the "KwKwK"
+        /// case: the previous string followed by its own first byte.
+        private mutating func emitString(
+            for code: UInt16,
+            to output: inout [UInt8],
+            limit: Int
+        ) throws(LZWError) -> UInt8 {
+            var index = scratch.count
+            var current = code
+            if code == hi, let last {
+                var head = last
+                while head >= LZWCode.clear { head = prefix[Int(head)] }
+                index -= 1
+                scratch[index] = UInt8(head)
+                current = last
+            }
+            while current >= LZWCode.clear {
+                index -= 1
+                scratch[index] = suffix[Int(current)]
+                current = prefix[Int(current)]
+            }
+            index -= 1
+            scratch[index] = UInt8(current)
+            let length = scratch.count - index
+            guard output.count + length <= limit else { throw .outputLimitExceeded(limit: limit) }
+            output.append(contentsOf: scratch[index...])
+            return UInt8(current)
+        }
+    }
+}

@@ -16,7 +16,12 @@ extension ConfigSchema {
             settings.cluster.name = value
         },
         ConfigKey("cluster.failure_domain") { raw, settings throws(ConfigError) in
-            if let value = try raw.string() { settings.cluster.failureDomain = value }
+            guard let value = try raw.string() else { return }
+            // It travels in the gossip metadata, which keeps it to 128 bytes.
+            if value.utf8.count > 128 {
+                throw raw.error("\(raw.shown(value)) is \(value.utf8.count) bytes; use at most 128 bytes")
+            }
+            settings.cluster.failureDomain = value
         },
     ]
 

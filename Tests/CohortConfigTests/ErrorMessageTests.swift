@@ -259,3 +259,13 @@ import Testing
         #expect(message == "cluster.name: \"a\\nb\" is not a node name; use up to 255 bytes without whitespace (line 2)")
     }
 }
+
+@Suite struct FailureDomainLimitTests {
+    @Test func aFailureDomainLongerThanTheGossipMetadataAllowsIsRejected() {
+        let long = String(repeating: "z", count: 129)
+        #expect(
+            loadError("cluster:\n  failure_domain: \(long)\n")
+                == "cluster.failure_domain: \"\(long)\" is 129 bytes; use at most 128 bytes (line 2)")
+        #expect(loadError("cluster:\n  failure_domain: \(String(repeating: "z", count: 128))\n") == "no error")
+    }
+}

@@ -22,9 +22,18 @@ public final class DaemonProcess {
 
     /// Starts `executable` (a product of this package, e.g. `cohortd`) with `arguments`, the current
     /// environment plus `environment`, output captured to a fresh file.
-    public init(executable: String, arguments: [String], environment: [String: String] = [:]) throws {
+    public convenience init(executable: String, arguments: [String], environment: [String: String] = [:]) throws {
+        try self.init(
+            path: Self.productsDirectory.appendingPathComponent(executable).path,
+            arguments: arguments, environment: environment
+        )
+    }
+
+    /// Starts the program at `path` (e.g. a Go memberlist peer) the same way.
+    public init(path: String, arguments: [String], environment: [String: String] = [:]) throws {
+        let executable = URL(fileURLWithPath: path).lastPathComponent
         let process = Process()
-        process.executableURL = Self.productsDirectory.appendingPathComponent(executable)
+        process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
         var merged = ProcessInfo.processInfo.environment
         // Never inherit a notify socket or journal stream from whoever runs the tests.

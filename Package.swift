@@ -49,8 +49,9 @@ let package = Package(
         .target(
             name: "Gossip",
             dependencies: [
-                "CohortCore", "Wire", nio, nioPosix, logging, metrics,
+                "CohortCore", "Wire", "Observability", nio, nioPosix, logging, metrics, lifecycle,
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strict
         ),
@@ -111,7 +112,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "WireTests", dependencies: ["Wire", nio], swiftSettings: strict),
-        .testTarget(name: "GossipTests", dependencies: ["Gossip", "Wire", nio], swiftSettings: strict),
+        .testTarget(
+            name: "GossipTests",
+            dependencies: ["Gossip", "Wire", "CohortTestKit", "Observability", nio, nioPosix, logging],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["CohortTestKit", "CohortConfig"],

@@ -77,7 +77,7 @@ let package = Package(
         .target(
             name: "Cohort",
             dependencies: [
-                "CohortCore", "CohortConfig", "Observability", "Systemd",
+                "CohortCore", "CohortConfig", "Observability", "Systemd", "Gossip",
                 logging, metrics, lifecycle,
             ],
             swiftSettings: strict
@@ -85,7 +85,7 @@ let package = Package(
         // /metrics, /livez, /readyz and the /v1 JSON API.
         .target(
             name: "CohortHTTP",
-            dependencies: ["Cohort", "Observability", .product(name: "Hummingbird", package: "hummingbird"), logging, lifecycle],
+            dependencies: ["Cohort", "Gossip", "Observability", .product(name: "Hummingbird", package: "hummingbird"), logging, lifecycle],
             swiftSettings: strict
         ),
         .executableTarget(
@@ -114,12 +114,12 @@ let package = Package(
         .testTarget(name: "WireTests", dependencies: ["Wire", nio], swiftSettings: strict),
         .testTarget(
             name: "GossipTests",
-            dependencies: ["Gossip", "Wire", "CohortTestKit", "Observability", nio, nioPosix, logging],
+            dependencies: ["Gossip", "Wire", "CohortTestKit", "Observability", nio, nioPosix, logging, lifecycle],
             swiftSettings: strict
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["CohortTestKit", "CohortConfig"],
+            dependencies: ["CohortTestKit", "CohortConfig", "Cohort"],
             swiftSettings: strict
         ),
     ]

@@ -1,6 +1,7 @@
 import CohortConfig
 import CohortCore
 import Foundation
+import Gossip
 import Logging
 import Observability
 import ServiceLifecycle
@@ -30,7 +31,11 @@ public final class CohortNode: Sendable {
     /// The node's root logger.
     public let logger: Logger
 
+    /// The gossip membership service; nil when `cluster.enabled` is false.
+    public let gossip: GossipService?
+
     private let heartbeat: RuntimeHeartbeat
+    private let gossipHealth: GossipHealth?
 
     /// Creates the node: resolves its incarnation and registers the built-in health checks.
     ///
@@ -69,6 +74,19 @@ public final class CohortNode: Sendable {
             incarnation = Incarnation(nowMilliseconds)
         }
 
+        if settings.cluster.enabled {
+            // Encoding fails only for oversized fields, which the configuration already rejects.
+            let meta = (try? Self.nodeMeta(settings, incarnation: incarnation).encoded()) ?? []
+            let gossip = GossipService(
+                settings: Self.gossipSettings(settings, meta: meta), logger: logger, metrics: metrics.registry
+            )
+            self.gossip = gossip
+            gossipHealth = GossipHealth(gossip: gossip, health: health)
+        } else {
+            gossip = nil
+            gossipHealth = nil
+        }
+
         heartbeat.register(with: health)
         Failpoints.register(environment: environment, with: health)
         for warning in settings.warnings {
@@ -89,7 +107,9 @@ public final class CohortNode: Sendable {
 
     /// The node's long-lived services, in start order (they stop in reverse).
     public var services: [any Service] {
-        [heartbeat]
+        var services: [any Service] = [heartbeat]
+        if let gossip, let gossipHealth { services += [gossip, gossipHealth] }
+        return services
     }
 
     /// One line for systemd's `STATUS=`: what the node is doing now.

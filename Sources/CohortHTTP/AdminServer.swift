@@ -48,6 +48,14 @@ public enum AdminServer {
             v1.add(middleware: BearerTokenGuard(token: token, metrics: node.metrics))
         }
         v1.get("node") { _, _ in try jsonResponse(node.info) }
+        v1.get("members") { _, _ in
+            guard let gossip = node.gossip else {
+                return try jsonResponse(
+                    ["error": "cluster disabled: set cluster.enabled: true to run gossip membership"], status: .conflict)
+            }
+            let members = await gossip.members.sorted { $0.name < $1.name }
+            return try jsonResponse(members.map(MemberView.init))
+        }
         return router
     }
 

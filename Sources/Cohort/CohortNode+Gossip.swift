@@ -1,0 +1,51 @@
+import CohortConfig
+import CohortCore
+import Gossip
+import Logging
+import Observability
+
+extension CohortNode {
+    /// The gossip settings derived from the node's configuration.
+    static func gossipSettings(_ settings: CohortSettings, meta: [UInt8]) -> GossipServiceSettings {
+        let membership = settings.cluster.membership
+        let swim = SWIMSettings(
+            probeInterval: membership.probeInterval,
+            probeTimeout: membership.probeTimeout,
+            suspicionMultiplier: membership.suspicionMultiplier,
+            retransmitMultiplier: membership.retransmitMultiplier,
+            gossipInterval: membership.gossipInterval,
+            gossipNodes: membership.gossipNodes,
+            pushPullInterval: membership.pushPullInterval,
+            deadNodeReclaimTime: membership.deadNodeReclaimTime
+        )
+        return GossipServiceSettings(
+            name: settings.cluster.nodeID,
+            bindHost: membership.bindAddress,
+            bindPort: membership.bindPort,
+            advertiseHost: membership.advertiseAddress,
+            advertisePort: membership.advertisePort,
+            joinAddresses: membership.joinAddresses.map { JoinAddress(host: $0.host, port: $0.port) },
+            keyring: membership.keyring,
+            swim: swim,
+            rejoinInterval: membership.rejoinInterval,
+            compression: true,
+            meta: meta
+        )
+    }
+
+    /// The metadata this node advertises in gossip (SPEC section 3).
+    static func nodeMeta(_ settings: CohortSettings, incarnation: Incarnation, internodePort: UInt16 = 0) -> NodeMeta {
+        let raft = settings.cluster.raft
+        return NodeMeta(
+            internodePort: internodePort,
+            raftEligible: raft.eligible,
+            raftPriority: UInt16(clamping: raft.priority),
+            failureDomain: settings.cluster.failureDomain,
+            role: raft.role == .client ? .client : .server,
+            bootstrapStatus: .pre,
+            bootstrapExpect: UInt16(clamping: raft.bootstrapExpect),
+            bootID: incarnation.rawValue,
+            buildVersion: CohortVersion.current
+        )
+    }
+}

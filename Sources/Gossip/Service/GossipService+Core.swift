@@ -1,0 +1,192 @@
+import CohortCore
+import Logging
+import NIOCore
+
+/// Feeding the core (datagrams, timer ticks, finished TCP pings) and carrying out its effects.
+extension GossipService {
+    /// Reads datagrams until the socket closes; each is decoded off the actor, then handed to it whole.
+    nonisolated func receiveDatagrams(
+        _ inbound: NIOAsyncChannelInboundStream<AddressedEnvelope<ByteBuffer>>
+    ) async throws -> LoopOutcome {
+        for try await envelope in inbound {
+            metrics?.countBytes(envelope.data.readableBytes, "udp", "in")
+            let packet: DecodedPacket
+            do {
+                packet = try codec.packetDecoder.decode(envelope.data)
+            } catch {
+                metrics?.countDropped(error.reason)
+                logger.debug("dropped datagram", metadata: ["peer": "\(envelope.remoteAddress)", "reason": "\(error)"])
+                continue
+            }
+            for part in packet.droppedParts { metrics?.countDropped(part.reason) }
+            guard !packet.messages.isEmpty, let ip = GossipAddressing.packedIP(envelope.remoteAddress),
+                  let port = envelope.remoteAddress.port, let sourcePort = UInt16(exactly: port)
+            else { continue }
+            await receive(packet.messages, fromIP: ip, port: sourcePort)
+        }
+        if Task.isCancelled { return .stop }
+        throw GossipServiceError.bindFailed(address: settings.bindHost, reason: "the UDP socket closed")
+    }
+
+    /// Writes queued datagrams until the queue ends (after a leave) or the task is cancelled.
+    nonisolated func sendDatagrams(
+        _ queue: AsyncStream<AddressedEnvelope<ByteBuffer>>,
+        to writer: NIOAsyncChannelOutboundWriter<AddressedEnvelope<ByteBuffer>>
+    ) async -> LoopOutcome {
+        for await envelope in queue {
+            do {
+                try await writer.write(envelope)
+                metrics?.countBytes(envelope.data.readableBytes, "udp", "out")
+            } catch {
+                logger.debug("datagram not sent", metadata: ["peer": "\(envelope.remoteAddress)", "error": "\(error)"])
+            }
+        }
+        return .stop
+    }
+
+    /// Sleeps until the core's next deadline and ticks it, forever. Deadlines that receiving creates
+    /// (relayed-probe timeouts, suspicions) are at least a probe timeout away, and the loop wakes at least
+    /// every gossip interval, so none is missed by more than that.
+    nonisolated func runTimer() async -> LoopOutcome {
+        let clock = ContinuousClock()
+        while let deadline = await timerDeadline() {
+            do {
+                try await clock.sleep(until: deadline, tolerance: nil)
+            } catch {
+                return .stop
+            }
+            await tick()
+        }
+        return .stop
+    }
+
+    /// When the core next needs a tick; nil before `run()` started it.
+    func timerDeadline() -> ContinuousClock.Instant? {
+        swim?.nextDeadline
+    }
+
+    /// Handles the messages of one datagram from `ip`:`port`.
+    func receive(_ messages: [GossipMessage], fromIP ip: [UInt8], port: UInt16) {
+        guard swim != nil else { return }
+        let sender = swim!.members.values.first { $0.ip == ip && $0.port == port }
+        let source = MemberAddress(name: sender?.name, ip: ip, port: port, protocolMax: sender?.versions.protocolMax ?? 0)
+        let now = ContinuousClock.now
+        for message in messages {
+            metrics?.countMessage(GossipMetrics.kind(message), "in")
+            if case .user(let bytes) = message {
+                if !router.route(bytes, from: sender?.name) { metrics?.countDropped("empty") }
+                continue
+            }
+            let before = swim!.probeInFlight
+            let effects = swim!.receive(message, from: source, now: now, using: &generator)
+            countProbe(before: before, answered: true, effects: effects)
+            perform(effects)
+        }
+    }
+
+    /// Runs the core's due timers.
+    func tick() {
+        guard swim != nil else { return }
+        let before = swim!.probeInFlight
+        let effects = swim!.tick(now: .now, using: &generator)
+        countProbe(before: before, answered: false, effects: effects)
+        perform(effects)
+        refreshMemberGauges()
+    }
+
+    /// Reports a TCP fallback ping's result to the core.
+    func tcpPingCompleted(sequenceNumber: UInt32, reachable: Bool) {
+        guard swim != nil else { return }
+        let before = swim!.probeInFlight
+        let effects = swim!.tcpPingCompleted(sequenceNumber: sequenceNumber, reachable: reachable, now: .now)
+        countProbe(before: before, answered: false, effects: effects)
+        perform(effects)
+    }
+
+    /// Counts the probe that was in flight `before` this step if the step ended it.
+    private func countProbe(before: (sequenceNumber: UInt32, indirect: Bool)?, answered: Bool, effects: [SWIMEffect]) {
+        guard let metrics, let before, swim?.probeInFlight?.sequenceNumber != before.sequenceNumber else { return }
+        if answered {
+            metrics.countProbe(before.indirect ? "indirect_ack" : "ack")
+        } else {
+            let tcpOnly = effects.contains { if case .udpUnreachable = $0 { true } else { false } }
+            metrics.countProbe(tcpOnly ? "tcp_only" : "failed")
+        }
+    }
+
+    /// Carries out the core's effects.
+    func perform(_ effects: [SWIMEffect]) {
+        for effect in effects {
+            switch effect {
+            case .send(let messages, let address):
+                send(messages, to: address)
+            case .tcpPing(let ping, let address, let deadline):
+                submit(.tcpPing(ping, to: address, deadline: deadline))
+            case .pushPull(let address):
+                submit(.pushPull(to: address))
+            case .event(let event):
+                publish(event)
+            case .udpUnreachable(let node):
+                metrics?.countUDPUnreachable()
+                logger.warning("member answers over TCP but not over UDP: UDP may be blocked", metadata: ["peer": "\(node)"])
+            }
+        }
+    }
+
+    /// Seals `messages` into one datagram for `address` and queues it.
+    func send(_ messages: [GossipMessage], to address: MemberAddress) {
+        guard let outbox, !messages.isEmpty else { return }
+        let packet: ByteBuffer
+        let remote: SocketAddress
+        do {
+            packet = try codec.packetEncoder.seal(messages, peerProtocolMax: address.protocolMax)
+            remote = try GossipAddressing.socketAddress(ip: address.ip, port: address.port)
+        } catch {
+            metrics?.countDropped("encode_failed")
+            logger.debug("datagram not sealed", metadata: ["peer": "\(address.name?.rawValue ?? "?")", "error": "\(error)"])
+            return
+        }
+        switch outbox.yield(AddressedEnvelope(remoteAddress: remote, data: packet)) {
+        case .enqueued:
+            for message in messages { metrics?.countMessage(GossipMetrics.kind(message), "out") }
+        case .dropped:
+            metrics?.countDropped("queue_full")
+        case .terminated:
+            break
+        @unknown default:
+            break
+        }
+    }
+
+    /// Publishes a membership change to subscribers, metrics and the log.
+    func publish(_ event: MembershipEvent) {
+        let now = ContinuousClock.now
+        if let lastEventAt { metrics?.observeConvergence(lastEventAt.duration(to: now)) }
+        lastEventAt = now
+        events.publish(event)
+        refreshMemberGauges()
+        switch event {
+        case .joined(let member):
+            logger.info("member joined", metadata: ["peer": "\(member.name)", "peer.port": "\(member.port)"])
+        case .left(let member, let reason):
+            logger.info("member left", metadata: ["peer": "\(member.name)", "reason": "\(reason)"])
+        case .updated(let member):
+            logger.debug("member updated", metadata: ["peer": "\(member.name)"])
+        }
+    }
+
+    /// Sets `gossip_members{state}` from the core's table.
+    func refreshMemberGauges() {
+        guard let metrics, let swim else { return }
+        var counts: [MemberStateKind: Int] = [:]
+        for member in swim.members.values { counts[member.state, default: 0] += 1 }
+        metrics.setMembers(counts)
+    }
+
+    /// True when a member other than this node is alive (or, with `orSuspect`, suspect).
+    func hasOtherLiveMember(orSuspect: Bool = false) -> Bool {
+        swim?.members.values.contains { member in
+            member.name != settings.name && (member.state == .alive || (orSuspect && member.state == .suspect))
+        } ?? false
+    }
+}

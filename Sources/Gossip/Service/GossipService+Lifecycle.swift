@@ -1,0 +1,206 @@
+import CohortCore
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// Binding, joining, rejoining and leaving.
+extension GossipService {
+    /// The two sockets of one gossip port.
+    struct Sockets: Sendable {
+        var udp: NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>
+        var tcp: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
+        var port: Int
+    }
+
+    /// Binds TCP, then UDP on the same port. With port 0 the kernel picks TCP's port, and if UDP cannot
+    /// have it too we close TCP and try again (memberlist does the same, TCP first).
+    nonisolated func bindSockets(at address: SocketAddress) async throws -> Sockets {
+        let attempts = address.port == 0 ? 10 : 1
+        var lastError: (any Error)?
+        for _ in 0..<attempts {
+            let tcp: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
+            do {
+                tcp = try await bindTCP(at: address)
+            } catch {
+                throw GossipServiceError.bindFailed(address: "\(address)", reason: "TCP: \(error)")
+            }
+            guard let port = tcp.channel.localAddress?.port else {
+                try? await tcp.executeThenClose { _ in }
+                throw GossipServiceError.bindFailed(address: "\(address)", reason: "TCP has no local port")
+            }
+            do {
+                var udpAddress = address
+                udpAddress.port = port
+                return Sockets(udp: try await bindUDP(at: udpAddress), tcp: tcp, port: port)
+            } catch {
+                lastError = error
+                try? await tcp.executeThenClose { _ in }
+            }
+        }
+        throw GossipServiceError.bindFailed(address: "\(address)", reason: "UDP: \(lastError.map { "\($0)" } ?? "?")")
+    }
+
+    private nonisolated func bindTCP(at address: SocketAddress) async throws -> NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never> {
+        let timeout = settings.tcpTimeout
+        let logger = logger
+        return try await ServerBootstrap(group: executor.eventLoop, childGroup: executor.eventLoop)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(NonFatalErrorFilter { error in
+                        logger.warning("TCP accept failed", metadata: ["error": "\(error)"])
+                    })
+                }
+            }
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .bind(to: address) { child in
+                child.eventLoop.makeCompletedFuture {
+                    child.closeAt(.now + timeout)
+                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
+                        wrappingChannelSynchronously: child,
+                        configuration: .init(isOutboundHalfClosureEnabled: true)
+                    )
+                }
+            }
+    }
+
+    private nonisolated func bindUDP(
+        at address: SocketAddress
+    ) async throws -> NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>> {
+        let logger = logger
+        return try await DatagramBootstrap(group: executor.eventLoop)
+            // memberlist's receive buffer is 64 KiB; NIO's default would truncate datagrams at 2 KiB.
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: GossipLimits.default.maxPacketBytes))
+            .channelOption(.socketOption(.so_rcvbuf), value: 2 << 20)
+            .bind(to: address) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(NonFatalErrorFilter { error in
+                        logger.debug("UDP socket error", metadata: ["error": "\(error)"])
+                    })
+                    return try NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>(
+                        wrappingChannelSynchronously: channel
+                    )
+                }
+            }
+    }
+
+    /// Joins through the seeds with exponential backoff until one answers, then re-joins every
+    /// `rejoinInterval` while no other member is alive.
+    nonisolated func joinAndRejoin() async -> LoopOutcome {
+        guard !settings.joinAddresses.isEmpty else {
+            await markJoined(through: 0)
+            return .keepRunning
+        }
+        var backoff = settings.joinBackoffInitial
+        var attempt = 0
+        while !Task.isCancelled {
+            attempt += 1
+            if let joined = await joinOnce() {
+                await markJoined(through: joined)
+                break
+            }
+            let pause = min(backoff * Double.random(in: 0.75...1.25), settings.joinBackoffMaximum)
+            logger.warning("join failed; retrying", metadata: [
+                "attempt": "\(attempt)", "retry_in": "\(pause)", "join_addrs": "\(settings.joinAddresses)",
+            ])
+            do { try await Task.sleep(for: pause) } catch { return .keepRunning }
+            backoff = min(backoff * 2, settings.joinBackoffMaximum)
+        }
+        guard settings.rejoinInterval > .zero else { return .keepRunning }
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: settings.rejoinInterval) } catch { return .keepRunning }
+            guard await !hasOtherLiveMember() else { continue }
+            logger.info("no other live member; re-joining", metadata: ["join_addrs": "\(settings.joinAddresses)"])
+            if let joined = await joinOnce(), joined > 0 {
+                logger.info("re-joined the cluster", metadata: ["seeds_answered": "\(joined)"])
+            }
+        }
+        return .keepRunning
+    }
+
+    /// One join round: resolves every seed (all records of each name), skips ourselves, and push/pulls
+    /// with `join: true` to all of them at once. Returns how many answered, 0 when every seed is this node
+    /// (nothing to join: we are the seed), nil when none answered.
+    nonisolated func joinOnce() async -> Int? {
+        var targets: [SocketAddress] = []
+        for seed in settings.joinAddresses {
+            do {
+                for address in try await GossipAddressing.resolve(seed.host, port: seed.port) where !targets.contains(address) {
+                    targets.append(address)
+                }
+            } catch {
+                logger.warning("cannot resolve join address", metadata: ["join_addr": "\(seed)", "error": "\(error)"])
+            }
+        }
+        guard !targets.isEmpty else { return nil }
+        let own = await ownEndpoints
+        let others = targets.filter { target in !own.contains(target) }
+        guard !others.isEmpty else { return 0 }
+        // A node that is leaving has nothing to join; one that joins while leaving is told about by `leave()`.
+        guard await beginJoin() else { return nil }
+        let answered = await withTaskGroup(of: Bool.self) { group in
+            for target in others {
+                group.addTask {
+                    do {
+                        return try await self.pushPull(with: target, join: true)
+                    } catch {
+                        self.logger.debug("join push/pull failed", metadata: ["peer": "\(target)", "error": "\(error)"])
+                        return false
+                    }
+                }
+            }
+            return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        await endJoin()
+        return answered > 0 ? answered : nil
+    }
+
+    private func beginJoin() -> Bool {
+        guard swim?.hasLeft == false else { return false }
+        joinsInFlight += 1
+        return true
+    }
+
+    private func endJoin() {
+        joinsInFlight -= 1
+    }
+
+    private func markJoined(through seeds: Int) {
+        guard !hasJoined else { return }
+        hasJoined = true
+        if seeds > 0 {
+            logger.info("joined the cluster", metadata: ["seeds_answered": "\(seeds)", "members": "\(swim?.members.count ?? 0)"])
+        } else {
+            logger.info("running as a seed: no other join address")
+        }
+    }
+
+    /// Waits for graceful shutdown, then leaves: broadcasts our own death (a leave) and keeps gossiping
+    /// until it is sent or `leaveTimeout` passes, then lets the datagram queue drain.
+    nonisolated func leaveOnGracefulShutdown() async -> LoopOutcome {
+        do {
+            try await gracefulShutdown()
+        } catch {
+            return .stop
+        }
+        await leave()
+        // The sender loop ends (and with it `run()`) once the queue has drained; this bounds the wait.
+        try? await Task.sleep(for: .milliseconds(200))
+        return .stop
+    }
+
+    private func leave() async {
+        guard swim != nil else { return }
+        logger.info("leaving the cluster")
+        perform(swim!.leave(now: .now))
+        let deadline = ContinuousClock.now + settings.leaveTimeout
+        // A join still in flight may have told a peer about us: wait for it, so that peer hears the leave too.
+        while ContinuousClock.now < deadline, swim!.pendingBroadcasts > 0,
+              hasOtherLiveMember(orSuspect: true) || joinsInFlight > 0 {
+            do { try await Task.sleep(for: settings.swim.gossipInterval) } catch { break }
+        }
+        outbox?.finish()
+    }
+}

@@ -1,0 +1,273 @@
+import CohortCore
+import Logging
+import NIOCore
+import NIOPosix
+import Prometheus
+import ServiceLifecycle
+
+/// The gossip shell: runs one ``SWIMInstance`` over real UDP and TCP sockets (memberlist 0.2.2's wire
+/// protocol on one port), joins the cluster, publishes membership changes and carries user messages.
+///
+/// `run()` binds, joins and serves until graceful shutdown, then broadcasts this node's leave and keeps
+/// gossiping for up to ``GossipServiceSettings/leaveTimeout`` (or until the leave is sent) before closing
+/// its sockets. Cancelling `run()` instead closes the sockets at once, without leaving — to the others
+/// that is a crash, detected by the failure detector.
+///
+/// Inside, every long-running loop is a child task of `run()`: UDP receive and send, TCP accept, the SWIM
+/// timer, the job runner (TCP pings, push/pulls and large user messages, each its own child task), and
+/// join/rejoin. The actor owns the core and is entered once per datagram, tick or finished job. The actor,
+/// those tasks and the sockets all run on one NIO event loop, not on the cooperative pool, so CPU-bound
+/// work elsewhere in the process cannot delay acks until the others declare this node dead.
+public actor GossipService: Service {
+    /// Membership changes, each subscription starting with a snapshot of the live members.
+    public nonisolated let events: MembershipEvents
+
+    nonisolated let settings: GossipServiceSettings
+    nonisolated let logger: Logger
+    nonisolated let metrics: GossipMetrics?
+    nonisolated let router = UserMessageRouter()
+    nonisolated let codec: GossipCodec
+    nonisolated let connectionSlots = Slots(limit: GossipService.maxConnections)
+    /// The event loop the actor, its child tasks and its sockets all run on.
+    nonisolated let executor: EventLoopTaskExecutor
+    private let startupError: GossipServiceError?
+
+    var swim: SWIMInstance?
+    var generator = SystemRandomNumberGenerator()
+    var meta: [UInt8]
+    var pendingBroadcasts: [[UInt8]] = []
+    var outbox: AsyncStream<AddressedEnvelope<ByteBuffer>>.Continuation?
+    var jobs: AsyncStream<GossipJob>.Continuation?
+    var jobsInFlight = 0
+    var joinsInFlight = 0
+    var lastEventAt: ContinuousClock.Instant?
+    var ownEndpoints: [SocketAddress] = []
+
+    /// The port UDP and TCP are bound to, once `run()` has bound them.
+    public internal(set) var boundPort: Int?
+    /// True for a seed (no join addresses) once running, and otherwise after the first successful join
+    /// push/pull.
+    public internal(set) var hasJoined = false
+
+    /// Datagrams waiting for the socket; more are dropped (UDP is lossy anyway).
+    static let outboxLimit = 1024
+    /// TCP exchanges we start at once (memberlist allows 128 push/pulls in flight).
+    static let maxJobsInFlight = 128
+    /// Incoming TCP connections served at once; more are closed on accept.
+    static let maxConnections = 256
+
+    /// Creates the service; nothing is bound until `run()`.
+    ///
+    /// - Parameters:
+    ///   - settings: Identity, sockets, seeds, keys and tuning.
+    ///   - logger: Receives one line per membership change and per problem an operator should see.
+    ///   - metrics: Where the `gossip_*` metrics are registered; nil records none.
+    public init(settings: GossipServiceSettings, logger: Logger, metrics: PrometheusCollectorRegistry? = nil) {
+        self.settings = settings
+        var logger = logger
+        logger[metadataKey: "gossip.node"] = "\(settings.name)"
+        self.logger = logger
+        self.metrics = metrics.map { GossipMetrics(registry: $0) }
+        events = MembershipEvents()
+        executor = EventLoopTaskExecutor(eventLoop: MultiThreadedEventLoopGroup.singleton.next())
+        meta = settings.meta
+        var keyring: Keyring?
+        var startupError: GossipServiceError?
+        if let primary = settings.keyring.first {
+            do {
+                keyring = try Keyring(primaryKey: primary, otherKeys: Array(settings.keyring.dropFirst()))
+            } catch {
+                let bad = settings.keyring.first { ![16, 24, 32].contains($0.count) }
+                startupError = .invalidKey(size: bad?.count ?? primary.count)
+            }
+        }
+        if settings.meta.count > GossipLimits.default.maxMetaBytes {
+            startupError = startupError ?? .metaTooLarge(size: settings.meta.count)
+        }
+        self.startupError = startupError
+        codec = GossipCodec(keyring: keyring, compression: settings.compression)
+    }
+
+    /// The actor runs on the service's event loop (see ``EventLoopTaskExecutor``).
+    public nonisolated var unownedExecutor: UnownedSerialExecutor {
+        executor.eventLoop.executor.asUnownedSerialExecutor()
+    }
+
+    /// Every member this node knows, itself included, sorted by name; dead and left members stay until
+    /// they are reaped. Empty before `run()`.
+    public var members: [Member] {
+        swim.map { $0.members.values.sorted { $0.name < $1.name } } ?? []
+    }
+
+    /// Lifeguard's local health score: 0 is healthy, up to `awarenessMaxMultiplier − 1` (7) when this node
+    /// keeps missing acks and nacks.
+    public var healthScore: Int {
+        swim?.awareness.score ?? 0
+    }
+
+    /// Replaces this node's metadata; every peer sees a ``MembershipUpdate/updated(_:)``. Metadata over
+    /// 512 bytes is refused with an error log.
+    public func updateMeta(_ meta: [UInt8]) {
+        guard meta.count <= GossipLimits.default.maxMetaBytes else {
+            logger.error("gossip metadata too large; not updated", metadata: ["bytes": "\(meta.count)"])
+            return
+        }
+        self.meta = meta
+        // After a leave, a new incarnation would announce us alive again.
+        guard swim != nil, !swim!.hasLeft else { return }
+        swim!.updateLocalMeta(meta)
+        publish(.updated(swim!.localMember))
+    }
+
+    /// Sends a user message of `kind` to the cluster. One that fits a datagram is gossiped (piggybacked,
+    /// retransmitted a bounded number of times, memberlist's delegate broadcasts); a larger one goes over
+    /// TCP to every live member. Before `run()` small messages are queued.
+    public func broadcast(kind: UInt8, payload: [UInt8]) {
+        let message = [kind] + payload
+        guard swim != nil else {
+            if pendingBroadcasts.count < UserMessageRouter.bufferLimit { pendingBroadcasts.append(message) }
+            return
+        }
+        if 1 + message.count + CompoundMessage.partOverhead <= settings.swim.gossipBudgetBytes {
+            swim!.broadcast(user: message)
+            return
+        }
+        for member in swim!.members.values where member.name != settings.name && !member.isGone {
+            submit(.userMessage(message, to: member.address))
+        }
+    }
+
+    /// The user messages of `kind` received from now on: the payload without its kind byte, and the sender
+    /// when known (datagrams; nil over TCP). Bounded: the newest 1024 unread are kept.
+    public nonisolated func userMessages(kind: UInt8) -> AsyncStream<(payload: [UInt8], from: NodeID?)> {
+        router.messages(kind: kind)
+    }
+
+    /// Binds, joins and serves until graceful shutdown (then leaves) or cancellation (then just stops).
+    public func run() async throws {
+        if let startupError { throw startupError }
+        defer {
+            outbox?.finish()
+            jobs?.finish()
+            events.finish()
+            router.finish()
+        }
+        let bindAddress = try await GossipAddressing.resolve(settings.bindHost, port: settings.bindPort)[0]
+        var advertiseIP: [UInt8]?
+        if let host = settings.advertiseHost {
+            let resolved = try await GossipAddressing.resolve(host, port: 0)
+            advertiseIP = resolved.lazy.compactMap(GossipAddressing.packedIP).first
+            if advertiseIP == nil { throw GossipServiceError.invalidAdvertiseAddress(host) }
+        }
+        if let port = settings.advertisePort, !(1...65_535).contains(port) {
+            throw GossipServiceError.invalidAdvertiseAddress("\(settings.advertiseHost ?? settings.bindHost):\(port)")
+        }
+        let sockets = try await bindSockets(at: bindAddress)
+        boundPort = sockets.port
+        let wildcard = GossipAddressing.isWildcard(settings.bindHost)
+        let ip = advertiseIP ?? (wildcard ? GossipAddressing.defaultAdvertiseIP() : GossipAddressing.packedIP(bindAddress) ?? [])
+        let port = UInt16(settings.advertisePort ?? sockets.port)
+        ownEndpoints = ownEndpoints(advertise: (ip, port), bindAddress: bindAddress, port: sockets.port, wildcard: wildcard)
+        start(ip: ip, port: port)
+
+        let (outboxStream, outbox) = AsyncStream.makeStream(
+            of: AddressedEnvelope<ByteBuffer>.self, bufferingPolicy: .bufferingOldest(Self.outboxLimit)
+        )
+        let (jobStream, jobs) = AsyncStream.makeStream(of: GossipJob.self, bufferingPolicy: .bufferingOldest(Self.maxJobsInFlight))
+        self.outbox = outbox
+        self.jobs = jobs
+        flushPendingBroadcasts()
+        do {
+            try await withTaskExecutorPreference(executor) {
+                try await serve(sockets, outbox: outboxStream, jobs: jobStream)
+            }
+        } catch {
+            if !Task.isCancelled { throw error }
+        }
+        logger.info("gossip stopped")
+    }
+
+    /// Runs every loop over the bound sockets until one of them ends the service.
+    private func serve(
+        _ sockets: Sockets, outbox outboxStream: AsyncStream<AddressedEnvelope<ByteBuffer>>, jobs jobStream: AsyncStream<GossipJob>
+    ) async throws {
+        try await sockets.udp.executeThenClose { udpIn, udpOut in
+            try await sockets.tcp.executeThenClose { tcpIn in
+                try await withThrowingTaskGroup(of: LoopOutcome.self) { group in
+                    group.addTask { try await self.receiveDatagrams(udpIn) }
+                    group.addTask { await self.sendDatagrams(outboxStream, to: udpOut) }
+                    group.addTask { try await self.acceptConnections(tcpIn) }
+                    group.addTask { await self.runTimer() }
+                    group.addTask { await self.runJobs(jobStream) }
+                    group.addTask { await self.joinAndRejoin() }
+                    group.addTask { await self.leaveOnGracefulShutdown() }
+                    while let outcome = try await group.next(), outcome == .keepRunning {}
+                    group.cancelAll()
+                }
+            }
+        }
+    }
+
+    /// How a child loop of `run()` ended: `.stop` ends them all.
+    enum LoopOutcome: Sendable {
+        case keepRunning, stop
+    }
+
+    /// Creates the core for our advertised address and announces ourselves to local subscribers.
+    private func start(ip: [UInt8], port: UInt16) {
+        let instance = SWIMInstance(
+            settings: settings.swim, name: settings.name, ip: ip, port: port, meta: meta,
+            now: .now, using: &generator
+        )
+        swim = instance
+        publish(.joined(instance.localMember))
+        let address = (try? GossipAddressing.socketAddress(ip: ip, port: port))?.description ?? "\(ip):\(port)"
+        logger.info("gossip listening", metadata: [
+            "gossip.bind": "\(settings.bindHost):\(boundPort ?? 0)", "gossip.advertise": "\(address)",
+            "gossip.encrypted": "\(!settings.keyring.isEmpty)",
+        ])
+    }
+
+    private func flushPendingBroadcasts() {
+        let pending = pendingBroadcasts
+        pendingBroadcasts = []
+        for message in pending { broadcast(kind: message[0], payload: Array(message.dropFirst())) }
+    }
+
+    /// The endpoints that are this node, so join skips them.
+    private func ownEndpoints(
+        advertise: (ip: [UInt8], port: UInt16), bindAddress: SocketAddress, port: Int, wildcard: Bool
+    ) -> [SocketAddress] {
+        var endpoints: [SocketAddress] = []
+        if let address = try? GossipAddressing.socketAddress(ip: advertise.ip, port: advertise.port) { endpoints.append(address) }
+        if wildcard {
+            let local = ((try? System.enumerateDevices()) ?? []).compactMap(\.address).compactMap(GossipAddressing.packedIP)
+            for ip in local + [[127, 0, 0, 1]] {
+                if let address = try? GossipAddressing.socketAddress(ip: ip, port: UInt16(port)) { endpoints.append(address) }
+            }
+        } else if let ip = GossipAddressing.packedIP(bindAddress),
+                  let address = try? GossipAddressing.socketAddress(ip: ip, port: UInt16(port)) {
+            endpoints.append(address)
+        }
+        return endpoints
+    }
+}
+
+/// The encoders and decoders for one keyring and compression setting.
+struct GossipCodec: Sendable {
+    /// Datagrams out.
+    var packetEncoder: PacketEncoder
+    /// Datagrams in.
+    var packetDecoder: PacketDecoder
+    /// Streams out.
+    var streamEncoder: StreamEncoder
+    /// Streams in.
+    var streamDecoder: StreamDecoder
+
+    init(keyring: Keyring?, compression: Bool) {
+        packetEncoder = PacketEncoder(keyring: keyring, compression: compression)
+        packetDecoder = PacketDecoder(keyring: keyring)
+        streamEncoder = StreamEncoder(keyring: keyring, compression: compression)
+        streamDecoder = StreamDecoder(keyring: keyring)
+    }
+}

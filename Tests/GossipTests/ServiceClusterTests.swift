@@ -1,0 +1,192 @@
+import CohortCore
+import Gossip
+import Testing
+
+/// GossipService nodes over real UDP and TCP sockets on loopback: join, failure detection, leave, events,
+/// user messages and metadata.
+@Suite("GossipService cluster", .serialized)
+struct ServiceClusterTests {
+    @Test func threeNodesConvergeThroughOneSeed() async throws {
+        try await withCluster { cluster in
+            let a = try await cluster.start("a")
+            try await waitFor("the seed to count as joined") { await a.service.hasJoined }
+            let b = try await cluster.start("b", joining: [a.joinAddress])
+            let c = try await cluster.start("c", joining: [a.joinAddress])
+            try await cluster.waitForConvergence([a, b, c], alive: ["a", "b", "c"])
+            try await waitFor("b and c to have joined") {
+                let (b, c) = (await b.service.hasJoined, await c.service.hasJoined)
+                return b && c
+            }
+            try await waitFor("probes to be acknowledged") { (a.metric("gossip_probes_total", ["result": "ack"]) ?? 0) > 0 }
+            #expect(a.metric("gossip_members", ["state": "alive"]) == 3)
+            #expect(await a.service.healthScore == 0)
+        }
+    }
+
+    @Test func crashedNodeIsSuspectedThenDeclaredDead() async throws {
+        try await withCluster { cluster in
+            let a = try await cluster.start("a")
+            let b = try await cluster.start("b", joining: [a.joinAddress])
+            let c = try await cluster.start("c", joining: [a.joinAddress])
+            try await cluster.waitForConvergence([a, b, c], alive: ["a", "b", "c"])
+            let events = Collector(a.service.events.subscribe())
+
+            await c.crash()
+            try await waitFor("a to suspect c") { await a.view()["c"] == .suspect }
+            try await waitFor("a and b to declare c dead") {
+                let (seenByA, seenByB) = (await a.view()["c"], await b.view()["c"])
+                return seenByA == .dead && seenByB == .dead
+            }
+            try await waitFor("a's subscriber to see c leave as dead") {
+                events.all.contains { if case .left(let m, .dead) = $0 { m.name == NodeID("c") } else { false } }
+            }
+            #expect((a.metric("gossip_probes_total", ["result": "failed"]) ?? 0) > 0)
+            #expect(await a.view()["b"] == .alive)
+        }
+    }
+
+    @Test func gracefulShutdownIsSeenAsLeft() async throws {
+        try await withCluster { cluster in
+            let a = try await cluster.start("a")
+            let b = try await cluster.start("b", joining: [a.joinAddress])
+            let c = try await cluster.start("c", joining: [a.joinAddress])
+            try await cluster.waitForConvergence([a, b, c], alive: ["a", "b", "c"])
+            let events = Collector(b.service.events.subscribe())
+
+            try await c.stop()
+            try await waitFor("a and b to record c as left") {
+                let (seenByA, seenByB) = (await a.view()["c"], await b.view()["c"])
+                return seenByA == .left && seenByB == .left
+            }
+            try await waitFor("b's subscriber to see c leave") {
+                events.all.contains { if case .left(let m, .left) = $0 { m.name == NodeID("c") } else { false } }
+            }
+            #expect(!events.all.contains { if case .left(_, .dead) = $0 { true } else { false } })
+        }
+    }
+
+    @Test func subscriptionStartsWithSnapshotThenDeltas() async throws {
+        try await withCluster { cluster in
+            let a = try await cluster.start("a")
+            let events = Collector(a.service.events.subscribe())
+            try await waitFor("the snapshot") { !events.all.isEmpty }
+            guard case .snapshot(let members) = events.all[0] else {
+                Issue.record("first update is \(events.all[0]), not a snapshot")
+                return
+            }
+            #expect(members.map(\.name) == [NodeID("a")])
+
+            let b = try await cluster.start("b", joining: [a.joinAddress])
+            try await waitFor("b to join") {
+                events.all.contains { if case .joined(let m) = $0 { m.name == NodeID("b") } else { false } }
+            }
+            try await b.stop()
+            try await waitFor("b to leave") {
+                events.all.contains { if case .left(let m, .left) = $0 { m.name == NodeID("b") } else { false } }
+            }
+            let names = events.all.dropFirst().map { update -> String in
+                switch update {
+                case .joined(let m): "joined \(m.name)"
+                case .left(let m, let reason): "left \(m.name) \(reason)"
+                case .updated(let m): "updated \(m.name)"
+                case .snapshot, .resync: "\(update)"
+                }
+            }
+            #expect(names == ["joined b", "left b left"])
+            #expect(a.service.events.liveMembers.map(\.name) == [NodeID("a")])
+        }
+    }
+
+    @Test func userMessagesArriveByKind() async throws {
+        try await withCluster { cluster in
+            let a = try await cluster.start("a")
+            let b = try await cluster.start("b", joining: [a.joinAddress])
+            let c = try await cluster.start("c", joining: [a.joinAddress])
+            try await cluster.waitForConvergence([a, b, c], alive: ["a", "b", "c"])
+            let bNames = Collector(b.service.userMessages(kind: 7))
+            let cNames = Collector(c.service.userMessages(kind: 7))
+            let bOther = Collector(b.service.userMessages(kind: 9))
+
+            // Gossip is lossy by design (a broadcast is retransmitted a bounded number of times, to random
+            // members), so send again until everyone has heard.
+            try await broadcastUntilHeard(by: a, kind: 7, payload: Array("hello".utf8)) {
+                !bNames.all.isEmpty && !cNames.all.isEmpty
+            }
+            #expect(bNames.all[0].payload == Array("hello".utf8))
+            #expect(bNames.all[0].from == NodeID("a"))
+            #expect(cNames.all[0].payload == Array("hello".utf8))
+
+            try await broadcastUntilHeard(by: a, kind: 9, payload: [1, 2, 3]) { !bOther.all.isEmpty }
+            #expect(bOther.all.allSatisfy { $0.payload == [1, 2, 3] })
+            #expect(bNames.all.allSatisfy { $0.payload == Array("hello".utf8) })
+
+            // Too large for a datagram: it travels over TCP to every live member.
+            let large = (0..<5000).map { UInt8(truncatingIfNeeded: $0) }
+            await a.service.broadcast(kind: 7, payload: large)
+            try await waitFor("b and c to receive the large message") {
+                bNames.all.contains { $0.payload == large } && cNames.all.contains { $0.payload == large }
+            }
+        }
+    }
+
+    @Test func updateMetaProducesUpdatedElsewhere() async throws {
+        try await withCluster { cluster in
+            let a = try await cluster.start("a", configure: { $0.meta = [1] })
+            let b = try await cluster.start("b", joining: [a.joinAddress])
+            try await cluster.waitForConvergence([a, b], alive: ["a", "b"])
+            #expect(await b.service.members.first { $0.name == NodeID("a") }?.meta == [1])
+            let events = Collector(b.service.events.subscribe())
+
+            await a.service.updateMeta([4, 5, 6])
+            try await waitFor("b to see a's new metadata") {
+                events.all.contains { if case .updated(let m) = $0 { m.name == NodeID("a") && m.meta == [4, 5, 6] } else { false } }
+            }
+            #expect(await b.service.members.first { $0.name == NodeID("a") }?.meta == [4, 5, 6])
+        }
+    }
+
+    @Test func joinRetriesUntilASeedAnswers() async throws {
+        try await withCluster { cluster in
+            let seedHost = uniqueLoopbackHost()
+            let seedPort = 17_946
+            let b = try await cluster.start("b", joining: [JoinAddress(host: seedHost, port: seedPort)])
+            try await waitFor("b's first join to fail") { b.logs.all.contains { $0.contains("join failed") } }
+            #expect(await !b.service.hasJoined)
+
+            let a = try await cluster.start("a", host: seedHost, port: seedPort)
+            try await waitFor("b to join once the seed is up") { await b.service.hasJoined }
+            try await cluster.waitForConvergence([a, b], alive: ["a", "b"])
+        }
+    }
+
+    @Test func isolatedNodeRejoinsARestartedSeed() async throws {
+        try await withCluster { cluster in
+            let seedHost = uniqueLoopbackHost()
+            let seedPort = 17_947
+            let a = try await cluster.start("a", host: seedHost, port: seedPort)
+            let b = try await cluster.start("b", joining: [a.joinAddress]) { $0.rejoinInterval = .milliseconds(300) }
+            try await cluster.waitForConvergence([a, b], alive: ["a", "b"])
+
+            await a.crash()
+            try await waitFor("b to declare a dead") { await b.view()["a"] == .dead }
+            // A new process of the same node: it knows nobody, so only b's rejoin brings them together.
+            let restarted = try await cluster.start("a", host: seedHost, port: seedPort)
+            try await cluster.waitForConvergence([restarted, b], alive: ["a", "b"])
+        }
+    }
+}
+
+/// Broadcasts from `node` every 300 ms until `heard` holds.
+private func broadcastUntilHeard(
+    by node: TestNode, kind: UInt8, payload: [UInt8], _ heard: @escaping @Sendable () -> Bool
+) async throws {
+    var lastSent: ContinuousClock.Instant?
+    try await waitFor("kind \(kind) to be heard") {
+        if heard() { return true }
+        if lastSent.map({ $0.duration(to: .now) > .milliseconds(300) }) ?? true {
+            await node.service.broadcast(kind: kind, payload: payload)
+            lastSent = .now
+        }
+        return false
+    }
+}

@@ -1,0 +1,254 @@
+import CohortCore
+import Foundation
+import Gossip
+import Logging
+import NIOCore
+import NIOPosix
+import Prometheus
+import ServiceLifecycle
+import Synchronization
+
+// Support for the GossipService tests: real sockets on distinct 127.x addresses, conditions awaited with a
+// deadline (never a sleep), and each node's log printed when a test fails.
+
+/// A loopback address no other test in this process uses: 127.<pid-derived>.<200+>.<n>. The third octet
+/// starts at 200 so it never meets CohortTestKit's allocator in another test process.
+func uniqueLoopbackHost() -> String {
+    let n = loopbackCounter.withLock { value -> Int in
+        value += 1
+        return value
+    }
+    return "127.\(Int(getpid()) % 200 + 20).\(200 + n / 250).\(n % 250 + 2)"
+}
+
+private let loopbackCounter = Mutex(0)
+
+/// A condition did not hold in time.
+struct TimedOut: Error, CustomStringConvertible {
+    var waitingFor: String
+    var within: Duration
+    var description: String { "gave up waiting for \(waitingFor) after \(within)" }
+}
+
+/// Polls `condition` until it holds, or throws ``TimedOut`` after `within`.
+///
+/// The default is generous on purpose: the services run on their own event loops, but this polling runs on
+/// the cooperative pool, which CPU-bound tests running in parallel can hold for tens of seconds.
+func waitFor(
+    _ waitingFor: String, within: Duration = .seconds(60), pollEvery: Duration = .milliseconds(10),
+    _ condition: () async throws -> Bool
+) async throws {
+    let clock = ContinuousClock()
+    let deadline = clock.now + within
+    while true {
+        if try await condition() { return }
+        if clock.now >= deadline { throw TimedOut(waitingFor: waitingFor, within: within) }
+        try await clock.sleep(until: min(clock.now + pollEvery, deadline), tolerance: nil)
+    }
+}
+
+/// SWIM settings fast enough for tests: probes every 200 ms, gossip every 50 ms, a dead node after
+/// about 1–2 s at N = 3.
+let fastSWIM = SWIMSettings(
+    probeInterval: .milliseconds(200), probeTimeout: .milliseconds(100), indirectChecks: 1,
+    suspicionMultiplier: 4, retransmitMultiplier: 3, gossipInterval: .milliseconds(50),
+    gossipToTheDeadTime: .seconds(10), pushPullInterval: .seconds(2), deadNodeReclaimTime: .seconds(1)
+)
+
+/// Lines logged by one node, kept in memory to print if the test fails.
+final class LogBuffer: Sendable {
+    private let lines = Mutex<[String]>([])
+
+    func append(_ line: String) {
+        lines.withLock { lines in
+            if lines.count >= 4000 { lines.removeFirst(1000) }
+            lines.append(line)
+        }
+    }
+
+    var all: [String] { lines.withLock { $0 } }
+}
+
+/// A log handler writing into a ``LogBuffer``.
+struct BufferLogHandler: LogHandler {
+    let buffer: LogBuffer
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .debug
+    var metadataProvider: Logger.MetadataProvider?
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let fields = metadata.merging(event.metadata ?? [:]) { $1 }
+        let rendered = fields.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        buffer.append("\(ContinuousClock.now) \(event.level) \(event.message) \(rendered)")
+    }
+}
+
+/// One running GossipService inside its own ServiceGroup.
+final class TestNode: Sendable {
+    let name: String
+    let host: String
+    let port: Int
+    let service: GossipService
+    let registry: PrometheusCollectorRegistry
+    let logs: LogBuffer
+    private let group: ServiceGroup
+    private let task: Task<Void, any Error>
+
+    private init(
+        name: String, host: String, port: Int, service: GossipService, registry: PrometheusCollectorRegistry,
+        logs: LogBuffer, group: ServiceGroup, task: Task<Void, any Error>
+    ) {
+        self.name = name
+        self.host = host
+        self.port = port
+        self.service = service
+        self.registry = registry
+        self.logs = logs
+        self.group = group
+        self.task = task
+    }
+
+    /// Where others join this node.
+    var joinAddress: JoinAddress { JoinAddress(host: host, port: port) }
+
+    /// Starts a node on `host` (a fresh loopback address by default) and waits until it has bound.
+    static func start(
+        _ name: String, host: String = uniqueLoopbackHost(), port: Int = 0, joining seeds: [JoinAddress] = [],
+        configure: (inout GossipServiceSettings) -> Void = { _ in }
+    ) async throws -> TestNode {
+        var settings = GossipServiceSettings(
+            name: NodeID(name), bindHost: host, bindPort: port, joinAddresses: seeds, swim: fastSWIM,
+            rejoinInterval: .seconds(30), joinBackoffInitial: .milliseconds(100), joinBackoffMaximum: .milliseconds(400)
+        )
+        configure(&settings)
+        let logs = LogBuffer()
+        let logger = Logger(label: "gossip.\(name)") { _ in BufferLogHandler(buffer: logs) }
+        let registry = PrometheusCollectorRegistry()
+        let service = GossipService(settings: settings, logger: logger, metrics: registry)
+        let group = ServiceGroup(services: [service], logger: logger)
+        let task = Task { try await group.run() }
+        var bound: Int?
+        do {
+            try await waitFor("\(name) to bind") {
+                bound = await service.boundPort
+                return bound != nil
+            }
+        } catch {
+            task.cancel()
+            for line in logs.all { print("[\(name)] \(line)") }
+            throw error
+        }
+        return TestNode(
+            name: name, host: host, port: bound ?? 0, service: service, registry: registry,
+            logs: logs, group: group, task: task
+        )
+    }
+
+    /// Graceful shutdown: the node leaves, then stops.
+    func stop() async throws {
+        await group.triggerGracefulShutdown()
+        try await task.value
+    }
+
+    /// A crash: the sockets close at once, without a leave.
+    func crash() async {
+        task.cancel()
+        _ = try? await task.value
+    }
+
+    /// The node's view: name → state.
+    func view() async -> [String: MemberStateKind] {
+        Dictionary(uniqueKeysWithValues: await service.members.map { ($0.name.rawValue, $0.state) })
+    }
+
+    /// The value of the sample of `name` whose labels include every pair of `labels`.
+    func metric(_ name: String, _ labels: [String: String] = [:]) -> Double? {
+        for line in registry.emitToString().split(separator: "\n") where !line.hasPrefix("#") {
+            let parts = line.split(separator: " ")
+            guard parts.count == 2, parts[0] == name || parts[0].hasPrefix("\(name){") else { continue }
+            if labels.allSatisfy({ parts[0].contains("\($0.key)=\"\($0.value)\"") }) { return Double(parts[1]) }
+        }
+        return nil
+    }
+}
+
+/// The nodes of one test; prints their logs when the test throws, and stops whatever is still running.
+final class TestCluster: Sendable {
+    private let nodes = Mutex<[TestNode]>([])
+
+    /// Starts a node and remembers it.
+    func start(
+        _ name: String, host: String = uniqueLoopbackHost(), port: Int = 0, joining seeds: [JoinAddress] = [],
+        configure: (inout GossipServiceSettings) -> Void = { _ in }
+    ) async throws -> TestNode {
+        let node = try await TestNode.start(name, host: host, port: port, joining: seeds, configure: configure)
+        nodes.withLock { $0.append(node) }
+        return node
+    }
+
+    /// Waits until every node in `nodes` sees exactly `expected` as alive.
+    func waitForConvergence(_ nodes: [TestNode], alive expected: Set<String>, within: Duration = .seconds(60)) async throws {
+        try await waitFor("\(nodes.map(\.name)) to see \(expected.sorted()) alive", within: within) {
+            for node in nodes {
+                let alive = Set(await node.view().filter { $0.value == .alive }.keys)
+                if alive != expected { return false }
+            }
+            return true
+        }
+    }
+
+    fileprivate func printLogs() {
+        for node in nodes.withLock({ $0 }) {
+            for line in node.logs.all { print("[\(node.name)] \(line)") }
+        }
+    }
+
+    fileprivate func shutdown() async {
+        for node in nodes.withLock({ $0 }) { await node.crash() }
+    }
+}
+
+/// Runs `body` with a fresh cluster; on failure prints every node's log. Every node is stopped after.
+func withCluster(_ body: (TestCluster) async throws -> Void) async throws {
+    let cluster = TestCluster()
+    do {
+        try await body(cluster)
+    } catch {
+        cluster.printLogs()
+        await cluster.shutdown()
+        throw error
+    }
+    await cluster.shutdown()
+}
+
+/// Collects everything a stream yields, in a task cancelled by ``stop()`` or on release.
+final class Collector<Element: Sendable>: Sendable {
+    private final class Items: Sendable {
+        let value = Mutex<[Element]>([])
+    }
+
+    private let items = Items()
+    private let task: Task<Void, Never>
+
+    init(_ stream: AsyncStream<Element>) {
+        let items = items
+        task = Task {
+            for await item in stream { items.value.withLock { $0.append(item) } }
+        }
+    }
+
+    /// What arrived so far.
+    var all: [Element] { items.value.withLock { $0 } }
+
+    /// Stops collecting.
+    func stop() {
+        task.cancel()
+    }
+
+    deinit { task.cancel() }
+}

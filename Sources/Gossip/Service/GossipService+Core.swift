@@ -184,6 +184,15 @@ extension GossipService {
     }
 
     /// True when a member other than this node is alive (or, with `orSuspect`, suspect).
+    /// The gossip endpoints of every other alive member.
+    func liveEndpoints() -> [SocketAddress] {
+        guard let swim else { return [] }
+        return swim.members.values.compactMap { member in
+            guard member.name != settings.name, member.state == .alive else { return nil }
+            return try? GossipAddressing.socketAddress(ip: member.ip, port: member.port)
+        }
+    }
+
     func hasOtherLiveMember(orSuspect: Bool = false) -> Bool {
         swim?.members.values.contains { member in
             member.name != settings.name && (member.state == .alive || (orSuspect && member.state == .suspect))

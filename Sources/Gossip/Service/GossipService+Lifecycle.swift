@@ -111,13 +111,28 @@ extension GossipService {
         guard settings.rejoinInterval > .zero else { return .keepRunning }
         while !Task.isCancelled {
             do { try await Task.sleep(for: settings.rejoinInterval) } catch { return .keepRunning }
-            guard await !hasOtherLiveMember() else { continue }
-            logger.info("no other live member; re-joining", metadata: ["join_addrs": "\(settings.joinAddresses)"])
+            guard let reason = await rejoinReason() else { continue }
+            logger.info("re-joining", metadata: ["reason": "\(reason)", "join_addrs": "\(settings.joinAddresses)"])
             if let joined = await joinOnce(), joined > 0 {
                 logger.info("re-joined the cluster", metadata: ["seeds_answered": "\(joined)"])
             }
         }
         return .keepRunning
+    }
+
+    /// Why this node should re-run join now, or nil. A node alone re-joins (a restarted seed or a new IP);
+    /// so does a node to which a reachable seed is not a live member, which is what heals a partition whose
+    /// two sides have already forgotten each other's dead (memberlist alone would stay split).
+    nonisolated func rejoinReason() async -> String? {
+        guard await hasOtherLiveMember() else { return "no other live member" }
+        var seeds: [SocketAddress] = []
+        for seed in settings.joinAddresses {
+            seeds += (try? await GossipAddressing.resolve(seed.host, port: seed.port)) ?? []
+        }
+        let own = await ownEndpoints
+        let live = Set(await liveEndpoints())
+        let missing = seeds.filter { !own.contains($0) && !live.contains($0) }
+        return missing.isEmpty ? nil : "seed \(missing[0]) is not a live member"
     }
 
     /// One join round: resolves every seed (all records of each name), skips ourselves, and push/pulls

@@ -38,6 +38,8 @@ public final class DaemonProcess {
         var merged = ProcessInfo.processInfo.environment
         // Never inherit a notify socket or journal stream from whoever runs the tests.
         for key in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM"] { merged[key] = nil }
+        // Nor any COHORT_* override from the developer's shell: each test states the environment it means.
+        for key in merged.keys where key.hasPrefix("COHORT_") { merged[key] = nil }
         merged.merge(environment) { $1 }
         process.environment = merged
         let log = FileManager.default.temporaryDirectory

@@ -5,11 +5,11 @@ import Testing
 
 /// GossipService nodes in one cluster with Go memberlist 0.2.2 peers (`Tools/memberlist-peer`): joins both
 /// ways, user messages both ways, metadata updates, leaves and deaths seen both ways; plain, encrypted and
-/// uncompressed. Runs only when `COHORT_MEMBERLIST_PEER` names the peer binary
-/// (`COHORT_MEMBERLIST_PEER=$(Tools/memberlist-peer/build.sh) swift test --filter ServiceGoInterop`); needs `curl`.
+/// uncompressed. Runs only when `MEMBERLIST_PEER_BINARY` names the peer binary
+/// (`MEMBERLIST_PEER_BINARY=$(Tools/memberlist-peer/build.sh) swift test --filter ServiceGoInterop`); needs `curl`.
 @Suite(
     "GossipService with Go memberlist peers", .serialized,
-    .enabled(if: ProcessInfo.processInfo.environment["COHORT_MEMBERLIST_PEER"] != nil)
+    .enabled(if: ProcessInfo.processInfo.environment["MEMBERLIST_PEER_BINARY"] != nil)
 )
 struct ServiceGoInteropTests {
     static let key = [UInt8](repeating: 3, count: 32)
@@ -89,7 +89,7 @@ private struct GoPeer {
     static func start(_ name: String, flags: [String]) throws -> GoPeer {
         let host = uniqueLoopbackHost()
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: ProcessInfo.processInfo.environment["COHORT_MEMBERLIST_PEER"] ?? "")
+        process.executableURL = URL(fileURLWithPath: ProcessInfo.processInfo.environment["MEMBERLIST_PEER_BINARY"] ?? "")
         process.arguments = [
             "-name", name, "-bind", host, "-port", "7946", "-http", "\(host):7999", "-config", "local",
             "-probe-interval", "200ms", "-probe-timeout", "100ms", "-gossip-interval", "50ms", "-suspicion-mult", "4",

@@ -64,18 +64,14 @@ extension SWIMSimulations {
             #expect(cluster.running.count == Self.size && cluster.undecodable == 0 && cluster.timerStalls == 0)
         }
 
-        /// What the shell's rule alone does (`rejoin_interval` re-runs join only for a node that sees no other
-        /// live member): with members on both sides, neither side ever rejoins, and the split stays for good.
-        /// Recorded as a known issue for the `GossipService` shell's rejoin rule; when the shell (or the core)
-        /// learns to reconnect, this test reports that the issue is gone.
+        /// Why `GossipService` re-joins when a reachable seed is not a live member, not only when alone (the
+        /// rule memberlist users get): with members on both sides, neither side of a split whose dead are
+        /// forgotten ever re-joins under the alone-only rule, and the split stays for good.
         @Test("with only the rejoin-when-alone rule, a 6 + 4 split whose dead are forgotten never heals")
         func rejoinWhenAloneLeavesTheSplit() throws {
             var (cluster, _) = try Self.splitAndHeal(seed: 1, rejoin: .whenAlone)
             cluster.run(for: cluster.configuration.rejoinInterval * 3)
-            let converged = cluster.hasConverged
-            withKnownIssue("the shell re-joins only when alone; a split with members on both sides needs a seed rule") {
-                #expect(converged)
-            }
+            #expect(!cluster.hasConverged)
         }
     }
 }

@@ -111,7 +111,7 @@ let package = Package(
             dependencies: ["Systemd", "Observability", "CohortTestKit", logging, lifecycle],
             swiftSettings: strict
         ),
-        .testTarget(name: "WireTests", dependencies: ["Wire", nio], swiftSettings: strict),
+        .testTarget(name: "WireTests", dependencies: ["Wire", "CohortTestKit", nio], swiftSettings: strict),
         .testTarget(
             name: "GossipTests",
             dependencies: ["Gossip", "Wire", "CohortTestKit", "Observability", nio, nioPosix, logging, lifecycle],

@@ -1,3 +1,4 @@
+import CohortTestKit
 import Crypto
 import Gossip
 import NIOCore

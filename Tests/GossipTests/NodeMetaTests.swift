@@ -1,3 +1,4 @@
+import CohortTestKit
 import Gossip
 import Testing
 
@@ -75,7 +76,7 @@ struct NodeMetaTests {
 
     @Test("seeded random metadata decodes or fails with a typed error")
     func random() {
-        var generator = SeededGenerator(seed: 512)
+        var generator = SplitMix64(seed: 512)
         for _ in 0..<5_000 {
             var bytes = generator.bytes(Int.random(in: 0...40, using: &generator))
             if bytes.count > 1 { bytes[0] = 0xC7 }

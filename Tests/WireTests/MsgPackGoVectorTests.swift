@@ -1,3 +1,4 @@
+import CohortTestKit
 import NIOCore
 import Testing
 import Wire

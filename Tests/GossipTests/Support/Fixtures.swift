@@ -1,3 +1,4 @@
+import CohortTestKit
 import Gossip
 import NIOCore
 

@@ -1,3 +1,4 @@
+import CohortTestKit
 import CohortCore
 import Gossip
 
@@ -5,7 +6,7 @@ import Gossip
 struct SWIMHarness {
     static let start = ContinuousClock.now
     var instance: SWIMInstance
-    var generator: SeededGenerator
+    var generator: SplitMix64
     var now: ContinuousClock.Instant
     var effects: [SWIMEffect] = []
 
@@ -13,7 +14,7 @@ struct SWIMHarness {
         name: String = "a", settings: SWIMSettings = .lan, seed: UInt64 = 1,
         ip: [UInt8] = [10, 0, 0, 1], port: UInt16 = 7946
     ) {
-        var generator = SeededGenerator(seed: seed)
+        var generator = SplitMix64(seed: seed)
         now = Self.start
         instance = SWIMInstance(settings: settings, name: NodeID(name), ip: ip, port: port, now: now, using: &generator)
         self.generator = generator

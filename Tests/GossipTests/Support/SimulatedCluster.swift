@@ -1,3 +1,4 @@
+import CohortTestKit
 import CohortCore
 import Gossip
 import NIOCore
@@ -15,7 +16,7 @@ struct SimulatedCluster {
 
     let settings: SWIMSettings
     var nodes: [NodeID: SWIMInstance] = [:]
-    var generators: [NodeID: SeededGenerator] = [:]
+    var generators: [NodeID: SplitMix64] = [:]
     var now = SWIMHarness.start
     var inFlight: [Datagram] = []
     var sent = 0
@@ -36,7 +37,7 @@ struct SimulatedCluster {
     init(count: Int, settings: SWIMSettings = SWIMSettings(pushPullInterval: .seconds(30)), seed: UInt64 = 1) {
         self.settings = settings
         for index in 0..<count {
-            var generator = SeededGenerator(seed: seed &* 1000 &+ UInt64(index))
+            var generator = SplitMix64(seed: seed &* 1000 &+ UInt64(index))
             let name = Self.name(index)
             nodes[name] = SWIMInstance(settings: settings, name: name, ip: Self.ip(index), port: 7946, now: now, using: &generator)
             generators[name] = generator

@@ -1,6 +1,7 @@
+/// Hex helpers for byte fixtures in tests.
 extension Array where Element == UInt8 {
     /// Parses hex digits, ignoring whitespace and newlines (the fixtures wrap long values).
-    init(hex: String) {
+    public init(hex: String) {
         let digits = hex.unicodeScalars.filter { !$0.properties.isWhitespace }.map { UInt8(ascii: $0) }
         precondition(digits.count % 2 == 0, "odd number of hex digits")
         self = stride(from: 0, to: digits.count, by: 2).map { index in
@@ -9,7 +10,7 @@ extension Array where Element == UInt8 {
     }
 
     /// Lowercase hex.
-    var hex: String {
+    public var hex: String {
         map { byte in
             let text = String(byte, radix: 16)
             return byte < 16 ? "0" + text : text
@@ -43,6 +44,13 @@ struct SeededGenerator: RandomNumberGenerator {
     }
 
     mutating func bytes(_ count: Int) -> [UInt8] {
+        (0..<count).map { _ in UInt8.random(in: 0...255, using: &self) }
+    }
+}
+
+extension SplitMix64 {
+    /// `count` seeded bytes, for "random" test input that is the same on every run.
+    public mutating func bytes(_ count: Int) -> [UInt8] {
         (0..<count).map { _ in UInt8.random(in: 0...255, using: &self) }
     }
 }

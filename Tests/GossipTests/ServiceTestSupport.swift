@@ -1,3 +1,4 @@
+import CohortTestKit
 import CohortCore
 import Foundation
 import Gossip
@@ -23,28 +24,17 @@ func uniqueLoopbackHost() -> String {
 
 private let loopbackCounter = Mutex(0)
 
-/// A condition did not hold in time.
-struct TimedOut: Error, CustomStringConvertible {
-    var waitingFor: String
-    var within: Duration
-    var description: String { "gave up waiting for \(waitingFor) after \(within)" }
-}
-
-/// Polls `condition` until it holds, or throws ``TimedOut`` after `within`.
+/// Polls `condition` until it holds, or throws `DeadlineExceeded` after `within` (CohortTestKit's
+/// `waitUntil`, with this suite's default).
 ///
 /// The default is generous on purpose: the services run on their own event loops, but this polling runs on
 /// the cooperative pool, which CPU-bound tests running in parallel can hold for tens of seconds.
 func waitFor(
     _ waitingFor: String, within: Duration = .seconds(60), pollEvery: Duration = .milliseconds(10),
+    fileID: String = #fileID, line: Int = #line,
     _ condition: () async throws -> Bool
 ) async throws {
-    let clock = ContinuousClock()
-    let deadline = clock.now + within
-    while true {
-        if try await condition() { return }
-        if clock.now >= deadline { throw TimedOut(waitingFor: waitingFor, within: within) }
-        try await clock.sleep(until: min(clock.now + pollEvery, deadline), tolerance: nil)
-    }
+    try await waitUntil(within: within, waitingFor, pollEvery: pollEvery, fileID: fileID, line: line, condition)
 }
 
 /// SWIM settings fast enough for tests: probes every 200 ms, gossip every 50 ms, a dead node after

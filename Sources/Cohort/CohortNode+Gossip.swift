@@ -18,7 +18,7 @@ extension CohortNode {
             pushPullInterval: membership.pushPullInterval,
             deadNodeReclaimTime: membership.deadNodeReclaimTime
         )
-        return GossipServiceSettings(
+        var gossip = GossipServiceSettings(
             name: settings.cluster.nodeID,
             bindHost: membership.bindAddress,
             bindPort: membership.bindPort,
@@ -31,12 +31,14 @@ extension CohortNode {
             compression: true,
             meta: meta
         )
+        gossip.clusterID = membership.clusterID
+        return gossip
     }
 
     /// The metadata this node advertises in gossip (SPEC section 3).
     static func nodeMeta(_ settings: CohortSettings, incarnation: Incarnation, internodePort: UInt16 = 0) -> NodeMeta {
         let raft = settings.cluster.raft
-        return NodeMeta(
+        var meta = NodeMeta(
             internodePort: internodePort,
             raftEligible: raft.eligible,
             raftPriority: UInt16(clamping: raft.priority),
@@ -47,5 +49,7 @@ extension CohortNode {
             bootID: incarnation.rawValue,
             buildVersion: CohortVersion.current
         )
+        meta.clusterID = settings.cluster.membership.clusterID
+        return meta
     }
 }

@@ -89,7 +89,12 @@ extension ConfigSchema {
             if let value = try raw.positiveDuration() { settings.cluster.membership.rejoinInterval = value }
         },
         ConfigKey("cluster.membership.cluster_id") { raw, settings throws(ConfigError) in
-            if let value = try raw.string() { settings.cluster.membership.clusterID = value }
+            guard let value = try raw.string() else { return }
+            // It travels in the gossip metadata, which keeps it to 64 bytes.
+            if value.utf8.count > 64 {
+                throw raw.error("\(raw.shown(value)) is \(value.utf8.count) bytes; use at most 64 bytes")
+            }
+            settings.cluster.membership.clusterID = value
         },
     ]
 

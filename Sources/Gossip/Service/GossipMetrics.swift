@@ -18,7 +18,7 @@ final class GossipMetrics: Sendable {
         "unknown_compression", "decompression_failed", "nesting_too_deep", "malformed",
         // The shell's: a full send queue, a push/pull with incompatible versions, a ping for another node,
         // a stream that missed its deadline, too many TCP connections or jobs, a message we could not encode.
-        "queue_full", "incompatible_version", "wrong_node", "timeout", "overloaded", "encode_failed",
+        "queue_full", "cluster_mismatch", "incompatible_version", "wrong_node", "timeout", "overloaded", "encode_failed",
     ]
 
     private let members: [MemberStateKind: Gauge]

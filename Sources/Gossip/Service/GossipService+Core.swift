@@ -73,6 +73,10 @@ extension GossipService {
         let now = ContinuousClock.now
         for message in messages {
             metrics?.countMessage(GossipMetrics.kind(message), "in")
+            if case .alive(let announcement) = message, !belongsToOurCluster(meta: announcement.meta) {
+                metrics?.countDropped("cluster_mismatch")
+                continue
+            }
             if case .user(let bytes) = message {
                 if !router.route(bytes, from: sender?.name) { metrics?.countDropped("empty") }
                 continue
@@ -184,6 +188,12 @@ extension GossipService {
     }
 
     /// True when a member other than this node is alive (or, with `orSuspect`, suspect).
+    /// False for a Cohort node whose metadata names another cluster id; true for ours and for foreign peers.
+    func belongsToOurCluster(meta: [UInt8]) -> Bool {
+        guard let decoded = try? NodeMeta(decoding: meta) else { return true }
+        return decoded.clusterID == settings.clusterID
+    }
+
     /// The gossip endpoints of every other alive member.
     func liveEndpoints() -> [SocketAddress] {
         guard let swim else { return [] }

@@ -213,6 +213,13 @@ extension GossipService {
     @discardableResult
     func merge(_ remote: PushPullMessage, from peer: String) -> Bool {
         guard swim != nil else { return false }
+        var remote = remote
+        let before = remote.nodes.count
+        remote.nodes.removeAll { !belongsToOurCluster(meta: $0.meta) }
+        if remote.nodes.count < before {
+            metrics?.countDropped("cluster_mismatch")
+            logger.warning("push/pull carried nodes of another cluster id; ignored them", metadata: ["peer": "\(peer)"])
+        }
         do {
             perform(try swim!.mergeRemoteState(remote, now: .now, using: &generator))
             return true

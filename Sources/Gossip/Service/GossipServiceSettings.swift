@@ -68,6 +68,10 @@ public struct GossipServiceSettings: Sendable {
     public var compression: Bool
     /// This node's initial metadata (Cohort's `NodeMeta`), at most 512 bytes.
     public var meta: [UInt8]
+    /// `cluster.membership.cluster_id`: alive announcements from Cohort nodes whose metadata names another
+    /// cluster id are dropped, so two labelled clusters never merge. Foreign peers (no Cohort metadata) are
+    /// not filtered. Empty (the default) accepts only unlabelled Cohort nodes.
+    public var clusterID: String = ""
     /// Bound on one TCP exchange: a push/pull, an incoming connection, a large user message (memberlist's
     /// `TCPTimeout`). Default 10 s.
     public var tcpTimeout: Duration

@@ -67,6 +67,11 @@ public struct NodeMeta: Hashable, Sendable {
     public var bootID: UInt64
     /// The Cohort version the node runs.
     public var buildVersion: String
+    /// `cluster.membership.cluster_id`: Cohort nodes whose ids differ never merge (empty = unlabelled).
+    /// Appended after the version-1 fields, so older decoders ignore it.
+    public var clusterID: String = ""
+    /// The longest cluster id the metadata carries.
+    public static let maxClusterIDBytes = 64
 
     /// Creates metadata.
     public init(
@@ -93,6 +98,9 @@ public struct NodeMeta: Hashable, Sendable {
         guard buildVersion.utf8.count <= Self.maxBuildVersionBytes else {
             throw .metadataTooLarge("buildVersion")
         }
+        guard clusterID.utf8.count <= Self.maxClusterIDBytes else {
+            throw .metadataTooLarge("clusterID")
+        }
         var buffer = ByteBuffer()
         buffer.writeInteger(Self.magic)
         buffer.writeInteger(Self.formatVersion)
@@ -103,7 +111,9 @@ public struct NodeMeta: Hashable, Sendable {
         buffer.writeInteger(bootstrapStatus.rawValue)
         buffer.writeInteger(bootstrapExpect)
         buffer.writeInteger(bootID)
-        for text in [failureDomain, buildVersion] {
+        // The cluster id is written only when set, so unlabelled metadata keeps the exact version-1 layout;
+        // a later field must write it (even empty) before its own.
+        for text in clusterID.isEmpty ? [failureDomain, buildVersion] : [failureDomain, buildVersion, clusterID] {
             buffer.writeInteger(UInt8(text.utf8.count))
             buffer.writeString(text)
         }
@@ -134,6 +144,7 @@ public struct NodeMeta: Hashable, Sendable {
         bootID = try reader.integer()
         failureDomain = try reader.text("failureDomain")
         buildVersion = try reader.text("buildVersion")
+        clusterID = reader.buffer.readableBytes > 0 ? try reader.text("clusterID") : ""
     }
 
     /// Reads fixed-layout fields, mapping a short read to ``GossipDecodeError/truncated``.

@@ -268,4 +268,11 @@ import Testing
                 == "cluster.failure_domain: \"\(long)\" is 129 bytes; use at most 128 bytes (line 2)")
         #expect(loadError("cluster:\n  failure_domain: \(String(repeating: "z", count: 128))\n") == "no error")
     }
+
+    @Test func aClusterIDLongerThanTheGossipMetadataAllowsIsRejected() {
+        let long = String(repeating: "c", count: 65)
+        #expect(
+            loadError("cluster:\n  membership:\n    cluster_id: \(long)\n")
+                == "cluster.membership.cluster_id: \"\(long)\" is 65 bytes; use at most 64 bytes (line 3)")
+    }
 }

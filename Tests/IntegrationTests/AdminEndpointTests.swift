@@ -62,6 +62,10 @@ import Testing
         #expect(object["role"] as? String == "standalone")
         #expect(object["version"] as? String == CohortVersion.current)
         #expect((object["incarnation"] as? NSNumber)?.uint64Value ?? 0 > 0)
+        // A cluster API on a single node answers with a clear error, not a crash or a hang.
+        let members = try await node.get("/v1/members")
+        #expect(members.status == 409)
+        #expect(members.body.contains("cluster disabled"))
         await node.stop()
     }
 

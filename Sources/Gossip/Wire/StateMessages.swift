@@ -1,25 +1,19 @@
 import Wire
 
-/// "I suspect `node` is dead" (`suspect`, type 3), gossiped by `from`.
-public struct SuspectMessage: MessageBody {
-    /// The type byte this body travels under (see ``MessageBody``).
-    public static let messageType = MessageType.suspect
-    /// The Go struct's name in memberlist.
-    public static let goName = "suspect"
-    /// The suspect's incarnation as the accuser knows it (`Incarnation`).
-    public var incarnation: UInt32
-    /// The suspect (`Node`).
-    public var node: String
+/// A claim by `from` about `node` at an incarnation: the shape suspect and dead messages share on the wire
+/// (`Incarnation`, `Node`, `From`), so they share one codec.
+public protocol AccusationBody: MessageBody {
+    /// The accused node's incarnation (`Incarnation`).
+    var incarnation: UInt32 { get set }
+    /// The accused node (`Node`).
+    var node: String { get set }
     /// The accuser (`From`).
-    public var from: String
+    var from: String { get set }
+    /// Creates the message.
+    init(incarnation: UInt32, node: String, from: String)
+}
 
-    /// Creates a suspicion.
-    public init(incarnation: UInt32, node: String, from: String) {
-        self.incarnation = incarnation
-        self.node = node
-        self.from = from
-    }
-
+extension AccusationBody {
     /// Writes the body as go-msgpack does: a map with the keys in sorted order.
     public func encode(into writer: inout MsgPackWriter) {
         writer.writeMapHeader(3)
@@ -43,9 +37,30 @@ public struct SuspectMessage: MessageBody {
     }
 }
 
+/// "I suspect `node` is dead" (`suspect`, type 3), gossiped by `from`.
+public struct SuspectMessage: AccusationBody {
+    /// The type byte this body travels under (see ``MessageBody``).
+    public static let messageType = MessageType.suspect
+    /// The Go struct's name in memberlist.
+    public static let goName = "suspect"
+    /// The suspect's incarnation as the accuser knows it (`Incarnation`).
+    public var incarnation: UInt32
+    /// The suspect (`Node`).
+    public var node: String
+    /// The accuser (`From`).
+    public var from: String
+
+    /// Creates a suspicion.
+    public init(incarnation: UInt32, node: String, from: String) {
+        self.incarnation = incarnation
+        self.node = node
+        self.from = from
+    }
+}
+
 /// "`node` is dead" (`dead`, type 5), gossiped by `from`. When `from == node` it is a graceful leave,
 /// which memberlist records as the `left` state.
-public struct DeadMessage: MessageBody {
+public struct DeadMessage: AccusationBody {
     /// The type byte this body travels under (see ``MessageBody``).
     public static let messageType = MessageType.dead
     /// The Go struct's name in memberlist.
@@ -66,28 +81,6 @@ public struct DeadMessage: MessageBody {
 
     /// True for a graceful leave: a node announcing its own death.
     public var isLeave: Bool { from == node }
-
-    /// Writes the body as go-msgpack does: a map with the keys in sorted order.
-    public func encode(into writer: inout MsgPackWriter) {
-        writer.writeMapHeader(3)
-        writer.writeString("From"); writer.writeString(from)
-        writer.writeString("Incarnation"); writer.writeInteger(incarnation)
-        writer.writeString("Node"); writer.writeString(node)
-    }
-
-    /// Reads the body as go-msgpack does, then checks it against `limits`.
-    public init(from reader: inout MsgPackReader, limits: GossipLimits) throws(GossipDecodeError) {
-        self.init(incarnation: 0, node: "", from: "")
-        try Self.readFields(&reader, ["Incarnation", "Node", "From"]) { field, r throws(MsgPackError) in
-            switch field {
-            case 0: incarnation = try r.readInteger()
-            case 1: node = try r.readString()
-            default: from = try r.readString()
-            }
-        }
-        try Self.check("Node", node.utf8.count, atMost: limits.maxNameBytes)
-        try Self.check("From", from.utf8.count, atMost: limits.maxNameBytes)
-    }
 }
 
 /// "`node` is alive at `address:port`" (`alive`, type 4): joins, refutations and metadata updates.

@@ -1,3 +1,4 @@
+import CohortTestKit
 import CohortCore
 import Gossip
 import Testing
@@ -147,7 +148,7 @@ struct ServiceClusterTests {
 
     @Test func joinRetriesUntilASeedAnswers() async throws {
         try await withCluster { cluster in
-            let seedHost = uniqueLoopbackHost()
+            let seedHost = uniqueLoopbackAddress()
             let seedPort = 17_946
             let b = try await cluster.start("b", joining: [JoinAddress(host: seedHost, port: seedPort)])
             try await waitFor("b's first join to fail") { b.logs.all.contains { $0.contains("join failed") } }
@@ -161,7 +162,7 @@ struct ServiceClusterTests {
 
     @Test func isolatedNodeRejoinsARestartedSeed() async throws {
         try await withCluster { cluster in
-            let seedHost = uniqueLoopbackHost()
+            let seedHost = uniqueLoopbackAddress()
             let seedPort = 17_947
             let a = try await cluster.start("a", host: seedHost, port: seedPort)
             let b = try await cluster.start("b", joining: [a.joinAddress]) { $0.rejoinInterval = .milliseconds(300) }

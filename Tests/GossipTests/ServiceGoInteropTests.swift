@@ -88,7 +88,7 @@ private struct GoPeer {
     var joinAddress: JoinAddress { JoinAddress(host: host, port: 7946) }
 
     static func start(_ name: String, flags: [String]) throws -> GoPeer {
-        let host = uniqueLoopbackHost()
+        let host = uniqueLoopbackAddress()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: ProcessInfo.processInfo.environment["MEMBERLIST_PEER_BINARY"] ?? "")
         process.arguments = [

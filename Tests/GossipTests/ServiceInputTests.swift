@@ -1,3 +1,4 @@
+import CohortTestKit
 import CohortCore
 import Gossip
 import NIOCore
@@ -90,7 +91,7 @@ struct ServiceInputTests {
     @Test func udpBlockedButTCPWorkingIsReportedNotSuspected() async throws {
         try await withCluster { cluster in
             let a = try await cluster.start("a")
-            let ghostHost = uniqueLoopbackHost()
+            let ghostHost = uniqueLoopbackAddress()
             try await withFakePeer(host: ghostHost) { ghostPort in
                 // Announce a member whose UDP swallows everything but whose TCP answers pings.
                 let alive = AliveMessage(
@@ -127,7 +128,7 @@ struct ServiceInputTests {
 
     @Test func invalidKeyFailsRunWithAClearError() async throws {
         let service = GossipService(
-            settings: GossipServiceSettings(name: NodeID("x"), bindHost: uniqueLoopbackHost(), bindPort: 0, keyring: [[1, 2, 3]]),
+            settings: GossipServiceSettings(name: NodeID("x"), bindHost: uniqueLoopbackAddress(), bindPort: 0, keyring: [[1, 2, 3]]),
             logger: .init(label: "test")
         )
         await #expect(throws: GossipServiceError.invalidKey(size: 3)) { try await service.run() }
@@ -137,7 +138,7 @@ struct ServiceInputTests {
 /// Sends raw datagrams to `node` from a socket of our own.
 func sendDatagrams(_ datagrams: [ByteBuffer], to node: TestNode) async throws {
     let channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-        .bind(host: uniqueLoopbackHost(), port: 0) { channel in
+        .bind(host: uniqueLoopbackAddress(), port: 0) { channel in
             channel.eventLoop.makeCompletedFuture {
                 try NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>(wrappingChannelSynchronously: channel)
             }

@@ -12,18 +12,6 @@ import Synchronization
 // Support for the GossipService tests: real sockets on distinct 127.x addresses, conditions awaited with a
 // deadline (never a sleep), and each node's log printed when a test fails.
 
-/// A loopback address no other test in this process uses: 127.<pid-derived>.<200+>.<n>. The third octet
-/// starts at 200 so it never meets CohortTestKit's allocator in another test process.
-func uniqueLoopbackHost() -> String {
-    let n = loopbackCounter.withLock { value -> Int in
-        value += 1
-        return value
-    }
-    return "127.\(Int(getpid()) % 200 + 20).\(200 + n / 250).\(n % 250 + 2)"
-}
-
-private let loopbackCounter = Mutex(0)
-
 /// Polls `condition` until it holds, or throws `DeadlineExceeded` after `within` (CohortTestKit's
 /// `waitUntil`, with this suite's default).
 ///
@@ -108,7 +96,7 @@ final class TestNode: Sendable {
 
     /// Starts a node on `host` (a fresh loopback address by default) and waits until it has bound.
     static func start(
-        _ name: String, host: String = uniqueLoopbackHost(), port: Int = 0, joining seeds: [JoinAddress] = [],
+        _ name: String, host: String = uniqueLoopbackAddress(), port: Int = 0, joining seeds: [JoinAddress] = [],
         configure: (inout GossipServiceSettings) -> Void = { _ in }
     ) async throws -> TestNode {
         var settings = GossipServiceSettings(
@@ -173,7 +161,7 @@ final class TestCluster: Sendable {
 
     /// Starts a node and remembers it.
     func start(
-        _ name: String, host: String = uniqueLoopbackHost(), port: Int = 0, joining seeds: [JoinAddress] = [],
+        _ name: String, host: String = uniqueLoopbackAddress(), port: Int = 0, joining seeds: [JoinAddress] = [],
         configure: (inout GossipServiceSettings) -> Void = { _ in }
     ) async throws -> TestNode {
         let node = try await TestNode.start(name, host: host, port: port, joining: seeds, configure: configure)

@@ -55,6 +55,25 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The internode TCP mesh: handshake (authenticated and encrypted with a cluster key), framing,
+        // per-class queues, reliable relay, request/reply; the MeshService shell.
+        .target(
+            name: "Mesh",
+            dependencies: [
+                "CohortCore", "Observability", nio, nioPosix, logging, metrics, lifecycle,
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strict
+        ),
+        // Processes: PIDs, mailboxes, spawn, monitors, links, local names; remote signals over a transport.
+        .target(
+            name: "Processes",
+            dependencies: ["CohortCore", "Observability", logging, .product(name: "Prometheus", package: "swift-prometheus")],
+            swiftSettings: strict
+        ),
+        // The Raft consensus core (pure), log storage, RaftService.
+        .target(name: "Consensus", dependencies: ["CohortCore"], swiftSettings: strict),
         // Health-check registry, metric definitions, process metrics.
         .target(
             name: "Observability",
@@ -77,7 +96,7 @@ let package = Package(
         .target(
             name: "Cohort",
             dependencies: [
-                "CohortCore", "CohortConfig", "Observability", "Systemd", "Gossip",
+                "CohortCore", "CohortConfig", "Observability", "Systemd", "Gossip", "Mesh", "Processes",
                 logging, metrics, lifecycle,
             ],
             swiftSettings: strict
@@ -104,6 +123,14 @@ let package = Package(
         // Helpers for tests: daemon processes, notify listeners, deadlines, manual clock.
         .target(name: "CohortTestKit", dependencies: ["CohortCore"], swiftSettings: strict),
 
+        .testTarget(name: "CohortCoreTests", dependencies: ["CohortCore"], swiftSettings: strict),
+        .testTarget(
+            name: "MeshTests",
+            dependencies: ["Mesh", "CohortTestKit", "Observability", nio, nioPosix, logging, lifecycle],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "ProcessesTests", dependencies: ["Processes", "CohortTestKit"], swiftSettings: strict),
+        .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "CohortTestKit"], swiftSettings: strict),
         .testTarget(name: "CohortConfigTests", dependencies: ["CohortConfig"], swiftSettings: strict),
         .testTarget(name: "ObservabilityTests", dependencies: ["Observability"], swiftSettings: strict),
         .testTarget(
@@ -119,7 +146,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["CohortTestKit", "CohortConfig", "Cohort"],
+            dependencies: ["CohortTestKit", "CohortConfig", "Cohort", "Mesh", "Processes", nio, logging, lifecycle],
             swiftSettings: strict
         ),
     ]

@@ -1,0 +1,1 @@
+// The internode mesh: handshake, framing, per-class queues, request/reply; the MeshService shell.

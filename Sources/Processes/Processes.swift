@@ -1,1 +1,0 @@
-// The process runtime: mailboxes, spawn, monitor/link, routing by PID and local name.

@@ -132,6 +132,11 @@ public final class ProcessRuntime: Sendable {
         }
     }
 
+    /// How many callers wait in ``result(of:)`` for `pid` (lets tests release a process only once someone waits).
+    func resultWaiterCount(_ pid: PID) -> Int {
+        state.withLock { $0.resultWaiters[pid.serial]?.count ?? 0 }
+    }
+
     /// Whether `pid` is a live process of this runtime; false for every PID of another node or boot (the runtime does
     /// not track remote processes: monitor them instead).
     public func isAlive(_ pid: PID) -> Bool {

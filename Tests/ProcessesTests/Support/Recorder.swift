@@ -1,7 +1,7 @@
 import CohortCore
 import CohortTestKit
 import Logging
-import Processes
+@testable import Processes
 import Prometheus
 import Synchronization
 
@@ -44,6 +44,26 @@ extension ProcessRuntime {
             return nil
         }
         return (pid, recorder)
+    }
+
+    /// The outcome of `pid`, waiting first until ``result(of:)`` is registered, then running `release` (which lets the
+    /// process end): no race between a quick exit and the wait.
+    func outcome(of pid: PID, after release: () -> Void) async throws -> ProcessOutcome {
+        let waiting = Task { await self.result(of: pid) }
+        try await waitUntil(within: .seconds(10), "a result(of:) waiter") { self.resultWaiterCount(pid) > 0 }
+        release()
+        return await waiting.value
+    }
+
+    /// Spawns a process that waits for a gate to open, then returns `outcome`.
+    func spawnGated(_ outcome: ProcessOutcome?, throwing: (any Error & Sendable)? = nil) -> (PID, AsyncStream<Void>.Continuation) {
+        let (gate, open) = AsyncStream<Void>.makeStream()
+        let pid = spawn { _ in
+            for await _ in gate { break }
+            if let throwing { throw throwing }
+            return outcome
+        }
+        return (pid, open)
     }
 
     /// Spawns a process that waits until asked to stop (and then returns `.cancelled(reason)`) or stopped by force.

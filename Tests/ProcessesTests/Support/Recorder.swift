@@ -55,6 +55,12 @@ extension ProcessRuntime {
         return await waiting.value
     }
 
+    /// Monitors with an end on this node (from the table, for tests that must wait until a remote signal arrived).
+    var monitorCount: Int { state.withLock { $0.table.monitors.count } }
+
+    /// Links held by this node's processes.
+    var linkCount: Int { state.withLock { $0.table.processes.values.reduce(0) { $0 + $1.links.count } } }
+
     /// Spawns a process that waits for a gate to open, then returns `outcome`.
     func spawnGated(_ outcome: ProcessOutcome?, throwing: (any Error & Sendable)? = nil) -> (PID, AsyncStream<Void>.Continuation) {
         let (gate, open) = AsyncStream<Void>.makeStream()

@@ -31,10 +31,17 @@ final class TestNetwork: Sendable {
             node: node, incarnation: Incarnation(incarnation), transport: transport(from: node),
             logger: quietLogger, metrics: metrics, mailboxLimit: mailboxLimit
         )
-        let others = state.withLock { state in
+        let (others, stale) = state.withLock { state in
             state.crashed.remove(node)
             state.runtimes[node] = runtime
-            return state.runtimes.values.filter { $0 !== runtime }
+            // A new boot of a node already here: its old links (and what was queued on them) are gone.
+            let stale = state.links.filter { Self.touches($0.key, node) }
+            for key in stale.keys { state.links[key] = nil }
+            return (state.runtimes.values.filter { $0 !== runtime }, Array(stale.values))
+        }
+        for link in stale {
+            link.continuation.finish()
+            link.pump.cancel()
         }
         for other in others {
             other.nodeUp(node, incarnation: runtime.incarnation)
@@ -49,7 +56,7 @@ final class TestNetwork: Sendable {
         let (others, links) = state.withLock { state in
             state.crashed.insert(node)
             state.runtimes[node] = nil
-            let cut = state.links.filter { $0.key.hasPrefix("\(node.rawValue)->") || $0.key.hasSuffix("->\(node.rawValue)") }
+            let cut = state.links.filter { Self.touches($0.key, node) }
             for key in cut.keys { state.links[key] = nil }
             return (Array(state.runtimes.values), Array(cut.values))
         }
@@ -59,6 +66,24 @@ final class TestNetwork: Sendable {
         }
         for other in others {
             other.nodeDown(node)
+        }
+    }
+
+    /// Shuts down every runtime still on the network and stops the links.
+    func shutdown() async {
+        let (runtimes, links) = state.withLock { state in
+            defer {
+                state.runtimes = [:]
+                state.links = [:]
+            }
+            return (Array(state.runtimes.values), Array(state.links.values))
+        }
+        for link in links {
+            link.continuation.finish()
+            link.pump.cancel()
+        }
+        for runtime in runtimes {
+            await runtime.shutdown()
         }
     }
 
@@ -80,6 +105,10 @@ final class TestNetwork: Sendable {
             return continuation
         }
         continuation?.yield(bytes)
+    }
+
+    private static func touches(_ key: String, _ node: NodeID) -> Bool {
+        key.hasPrefix("\(node.rawValue)->") || key.hasSuffix("->\(node.rawValue)")
     }
 
     private func isConnected(_ a: NodeID, _ b: NodeID) -> Bool {

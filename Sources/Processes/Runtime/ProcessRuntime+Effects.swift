@@ -39,7 +39,6 @@ extension ProcessRuntime {
     /// decision order; bookkeeping; queuing signals) and returns the rest. Delivered messages are counted on `path`.
     func apply(_ effects: [ProcessEffect], to state: inout State, path: ProcessMetrics.Path = .local) -> Deferred {
         var deferred = Deferred()
-        var monitorsChanged = false
         for effect in effects {
             switch effect {
             case .deliver(let event, let pid):
@@ -48,7 +47,6 @@ extension ProcessRuntime {
                 }
             case .signal(let signal, let node):
                 state.outbox.append((signal, node))
-                if case .monitor = signal { monitorsChanged = true }
             case .exited(let pid, let outcome):
                 if let reader = state.mailboxes.removeValue(forKey: pid.serial)?.close() {
                     deferred.closedReaders.append(reader)
@@ -58,14 +56,14 @@ extension ProcessRuntime {
                 }
                 deferred.exits.append((pid, outcome))
                 metrics.exited(outcome, alive: state.table.count)
-                monitorsChanged = true
             case .kill(let pid):
                 if let task = state.tasks[pid.serial] { deferred.kills.append(task) }
             case .dropped(let reason):
                 metrics.dropped(reason)
             }
         }
-        if monitorsChanged { metrics.monitors(state.table.monitors.count) }
+        // Every handler that creates or removes a monitor passes through here; the store is one atomic write.
+        metrics.monitors(state.table.monitors.count)
         takeOutbox(&state, into: &deferred)
         return deferred
     }

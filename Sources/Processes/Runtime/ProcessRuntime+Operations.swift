@@ -57,7 +57,8 @@ extension ProcessRuntime {
     }
 
     /// Stops `pid` by force (Erlang's `exit(Pid, kill)`): it leaves the table at once with outcome `.terminated` —
-    /// monitors fire, links propagate, names are released — and its task is cancelled.
+    /// monitors fire, links propagate, names are released — and its task is cancelled. Until the body notices the
+    /// cancellation it keeps running, but its mailbox has ended and nothing refers to it any more.
     public func terminate(_ pid: PID, from: PID?) {
         perform { $0.terminate(pid, from: from) }
     }

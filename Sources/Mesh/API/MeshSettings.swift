@@ -1,0 +1,162 @@
+import CohortCore
+
+/// Everything a ``MeshService`` needs: identity, socket, cluster key, limits, queues and timing.
+///
+/// The defaults are pinned by a test, so this documentation and the code cannot drift.
+public struct MeshSettings: Sendable {
+    /// This node's name (`cluster.name`); 1…255 bytes of UTF-8. The smaller of two IDs dials.
+    public var nodeID: NodeID
+    /// This node's boot identity; a peer that sees it change resets its reliable stream to us.
+    public var incarnation: Incarnation
+    /// The address the listener binds to. Default `0.0.0.0`.
+    public var bindHost: String = "0.0.0.0"
+    /// The listening port. Default 0: the first free port of 7950…7959, else an ephemeral port. Whatever
+    /// is bound is kept for the service's life; read it from ``MeshService/boundPort``.
+    public var bindPort: Int = 0
+    /// The host peers should dial, for the node to advertise. Default nil: ``bindHost`` unless that is a
+    /// wildcard, in which case the node advertises the gossip address.
+    public var advertiseHost: String?
+    /// Cluster keys of 16, 24 or 32 bytes, the primary (the one we dial with) first; the gossip
+    /// `secret_key` ring. Default empty: plaintext, with a loud warning at start.
+    public var keyring: [[UInt8]] = []
+    /// Largest frame accepted or sent, before sealing. Default 16 MiB. A longer length prefix closes the
+    /// connection before anything is buffered.
+    public var maxFrameBytes: Int = 16 << 20
+    /// Payloads larger than this are sent as chunk frames of this size, so one big message cannot hold the
+    /// socket while Raft waits. Default 64 KiB.
+    public var chunkBytes: Int = 64 << 10
+    /// Largest message (one payload, reassembled from chunks). Default 64 MiB.
+    public var maxMessageBytes: Int = 64 << 20
+    /// The bound and drop policy of each class's per-peer queue.
+    public var queues = MeshQueueSettings()
+    /// How long a dial may take to connect. Default 2 s.
+    public var connectTimeout: Duration = .seconds(2)
+    /// How long a connection may take from accept or connect to a finished handshake. Default 5 s.
+    public var handshakeTimeout: Duration = .seconds(5)
+    /// Pauses between dial attempts.
+    public var reconnect = MeshBackoffSettings()
+    /// How often an idle connection is pinged. Default 1 s.
+    public var keepaliveInterval: Duration = .seconds(1)
+    /// A connection that receives nothing (not even a pong) for this long is closed. Default 5 s.
+    public var deadPeerTimeout: Duration = .seconds(5)
+    /// The longest a delivered relay message waits to be acknowledged. Default 20 ms.
+    public var ackInterval: Duration = .milliseconds(20)
+    /// Acknowledge at once after this many relay messages, whatever the interval. Default 256.
+    public var ackEveryMessages: Int = 256
+    /// Incoming requests handled at once, over all peers; more get an `overloaded` error reply. Default 4096.
+    public var maxConcurrentRequests: Int = 4096
+    /// Incoming connections served at once (including ones still in their handshake). Default 1024.
+    public var maxInboundConnections: Int = 1024
+
+    /// Settings with every default; only the identity is required.
+    public init(nodeID: NodeID, incarnation: Incarnation) {
+        self.nodeID = nodeID
+        self.incarnation = incarnation
+    }
+
+    /// Checks the settings; the error names the field, the value and the fix.
+    public func validate() throws(MeshError) {
+        let nameBytes = nodeID.rawValue.utf8.count
+        guard (1...255).contains(nameBytes) else {
+            throw .invalidSettings("nodeID is \(nameBytes) bytes; it must be 1…255 bytes of UTF-8")
+        }
+        if let bad = keyring.first(where: { ![16, 24, 32].contains($0.count) }) {
+            throw .invalidSettings("a keyring key is \(bad.count) bytes; cluster keys must be 16, 24 or 32 bytes")
+        }
+        guard (0...65_535).contains(bindPort) else {
+            throw .invalidSettings("bindPort \(bindPort) is not a port; use 0…65535 (0 picks 7950…7959, then any)")
+        }
+        guard chunkBytes >= 1024, chunkBytes + FrameHeader.size + SessionCipher.tagBytes <= maxFrameBytes else {
+            throw .invalidSettings("chunkBytes \(chunkBytes) must be at least 1024 and fit a frame of maxFrameBytes \(maxFrameBytes)")
+        }
+        guard maxFrameBytes <= Int(UInt32.max), maxMessageBytes >= chunkBytes else {
+            throw .invalidSettings("maxFrameBytes must fit 32 bits and maxMessageBytes (\(maxMessageBytes)) must be at least chunkBytes")
+        }
+        for trafficClass in TrafficClass.allCases {
+            let limit = queues[trafficClass]
+            guard limit.maxMessages > 0, limit.maxBytes > 0 else {
+                throw .invalidSettings("queues.\(trafficClass) limits must be positive")
+            }
+        }
+        guard queues.relay.policy == .dropNewest else {
+            throw .invalidSettings("queues.relay.policy must be dropNewest: relay is reliable and in order")
+        }
+        guard ackEveryMessages > 0, maxConcurrentRequests > 0, maxInboundConnections > 0 else {
+            throw .invalidSettings("ackEveryMessages, maxConcurrentRequests and maxInboundConnections must be positive")
+        }
+    }
+}
+
+/// What a full queue does with one more message.
+public enum MeshDropPolicy: Sendable, Equatable {
+    /// Refuse the new message (`send` returns `.dropped(.queueFull)`).
+    case dropNewest
+    /// Drop the oldest message not yet started, then queue the new one.
+    case dropOldest
+}
+
+/// The bound of one class's queue to one peer: whichever of the two limits is reached first.
+public struct MeshQueueLimit: Sendable, Equatable {
+    /// Messages held at most.
+    public var maxMessages: Int
+    /// Payload bytes held at most.
+    public var maxBytes: Int
+    /// What happens to one more message when full.
+    public var policy: MeshDropPolicy
+
+    /// Creates a limit.
+    public init(maxMessages: Int, maxBytes: Int, policy: MeshDropPolicy = .dropNewest) {
+        self.maxMessages = maxMessages
+        self.maxBytes = maxBytes
+        self.policy = policy
+    }
+}
+
+/// The per-peer queue of every traffic class.
+public struct MeshQueueSettings: Sendable, Equatable {
+    /// Default 1024 messages, 8 MiB, drop newest.
+    public var control = MeshQueueLimit(maxMessages: 1024, maxBytes: 8 << 20)
+    /// Default 8192 messages, 64 MiB, drop newest (Raft retransmits).
+    public var raft = MeshQueueLimit(maxMessages: 8192, maxBytes: 64 << 20)
+    /// Default 65 536 messages, 128 MiB, drop newest; counts messages sent but not yet acknowledged.
+    public var relay = MeshQueueLimit(maxMessages: 65_536, maxBytes: 128 << 20)
+    /// Default 64 messages, 256 MiB, drop newest.
+    public var bulk = MeshQueueLimit(maxMessages: 64, maxBytes: 256 << 20)
+
+    /// The defaults.
+    public init() {}
+
+    /// The limit of `trafficClass`.
+    public subscript(_ trafficClass: TrafficClass) -> MeshQueueLimit {
+        get {
+            switch trafficClass {
+            case .control: control
+            case .raft: raft
+            case .relay: relay
+            case .bulk: bulk
+            }
+        }
+        set {
+            switch trafficClass {
+            case .control: control = newValue
+            case .raft: raft = newValue
+            case .relay: relay = newValue
+            case .bulk: bulk = newValue
+            }
+        }
+    }
+}
+
+/// Exponential backoff between dial attempts, reset by a successful handshake.
+public struct MeshBackoffSettings: Sendable, Equatable {
+    /// The first pause. Default 50 ms.
+    public var initial: Duration = .milliseconds(50)
+    /// The longest pause; pauses double up to it. Default 5 s.
+    public var maximum: Duration = .seconds(5)
+    /// Each pause is scaled by a random factor in 1 ± jitter, so peers do not redial in lockstep.
+    /// Default 0.2.
+    public var jitter: Double = 0.2
+
+    /// The defaults.
+    public init() {}
+}

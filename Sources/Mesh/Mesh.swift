@@ -1,1 +1,0 @@
-// The internode mesh: handshake, framing, per-class queues, request/reply; the MeshService shell.

@@ -1,0 +1,270 @@
+import CohortCore
+import Logging
+import NIOCore
+
+/// One connection from handshake to close.
+extension MeshService {
+    typealias FrameIterator = NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
+
+    /// Serves a connection we dialled (`dialing` is the peer's link) or accepted (nil): handshake within
+    /// the timeout, then the session until either side closes. Returns whether the handshake finished.
+    nonisolated func serveConnection(_ connection: MeshChannel, dialing: PeerLink?) async -> Bool {
+        let channel = connection.channel.channel
+        let remote = channel.remoteAddress?.description ?? "?"
+        let timedOut = TimeoutFlag()
+        let handshakeTimer = channel.eventLoop.scheduleTask(in: TimeAmount(settings.handshakeTimeout)) {
+            timedOut.set()
+            channel.close(promise: nil)
+        }
+        do {
+            return try await connection.channel.executeThenClose { inbound, outbound in
+                var frames = inbound.makeAsyncIterator()
+                let session: EstablishedSession
+                let link: PeerLink
+                do {
+                    (session, link) = try await handshake(&frames, outbound, dialing: dialing)
+                } catch {
+                    handshakeTimer.cancel()
+                    reportHandshakeFailure(error, timedOut: timedOut.isSet, remote: remote, dialing: dialing)
+                    return false
+                }
+                handshakeTimer.cancel()
+                connection.limit.set(settings.maxFrameBytes + SessionCipher.tagBytes)
+                await runSession(session, link: link, channel: channel, frames: &frames, outbound: outbound, remote: remote)
+                return true
+            }
+        } catch {
+            logger.debug("mesh connection ended", metadata: ["remote": "\(remote)", "error": "\(error)"])
+            return false
+        }
+    }
+
+    private nonisolated func nextHandshakeFrame(_ frames: inout FrameIterator) async throws -> ByteBuffer {
+        do {
+            guard let frame = try await frames.next() else { throw HandshakeFailure.closed }
+            return frame
+        } catch let error as FrameError {
+            // Before the handshake the limit is tiny: anything bigger is not a hello.
+            throw HandshakeFailure.malformed("\(error)")
+        }
+    }
+
+    private nonisolated func writeFrame(_ body: ByteBuffer, to outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws {
+        var framed = ByteBuffer()
+        framed.reserveCapacity(body.readableBytes + LengthPrefixedFrameDecoder.prefixBytes)
+        framed.writeInteger(UInt32(body.readableBytes))
+        framed.writeImmutableBuffer(body)
+        try await outbound.write(framed)
+    }
+
+    private nonisolated func makeNonce() -> [UInt8] {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<HelloMessage.nonceBytes).map { _ in UInt8.random(in: 0...255, using: &generator) }
+    }
+
+    /// Runs the handshake (see ``MeshHandshake``) over the connection.
+    private nonisolated func handshake(
+        _ frames: inout FrameIterator, _ outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, dialing: PeerLink?
+    ) async throws -> (EstablishedSession, PeerLink) {
+        if let link = dialing {
+            var machine = MeshHandshake(
+                role: .dialer, localID: settings.nodeID, localIncarnation: settings.incarnation, keyring: keyring,
+                nonce: makeNonce(), expectedPeer: link.id
+            )
+            try await writeFrame(machine.makeHello(streamID: link.streamID), to: outbound)
+            let hello = try machine.receiveHello(try await nextHandshakeFrame(&frames))
+            try await writeFrame(try machine.makeFinish(resume: link.resumePoint(forStream: hello.streamID)), to: outbound)
+            try machine.receiveFinish(try await nextHandshakeFrame(&frames))
+            guard let session = machine.established else { throw HandshakeFailure.malformed("handshake incomplete") }
+            return (session, link)
+        }
+        var machine = MeshHandshake(
+            role: .acceptor, localID: settings.nodeID, localIncarnation: settings.incarnation, keyring: keyring,
+            nonce: makeNonce()
+        )
+        let hello = try machine.receiveHello(try await nextHandshakeFrame(&frames))
+        guard let (link, created) = directory.link(hello.nodeID, orCreate: { makeLink(hello.nodeID, known: false) }) else {
+            throw HandshakeFailure.closed
+        }
+        do {
+            try await writeFrame(
+                machine.makeHello(streamID: link.streamID, resume: link.resumePoint(forStream: hello.streamID)), to: outbound
+            )
+            try machine.receiveFinish(try await nextHandshakeFrame(&frames))
+            try await writeFrame(try machine.makeFinish(), to: outbound)
+            guard let session = machine.established else { throw HandshakeFailure.malformed("handshake incomplete") }
+            return (session, link)
+        } catch {
+            // A stranger that failed the handshake leaves nothing behind.
+            if created { directory.removeIfUnknown(link) }
+            throw error
+        }
+    }
+
+    private nonisolated func reportHandshakeFailure(_ error: any Error, timedOut: Bool, remote: String, dialing: PeerLink?) {
+        let failure: HandshakeFailure = timedOut ? .timeout : (error as? HandshakeFailure) ?? .closed
+        metrics?.countHandshakeFailure(failure.reason)
+        var metadata: Logger.Metadata = ["remote": "\(remote)", "reason": "\(failure.reason)", "error": "\(failure)"]
+        if let dialing { metadata["peer"] = "\(dialing.id)" }
+        switch failure {
+        case .closed where dialing != nil:
+            // The acceptor refused us; its log says why. Redialling is routine, so keep this quiet.
+            logger.debug("mesh handshake failed", metadata: metadata)
+        default:
+            logger.warning("mesh handshake failed; connection closed", metadata: metadata)
+        }
+    }
+
+    /// The established connection: makes it the peer's active one, then runs the writer and keepalive
+    /// tasks beside the reader until one of them ends it.
+    private nonisolated func runSession(
+        _ session: EstablishedSession, link: PeerLink, channel: any Channel, frames: inout FrameIterator,
+        outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, remote: String
+    ) async {
+        let epoch = counters.nextEpoch()
+        let peer = session.peer
+        let bell = Doorbell()
+        let activation = link.activate(
+            ActiveConnection(epoch: epoch, channel: channel, incarnation: session.peerIncarnation),
+            resume: session.resume, peerStreamID: session.peerStreamID, bell: bell
+        )
+        if let replaced = activation.replaced {
+            logger.info("mesh connection replaced by a newer one", metadata: ["peer": "\(peer)"])
+            replaced.channel.close(promise: nil)
+        } else {
+            metrics?.connections.increment()
+        }
+        if activation.reconnect { metrics?.reconnects.increment() }
+        if activation.droppedForRestart > 0 {
+            metrics?.countDropped(.relay, .peerRestarted, by: activation.droppedForRestart)
+            logger.info("mesh peer restarted; dropped relay messages sent to its previous incarnation", metadata: [
+                "peer": "\(peer)", "dropped": "\(activation.droppedForRestart)",
+            ])
+        }
+        events.publish(.connected(peer, session.peerIncarnation))
+        logger.info("mesh connected", metadata: [
+            "peer": "\(peer)", "peer.incarnation": "\(session.peerIncarnation)", "remote": "\(remote)",
+            "resume": "\(session.resume)",
+        ])
+
+        let activity = ConnectionActivity()
+        do {
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { await self.runWriter(link: link, epoch: epoch, bell: bell, sealer: session.sealer, outbound: outbound, channel: channel) }
+                group.addTask { await self.runKeepalive(link: link, channel: channel, activity: activity) }
+                do {
+                    try await readFrames(&frames, link: link, session: session, epoch: epoch, activity: activity)
+                } catch let error as FrameError {
+                    metrics?.countFrameError(error.reason)
+                    logger.warning("mesh frame error; connection closed", metadata: [
+                        "peer": "\(peer)", "remote": "\(remote)", "reason": "\(error.reason)", "error": "\(error)",
+                    ])
+                } catch {
+                    logger.debug("mesh connection read failed", metadata: ["peer": "\(peer)", "error": "\(error)"])
+                }
+                channel.close(promise: nil)
+                group.cancelAll()
+            }
+        } catch {
+            logger.debug("mesh connection task failed", metadata: ["peer": "\(peer)", "error": "\(error)"])
+        }
+
+        let lost = pending.failWritten(to: peer, epoch: epoch, with: .connectionLost(peer))
+        if link.deactivate(epoch: epoch) {
+            metrics?.connections.decrement()
+            events.publish(.disconnected(peer))
+            logger.info("mesh disconnected", metadata: ["peer": "\(peer)", "failed_requests": "\(lost)"])
+        }
+    }
+
+    /// Largest batch taken from the queues for one socket write.
+    static let batchBytes = 256 << 10
+    static let batchFrames = 1024
+
+    /// Takes frames from the peer's queues in batches, seals and frames them, and writes each batch with
+    /// one flush; waits on `bell` when there is nothing to send. Ends (closing the channel) when the
+    /// connection is replaced or a write fails.
+    nonisolated func runWriter(
+        link: PeerLink, epoch: UInt64, bell: Doorbell, sealer: SessionCipher?,
+        outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, channel: any Channel
+    ) async {
+        defer { channel.close(promise: nil) }
+        var sealer = sealer
+        var scratch = ByteBuffer()
+        let chunkBytes = settings.chunkBytes
+        let overhead = LengthPrefixedFrameDecoder.prefixBytes + (sealer == nil ? 0 : SessionCipher.tagBytes)
+        var framesOut = [Int](repeating: 0, count: TrafficClass.allCases.count)
+        var bytesOut = [Int](repeating: 0, count: TrafficClass.allCases.count)
+        var requestIDs: [UInt64] = []
+        while !Task.isCancelled {
+            guard let batch = link.takeBatch(
+                epoch: epoch, now: .now, chunkBytes: chunkBytes, maxBytes: Self.batchBytes, maxFrames: Self.batchFrames
+            ) else { return }
+            for (trafficClass, count) in batch.expired { metrics?.countDropped(trafficClass, .expired, by: count) }
+            if batch.frames.isEmpty {
+                await bell.wait()
+                continue
+            }
+            var buffer = channel.allocator.buffer(capacity: batch.frames.reduce(0) { $0 + $1.bodyBytes + overhead })
+            requestIDs.removeAll(keepingCapacity: true)
+            for frame in batch.frames {
+                let start = buffer.writerIndex
+                buffer.writeInteger(UInt32(0))
+                if var cipher = sealer {
+                    scratch.clear()
+                    frame.write(to: &scratch)
+                    do {
+                        try cipher.seal(scratch, into: &buffer)
+                    } catch {
+                        metrics?.countFrameError(error.reason)
+                        logger.warning("mesh connection closed: nonce counter exhausted", metadata: ["peer": "\(link.id)"])
+                        return
+                    }
+                    sealer = cipher
+                } else {
+                    frame.write(to: &buffer)
+                }
+                let length = buffer.writerIndex - start
+                buffer.setInteger(UInt32(length - LengthPrefixedFrameDecoder.prefixBytes), at: start)
+                let index = Int(frame.header.trafficClass.rawValue)
+                framesOut[index] += 1
+                bytesOut[index] += length
+                if frame.header.kind == .request, frame.header.trafficClass != .relay {
+                    requestIDs.append(frame.header.requestID)
+                }
+            }
+            // Marked before writing: if the write fails, these requests fail with connectionLost.
+            if !requestIDs.isEmpty { pending.markWritten(requestIDs, epoch: epoch) }
+            do {
+                try await outbound.write(buffer)
+            } catch {
+                return
+            }
+            if let metrics {
+                for trafficClass in TrafficClass.allCases where framesOut[Int(trafficClass.rawValue)] > 0 {
+                    let index = Int(trafficClass.rawValue)
+                    metrics.countOut(trafficClass, frames: framesOut[index], bytes: bytesOut[index])
+                    framesOut[index] = 0
+                    bytesOut[index] = 0
+                }
+            }
+        }
+    }
+
+    /// Pings every ``MeshSettings/keepaliveInterval``; closes the connection when nothing at all was
+    /// received for ``MeshSettings/deadPeerTimeout`` (a dead peer or a silently broken path).
+    nonisolated func runKeepalive(link: PeerLink, channel: any Channel, activity: ConnectionActivity) async {
+        let interval = settings.keepaliveInterval
+        var silent: Duration = .zero
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: interval) } catch { return }
+            silent = activity.takeHeard() ? .zero : silent + interval
+            if silent >= settings.deadPeerTimeout {
+                logger.warning("mesh peer silent; closing the connection", metadata: ["peer": "\(link.id)", "silent": "\(silent)"])
+                channel.close(promise: nil)
+                return
+            }
+            link.queuePing(counters.nextPing())
+        }
+    }
+}

@@ -1,0 +1,93 @@
+import NIOCore
+import Synchronization
+
+/// Numbers the service hands out and counts, shared by every task without a lock.
+final class ServiceCounters: Sendable {
+    private let epochs = Atomic<UInt64>(0)
+    private let requestIDs = Atomic<UInt64>(0)
+    private let pings = Atomic<UInt64>(0)
+
+    init() {}
+
+    /// A new connection epoch (from 1).
+    func nextEpoch() -> UInt64 { epochs.add(1, ordering: .relaxed).newValue }
+
+    /// A new request ID (from 1; 0 means "not a request" on the wire).
+    func nextRequestID() -> UInt64 { requestIDs.add(1, ordering: .relaxed).newValue }
+
+    /// A new ping number.
+    func nextPing() -> UInt64 { pings.add(1, ordering: .relaxed).newValue }
+}
+
+/// Whether a connection heard anything since the keepalive last looked: set by the reader on every
+/// frame (a relaxed store, nothing more), cleared by the keepalive tick.
+final class ConnectionActivity: Sendable {
+    private let heard = Atomic<Bool>(true)
+
+    init() {}
+
+    func touch() { heard.store(true, ordering: .relaxed) }
+
+    /// Whether anything was heard since the previous call.
+    func takeHeard() -> Bool { heard.exchange(false, ordering: .relaxed) }
+}
+
+/// Marks that a scheduled timeout fired, to tell a timeout from other reasons a channel closed.
+final class TimeoutFlag: Sendable {
+    private let fired = Atomic<Bool>(false)
+
+    init() {}
+
+    func set() { fired.store(true, ordering: .relaxed) }
+
+    var isSet: Bool { fired.load(ordering: .relaxed) }
+}
+
+/// A connection being established, closed if the task that wants it is cancelled first (shutdown does
+/// not wait out the connect timeout).
+final class ConnectAttempt: Sendable {
+    private let state = Mutex<(channel: (any Channel)?, cancelled: Bool)>((nil, false))
+
+    init() {}
+
+    /// Records the new channel; false when the attempt was already cancelled.
+    func register(_ channel: any Channel) -> Bool {
+        state.withLock { state in
+            state.channel = channel
+            return !state.cancelled
+        }
+    }
+
+    /// Cancels the attempt, closing its channel if there is one yet.
+    func cancel() {
+        let channel = state.withLock { state in
+            state.cancelled = true
+            return state.channel
+        }
+        channel?.close(promise: nil)
+    }
+}
+
+/// A counter of things in use, refusing more than `limit`.
+final class Slots: Sendable {
+    private let inUse = Atomic<Int>(0)
+    private let limit: Int
+
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    /// Takes a slot; false when all are taken.
+    func acquire() -> Bool {
+        guard inUse.add(1, ordering: .relaxed).newValue <= limit else {
+            inUse.subtract(1, ordering: .relaxed)
+            return false
+        }
+        return true
+    }
+
+    /// Gives a slot back.
+    func release() {
+        inUse.subtract(1, ordering: .relaxed)
+    }
+}

@@ -104,7 +104,7 @@ let package = Package(
         // /metrics, /livez, /readyz and the /v1 JSON API.
         .target(
             name: "CohortHTTP",
-            dependencies: ["Cohort", "Gossip", "Observability", .product(name: "Hummingbird", package: "hummingbird"), logging, lifecycle],
+            dependencies: ["Cohort", "CohortConfig", "Gossip", "Processes", "Observability", .product(name: "Hummingbird", package: "hummingbird"), logging, lifecycle],
             swiftSettings: strict
         ),
         .executableTarget(

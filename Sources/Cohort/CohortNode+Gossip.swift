@@ -2,6 +2,7 @@ import CohortConfig
 import CohortCore
 import Gossip
 import Logging
+import Mesh
 import Observability
 
 extension CohortNode {
@@ -50,6 +51,21 @@ extension CohortNode {
             buildVersion: CohortVersion.current
         )
         meta.clusterID = settings.cluster.membership.clusterID
+        meta.internodeHost = settings.cluster.internode.advertiseAddress ?? ""
         return meta
+    }
+}
+
+extension CohortNode {
+    /// The mesh settings derived from the node's configuration: `cluster.internode.*`, and the gossip keyring
+    /// as the cluster key.
+    static func meshSettings(_ settings: CohortSettings, incarnation: Incarnation) -> MeshSettings {
+        let internode = settings.cluster.internode
+        var mesh = MeshSettings(nodeID: settings.cluster.nodeID, incarnation: incarnation)
+        mesh.bindHost = internode.bindAddress
+        mesh.bindPort = internode.bindPort
+        mesh.advertiseHost = internode.advertiseAddress
+        mesh.keyring = settings.cluster.membership.keyring
+        return mesh
     }
 }

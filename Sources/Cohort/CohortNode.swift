@@ -3,7 +3,9 @@ import CohortCore
 import Foundation
 import Gossip
 import Logging
+import Mesh
 import Observability
+import Processes
 import ServiceLifecycle
 
 /// A Cohort node: its settings, identity, health registry and metrics, and the services that run it.
@@ -33,9 +35,17 @@ public final class CohortNode: Sendable {
 
     /// The gossip membership service; nil when `cluster.enabled` is false.
     public let gossip: GossipService?
+    /// The internode mesh; nil when `cluster.enabled` is false.
+    public let mesh: MeshService?
+    /// The process runtime: spawn processes, send to PIDs and names, monitor and link, on this node and
+    /// (with the cluster enabled) across nodes.
+    public let processes: ProcessRuntime
+    /// External clients' sessions: processes whose inboxes are read over HTTP.
+    public let sessions: SessionRegistry
 
     private let heartbeat: RuntimeHeartbeat
     private let gossipHealth: GossipHealth?
+    private let meshMembership: MeshMembership?
 
     /// Creates the node: resolves its incarnation and registers the built-in health checks.
     ///
@@ -75,18 +85,38 @@ public final class CohortNode: Sendable {
         }
 
         if settings.cluster.enabled {
+            let nodeMeta = Self.nodeMeta(settings, incarnation: incarnation)
             // Encoding fails only for oversized fields, which the configuration already rejects.
-            let meta = (try? Self.nodeMeta(settings, incarnation: incarnation).encoded()) ?? []
+            let meta = (try? nodeMeta.encoded()) ?? []
             let gossip = GossipService(
                 settings: Self.gossipSettings(settings, meta: meta), logger: logger, metrics: metrics.registry
             )
             self.gossip = gossip
             gossipHealth = GossipHealth(gossip: gossip, health: health)
+            let mesh = MeshService(
+                settings: Self.meshSettings(settings, incarnation: incarnation), logger: logger, metrics: metrics.registry
+            )
+            self.mesh = mesh
+            let processes = ProcessRuntime(
+                node: id, incarnation: incarnation, transport: MeshProcessTransport(mesh: mesh),
+                logger: logger, metrics: metrics.registry
+            )
+            self.processes = processes
+            mesh.setMessageHandler(for: .processes) { inbound in
+                processes.receive(inbound.payload, from: inbound.from)
+            }
+            meshMembership = MeshMembership(
+                selfID: id, gossip: gossip, mesh: mesh, processes: processes, meta: nodeMeta, logger: logger
+            )
         } else {
             gossip = nil
             gossipHealth = nil
+            mesh = nil
+            meshMembership = nil
+            processes = ProcessRuntime(node: id, incarnation: incarnation, logger: logger, metrics: metrics.registry)
         }
 
+        sessions = SessionRegistry(runtime: processes, logger: logger)
         heartbeat.register(with: health)
         Failpoints.register(environment: environment, with: health)
         for warning in settings.warnings {
@@ -108,7 +138,12 @@ public final class CohortNode: Sendable {
     /// The node's long-lived services, in start order (they stop in reverse).
     public var services: [any Service] {
         var services: [any Service] = [heartbeat]
-        if let gossip, let gossipHealth { services += [gossip, gossipHealth] }
+        if let mesh, let gossip, let gossipHealth, let meshMembership {
+            services += [mesh, gossip, gossipHealth, meshMembership]
+        }
+        // Last, so it is stopped first: processes exit (and their EXIT signals leave over the mesh) before
+        // the node leaves gossip and closes the mesh.
+        services += [sessions, ProcessRuntimeService(runtime: processes)]
         return services
     }
 

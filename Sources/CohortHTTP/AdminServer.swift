@@ -56,6 +56,7 @@ public enum AdminServer {
             let members = await gossip.members.sorted { $0.name < $1.name }
             return try jsonResponse(members.map(MemberView.init))
         }
+        ProcessRoutes.add(to: v1, node: node)
         return router
     }
 

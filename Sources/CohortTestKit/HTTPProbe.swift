@@ -40,3 +40,24 @@ private final class LoopbackCounter: Sendable {
     private let value = Mutex(0)
     func add(_ delta: Int) -> Int { value.withLock { $0 += delta; return $0 } }
 }
+
+/// Sends `method url` with a body (JSON by default); throws when the server cannot be reached.
+public func httpRequest(
+    _ method: String, _ url: String, body: String? = nil, headers: [String: String] = [:]
+) async throws -> HTTPReply {
+    var request = URLRequest(url: URL(string: url)!)
+    request.httpMethod = method
+    request.timeoutInterval = 10
+    if let body {
+        request.httpBody = Data(body.utf8)
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+    }
+    for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+    let (data, response) = try await URLSession.shared.data(for: request)
+    let http = response as? HTTPURLResponse
+    return HTTPReply(
+        status: http?.statusCode ?? 0,
+        body: String(decoding: data, as: UTF8.self),
+        contentType: http?.value(forHTTPHeaderField: "Content-Type")
+    )
+}

@@ -24,6 +24,8 @@ struct NodeMetaTests {
                      bootstrapStatus: .pre, bootstrapExpect: 0, bootID: .max, buildVersion: ""),
             NodeMeta(internodePort: .max, failureDomain: String(repeating: "é", count: 64), bootID: 1,
                      buildVersion: String(repeating: "v", count: 64)),
+            { var meta = Self.sample; meta.internodeHost = "10.1.2.3"; return meta }(),
+            { var meta = Self.sample; meta.clusterID = "prod"; meta.internodeHost = "mesh.example.com"; return meta }(),
         ]
         for meta in variants {
             let bytes = try meta.encoded()
@@ -37,8 +39,8 @@ struct NodeMetaTests {
         var bytes = try Self.sample.encoded()
         bytes[1] = 7
         bytes[5] |= 0b1111_0000
-        // A newer version writes the cluster id (here empty) before the fields it adds.
-        bytes += [0x00, 0xAA, 0xBB, 0x00, 0x10]
+        // A newer version writes the cluster id and the internode host (here empty) before the fields it adds.
+        bytes += [0x00, 0x00, 0xAA, 0xBB, 0x00, 0x10]
         #expect(try NodeMeta(decoding: bytes) == Self.sample)
     }
 

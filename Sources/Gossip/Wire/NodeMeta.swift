@@ -72,6 +72,11 @@ public struct NodeMeta: Hashable, Sendable {
     public var clusterID: String = ""
     /// The longest cluster id the metadata carries.
     public static let maxClusterIDBytes = 64
+    /// The host peers dial for the mesh (`cluster.internode.advertise_addr`); empty means the member's
+    /// gossip address. Appended after the cluster id.
+    public var internodeHost: String = ""
+    /// The longest internode host the metadata carries (an IPv6 literal or a DNS name).
+    public static let maxInternodeHostBytes = 255
 
     /// Creates metadata.
     public init(
@@ -101,6 +106,9 @@ public struct NodeMeta: Hashable, Sendable {
         guard clusterID.utf8.count <= Self.maxClusterIDBytes else {
             throw .metadataTooLarge("clusterID")
         }
+        guard internodeHost.utf8.count <= Self.maxInternodeHostBytes else {
+            throw .metadataTooLarge("internodeHost")
+        }
         var buffer = ByteBuffer()
         buffer.writeInteger(Self.magic)
         buffer.writeInteger(Self.formatVersion)
@@ -111,9 +119,12 @@ public struct NodeMeta: Hashable, Sendable {
         buffer.writeInteger(bootstrapStatus.rawValue)
         buffer.writeInteger(bootstrapExpect)
         buffer.writeInteger(bootID)
-        // The cluster id is written only when set, so unlabelled metadata keeps the exact version-1 layout;
-        // a later field must write it (even empty) before its own.
-        for text in clusterID.isEmpty ? [failureDomain, buildVersion] : [failureDomain, buildVersion, clusterID] {
+        // Appended fields are written only when set (or when a later one is), so unlabelled metadata keeps
+        // the exact version-1 layout.
+        var texts = [failureDomain, buildVersion]
+        if !clusterID.isEmpty || !internodeHost.isEmpty { texts.append(clusterID) }
+        if !internodeHost.isEmpty { texts.append(internodeHost) }
+        for text in texts {
             buffer.writeInteger(UInt8(text.utf8.count))
             buffer.writeString(text)
         }
@@ -145,6 +156,7 @@ public struct NodeMeta: Hashable, Sendable {
         failureDomain = try reader.text("failureDomain")
         buildVersion = try reader.text("buildVersion")
         clusterID = reader.buffer.readableBytes > 0 ? try reader.text("clusterID") : ""
+        internodeHost = reader.buffer.readableBytes > 0 ? try reader.text("internodeHost") : ""
     }
 
     /// Reads fixed-layout fields, mapping a short read to ``GossipDecodeError/truncated``.

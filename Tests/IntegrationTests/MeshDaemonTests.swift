@@ -1,0 +1,101 @@
+import CohortCore
+import CohortTestKit
+import Foundation
+import Logging
+import Mesh
+import NIOCore
+import NIOPosix
+import Testing
+
+/// The mesh of a real `cohortd` facing hostile or misconfigured peers: it refuses them, counts them, and
+/// keeps serving its real peers.
+@Suite(.serialized)
+struct MeshDaemonTests {
+    static let key = Data((0..<32).map { UInt8($0 &* 5 &+ 1) }).base64EncodedString()
+
+    /// The internode port `node` advertises, read from its own member entry.
+    static func internodePort(of node: ClusterNodeUnderTest) async throws -> Int {
+        var port = 0
+        try await waitUntil(within: .seconds(20), "\(node.name) to advertise its internode port") {
+            guard let reply = try? await httpGet(node.base + "/v1/members"),
+                  let members = try? JSONSerialization.jsonObject(with: Data(reply.body.utf8)) as? [[String: Any]],
+                  let me = members.first(where: { $0["name"] as? String == node.name }),
+                  let meta = me["meta"] as? [String: Any], let advertised = meta["internode_port"] as? Int, advertised != 0
+            else { return false }
+            port = advertised
+            return true
+        }
+        return port
+    }
+
+    /// The sum of every series of the handshake-failure and frame-error counters.
+    static func refusals(_ node: ClusterNodeUnderTest) async -> Double {
+        guard let reply = try? await httpGet(node.base + "/metrics") else { return -1 }
+        return reply.body.split(separator: "\n")
+            .filter { $0.hasPrefix("internode_handshake_failures_total{") || $0.hasPrefix("internode_frame_errors_total{") }
+            .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }
+            .reduce(0, +)
+    }
+
+    /// Connects to `host:port`, writes `bytes`, and closes.
+    static func sendRaw(_ bytes: [UInt8], to host: String, port: Int) async throws {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        try await channel.executeThenClose { _, outbound in
+            try await outbound.write(ByteBuffer(bytes: bytes))
+        }
+    }
+
+    @Test func garbageOnTheMeshPortClosesThatConnectionOnlyAndIsCounted() async throws {
+        try await withCluster(2, prefix: "raw", key: Self.key) { nodes in
+            let (a, b) = (nodes[0], nodes[1])
+            try await ProcessMeshTests.waitForMesh(nodes)
+            let port = try await Self.internodePort(of: b)
+            let before = await Self.refusals(b)
+            var generator = SplitMix64(seed: 42)
+            for _ in 0..<5 {
+                let garbage = (0..<Int(generator.next() % 4096 + 16)).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+                try await Self.sendRaw(garbage, to: b.ip, port: port)
+            }
+            // Whatever each connection's garbage looked like (a bad magic, a bad length, a cut hello), each is
+            // refused and counted.
+            try await waitUntil(within: .seconds(20), "the refusals to be counted") {
+                await Self.refusals(b) >= before + 5
+            }
+            // The real peer's connection is untouched and carries messages.
+            #expect(await b.metric("internode_connections") == 1)
+            let receiver = try await b.openSession()
+            let sender = try await a.openSession()
+            try await ProcessMeshTests.mark(receiver, on: b, via: a, from: sender)
+        }
+    }
+
+    @Test func aPeerWithTheWrongKeyCannotConnect() async throws {
+        try await withCluster(1, prefix: "zkey", key: Self.key) { nodes in
+            let node = nodes[0]
+            let port = try await Self.internodePort(of: node)
+            // An in-process mesh with another key dials the daemon ("a…" sorts before "zkey1", so it dials).
+            var settings = MeshSettings(nodeID: NodeID("a-stranger"), incarnation: Incarnation(1))
+            settings.bindHost = uniqueLoopbackAddress()
+            settings.keyring = [Array(repeating: 7, count: 32)]
+            var logger = Logger(label: "stranger")
+            logger.logLevel = .critical
+            let stranger = MeshService(settings: settings, logger: logger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await stranger.run() }
+                await stranger.setPeer(NodeID(node.name), host: node.ip, port: port, incarnation: nil)
+                try await waitUntil(within: .seconds(15), "the daemon to refuse the wrong key") {
+                    await node.metric(#"internode_handshake_failures_total{reason="bad_key"}"#) ?? 0 >= 1
+                }
+                #expect(!stranger.isConnected(to: NodeID(node.name)))
+                #expect(await node.metric("internode_connections") == 0)
+                #expect(node.process.output.contains("handshake"))
+                group.cancelAll()
+            }
+        }
+    }
+}

@@ -6,7 +6,7 @@
 /// **Bounded, unlike Erlang.** An Erlang mailbox grows until the VM runs out of memory; here at most `mailboxLimit`
 /// messages (``ProcessRuntime/init(node:incarnation:transport:logger:metrics:mailboxLimit:)``) wait at once. A message
 /// that arrives at a full mailbox is dropped — the new one, so what is queued stays in order — and counted as
-/// `process_messages_dropped_total{reason="mailbox_full"}`. Exit, link and cancel notifications are never dropped.
+/// `processes_messages_dropped_total{reason="mailbox_full"}`. Exit, link and cancel notifications are never dropped.
 ///
 /// One task reads a mailbox at a time. The sequence ends when the process has exited (queued events are discarded)
 /// or when the reading task is cancelled.

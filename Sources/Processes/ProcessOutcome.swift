@@ -26,7 +26,7 @@ public enum ProcessOutcome: Sendable, Hashable, CustomStringConvertible {
         return false
     }
 
-    /// The value of the `outcome` label of `process_exited_total`.
+    /// The value of the `outcome` label of `processes_exited_total`.
     public var label: String {
         switch self {
         case .normal: "normal"

@@ -47,7 +47,7 @@ struct ClusterTests {
             }
         }
         #expect(outcome == .normal(nil))
-        #expect(metric(registry, #"process_messages_total{path="remote_out"}"#) == Double(2 * perSender))
+        #expect(metric(registry, #"processes_messages_total{path="remote_out"}"#) == Double(2 * perSender))
         await network.shutdown()
     }
 
@@ -191,7 +191,7 @@ struct ClusterTests {
         let newB = network.runtime("b", incarnation: 2)
         try await events.waitFor(.exit(oldTarget, .nodeDown))
         a.send(from: nil, to: oldTarget, topic: "t", payload: [])
-        #expect(metric(registry, #"process_messages_dropped_total{reason="stale_incarnation"}"#) == 1)
+        #expect(metric(registry, #"processes_messages_dropped_total{reason="stale_incarnation"}"#) == 1)
         // The new boot is reachable as usual.
         let (fresh, freshEvents) = newB.spawnRecorder()
         a.send(from: watcher, to: fresh, topic: "hi", payload: [])
@@ -208,8 +208,8 @@ struct ClusterTests {
         let target = b.spawnIdle()
         network.crash(b.node)
         a.send(from: nil, to: target, topic: "t", payload: [])
-        #expect(metric(registry, #"process_messages_dropped_total{reason="node_down"}"#) == 1)
-        #expect(metric(registry, #"process_messages_total{path="remote_out"}"#) == 0)
+        #expect(metric(registry, #"processes_messages_dropped_total{reason="node_down"}"#) == 1)
+        #expect(metric(registry, #"processes_messages_total{path="remote_out"}"#) == 0)
         await b.shutdown()
         await network.shutdown()
     }

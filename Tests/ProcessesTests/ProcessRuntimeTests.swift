@@ -68,8 +68,8 @@ struct ProcessRuntimeTests {
         }
         #expect(numbers == Array(0..<10))
         #expect(seen.events.last == .exit(watched, .terminated))
-        #expect(metric(registry, #"process_messages_dropped_total{reason="mailbox_full"}"#) == 5)
-        #expect(metric(registry, #"process_messages_total{path="local"}"#) == 10)
+        #expect(metric(registry, #"processes_messages_dropped_total{reason="mailbox_full"}"#) == 5)
+        #expect(metric(registry, #"processes_messages_total{path="local"}"#) == 10)
     }
 
     @Test("cancel delivers CANCEL(reason) and the process decides its outcome")
@@ -91,7 +91,7 @@ struct ProcessRuntimeTests {
         #expect(try await runtime.outcome(of: stubborn) { runtime.terminate(stubborn, from: nil) } == .terminated)
         #expect(!runtime.isAlive(stubborn))
         #expect(runtime.processCount == 0)
-        #expect(metric(registry, #"process_exited_total{outcome="terminated"}"#) == 1)
+        #expect(metric(registry, #"processes_exited_total{outcome="terminated"}"#) == 1)
     }
 
     @Test("result(of:) gives the returned value, nil as normal, the thrown error, or noProcess")
@@ -106,9 +106,9 @@ struct ProcessRuntimeTests {
         #expect(await runtime.result(of: returning) == .noProcess)
         #expect(await runtime.result(of: PID(node: NodeID("elsewhere"), incarnation: Incarnation(1), serial: 1)) == .noProcess)
         try await waitUntil(within: .seconds(10), "all exits counted") { runtime.processCount == 0 }
-        #expect(metric(registry, #"process_exited_total{outcome="normal"}"#) == 2)
-        #expect(metric(registry, #"process_exited_total{outcome="failed"}"#) == 1)
-        #expect(metric(registry, "process_spawned_total") == 3)
+        #expect(metric(registry, #"processes_exited_total{outcome="normal"}"#) == 2)
+        #expect(metric(registry, #"processes_exited_total{outcome="failed"}"#) == 1)
+        #expect(metric(registry, "processes_spawned_total") == 3)
     }
 
     @Test("a process whose mailbox is never read still exits normally when its body returns")
@@ -157,8 +157,8 @@ struct ProcessRuntimeTests {
         let old = PID(node: runtime.node, incarnation: Incarnation(41), serial: 1)
         runtime.send(from: nil, to: old, topic: "t", payload: [])
         runtime.send(from: nil, to: PID(node: runtime.node, incarnation: runtime.incarnation, serial: 77), topic: "t", payload: [])
-        #expect(metric(registry, #"process_messages_dropped_total{reason="stale_incarnation"}"#) == 1)
-        #expect(metric(registry, #"process_messages_dropped_total{reason="no_process"}"#) == 1)
+        #expect(metric(registry, #"processes_messages_dropped_total{reason="stale_incarnation"}"#) == 1)
+        #expect(metric(registry, #"processes_messages_dropped_total{reason="no_process"}"#) == 1)
     }
 
     @Test("an abnormal exit stops a linked process; a trapping one gets LINK_DOWN")
@@ -195,22 +195,22 @@ struct ProcessRuntimeTests {
         }
         let late = runtime.spawn { _ in .normal([9]) }
         #expect(!runtime.isAlive(late))
-        #expect(metric(registry, #"process_exited_total{outcome="terminated"}"#) == 11)
-        #expect(metric(registry, "process_count") == 0)
+        #expect(metric(registry, #"processes_exited_total{outcome="terminated"}"#) == 11)
+        #expect(metric(registry, "processes_live") == 0)
     }
 
     @Test("every counter exists at zero before its first event")
     func metricsStartAtZero() {
         for sample in [
-            "process_spawned_total", "process_count",
-            #"process_messages_total{path="local"}"#, #"process_messages_total{path="remote_out"}"#,
-            #"process_messages_total{path="remote_in"}"#,
-            #"process_messages_dropped_total{reason="mailbox_full"}"#,
-            #"process_messages_dropped_total{reason="decode_error"}"#,
-            #"process_exited_total{outcome="normal"}"#, #"process_exited_total{outcome="node_down"}"#,
+            "processes_spawned_total", "processes_live",
+            #"processes_messages_total{path="local"}"#, #"processes_messages_total{path="remote_out"}"#,
+            #"processes_messages_total{path="remote_in"}"#,
+            #"processes_messages_dropped_total{reason="mailbox_full"}"#,
+            #"processes_messages_dropped_total{reason="decode_error"}"#,
+            #"processes_exited_total{outcome="normal"}"#, #"processes_exited_total{outcome="node_down"}"#,
         ] {
             #expect(metric(registry, sample) == 0, "\(sample)")
         }
-        #expect(registry.emitToString().contains("# HELP process_messages_dropped_total "))
+        #expect(registry.emitToString().contains("# HELP processes_messages_dropped_total "))
     }
 }

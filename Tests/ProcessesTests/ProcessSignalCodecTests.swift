@@ -144,10 +144,10 @@ struct ProcessSignalCodecTests {
             if (try? ProcessSignalCodec.decode(bytes)) == nil { rejected += 1 }
             runtime.receive(bytes, from: NodeID("node-a"))
         }
-        #expect(metric(registry, #"process_messages_dropped_total{reason="decode_error"}"#) == Double(rejected))
+        #expect(metric(registry, #"processes_messages_dropped_total{reason="decode_error"}"#) == Double(rejected))
         let message = try ProcessSignalCodec.encode(.message(from: Self.a, to: pid, topic: "still", payload: [1]))
         runtime.receive(message, from: NodeID("node-a"))
         try await events.waitFor(.message(ProcessMessage(from: Self.a, topic: "still", payload: [1])))
-        #expect(metric(registry, #"process_messages_total{path="remote_in"}"#) == 1)
+        #expect(metric(registry, #"processes_messages_total{path="remote_in"}"#) == 1)
     }
 }

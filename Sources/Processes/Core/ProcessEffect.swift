@@ -1,6 +1,6 @@
 import CohortCore
 
-/// Why a message or signal was not delivered: the `reason` label of `process_messages_dropped_total`.
+/// Why a message or signal was not delivered: the `reason` label of `processes_messages_dropped_total`.
 enum DropReason: String, CaseIterable, Sendable {
     /// The receiving mailbox held `mailboxLimit` messages.
     case mailboxFull = "mailbox_full"

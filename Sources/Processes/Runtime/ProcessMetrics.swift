@@ -3,7 +3,7 @@ import Prometheus
 
 /// The process runtime's Prometheus metrics, built once with HELP texts; every labelled counter exists at zero.
 final class ProcessMetrics: Sendable {
-    /// Paths of `process_messages_total{path}`: between local processes, sent to another node, received from one.
+    /// Paths of `processes_messages_total{path}`: between local processes, sent to another node, received from one.
     enum Path: String, CaseIterable, Sendable {
         case local
         case remoteOut = "remote_out"
@@ -19,26 +19,26 @@ final class ProcessMetrics: Sendable {
 
     /// Registers every metric in `registry`.
     init(registry: PrometheusCollectorRegistry) {
-        count = registry.gauge("process_count", help: "Processes alive on this node.")
+        count = registry.gauge("processes_live", help: "Processes alive on this node.")
         monitorCount = registry.gauge(
-            "process_monitors", help: "Monitors with at least one end on this node (local and remote)."
+            "processes_monitors", help: "Monitors with at least one end on this node (local and remote)."
         )
-        spawned = registry.counter("process_spawned_total", help: "Processes spawned on this node.")
+        spawned = registry.counter("processes_spawned_total", help: "Processes spawned on this node.")
         exited = Dictionary(uniqueKeysWithValues: ProcessOutcome.labels.map { label in
             (label, registry.counter(
-                "process_exited_total", labels: [("outcome", label)],
+                "processes_exited_total", labels: [("outcome", label)],
                 help: "Processes of this node that exited, by outcome."
             ))
         })
         messages = Dictionary(uniqueKeysWithValues: Path.allCases.map { path in
             (path, registry.counter(
-                "process_messages_total", labels: [("path", path.rawValue)],
+                "processes_messages_total", labels: [("path", path.rawValue)],
                 help: "Messages delivered to a local mailbox (local, remote_in) or handed to the transport (remote_out)."
             ))
         })
         dropped = Dictionary(uniqueKeysWithValues: DropReason.allCases.map { reason in
             (reason, registry.counter(
-                "process_messages_dropped_total", labels: [("reason", reason.rawValue)],
+                "processes_messages_dropped_total", labels: [("reason", reason.rawValue)],
                 help: "Messages and signals dropped, by reason."
             ))
         })

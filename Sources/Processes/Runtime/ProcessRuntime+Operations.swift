@@ -5,7 +5,7 @@ extension ProcessRuntime {
     ///
     /// Messages from one sender to one process arrive in send order, locally and across nodes. A message for a dead
     /// process, a PID of another boot, a node that is not a member, or a full mailbox is dropped and counted in
-    /// `process_messages_dropped_total`. Local delivery is one lock and one enqueue.
+    /// `processes_messages_dropped_total`. Local delivery is one lock and one enqueue.
     public func send(from: PID?, to: PID, topic: String, payload: [UInt8]) {
         let deferred: Deferred? = state.withLock { state in
             switch state.table.route(to) {

@@ -3,7 +3,7 @@ import CohortCore
 extension ProcessRuntime {
     /// An encoded signal arrived from `node` (called by the node's mesh wiring, in arrival order per node).
     ///
-    /// Bytes that do not decode are counted (`process_messages_dropped_total{reason="decode_error"}`) and logged,
+    /// Bytes that do not decode are counted (`processes_messages_dropped_total{reason="decode_error"}`) and logged,
     /// never trusted or crashed on.
     public func receive(_ signal: [UInt8], from node: NodeID) {
         let decoded: ProcessSignal

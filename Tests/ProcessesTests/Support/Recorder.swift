@@ -84,7 +84,7 @@ extension ProcessRuntime {
     }
 }
 
-/// The value of one sample in the registry's text output, e.g. `process_messages_dropped_total{reason="mailbox_full"}`.
+/// The value of one sample in the registry's text output, e.g. `processes_messages_dropped_total{reason="mailbox_full"}`.
 func metric(_ registry: PrometheusRegistry, _ sample: String) -> Double? {
     let text = registry.emitToString()
     for line in text.split(separator: "\n") where line.hasPrefix(sample + " ") {

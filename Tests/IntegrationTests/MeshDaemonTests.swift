@@ -99,3 +99,20 @@ struct MeshDaemonTests {
         }
     }
 }
+
+extension MeshDaemonTests {
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/promtool"), "needs promtool (apt prometheus)"))
+    func aClusterNodesMetricsPassPromtoolLintWithMeshAndProcessSeries() async throws {
+        try await withCluster(2, prefix: "prom") { nodes in
+            try await ProcessMeshTests.waitForMesh(nodes)
+            let metrics = try await httpGet(nodes[0].base + "/metrics").body
+            for series in ["internode_connections", "internode_queue_depth{", "internode_dropped_total{",
+                           "internode_bytes_total{", "internode_frames_total{", "processes_live", "gossip_members{"] {
+                #expect(metrics.contains("\n" + series), "missing \(series)")
+            }
+            let file = try temporaryFile(metrics, suffix: ".prom")
+            let (status, output) = try await runShell("/usr/bin/promtool check metrics < \(file)")
+            #expect(status == 0, "promtool: \(output)")
+        }
+    }
+}

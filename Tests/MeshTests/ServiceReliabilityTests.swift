@@ -71,9 +71,11 @@ import Testing
             _ = try await a.service.request([1], to: b.id, endpoint: .raft, class: .raft, timeout: .seconds(30))
             let latency = started.duration(to: .now)
             let deliveredDuringRaft = b.inbox.count
-            // Far above a normal round trip (well under a millisecond), far below draining 50 MB of relay.
-            #expect(latency < .seconds(1), "raft round trip took \(latency) behind a relay flood")
-            #expect(deliveredDuringRaft < flood, "the flood had already drained; the test proves nothing")
+            // Raft overtook the flood: its round trip ended while most of the flood was still queued (without
+            // priorities it would end after all of it). The time bound is far above a normal round trip (well
+            // under a millisecond) and generous for a debug build on a loaded 2-core machine.
+            #expect(deliveredDuringRaft < flood / 2, "raft did not overtake the relay flood")
+            #expect(latency < .seconds(2), "raft round trip took \(latency) behind a relay flood")
             try await waitFor("the flood to arrive") { b.inbox.count == flood }
         }
     }
@@ -160,7 +162,9 @@ import Testing
                 _ = try await rawHandshake(as: "0-silent", to: a, frames: &frames, outbound: outbound)
             }
             #expect(closed, "a should close a connection that stays silent past deadPeerTimeout")
-            #expect(a.service.isConnected(to: b.id))
+            // A live peer is still served (under heavy load its own connection may have been recycled too).
+            #expect(a.service.send([1], to: b.id, endpoint: testEndpoint, class: .raft) == .queued)
+            try await waitFor("b to still receive from a") { b.inbox.from(a.id).count == 1 }
         }
     }
 }

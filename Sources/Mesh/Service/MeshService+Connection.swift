@@ -130,10 +130,13 @@ extension MeshService {
         let epoch = counters.nextEpoch()
         let peer = session.peer
         let bell = Doorbell()
-        let activation = link.activate(
+        guard let activation = link.activate(
             ActiveConnection(epoch: epoch, channel: channel, incarnation: session.peerIncarnation),
             resume: session.resume, peerStreamID: session.peerStreamID, bell: bell
-        )
+        ) else {
+            logger.debug("mesh peer removed during the handshake; connection closed", metadata: ["peer": "\(peer)"])
+            return
+        }
         if let replaced = activation.replaced {
             logger.info("mesh connection replaced by a newer one", metadata: ["peer": "\(peer)"])
             replaced.channel.close(promise: nil)

@@ -169,15 +169,19 @@ for (name, size, trafficClass) in [("relay 1 KiB", 1024, TrafficClass.relay), ("
     }
     print("| \(name), \(messageCount) messages | \(cell(plain)) | \(cell(sealed)) |")
 }
+print()
+print("| request/reply, 64 B, raft class, \(requestCount) sequential | p50 | p99 | p99.9 |")
+print("|---|---|---|---|")
 for encrypted in [false, true] {
     let samples = try await latencies(encrypted: encrypted, count: requestCount)
     print(String(
-        format: "| request/reply 64 B, raft, %@, %d sequential | p50 %.0f µs | p99 %.0f µs, p99.9 %.0f µs |",
-        encrypted ? "encrypted" : "plaintext", requestCount, percentile(samples, 0.5), percentile(samples, 0.99), percentile(samples, 0.999)
+        format: "| %@ | %.0f µs | %.0f µs | %.0f µs |",
+        encrypted ? "encrypted" : "plaintext", percentile(samples, 0.5), percentile(samples, 0.99), percentile(samples, 0.999)
     ))
 }
 let memory = try await memoryPerConnection(spokes: spokeCount)
+print()
 print(String(
-    format: "| memory per connection (%d connections, both ends in-process) | idle: %.0f KiB | after 1 KiB each way: %.0f KiB |",
+    format: "Resident memory per connection (%d hub–spoke connections, both ends in-process): %.0f KiB idle, %.0f KiB after 1 KiB each way.",
     spokeCount, memory.idle / 1024, memory.used / 1024
 ))

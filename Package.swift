@@ -19,6 +19,8 @@ let package = Package(
         .library(name: "Cohort", targets: ["Cohort"]),
         // The memberlist wire layer on its own, for the benchmarks and the fuzz target.
         .library(name: "CohortGossipWire", targets: ["Wire", "Gossip"]),
+        // The internode mesh on its own, for the benchmarks.
+        .library(name: "CohortMesh", targets: ["CohortCore", "Mesh"]),
         .executable(name: "cohortd", targets: ["cohortd"]),
         .executable(name: "cohort", targets: ["cohort"]),
     ],

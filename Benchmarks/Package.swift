@@ -8,6 +8,8 @@ let package = Package(
     dependencies: [
         .package(name: "cohort", path: ".."),
         .package(url: "https://github.com/ordo-one/package-benchmark.git", from: "1.38.0", traits: ["MallocInterposer"]),
+        // Already in the graph through the main package; MeshBenchmarks builds a Logger for MeshService.
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
         .executableTarget(
@@ -19,6 +21,18 @@ let package = Package(
             ],
             path: "Benchmarks/FoundationBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+        ),
+        // Two in-process MeshService nodes over real loopback TCP: relay throughput, request/reply latency,
+        // memory per connection. A plain executable (not package-benchmark) because it measures asynchronous
+        // delivery between nodes and RSS, which do not fit per-iteration closures. Run in release:
+        // swift build -c release --product MeshBenchmarks && .build/release/MeshBenchmarks
+        .executableTarget(
+            name: "MeshBenchmarks",
+            dependencies: [
+                .product(name: "CohortMesh", package: "cohort"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/MeshBenchmarks"
         ),
     ]
 )

@@ -1,1 +1,65 @@
+import CohortCore
 import Testing
+@testable import Mesh
+
+/// The documented defaults, pinned so docs and code cannot drift, and validation messages.
+@Suite struct SettingsTests {
+    @Test func defaultsAreTheDocumentedOnes() {
+        let settings = MeshSettings(nodeID: NodeID("a"), incarnation: Incarnation(1))
+        #expect(settings.bindHost == "0.0.0.0")
+        #expect(settings.bindPort == 0)
+        #expect(settings.advertiseHost == nil)
+        #expect(settings.keyring.isEmpty)
+        #expect(settings.maxFrameBytes == 16 * 1024 * 1024)
+        #expect(settings.chunkBytes == 64 * 1024)
+        #expect(settings.maxMessageBytes == 64 * 1024 * 1024)
+        #expect(settings.connectTimeout == .seconds(2))
+        #expect(settings.handshakeTimeout == .seconds(5))
+        #expect(settings.reconnect.initial == .milliseconds(50))
+        #expect(settings.reconnect.maximum == .seconds(5))
+        #expect(settings.reconnect.jitter == 0.2)
+        #expect(settings.keepaliveInterval == .seconds(1))
+        #expect(settings.deadPeerTimeout == .seconds(5))
+        #expect(settings.ackInterval == .milliseconds(20))
+        #expect(settings.ackEveryMessages == 256)
+        #expect(settings.socketBufferBytes == 256 * 1024)
+        #expect(settings.maxConcurrentRequests == 4096)
+        #expect(settings.maxInboundConnections == 1024)
+        #expect(settings.queues.control == MeshQueueLimit(maxMessages: 1024, maxBytes: 8 << 20, policy: .dropNewest))
+        #expect(settings.queues.raft == MeshQueueLimit(maxMessages: 8192, maxBytes: 64 << 20, policy: .dropNewest))
+        #expect(settings.queues.relay == MeshQueueLimit(maxMessages: 65_536, maxBytes: 128 << 20, policy: .dropNewest))
+        #expect(settings.queues.bulk == MeshQueueLimit(maxMessages: 64, maxBytes: 256 << 20, policy: .dropNewest))
+        #expect(throws: Never.self) { try settings.validate() }
+    }
+
+    @Test func wrongKeySizeIsRefusedWithTheFix() {
+        var settings = MeshSettings(nodeID: NodeID("a"), incarnation: Incarnation(1))
+        settings.keyring = [[UInt8](repeating: 1, count: 20)]
+        #expect(throws: MeshError.invalidSettings("a keyring key is 20 bytes; cluster keys must be 16, 24 or 32 bytes")) {
+            try settings.validate()
+        }
+    }
+
+    @Test func relayCannotDropOldest() {
+        var settings = MeshSettings(nodeID: NodeID("a"), incarnation: Incarnation(1))
+        settings.queues.relay.policy = .dropOldest
+        #expect(throws: MeshError.self) { try settings.validate() }
+    }
+
+    @Test func chunksMustFitAFrame() {
+        var settings = MeshSettings(nodeID: NodeID("a"), incarnation: Incarnation(1))
+        settings.chunkBytes = settings.maxFrameBytes
+        #expect(throws: MeshError.self) { try settings.validate() }
+    }
+
+    @Test func emptyNodeIDIsRefused() {
+        let settings = MeshSettings(nodeID: NodeID(""), incarnation: Incarnation(1))
+        #expect(throws: MeshError.self) { try settings.validate() }
+    }
+
+    @Test func errorMessagesSayWhatToDo() {
+        #expect(MeshError.unknownPeer(NodeID("x")).description.contains("setPeer"))
+        #expect(MeshError.tooLarge(bytes: 10, limit: 5).description.contains("maxMessageBytes"))
+        #expect(MeshError.timeout(peer: NodeID("x"), after: .seconds(1)).description.contains("retry"))
+    }
+}

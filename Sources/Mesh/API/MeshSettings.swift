@@ -43,6 +43,11 @@ public struct MeshSettings: Sendable {
     public var ackInterval: Duration = .milliseconds(20)
     /// Acknowledge at once after this many relay messages, whatever the interval. Default 256.
     public var ackEveryMessages: Int = 256
+    /// The kernel send and receive buffer of every mesh socket. Default 256 KiB. Whatever sits in these
+    /// buffers is ahead of a Raft frame no matter its priority (TCP is one ordered stream), so they are
+    /// kept small instead of autotuned to megabytes; on loopback and a LAN this still carries hundreds of
+    /// MB/s. Raise it for high-latency links (throughput ≤ buffer / RTT); 0 leaves the kernel's autotuning.
+    public var socketBufferBytes: Int = 256 << 10
     /// Incoming requests handled at once, over all peers; more get an `overloaded` error reply. Default 4096.
     public var maxConcurrentRequests: Int = 4096
     /// Incoming connections served at once (including ones still in their handshake). Default 1024.
@@ -80,6 +85,9 @@ public struct MeshSettings: Sendable {
         }
         guard queues.relay.policy == .dropNewest else {
             throw .invalidSettings("queues.relay.policy must be dropNewest: relay is reliable and in order")
+        }
+        guard socketBufferBytes >= 0 else {
+            throw .invalidSettings("socketBufferBytes \(socketBufferBytes) must be 0 (kernel default) or a positive size")
         }
         guard ackEveryMessages > 0, maxConcurrentRequests > 0, maxInboundConnections > 0 else {
             throw .invalidSettings("ackEveryMessages, maxConcurrentRequests and maxInboundConnections must be positive")

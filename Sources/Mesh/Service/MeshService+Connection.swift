@@ -11,6 +11,12 @@ extension MeshService {
     nonisolated func serveConnection(_ connection: MeshChannel, dialing: PeerLink?) async -> Bool {
         let channel = connection.channel.channel
         let remote = channel.remoteAddress?.description ?? "?"
+        guard liveChannels.register(channel) else {
+            // Stopped: the channel is closed already; the wrapper must still be finished.
+            try? await connection.channel.executeThenClose { _, _ in }
+            return false
+        }
+        defer { liveChannels.unregister(channel) }
         let timedOut = TimeoutFlag()
         let handshakeTimer = channel.eventLoop.scheduleTask(in: TimeAmount(settings.handshakeTimeout)) {
             timedOut.set()
@@ -124,10 +130,13 @@ extension MeshService {
         let epoch = counters.nextEpoch()
         let peer = session.peer
         let bell = Doorbell()
-        let activation = link.activate(
+        guard let activation = link.activate(
             ActiveConnection(epoch: epoch, channel: channel, incarnation: session.peerIncarnation),
             resume: session.resume, peerStreamID: session.peerStreamID, bell: bell
-        )
+        ) else {
+            logger.debug("mesh peer removed during the handshake; connection closed", metadata: ["peer": "\(peer)"])
+            return
+        }
         if let replaced = activation.replaced {
             logger.info("mesh connection replaced by a newer one", metadata: ["peer": "\(peer)"])
             replaced.channel.close(promise: nil)
@@ -150,7 +159,12 @@ extension MeshService {
         let activity = ConnectionActivity()
         do {
             try await withThrowingDiscardingTaskGroup { group in
-                group.addTask { await self.runWriter(link: link, epoch: epoch, bell: bell, sealer: session.sealer, outbound: outbound, channel: channel) }
+                // The writer runs on the shared pool, not on the event loop: while the socket accepts bytes its
+                // loop never suspends, and on the loop that would keep NIO from ever polling for reads (acks,
+                // replies, pongs). Off the loop, encoding and sealing also run beside the loop's reading.
+                group.addTask(executorPreference: globalConcurrentExecutor) {
+                    await self.runWriter(link: link, epoch: epoch, bell: bell, sealer: session.sealer, outbound: outbound, channel: channel)
+                }
                 group.addTask { await self.runKeepalive(link: link, channel: channel, activity: activity) }
                 do {
                     try await readFrames(&frames, link: link, session: session, epoch: epoch, activity: activity)
@@ -178,7 +192,7 @@ extension MeshService {
     }
 
     /// Largest batch taken from the queues for one socket write.
-    static let batchBytes = 256 << 10
+    static let batchBytes = 128 << 10
     static let batchFrames = 1024
 
     /// Takes frames from the peer's queues in batches, seals and frames them, and writes each batch with

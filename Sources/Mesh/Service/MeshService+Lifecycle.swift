@@ -27,9 +27,10 @@ struct MeshChannel: Sendable {
         return MeshChannel(channel: wrapped, limit: limit)
     }
 
-    /// Socket write buffer watermarks: large enough for whole batches on a fast link, and still a bound
-    /// (the writer waits while the channel is not writable).
-    static let writeWatermark = ChannelOptions.Types.WriteBufferWaterMark(low: 256 << 10, high: 1 << 20)
+    /// NIO's write buffer watermarks: room for a couple of batches, and a bound (the writer waits while
+    /// the channel is not writable). Kept small for the same reason as the socket buffers: bytes queued
+    /// here are ahead of the next Raft frame.
+    static let writeWatermark = ChannelOptions.Types.WriteBufferWaterMark(low: 64 << 10, high: 256 << 10)
 }
 
 /// Binding, serving, dialling and stopping.
@@ -49,7 +50,13 @@ extension MeshService {
         ])
         do {
             try await withTaskExecutorPreference(executor) {
-                try await serve(server)
+                try await withTaskCancellationHandler {
+                    try await serve(server)
+                } onCancel: {
+                    // Cancellation stops like a graceful shutdown: close everything, then let the loops end.
+                    self.stopEverything()
+                    server.channel.close(promise: nil)
+                }
             }
         } catch {
             stopEverything()
@@ -65,10 +72,18 @@ extension MeshService {
         var failures: [String] = []
         for port in PortPlan.candidates(bindPort: settings.bindPort) {
             do {
-                let server = try await ServerBootstrap(group: executor.eventLoop)
+                var bootstrap = ServerBootstrap(group: executor.eventLoop)
                     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                     .serverChannelOption(.backlog, value: 256)
                     .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                if settings.socketBufferBytes > 0 {
+                    // On the listener too: accepted sockets inherit it before the window is negotiated.
+                    bootstrap = bootstrap
+                        .serverChannelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(settings.socketBufferBytes))
+                        .childChannelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(settings.socketBufferBytes))
+                        .childChannelOption(.socketOption(.so_sndbuf), value: SocketOptionValue(settings.socketBufferBytes))
+                }
+                let server = try await bootstrap
                     .childChannelOption(.writeBufferWaterMark, value: MeshChannel.writeWatermark)
                     .bind(host: settings.bindHost, port: port) { child in
                         child.eventLoop.makeCompletedFuture { try MeshChannel.configure(child, settings: settings) }
@@ -89,40 +104,51 @@ extension MeshService {
     /// Runs the loops over the bound listener until shutdown or cancellation.
     private nonisolated func serve(_ server: NIOAsyncChannel<MeshChannel, Never>) async throws {
         try await server.executeThenClose { inbound in
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await self.acceptConnections(inbound) }
+            // The accept loop is deliberately not a child task: a cancelled task stops taking accepted
+            // connections from the listener's stream, and a connection left there traps NIO ("Deinited
+            // NIOAsyncWriter without calling finish()", apple/swift-nio#3481). Uncancelled, it takes every
+            // one until the closed listener's stream ends, closing those that arrive after the stop. It is
+            // awaited below, so it never outlives `run()`.
+            let accepting = Task(executorPreference: executor) { await self.acceptConnections(inbound) }
+            var failure: (any Error)?
+            await withTaskGroup(of: Void.self) { group in
                 group.addTask { await self.runDialJobs() }
                 group.addTask { await self.runRequestJobs() }
                 group.addTask { try? await gracefulShutdown() }
-                defer { group.cancelAll() }
-                // Whichever ends first — graceful shutdown, cancellation or a failed listener — ends all.
-                do {
-                    _ = try await group.next()
-                } catch {
-                    stopEverything()
-                    throw error
-                }
+                // Whichever ends first — graceful shutdown or cancellation — ends all.
+                _ = await group.next()
                 stopEverything()
+                server.channel.close(promise: nil)
+                group.cancelAll()
             }
+            if let error = await accepting.value { failure = error }
+            if let failure, !directory.isStopped { throw failure }
         }
     }
 
-    /// Accepts connections, serving each in its own child task, up to ``MeshSettings/maxInboundConnections``.
-    private nonisolated func acceptConnections(_ inbound: NIOAsyncChannelInboundStream<MeshChannel>) async throws {
-        try await withThrowingDiscardingTaskGroup { group in
-            for try await connection in inbound {
-                guard inboundSlots.acquire() else {
-                    logger.warning("mesh refused a connection: too many inbound connections", metadata: [
-                        "remote": "\(connection.channel.channel.remoteAddress?.description ?? "?")",
-                    ])
-                    connection.channel.channel.close(promise: nil)
-                    continue
-                }
-                group.addTask {
-                    defer { self.inboundSlots.release() }
-                    _ = await self.serveConnection(connection, dialing: nil)
+    /// Accepts connections, serving each in its own child task, up to ``MeshSettings/maxInboundConnections``,
+    /// until the listener closes. Returns the error that ended it, if any.
+    private nonisolated func acceptConnections(_ inbound: NIOAsyncChannelInboundStream<MeshChannel>) async -> (any Error)? {
+        do {
+            try await withThrowingDiscardingTaskGroup { group in
+                for try await connection in inbound {
+                    guard inboundSlots.acquire() else {
+                        logger.warning("mesh refused a connection: too many inbound connections", metadata: [
+                            "remote": "\(connection.channel.channel.remoteAddress?.description ?? "?")",
+                        ])
+                        try? await connection.channel.executeThenClose { _, _ in }
+                        continue
+                    }
+                    group.addTask {
+                        defer { self.inboundSlots.release() }
+                        _ = await self.serveConnection(connection, dialing: nil)
+                    }
                 }
             }
+            return nil
+        } catch {
+            logger.error("mesh listener failed", metadata: ["error": "\(error)"])
+            return error
         }
     }
 
@@ -139,7 +165,8 @@ extension MeshService {
     private nonisolated func runRequestJobs() async {
         await withDiscardingTaskGroup { group in
             for await job in requestJobStream {
-                group.addTask { await self.handle(job) }
+                // Handlers are application code that may compute: keep them off the event loop.
+                group.addTask(executorPreference: globalConcurrentExecutor) { await self.handle(job) }
             }
         }
     }
@@ -169,9 +196,15 @@ extension MeshService {
         let settings = settings
         let attempt = ConnectAttempt()
         return try await withTaskCancellationHandler {
-            try await ClientBootstrap(group: executor.eventLoop)
+            var bootstrap = ClientBootstrap(group: executor.eventLoop)
                 .connectTimeout(TimeAmount(settings.connectTimeout))
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            if settings.socketBufferBytes > 0 {
+                bootstrap = bootstrap
+                    .channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(settings.socketBufferBytes))
+                    .channelOption(.socketOption(.so_sndbuf), value: SocketOptionValue(settings.socketBufferBytes))
+            }
+            return try await bootstrap
                 .channelOption(.writeBufferWaterMark, value: MeshChannel.writeWatermark)
                 .connect(host: host, port: port) { channel in
                     guard attempt.register(channel) else { return channel.eventLoop.makeFailedFuture(CancellationError()) }
@@ -185,6 +218,7 @@ extension MeshService {
     /// Closes every connection, drops every queue and fails every pending request; later sends are
     /// refused with `stopped`. Idempotent.
     nonisolated func stopEverything() {
+        liveChannels.closeAll()
         for link in directory.stop() {
             let (messages, connection) = link.remove()
             for (trafficClass, dropped) in messages { metrics?.countDropped(trafficClass, .stopped, by: dropped.count) }

@@ -31,6 +31,7 @@ public actor MeshService: Service {
     nonisolated let pending = PendingRequests()
     nonisolated let events = PeerEventHub()
     nonisolated let counters = ServiceCounters()
+    nonisolated let liveChannels = ChannelRegistry()
     nonisolated let inboundSlots: Slots
     nonisolated let requestSlots: Slots
     nonisolated let dialJobs: AsyncStream<PeerLink>.Continuation
@@ -199,5 +200,13 @@ public actor MeshService: Service {
 
     func setBoundPort(_ port: Int) {
         boundPort = port
+    }
+}
+
+extension MeshService {
+    /// Closes the connection to `peer` under the mesh's feet, as a network fault would: the mesh notices
+    /// and reconnects. For tests (`@testable import Mesh`).
+    nonisolated func closeConnectionForTesting(to peer: NodeID) {
+        directory.link(peer)?.connection?.channel.close(promise: nil)
     }
 }

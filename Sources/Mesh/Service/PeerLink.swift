@@ -182,8 +182,10 @@ final class PeerLink: Sendable {
 
     /// Makes `connection` the active one: the peer resumes our relay stream after `resume`, and its own
     /// stream towards us is `peerStreamID`. The writer of the new connection waits on `bell`.
-    func activate(_ connection: ActiveConnection, resume: UInt64, peerStreamID: UInt64, bell: Doorbell) -> Activation {
-        let (replaced, reconnect) = status.withLock { state -> (ActiveConnection?, Bool) in
+    /// Returns nil when the peer was removed meanwhile (the caller closes the connection).
+    func activate(_ connection: ActiveConnection, resume: UInt64, peerStreamID: UInt64, bell: Doorbell) -> Activation? {
+        let activated = status.withLock { state -> (ActiveConnection?, Bool)? in
+            guard !state.removed else { return nil }
             let replaced = state.connection
             let reconnect = state.everConnected
             state.connection = connection
@@ -191,6 +193,7 @@ final class PeerLink: Sendable {
             state.incarnationHint = connection.incarnation
             return (replaced, reconnect)
         }
+        guard let (replaced, reconnect) = activated else { return nil }
         inbound.withLock { state in
             state.stream.adopt(stream: peerStreamID)
             state.epoch = connection.epoch

@@ -91,3 +91,37 @@ final class Slots: Sendable {
         inUse.subtract(1, ordering: .relaxed)
     }
 }
+
+/// Every connection being served, so a stop closes even those still in their handshake (which belong to
+/// no peer yet). After the stop, registering closes at once.
+final class ChannelRegistry: Sendable {
+    private let state = Mutex<(channels: [ObjectIdentifier: any Channel], stopped: Bool)>(([:], false))
+
+    init() {}
+
+    /// Records `channel`; false (and the channel is closed) when the service has stopped.
+    func register(_ channel: any Channel) -> Bool {
+        let accepted = state.withLock { state -> Bool in
+            guard !state.stopped else { return false }
+            state.channels[ObjectIdentifier(channel)] = channel
+            return true
+        }
+        if !accepted { channel.close(promise: nil) }
+        return accepted
+    }
+
+    /// Forgets `channel` once it is done.
+    func unregister(_ channel: any Channel) {
+        _ = state.withLock { $0.channels.removeValue(forKey: ObjectIdentifier(channel)) }
+    }
+
+    /// Stops: closes every registered channel and refuses new ones.
+    func closeAll() {
+        let channels = state.withLock { state in
+            state.stopped = true
+            defer { state.channels.removeAll() }
+            return Array(state.channels.values)
+        }
+        for channel in channels { channel.close(promise: nil) }
+    }
+}

@@ -1,0 +1,191 @@
+import CohortCore
+import CohortTestKit
+import NIOCore
+import Testing
+@testable import Mesh
+
+/// Keys over real sockets, and hostile bytes from raw clients: each bad connection is closed and
+/// counted, and the node keeps serving its real peers.
+@Suite struct ServiceSecurityTests {
+    static let key1: [UInt8] = Array(repeating: 0x11, count: 32)
+    static let key2: [UInt8] = Array(repeating: 0x22, count: 24)
+
+    @Test func encryptedNodesExchangeMessagesAndRequests() async throws {
+        try await withMesh { mesh in
+            let handlers: (MeshService) -> Void = { $0.setRequestHandler(for: .forward) { $0.payload + [0] } }
+            let a = try await mesh.start("a", keyring: [Self.key1], handlers: handlers)
+            let b = try await mesh.start("b", keyring: [Self.key1], handlers: handlers)
+            try await mesh.connect(a, b)
+            for index in 0..<2000 { _ = a.service.send(numbered(index, size: 300), to: b.id, endpoint: testEndpoint, class: .relay) }
+            let big = [UInt8](repeating: 7, count: 200_000)
+            _ = b.service.send(big, to: a.id, endpoint: testEndpoint, class: .bulk)
+            #expect(try await b.service.request([5], to: a.id, endpoint: .forward, class: .raft, timeout: .seconds(30)) == [5, 0])
+            try await waitFor("every message to arrive") { b.inbox.count == 2000 && a.inbox.count == 1 }
+            #expect(b.inbox.from(a.id).map { number(of: $0.payload) } == Array(0..<2000))
+            #expect(a.inbox.all.first?.payload == big)
+        }
+    }
+
+    @Test func aPeerWithTheWrongKeyCannotConnect() async throws {
+        try await withMesh { mesh in
+            let a = try await mesh.start("a", keyring: [Self.key1])
+            let b = try await mesh.start("b", keyring: [Self.key2])
+            await a.know(b)
+            await b.know(a)
+            _ = a.service.send([1], to: b.id, endpoint: testEndpoint, class: .relay)
+            try await waitFor("b to refuse a's key twice (a redials)") {
+                (b.metric("internode_handshake_failures_total", ["reason": "bad_key"]) ?? 0) >= 2
+            }
+            #expect(!a.service.isConnected(to: b.id) && !b.service.isConnected(to: a.id))
+            #expect(b.inbox.count == 0)
+            #expect(a.service.queueDepth(to: b.id, class: .relay) == 1)
+            #expect(b.logs.all.contains { $0.contains("mesh handshake failed") && $0.contains("bad_key") && $0.contains("remote=") })
+        }
+    }
+
+    @Test func keyRotationConnectsThroughASecondaryKey() async throws {
+        try await withMesh { mesh in
+            let a = try await mesh.start("a", keyring: [Self.key2, Self.key1])
+            let b = try await mesh.start("b", keyring: [Self.key1, Self.key2])
+            try await mesh.connect(a, b)
+            _ = a.service.send([42], to: b.id, endpoint: testEndpoint, class: .raft)
+            try await waitFor("the message to arrive") { b.inbox.count == 1 }
+        }
+    }
+
+    @Test func plaintextPeerCannotJoinAnEncryptedMesh() async throws {
+        try await withMesh { mesh in
+            let a = try await mesh.start("a")
+            let b = try await mesh.start("b", keyring: [Self.key1])
+            await a.know(b)
+            try await waitFor("b to refuse the plaintext dialer") {
+                (b.metric("internode_handshake_failures_total", ["reason": "encryption_mismatch"]) ?? 0) >= 1
+            }
+            #expect(!b.service.isConnected(to: a.id))
+            #expect(a.logs.all.contains { $0.contains("internode mesh is not encrypted or authenticated; set cluster.membership.secret_key") })
+            #expect(!b.logs.all.contains { $0.contains("not encrypted") })
+        }
+    }
+
+    /// Starts a connected pair a–b and checks after `attack` against b that b still serves a.
+    func afterAttack(
+        keyring: [[UInt8]] = [], _ attack: (MeshTestNode) async throws -> Void,
+        check: (MeshTestNode) async throws -> Void
+    ) async throws {
+        try await withMesh { mesh in
+            let a = try await mesh.start("a", keyring: keyring)
+            let b = try await mesh.start("b", keyring: keyring)
+            try await mesh.connect(a, b)
+            try await attack(b)
+            try await check(b)
+            #expect(a.service.send([1], to: b.id, endpoint: testEndpoint, class: .raft) == .queued)
+            try await waitFor("b to still serve a") { b.inbox.from(a.id).count == 1 }
+            #expect(a.service.isConnected(to: b.id))
+        }
+    }
+
+    @Test func garbageInsteadOfAHelloIsRefused() async throws {
+        try await afterAttack({ b in
+            let closed = try await rawSession(to: b) { _, outbound in
+                try await outbound.write(buffer([0, 0, 0, 16] + Array("GET / HTTP/1.1\r\n".utf8)))
+            }
+            #expect(closed)
+        }, check: { b in
+            try await waitFor("b to count the failure") { b.metric("internode_handshake_failures_total", ["reason": "bad_magic"]) == 1 }
+        })
+    }
+
+    @Test func oversizedFrameBeforeTheHandshakeIsRefusedAtOnce() async throws {
+        try await afterAttack({ b in
+            let closed = try await rawSession(to: b) { _, outbound in
+                try await outbound.write(buffer([0xFF, 0xFF, 0xFF, 0xFF, 1, 2, 3]))
+            }
+            #expect(closed)
+        }, check: { b in
+            try await waitFor("b to count the failure") { b.metric("internode_handshake_failures_total", ["reason": "malformed"]) == 1 }
+        })
+    }
+
+    @Test func silentClientIsClosedAtTheHandshakeTimeout() async throws {
+        try await withMesh { mesh in
+            let b = try await mesh.start("b", configure: { $0.handshakeTimeout = .milliseconds(200) })
+            let closed = try await rawSession(to: b) { _, _ in }
+            #expect(closed)
+            try await waitFor("b to count the timeout") { b.metric("internode_handshake_failures_total", ["reason": "timeout"]) == 1 }
+        }
+    }
+
+    @Test func largerIDDiallingUsIsRefused() async throws {
+        try await afterAttack({ b in
+            let closed = try await rawSession(to: b) { frames, outbound in
+                do {
+                    _ = try await rawHandshake(as: "z", to: b, frames: &frames, outbound: outbound)
+                } catch {}
+            }
+            #expect(closed)
+        }, check: { b in
+            try await waitFor("b to count the failure") { b.metric("internode_handshake_failures_total", ["reason": "wrong_direction"]) == 1 }
+        })
+    }
+
+    @Test(arguments: ["oversized", "unknown_kind", "unknown_class", "malformed", "truncated"])
+    func badFrameAfterTheHandshakeClosesThatConnectionOnly(_ reason: String) async throws {
+        try await afterAttack({ b in
+            let closed = try await rawSession(to: b) { frames, outbound in
+                _ = try await rawHandshake(as: "0-raw", to: b, frames: &frames, outbound: outbound)
+                switch reason {
+                case "oversized":
+                    try await outbound.write(buffer([0x01, 0x00, 0x01, 0x00]))  // 16 MiB + 256, above the limit
+                case "unknown_kind":
+                    var body = Array(frameBody(FrameHeader(trafficClass: .raft, kind: .message, endpoint: testEndpoint)).readableBytesView)
+                    body[1] = 99
+                    try await outbound.write(framed(buffer(body)))
+                case "unknown_class":
+                    var body = Array(frameBody(FrameHeader(trafficClass: .raft, kind: .message, endpoint: testEndpoint)).readableBytesView)
+                    body[0] = 7
+                    try await outbound.write(framed(buffer(body)))
+                case "malformed":
+                    try await outbound.write(framed(buffer([1, 0, 0])))
+                default:
+                    try await outbound.write(buffer([0, 0, 0, 100, 1, 2, 3]))
+                    outbound.finish()
+                }
+            }
+            #expect(closed)
+        }, check: { b in
+            try await waitFor("b to count the failure") { b.metric("internode_frame_errors_total", ["reason": reason]) == 1 }
+        })
+    }
+
+    @Test func tamperedSealedFrameClosesThatConnectionOnly() async throws {
+        try await afterAttack(keyring: [Self.key1], { b in
+            let closed = try await rawSession(to: b) { frames, outbound in
+                var session = try await rawHandshake(
+                    as: "0-raw", to: b, keyring: MeshKeyring([Self.key1]), frames: &frames, outbound: outbound
+                )
+                var sealed = ByteBuffer()
+                try session.sealer!.seal(frameBody(FrameHeader(trafficClass: .raft, kind: .message, endpoint: testEndpoint), [1]), into: &sealed)
+                var bytes = Array(sealed.readableBytesView)
+                bytes[0] ^= 0xFF
+                try await outbound.write(framed(buffer(bytes)))
+            }
+            #expect(closed)
+        }, check: { b in
+            try await waitFor("b to count the failure") { b.metric("internode_frame_errors_total", ["reason": "bad_tag"]) == 1 }
+        })
+    }
+
+    @Test func replyToAnUnknownRequestIsDroppedAndCounted() async throws {
+        try await afterAttack({ b in
+            _ = try await rawSession(to: b) { frames, outbound in
+                _ = try await rawHandshake(as: "0-raw", to: b, frames: &frames, outbound: outbound)
+                try await outbound.write(framed(frameBody(FrameHeader(trafficClass: .raft, kind: .reply, endpoint: .raft, requestID: 12345), [1])))
+                try await waitFor("b to count the unknown reply") { b.metric("internode_unknown_replies_total") == 1 }
+                outbound.finish()
+            }
+        }, check: { b in
+            try await waitFor("b to count the failure") { b.metric("internode_unknown_replies_total") == 1 }
+            #expect(b.metric("internode_frame_errors_total", ["reason": "malformed"]) == 0)
+        })
+    }
+}

@@ -19,8 +19,9 @@ struct ServiceClusterTests {
                 return b && c
             }
             try await waitFor("probes to be acknowledged") { (a.metric("gossip_probes_total", ["result": "ack"]) ?? 0) > 0 }
-            #expect(a.metric("gossip_members", ["state": "alive"]) == 3)
-            #expect(await a.service.healthScore == 0)
+            // The gauge follows the membership; under load it may trail the view by a moment. (The health
+            // score is not asserted here: on a starved machine Lifeguard raises it, as it should.)
+            try await waitFor("the alive gauge to count all three") { a.metric("gossip_members", ["state": "alive"]) == 3 }
         }
     }
 

@@ -113,6 +113,7 @@ struct CohortMember {
                 push_pull_interval: 5s
             """
         if let key { yaml += "\n    secret_key: \(key)" }
+        yaml += "\n  internode:\n    bind_addr: \(ip)"
         yaml += "\n  raft:\n    data_dir: \(data)\nadmin:\n  address: \(ip):7960\n"
         let path = data + ".yaml"
         try yaml.write(toFile: path, atomically: true, encoding: .utf8)

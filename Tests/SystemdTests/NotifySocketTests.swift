@@ -118,13 +118,16 @@ import Testing
             // Readiness does not gate the watchdog.
             health.register("raft.leader", kind: .readiness) { .fail("no leader") }
             try await withRunning([WatchdogService(notifier: notifier, health: health, logger: quietLogger)]) { _ in
-                let first = try await listener.next("WATCHDOG=1", within: .seconds(5))
-                let windowEnd = first.receivedAt.advanced(by: .milliseconds(600))
-                try await waitUntil(within: .seconds(10), "a ping after the 600 ms window") {
-                    (listener.arrivals { $0 == "WATCHDOG=1" }.last ?? first.receivedAt) >= windowEnd
+                // Six pings on a 100 ms grid. A starved machine stretches some gaps (and the grid then makes
+                // the next one shorter), but five gaps can never span less than four intervals, and the
+                // cadence shows in the shortest gap: near 100 ms, not 200 ms.
+                try await waitUntil(within: .seconds(10), "six watchdog pings") {
+                    listener.arrivals { $0 == "WATCHDOG=1" }.count >= 6
                 }
-                let inWindow = listener.arrivals { $0 == "WATCHDOG=1" }.filter { $0 >= first.receivedAt && $0 < windowEnd }
-                #expect((3...12).contains(inWindow.count), "\(inWindow.count) pings in 600 ms at a 100 ms interval")
+                let arrivals = Array(listener.arrivals { $0 == "WATCHDOG=1" }.prefix(6))
+                let gaps = zip(arrivals.dropFirst(), arrivals).map { $0.0 - $0.1 }
+                #expect(arrivals[5] - arrivals[0] >= .milliseconds(400), "gaps \(gaps)")
+                #expect(gaps.contains { $0 < .milliseconds(170) }, "gaps \(gaps): expected a 100 ms cadence")
             }
         }
     }

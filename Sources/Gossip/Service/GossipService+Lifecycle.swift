@@ -9,7 +9,7 @@ extension GossipService {
     /// The two sockets of one gossip port.
     struct Sockets: Sendable {
         var udp: NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>
-        var tcp: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
+        var tcp: NIOAsyncChannel<any Channel, Never>
         var port: Int
     }
 
@@ -19,7 +19,7 @@ extension GossipService {
         let attempts = address.port == 0 ? 10 : 1
         var lastError: (any Error)?
         for _ in 0..<attempts {
-            let tcp: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
+            let tcp: NIOAsyncChannel<any Channel, Never>
             do {
                 tcp = try await bindTCP(at: address)
             } catch {
@@ -41,7 +41,7 @@ extension GossipService {
         throw GossipServiceError.bindFailed(address: "\(address)", reason: "UDP: \(lastError.map { "\($0)" } ?? "?")")
     }
 
-    private nonisolated func bindTCP(at address: SocketAddress) async throws -> NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never> {
+    private nonisolated func bindTCP(at address: SocketAddress) async throws -> NIOAsyncChannel<any Channel, Never> {
         let timeout = settings.tcpTimeout
         let logger = logger
         return try await ServerBootstrap(group: executor.eventLoop, childGroup: executor.eventLoop)
@@ -55,13 +55,15 @@ extension GossipService {
                 }
             }
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // Accepted channels are handed over raw, with reads off, and wrapped by the accept loop. Wrapping
+            // them here traps when the listener stops while connections are still queued in its stream
+            // ("Deinited NIOAsyncWriter without calling finish()", apple/swift-nio#3481); a raw channel can be
+            // dropped safely, and its deadline closes it.
+            .childChannelOption(.autoRead, value: false)
             .bind(to: address) { child in
                 child.eventLoop.makeCompletedFuture {
                     child.closeAt(.now + timeout)
-                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
-                        wrappingChannelSynchronously: child,
-                        configuration: .init(isOutboundHalfClosureEnabled: true)
-                    )
+                    return child
                 }
             }
     }

@@ -64,10 +64,24 @@ final class ConnectAttempt: Sendable {
 extension GossipService {
     /// Accepts connections until the socket closes, serving each in its own child task.
     nonisolated func acceptConnections(
-        _ inbound: NIOAsyncChannelInboundStream<NIOAsyncChannel<ByteBuffer, ByteBuffer>>
+        _ inbound: NIOAsyncChannelInboundStream<any Channel>
     ) async throws -> LoopOutcome {
         try await withThrowingDiscardingTaskGroup { group in
-            for try await connection in inbound {
+            for try await child in inbound {
+                // Wrap and start reading in one event-loop turn, so no byte arrives before the wrapper.
+                let wrapping = child.eventLoop.submit {
+                    let connection = try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
+                        wrappingChannelSynchronously: child,
+                        configuration: .init(isOutboundHalfClosureEnabled: true)
+                    )
+                    // Cannot fail on an open socket; if it did, the connection's deadline closes it.
+                    try? child.syncOptions?.setOption(.autoRead, value: true)
+                    return connection
+                }
+                guard let connection = try? await wrapping.get() else {
+                    child.close(promise: nil)
+                    continue
+                }
                 guard connectionSlots.acquire() else {
                     metrics?.countDropped("overloaded")
                     try? await connection.executeThenClose { _, _ in }

@@ -67,7 +67,7 @@ extension MeshService {
     }
 
     /// Tries the candidate ports in order; the first that binds is kept.
-    nonisolated func bind() async throws -> (NIOAsyncChannel<MeshChannel, Never>, Int) {
+    nonisolated func bind() async throws -> (NIOAsyncChannel<any Channel, Never>, Int) {
         let settings = settings
         var failures: [String] = []
         for port in PortPlan.candidates(bindPort: settings.bindPort) {
@@ -83,10 +83,20 @@ extension MeshService {
                         .childChannelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(settings.socketBufferBytes))
                         .childChannelOption(.socketOption(.so_sndbuf), value: SocketOptionValue(settings.socketBufferBytes))
                 }
+                // Accepted channels are handed over raw, with reads off, and wrapped by the accept loop.
+                // Wrapping them here (NIO's usual pattern) traps when the listener closes while a child is
+                // being set up: its NIOAsyncChannel is dropped unserved, and NIO's writer deinit fires
+                // "Deinited NIOAsyncWriter without calling finish()" (apple/swift-nio#3481). A raw channel
+                // can be dropped safely; the registry closes it at stop.
+                let registry = liveChannels
                 let server = try await bootstrap
                     .childChannelOption(.writeBufferWaterMark, value: MeshChannel.writeWatermark)
+                    .childChannelOption(.autoRead, value: false)
                     .bind(host: settings.bindHost, port: port) { child in
-                        child.eventLoop.makeCompletedFuture { try MeshChannel.configure(child, settings: settings) }
+                        child.eventLoop.makeCompletedFuture {
+                            guard registry.register(child) else { throw ChannelError.ioOnClosedChannel }
+                            return child
+                        }
                     }
                 guard let bound = server.channel.localAddress?.port else {
                     try? await server.executeThenClose { _ in }
@@ -102,7 +112,7 @@ extension MeshService {
     }
 
     /// Runs the loops over the bound listener until shutdown or cancellation.
-    private nonisolated func serve(_ server: NIOAsyncChannel<MeshChannel, Never>) async throws {
+    private nonisolated func serve(_ server: NIOAsyncChannel<any Channel, Never>) async throws {
         try await server.executeThenClose { inbound in
             // The accept loop is deliberately not a child task: a cancelled task stops taking accepted
             // connections from the listener's stream, and a connection left there traps NIO ("Deinited
@@ -128,10 +138,23 @@ extension MeshService {
 
     /// Accepts connections, serving each in its own child task, up to ``MeshSettings/maxInboundConnections``,
     /// until the listener closes. Returns the error that ended it, if any.
-    private nonisolated func acceptConnections(_ inbound: NIOAsyncChannelInboundStream<MeshChannel>) async -> (any Error)? {
+    private nonisolated func acceptConnections(_ inbound: NIOAsyncChannelInboundStream<any Channel>) async -> (any Error)? {
+        let settings = settings
         do {
             try await withThrowingDiscardingTaskGroup { group in
-                for try await connection in inbound {
+                for try await child in inbound {
+                    // Wrap and start reading in one event-loop turn, so no byte arrives before the decoder.
+                    let wrapping = child.eventLoop.submit {
+                        let connection = try MeshChannel.configure(child, settings: settings)
+                        // Cannot fail on an open socket; if it did, the handshake timeout closes the connection.
+                        try? child.syncOptions?.setOption(.autoRead, value: true)
+                        return connection
+                    }
+                    guard let connection = try? await wrapping.get() else {
+                        liveChannels.unregister(child)
+                        child.close(promise: nil)
+                        continue
+                    }
                     guard inboundSlots.acquire() else {
                         logger.warning("mesh refused a connection: too many inbound connections", metadata: [
                             "remote": "\(connection.channel.channel.remoteAddress?.description ?? "?")",

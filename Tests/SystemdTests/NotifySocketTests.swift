@@ -113,21 +113,22 @@ import Testing
         defer { listener.close() }
         try await withEnvironment(["NOTIFY_SOCKET": listener.notifySocket, "WATCHDOG_USEC": "200000"]) {
             let notifier = try #require(SystemdNotifier.fromEnvironment())
+            // Half of WATCHDOG_USEC, as sd_watchdog_enabled(3) recommends.
+            #expect(notifier.watchdogInterval == .milliseconds(100))
             let health = HealthRegistry()
             health.register("gossip", kind: .liveness) { .ok }
             // Readiness does not gate the watchdog.
             health.register("raft.leader", kind: .readiness) { .fail("no leader") }
             try await withRunning([WatchdogService(notifier: notifier, health: health, logger: quietLogger)]) { _ in
-                // Six pings on a 100 ms grid. A starved machine stretches some gaps (and the grid then makes
-                // the next one shorter), but five gaps can never span less than four intervals, and the
-                // cadence shows in the shortest gap: near 100 ms, not 200 ms.
+                // Six pings on the 100 ms grid. A starved machine stretches gaps (and the grid then makes the
+                // next one shorter), but five gaps never span less than four intervals: no ping spam. How
+                // close pings come to the grid depends on the machine's load, so it is not asserted here.
                 try await waitUntil(within: .seconds(10), "six watchdog pings") {
                     listener.arrivals { $0 == "WATCHDOG=1" }.count >= 6
                 }
                 let arrivals = Array(listener.arrivals { $0 == "WATCHDOG=1" }.prefix(6))
                 let gaps = zip(arrivals.dropFirst(), arrivals).map { $0.0 - $0.1 }
                 #expect(arrivals[5] - arrivals[0] >= .milliseconds(400), "gaps \(gaps)")
-                #expect(gaps.contains { $0 < .milliseconds(170) }, "gaps \(gaps): expected a 100 ms cadence")
             }
         }
     }

@@ -20,7 +20,7 @@ let package = Package(
         // The memberlist wire layer on its own, for the benchmarks and the fuzz target.
         .library(name: "CohortGossipWire", targets: ["Wire", "Gossip"]),
         // The internode mesh on its own, for the benchmarks.
-        .library(name: "CohortMesh", targets: ["CohortCore", "Mesh"]),
+        .library(name: "CohortMesh", targets: ["CohortCore", "NIOSupport", "Mesh"]),
         .executable(name: "cohortd", targets: ["cohortd"]),
         .executable(name: "cohort", targets: ["cohort"]),
     ],
@@ -45,13 +45,16 @@ let package = Package(
             dependencies: ["CohortCore", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict
         ),
+        // NIO building blocks shared by the gossip and mesh shells: event-loop task executor, connect
+        // attempts, connection slots.
+        .target(name: "NIOSupport", dependencies: [nio], swiftSettings: strict),
         // Bounded byte readers/writers, msgpack with memberlist's quirks, CRC32, LZW.
         .target(name: "Wire", dependencies: ["CohortCore", nio], swiftSettings: strict),
         // SWIM + Lifeguard core, memberlist messages, keyring; the GossipService shell.
         .target(
             name: "Gossip",
             dependencies: [
-                "CohortCore", "Wire", "Observability", nio, nioPosix, logging, metrics, lifecycle,
+                "CohortCore", "Wire", "Observability", "NIOSupport", nio, nioPosix, logging, metrics, lifecycle,
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -62,7 +65,7 @@ let package = Package(
         .target(
             name: "Mesh",
             dependencies: [
-                "CohortCore", "Observability", nio, nioPosix, logging, metrics, lifecycle,
+                "CohortCore", "Observability", "NIOSupport", nio, nioPosix, logging, metrics, lifecycle,
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],

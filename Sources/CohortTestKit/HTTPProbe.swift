@@ -15,16 +15,7 @@ public struct HTTPReply: Sendable {
 
 /// Sends `GET url` with optional extra headers; throws when the server cannot be reached.
 public func httpGet(_ url: String, headers: [String: String] = [:]) async throws -> HTTPReply {
-    var request = URLRequest(url: URL(string: url)!)
-    request.timeoutInterval = 5
-    for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
-    let (data, response) = try await URLSession.shared.data(for: request)
-    let http = response as? HTTPURLResponse
-    return HTTPReply(
-        status: http?.statusCode ?? 0,
-        body: String(decoding: data, as: UTF8.self),
-        contentType: http?.value(forHTTPHeaderField: "Content-Type")
-    )
+    try await httpRequest("GET", url, headers: headers, timeout: 5)
 }
 
 /// A loopback address no other test in this process uses: `127.<pid-derived>.<counter>`.
@@ -43,11 +34,11 @@ private final class LoopbackCounter: Sendable {
 
 /// Sends `method url` with a body (JSON by default); throws when the server cannot be reached.
 public func httpRequest(
-    _ method: String, _ url: String, body: String? = nil, headers: [String: String] = [:]
+    _ method: String, _ url: String, body: String? = nil, headers: [String: String] = [:], timeout: TimeInterval = 10
 ) async throws -> HTTPReply {
     var request = URLRequest(url: URL(string: url)!)
     request.httpMethod = method
-    request.timeoutInterval = 10
+    request.timeoutInterval = timeout
     if let body {
         request.httpBody = Data(body.utf8)
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")

@@ -1,3 +1,4 @@
+import NIOSupport
 import CohortCore
 import Logging
 import NIOCore
@@ -12,52 +13,6 @@ enum GossipJob: Sendable {
     case pushPull(to: MemberAddress)
     /// A user message too large for a datagram.
     case userMessage([UInt8], to: MemberAddress)
-}
-
-/// A counter of things in use, refusing more than `limit`.
-final class Slots: Sendable {
-    private let inUse = Mutex(0)
-    private let limit: Int
-
-    init(limit: Int) {
-        self.limit = limit
-    }
-
-    /// Takes a slot; false when all are taken.
-    func acquire() -> Bool {
-        inUse.withLock { count in
-            guard count < limit else { return false }
-            count += 1
-            return true
-        }
-    }
-
-    /// Gives a slot back.
-    func release() {
-        inUse.withLock { $0 -= 1 }
-    }
-}
-
-/// A connection being established, closed if the task that wants it is cancelled first.
-final class ConnectAttempt: Sendable {
-    private let state = Mutex<(channel: (any Channel)?, cancelled: Bool)>((nil, false))
-
-    /// Records the new channel; false when the attempt was already cancelled.
-    func register(_ channel: any Channel) -> Bool {
-        state.withLock { state in
-            state.channel = channel
-            return !state.cancelled
-        }
-    }
-
-    /// Cancels the attempt, closing its channel if there is one yet.
-    func cancel() {
-        let channel = state.withLock { state in
-            state.cancelled = true
-            return state.channel
-        }
-        channel?.close(promise: nil)
-    }
 }
 
 /// TCP: the server side (push/pull, ping, user messages) and the client side (jobs and join).

@@ -1,3 +1,4 @@
+import NIOSupport
 import CohortCore
 import Logging
 import NIOCore

@@ -43,55 +43,6 @@ final class TimeoutFlag: Sendable {
     var isSet: Bool { fired.load(ordering: .relaxed) }
 }
 
-/// A connection being established, closed if the task that wants it is cancelled first (shutdown does
-/// not wait out the connect timeout).
-final class ConnectAttempt: Sendable {
-    private let state = Mutex<(channel: (any Channel)?, cancelled: Bool)>((nil, false))
-
-    init() {}
-
-    /// Records the new channel; false when the attempt was already cancelled.
-    func register(_ channel: any Channel) -> Bool {
-        state.withLock { state in
-            state.channel = channel
-            return !state.cancelled
-        }
-    }
-
-    /// Cancels the attempt, closing its channel if there is one yet.
-    func cancel() {
-        let channel = state.withLock { state in
-            state.cancelled = true
-            return state.channel
-        }
-        channel?.close(promise: nil)
-    }
-}
-
-/// A counter of things in use, refusing more than `limit`.
-final class Slots: Sendable {
-    private let inUse = Atomic<Int>(0)
-    private let limit: Int
-
-    init(limit: Int) {
-        self.limit = limit
-    }
-
-    /// Takes a slot; false when all are taken.
-    func acquire() -> Bool {
-        guard inUse.add(1, ordering: .relaxed).newValue <= limit else {
-            inUse.subtract(1, ordering: .relaxed)
-            return false
-        }
-        return true
-    }
-
-    /// Gives a slot back.
-    func release() {
-        inUse.subtract(1, ordering: .relaxed)
-    }
-}
-
 /// Every connection being served, so a stop closes even those still in their handshake (which belong to
 /// no peer yet). After the stop, registering closes at once.
 final class ChannelRegistry: Sendable {

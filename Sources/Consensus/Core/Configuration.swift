@@ -9,19 +9,19 @@ public struct Configuration: Hashable, Sendable, CustomStringConvertible {
     public private(set) var voters: [NodeID]
     /// The non-voting members (learners), sorted.
     public private(set) var standbys: [NodeID]
+    /// Voters then standbys (kept, as leaders iterate it on every heartbeat).
+    public private(set) var members: [NodeID]
 
     /// A configuration of `voters` and `standbys`; a node named in both is a voter.
     public init(voters: some Sequence<NodeID>, standbys: some Sequence<NodeID> = [NodeID]()) {
         let voterSet = Set(voters)
         self.voters = voterSet.sorted()
         self.standbys = Set(standbys).subtracting(voterSet).sorted()
+        self.members = self.voters + self.standbys
     }
 
     /// The configuration with no members (a node that has not been bootstrapped or added yet).
     public static let empty = Configuration(voters: [NodeID]())
-
-    /// Voters then standbys.
-    public var members: [NodeID] { voters + standbys }
 
     /// True when the configuration has no member at all.
     public var isEmpty: Bool { voters.isEmpty && standbys.isEmpty }

@@ -169,9 +169,9 @@ struct ByteWriter {
     mutating func bytes(_ bytes: [UInt8]) { buffer.append(contentsOf: bytes) }
     mutating func u8(_ value: UInt8) { buffer.append(value) }
     mutating func flag(_ value: Bool) { buffer.append(value ? 1 : 0) }
-    mutating func u16(_ value: UInt16) { u8(UInt8(value >> 8)); u8(UInt8(value & 0xFF)) }
-    mutating func u32(_ value: UInt32) { for shift in stride(from: 24, through: 0, by: -8) { u8(UInt8((value >> UInt32(shift)) & 0xFF)) } }
-    mutating func u64(_ value: UInt64) { for shift in stride(from: 56, through: 0, by: -8) { u8(UInt8((value >> UInt64(shift)) & 0xFF)) } }
+    mutating func u16(_ value: UInt16) { withUnsafeBytes(of: value.bigEndian) { buffer.append(contentsOf: $0) } }
+    mutating func u32(_ value: UInt32) { withUnsafeBytes(of: value.bigEndian) { buffer.append(contentsOf: $0) } }
+    mutating func u64(_ value: UInt64) { withUnsafeBytes(of: value.bigEndian) { buffer.append(contentsOf: $0) } }
 
     mutating func nodeID(_ node: NodeID) {
         let utf8 = Array(node.rawValue.utf8.prefix(255))

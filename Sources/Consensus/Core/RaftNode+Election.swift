@@ -77,9 +77,14 @@ extension RaftNode {
 
     /// True when this node must ignore a vote request from a higher term: it heard from a live leader
     /// within the election timeout (CheckQuorum's lease), and the request is not a transfer's forced
-    /// campaign; or the candidate is not a voter of our configuration.
+    /// campaign.
+    ///
+    /// Requests from candidates that are not voters of *our* configuration are still answered: with
+    /// configurations in force on append, a voter may lag behind the change that made the candidate a
+    /// voter, and ignoring it deadlocked elections in the simulation (seeds 916 and 980). A removed node
+    /// cannot disrupt anyway: the lease makes a live group ignore it, and it cannot win once its removal
+    /// is committed (the majority that committed it has a longer log).
     func ignoresVoteRequest(from candidate: NodeID, transfer: Bool) -> Bool {
-        if !configuration.voters.isEmpty, !configuration.isVoter(candidate) { return true }
         if transfer { return false }
         return settings.checkQuorum && leader != nil && electionElapsed < settings.electionTicks
     }

@@ -10,14 +10,17 @@ extension RaftSimulations {
     /// transfers, compactions with snapshot installs, and ReadIndex reads — with every safety invariant
     /// checked after every event and liveness required after healing.
     ///
-    /// `RAFT_SIM_SEEDS=100000` runs that many seeds; `RAFT_SIM_SEED=<n>` replays one and prints its figures.
+    /// `RAFT_SIM_SEEDS=100000` runs seeds 1…100000 (`RAFT_SIM_SEEDS=5001-9000` a range);
+    /// `RAFT_SIM_SEED=<n>` replays one and prints its figures.
     @Suite("Raft simulation: safety and liveness under faults")
     struct RaftSafetySimulationTests {
         static var seeds: [UInt64] {
             let environment = ProcessInfo.processInfo.environment
             if let one = environment["RAFT_SIM_SEED"].flatMap(UInt64.init) { return [one] }
-            let count = environment["RAFT_SIM_SEEDS"].flatMap(UInt64.init) ?? 1000
-            return Array(1...max(1, count))
+            let value = environment["RAFT_SIM_SEEDS"] ?? "1000"
+            let bounds = value.split(separator: "-").compactMap { UInt64($0) }
+            if bounds.count == 2, bounds[0] <= bounds[1] { return Array(bounds[0]...bounds[1]) }
+            return Array(1...max(1, bounds.first ?? 1000))
         }
 
         @Test("1000 seeded runs (3 or 5 voters, 1 or 2 standbys) keep every invariant and end with a live leader")

@@ -29,7 +29,10 @@ struct SimulatedDisk: Sendable {
 /// What travels over the simulated network: an encoded Raft message, and a snapshot's data alongside a
 /// snapshot message (the transport's job in the real shell).
 struct SimulatedPayload: Sendable {
+    /// The encoded message, when the run goes through the codec.
     var bytes: [UInt8]
+    /// The message itself, when it does not.
+    var message: Message?
     var snapshot: SimulatedSnapshot?
 }
 

@@ -8,8 +8,15 @@ extension RaftSimulation {
         let running = nodes.indices.filter { nodes[$0].core != nil }
         let leaders = running.filter { nodes[$0].core?.role == .leader }
 
-        if random.chance(0.02), nodes.count - running.count < 2, let victim = running.randomElement(using: &random) {
+        if random.chance(0.03), nodes.count - running.count < 2, let victim = running.randomElement(using: &random) {
             crash(victim)
+        }
+        // Power loss of two nodes at once, the leader among them (its unsynced acknowledgements and the
+        // follower's are lost together).
+        if random.chance(0.01), running.count == nodes.count, let leader = leaders.first,
+           let other = running.filter({ $0 != leader }).randomElement(using: &random) {
+            crash(leader)
+            crash(other)
         }
         if network.partitionGroups == nil {
             if random.chance(0.02) { partition() }

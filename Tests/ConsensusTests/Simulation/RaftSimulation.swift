@@ -137,6 +137,7 @@ struct RaftSimulation {
         switch event {
         case .timer(let id):
             let index = indexByID[id]!
+            // An fsync completes by the next tick.
             completePending(index)
             trace.record(network.elapsed, id, .tick)
             nodes[index].core?.tick()
@@ -147,7 +148,8 @@ struct RaftSimulation {
         case .delivery(let delivery):
             let index = indexByID[delivery.to]!
             guard nodes[index].core != nil else { return }
-            completePending(index)
+            // The fsync of the pending ready is still running: messages are stepped meanwhile, and a crash
+            // before the node's next tick loses it.
             let message: Message
             if let value = delivery.payload.message {
                 message = value

@@ -20,6 +20,7 @@ extension RaftSimulation {
         }
         if network.partitionGroups == nil {
             if random.chance(0.02) { partition() }
+            if random.chance(0.03), let leader = leaders.randomElement(using: &random) { isolateLeader(leader) }
             if random.chance(0.01), let from = running.randomElement(using: &random), let to = running.randomElement(using: &random), from != to {
                 network.block(from: nodes[from].id, to: nodes[to].id)
                 trace.record(network.elapsed, nodes[from].id, .block(nodes[to].id))
@@ -67,6 +68,19 @@ extension RaftSimulation {
         for node in nodes { groups[Int(random.next() % 2)].insert(node.id) }
         network.partition(groups)
         trace.record(network.elapsed, nil, .partition(groups.map { $0.sorted() }))
+        statistics.partitions += 1
+    }
+
+    /// Cuts the leader off with at most one follower, so the others elect a new leader while it still
+    /// believes it leads (and may have appended entries only a minority holds).
+    private mutating func isolateLeader(_ leader: Int) {
+        var minority: Set<NodeID> = [nodes[leader].id]
+        if random.chance(0.5), let companion = nodes.indices.filter({ $0 != leader }).randomElement(using: &random) {
+            minority.insert(nodes[companion].id)
+        }
+        let groups = [minority, Set(nodes.map(\.id)).subtracting(minority)]
+        network.partition(groups)
+        trace.record(network.elapsed, nodes[leader].id, .partition(groups.map { $0.sorted() }))
         statistics.partitions += 1
     }
 

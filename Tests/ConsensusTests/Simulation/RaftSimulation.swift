@@ -24,10 +24,15 @@ struct RaftSimulationConfiguration: Sendable {
     /// Send every message through the binary codec (else as values: the codec costs a sixth of a run).
     var usesCodec = true
 
-    /// Seeds vary the shape: 3 or 5 voters with 1 or 2 standbys.
+    /// Seeds vary the shape: 3 or 5 voters with 1 or 2 standbys, 1–4 entries per append, and one seed in
+    /// eight without CheckQuorum (so a deposed leader lingers and ReadIndex must protect itself) and one
+    /// in eight without PreVote (so terms churn).
     static func forSeed(_ seed: UInt64) -> RaftSimulationConfiguration {
         var configuration = RaftSimulationConfiguration(seed: seed, voters: seed % 2 == 0 ? 3 : 5, standbys: seed % 4 < 2 ? 1 : 2)
         configuration.usesCodec = seed % 4 == 0
+        configuration.settings.maxEntriesPerAppend = 1 + Int((seed / 4) % 4)
+        configuration.settings.checkQuorum = seed % 8 != 3
+        configuration.settings.preVote = seed % 8 != 5
         return configuration
     }
 }

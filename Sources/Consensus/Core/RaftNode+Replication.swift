@@ -123,6 +123,8 @@ extension RaftNode {
         }
         if updated, peer == transferee, progress.match == log.lastIndex {
             send(.timeoutNow, to: peer)
+            // A leader that left the voters has handed over: it leaves now rather than wait to be told.
+            if !configuration.isVoter(id), !hasPendingConfigurationChange { becomeFollower(term: term, leader: nil) }
         }
     }
 

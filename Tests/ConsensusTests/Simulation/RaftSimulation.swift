@@ -200,7 +200,8 @@ struct RaftSimulation {
             }
             nodes[index].disk.snapshot = data
             nodes[index].disk.entries = []
-            nodes[index].receivedSnapshots = [:]
+            // A newer snapshot may have arrived while this one was being written: keep it.
+            nodes[index].receivedSnapshots = nodes[index].receivedSnapshots.filter { $0.key > metadata.index }
         }
         if let first = ready.entries.first {
             // Stored entries are consecutive: the new ones replace everything from their first index on.

@@ -112,6 +112,33 @@ struct ReplicationTests {
         #expect(bytes["b"].lastIndex == bytes["a"].lastIndex)
     }
 
+    @Test("flow control: a follower that stops answering gets at most the inflight window, then probes")
+    func inflightWindow() throws {
+        var cluster = TestCluster(voters: ["a", "b", "c"], settings: RaftSettings(maxEntriesPerAppend: 1, maxInflightAppends: 2))
+        cluster.elect("a")
+        #expect(cluster["a"].progress[NodeID("b")]?.state == .replicate)
+        cluster.dropIf = { message in
+            if case .appendResponse = message.kind { return message.from == NodeID("b") }
+            return false
+        }
+        cluster.delivered = []
+        for index in 0..<10 { try cluster.propose("a", "v\(index)") }
+        let appendsToB = cluster.delivered.filter { message in
+            if case .append(let request) = message.kind { return message.to == NodeID("b") && !request.entries.isEmpty }
+            return false
+        }
+        #expect(appendsToB.count == 2, "the window is two appends: \(appendsToB.count)")
+        #expect(cluster.appliedCommands("c").count == 10, "c is not held back")
+        // Each heartbeat answer frees one slot, so replication goes on, slowly, without acknowledgements.
+        cluster.tick(["a"], times: 3)
+        #expect(cluster["b"].lastIndex > appendsToB.last.map { message -> LogIndex in
+            if case .append(let request) = message.kind { return request.entries.last!.index } else { return 0 }
+        } ?? 0)
+        cluster.heal()
+        cluster.tick(times: 3)
+        #expect(cluster.appliedCommands("b").count == 10)
+    }
+
     @Test("a slow follower does not hold back commits to the others")
     func slowFollowerDoesNotBlock() throws {
         var cluster = TestCluster(voters: ["a", "b", "c"])

@@ -104,7 +104,26 @@ struct RaftSafetyChecker {
                 fail("\(node.id)'s state machine differs from the committed prefix through \(node.stateMachine.appliedIndex)")
             }
         }
+        checkLogMatching(nodes.compactMap(\.core))
         return failure
+    }
+
+    /// Log matching: when two logs hold an entry with the same index and term, they hold the same entries
+    /// up to there (committed or not).
+    private mutating func checkLogMatching(_ cores: [RaftNode]) {
+        for (offset, first) in cores.enumerated() {
+            for second in cores[(offset + 1)...] {
+                let low = max(first.log.firstIndex, second.log.firstIndex)
+                let high = min(first.log.lastIndex, second.log.lastIndex)
+                guard low <= high else { continue }
+                // The highest index where both hold the same term; everything from `low` up to it must agree.
+                guard let shared = (low...high).reversed().first(where: { first.log.term(at: $0) == second.log.term(at: $0) }) else { continue }
+                for index in low...shared where first.log.entry(at: index) != second.log.entry(at: index) {
+                    fail("log matching: \(first.id) and \(second.id) agree at \(shared)@\(first.log.term(at: shared) ?? 0) but differ at \(index)")
+                    return
+                }
+            }
+        }
     }
 
     static func command(_ bytes: [UInt8]) -> UInt64 {

@@ -50,6 +50,25 @@ extension RaftSimulations {
             #expect(totals.transfers > seeds.count / 4)
         }
 
+        @Test("300 seeded runs with a leader crashing every ~80 ms (Figure 8, unreliable) keep every invariant")
+        func leaderChurnRuns() {
+            var failures = 0
+            var totals = RaftSimulationStatistics()
+            let environment = ProcessInfo.processInfo.environment
+            let count = environment["RAFT_SIM_CHURN_SEEDS"].flatMap(UInt64.init) ?? 300
+            for seed in 1...max(1, count) {
+                var simulation = RaftSimulation(RaftSimulationConfiguration.leaderChurn(seed))
+                if let failure = simulation.run() {
+                    Issue.record(Comment(rawValue: failure))
+                    failures += 1
+                    if failures >= 3 { break }
+                }
+                totals.add(simulation.statistics)
+            }
+            guard failures == 0, count >= 100 else { return }
+            #expect(totals.crashes > Int(count) * 5, "the leader really churns: \(totals.crashes) crashes")
+        }
+
         @Test("the same seed replays the same run")
         func seedReplays() {
             func run(_ seed: UInt64) -> (String?, [LogIndex], [[UInt64]]) {

@@ -11,6 +11,9 @@ extension RaftSimulation {
         if random.chance(0.03), nodes.count - running.count < 2, let victim = running.randomElement(using: &random) {
             crash(victim)
         }
+        if configuration.leaderChurn, random.chance(0.25), nodes.count - running.count < 2, let leader = leaders.first {
+            crash(leader, downtime: .milliseconds(20) + random.duration(below: .milliseconds(130)))
+        }
         // Power loss of two nodes at once, the leader among them (its unsynced acknowledgements and the
         // follower's are lost together).
         if random.chance(0.01), running.count == nodes.count, let leader = leaders.first,
@@ -53,13 +56,13 @@ extension RaftSimulation {
         }
     }
 
-    private mutating func crash(_ index: Int) {
+    private mutating func crash(_ index: Int, downtime: Duration? = nil) {
         let id = nodes[index].id
         network.crash(id)
         nodes[index].crash()
         trace.record(network.elapsed, id, .crash)
         statistics.crashes += 1
-        let downtime = Duration.milliseconds(50) + random.duration(below: .milliseconds(350))
+        let downtime = downtime ?? Duration.milliseconds(50) + random.duration(below: .milliseconds(350))
         network.restart(id, at: network.now + downtime)
     }
 

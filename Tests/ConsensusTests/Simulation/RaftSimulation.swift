@@ -23,6 +23,20 @@ struct RaftSimulationConfiguration: Sendable {
     var snapshotThreshold: LogIndex = 6
     /// Send every message through the binary codec (else as values: the codec costs a sixth of a run).
     var usesCodec = true
+    /// Crash the leader often (about every 80 ms), so logs diverge across many short terms (the
+    /// "Figure 8, unreliable" schedule).
+    var leaderChurn = false
+
+    /// Five voters and a standby, one entry per append, and a leader that crashes every ~80 ms and comes
+    /// back soon: many short terms whose uncommitted tails diverge, where committing an old-term entry by
+    /// counting replicas (Figure 8) would lose a committed entry.
+    static func leaderChurn(_ seed: UInt64) -> RaftSimulationConfiguration {
+        var configuration = RaftSimulationConfiguration(seed: seed, voters: 5, standbys: 1)
+        configuration.settings.maxEntriesPerAppend = 1
+        configuration.leaderChurn = true
+        configuration.usesCodec = false
+        return configuration
+    }
 
     /// Seeds vary the shape: 3 or 5 voters with 1 or 2 standbys, 1–4 entries per append, and one seed in
     /// eight without CheckQuorum (so a deposed leader lingers and ReadIndex must protect itself) and one

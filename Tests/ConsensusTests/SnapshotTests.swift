@@ -31,6 +31,45 @@ struct SnapshotTests {
         #expect(cluster.appliedCommands("c") == ["after"], "entries after the snapshot are applied on top of it")
     }
 
+    @Test("a lost snapshot is sent again after the snapshot timeout, or at once when the shell reports a failure")
+    func lostSnapshotIsResent() throws {
+        var cluster = TestCluster(voters: ["a", "b", "c"], settings: RaftSettings(snapshotTimeoutTicks: 5))
+        cluster.elect("a")
+        cluster.isolate("c")
+        for index in 0..<5 { try cluster.propose("a", "v\(index)") }
+        cluster["a"].compact(through: cluster["a"].appliedIndex)
+        cluster.heal()
+        cluster.dropIf = { message in
+            if case .snapshot = message.kind { return true }
+            return false
+        }
+        cluster.tick(["a"], times: 2)
+        #expect(cluster["a"].progress[NodeID("c")]?.state == .snapshot(index: cluster["a"].log.snapshot.index))
+        cluster.dropIf = nil
+        cluster.tick(["a"], times: 2)
+        #expect(cluster.installedSnapshots[NodeID("c")] == nil, "still waiting for the lost one")
+        cluster.tick(["a"], times: 5)
+        #expect(cluster.installedSnapshots[NodeID("c")]?.count == 1)
+        #expect(cluster["c"].lastIndex == cluster["a"].lastIndex)
+
+        // The shell's report short-cuts the timeout.
+        var reported = TestCluster(voters: ["a", "b", "c"], settings: RaftSettings(snapshotTimeoutTicks: 1000))
+        reported.elect("a")
+        reported.isolate("c")
+        try reported.propose("a", "x")
+        reported["a"].compact(through: reported["a"].appliedIndex)
+        reported.heal()
+        reported.dropIf = { message in
+            if case .snapshot = message.kind { return true }
+            return false
+        }
+        reported.tick(["a"], times: 1)
+        reported.dropIf = nil
+        reported["a"].reportSnapshot(to: NodeID("c"), delivered: false)
+        reported.tick(["a"], times: 2)
+        #expect(reported.installedSnapshots[NodeID("c")]?.count == 1)
+    }
+
     @Test("a snapshot whose last entry the follower already holds only moves its commit index")
     func matchingSnapshotKeepsLog() {
         let configuration = Configuration(voters: ["a", "b"].map(NodeID.init))

@@ -145,7 +145,7 @@ struct TestCluster {
 
     // MARK: Views
 
-    /// The leaders among the nodes that are not isolated.
+    /// The nodes that believe they lead (a cut-off leader included).
     var leaders: [NodeID] { ids.filter { nodes[$0]!.role == .leader } }
 
     /// Commands the node applied, as strings.

@@ -1,0 +1,196 @@
+/// The log a core owns: a snapshot boundary, then the entries after it, of which a prefix is stable
+/// (persisted by the shell) and the rest unstable (handed out in a ``Ready``, not yet acknowledged).
+///
+/// All entries after the last compaction are kept in memory; the shell reloads them on restart through
+/// ``LogStorage``. Configuration entries are indexed on the side so the configuration in force at any
+/// index (the latest one at or before it) is found without scanning.
+public struct RaftLog: Sendable {
+    /// The boundary: everything up to `snapshot.index` is compacted into the application's snapshot.
+    public private(set) var snapshot: SnapshotMetadata
+    /// Entries `snapshot.index + 1 ... lastIndex`.
+    private var entries: [LogEntry]
+    /// The highest index known to be committed.
+    public private(set) var committed: LogIndex
+    /// The highest index the state machine has applied (acknowledged by ``RaftNode/advance()``).
+    public private(set) var applied: LogIndex
+    /// Entries up to here are durable.
+    public private(set) var stableIndex: LogIndex
+    /// A snapshot received from the leader that is not yet durable and installed.
+    public private(set) var unstableSnapshot: SnapshotMetadata?
+    /// Configuration entries after the snapshot, in index order.
+    private var configurationEntries: [(index: LogIndex, configuration: Configuration)] = []
+
+    /// A log restored from what the shell persisted.
+    init(snapshot: SnapshotMetadata, entries: [LogEntry], committed: LogIndex, applied: LogIndex) {
+        precondition(entries.enumerated().allSatisfy { $1.index == snapshot.index + 1 + LogIndex($0) }, "entries must follow the snapshot without gaps")
+        self.snapshot = snapshot
+        self.entries = entries
+        let last = snapshot.index + LogIndex(entries.count)
+        self.committed = min(max(committed, snapshot.index), last)
+        self.applied = min(max(applied, snapshot.index), self.committed)
+        self.stableIndex = last
+        for entry in entries {
+            if case .configuration(let configuration) = entry.payload {
+                configurationEntries.append((entry.index, configuration))
+            }
+        }
+    }
+
+    // MARK: Reading
+
+    /// The first index still held as an entry.
+    public var firstIndex: LogIndex { snapshot.index + 1 }
+    /// The index of the last entry (the snapshot's index when there is none).
+    public var lastIndex: LogIndex { snapshot.index + LogIndex(entries.count) }
+    /// The position of the last entry.
+    public var lastPosition: LogPosition { LogPosition(term: term(at: lastIndex) ?? 0, index: lastIndex) }
+
+    /// The term of the entry at `index`, or nil when it is compacted away or beyond the log.
+    public func term(at index: LogIndex) -> Term? {
+        if index == snapshot.index { return snapshot.term }
+        guard index > snapshot.index, index <= lastIndex else { return nil }
+        return entries[Int(index - firstIndex)].term
+    }
+
+    /// The entry at `index`, if held.
+    public func entry(at index: LogIndex) -> LogEntry? {
+        guard index >= firstIndex, index <= lastIndex else { return nil }
+        return entries[Int(index - firstIndex)]
+    }
+
+    /// True when the log holds `position` (or it is the snapshot boundary).
+    public func matches(_ position: LogPosition) -> Bool {
+        term(at: position.index) == position.term
+    }
+
+    /// Entries from `start` on, at most `maxCount` and about `maxBytes` (at least one when any exists), or
+    /// nil when `start` is compacted away.
+    public func entries(from start: LogIndex, maxCount: Int = .max, maxBytes: Int = .max) -> [LogEntry]? {
+        guard start >= firstIndex else { return nil }
+        guard start <= lastIndex else { return [] }
+        var result: [LogEntry] = []
+        var bytes = 0
+        var index = Int(start - firstIndex)
+        while index < entries.count, result.count < maxCount {
+            bytes += entries[index].byteCount
+            if !result.isEmpty, bytes > maxBytes { break }
+            result.append(entries[index])
+            index += 1
+        }
+        return result
+    }
+
+    /// Entries not yet durable.
+    var unstableEntries: [LogEntry] {
+        guard stableIndex < lastIndex else { return [] }
+        return Array(entries[Int(stableIndex + 1 - firstIndex)...])
+    }
+
+    /// The configuration in force: the latest in the log, else the snapshot's.
+    public var configuration: Configuration { configurationEntries.last?.configuration ?? snapshot.configuration }
+
+    /// The index of the latest configuration entry (the snapshot's index when it is in the snapshot).
+    public var configurationIndex: LogIndex { configurationEntries.last?.index ?? snapshot.index }
+
+    /// The configuration in force at `index` (which must not be before the snapshot).
+    func configuration(at index: LogIndex) -> Configuration {
+        configurationEntries.last { $0.index <= index }?.configuration ?? snapshot.configuration
+    }
+
+    /// The last index at or below `index` whose term is at most `term`, with that term; an index whose term
+    /// is unknown (compacted) is returned with term 0, as a possible match.
+    func lastIndex(atOrBelow index: LogIndex, withTermAtMost term: Term) -> LogPosition {
+        var index = index
+        while index > 0 {
+            guard let entryTerm = self.term(at: index) else { return LogPosition(term: 0, index: index) }
+            if entryTerm <= term { return LogPosition(term: entryTerm, index: index) }
+            index -= 1
+        }
+        return .zero
+    }
+
+    /// Committed entries not yet handed to the state machine, from `after + 1`.
+    func committedEntries(after index: LogIndex) -> [LogEntry] {
+        guard committed > index else { return [] }
+        return entries(from: index + 1)?.prefix(Int(committed - index)).map { $0 } ?? []
+    }
+
+    // MARK: Writing
+
+    /// Appends entries as a leader (they must follow the last entry).
+    mutating func append(_ newEntries: [LogEntry]) {
+        for entry in newEntries {
+            precondition(entry.index == lastIndex + 1, "appended entries must follow the log")
+            entries.append(entry)
+            if case .configuration(let configuration) = entry.payload {
+                configurationEntries.append((entry.index, configuration))
+            }
+        }
+    }
+
+    /// Follower side of AppendEntries: if the log holds `previous`, writes `newEntries` over any conflicting
+    /// suffix and returns the index of the last entry the request vouches for; nil when `previous` does not
+    /// match. Never truncates a committed entry.
+    mutating func tryAppend(after previous: LogPosition, _ newEntries: [LogEntry]) -> LogIndex? {
+        guard matches(previous) else { return nil }
+        let lastNew = previous.index + LogIndex(newEntries.count)
+        // The first new entry that is not already here (a different term, or beyond the end).
+        guard let conflict = newEntries.firstIndex(where: { !matches($0.position) }) else { return lastNew }
+        let start = newEntries[conflict].index
+        precondition(start > committed, "an append must never overwrite a committed entry (\(start) ≤ \(committed))")
+        truncate(after: start - 1)
+        append(Array(newEntries[conflict...]))
+        return lastNew
+    }
+
+    private mutating func truncate(after index: LogIndex) {
+        guard index < lastIndex else { return }
+        entries.removeLast(Int(lastIndex - index))
+        while let last = configurationEntries.last, last.index > index { configurationEntries.removeLast() }
+        stableIndex = min(stableIndex, index)
+    }
+
+    /// Moves the commit index forward (never back) to at most the last entry.
+    mutating func commit(to index: LogIndex) {
+        committed = max(committed, min(index, lastIndex))
+    }
+
+    /// The shell applied everything through `index`.
+    mutating func applied(to index: LogIndex) {
+        precondition(index <= committed, "applied beyond commit")
+        applied = max(applied, index)
+    }
+
+    /// The shell made everything through `index` durable (the entry at `index` must still be `term`).
+    mutating func stable(to position: LogPosition) {
+        guard position.index > stableIndex, matches(position) else { return }
+        stableIndex = position.index
+    }
+
+    /// The received snapshot is durable and installed.
+    mutating func snapshotInstalled(_ metadata: SnapshotMetadata) {
+        guard unstableSnapshot == metadata else { return }
+        unstableSnapshot = nil
+        applied = max(applied, metadata.index)
+    }
+
+    /// Replaces the whole log by a snapshot received from the leader.
+    mutating func restore(_ metadata: SnapshotMetadata) {
+        snapshot = metadata
+        entries = []
+        configurationEntries = []
+        committed = metadata.index
+        stableIndex = metadata.index
+        unstableSnapshot = metadata
+    }
+
+    /// Discards entries through `index`, which the application has captured in a snapshot.
+    mutating func compact(through index: LogIndex) {
+        guard index > snapshot.index else { return }
+        precondition(index <= applied && index <= stableIndex, "compact only applied, durable entries")
+        let metadata = SnapshotMetadata(index: index, term: term(at: index) ?? 0, configuration: configuration(at: index))
+        entries.removeFirst(Int(index - snapshot.index))
+        configurationEntries.removeAll { $0.index <= index }
+        snapshot = metadata
+    }
+}

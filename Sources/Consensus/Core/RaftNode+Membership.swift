@@ -1,0 +1,103 @@
+import CohortCore
+
+/// Why a leadership transfer was refused.
+public enum TransferError: Error, Hashable, Sendable {
+    /// Only the leader transfers leadership; `leader` is the one this node knows of.
+    case notLeader(leader: NodeID?)
+    /// The target is not a voter of the configuration in force (standbys never lead).
+    case notVoter(NodeID)
+}
+
+extension RaftNode {
+    /// Appends a single-server configuration change; it takes effect on every node as soon as that node
+    /// appends it (Raft dissertation §4.1). Refused while another change is uncommitted, before the leader
+    /// has committed an entry of its term, and during a leadership transfer. Returns the entry's index.
+    @discardableResult
+    public mutating func proposeConfigurationChange(_ change: ConfigurationChange) throws(ProposalError) -> LogIndex {
+        try checkCanAppend()
+        if hasPendingConfigurationChange { throw .configurationChangePending(index: log.configurationIndex) }
+        guard log.committed >= termStartIndex else { throw .leaderNotReady }
+        let next: Configuration
+        do {
+            next = try configuration.applying(change)
+        } catch {
+            throw .invalidChange(error)
+        }
+        appendAsLeader([.configuration(next)])
+        configurationDidChange()
+        broadcastAppend()
+        return log.lastIndex
+    }
+
+    /// Brings the leader's replication state in line with the configuration in force.
+    private mutating func configurationDidChange() {
+        let members = Set(configuration.members)
+        for peer in progressByPeer.keys where !members.contains(peer) && peer != id {
+            progressByPeer[peer] = nil
+            readAcks[peer] = nil
+        }
+        for member in configuration.members where progressByPeer[member] == nil {
+            progressByPeer[member] = PeerProgress(match: 0, next: log.lastIndex)
+        }
+        if let transferee, !configuration.isVoter(transferee) { self.transferee = nil }
+        // A smaller quorum may commit what is already replicated, and confirm pending reads.
+        if maybeCommit() { broadcastAppend() }
+        releaseConfirmedReads()
+    }
+
+    /// A leader whose committed configuration no longer counts it as a voter hands leadership to the most
+    /// up-to-date voter and then steps down.
+    mutating func handOverIfNoLongerVoter() {
+        guard role == .leader, !configuration.isVoter(id), !hasPendingConfigurationChange, transferee == nil else { return }
+        let best = configuration.voters.max { lhs, rhs in
+            let left = progressByPeer[lhs]?.match ?? 0, right = progressByPeer[rhs]?.match ?? 0
+            return left != right ? left < right : lhs > rhs
+        }
+        guard let best else { return }
+        transferee = best
+        electionElapsed = 0
+        if progressByPeer[best]?.match == log.lastIndex {
+            send(.timeoutNow, to: best)
+            becomeFollower(term: term, leader: nil)
+        } else {
+            sendAppend(to: best, evenIfEmpty: true)
+        }
+    }
+
+    /// Hands leadership to `target`, a voter: once its log is caught up, it is told to campaign at once
+    /// (TimeoutNow). Proposals are refused meanwhile; the transfer is abandoned after an election timeout.
+    public mutating func transferLeadership(to target: NodeID) throws(TransferError) {
+        guard role == .leader else { throw .notLeader(leader: leader) }
+        guard configuration.isVoter(target) else { throw .notVoter(target) }
+        guard target != id else {
+            transferee = nil
+            return
+        }
+        if transferee == target { return }
+        transferee = target
+        electionElapsed = 0
+        if progressByPeer[target]?.match == log.lastIndex {
+            send(.timeoutNow, to: target)
+        } else {
+            sendAppend(to: target, evenIfEmpty: true)
+        }
+    }
+
+    /// Records that the application has a snapshot of its state through `index` (at most the applied index)
+    /// and discards the log up to there. The snapshot carries the configuration in force at `index`.
+    public mutating func compact(through index: LogIndex) {
+        guard index > log.snapshot.index else { return }
+        precondition(index <= log.applied, "a snapshot can only cover applied entries (\(index) > \(log.applied))")
+        log.compact(through: index)
+    }
+
+    /// The shell could not deliver the snapshot to `peer`, or finished sending it: on failure the leader
+    /// probes the peer again (and sends a fresh snapshot if it still needs one).
+    public mutating func reportSnapshot(to peer: NodeID, delivered: Bool) {
+        guard role == .leader, var progress = progressByPeer[peer], case .snapshot = progress.state else { return }
+        if !delivered {
+            progress.becomeProbe()
+            progressByPeer[peer] = progress
+        }
+    }
+}

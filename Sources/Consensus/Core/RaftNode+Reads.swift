@@ -1,0 +1,73 @@
+import CohortCore
+
+/// Why a linearizable read cannot be started here.
+public enum ReadIndexError: Error, Hashable, Sendable {
+    /// No leader is known to forward the read to; retry after an election.
+    case noLeader
+}
+
+extension RaftNode {
+    /// Starts a linearizable read named `context`. On the leader: once it has committed an entry of its
+    /// term and a majority of voters confirmed its leadership by a heartbeat round, a ``ReadState`` with the
+    /// commit index comes out in a ``Ready``. On a follower: the request goes to the leader and its answer
+    /// comes back as the ``ReadState``. A stale leader never answers (its reads are dropped when it learns).
+    public mutating func readIndex(context: ReadContext) throws(ReadIndexError) {
+        if role == .leader {
+            startRead(context: context, requester: id)
+        } else if let leader, role == .follower {
+            send(.readIndex(context: context), to: leader)
+        } else {
+            throw .noLeader
+        }
+    }
+
+    mutating func startRead(context: ReadContext, requester: NodeID) {
+        let read = PendingRead(context: context, requester: requester, index: 0, sequence: 0)
+        if log.term(at: log.committed) != term {
+            // The commit index is only known to be current once an entry of this term commits.
+            readsAwaitingCommit.append(read)
+        } else {
+            confirmLeadership(for: read)
+        }
+    }
+
+    private mutating func confirmLeadership(for read: PendingRead) {
+        readSequence += 1
+        var read = read
+        read.index = log.committed
+        read.sequence = readSequence
+        pendingReads.append(read)
+        releaseConfirmedReads()
+        if !pendingReads.isEmpty { broadcastHeartbeat() }
+    }
+
+    mutating func releaseReadsAwaitingCommit() {
+        guard !readsAwaitingCommit.isEmpty, log.term(at: log.committed) == term else { return }
+        let waiting = readsAwaitingCommit
+        readsAwaitingCommit = []
+        for read in waiting { startRead(context: read.context, requester: read.requester) }
+    }
+
+    mutating func acknowledgeRead(_ sequence: UInt64, from peer: NodeID) {
+        guard sequence > 0, sequence > readAcks[peer] ?? 0 else { return }
+        readAcks[peer] = sequence
+        releaseConfirmedReads()
+    }
+
+    /// Answers every pending read whose heartbeat round a majority of voters has echoed.
+    mutating func releaseConfirmedReads() {
+        guard role == .leader, !pendingReads.isEmpty else { return }
+        let quorum = configuration.quorum
+        guard quorum > 0 else { return }
+        let acks = configuration.voters.map { $0 == id ? readSequence : readAcks[$0] ?? 0 }.sorted(by: >)
+        let confirmed = acks[quorum - 1]
+        while let read = pendingReads.first, read.sequence <= confirmed {
+            pendingReads.removeFirst()
+            if read.requester == id {
+                readStates.append(ReadState(context: read.context, index: read.index))
+            } else {
+                send(.readIndexResponse(context: read.context, index: read.index), to: read.requester)
+            }
+        }
+    }
+}

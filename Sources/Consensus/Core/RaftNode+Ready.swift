@@ -1,0 +1,55 @@
+extension RaftNode {
+    /// True when ``ready()`` has something to hand out (and the previous ready was acknowledged).
+    public var hasReady: Bool {
+        guard inFlight == nil else { return false }
+        return !outbox.isEmpty || !readStates.isEmpty || !droppedReads.isEmpty || hardState != lastHandedOutHardState
+            || log.unstableSnapshot != nil || log.stableIndex < log.lastIndex
+            || log.committed > max(log.applied, log.unstableSnapshot?.index ?? 0)
+    }
+
+    /// Takes the effects gathered so far. Carry them out as ``Ready`` describes, then call ``advance()``
+    /// before the next ``ready()``.
+    public mutating func ready() -> Ready {
+        precondition(inFlight == nil, "advance() the previous ready first")
+        let state = hardState
+        let snapshot = log.unstableSnapshot
+        let entries = log.unstableEntries
+        let appliedFloor = max(log.applied, snapshot?.index ?? 0)
+        let committed = log.committedEntries(after: appliedFloor)
+        let ready = Ready(
+            hardState: state != lastHandedOutHardState ? state : nil,
+            entries: entries,
+            snapshot: snapshot,
+            messages: outbox,
+            committedEntries: committed,
+            readStates: readStates,
+            droppedReads: droppedReads
+        )
+        outbox = []
+        readStates = []
+        droppedReads = []
+        lastHandedOutHardState = state
+        inFlight = InFlightReady(
+            hardState: state, lastEntry: entries.last?.position, snapshot: snapshot,
+            appliedThrough: committed.last?.index
+        )
+        return ready
+    }
+
+    /// The shell carried out the last ``Ready``: its state is durable, its snapshot installed and its
+    /// committed entries applied.
+    public mutating func advance() {
+        guard let done = inFlight else { return }
+        inFlight = nil
+        if let state = done.hardState { persistedHardState = state }
+        if let snapshot = done.snapshot { log.snapshotInstalled(snapshot) }
+        if let last = done.lastEntry { log.stable(to: last) }
+        if let applied = done.appliedThrough { log.applied(to: applied) }
+        if role == .leader, done.lastEntry != nil {
+            // The leader's own copy counts towards a majority only once it is durable.
+            let known = progressByPeer[id]?.match ?? 0
+            progressByPeer[id]?.match = max(known, log.stableIndex)
+            if maybeCommit() { broadcastAppend() }
+        }
+    }
+}

@@ -1,0 +1,168 @@
+import CohortCore
+
+/// Why a proposal or configuration change was refused. Nothing was appended; the core never retries.
+public enum ProposalError: Error, Hashable, Sendable {
+    /// Only the leader appends; `leader` is the leader this node knows of, if any (forward it there).
+    case notLeader(leader: NodeID?)
+    /// Leadership is being handed to `transferee`; retry at the new leader.
+    case transferInProgress(transferee: NodeID)
+    /// A configuration change is not committed yet; one change at a time.
+    case configurationChangePending(index: LogIndex)
+    /// A new leader must commit an entry of its own term before changing the configuration (the fix to
+    /// single-server changes in Ongaro's 2015 errata); retry shortly.
+    case leaderNotReady
+    /// The change does not apply to the configuration in force.
+    case invalidChange(ConfigurationChangeError)
+}
+
+extension RaftNode {
+    /// Appends an application command; returns its index. Only a leader accepts proposals.
+    @discardableResult
+    public mutating func propose(_ command: [UInt8]) throws(ProposalError) -> LogIndex {
+        try checkCanAppend()
+        appendAsLeader([.command(command)])
+        broadcastAppend()
+        return log.lastIndex
+    }
+
+    func checkCanAppend() throws(ProposalError) {
+        guard role == .leader else { throw .notLeader(leader: leader) }
+        if let transferee { throw .transferInProgress(transferee: transferee) }
+    }
+
+    mutating func appendAsLeader(_ payloads: [LogEntry.Payload]) {
+        let first = log.lastIndex + 1
+        log.append(payloads.enumerated().map { LogEntry(term: term, index: first + LogIndex($0), payload: $1) })
+    }
+
+    // MARK: Sending
+
+    /// Sends what each member lacks, as far as its flow control allows.
+    mutating func broadcastAppend() {
+        for peer in configuration.members where peer != id {
+            sendAppend(to: peer, evenIfEmpty: true)
+        }
+    }
+
+    /// Sends one append (or the snapshot) to `peer` unless its flow control is paused; returns true when
+    /// something was sent.
+    @discardableResult
+    mutating func sendAppend(to peer: NodeID, evenIfEmpty: Bool) -> Bool {
+        guard var progress = progressByPeer[peer], !progress.isPaused(window: settings.maxInflightAppends) else { return false }
+        let previousIndex = progress.next - 1
+        guard let previousTerm = log.term(at: previousIndex),
+              let entries = log.entries(from: progress.next, maxCount: settings.maxEntriesPerAppend, maxBytes: settings.maxBytesPerAppend)
+        else {
+            // What the peer lacks is compacted away: it needs the snapshot.
+            progress.becomeSnapshot(log.snapshot.index)
+            progressByPeer[peer] = progress
+            send(.snapshot(log.snapshot), to: peer)
+            return true
+        }
+        if entries.isEmpty, !evenIfEmpty { return false }
+        let commit = log.committed
+        send(.append(AppendRequest(previous: LogPosition(term: previousTerm, index: previousIndex), entries: entries, commit: commit)), to: peer)
+        progress.sent(through: entries.last?.index)
+        progress.sentCommit = max(progress.sentCommit, min(commit, previousIndex + LogIndex(entries.count)))
+        progressByPeer[peer] = progress
+        return true
+    }
+
+    mutating func broadcastHeartbeat() {
+        for peer in configuration.members where peer != id {
+            let match = progressByPeer[peer]?.match ?? 0
+            let commit = min(match, log.committed)
+            send(.heartbeat(commit: commit, readSequence: readSequence), to: peer)
+            if let sent = progressByPeer[peer]?.sentCommit, sent < commit { progressByPeer[peer]?.sentCommit = commit }
+        }
+    }
+
+    // MARK: Answers
+
+    mutating func handleAppendResponse(_ response: AppendResponse, from peer: NodeID) {
+        guard var progress = progressByPeer[peer] else { return }
+        progress.recentActive = true
+        progress.ticksSinceContact = 0
+        if !response.accepted {
+            var probeFrom = response.hint.index
+            if response.hint.term > 0 {
+                probeFrom = log.lastIndex(atOrBelow: response.hint.index, withTermAtMost: response.hint.term).index
+            }
+            if progress.rejected(response.index, probeFrom: probeFrom) {
+                if progress.state == .replicate { progress.becomeProbe() }
+                progressByPeer[peer] = progress
+                sendAppend(to: peer, evenIfEmpty: true)
+            } else {
+                progressByPeer[peer] = progress
+            }
+            return
+        }
+        let wasPaused = progress.isPaused(window: settings.maxInflightAppends)
+        let updated = progress.acknowledge(response.index)
+        switch progress.state {
+        case .probe:
+            if updated || progress.match + 1 >= progress.next { progress.becomeReplicate() }
+        case .snapshot(let index):
+            if progress.match >= index || progress.match + 1 >= log.firstIndex {
+                progress.becomeProbe()
+                progress.becomeReplicate()
+            }
+        case .replicate:
+            break
+        }
+        progressByPeer[peer] = progress
+        if updated, maybeCommit() {
+            broadcastAppend()
+        } else if wasPaused {
+            sendAppend(to: peer, evenIfEmpty: false)
+        }
+        // Keep the pipeline full, and tell the peer about a commit it has not heard of.
+        while sendAppend(to: peer, evenIfEmpty: false) {}
+        if let known = progressByPeer[peer], known.sentCommit < min(log.committed, known.match) {
+            sendAppend(to: peer, evenIfEmpty: true)
+        }
+        if updated, peer == transferee, progress.match == log.lastIndex {
+            send(.timeoutNow, to: peer)
+            // A leader that left the voters has handed over: it leaves now rather than wait to be told.
+            if !configuration.isVoter(id), !hasPendingConfigurationChange { becomeFollower(term: term, leader: nil) }
+        }
+    }
+
+    mutating func handleHeartbeatResponse(_ sequence: UInt64, from peer: NodeID) {
+        guard var progress = progressByPeer[peer] else { return }
+        progress.recentActive = true
+        progress.ticksSinceContact = 0
+        progress.probeSent = false
+        // An append may have been lost: make room so the next one can go (and reveal the gap).
+        if progress.state == .replicate, progress.inflights.count >= settings.maxInflightAppends {
+            progress.inflights.removeFirst()
+        }
+        progressByPeer[peer] = progress
+        if progress.match < log.lastIndex {
+            sendAppend(to: peer, evenIfEmpty: true)
+        }
+        acknowledgeRead(sequence, from: peer)
+    }
+
+    // MARK: Commit
+
+    /// Advances the commit index to the highest index a majority of voters hold, if it is of this term
+    /// (Raft §5.4.2: older entries commit only indirectly). Returns true when it moved.
+    @discardableResult
+    mutating func maybeCommit() -> Bool {
+        let quorum = configuration.quorum
+        guard quorum > 0 else { return false }
+        let matches = configuration.voters.map { progressByPeer[$0]?.match ?? 0 }.sorted(by: >)
+        let candidate = matches[quorum - 1]
+        guard candidate > log.committed, log.term(at: candidate) == term else { return false }
+        log.commit(to: candidate)
+        commitAdvanced()
+        return true
+    }
+
+    /// Work that waits for a commit of the leader's own term.
+    mutating func commitAdvanced() {
+        releaseReadsAwaitingCommit()
+        handOverIfNoLongerVoter()
+    }
+}

@@ -1,0 +1,63 @@
+/// A message to send, and whether it may only leave once the ``Ready`` it came in is durable.
+public struct OutgoingMessage: Hashable, Sendable, CustomStringConvertible {
+    /// The message.
+    public var message: Message
+    /// True when the message vouches for state of this node that must be on disk first (a vote, an append
+    /// acknowledgement, a vote request after voting for oneself, anything sent in a term not yet persisted):
+    /// send it only after the ready's hard state, entries and snapshot are fsynced. False messages may be
+    /// sent at once (a leader's appends and heartbeats go out in parallel with its own write).
+    public var afterPersist: Bool
+
+    /// Creates an outgoing message.
+    public init(message: Message, afterPersist: Bool) {
+        self.message = message
+        self.afterPersist = afterPersist
+    }
+
+    public var description: String { "\(message)\(afterPersist ? " [after persist]" : "")" }
+}
+
+/// The answer to a linearizable read: once the local state machine has applied `index`, reading it is
+/// linearizable for the request named `context`.
+public struct ReadState: Hashable, Sendable {
+    /// The caller's identifier of the read.
+    public var context: ReadContext
+    /// The commit index the read must wait for.
+    public var index: LogIndex
+
+    /// Creates a read state.
+    public init(context: ReadContext, index: LogIndex) {
+        self.context = context
+        self.index = index
+    }
+}
+
+/// A batch of effects for the shell. Carry them out in this order, then call ``RaftNode/advance()``:
+/// 1. send the messages with `afterPersist == false` (may overlap with step 2);
+/// 2. write `snapshot` (it replaces the whole log), then `entries` (they replace every stored entry
+///    from `entries.first.index` on), then `hardState`; fsync;
+/// 3. send the messages with `afterPersist == true`;
+/// 4. install the snapshot's data in the state machine, then apply `committedEntries` in order;
+/// 5. hand `readStates` to their waiters (each waits until the state machine has applied its index).
+public struct Ready: Sendable {
+    /// The hard state to persist, or nil when it did not change.
+    public var hardState: HardState?
+    /// Entries to persist, consecutive; they replace any stored entry at or after the first one's index.
+    public var entries: [LogEntry]
+    /// A snapshot received from the leader, to persist and install; the log before it is discarded.
+    public var snapshot: SnapshotMetadata?
+    /// Messages to send.
+    public var messages: [OutgoingMessage]
+    /// Committed entries to apply to the state machine, in order.
+    public var committedEntries: [LogEntry]
+    /// Answers to linearizable reads.
+    public var readStates: [ReadState]
+    /// Reads of this node that can no longer be answered (leadership was lost); retry them.
+    public var droppedReads: [ReadContext]
+
+    /// True when there is nothing to do.
+    public var isEmpty: Bool {
+        hardState == nil && entries.isEmpty && snapshot == nil && messages.isEmpty && committedEntries.isEmpty
+            && readStates.isEmpty && droppedReads.isEmpty
+    }
+}

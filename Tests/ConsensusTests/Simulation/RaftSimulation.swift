@@ -1,0 +1,298 @@
+import CohortCore
+import CohortTestKit
+@testable import Consensus
+
+/// How one simulated run is shaped.
+struct RaftSimulationConfiguration: Sendable {
+    var seed: UInt64
+    var voters: Int
+    var standbys: Int
+    /// Simulated time with faults (loss, duplicates, reordering, partitions, crashes, changes).
+    var chaos: Duration = .milliseconds(1000)
+    /// Time after healing within which a leader must commit a fresh proposal.
+    var livenessBound: Duration = .seconds(5)
+    var tickInterval: Duration = .milliseconds(10)
+    /// How often the driver draws a fault or client action.
+    var actionInterval: Duration = .milliseconds(20)
+    var settings = RaftSettings(electionTicks: 10, heartbeatTicks: 3, maxEntriesPerAppend: 4, maxInflightAppends: 2, snapshotTimeoutTicks: 30)
+    var conditions = LinkConditions(
+        latency: .milliseconds(1), jitter: .milliseconds(4), dropRate: 0.05,
+        duplicateRate: 0.02, reorderRate: 0.05, reorderDelay: .milliseconds(8)
+    )
+    /// Compact a node's log once it has applied this many entries past its snapshot (by chance).
+    var snapshotThreshold: LogIndex = 6
+    /// Send every message through the binary codec (else as values: the codec costs a sixth of a run).
+    var usesCodec = true
+    /// Crash the leader often (about every 80 ms), so logs diverge across many short terms (the
+    /// "Figure 8, unreliable" schedule).
+    var leaderChurn = false
+
+    /// Five voters and a standby, one entry per append, and a leader that crashes every ~80 ms and comes
+    /// back soon: many short terms whose uncommitted tails diverge, where committing an old-term entry by
+    /// counting replicas (Figure 8) would lose a committed entry.
+    static func leaderChurn(_ seed: UInt64) -> RaftSimulationConfiguration {
+        var configuration = RaftSimulationConfiguration(seed: seed, voters: 5, standbys: 1)
+        configuration.settings.maxEntriesPerAppend = 1
+        configuration.leaderChurn = true
+        configuration.usesCodec = false
+        return configuration
+    }
+
+    /// Seeds vary the shape: 3 or 5 voters with 1 or 2 standbys, 1–4 entries per append, and one seed in
+    /// eight without CheckQuorum (so a deposed leader lingers and ReadIndex must protect itself) and one
+    /// in eight without PreVote (so terms churn).
+    static func forSeed(_ seed: UInt64) -> RaftSimulationConfiguration {
+        var configuration = RaftSimulationConfiguration(seed: seed, voters: seed % 2 == 0 ? 3 : 5, standbys: seed % 4 < 2 ? 1 : 2)
+        configuration.usesCodec = seed % 4 == 0
+        configuration.settings.maxEntriesPerAppend = 1 + Int((seed / 4) % 4)
+        configuration.settings.checkQuorum = seed % 8 != 3
+        configuration.settings.preVote = seed % 8 != 5
+        return configuration
+    }
+}
+
+/// N Raft cores on a ``SimulatedNetwork``, driven as a shell would drive them, with a checker that
+/// validates the safety invariants after every event.
+struct RaftSimulation {
+    let configuration: RaftSimulationConfiguration
+    var network: SimulatedNetwork<NodeID, SimulatedPayload>
+    var nodes: [RaftSimulationNode]
+    var checker = RaftSafetyChecker()
+    var trace = RaftSimulationTrace()
+    var random: SplitMix64
+    let codec = MessageCodec()
+    let indexByID: [NodeID: Int]
+
+    var nextCommand: UInt64 = 1
+    var nextReadContext: ReadContext = 1
+    var statistics = RaftSimulationStatistics()
+
+    init(_ configuration: RaftSimulationConfiguration) {
+        self.configuration = configuration
+        network = SimulatedNetwork(seed: configuration.seed, conditions: configuration.conditions)
+        random = SplitMix64(seed: configuration.seed, stream: 1)
+        let ids = (0..<(configuration.voters + configuration.standbys)).map { NodeID("n\($0)") }
+        let founding = Configuration(voters: ids.prefix(configuration.voters), standbys: ids.dropFirst(configuration.voters))
+        let bootstrap = LogStorage.bootstrap(founding)
+        var disk = SimulatedDisk()
+        disk.hardState = bootstrap.hardState
+        disk.entries = bootstrap.entries
+        nodes = ids.enumerated().map { RaftSimulationNode(id: $1, index: $0, disk: disk) }
+        indexByID = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1, $0) })
+        let start = network.now
+        for index in nodes.indices {
+            nodes[index].boot(settings: configuration.settings, seed: configuration.seed)
+            network.setTimer(for: nodes[index].id, at: start + random.duration(below: configuration.tickInterval))
+        }
+    }
+
+    // MARK: Running
+
+    /// Runs the chaos phase, heals everything, then requires liveness. Returns the first violation, with
+    /// the tail of the trace.
+    mutating func run() -> String? {
+        guard let failure = runPhases() else { return nil }
+        return "seed \(configuration.seed) (\(configuration.voters) voters, \(configuration.standbys) standbys) at \(network.elapsed): \(failure)\n"
+            + "replay: RAFT_SIM_SEED=\(configuration.seed) swift test --skip-build --filter ConsensusTests\n" + trace.tail()
+    }
+
+    private mutating func runPhases() -> String? {
+        let chaosEnd = network.now + configuration.chaos
+        var nextAction = network.now + configuration.actionInterval
+        while network.now < chaosEnd {
+            let limit = min(nextAction, chaosEnd)
+            while let event = network.next(until: limit) {
+                handle(event)
+                if let failure = checker.failure { return failure }
+            }
+            if network.now >= nextAction {
+                act()
+                nextAction = network.now + configuration.actionInterval
+                if let failure = checker.failure { return failure }
+            }
+        }
+        return heal()
+    }
+
+    /// Heals the network, restarts every crashed node, and waits for a leader to commit a new command.
+    private mutating func heal() -> String? {
+        network.heal()
+        network.conditions = .ideal
+        trace.record(network.elapsed, nil, .heal)
+        for index in nodes.indices where nodes[index].core == nil { restart(index) }
+        let deadline = network.now + configuration.livenessBound
+        var command: UInt64?
+        var nextAttempt = network.now
+        while network.now < deadline {
+            while let event = network.next(until: min(deadline, nextAttempt)) {
+                handle(event)
+                if let failure = checker.failure { return failure }
+            }
+            nextAttempt = network.now + configuration.tickInterval
+            if let command, nodes.contains(where: { $0.stateMachine.commands.last == command && $0.core?.role == .leader }) {
+                statistics.livenessTime = network.elapsed - configuration.chaos
+                return checker.finalCheck(nodes)
+            }
+            if command == nil || nodes.allSatisfy({ $0.core?.role != .leader }) || random.chance(0.05) {
+                for index in nodes.indices where nodes[index].core?.role == .leader {
+                    let id = nextCommand
+                    if (try? nodes[index].core?.propose(Self.bytes(of: id))) != nil {
+                        nextCommand += 1
+                        command = id
+                        trace.record(network.elapsed, nodes[index].id, .propose(id))
+                        collectReady(index)
+                    }
+                }
+            }
+        }
+        let summary = nodes.map { node in
+            guard let core = node.core else { return "\(node.id): down" }
+            return "\(node.id): \(core.role) t\(core.term) leader \(core.leader?.rawValue ?? "-") commit \(core.commitIndex) applied \(node.stateMachine.appliedIndex) \(core.configuration)"
+        }.joined(separator: "\n")
+        return "no leader committed a proposal within \(configuration.livenessBound) after healing:\n\(summary)"
+    }
+
+    private mutating func handle(_ event: SimulationEvent<NodeID, SimulatedPayload>) {
+        switch event {
+        case .timer(let id):
+            let index = indexByID[id]!
+            // An fsync completes by the next tick.
+            completePending(index)
+            trace.record(network.elapsed, id, .tick)
+            nodes[index].core?.tick()
+            network.setTimer(for: id, at: network.now + configuration.tickInterval)
+            collectReady(index)
+        case .restarted(let id):
+            restart(indexByID[id]!)
+        case .delivery(let delivery):
+            let index = indexByID[delivery.to]!
+            guard nodes[index].core != nil else { return }
+            // The fsync of the pending ready is still running: messages are stepped meanwhile, and a crash
+            // before the node's next tick loses it.
+            let message: Message
+            if let value = delivery.payload.message {
+                message = value
+            } else {
+                do {
+                    message = try codec.decode(delivery.payload.bytes)
+                } catch {
+                    checker.fail("undecodable message from \(delivery.from): \(error)")
+                    return
+                }
+            }
+            if case .snapshot(let metadata) = message.kind, let snapshot = delivery.payload.snapshot {
+                nodes[index].receivedSnapshots[metadata.index] = snapshot
+            }
+            trace.record(network.elapsed, delivery.to, .deliver(message))
+            nodes[index].core?.step(message)
+            collectReady(index)
+        }
+    }
+
+    // MARK: The shell
+
+    /// Takes the node's ready (if any): sends what may leave at once, keeps the rest until its fsync.
+    mutating func collectReady(_ index: Int) {
+        guard nodes[index].core != nil else { return }
+        if nodes[index].core!.hasReady {
+            let ready = nodes[index].core!.ready()
+            nodes[index].pending = ready
+            for outgoing in ready.messages where !outgoing.afterPersist { transmit(outgoing.message, from: index) }
+            checkReadStates(ready, at: index)
+        }
+        checker.check(&nodes[index])
+    }
+
+    /// The pending ready's fsync completes: persist, send what waited for it, apply, advance.
+    mutating func completePending(_ index: Int) {
+        guard let ready = nodes[index].pending else { return }
+        nodes[index].pending = nil
+        if let metadata = ready.snapshot {
+            guard let data = nodes[index].receivedSnapshots[metadata.index], data.metadata == metadata else {
+                checker.fail("\(nodes[index].id) must install a snapshot it never received: \(metadata)")
+                return
+            }
+            nodes[index].disk.snapshot = data
+            nodes[index].disk.entries = []
+            // A newer snapshot may have arrived while this one was being written: keep it.
+            nodes[index].receivedSnapshots = nodes[index].receivedSnapshots.filter { $0.key > metadata.index }
+        }
+        if let first = ready.entries.first {
+            // Stored entries are consecutive: the new ones replace everything from their first index on.
+            if let head = nodes[index].disk.entries.first, let tail = nodes[index].disk.entries.last, first.index <= tail.index {
+                nodes[index].disk.entries.removeSubrange(Int(max(first.index, head.index) - head.index)...)
+            }
+            nodes[index].disk.entries += ready.entries
+        }
+        if let hardState = ready.hardState { nodes[index].disk.hardState = hardState }
+        for outgoing in ready.messages where outgoing.afterPersist { transmit(outgoing.message, from: index) }
+        if let metadata = ready.snapshot {
+            nodes[index].stateMachine = nodes[index].disk.snapshot.state
+            checker.checkInstalledSnapshot(nodes[index].id, state: nodes[index].stateMachine, metadata: metadata)
+        }
+        for entry in ready.committedEntries {
+            checker.apply(entry, on: &nodes[index])
+        }
+        nodes[index].core?.advance()
+        statistics.readies += 1
+    }
+
+    private mutating func transmit(_ message: Message, from index: Int) {
+        var payload = configuration.usesCodec
+            ? SimulatedPayload(bytes: codec.encode(message), message: nil, snapshot: nil)
+            : SimulatedPayload(bytes: [], message: message, snapshot: nil)
+        if case .snapshot(let metadata) = message.kind {
+            let stored = nodes[index].disk.snapshot
+            guard stored.metadata == metadata else {
+                checker.fail("\(message.from) sends a snapshot it does not have: \(metadata) vs \(stored.metadata)")
+                return
+            }
+            payload.snapshot = stored
+            statistics.snapshotsSent += 1
+        }
+        network.send(payload, from: message.from, to: message.to)
+    }
+
+    private mutating func restart(_ index: Int) {
+        network.restart(nodes[index].id)
+        nodes[index].boot(settings: configuration.settings, seed: configuration.seed)
+        trace.record(network.elapsed, nodes[index].id, .restart)
+        network.setTimer(for: nodes[index].id, at: network.now + configuration.tickInterval)
+        statistics.restarts += 1
+    }
+
+    // MARK: Linearizable reads
+
+    private mutating func checkReadStates(_ ready: Ready, at index: Int) {
+        for state in ready.readStates {
+            // A forwarded read may be answered twice (the network duplicates): each answer must be fresh.
+            guard let floor = checker.readFloors[state.context] else {
+                checker.fail("\(nodes[index].id) answered read \(state.context) that it never asked")
+                continue
+            }
+            if state.index < floor {
+                checker.fail("read \(state.context) at \(nodes[index].id) got index \(state.index) but \(floor) was committed before it started (stale read)")
+            }
+            statistics.reads += 1
+        }
+    }
+
+    static func bytes(of command: UInt64) -> [UInt8] {
+        (0..<8).map { UInt8(truncatingIfNeeded: command >> (8 * UInt64($0))) }
+    }
+}
+
+/// Counters of one run, to see that the chaos did happen.
+struct RaftSimulationStatistics: Sendable {
+    var readies = 0
+    var restarts = 0
+    var crashes = 0
+    var partitions = 0
+    var proposals = 0
+    var configurationChanges = 0
+    var transfers = 0
+    var compactions = 0
+    var snapshotsSent = 0
+    var reads = 0
+    var livenessTime: Duration = .zero
+}

@@ -73,9 +73,10 @@ import Testing
             let deliveredDuringRaft = b.inbox.count
             // Raft overtook the flood: its round trip ended while most of the flood was still queued (without
             // priorities it would end after all of it). The time bound is far above a normal round trip (well
-            // under a millisecond) and generous for a debug build on a loaded 2-core machine.
+            // under a millisecond, tens of ms in debug behind the flood) and generous for a debug build on a
+            // 2-core machine that is running the rest of the suite at the same time.
             #expect(deliveredDuringRaft < flood / 2, "raft did not overtake the relay flood")
-            #expect(latency < .seconds(2), "raft round trip took \(latency) behind a relay flood")
+            #expect(latency < .seconds(5), "raft round trip took \(latency) behind a relay flood")
             try await waitFor("the flood to arrive") { b.inbox.count == flood }
         }
     }

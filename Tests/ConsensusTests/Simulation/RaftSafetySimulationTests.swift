@@ -24,21 +24,24 @@ extension RaftSimulations {
         }
 
         @Test("1000 seeded runs (3 or 5 voters, 1 or 2 standbys) keep every invariant and end with a live leader")
-        func seededRuns() {
-            var failures = 0
-            var totals = RaftSimulationStatistics()
+        func seededRuns() async {
             let seeds = Self.seeds
-            for seed in seeds {
-                var simulation = RaftSimulation(RaftSimulationConfiguration.forSeed(seed))
-                if let failure = simulation.run() {
-                    Issue.record(Comment(rawValue: failure))
-                    failures += 1
-                    if failures >= 3 { break }
+            let (failures, totals) = await onDedicatedThread { () -> ([String], RaftSimulationStatistics) in
+                var failures: [String] = []
+                var totals = RaftSimulationStatistics()
+                for seed in seeds {
+                    var simulation = RaftSimulation(RaftSimulationConfiguration.forSeed(seed))
+                    if let failure = simulation.run() {
+                        failures.append(failure)
+                        if failures.count >= 3 { break }
+                    }
+                    totals.add(simulation.statistics)
+                    if seeds.count == 1 { print("seed \(seed): \(simulation.statistics)") }
                 }
-                totals.add(simulation.statistics)
-                if seeds.count == 1 { print("seed \(seed): \(simulation.statistics)") }
+                return (failures, totals)
             }
-            guard failures == 0, seeds.count >= 100 else { return }
+            for failure in failures { Issue.record(Comment(rawValue: failure)) }
+            guard failures.isEmpty, seeds.count >= 100 else { return }
             // The chaos must really happen, or the run proves nothing.
             #expect(totals.crashes > seeds.count / 2 && totals.restarts >= totals.crashes)
             #expect(totals.partitions > seeds.count / 2)
@@ -51,21 +54,24 @@ extension RaftSimulations {
         }
 
         @Test("300 seeded runs with a leader crashing every ~80 ms (Figure 8, unreliable) keep every invariant")
-        func leaderChurnRuns() {
-            var failures = 0
-            var totals = RaftSimulationStatistics()
+        func leaderChurnRuns() async {
             let environment = ProcessInfo.processInfo.environment
             let count = environment["RAFT_SIM_CHURN_SEEDS"].flatMap(UInt64.init) ?? 300
-            for seed in 1...max(1, count) {
-                var simulation = RaftSimulation(RaftSimulationConfiguration.leaderChurn(seed))
-                if let failure = simulation.run() {
-                    Issue.record(Comment(rawValue: failure))
-                    failures += 1
-                    if failures >= 3 { break }
+            let (failures, totals) = await onDedicatedThread { () -> ([String], RaftSimulationStatistics) in
+                var failures: [String] = []
+                var totals = RaftSimulationStatistics()
+                for seed in 1...max(1, count) {
+                    var simulation = RaftSimulation(RaftSimulationConfiguration.leaderChurn(seed))
+                    if let failure = simulation.run() {
+                        failures.append(failure)
+                        if failures.count >= 3 { break }
+                    }
+                    totals.add(simulation.statistics)
                 }
-                totals.add(simulation.statistics)
+                return (failures, totals)
             }
-            guard failures == 0, count >= 100 else { return }
+            for failure in failures { Issue.record(Comment(rawValue: failure)) }
+            guard failures.isEmpty, count >= 100 else { return }
             #expect(totals.crashes > Int(count) * 5, "the leader really churns: \(totals.crashes) crashes")
         }
 

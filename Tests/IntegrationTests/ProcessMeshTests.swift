@@ -147,6 +147,26 @@ struct ProcessMeshTests {
         try await waitUntil(within: .seconds(10), "the event on the stream") { curl.output.contains("event: message") }
         #expect(curl.output.contains(#""topic":"hello""#))
         #expect(curl.output.contains(#""payload":"world""#))
+        // The stream closing ends the session (noticed at the next keepalive, within 5 s).
+        curl.signal(SIGKILL)
+        try await waitUntil(within: .seconds(20), "the session to end with its stream") {
+            (try? await httpGet(node.base + "/v1/sessions/\(pid)/events?wait=0s"))?.status == 404
+        }
+        await node.stop()
+    }
+
+    @Test func aSessionNobodyReadsEndsAfterItsTimeToLive() async throws {
+        let node = try ClusterNodeUnderTest(name: "ttl")
+        try await node.waitUntilServing()
+        let watcher = try await node.openSession(ttl: "60s")
+        let idle = try await node.openSession(ttl: "1s")
+        #expect(try await node.post("/v1/sessions/\(watcher)/monitor", #"{"target":"\#(idle)"}"#).status == 204)
+        // Nobody reads `idle`: it ends after its TTL, normally, and its monitor says so.
+        let events = try await node.collectEvents(watcher, within: .seconds(20)) { $0.contains { $0["type"] as? String == "exit" } }
+        let exit = try #require(events.first { $0["type"] as? String == "exit" })
+        #expect(exit["pid"] as? String == idle)
+        #expect((exit["outcome"] as? [String: Any])?["kind"] as? String == "normal")
+        #expect(try await httpGet(node.base + "/v1/sessions/\(idle)/events?wait=0s").status == 404)
         await node.stop()
     }
 

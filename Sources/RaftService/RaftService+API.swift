@@ -41,7 +41,10 @@ extension RaftService {
         let term = node.term
         let deadline = ContinuousClock.now + timeout
         return try await withCheckedThrowingContinuation { continuation in
-            proposals[index] = ProposalWaiter(term: term, deadline: deadline, continuation: continuation)
+            let waiter = ProposalWaiter(term: term, deadline: deadline, continuation: continuation)
+            // A leader appends at `index` only after its log lost whatever was there before: an earlier
+            // proposal of this node at that index was never committed (leader completeness).
+            proposals.updateValue(waiter, forKey: index)?.continuation.resume(throwing: RaftServiceError.dropped(index: index))
             kick()
         }
     }

@@ -12,6 +12,11 @@ extension RaftService {
             break
         case .message(let inbound):
             guard !bootstrapping, let message = decode(inbound.payload, from: inbound.from) else { return }
+            if case .snapshot = message.kind {
+                // A snapshot without its data (it travels on `.raftSnapshot`) could never be installed.
+                metrics?.countDropped(.malformed)
+                return
+            }
             node.step(message)
         case .snapshot(let inbound):
             guard !bootstrapping, let (bytes, data) = SnapshotPayload.decode(inbound.payload) else {
@@ -19,10 +24,12 @@ extension RaftService {
                 return
             }
             guard let message = decode(bytes, from: inbound.from), case .snapshot(let metadata) = message.kind else { return }
-            // Only the newest matters; older data would never be installed.
-            receivedSnapshots = receivedSnapshots.filter { $0.key > metadata.index }
             receivedSnapshots[metadata.index] = data
             node.step(message)
+            // Keep only the data of the snapshot the core is about to install (a `Ready` already handed out
+            // carries its own copy): anything it refused would never be asked for.
+            let pending = node.log.unstableSnapshot?.index
+            receivedSnapshots = receivedSnapshots.filter { $0.key == pending }
         }
         await drive()
     }

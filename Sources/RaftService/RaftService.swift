@@ -120,7 +120,7 @@ public actor RaftService: Service {
     /// over leadership first) or cancellation (stops at once). Throws ``RaftServiceError/storage(_:)`` when
     /// storage fails, then or later.
     public func run() async throws {
-        guard phase == .idle else { throw RaftServiceError.alreadyBootstrapped }
+        guard phase == .idle, !bootstrapping else { throw RaftServiceError.alreadyStarted }
         phase = .loading
         let storage = storage
         let loaded: (LogStorage, StoredSnapshot?)
@@ -194,6 +194,7 @@ public actor RaftService: Service {
         guard phase == .running, node.role == .leader else { return }
         let progress = node.progress
         let candidates = node.voters.filter { $0 != settings.nodeID }
+        // The most caught-up voter (ties: the smallest ID), so the hand-over needs the fewest appends.
         guard let target = candidates.max(by: { (progress[$0]?.match ?? 0, $1) < (progress[$1]?.match ?? 0, $0) }) else { return }
         logger.info("raft leader stopping; transferring leadership", metadata: ["raft.term": "\(node.term)", "peer": "\(target)"])
         do {

@@ -177,7 +177,13 @@ final class RaftTestCluster: Sendable {
         for node in started {
             for other in started where other.id != node.id { await node.know(other) }
         }
-        for node in started { try await node.raft.bootstrap(voters: started.map(\.id)) }
+        for node in started {
+            do {
+                try await node.raft.bootstrap(voters: started.map(\.id))
+            } catch RaftServiceError.alreadyBootstrapped {
+                // A founder that already won an election replicated the founding entry here first: fine.
+            }
+        }
         return started
     }
 

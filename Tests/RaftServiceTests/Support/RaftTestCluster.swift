@@ -187,6 +187,21 @@ final class RaftTestCluster: Sendable {
         return started
     }
 
+    /// Starts node `name` with empty storage, not bootstrapped (it waits to be added), and introduces it
+    /// to every running node.
+    func join(_ name: String) async throws -> RaftTestNode {
+        let node = try await RaftTestNode.start(
+            name, incarnation: 1, host: uniqueLoopbackAddress(), storage: TestRaftStorage(), logs: logs, configure: configure
+        )
+        let others = running
+        nodes.withLock { $0[node.id] = node }
+        for other in others {
+            await other.know(node)
+            await node.know(other)
+        }
+        return node
+    }
+
     /// Restarts `node` (which must be stopped) with its storage, a new incarnation and a new port, and
     /// tells every running node about it.
     func restart(_ node: RaftTestNode) async throws -> RaftTestNode {

@@ -179,7 +179,7 @@ extension RaftService {
         let storage = storage
         let founding = LogStorage.bootstrap(configuration)
         do {
-            let written = try await Self.offLoop { () throws -> Bool in
+            let written = try await self.offLoop { () throws -> Bool in
                 let current = try storage.load()
                 guard current.hardState.term == 0, current.entries.isEmpty, current.snapshot.index == 0 else { return false }
                 try storage.persist(snapshot: nil, entries: founding.entries, hardState: founding.hardState)

@@ -83,7 +83,7 @@ extension RaftService {
                 let storage = storage, entries = ready.entries, hardState = ready.hardState, toStore = snapshot
                 let start = ContinuousClock.now
                 do {
-                    try await Self.offLoop { try storage.persist(snapshot: toStore, entries: entries, hardState: hardState) }
+                    try await self.offLoop { try storage.persist(snapshot: toStore, entries: entries, hardState: hardState) }
                 } catch {
                     fail(Self.storageError(error))
                     return
@@ -193,7 +193,7 @@ extension RaftService {
         currentSnapshot = snapshot
         let storage = storage
         do {
-            try await Self.offLoop { try storage.saveSnapshot(snapshot) }
+            try await self.offLoop { try storage.saveSnapshot(snapshot) }
         } catch {
             fail(Self.storageError(error))
             return

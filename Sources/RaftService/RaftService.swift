@@ -125,7 +125,7 @@ public actor RaftService: Service {
         let storage = storage
         let loaded: (LogStorage, StoredSnapshot?)
         do {
-            loaded = try await Self.offLoop { (try storage.load(), try storage.latestSnapshot()) }
+            loaded = try await self.offLoop { (try storage.load(), try storage.latestSnapshot()) }
         } catch {
             phase = .stopped
             throw RaftServiceError.storage(Self.storageError(error))
@@ -214,9 +214,11 @@ public actor RaftService: Service {
 
     // MARK: Helpers
 
-    /// Runs blocking storage work on NIO's thread pool, never on an event loop.
-    static func offLoop<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await NIOThreadPool.singleton.runIfActive(work)
+    /// Runs blocking storage work on NIO's thread pool, never on an event loop. Not cancellable once
+    /// submitted: a write that started is waited for, so the core is never left with a `Ready` whose
+    /// persistence is unknown.
+    nonisolated func offLoop<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await NIOThreadPool.singleton.runIfActive(eventLoop: executor.eventLoop, work).get()
     }
 
     static func storageError(_ error: any Error) -> RaftStorageError {

@@ -18,7 +18,7 @@ final class RaftMetrics: Sendable {
 
     static let kinds = [
         "pre_vote", "pre_vote_response", "vote", "vote_response", "append", "append_response", "heartbeat",
-        "heartbeat_response", "snapshot", "timeout_now", "read_index", "read_index_response",
+        "heartbeat_response", "snapshot", "timeout_now", "read_index", "read_index_response", "forward",
     ]
 
     private let states: [RaftStatus.State: Gauge]
@@ -47,7 +47,7 @@ final class RaftMetrics: Sendable {
             Dictionary(uniqueKeysWithValues: Self.kinds.map { kind in
                 (kind, registry.counter(
                     "raft_rpc_total", labels: [("type", kind), ("direction", direction)],
-                    help: "Raft messages sent and received, by type and direction."
+                    help: "Raft messages sent and received, by type (core message kinds, and forward for forwarded proposals) and direction."
                 ))
             })
         }
@@ -93,6 +93,8 @@ final class RaftMetrics: Sendable {
     func countIn(_ kind: MessageKind) { rpcIn[Self.label(kind)]?.increment() }
     func countOut(_ kind: MessageKind) { rpcOut[Self.label(kind)]?.increment() }
     func countDropped(_ reason: DropReason) { dropped[reason]?.increment() }
+    /// A proposal forwarded to the leader (`out`) or received from a follower (`in`).
+    func countForward(in inbound: Bool) { (inbound ? rpcIn : rpcOut)["forward"]?.increment() }
 
     static func label(_ kind: MessageKind) -> String {
         switch kind {

@@ -55,6 +55,7 @@ extension RaftService {
     ) async throws -> (index: LogIndex, result: [UInt8]) {
         let request = ForwardedProposal(hopsLeft: hopsLeft, timeout: timeout, command: command).encode()
         let start = ContinuousClock.now
+        metrics?.countForward(in: false)
         let reply: [UInt8]
         do {
             reply = try await mesh.request(request, to: leader, endpoint: .raft, class: .raft, timeout: timeout)
@@ -83,6 +84,7 @@ extension RaftService {
             metrics?.countDropped(.malformed)
             return ForwardReply.encode(.failure(.configurationRejected("malformed forwarded proposal")))
         }
+        metrics?.countForward(in: true)
         do {
             let value = try await propose(request.command, timeout: request.timeout, hopsLeft: request.hopsLeft)
             return ForwardReply.encode(.success(value))

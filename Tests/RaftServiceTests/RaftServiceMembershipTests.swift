@@ -54,6 +54,20 @@ import Testing
         }
     }
 
+    @Test func bootstrapHappensOnceAndOnlyWithThisNodeAmongTheVoters() async throws {
+        try await withRaftCluster { cluster in
+            let nodes = try await cluster.start(["a", "b", "c"])
+            await #expect(throws: RaftServiceError.alreadyBootstrapped) {
+                try await nodes[0].raft.bootstrap(voters: nodes.map(\.id))
+            }
+            let loner = try await cluster.join("d")
+            await #expect(throws: RaftServiceError.notInVoters(loner.id)) {
+                try await loner.raft.bootstrap(voters: nodes.map(\.id))
+            }
+            #expect(await loner.status.voters.isEmpty)
+        }
+    }
+
     @Test func leadershipMovesToTheNamedVoter() async throws {
         try await withRaftCluster { cluster in
             let nodes = try await cluster.start(["a", "b", "c"])

@@ -1,4 +1,5 @@
 import Consensus
+import NIOPosix
 import Synchronization
 
 /// A minimal in-memory ``RaftStorage`` for these tests: everything is "durable" when a call returns, so a
@@ -11,16 +12,26 @@ final class TestRaftStorage: RaftStorage {
     }
 
     private let state = Mutex(State())
+    private let eventLoopCalls = Mutex(0)
 
     init() {}
 
+    /// Calls made on a NIO event loop thread (must stay 0: storage blocks on fsync).
+    var callsOnEventLoop: Int { eventLoopCalls.withLock { $0 } }
+
+    private func noteThread() {
+        if MultiThreadedEventLoopGroup.currentEventLoop != nil { eventLoopCalls.withLock { $0 += 1 } }
+    }
+
     func load() throws(RaftStorageError) -> LogStorage {
-        state.withLock { state in
+        noteThread()
+        return state.withLock { state in
             LogStorage(hardState: state.hardState, snapshot: state.snapshot?.metadata ?? .empty, entries: state.entries)
         }
     }
 
     func persist(snapshot: StoredSnapshot?, entries: [LogEntry], hardState: HardState?) throws(RaftStorageError) {
+        noteThread()
         try state.withLock { (state: inout State) throws(RaftStorageError) in
             if let snapshot {
                 state.snapshot = snapshot
@@ -39,6 +50,7 @@ final class TestRaftStorage: RaftStorage {
     }
 
     func saveSnapshot(_ snapshot: StoredSnapshot) throws(RaftStorageError) {
+        noteThread()
         state.withLock { state in
             guard snapshot.metadata.index > (state.snapshot?.metadata.index ?? 0) else { return }
             state.snapshot = snapshot

@@ -177,7 +177,11 @@ extension RaftService {
             throw RaftServiceError.alreadyBootstrapped
         }
         bootstrapping = true
-        defer { bootstrapping = false }
+        defer {
+            bootstrapping = false
+            for waiter in bootstrapWaiters { waiter.resume() }
+            bootstrapWaiters = []
+        }
         let storage = storage
         let founding = LogStorage.bootstrap(configuration)
         do {

@@ -42,6 +42,8 @@ public actor RaftService: Service {
     var driving = false
     /// True while `bootstrap(voters:)` writes the founding state; incoming messages are dropped meanwhile.
     var bootstrapping = false
+    /// `run()` waiting for a bootstrap made before it to finish writing.
+    var bootstrapWaiters: [CheckedContinuation<Void, Never>] = []
     /// The newest snapshot with its data, as stored: what a leader ships to a follower that needs it.
     var currentSnapshot: StoredSnapshot?
     /// Snapshot data received from a leader, by the index of the snapshot, until the core installs it.
@@ -120,8 +122,12 @@ public actor RaftService: Service {
     /// over leadership first) or cancellation (stops at once). Throws ``RaftServiceError/storage(_:)`` when
     /// storage fails, then or later.
     public func run() async throws {
-        guard phase == .idle, !bootstrapping else { throw RaftServiceError.alreadyStarted }
+        guard phase == .idle else { throw RaftServiceError.alreadyStarted }
         phase = .loading
+        if bootstrapping {
+            // Load what the bootstrap is writing, not what was there before it.
+            await withCheckedContinuation { bootstrapWaiters.append($0) }
+        }
         let storage = storage
         let loaded: (LogStorage, StoredSnapshot?)
         do {

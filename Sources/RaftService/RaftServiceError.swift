@@ -31,7 +31,7 @@ public enum RaftServiceError: Error, Sendable, Equatable, CustomStringConvertibl
     case alreadyBootstrapped
     /// `bootstrap(voters:)` with a voter set that does not contain this node.
     case notInVoters(NodeID)
-    /// `run()` was called twice, or while `bootstrap(voters:)` was writing; create a new service instead.
+    /// `run()` was called twice; create a new service instead.
     case alreadyStarted
     /// Storage failed; the service stopped because it cannot continue safely.
     case storage(RaftStorageError)
@@ -67,7 +67,7 @@ public enum RaftServiceError: Error, Sendable, Equatable, CustomStringConvertibl
         case .notInVoters(let node):
             "bootstrap voters must include this node (\(node))"
         case .alreadyStarted:
-            "the Raft service was already started (or is being bootstrapped); run() is called once per instance"
+            "the Raft service was already started; run() is called once per instance"
         case .storage(let error):
             "Raft storage failed, the service stopped: \(error)"
         case .stopped:

@@ -68,6 +68,15 @@ import Testing
         }
     }
 
+    @Test func nodesBootstrappedBeforeTheyRunElectALeader() async throws {
+        try await withRaftCluster { cluster in
+            let nodes = try await cluster.start(["a", "b", "c"], bootstrapFirst: true)
+            let leader = try await cluster.waitForLeader()
+            _ = try await leader.raft.propose(command("x", 0), timeout: .seconds(10))
+            try await waitFor("every node to apply the write") { nodes.allSatisfy { $0.machine.all == [command("x", 0)] } }
+        }
+    }
+
     @Test func leadershipMovesToTheNamedVoter() async throws {
         try await withRaftCluster { cluster in
             let nodes = try await cluster.start(["a", "b", "c"])

@@ -88,7 +88,7 @@ final class RaftTestNode: Sendable {
 
     static func start(
         _ name: String, incarnation: UInt64, host: String, storage: TestRaftStorage, logs: LogBuffer,
-        configure: (inout RaftServiceSettings) -> Void
+        bootstrapBeforeRun voters: [NodeID]? = nil, configure: (inout RaftServiceSettings) -> Void
     ) async throws -> RaftTestNode {
         var meshSettings = MeshSettings(nodeID: NodeID(name), incarnation: Incarnation(incarnation))
         meshSettings.bindHost = host
@@ -104,6 +104,7 @@ final class RaftTestNode: Sendable {
         let raft = RaftService(
             settings: settings, storage: storage, mesh: mesh, stateMachine: machine, logger: logger, metrics: registry
         )
+        if let voters { try await raft.bootstrap(voters: voters) }
         let group = ServiceGroup(services: [mesh, raft], logger: logger)
         let task = Task { try await group.run() }
         var bound: Int?
@@ -164,12 +165,14 @@ final class RaftTestCluster: Sendable {
         self.configure = configure
     }
 
-    /// Starts nodes `names`, introduces them to each other and bootstraps them all with the same voters.
-    func start(_ names: [String]) async throws -> [RaftTestNode] {
+    /// Starts nodes `names`, introduces them to each other and bootstraps them all with the same voters
+    /// (before their services run with `bootstrapFirst`, else once they run).
+    func start(_ names: [String], bootstrapFirst: Bool = false) async throws -> [RaftTestNode] {
         var started: [RaftTestNode] = []
         for name in names {
             let node = try await RaftTestNode.start(
-                name, incarnation: 1, host: uniqueLoopbackAddress(), storage: TestRaftStorage(), logs: logs, configure: configure
+                name, incarnation: 1, host: uniqueLoopbackAddress(), storage: TestRaftStorage(), logs: logs,
+                bootstrapBeforeRun: bootstrapFirst ? names.map { NodeID($0) } : nil, configure: configure
             )
             nodes.withLock { $0[node.id] = node }
             started.append(node)
@@ -177,7 +180,7 @@ final class RaftTestCluster: Sendable {
         for node in started {
             for other in started where other.id != node.id { await node.know(other) }
         }
-        for node in started {
+        for node in started where !bootstrapFirst {
             do {
                 try await node.raft.bootstrap(voters: started.map(\.id))
             } catch RaftServiceError.alreadyBootstrapped {

@@ -79,6 +79,16 @@ let package = Package(
         ),
         // The Raft consensus core (pure), log storage, RaftService.
         .target(name: "Consensus", dependencies: ["CohortCore"], swiftSettings: strict),
+        // The Raft shell: RaftService runs one RaftNode over the mesh, persists through RaftStorage off the
+        // event loop, applies committed entries to a pluggable state machine.
+        .target(
+            name: "RaftService",
+            dependencies: [
+                "Consensus", "Mesh", "CohortCore", "Observability", "NIOSupport", nio, nioPosix, logging, metrics, lifecycle,
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strict
+        ),
         // Health-check registry, metric definitions, process metrics.
         .target(
             name: "Observability",
@@ -136,6 +146,14 @@ let package = Package(
         ),
         .testTarget(name: "ProcessesTests", dependencies: ["Processes", "CohortTestKit"], swiftSettings: strict),
         .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "CohortTestKit"], swiftSettings: strict),
+        .testTarget(
+            name: "RaftServiceTests",
+            dependencies: [
+                "RaftService", "Consensus", "Mesh", "CohortTestKit", nio, nioPosix, logging, lifecycle,
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(name: "CohortConfigTests", dependencies: ["CohortConfig"], swiftSettings: strict),
         .testTarget(name: "ObservabilityTests", dependencies: ["Observability"], swiftSettings: strict),
         .testTarget(

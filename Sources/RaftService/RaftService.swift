@@ -1,0 +1,241 @@
+import CohortCore
+import Consensus
+import Logging
+import Mesh
+import NIOCore
+import NIOPosix
+import NIOSupport
+import Prometheus
+import ServiceLifecycle
+
+/// The Raft shell: owns one ``RaftNode`` core, ticks it, feeds it messages from the mesh and carries out
+/// every `Ready` exactly as `docs/raft.md` orders it — send what may go at once, persist through
+/// ``RaftStorage`` off the event loop (timed into `raft_fsync_seconds`), send what had to wait for the
+/// fsync, install snapshots and apply committed entries to the ``RaftStateMachine``, answer reads, then
+/// `advance()`.
+///
+/// Core messages travel on the mesh's `.raft` endpoint in the `raft` class (``MessageCodec``); snapshot
+/// data on `.raftSnapshot` in the `bulk` class (the mesh chunks it); proposals made on a follower are
+/// forwarded to the leader as `.raft` requests with a hop limit and never retried blindly.
+///
+/// `run()` loads the storage, restores the state machine from the newest snapshot and serves until
+/// graceful shutdown — a leader then hands leadership to its most caught-up voter (bounded by
+/// ``RaftServiceSettings/shutdownTransferTimeout``) — or cancellation, which stops at once like a crash.
+/// The actor and its loops run on one NIO event loop; storage calls run on `NIOThreadPool.singleton`.
+public actor RaftService: Service {
+    nonisolated let settings: RaftServiceSettings
+    nonisolated let storage: any RaftStorage
+    nonisolated let mesh: MeshService
+    nonisolated let stateMachine: any RaftStateMachine
+    nonisolated let logger: Logger
+    nonisolated let metrics: RaftMetrics?
+    nonisolated let executor: EventLoopTaskExecutor
+    nonisolated let codec = MessageCodec()
+    nonisolated let inputs: AsyncStream<RaftInput>
+    nonisolated let inputSink: AsyncStream<RaftInput>.Continuation
+
+    enum Phase { case idle, loading, running, stopped }
+
+    var phase = Phase.idle
+    var node: RaftNode
+    /// True while a `Ready` is being carried out (only one at a time).
+    var driving = false
+    /// True while `bootstrap(voters:)` writes the founding state; incoming messages are dropped meanwhile.
+    var bootstrapping = false
+    /// `run()` waiting for a bootstrap made before it to finish writing.
+    var bootstrapWaiters: [CheckedContinuation<Void, Never>] = []
+    /// The newest snapshot with its data, as stored: what a leader ships to a follower that needs it.
+    var currentSnapshot: StoredSnapshot?
+    /// Snapshot data received from a leader, by the index of the snapshot, until the core installs it.
+    var receivedSnapshots: [LogIndex: [UInt8]] = [:]
+    /// The highest index the state machine applied.
+    var appliedIndex: LogIndex = 0
+    var proposals: [LogIndex: ProposalWaiter] = [:]
+    var reads: [ReadContext: ReadWaiter] = [:]
+    var nextReadContext: ReadContext = 0
+    var lastLeader: NodeID?
+    var failure: RaftServiceError?
+
+    struct ProposalWaiter {
+        var term: Term
+        var deadline: ContinuousClock.Instant
+        var continuation: CheckedContinuation<(index: LogIndex, result: [UInt8]), any Error>
+    }
+
+    struct ReadWaiter {
+        /// Set once the core answered with the index to wait for.
+        var index: LogIndex?
+        var deadline: ContinuousClock.Instant
+        var continuation: CheckedContinuation<LogIndex, any Error>
+    }
+
+    /// Creates the service and registers its mesh handlers (`.raft` messages and requests, `.raftSnapshot`
+    /// messages); nothing runs until `run()`.
+    ///
+    /// - Parameters:
+    ///   - settings: Identity, core tuning and timing.
+    ///   - storage: Durable Raft state; its calls may block and are made off the event loop.
+    ///   - mesh: The internode mesh the node's peers are reachable on (membership feeds it separately).
+    ///   - stateMachine: The replicated application.
+    ///   - logger: One line per leadership change, snapshot and problem.
+    ///   - metrics: Where the `raft_*` metrics are registered; nil records none.
+    public init(
+        settings: RaftServiceSettings, storage: any RaftStorage, mesh: MeshService, stateMachine: any RaftStateMachine,
+        logger: Logger, metrics: PrometheusCollectorRegistry? = nil
+    ) {
+        var settings = settings
+        if settings.raft.randomSeed == 0 { settings.raft.randomSeed = UInt64.random(in: 1...UInt64.max) }
+        self.settings = settings
+        self.storage = storage
+        self.mesh = mesh
+        self.stateMachine = stateMachine
+        var logger = logger
+        logger[metadataKey: "raft.node"] = "\(settings.nodeID)"
+        self.logger = logger
+        let metrics = metrics.map { RaftMetrics(registry: $0) }
+        self.metrics = metrics
+        executor = EventLoopTaskExecutor(eventLoop: MultiThreadedEventLoopGroup.singleton.next())
+        node = RaftNode(id: settings.nodeID, settings: settings.raft, storage: .empty)
+        (inputs, inputSink) = AsyncStream.makeStream(of: RaftInput.self, bufferingPolicy: .bufferingOldest(settings.inboxCapacity))
+        metrics?.setState(.none)
+        let sink = inputSink
+        mesh.setMessageHandler(for: .raft) { inbound in
+            if case .dropped = sink.yield(.message(inbound)) { metrics?.countDropped(.inboxFull) }
+        }
+        mesh.setMessageHandler(for: .raftSnapshot) { inbound in
+            if case .dropped = sink.yield(.snapshot(inbound)) { metrics?.countDropped(.inboxFull) }
+        }
+        mesh.setRequestHandler(for: .raft) { [weak self] inbound in
+            guard let self else { return ForwardReply.encode(.failure(.stopped)) }
+            return await self.handleForwarded(inbound)
+        }
+    }
+
+    /// The actor runs on the service's event loop (see ``EventLoopTaskExecutor``).
+    public nonisolated var unownedExecutor: UnownedSerialExecutor {
+        executor.eventLoop.executor.asUnownedSerialExecutor()
+    }
+
+    // MARK: Lifecycle
+
+    /// Loads the storage, restores the state machine and serves until graceful shutdown (a leader hands
+    /// over leadership first) or cancellation (stops at once). Throws ``RaftServiceError/storage(_:)`` when
+    /// storage fails, then or later.
+    public func run() async throws {
+        guard phase == .idle else { throw RaftServiceError.alreadyStarted }
+        phase = .loading
+        if bootstrapping {
+            // Load what the bootstrap is writing, not what was there before it.
+            await withCheckedContinuation { bootstrapWaiters.append($0) }
+        }
+        let storage = storage
+        let loaded: (LogStorage, StoredSnapshot?)
+        do {
+            loaded = try await self.offLoop { (try storage.load(), try storage.latestSnapshot()) }
+        } catch {
+            phase = .stopped
+            throw RaftServiceError.storage(Self.storageError(error))
+        }
+        let (state, snapshot) = loaded
+        if let snapshot { stateMachine.restore(snapshot.data) }
+        currentSnapshot = snapshot
+        node = RaftNode(id: settings.nodeID, settings: settings.raft, storage: state)
+        appliedIndex = state.applied
+        phase = .running
+        observe()
+        logger.info("raft started", metadata: [
+            "raft.term": "\(node.term)", "raft.last_index": "\(node.lastIndex)", "raft.voters": "\(node.voters.count)",
+        ])
+        await withTaskExecutorPreference(executor) {
+            await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await self.tickLoop() }
+                group.addTask { await self.inputLoop() }
+                group.addTask {
+                    // Graceful shutdown hands leadership over first; cancellation (a crash) does not.
+                    guard (try? await gracefulShutdown()) != nil else { return }
+                    await self.handOverLeadership()
+                }
+                // Whichever loop ends first ends them all; a storage failure is kept in `failure`.
+                _ = try? await group.next()
+                group.cancelAll()
+            }
+        }
+        stop()
+        if let failure { throw failure }
+    }
+
+    private func tickLoop() async throws {
+        while !Task.isCancelled {
+            try await Task.sleep(for: settings.tickInterval)
+            if let failure { throw failure }
+            await tick()
+        }
+    }
+
+    private func inputLoop() async {
+        for await input in inputs {
+            await receive(input)
+        }
+    }
+
+    func tick() async {
+        guard phase == .running else { return }
+        node.tick()
+        expireWaiters(now: .now)
+        await drive()
+    }
+
+    /// Fails every waiter, publishes state `none` and stops taking input.
+    private func stop() {
+        phase = .stopped
+        inputSink.finish()
+        failAllWaiters(.stopped)
+        metrics?.setState(.none)
+        logger.info("raft stopped", metadata: ["raft.term": "\(node.term)"])
+    }
+
+    /// A graceful stop of a leader: hand leadership to the most caught-up voter and wait (bounded) until
+    /// it has taken over.
+    func handOverLeadership() async {
+        guard phase == .running, node.role == .leader else { return }
+        let progress = node.progress
+        let candidates = node.voters.filter { $0 != settings.nodeID }
+        // The most caught-up voter (ties: the smallest ID), so the hand-over needs the fewest appends.
+        guard let target = candidates.max(by: { (progress[$0]?.match ?? 0, $1) < (progress[$1]?.match ?? 0, $0) }) else { return }
+        logger.info("raft leader stopping; transferring leadership", metadata: ["raft.term": "\(node.term)", "peer": "\(target)"])
+        do {
+            try node.transferLeadership(to: target)
+        } catch {
+            return
+        }
+        await drive()
+        let deadline = ContinuousClock.now + settings.shutdownTransferTimeout
+        while phase == .running, node.role == .leader, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: settings.tickInterval / 2)
+        }
+        if node.role == .leader {
+            logger.warning("raft leadership transfer did not finish before shutdown", metadata: ["peer": "\(target)"])
+        }
+    }
+
+    // MARK: Helpers
+
+    /// Runs blocking storage work on NIO's thread pool, never on an event loop. Not cancellable once
+    /// submitted: a write that started is waited for, so the core is never left with a `Ready` whose
+    /// persistence is unknown.
+    nonisolated func offLoop<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await NIOThreadPool.singleton.runIfActive(eventLoop: executor.eventLoop, work).get()
+    }
+
+    static func storageError(_ error: any Error) -> RaftStorageError {
+        if let error = error as? RaftStorageError { return error }
+        return .io(operation: "\(error)", path: "", errno: 0)
+    }
+}
+
+/// Work for the actor: a message from the mesh, or a nudge to carry out the core's effects.
+enum RaftInput: Sendable {
+    case message(MeshInbound)
+    case snapshot(MeshInbound)
+    case kick
+}

@@ -1,0 +1,148 @@
+import CohortCore
+import CohortTestKit
+import Consensus
+import Mesh
+import RaftService
+import Testing
+
+/// Three RaftService + MeshService nodes over real loopback TCP with in-memory storage and a list state
+/// machine: elections, proposals (forwarded from followers), reads, crashes, graceful hand-over, bad
+/// input and snapshot catch-up.
+@Suite(.serialized) struct RaftServiceClusterTests {
+    @Test func proposalsFromLeaderAndFollowerApplyEverywhereInOneOrder() async throws {
+        try await withRaftCluster { cluster in
+            let nodes = try await cluster.start(["a", "b", "c"])
+            let leader = try await cluster.waitForLeader()
+            let follower = try #require(nodes.first { $0.id != leader.id })
+            var expected: [[UInt8]] = []
+            for index in 0..<5 {
+                let (at, result) = try await leader.raft.propose(command("leader", index), timeout: .seconds(10))
+                expected.append(command("leader", index))
+                #expect(result == ListStateMachine.u64(UInt64(expected.count)))
+                #expect(at > 1)
+            }
+            for index in 0..<5 {
+                // Forwarded to the leader; the answer is the leader's.
+                _ = try await proposeSafely(command("follower", index), on: follower)
+                expected.append(command("follower", index))
+            }
+            try await waitFor("every node to apply the ten commands") {
+                nodes.allSatisfy { $0.machine.all == expected }
+            }
+            let status = await follower.status
+            #expect(status.role == .voter)
+            #expect(status.voters == nodes.map(\.id).sorted())
+            #expect(status.leader == leader.id)
+            #expect(leader.metric("raft_state", ["state": "leader"]) == 1)
+            #expect(leader.metric("raft_voters") == 3)
+            #expect((leader.metric("raft_rpc_total", ["type": "append", "direction": "out"]) ?? 0) > 0)
+            #expect((follower.metric("raft_forward_seconds_count") ?? 0) >= 5)
+            #expect((follower.metric("raft_rpc_total", ["type": "forward", "direction": "out"]) ?? 0) >= 5)
+            #expect((leader.metric("raft_rpc_total", ["type": "forward", "direction": "in"]) ?? 0) >= 5)
+            #expect((leader.metric("raft_fsync_seconds_count") ?? 0) > 0)
+            // Storage blocks on fsync: never on an event loop.
+            #expect(nodes.allSatisfy { $0.storage.callsOnEventLoop == 0 })
+        }
+    }
+
+    @Test func linearizableReadOnAFollowerSeesEveryCommittedWrite() async throws {
+        try await withRaftCluster { cluster in
+            let nodes = try await cluster.start(["a", "b", "c"])
+            let leader = try await cluster.waitForLeader()
+            let follower = try #require(nodes.first { $0.id != leader.id })
+            let written = try await leader.raft.propose(command("x", 1), timeout: .seconds(10)).index
+            let readIndex = try await follower.raft.linearizableRead(timeout: .seconds(10))
+            #expect(readIndex >= written)
+            // Returned only once applied here: the write is visible.
+            #expect(follower.machine.all.contains(command("x", 1)))
+            #expect(try await leader.raft.linearizableRead(timeout: .seconds(10)) >= written)
+        }
+    }
+
+    @Test func aNewLeaderIsElectedAfterTheLeaderCrashesAndWritesCommitAgain() async throws {
+        try await withRaftCluster { cluster in
+            _ = try await cluster.start(["a", "b", "c"])
+            let first = try await cluster.waitForLeader()
+            _ = try await first.raft.propose(command("before", 0), timeout: .seconds(10))
+            let firstTerm = await first.status.term
+            await cluster.crash(first)
+            let second = try await cluster.waitForLeader()
+            #expect(second.id != first.id)
+            #expect(await second.status.term > firstTerm)
+            let survivors = cluster.running
+            for node in survivors { _ = try await proposeSafely(command("after-\(node.id)", 0), on: node) }
+            try await waitFor("both survivors to apply the same three commands") {
+                let lists = survivors.map(\.machine.all)
+                return lists.allSatisfy { $0.count == 3 && $0 == lists[0] }
+            }
+            #expect(survivors[0].machine.all.first == command("before", 0))
+        }
+    }
+
+    @Test func aLeaderStoppedGracefullyHandsOverLeadershipFirst() async throws {
+        try await withRaftCluster { cluster in
+            _ = try await cluster.start(["a", "b", "c"])
+            let first = try await cluster.waitForLeader()
+            _ = try await first.raft.propose(command("x", 0), timeout: .seconds(10))
+            let term = await first.status.term
+            try await cluster.stop(first)
+            // The old leader saw its successor's vote request before it stopped: a crash would not have.
+            let stoppedStatus = await first.status
+            #expect(stoppedStatus.state == .none)
+            #expect(stoppedStatus.term == term + 1)
+            let second = try await cluster.waitForLeader()
+            #expect(second.id != first.id)
+            #expect(await second.status.term == term + 1)
+            _ = try await proposeSafely(command("y", 0), on: second)
+        }
+    }
+
+    @Test func badRaftMessagesAreCountedAndIgnored() async throws {
+        try await withRaftCluster { cluster in
+            let nodes = try await cluster.start(["a", "b", "c"])
+            let leader = try await cluster.waitForLeader()
+            let target = try #require(nodes.first { $0.id != leader.id })
+            let sender = try #require(nodes.first { $0.id != leader.id && $0.id != target.id })
+            #expect(target.metric("raft_dropped_messages_total", ["reason": "malformed"]) == 0)
+            #expect(sender.mesh.send([0xDE, 0xAD, 0xBE, 0xEF], to: target.id, endpoint: .raft, class: .raft) == .queued)
+            #expect(sender.mesh.send([0, 0, 0, 9, 1], to: target.id, endpoint: .raftSnapshot, class: .bulk) == .queued)
+            // Well formed, but claiming to come from the leader: the mesh says otherwise.
+            let spoofed = Message(from: leader.id, to: target.id, term: 99, kind: .timeoutNow)
+            #expect(sender.mesh.send(MessageCodec().encode(spoofed), to: target.id, endpoint: .raft, class: .raft) == .queued)
+            try await waitFor("the target to count two malformed and one misaddressed message") {
+                target.metric("raft_dropped_messages_total", ["reason": "malformed"]) == 2
+                    && target.metric("raft_dropped_messages_total", ["reason": "misaddressed"]) == 1
+            }
+            let status = await target.status
+            #expect(status.term < 99)
+            _ = try await proposeSafely(command("still", 0), on: target)
+            try await waitFor("every node to apply the write") { nodes.allSatisfy { $0.machine.all == [command("still", 0)] } }
+        }
+    }
+
+    @Test func aRestartedFollowerCatchesUpThroughASnapshot() async throws {
+        try await withRaftCluster(configure: { $0.snapshotThreshold = 5 }) { cluster in
+            let nodes = try await cluster.start(["a", "b", "c"])
+            let leader = try await cluster.waitForLeader()
+            let lagging = try #require(nodes.first { $0.id != leader.id })
+            _ = try await leader.raft.propose(command("early", 0), timeout: .seconds(10))
+            try await waitFor("the lagging node to apply the first write") { lagging.machine.all.count == 1 }
+            await cluster.crash(lagging)
+            var expected = [command("early", 0)]
+            for index in 0..<20 {
+                _ = try await proposeSafely(command("while-down", index), on: leader)
+                expected.append(command("while-down", index))
+            }
+            try await waitFor("the leader to compact its log") { (leader.metric("raft_snapshots_taken_total") ?? 0) >= 2 }
+            let restarted = try await cluster.restart(lagging)
+            try await waitFor("the restarted node to catch up") { restarted.machine.all == expected }
+            #expect((restarted.metric("raft_snapshots_installed_total") ?? 0) >= 1)
+            #expect(try restarted.storage.latestSnapshot() != nil)
+            #expect(cluster.running.allSatisfy { $0.storage.callsOnEventLoop == 0 })
+            // And it keeps up with what comes next.
+            _ = try await proposeSafely(command("after", 0), on: restarted)
+            expected.append(command("after", 0))
+            try await waitFor("every node to apply the last write") { cluster.running.allSatisfy { $0.machine.all == expected } }
+        }
+    }
+}

@@ -1,0 +1,113 @@
+import CohortCore
+import CohortTestKit
+import Consensus
+import Mesh
+import RaftService
+import Testing
+
+/// Configuration changes, explicit leadership transfer, concurrent proposals and what a proposal without
+/// a quorum reports.
+@Suite(.serialized) struct RaftServiceMembershipTests {
+    @Test func concurrentProposalsFromEveryNodeApplyInOneOrder() async throws {
+        try await withRaftCluster { cluster in
+            let nodes = try await cluster.start(["a", "b", "c"])
+            _ = try await cluster.waitForLeader()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for node in nodes {
+                    for index in 0..<15 {
+                        group.addTask { _ = try await proposeSafely(command("\(node.id)", index), on: node) }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            try await waitFor("every node to apply all 45 commands") { nodes.allSatisfy { $0.machine.all.count == 45 } }
+            let order = nodes[0].machine.all
+            #expect(nodes.allSatisfy { $0.machine.all == order })
+            #expect(Set(order).count == 45)
+        }
+    }
+
+    @Test func aStandbyIsAddedReplicatedAndPromoted() async throws {
+        try await withRaftCluster { cluster in
+            let nodes = try await cluster.start(["a", "b", "c"])
+            let leader = try await cluster.waitForLeader()
+            _ = try await leader.raft.propose(command("x", 0), timeout: .seconds(10))
+            let newcomer = try await cluster.join("d")
+            #expect(await newcomer.status.role == .client)
+            try await leader.raft.changeConfiguration(.addStandby(newcomer.id))
+            try await waitFor("the standby to be replicated") { newcomer.machine.all == [command("x", 0)] }
+            let asStandby = await newcomer.status
+            #expect(asStandby.role == .standby)
+            #expect(asStandby.standbys == [newcomer.id])
+            #expect(leader.metric("raft_non_voters") == 1)
+            let follower = try #require(nodes.first { $0.id != leader.id })
+            await #expect(throws: RaftServiceError.notLeader(leader: leader.id)) {
+                try await follower.raft.changeConfiguration(.promote(newcomer.id))
+            }
+            try await leader.raft.changeConfiguration(.promote(newcomer.id))
+            try await waitFor("the newcomer to see itself a voter") { await newcomer.status.role == .voter }
+            #expect(await leader.status.voters.count == 4)
+            _ = try await proposeSafely(command("y", 0), on: newcomer)
+            try await waitFor("all four to apply the write") {
+                cluster.running.allSatisfy { $0.machine.all == [command("x", 0), command("y", 0)] }
+            }
+        }
+    }
+
+    @Test func bootstrapHappensOnceAndOnlyWithThisNodeAmongTheVoters() async throws {
+        try await withRaftCluster { cluster in
+            let nodes = try await cluster.start(["a", "b", "c"])
+            await #expect(throws: RaftServiceError.alreadyBootstrapped) {
+                try await nodes[0].raft.bootstrap(voters: nodes.map(\.id))
+            }
+            let loner = try await cluster.join("d")
+            await #expect(throws: RaftServiceError.notInVoters(loner.id)) {
+                try await loner.raft.bootstrap(voters: nodes.map(\.id))
+            }
+            #expect(await loner.status.voters.isEmpty)
+        }
+    }
+
+    @Test func nodesBootstrappedBeforeTheyRunElectALeader() async throws {
+        try await withRaftCluster { cluster in
+            let nodes = try await cluster.start(["a", "b", "c"], bootstrapFirst: true)
+            let leader = try await cluster.waitForLeader()
+            _ = try await leader.raft.propose(command("x", 0), timeout: .seconds(10))
+            try await waitFor("every node to apply the write") { nodes.allSatisfy { $0.machine.all == [command("x", 0)] } }
+        }
+    }
+
+    @Test func leadershipMovesToTheNamedVoter() async throws {
+        try await withRaftCluster { cluster in
+            let nodes = try await cluster.start(["a", "b", "c"])
+            let leader = try await cluster.waitForLeader()
+            let target = try #require(nodes.first { $0.id != leader.id })
+            try await leader.raft.transferLeadership(to: target.id)
+            try await waitFor("\(target.id) to lead and \(leader.id) to follow it") {
+                let (targetState, known) = (await target.status.state, await leader.status.leader)
+                return targetState == .leader && known == target.id
+            }
+            let next = try await cluster.waitForLeader()
+            #expect(next.id == target.id)
+            await #expect(throws: RaftServiceError.notLeader(leader: target.id)) {
+                try await leader.raft.transferLeadership(to: leader.id)
+            }
+        }
+    }
+
+    @Test func aProposalWithoutQuorumTimesOutAsMaybeCommitted() async throws {
+        try await withRaftCluster { cluster in
+            let nodes = try await cluster.start(["a", "b", "c"])
+            let leader = try await cluster.waitForLeader()
+            for node in nodes where node.id != leader.id { await cluster.crash(node) }
+            do {
+                _ = try await leader.raft.propose(command("lonely", 0), timeout: .milliseconds(300))
+                Issue.record("a proposal committed without a quorum")
+            } catch let error as RaftServiceError {
+                // Appended to the leader's log: it may commit later, so the caller must not assume either way.
+                // (If CheckQuorum already deposed the leader, nothing was written.)
+                #expect(error == .timeout(maybeCommitted: true) || error == .noLeader)
+            }
+        }
+    }
+}

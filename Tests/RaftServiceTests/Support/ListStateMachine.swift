@@ -1,0 +1,48 @@
+import Consensus
+import Synchronization
+import RaftService
+
+/// The test application: an append-only list of commands. `apply` answers with the list's new length as
+/// 8 big-endian bytes; snapshots are `u32 count` then `u32 length + bytes` per command.
+final class ListStateMachine: RaftStateMachine {
+    private let items = Mutex<[[UInt8]]>([])
+
+    init() {}
+
+    var all: [[UInt8]] { items.withLock { $0 } }
+
+    func apply(_ entry: LogEntry) -> [UInt8] {
+        guard case .command(let command) = entry.payload else { return [] }
+        let count = items.withLock { items in
+            items.append(command)
+            return items.count
+        }
+        return Self.u64(UInt64(count))
+    }
+
+    func snapshot() -> [UInt8] {
+        items.withLock { items in
+            var out = Self.u32(items.count)
+            for item in items { out += Self.u32(item.count) + item }
+            return out
+        }
+    }
+
+    func restore(_ data: [UInt8]) {
+        var offset = 0
+        func u32() -> Int {
+            defer { offset += 4 }
+            return data[offset..<offset + 4].reduce(0) { $0 << 8 | Int($1) }
+        }
+        var restored: [[UInt8]] = []
+        for _ in 0..<u32() {
+            let length = u32()
+            restored.append(Array(data[offset..<offset + length]))
+            offset += length
+        }
+        items.withLock { $0 = restored }
+    }
+
+    static func u32(_ value: Int) -> [UInt8] { withUnsafeBytes(of: UInt32(value).bigEndian, Array.init) }
+    static func u64(_ value: UInt64) -> [UInt8] { withUnsafeBytes(of: value.bigEndian, Array.init) }
+}

@@ -1,0 +1,301 @@
+import CohortCore
+import CohortTestKit
+import Consensus
+import Logging
+import Mesh
+import Prometheus
+import RaftService
+import ServiceLifecycle
+import Synchronization
+
+// Three (or more) RaftService + MeshService pairs in this process over real loopback TCP: each node's
+// log is kept and printed if the test throws, every node is stopped at the end, and every wait has a
+// deadline.
+
+/// Polls `condition` until it holds; generous, as tests share two cores with builds.
+func waitFor(
+    _ waitingFor: String, within: Duration = .seconds(30), fileID: String = #fileID, line: Int = #line,
+    _ condition: () async throws -> Bool
+) async throws {
+    try await waitUntil(within: within, waitingFor, pollEvery: .milliseconds(10), fileID: fileID, line: line, condition)
+}
+
+/// Lines logged by one node.
+final class LogBuffer: Sendable {
+    private let lines = Mutex<[String]>([])
+
+    func append(_ line: String) {
+        lines.withLock { lines in
+            if lines.count >= 4000 { lines.removeFirst(1000) }
+            lines.append(line)
+        }
+    }
+
+    var all: [String] { lines.withLock { $0 } }
+}
+
+/// A log handler writing into a ``LogBuffer``.
+struct BufferLogHandler: LogHandler {
+    let buffer: LogBuffer
+    let name: String
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .debug
+    var metadataProvider: Logger.MetadataProvider?
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let fields = metadata.merging(event.metadata ?? [:]) { $1 }
+        let rendered = fields.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        buffer.append("\(ContinuousClock.now) [\(name)] \(event.level) \(event.message) \(rendered)")
+    }
+}
+
+/// One node: a mesh and a Raft service in one ServiceGroup (Raft is stopped first on a graceful stop).
+final class RaftTestNode: Sendable {
+    let id: NodeID
+    let incarnation: Incarnation
+    let host: String
+    let port: Int
+    let mesh: MeshService
+    let raft: RaftService
+    let storage: TestRaftStorage
+    let machine: ListStateMachine
+    let registry: PrometheusCollectorRegistry
+    private let group: ServiceGroup
+    private let task: Task<Void, any Error>
+
+    private init(
+        id: NodeID, incarnation: Incarnation, host: String, port: Int, mesh: MeshService, raft: RaftService,
+        storage: TestRaftStorage, machine: ListStateMachine, registry: PrometheusCollectorRegistry, group: ServiceGroup,
+        task: Task<Void, any Error>
+    ) {
+        self.id = id
+        self.incarnation = incarnation
+        self.host = host
+        self.port = port
+        self.mesh = mesh
+        self.raft = raft
+        self.storage = storage
+        self.machine = machine
+        self.registry = registry
+        self.group = group
+        self.task = task
+    }
+
+    static func start(
+        _ name: String, incarnation: UInt64, host: String, storage: TestRaftStorage, logs: LogBuffer,
+        bootstrapBeforeRun voters: [NodeID]? = nil, configure: (inout RaftServiceSettings) -> Void
+    ) async throws -> RaftTestNode {
+        var meshSettings = MeshSettings(nodeID: NodeID(name), incarnation: Incarnation(incarnation))
+        meshSettings.bindHost = host
+        meshSettings.reconnect.initial = .milliseconds(10)
+        meshSettings.reconnect.maximum = .milliseconds(200)
+        let logger = Logger(label: "raft.\(name)") { _ in BufferLogHandler(buffer: logs, name: name) }
+        let registry = PrometheusCollectorRegistry()
+        let mesh = MeshService(settings: meshSettings, logger: logger, metrics: registry)
+        var settings = RaftServiceSettings(nodeID: NodeID(name), raft: RaftSettings(electionTicks: 10, heartbeatTicks: 1))
+        settings.tickInterval = .milliseconds(50)
+        configure(&settings)
+        let machine = ListStateMachine()
+        let raft = RaftService(
+            settings: settings, storage: storage, mesh: mesh, stateMachine: machine, logger: logger, metrics: registry
+        )
+        if let voters { try await raft.bootstrap(voters: voters) }
+        let group = ServiceGroup(services: [mesh, raft], logger: logger)
+        let task = Task { try await group.run() }
+        var bound: Int?
+        do {
+            try await waitFor("\(name) to bind") {
+                bound = await mesh.boundPort
+                return bound != nil
+            }
+        } catch {
+            task.cancel()
+            throw error
+        }
+        return RaftTestNode(
+            id: NodeID(name), incarnation: Incarnation(incarnation), host: host, port: bound ?? 0, mesh: mesh, raft: raft,
+            storage: storage, machine: machine, registry: registry, group: group, task: task
+        )
+    }
+
+    /// Graceful shutdown (a leader hands over first), waiting for both services to return.
+    func stop() async throws {
+        await group.triggerGracefulShutdown()
+        try await task.value
+    }
+
+    /// Cancels everything at once, as a crash would (storage survives: it is "durable").
+    func crash() async {
+        task.cancel()
+        _ = try? await task.value
+    }
+
+    func know(_ other: RaftTestNode) async {
+        await mesh.setPeer(other.id, host: other.host, port: other.port, incarnation: other.incarnation)
+    }
+
+    var status: RaftStatus {
+        get async { await raft.status }
+    }
+
+    /// The value of the sample of `name` whose labels include every pair of `labels`.
+    func metric(_ name: String, _ labels: [String: String] = [:]) -> Double? {
+        for line in registry.emitToString().split(separator: "\n") where !line.hasPrefix("#") {
+            let parts = line.split(separator: " ")
+            guard parts.count == 2, parts[0] == name || parts[0].hasPrefix("\(name){") else { continue }
+            if labels.allSatisfy({ parts[0].contains("\($0.key)=\"\($0.value)\"") }) { return Double(parts[1]) }
+        }
+        return nil
+    }
+}
+
+/// The nodes of one test.
+final class RaftTestCluster: Sendable {
+    private let nodes = Mutex<[NodeID: RaftTestNode]>([:])
+    private let stopped = Mutex<Set<NodeID>>([])
+    let logs = LogBuffer()
+    let configure: @Sendable (inout RaftServiceSettings) -> Void
+
+    init(configure: @escaping @Sendable (inout RaftServiceSettings) -> Void) {
+        self.configure = configure
+    }
+
+    /// Starts nodes `names`, introduces them to each other and bootstraps them all with the same voters
+    /// (before their services run with `bootstrapFirst`, else once they run).
+    func start(_ names: [String], bootstrapFirst: Bool = false) async throws -> [RaftTestNode] {
+        var started: [RaftTestNode] = []
+        for name in names {
+            let node = try await RaftTestNode.start(
+                name, incarnation: 1, host: uniqueLoopbackAddress(), storage: TestRaftStorage(), logs: logs,
+                bootstrapBeforeRun: bootstrapFirst ? names.map { NodeID($0) } : nil, configure: configure
+            )
+            nodes.withLock { $0[node.id] = node }
+            started.append(node)
+        }
+        for node in started {
+            for other in started where other.id != node.id { await node.know(other) }
+        }
+        for node in started where !bootstrapFirst {
+            do {
+                try await node.raft.bootstrap(voters: started.map(\.id))
+            } catch RaftServiceError.alreadyBootstrapped {
+                // A founder that already won an election replicated the founding entry here first: fine.
+            }
+        }
+        return started
+    }
+
+    /// Starts node `name` with empty storage, not bootstrapped (it waits to be added), and introduces it
+    /// to every running node.
+    func join(_ name: String) async throws -> RaftTestNode {
+        let node = try await RaftTestNode.start(
+            name, incarnation: 1, host: uniqueLoopbackAddress(), storage: TestRaftStorage(), logs: logs, configure: configure
+        )
+        let others = running
+        nodes.withLock { $0[node.id] = node }
+        for other in others {
+            await other.know(node)
+            await node.know(other)
+        }
+        return node
+    }
+
+    /// Restarts `node` (which must be stopped) with its storage, a new incarnation and a new port, and
+    /// tells every running node about it.
+    func restart(_ node: RaftTestNode) async throws -> RaftTestNode {
+        let fresh = try await RaftTestNode.start(
+            node.id.rawValue, incarnation: node.incarnation.rawValue + 1, host: node.host, storage: node.storage, logs: logs,
+            configure: configure
+        )
+        let others = running.filter { $0.id != node.id }
+        nodes.withLock { $0[node.id] = fresh }
+        stopped.withLock { _ = $0.remove(node.id) }
+        for other in others {
+            await other.know(fresh)
+            await fresh.know(other)
+        }
+        return fresh
+    }
+
+    var running: [RaftTestNode] {
+        let down = stopped.withLock { $0 }
+        return nodes.withLock { Array($0.values) }.filter { !down.contains($0.id) }.sorted { $0.id < $1.id }
+    }
+
+    func crash(_ node: RaftTestNode) async {
+        stopped.withLock { _ = $0.insert(node.id) }
+        await node.crash()
+    }
+
+    func stop(_ node: RaftTestNode) async throws {
+        stopped.withLock { _ = $0.insert(node.id) }
+        try await node.stop()
+    }
+
+    /// Waits until exactly one running node leads and every running node follows it in the same term.
+    func waitForLeader(within: Duration = .seconds(30), fileID: String = #fileID, line: Int = #line) async throws -> RaftTestNode {
+        var leader: RaftTestNode?
+        try await waitFor("a leader all running nodes agree on", within: within, fileID: fileID, line: line) {
+            var statuses: [(RaftTestNode, RaftStatus)] = []
+            for node in running { statuses.append((node, await node.status)) }
+            let leaders = statuses.filter { $0.1.state == .leader }
+            guard leaders.count == 1, let (candidate, status) = leaders.first else { return false }
+            guard statuses.allSatisfy({ $0.1.leader == candidate.id && $0.1.term == status.term }) else { return false }
+            leader = candidate
+            return true
+        }
+        guard let leader else { throw DeadlineExceeded(waitingFor: "leader", within: within, fileID: fileID, line: line) }
+        return leader
+    }
+
+    fileprivate func printLogs() {
+        for line in logs.all { print(line) }
+    }
+
+    fileprivate func shutdown() async {
+        for node in nodes.withLock({ Array($0.values) }) { await node.crash() }
+    }
+}
+
+/// Runs `body` with a fresh cluster; on a thrown failure prints every node's log. Every node is stopped.
+func withRaftCluster(
+    configure: @escaping @Sendable (inout RaftServiceSettings) -> Void = { _ in },
+    _ body: (RaftTestCluster) async throws -> Void
+) async throws {
+    let cluster = RaftTestCluster(configure: configure)
+    do {
+        try await body(cluster)
+    } catch {
+        cluster.printLogs()
+        await cluster.shutdown()
+        throw error
+    }
+    await cluster.shutdown()
+}
+
+/// Proposes `command` on `node`, retrying only failures that guarantee nothing was written (no leader
+/// yet, superseded entry, refused before sending); any "may have committed" failure is rethrown.
+func proposeSafely(_ command: [UInt8], on node: RaftTestNode, within: Duration = .seconds(30)) async throws -> LogIndex {
+    let deadline = ContinuousClock.now + within
+    while true {
+        do {
+            return try await node.raft.propose(command, timeout: .seconds(10)).index
+        } catch let error as RaftServiceError {
+            switch error {
+            case .noLeader, .notLeader, .transferInProgress, .dropped, .forwardFailed(_, _, maybeCommitted: false):
+                guard ContinuousClock.now < deadline else { throw error }
+                try await waitFor("\(node.id) to know a leader") { await node.status.leader != nil }
+            default:
+                throw error
+            }
+        }
+    }
+}
+
+/// `"name-i"` as bytes.
+func command(_ name: String, _ index: Int) -> [UInt8] { Array("\(name)-\(index)".utf8) }

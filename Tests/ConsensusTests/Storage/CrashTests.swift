@@ -48,7 +48,8 @@ extension StorageTests {
                     if let first = fresh.first { after.entries.removeAll { $0.index >= first.index } }
                     after.entries += fresh
                     if let hardState { after.hardState = hardState }
-                    let survivors = snapshot != nil ? 0 : before.entries.count { $0.index < (fresh.first?.index ?? .max) }
+                    // Until an installed snapshot is durable nothing else of the call has happened.
+                    let survivors = snapshot != nil ? before.entries.count : before.entries.count { $0.index < (fresh.first?.index ?? .max) }
                     return (after, survivors)
                 case .saveSnapshot(let snapshot):
                     after.snapshot = snapshot

@@ -44,6 +44,12 @@ extension RaftDirectory {
 
         entries = try anchorToSnapshot(entries)
         emptyLogPosition = segments.first?.previousPosition ?? snapshotPosition
+        // Committed entries are durable before the hard state naming them, and never truncated: a log
+        // that ends before the commit index lost an acknowledged record (bit rot in the last one looks
+        // like a torn write to the scan), so the node must not start from it.
+        if lastPosition.index < hardState.commit {
+            throw .corrupt(path: path, reason: "the log ends at \(lastPosition.index) but \(hardState.commit) is committed")
+        }
         isRecovered = true
         return entries
     }

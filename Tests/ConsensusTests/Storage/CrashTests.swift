@@ -79,17 +79,20 @@ extension StorageTests {
             }
             switch Int.random(in: 0..<20, using: &generator) {
             case 0..<10:
-                let commit = LogIndex.random(in: contents.hardState.commit...max(contents.hardState.commit, last.index), using: &generator)
-                return .persist(snapshot: nil, entries: entries(from: last.index + 1, term: term),
+                let appended = entries(from: last.index + 1, term: term)
+                let commit = LogIndex.random(in: contents.hardState.commit...appended.last!.index, using: &generator)
+                return .persist(snapshot: nil, entries: appended,
                                 hardState: Bool.random(using: &generator) ? HardState(term: term, commit: commit) : nil)
-            case 10..<14 where last.index > contents.snapshotIndex:
-                let first = LogIndex.random(in: contents.snapshotIndex + 1...last.index, using: &generator)
+            case 10..<14 where last.index > max(contents.snapshotIndex, contents.hardState.commit):
+                // Raft only ever replaces uncommitted entries.
+                let first = LogIndex.random(in: max(contents.snapshotIndex, contents.hardState.commit) + 1...last.index, using: &generator)
                 return .persist(snapshot: nil, entries: entries(from: first, term: term + 1),
                                 hardState: HardState(term: term + 1, vote: NodeID("b"), commit: contents.hardState.commit))
             case 14..<16:
                 return .persist(snapshot: nil, entries: [], hardState: HardState(term: term + 1, vote: NodeID("c"), commit: contents.hardState.commit))
-            case 16..<19 where last.index > contents.snapshotIndex:
-                let index = LogIndex.random(in: contents.snapshotIndex + 1...last.index, using: &generator)
+            case 16..<19 where contents.hardState.commit > contents.snapshotIndex:
+                // The application snapshots what it applied, so only committed entries.
+                let index = LogIndex.random(in: contents.snapshotIndex + 1...contents.hardState.commit, using: &generator)
                 let entryTerm = contents.entries.first { $0.index == index }!.term
                 return .saveSnapshot(snapshot(LogPosition(term: entryTerm, index: index)))
             default:

@@ -88,6 +88,14 @@ extension StorageTests {
             #expect(try storage().load().entries == StorageFixtures.entries(1...4, term: 1))
         }
 
+        @Test("a bad last record the hard state calls committed is corruption, not a torn write")
+        func corruptCommittedLastRecord() throws {
+            try storage().persist(snapshot: nil, entries: StorageFixtures.entries(1...5, term: 1), hardState: HardState(term: 1, commit: 5))
+            let segment = path(segmentNames[0])
+            disk.flipBit(in: segment, byte: disk.size(of: segment) - 2)
+            #expect(throws: RaftStorageError.corrupt(path: directory, reason: "the log ends at 4 but 5 is committed")) { try storage().load() }
+        }
+
         @Test("zeros after the last record are a torn write")
         func zeroTail() throws {
             try storage().persist(snapshot: nil, entries: StorageFixtures.entries(1...5, term: 1), hardState: nil)

@@ -109,14 +109,9 @@ struct RaftDirectory: Sendable {
     /// Removes every stored entry from `index` on: later segments newest first (so a crash leaves a prefix
     /// of the old log), then the rest of the segment holding `index`.
     private mutating func truncate(from index: LogIndex) throws(RaftStorageError) {
-        var removed = false
-        while let segment = segments.last, segment.firstIndex >= index {
-            try fileSystem.remove(filePath(segment.name))
-            segments.removeLast()
-            if segments.isEmpty { emptyLogPosition = segment.previousPosition }
-            removed = true
-        }
-        if removed { try fileSystem.syncDirectory(path) }
+        let later = segments.count - segments.prefix { $0.firstIndex < index }.count
+        if later == segments.count, let first = segments.first { emptyLogPosition = first.previousPosition }
+        try removeSegments(later)
         guard var segment = segments.last, segment.lastIndex >= index else { return }
         let kept = Int(index - segment.firstIndex)
         let end = kept == 0 ? StorageFormat.segmentHeaderBytes : segment.recordEnds[kept - 1]
@@ -170,14 +165,15 @@ struct RaftDirectory: Sendable {
         if removed { try fileSystem.syncDirectory(path) }
     }
 
-    /// Removes `count` segments, newest first unless `oldestFirst`, then syncs the directory.
+    /// Removes `count` segments, newest first unless `oldestFirst`, syncing the directory after each: file
+    /// systems need not keep the order of unlinks across a crash, and a hole in the chain of segments would
+    /// read as corruption.
     mutating func removeSegments(_ count: Int, oldestFirst: Bool = false) throws(RaftStorageError) {
-        guard count > 0 else { return }
-        for _ in 0..<count {
+        for _ in 0..<max(count, 0) {
             let segment = oldestFirst ? segments.removeFirst() : segments.removeLast()
             try fileSystem.remove(filePath(segment.name))
+            try fileSystem.syncDirectory(path)
         }
-        try fileSystem.syncDirectory(path)
     }
 
     // MARK: Files

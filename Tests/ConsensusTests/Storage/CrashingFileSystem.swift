@@ -6,9 +6,9 @@ import Synchronization
 ///
 /// Each file keeps its current bytes and its durable bytes (as of its last `sync`); each directory change
 /// (create, rename, remove) is pending until the directory is synced. ``powerLoss(using:)`` keeps every
-/// durable thing and, of the rest, a random prefix of the pending directory changes (journaled file
-/// systems apply them in order) and for each changed file either its durable bytes or its current bytes
-/// cut at a random length past what the two share, possibly with a garbled torn end.
+/// durable thing and, of the rest, a random subset of the pending directory changes (in any order: POSIX
+/// promises none; a rename stays atomic) and for each changed file either its durable bytes or its
+/// current bytes cut at a random length past what the two share, possibly with a garbled torn end.
 /// ``crash(afterOperations:)`` makes the process "die" at a chosen write: that call and every later one
 /// throws, as if the storage never got further.
 final class CrashingFileSystem: RaftFileSystem {
@@ -20,6 +20,7 @@ final class CrashingFileSystem: RaftFileSystem {
     private enum DirectoryChange {
         case bind(String, Int)
         case unbind(String)
+        case move(String, String, Int)
     }
 
     private struct State {
@@ -55,11 +56,13 @@ final class CrashingFileSystem: RaftFileSystem {
     func powerLoss(using generator: inout some RandomNumberGenerator) {
         state.withLock { state in
             var names = state.durableNames
-            let keptChanges = Int.random(in: 0...state.pending.count, using: &generator)
-            for change in state.pending.prefix(keptChanges) {
+            for change in state.pending where Bool.random(using: &generator) {
                 switch change {
                 case .bind(let name, let id): names[name] = id
                 case .unbind(let name): names[name] = nil
+                case .move(let source, let destination, let id):
+                    names[source] = nil
+                    names[destination] = id
                 }
             }
             var files: [Int: File] = [:]
@@ -165,6 +168,9 @@ final class CrashingFileSystem: RaftFileSystem {
                 switch change {
                 case .bind(let path, let id) where Self.split(path).parent == directory: state.durableNames[path] = id
                 case .unbind(let path) where Self.split(path).parent == directory: state.durableNames[path] = nil
+                case .move(let source, let destination, let id) where Self.split(destination).parent == directory:
+                    state.durableNames[source] = nil
+                    state.durableNames[destination] = id
                 default: remaining.append(change)
                 }
             }
@@ -177,8 +183,7 @@ final class CrashingFileSystem: RaftFileSystem {
         try mutate("rename", source) { (state: inout State) throws(RaftStorageError) in
             guard let id = state.names.removeValue(forKey: source) else { throw .io(operation: "rename", path: source, errno: 2) }
             state.names[destination] = id
-            state.pending.append(.unbind(source))
-            state.pending.append(.bind(destination, id))
+            state.pending.append(.move(source, destination, id))
         }
     }
 

@@ -23,6 +23,20 @@ extension StorageTests {
             #expect(disk.names(in: directory).allSatisfy { !$0.hasSuffix(".tmp") })
         }
 
+        @Test("segments roll over at 8 MiB by default")
+        func defaults() {
+            #expect(FileRaftStorage.defaultSegmentBytes == 8 << 20)
+        }
+
+        @Test("a temporary file left by an interrupted write is removed and the old hard state kept")
+        func leftoverTemporaryFile() throws {
+            try storage().persist(snapshot: nil, entries: StorageFixtures.entries(1...2, term: 1), hardState: HardState(term: 1, commit: 1))
+            try disk.write([1, 2, 3], to: path("hardstate.tmp"))
+            let loaded = try storage().load()
+            #expect(loaded.hardState == HardState(term: 1, commit: 1))
+            #expect(!disk.names(in: directory).contains("hardstate.tmp"))
+        }
+
         @Test("one persist call syncs each file it writes once")
         func oneSyncPerCall() throws {
             let storage = storage()

@@ -1,0 +1,176 @@
+import CohortCore
+import CohortTestKit
+@testable import Consensus
+import Testing
+
+extension StorageTests {
+    @Suite("FileRaftStorage on a simulated disk")
+    struct FileTests {
+        let directory = "/data/_sys/raft"
+        let disk = CrashingFileSystem()
+
+        func storage(segmentBytes: Int = FileRaftStorage.defaultSegmentBytes) -> FileRaftStorage {
+            FileRaftStorage(directory: directory, fileSystem: disk, segmentBytes: segmentBytes)
+        }
+
+        func path(_ name: String) -> String { directory + "/" + name }
+        var segmentNames: [String] { disk.names(in: directory).filter { $0.hasSuffix(".seg") } }
+        var snapshotNames: [String] { disk.names(in: directory).filter { $0.hasSuffix(".snap") } }
+
+        @Test("file storage keeps the storage contract across reopenings")
+        func contract() throws {
+            try StorageFixtures.checkContract { storage() }
+            #expect(disk.names(in: directory).allSatisfy { !$0.hasSuffix(".tmp") })
+        }
+
+        @Test("segments roll over at 8 MiB by default")
+        func defaults() {
+            #expect(FileRaftStorage.defaultSegmentBytes == 8 << 20)
+        }
+
+        @Test("a temporary file left by an interrupted write is removed and the old hard state kept")
+        func leftoverTemporaryFile() throws {
+            try storage().persist(snapshot: nil, entries: StorageFixtures.entries(1...2, term: 1), hardState: HardState(term: 1, commit: 1))
+            try disk.write([1, 2, 3], to: path("hardstate.tmp"))
+            let loaded = try storage().load()
+            #expect(loaded.hardState == HardState(term: 1, commit: 1))
+            #expect(!disk.names(in: directory).contains("hardstate.tmp"))
+        }
+
+        @Test("one persist call syncs each file it writes once")
+        func oneSyncPerCall() throws {
+            let storage = storage()
+            _ = try storage.load()
+            try storage.persist(snapshot: nil, entries: StorageFixtures.entries(1...1, term: 1), hardState: nil)
+            let before = disk.fileSyncs
+            try storage.persist(snapshot: nil, entries: StorageFixtures.entries(2...50, term: 1), hardState: nil)
+            #expect(disk.fileSyncs - before == 1)
+            try storage.persist(snapshot: nil, entries: StorageFixtures.entries(51...60, term: 1), hardState: HardState(term: 1, commit: 50))
+            #expect(disk.fileSyncs - before == 3, "the segment, then the hard state's temporary file")
+        }
+
+        @Test("the log rolls over to new segments and a conflict removes the later ones")
+        func segmentRollover() throws {
+            let storage = storage(segmentBytes: 256)
+            try storage.persist(snapshot: nil, entries: StorageFixtures.entries(1...40, term: 1, bytes: 40), hardState: nil)
+            #expect(segmentNames.count > 5)
+            #expect(segmentNames.first == "log-00000000000000000001.seg")
+            #expect(try self.storage().load().entries == StorageFixtures.entries(1...40, term: 1, bytes: 40))
+
+            try storage.persist(snapshot: nil, entries: StorageFixtures.entries(12...14, term: 2), hardState: nil)
+            let expected = StorageFixtures.entries(1...11, term: 1, bytes: 40) + StorageFixtures.entries(12...14, term: 2)
+            #expect(try self.storage(segmentBytes: 256).load().entries == expected)
+            let firstIndexes = segmentNames.compactMap(RaftDirectory.firstIndex(fromSegmentName:))
+            #expect(firstIndexes.allSatisfy { $0 <= 14 }, "segments after the conflict are gone")
+        }
+
+        @Test("the newest two snapshots are kept and covered segments are dropped")
+        func snapshotRetentionAndCompaction() throws {
+            let storage = storage(segmentBytes: 256)
+            try storage.persist(snapshot: nil, entries: StorageFixtures.entries(1...40, term: 1, bytes: 40), hardState: nil)
+            let segmentsBefore = segmentNames.count
+            for index: LogIndex in [10, 20, 30] { try storage.saveSnapshot(StorageFixtures.snapshot(index: index, term: 1)) }
+            #expect(snapshotNames == ["snap-00000000000000000001-00000000000000000020.snap", "snap-00000000000000000001-00000000000000000030.snap"])
+            #expect(segmentNames.count < segmentsBefore)
+            let firstIndexes = segmentNames.compactMap(RaftDirectory.firstIndex(fromSegmentName:))
+            #expect(firstIndexes.first! <= 31 && firstIndexes.first! > 20, "only the segment holding 30 and later remain")
+
+            let loaded = try self.storage().load()
+            #expect(loaded.snapshot == StorageFixtures.snapshot(index: 30, term: 1).metadata)
+            #expect(loaded.entries == StorageFixtures.entries(31...40, term: 1, bytes: 40))
+            #expect(try self.storage().latestSnapshot() == StorageFixtures.snapshot(index: 30, term: 1))
+        }
+
+        @Test("a partial record at the tail is cut back to the last good record")
+        func tornPartialRecord() throws {
+            try storage().persist(snapshot: nil, entries: StorageFixtures.entries(1...5, term: 1), hardState: nil)
+            let segment = path(segmentNames[0])
+            let goodSize = disk.size(of: segment)
+            try storage().persist(snapshot: nil, entries: StorageFixtures.entries(6...6, term: 1), hardState: nil)
+            try disk.truncate(segment, to: disk.size(of: segment) - 3)
+            #expect(try storage().load().entries == StorageFixtures.entries(1...5, term: 1))
+            #expect(disk.size(of: segment) == goodSize, "the torn bytes are removed")
+            try storage().persist(snapshot: nil, entries: StorageFixtures.entries(6...7, term: 2), hardState: nil)
+            #expect(try storage().load().entries == StorageFixtures.entries(1...5, term: 1) + StorageFixtures.entries(6...7, term: 2))
+        }
+
+        @Test("a bad checksum in the last record is a torn write, not corruption")
+        func tornLastRecord() throws {
+            try storage().persist(snapshot: nil, entries: StorageFixtures.entries(1...5, term: 1), hardState: nil)
+            let segment = path(segmentNames[0])
+            disk.flipBit(in: segment, byte: disk.size(of: segment) - 2)
+            #expect(try storage().load().entries == StorageFixtures.entries(1...4, term: 1))
+        }
+
+        @Test("a bad last record the hard state calls committed is corruption, not a torn write")
+        func corruptCommittedLastRecord() throws {
+            try storage().persist(snapshot: nil, entries: StorageFixtures.entries(1...5, term: 1), hardState: HardState(term: 1, commit: 5))
+            let segment = path(segmentNames[0])
+            disk.flipBit(in: segment, byte: disk.size(of: segment) - 2)
+            #expect(throws: RaftStorageError.corrupt(path: directory, reason: "the log ends at 4 but 5 is committed")) { try storage().load() }
+        }
+
+        @Test("zeros after the last record are a torn write")
+        func zeroTail() throws {
+            try storage().persist(snapshot: nil, entries: StorageFixtures.entries(1...5, term: 1), hardState: nil)
+            try disk.append([UInt8](repeating: 0, count: 100), to: path(segmentNames[0]))
+            #expect(try storage().load().entries == StorageFixtures.entries(1...5, term: 1))
+        }
+
+        @Test("a bad checksum followed by good records is corruption")
+        func corruptMiddleRecord() throws {
+            try storage().persist(snapshot: nil, entries: StorageFixtures.entries(1...5, term: 1), hardState: nil)
+            let segment = path(segmentNames[0])
+            disk.flipBit(in: segment, byte: StorageFormat.segmentHeaderBytes + 60, bit: 3)
+            #expect(throws: RaftStorageError.self) { try storage().load() }
+            do {
+                _ = try storage().load()
+            } catch {
+                guard case .corrupt(let file, _) = error else { Issue.record("expected corrupt, got \(error)"); return }
+                #expect(file == segment)
+            }
+        }
+
+        @Test("a damaged length field in the middle of the last segment is corruption")
+        func corruptLength() throws {
+            try storage().persist(snapshot: nil, entries: StorageFixtures.entries(1...5, term: 1), hardState: nil)
+            disk.flipBit(in: path(segmentNames[0]), byte: StorageFormat.segmentHeaderBytes + 1, bit: 6)
+            #expect(throws: RaftStorageError.self) { try storage().load() }
+        }
+
+        @Test("any bad record in a sealed segment is corruption")
+        func corruptSealedSegment() throws {
+            try storage(segmentBytes: 256).persist(snapshot: nil, entries: StorageFixtures.entries(1...20, term: 1, bytes: 40), hardState: nil)
+            let first = path(segmentNames[0])
+            disk.flipBit(in: first, byte: disk.size(of: first) - 1)
+            #expect(throws: RaftStorageError.self) { try storage(segmentBytes: 256).load() }
+        }
+
+        @Test("a hard state or snapshot that fails its checksum is corruption")
+        func corruptHardStateAndSnapshot() throws {
+            try storage().persist(snapshot: nil, entries: StorageFixtures.entries(1...5, term: 1), hardState: HardState(term: 1, commit: 3))
+            disk.flipBit(in: path("hardstate"), byte: 5)
+            #expect(throws: RaftStorageError.corrupt(path: path("hardstate"), reason: "hard state fails its checksum")) { try storage().load() }
+            disk.flipBit(in: path("hardstate"), byte: 5)
+            try storage().saveSnapshot(StorageFixtures.snapshot(index: 3, term: 1))
+            disk.flipBit(in: path(snapshotNames[0]), byte: 30)
+            #expect(throws: RaftStorageError.self) { try storage().load() }
+        }
+
+        @Test("old segments a leader's snapshot replaced are discarded after a crash before their removal")
+        func interruptedInstall() throws {
+            try storage().persist(snapshot: nil, entries: StorageFixtures.entries(1...8, term: 1), hardState: nil)
+            // Dies right after the snapshot's rename and directory fsync, before the segments go.
+            disk.crash(afterOperations: 4)
+            #expect(throws: RaftStorageError.self) {
+                try storage().persist(snapshot: StorageFixtures.snapshot(index: 20, term: 3), entries: [], hardState: nil)
+            }
+            var generator = SplitMix64(seed: 1)
+            disk.powerLoss(using: &generator)
+            #expect(segmentNames.count == 1)
+            let loaded = try storage().load()
+            #expect(loaded.snapshot.index == 20 && loaded.entries.isEmpty)
+            #expect(segmentNames.isEmpty)
+        }
+    }
+}

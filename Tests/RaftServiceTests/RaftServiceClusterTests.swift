@@ -41,7 +41,7 @@ import Testing
             #expect((leader.metric("raft_rpc_total", ["type": "forward", "direction": "in"]) ?? 0) >= 5)
             #expect((leader.metric("raft_fsync_seconds_count") ?? 0) > 0)
             // Storage blocks on fsync: never on an event loop.
-            #expect(nodes.allSatisfy { $0.storage.callsOnEventLoop == 0 })
+            #expect(nodes.allSatisfy { $0.callsOnEventLoop == 0 })
         }
     }
 
@@ -138,7 +138,7 @@ import Testing
             try await waitFor("the restarted node to catch up") { restarted.machine.all == expected }
             #expect((restarted.metric("raft_snapshots_installed_total") ?? 0) >= 1)
             #expect(try restarted.storage.latestSnapshot() != nil)
-            #expect(cluster.running.allSatisfy { $0.storage.callsOnEventLoop == 0 })
+            #expect(cluster.running.allSatisfy { $0.callsOnEventLoop == 0 })
             // And it keeps up with what comes next.
             _ = try await proposeSafely(command("after", 0), on: restarted)
             expected.append(command("after", 0))

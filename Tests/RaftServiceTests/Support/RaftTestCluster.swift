@@ -62,7 +62,7 @@ final class RaftTestNode: Sendable {
     let port: Int
     let mesh: MeshService
     let raft: RaftService
-    let storage: TestRaftStorage
+    let storage: any RaftStorage
     let machine: ListStateMachine
     let registry: PrometheusCollectorRegistry
     private let group: ServiceGroup
@@ -70,7 +70,7 @@ final class RaftTestNode: Sendable {
 
     private init(
         id: NodeID, incarnation: Incarnation, host: String, port: Int, mesh: MeshService, raft: RaftService,
-        storage: TestRaftStorage, machine: ListStateMachine, registry: PrometheusCollectorRegistry, group: ServiceGroup,
+        storage: any RaftStorage, machine: ListStateMachine, registry: PrometheusCollectorRegistry, group: ServiceGroup,
         task: Task<Void, any Error>
     ) {
         self.id = id
@@ -87,7 +87,7 @@ final class RaftTestNode: Sendable {
     }
 
     static func start(
-        _ name: String, incarnation: UInt64, host: String, storage: TestRaftStorage, logs: LogBuffer,
+        _ name: String, incarnation: UInt64, host: String, storage: any RaftStorage, logs: LogBuffer,
         bootstrapBeforeRun voters: [NodeID]? = nil, configure: (inout RaftServiceSettings) -> Void
     ) async throws -> RaftTestNode {
         var meshSettings = MeshSettings(nodeID: NodeID(name), incarnation: Incarnation(incarnation))
@@ -122,6 +122,9 @@ final class RaftTestNode: Sendable {
             storage: storage, machine: machine, registry: registry, group: group, task: task
         )
     }
+
+    /// Storage calls made on an event-loop thread (only `TestRaftStorage` counts them).
+    var callsOnEventLoop: Int { (storage as? TestRaftStorage)?.callsOnEventLoop ?? 0 }
 
     /// Graceful shutdown (a leader hands over first), waiting for both services to return.
     func stop() async throws {
@@ -160,9 +163,19 @@ final class RaftTestCluster: Sendable {
     private let stopped = Mutex<Set<NodeID>>([])
     let logs = LogBuffer()
     let configure: @Sendable (inout RaftServiceSettings) -> Void
+    /// The storage of a node; called again on restart when ``reopensStorage`` (a fresh object over the
+    /// same files, as a restarted process would have).
+    let makeStorage: @Sendable (NodeID) -> any RaftStorage
+    let reopensStorage: Bool
 
-    init(configure: @escaping @Sendable (inout RaftServiceSettings) -> Void) {
+    init(
+        configure: @escaping @Sendable (inout RaftServiceSettings) -> Void,
+        makeStorage: @escaping @Sendable (NodeID) -> any RaftStorage = { _ in TestRaftStorage() },
+        reopensStorage: Bool = false
+    ) {
         self.configure = configure
+        self.makeStorage = makeStorage
+        self.reopensStorage = reopensStorage
     }
 
     /// Starts nodes `names`, introduces them to each other and bootstraps them all with the same voters
@@ -171,7 +184,7 @@ final class RaftTestCluster: Sendable {
         var started: [RaftTestNode] = []
         for name in names {
             let node = try await RaftTestNode.start(
-                name, incarnation: 1, host: uniqueLoopbackAddress(), storage: TestRaftStorage(), logs: logs,
+                name, incarnation: 1, host: uniqueLoopbackAddress(), storage: makeStorage(NodeID(name)), logs: logs,
                 bootstrapBeforeRun: bootstrapFirst ? names.map { NodeID($0) } : nil, configure: configure
             )
             nodes.withLock { $0[node.id] = node }
@@ -194,7 +207,7 @@ final class RaftTestCluster: Sendable {
     /// to every running node.
     func join(_ name: String) async throws -> RaftTestNode {
         let node = try await RaftTestNode.start(
-            name, incarnation: 1, host: uniqueLoopbackAddress(), storage: TestRaftStorage(), logs: logs, configure: configure
+            name, incarnation: 1, host: uniqueLoopbackAddress(), storage: makeStorage(NodeID(name)), logs: logs, configure: configure
         )
         let others = running
         nodes.withLock { $0[node.id] = node }
@@ -209,7 +222,8 @@ final class RaftTestCluster: Sendable {
     /// tells every running node about it.
     func restart(_ node: RaftTestNode) async throws -> RaftTestNode {
         let fresh = try await RaftTestNode.start(
-            node.id.rawValue, incarnation: node.incarnation.rawValue + 1, host: node.host, storage: node.storage, logs: logs,
+            node.id.rawValue, incarnation: node.incarnation.rawValue + 1, host: node.host,
+            storage: reopensStorage ? makeStorage(node.id) : node.storage, logs: logs,
             configure: configure
         )
         let others = running.filter { $0.id != node.id }
@@ -265,9 +279,11 @@ final class RaftTestCluster: Sendable {
 /// Runs `body` with a fresh cluster; on a thrown failure prints every node's log. Every node is stopped.
 func withRaftCluster(
     configure: @escaping @Sendable (inout RaftServiceSettings) -> Void = { _ in },
+    makeStorage: @escaping @Sendable (NodeID) -> any RaftStorage = { _ in TestRaftStorage() },
+    reopensStorage: Bool = false,
     _ body: (RaftTestCluster) async throws -> Void
 ) async throws {
-    let cluster = RaftTestCluster(configure: configure)
+    let cluster = RaftTestCluster(configure: configure, makeStorage: makeStorage, reopensStorage: reopensStorage)
     do {
         try await body(cluster)
     } catch {

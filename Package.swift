@@ -136,7 +136,7 @@ let package = Package(
             swiftSettings: strict
         ),
         // Helpers for tests: daemon processes, notify listeners, deadlines, manual clock.
-        .target(name: "CohortTestKit", dependencies: ["CohortCore"], swiftSettings: strict),
+        .target(name: "CohortTestKit", dependencies: ["CohortCore", logging], swiftSettings: strict),
 
         .testTarget(name: "CohortCoreTests", dependencies: ["CohortCore"], swiftSettings: strict),
         .testTarget(

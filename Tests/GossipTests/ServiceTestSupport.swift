@@ -33,39 +33,6 @@ let fastSWIM = SWIMSettings(
     gossipToTheDeadTime: .seconds(10), pushPullInterval: .seconds(2), deadNodeReclaimTime: .seconds(1)
 )
 
-/// Lines logged by one node, kept in memory to print if the test fails.
-final class LogBuffer: Sendable {
-    private let lines = Mutex<[String]>([])
-
-    func append(_ line: String) {
-        lines.withLock { lines in
-            if lines.count >= 4000 { lines.removeFirst(1000) }
-            lines.append(line)
-        }
-    }
-
-    var all: [String] { lines.withLock { $0 } }
-}
-
-/// A log handler writing into a ``LogBuffer``.
-struct BufferLogHandler: LogHandler {
-    let buffer: LogBuffer
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .debug
-    var metadataProvider: Logger.MetadataProvider?
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        let fields = metadata.merging(event.metadata ?? [:]) { $1 }
-        let rendered = fields.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        buffer.append("\(ContinuousClock.now) \(event.level) \(event.message) \(rendered)")
-    }
-}
-
 /// One running GossipService inside its own ServiceGroup.
 final class TestNode: Sendable {
     let name: String
@@ -204,29 +171,3 @@ func withCluster(_ body: (TestCluster) async throws -> Void) async throws {
     await cluster.shutdown()
 }
 
-/// Collects everything a stream yields, in a task cancelled by ``stop()`` or on release.
-final class Collector<Element: Sendable>: Sendable {
-    private final class Items: Sendable {
-        let value = Mutex<[Element]>([])
-    }
-
-    private let items = Items()
-    private let task: Task<Void, Never>
-
-    init(_ stream: AsyncStream<Element>) {
-        let items = items
-        task = Task {
-            for await item in stream { items.value.withLock { $0.append(item) } }
-        }
-    }
-
-    /// What arrived so far.
-    var all: [Element] { items.value.withLock { $0 } }
-
-    /// Stops collecting.
-    func stop() {
-        task.cancel()
-    }
-
-    deinit { task.cancel() }
-}

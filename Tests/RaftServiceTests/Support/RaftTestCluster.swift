@@ -20,40 +20,6 @@ func waitFor(
     try await waitUntil(within: within, waitingFor, pollEvery: .milliseconds(10), fileID: fileID, line: line, condition)
 }
 
-/// Lines logged by one node.
-final class LogBuffer: Sendable {
-    private let lines = Mutex<[String]>([])
-
-    func append(_ line: String) {
-        lines.withLock { lines in
-            if lines.count >= 4000 { lines.removeFirst(1000) }
-            lines.append(line)
-        }
-    }
-
-    var all: [String] { lines.withLock { $0 } }
-}
-
-/// A log handler writing into a ``LogBuffer``.
-struct BufferLogHandler: LogHandler {
-    let buffer: LogBuffer
-    let name: String
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .debug
-    var metadataProvider: Logger.MetadataProvider?
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        let fields = metadata.merging(event.metadata ?? [:]) { $1 }
-        let rendered = fields.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        buffer.append("\(ContinuousClock.now) [\(name)] \(event.level) \(event.message) \(rendered)")
-    }
-}
-
 /// One node: a mesh and a Raft service in one ServiceGroup (Raft is stopped first on a graceful stop).
 final class RaftTestNode: Sendable {
     let id: NodeID

@@ -21,6 +21,8 @@ let package = Package(
         .library(name: "CohortGossipWire", targets: ["Wire", "Gossip"]),
         // The internode mesh on its own, for the benchmarks.
         .library(name: "CohortMesh", targets: ["CohortCore", "NIOSupport", "Mesh"]),
+        // Raft over the mesh on its own, for the benchmarks.
+        .library(name: "CohortRaft", targets: ["CohortCore", "NIOSupport", "Mesh", "Consensus", "RaftService"]),
         .executable(name: "cohortd", targets: ["cohortd"]),
         .executable(name: "cohort", targets: ["cohort"]),
     ],

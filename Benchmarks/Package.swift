@@ -34,5 +34,17 @@ let package = Package(
             ],
             path: "Benchmarks/MeshBenchmarks"
         ),
+        // Three in-process RaftService + MeshService nodes over loopback TCP with FileRaftStorage (fsync on):
+        // proposal latency and throughput, and leader failover time. Compared with etcd by
+        // scripts/raft_vs_etcd.py. Run in release:
+        // swift build -c release --product RaftBenchmarks --scratch-path .build-release-raft
+        .executableTarget(
+            name: "RaftBenchmarks",
+            dependencies: [
+                .product(name: "CohortRaft", package: "cohort"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/RaftBenchmarks"
+        ),
     ]
 )

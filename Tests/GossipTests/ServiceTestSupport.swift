@@ -113,12 +113,7 @@ final class TestNode: Sendable {
 
     /// The value of the sample of `name` whose labels include every pair of `labels`.
     func metric(_ name: String, _ labels: [String: String] = [:]) -> Double? {
-        for line in registry.emitToString().split(separator: "\n") where !line.hasPrefix("#") {
-            let parts = line.split(separator: " ")
-            guard parts.count == 2, parts[0] == name || parts[0].hasPrefix("\(name){") else { continue }
-            if labels.allSatisfy({ parts[0].contains("\($0.key)=\"\($0.value)\"") }) { return Double(parts[1]) }
-        }
-        return nil
+        metricValue(in: registry.emitToString(), name, labels)
     }
 }
 

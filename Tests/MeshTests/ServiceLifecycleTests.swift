@@ -96,8 +96,7 @@ import Testing
             let a = try await mesh.start("a")
             let b = try await mesh.start("b", handlers: { service in
                 service.setRequestHandler(for: .forward) { _ in
-                    try await Task.sleep(for: .seconds(3600))
-                    return []
+                    try await hangUntilCancelled()
                 }
             })
             try await mesh.connect(a, b)

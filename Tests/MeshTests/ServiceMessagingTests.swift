@@ -84,8 +84,7 @@ import Testing
                 service.setRequestHandler(for: .forward) { request in request.payload.reversed() }
                 service.setRequestHandler(for: .names) { _ in throw Refused() }
                 service.setRequestHandler(for: .groups) { _ in
-                    try await Task.sleep(for: .seconds(3600))
-                    return []
+                    try await hangUntilCancelled()
                 }
             }
             let a = try await mesh.start("a", handlers: handlers)

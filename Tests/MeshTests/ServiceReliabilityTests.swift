@@ -88,8 +88,7 @@ import Testing
             let b = try await mesh.start("b", handlers: { service in
                 service.setRequestHandler(for: .forward) { _ in
                     started.withLock { $0 = true }
-                    try await Task.sleep(for: .seconds(3600))
-                    return []
+                    try await hangUntilCancelled()
                 }
             })
             try await mesh.connect(a, b)

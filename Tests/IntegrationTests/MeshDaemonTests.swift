@@ -93,7 +93,10 @@ struct MeshDaemonTests {
                 }
                 #expect(!stranger.isConnected(to: NodeID(node.name)))
                 #expect(await node.metric("internode_connections") == 0)
-                #expect(node.process.output.contains("handshake"))
+                // Logged as a warning that names the reason and where the connection came from.
+                let refusal = node.process.output.split(separator: "\n").first { $0.contains("mesh handshake failed; connection closed") }
+                #expect(refusal?.contains("reason=bad_key") == true, "\(refusal ?? "no refusal logged")")
+                #expect(refusal?.contains("remote=") == true)
                 group.cancelAll()
             }
         }

@@ -33,7 +33,7 @@ final class MeshMembership: Service, Sendable {
     }
 
     func run() async throws {
-        try await advertiseInternodePort()
+        await advertiseInternodePort()
         var known: [NodeID: Peer] = [:]
         for await update in gossip.events.subscribe().cancelOnGracefulShutdown() {
             switch update {
@@ -52,20 +52,16 @@ final class MeshMembership: Service, Sendable {
     }
 
     /// Waits for the mesh to bind, then puts its port into the gossip metadata.
-    private func advertiseInternodePort() async throws {
-        while !Task.isShuttingDownGracefully {
-            if let port = await mesh.boundPort {
-                var meta = meta
-                meta.internodePort = UInt16(clamping: port)
-                do {
-                    await gossip.updateMeta(try meta.encoded())
-                    logger.debug("internode port advertised", metadata: ["port": "\(port)"])
-                } catch {
-                    logger.error("cannot advertise the internode port", metadata: ["error": "\(error)"])
-                }
-                return
-            }
-            try await Task.sleep(for: .milliseconds(5))
+    private func advertiseInternodePort() async {
+        // nil: the mesh failed to start, and its error stops the node.
+        guard let port = await mesh.waitUntilBound() else { return }
+        var meta = meta
+        meta.internodePort = UInt16(clamping: port)
+        do {
+            await gossip.updateMeta(try meta.encoded())
+            logger.debug("internode port advertised", metadata: ["port": "\(port)"])
+        } catch {
+            logger.error("cannot advertise the internode port", metadata: ["error": "\(error)"])
         }
     }
 

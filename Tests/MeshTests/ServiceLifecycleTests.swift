@@ -47,6 +47,9 @@ import Testing
             settings.bindPort = taken.port
             let service = MeshService(settings: settings, logger: .init(label: "test"))
             await #expect(throws: MeshError.self) { try await service.run() }
+            // Whoever waits for the port hears that there will be none, instead of waiting forever.
+            #expect(await service.waitUntilBound() == nil)
+            #expect(await taken.service.waitUntilBound() == taken.port)
         }
     }
 

@@ -40,6 +40,8 @@ extension MeshService {
     /// pending requests with ``MeshError/stopped``. Throws for invalid settings or when no port can be
     /// bound.
     public func run() async throws {
+        // Whoever waits for the port hears about a run that ends before binding.
+        defer { if boundPort == nil { finishWithoutBinding() } }
         try markStarted()
         if keyring == nil {
             logger.warning("internode mesh is not encrypted or authenticated; set cluster.membership.secret_key")

@@ -41,9 +41,11 @@ public actor MeshService: Service {
     nonisolated let requestJobStream: AsyncStream<RequestJob>
     private let startupError: MeshError?
     private var started = false
+    private var finishedWithoutBinding = false
 
     /// The port the listener is bound to; nil until `run()` has bound it. Kept for the service's life.
     public private(set) var boundPort: Int?
+    private var boundPortWaiters: [CheckedContinuation<Int?, Never>] = []
 
     /// Creates the service; nothing is bound until `run()`.
     ///
@@ -199,8 +201,24 @@ public actor MeshService: Service {
         started = true
     }
 
-    func setBoundPort(_ port: Int) {
-        boundPort = port
+    func setBoundPort(_ port: Int?) {
+        if let port { boundPort = port }
+        let waiters = boundPortWaiters
+        boundPortWaiters = []
+        for waiter in waiters { waiter.resume(returning: port) }
+    }
+
+    func finishWithoutBinding() {
+        finishedWithoutBinding = true
+        setBoundPort(nil)
+    }
+
+    /// The bound port, waiting for `run()` to bind it; nil when `run()` ended without binding (bad
+    /// settings, no free port).
+    public func waitUntilBound() async -> Int? {
+        if let boundPort { return boundPort }
+        guard !finishedWithoutBinding else { return nil }
+        return await withCheckedContinuation { boundPortWaiters.append($0) }
     }
 }
 

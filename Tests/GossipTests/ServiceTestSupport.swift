@@ -41,12 +41,11 @@ final class TestNode: Sendable {
     let service: GossipService
     let registry: PrometheusCollectorRegistry
     let logs: LogBuffer
-    private let group: ServiceGroup
-    private let task: Task<Void, any Error>
+    private let running: RunningServices
 
     private init(
         name: String, host: String, port: Int, service: GossipService, registry: PrometheusCollectorRegistry,
-        logs: LogBuffer, group: ServiceGroup, task: Task<Void, any Error>
+        logs: LogBuffer, running: RunningServices
     ) {
         self.name = name
         self.host = host
@@ -54,8 +53,7 @@ final class TestNode: Sendable {
         self.service = service
         self.registry = registry
         self.logs = logs
-        self.group = group
-        self.task = task
+        self.running = running
     }
 
     /// Where others join this node.
@@ -75,8 +73,7 @@ final class TestNode: Sendable {
         let logger = Logger(label: "gossip.\(name)") { _ in BufferLogHandler(buffer: logs) }
         let registry = PrometheusCollectorRegistry()
         let service = GossipService(settings: settings, logger: logger, metrics: registry)
-        let group = ServiceGroup(services: [service], logger: logger)
-        let task = Task { try await group.run() }
+        let running = RunningServices([service], logger: logger)
         var bound: Int?
         do {
             try await waitFor("\(name) to bind") {
@@ -84,26 +81,24 @@ final class TestNode: Sendable {
                 return bound != nil
             }
         } catch {
-            task.cancel()
+            await running.crash()
             for line in logs.all { print("[\(name)] \(line)") }
             throw error
         }
         return TestNode(
             name: name, host: host, port: bound ?? 0, service: service, registry: registry,
-            logs: logs, group: group, task: task
+            logs: logs, running: running
         )
     }
 
     /// Graceful shutdown: the node leaves, then stops.
     func stop() async throws {
-        await group.triggerGracefulShutdown()
-        try await task.value
+        try await running.stop()
     }
 
     /// A crash: the sockets close at once, without a leave.
     func crash() async {
-        task.cancel()
-        _ = try? await task.value
+        await running.crash()
     }
 
     /// The node's view: name → state.

@@ -61,12 +61,11 @@ final class MeshTestNode: Sendable {
     let registry: PrometheusCollectorRegistry
     let logs: LogBuffer
     let inbox: Inbox
-    private let group: ServiceGroup
-    private let task: Task<Void, any Error>
+    private let running: RunningServices
 
     private init(
         id: NodeID, incarnation: Incarnation, host: String, port: Int, service: MeshService,
-        registry: PrometheusCollectorRegistry, logs: LogBuffer, inbox: Inbox, group: ServiceGroup, task: Task<Void, any Error>
+        registry: PrometheusCollectorRegistry, logs: LogBuffer, inbox: Inbox, running: RunningServices
     ) {
         self.id = id
         self.incarnation = incarnation
@@ -76,8 +75,7 @@ final class MeshTestNode: Sendable {
         self.registry = registry
         self.logs = logs
         self.inbox = inbox
-        self.group = group
-        self.task = task
+        self.running = running
     }
 
     /// Starts a node on `host` (a fresh loopback address by default) and waits until it has bound.
@@ -103,35 +101,26 @@ final class MeshTestNode: Sendable {
             service.setMessageHandler(for: endpoint) { inbox.append($0) }
         }
         handlers(service)
-        let group = ServiceGroup(services: [service], logger: logger)
-        let task = Task { try await group.run() }
-        var bound: Int?
-        do {
-            try await waitFor("\(name) to bind") {
-                bound = await service.boundPort
-                return bound != nil
-            }
-        } catch {
-            task.cancel()
+        let running = RunningServices([service], logger: logger)
+        guard let bound = await service.waitUntilBound() else {
             for line in logs.all { print("[\(name)] \(line)") }
-            throw error
+            try await running.result()
+            throw MeshDidNotBind(node: name)
         }
         return MeshTestNode(
-            id: NodeID(name), incarnation: Incarnation(incarnation), host: host, port: bound ?? 0, service: service,
-            registry: registry, logs: logs, inbox: inbox, group: group, task: task
+            id: NodeID(name), incarnation: Incarnation(incarnation), host: host, port: bound, service: service,
+            registry: registry, logs: logs, inbox: inbox, running: running
         )
     }
 
     /// Graceful shutdown, waiting for `run()` to return.
     func stop() async throws {
-        await group.triggerGracefulShutdown()
-        try await task.value
+        try await running.stop()
     }
 
     /// Cancels `run()`: everything closes at once.
     func crash() async {
-        task.cancel()
-        _ = try? await task.value
+        await running.crash()
     }
 
     /// Tells this node about `other` (its address and incarnation).
@@ -200,3 +189,8 @@ func withMesh(_ body: (MeshCluster) async throws -> Void) async throws {
     await cluster.shutdown()
 }
 
+
+/// A test node's mesh ended without binding a port (and without an error saying why).
+struct MeshDidNotBind: Error {
+    var node: String
+}

@@ -31,13 +31,11 @@ final class RaftTestNode: Sendable {
     let storage: any RaftStorage
     let machine: ListStateMachine
     let registry: PrometheusCollectorRegistry
-    private let group: ServiceGroup
-    private let task: Task<Void, any Error>
+    private let running: RunningServices
 
     private init(
         id: NodeID, incarnation: Incarnation, host: String, port: Int, mesh: MeshService, raft: RaftService,
-        storage: any RaftStorage, machine: ListStateMachine, registry: PrometheusCollectorRegistry, group: ServiceGroup,
-        task: Task<Void, any Error>
+        storage: any RaftStorage, machine: ListStateMachine, registry: PrometheusCollectorRegistry, running: RunningServices
     ) {
         self.id = id
         self.incarnation = incarnation
@@ -48,8 +46,7 @@ final class RaftTestNode: Sendable {
         self.storage = storage
         self.machine = machine
         self.registry = registry
-        self.group = group
-        self.task = task
+        self.running = running
     }
 
     static func start(
@@ -71,21 +68,15 @@ final class RaftTestNode: Sendable {
             settings: settings, storage: storage, mesh: mesh, stateMachine: machine, logger: logger, metrics: registry
         )
         if let voters { try await raft.bootstrap(voters: voters) }
-        let group = ServiceGroup(services: [mesh, raft], logger: logger)
-        let task = Task { try await group.run() }
-        var bound: Int?
-        do {
-            try await waitFor("\(name) to bind") {
-                bound = await mesh.boundPort
-                return bound != nil
-            }
-        } catch {
-            task.cancel()
-            throw error
+        let running = RunningServices([mesh, raft], logger: logger)
+        guard let bound = await mesh.waitUntilBound() else {
+            // The mesh could not start; its run() error says why.
+            try await running.result()
+            throw MeshDidNotBind(node: name)
         }
         return RaftTestNode(
-            id: NodeID(name), incarnation: Incarnation(incarnation), host: host, port: bound ?? 0, mesh: mesh, raft: raft,
-            storage: storage, machine: machine, registry: registry, group: group, task: task
+            id: NodeID(name), incarnation: Incarnation(incarnation), host: host, port: bound, mesh: mesh, raft: raft,
+            storage: storage, machine: machine, registry: registry, running: running
         )
     }
 
@@ -94,14 +85,12 @@ final class RaftTestNode: Sendable {
 
     /// Graceful shutdown (a leader hands over first), waiting for both services to return.
     func stop() async throws {
-        await group.triggerGracefulShutdown()
-        try await task.value
+        try await running.stop()
     }
 
     /// Cancels everything at once, as a crash would (storage survives: it is "durable").
     func crash() async {
-        task.cancel()
-        _ = try? await task.value
+        await running.crash()
     }
 
     func know(_ other: RaftTestNode) async {
@@ -276,3 +265,8 @@ func proposeSafely(_ command: [UInt8], on node: RaftTestNode, within: Duration =
 
 /// `"name-i"` as bytes.
 func command(_ name: String, _ index: Int) -> [UInt8] { Array("\(name)-\(index)".utf8) }
+
+/// A test node's mesh ended without binding a port (and without an error saying why).
+struct MeshDidNotBind: Error {
+    var node: String
+}

@@ -81,6 +81,9 @@ let package = Package(
         ),
         // The Raft consensus core (pure), log storage, RaftService.
         .target(name: "Consensus", dependencies: ["CohortCore"], swiftSettings: strict),
+        // Raft membership decisions (pure): the bootstrap decision, the voter-reconciler planner, its
+        // debouncer and the churn tracker.
+        .target(name: "RaftMembership", dependencies: ["CohortCore", "Consensus"], swiftSettings: strict),
         // The Raft shell: RaftService runs one RaftNode over the mesh, persists through RaftStorage off the
         // event loop, applies committed entries to a pluggable state machine.
         .target(
@@ -148,6 +151,7 @@ let package = Package(
         ),
         .testTarget(name: "ProcessesTests", dependencies: ["Processes", "CohortTestKit"], swiftSettings: strict),
         .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "CohortTestKit"], swiftSettings: strict),
+        .testTarget(name: "RaftMembershipTests", dependencies: ["RaftMembership", "CohortTestKit"], swiftSettings: strict),
         .testTarget(
             name: "RaftServiceTests",
             dependencies: [

@@ -117,14 +117,17 @@ let package = Package(
             name: "Cohort",
             dependencies: [
                 "CohortCore", "CohortConfig", "Observability", "Systemd", "Gossip", "Mesh", "Processes",
-                logging, metrics, lifecycle,
+                "Consensus", "RaftService", "RaftMembership", nio, logging, metrics, lifecycle,
             ],
             swiftSettings: strict
         ),
         // /metrics, /livez, /readyz and the /v1 JSON API.
         .target(
             name: "CohortHTTP",
-            dependencies: ["Cohort", "CohortConfig", "Gossip", "Processes", "Observability", .product(name: "Hummingbird", package: "hummingbird"), logging, lifecycle],
+            dependencies: [
+                "Cohort", "CohortConfig", "Gossip", "Processes", "Observability", "RaftService",
+                .product(name: "Hummingbird", package: "hummingbird"), logging, lifecycle,
+            ],
             swiftSettings: strict
         ),
         .executableTarget(

@@ -1,9 +1,11 @@
 import CohortConfig
 import CohortCore
+import Consensus
 import Gossip
 import Logging
 import Mesh
 import Observability
+import RaftService
 
 extension CohortNode {
     /// The gossip settings derived from the node's configuration.
@@ -67,5 +69,29 @@ extension CohortNode {
         mesh.advertiseHost = internode.advertiseAddress
         mesh.keyring = settings.cluster.membership.keyring
         return mesh
+    }
+}
+
+extension CohortNode {
+    /// The Raft service's settings: `cluster.raft.heartbeat_interval`, `election_timeout` and
+    /// `snapshot_threshold`.
+    static func raftSettings(_ settings: CohortSettings) -> RaftServiceSettings {
+        let raft = settings.cluster.raft
+        var service = RaftServiceSettings(
+            nodeID: settings.cluster.nodeID, heartbeatInterval: raft.heartbeatInterval, electionTimeout: raft.electionTimeout
+        )
+        service.snapshotThreshold = raft.snapshotThreshold
+        return service
+    }
+
+    /// Raft's storage: files in `<data_dir>/_sys/raft`, or memory when no data directory resolves (and on a
+    /// client node, which never holds Raft state).
+    static func raftStorage(_ settings: CohortSettings, logger: Logger) -> any RaftStorage {
+        guard settings.cluster.raft.role == .server else { return MemoryRaftStorage() }
+        guard let directory = settings.cluster.raft.resolvedDataDirectory else {
+            logger.warning("no data directory resolves: Raft runs diskless, and a restart of this node loses its Raft state")
+            return MemoryRaftStorage()
+        }
+        return FileRaftStorage(directory: directory + "/_sys/raft")
     }
 }

@@ -1,11 +1,13 @@
 import CohortConfig
 import CohortCore
+import Consensus
 import Foundation
 import Gossip
 import Logging
 import Mesh
 import Observability
 import Processes
+import RaftService
 import ServiceLifecycle
 
 /// A Cohort node: its settings, identity, health registry and metrics, and the services that run it.
@@ -42,10 +44,17 @@ public final class CohortNode: Sendable {
     public let processes: ProcessRuntime
     /// External clients' sessions: processes whose inboxes are read over HTTP.
     public let sessions: SessionRegistry
+    /// The Raft service (on every clustered node: a client node runs it outside the configuration, only
+    /// to route its writes); nil when `cluster.enabled` is false.
+    public let raft: RaftService?
+    /// The replicated state machine Raft applies to: a versioned key/value map.
+    public let store: SystemStore
 
     private let heartbeat: RuntimeHeartbeat
     private let gossipHealth: GossipHealth?
     private let meshMembership: MeshMembership?
+    private let raftHealth: RaftHealth?
+    private let raftMembership: RaftMembershipService?
 
     /// Creates the node: resolves its incarnation and registers the built-in health checks.
     ///
@@ -84,6 +93,8 @@ public final class CohortNode: Sendable {
             incarnation = Incarnation(nowMilliseconds)
         }
 
+        let store = SystemStore()
+        self.store = store
         if settings.cluster.enabled {
             let nodeMeta = Self.nodeMeta(settings, incarnation: incarnation)
             // Encoding fails only for oversized fields, which the configuration already rejects.
@@ -92,6 +103,7 @@ public final class CohortNode: Sendable {
                 settings: Self.gossipSettings(settings, meta: meta), logger: logger, metrics: metrics.registry
             )
             self.gossip = gossip
+            let publisher = NodeMetaPublisher(meta: nodeMeta, gossip: gossip, logger: logger)
             gossipHealth = GossipHealth(gossip: gossip, health: health)
             let mesh = MeshService(
                 settings: Self.meshSettings(settings, incarnation: incarnation), logger: logger, metrics: metrics.registry
@@ -106,13 +118,26 @@ public final class CohortNode: Sendable {
                 processes.receive(inbound.payload, from: inbound.from)
             }
             meshMembership = MeshMembership(
-                selfID: id, gossip: gossip, mesh: mesh, processes: processes, meta: nodeMeta, logger: logger
+                selfID: id, gossip: gossip, mesh: mesh, processes: processes, meta: publisher, logger: logger
+            )
+            let raft = RaftService(
+                settings: Self.raftSettings(settings), storage: Self.raftStorage(settings, logger: logger), mesh: mesh,
+                stateMachine: store, logger: logger, metrics: metrics.registry
+            )
+            self.raft = raft
+            raftHealth = RaftHealth(raft: raft, health: health)
+            raftMembership = RaftMembershipService(
+                selfID: id, settings: settings.cluster.raft, gossip: gossip, raft: raft, meta: publisher, store: store, logger: logger,
+                registry: metrics.registry, unbounded: environment["COHORT_UNBOUNDED_RAFT"] == "1"
             )
         } else {
             gossip = nil
             gossipHealth = nil
             mesh = nil
             meshMembership = nil
+            raft = nil
+            raftHealth = nil
+            raftMembership = nil
             processes = ProcessRuntime(node: id, incarnation: incarnation, logger: logger, metrics: metrics.registry)
         }
 
@@ -138,8 +163,9 @@ public final class CohortNode: Sendable {
     /// The node's long-lived services, in start order (they stop in reverse).
     public var services: [any Service] {
         var services: [any Service] = [heartbeat]
-        if let mesh, let gossip, let gossipHealth, let meshMembership {
-            services += [mesh, gossip, gossipHealth, meshMembership]
+        if let mesh, let gossip, let gossipHealth, let meshMembership, let raft, let raftHealth, let raftMembership {
+            // Raft stops before gossip and the mesh: a leader hands over leadership while it can still talk.
+            services += [mesh, gossip, gossipHealth, meshMembership, raft, raftHealth, raftMembership]
         }
         // Last, so it is stopped first: processes exit (and their EXIT signals leave over the mesh) before
         // the node leaves gossip and closes the mesh.

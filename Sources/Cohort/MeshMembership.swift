@@ -20,10 +20,10 @@ final class MeshMembership: Service, Sendable {
     private let gossip: GossipService
     private let mesh: MeshService
     private let processes: ProcessRuntime
-    private let meta: NodeMeta
+    private let meta: NodeMetaPublisher
     private let logger: Logger
 
-    init(selfID: NodeID, gossip: GossipService, mesh: MeshService, processes: ProcessRuntime, meta: NodeMeta, logger: Logger) {
+    init(selfID: NodeID, gossip: GossipService, mesh: MeshService, processes: ProcessRuntime, meta: NodeMetaPublisher, logger: Logger) {
         self.selfID = selfID
         self.gossip = gossip
         self.mesh = mesh
@@ -55,14 +55,8 @@ final class MeshMembership: Service, Sendable {
     private func advertiseInternodePort() async {
         // nil: the mesh failed to start, and its error stops the node.
         guard let port = await mesh.waitUntilBound() else { return }
-        var meta = meta
-        meta.internodePort = UInt16(clamping: port)
-        do {
-            await gossip.updateMeta(try meta.encoded())
-            logger.debug("internode port advertised", metadata: ["port": "\(port)"])
-        } catch {
-            logger.error("cannot advertise the internode port", metadata: ["error": "\(error)"])
-        }
+        await meta.update { $0.internodePort = UInt16(clamping: port) }
+        logger.debug("internode port advertised", metadata: ["port": "\(port)"])
     }
 
     /// Where a peer's mesh listens and which boot it is.

@@ -2,7 +2,7 @@
 extension ConfigLoader {
     /// `COHORT_*` variables that are not configuration keys and are left alone: read by the daemon or the
     /// CLI themselves.
-    public static let exemptVariables: Set<String> = ["COHORT_FAILPOINT_LIVEZ_FILE", "COHORT_ADMIN_URL"]
+    public static let exemptVariables: Set<String> = ["COHORT_FAILPOINT_LIVEZ_FILE", "COHORT_ADMIN_URL", "COHORT_UNBOUNDED_RAFT"]
 
     /// Prefixes of exempt variables: test failpoints read by the daemon.
     public static let exemptVariablePrefixes: [String] = ["COHORT_FAILPOINT_"]

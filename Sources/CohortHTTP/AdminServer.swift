@@ -57,6 +57,7 @@ public enum AdminServer {
             return try jsonResponse(members.map(MemberView.init))
         }
         ProcessRoutes.add(to: v1, node: node)
+        RaftRoutes.add(to: v1, node: node)
         return router
     }
 

@@ -21,7 +21,7 @@ final class RaftMetrics: Sendable {
         "heartbeat_response", "snapshot", "timeout_now", "read_index", "read_index_response", "forward",
     ]
 
-    private let states: [RaftStatus.State: Gauge]
+    private let state: Gauge
     private let rpcIn: [String: Counter]
     private let rpcOut: [String: Counter]
     private let dropped: [DropReason: Counter]
@@ -38,11 +38,9 @@ final class RaftMetrics: Sendable {
     let forwardDuration: DurationHistogram
 
     init(registry: PrometheusCollectorRegistry) {
-        states = Dictionary(uniqueKeysWithValues: RaftStatus.State.allCases.map { state in
-            (state, registry.gauge(
-                "raft_state", labels: [("state", state.rawValue)], help: "1 for the Raft state this node is in, 0 for the others."
-            ))
-        })
+        state = registry.gauge(
+            "raft_state", help: "The Raft state: 0 = follower, 1 = candidate, 2 = leader; -1 while Raft is not running."
+        )
         func perKind(_ direction: String) -> [String: Counter] {
             Dictionary(uniqueKeysWithValues: Self.kinds.map { kind in
                 (kind, registry.counter(
@@ -87,7 +85,17 @@ final class RaftMetrics: Sendable {
     }
 
     func setState(_ state: RaftStatus.State) {
-        for (candidate, gauge) in states { gauge.set(Int64(candidate == state ? 1 : 0)) }
+        self.state.set(Self.value(of: state))
+    }
+
+    /// The guide's encoding of `raft_state`.
+    static func value(of state: RaftStatus.State) -> Int64 {
+        switch state {
+        case .follower: 0
+        case .candidate: 1
+        case .leader: 2
+        case .none: -1
+        }
     }
 
     func countIn(_ kind: MessageKind) { rpcIn[Self.label(kind)]?.increment() }

@@ -24,9 +24,9 @@ extension RaftService {
         } catch {
             switch error {
             case .notLeader(let leader):
-                guard let leader, leader != settings.nodeID else { throw RaftServiceError.noLeader }
+                guard let target = leader ?? fallbackTarget(), target != settings.nodeID else { throw RaftServiceError.noLeader }
                 guard hopsLeft > 0 else { throw RaftServiceError.notLeader(leader: leader) }
-                return try await forward(command, to: leader, timeout: timeout, hopsLeft: hopsLeft - 1)
+                return try await forward(command, to: target, timeout: timeout, hopsLeft: hopsLeft - 1)
             case .transferInProgress(let transferee):
                 throw RaftServiceError.transferInProgress(transferee: transferee)
             default:
@@ -34,6 +34,14 @@ extension RaftService {
             }
         }
         return try await waitForApply(index: index, timeout: timeout)
+    }
+
+    /// Where a proposal goes when no leader is known: the best Raft member other than this node, when this
+    /// node is not in the configuration itself (a member without a leader is in an election: waiting is
+    /// better than bouncing the write around).
+    private func fallbackTarget() -> NodeID? {
+        guard node.configuration.role(of: settings.nodeID) == nil, let forwardingCandidates else { return nil }
+        return forwardingCandidates().first { $0 != settings.nodeID }
     }
 
     /// Waits until the entry this leader appended at `index` in its current term is applied here.

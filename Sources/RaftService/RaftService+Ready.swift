@@ -18,6 +18,7 @@ extension RaftService {
                 return
             }
             node.step(message)
+            noteContact(from: message.from)
         case .snapshot(let inbound):
             guard !bootstrapping, let (bytes, data) = SnapshotPayload.decode(inbound.payload) else {
                 if !bootstrapping { metrics?.countDropped(.malformed) }
@@ -26,6 +27,7 @@ extension RaftService {
             guard let message = decode(bytes, from: inbound.from), case .snapshot(let metadata) = message.kind else { return }
             receivedSnapshots[metadata.index] = data
             node.step(message)
+            noteContact(from: message.from)
             // Keep only the data of the snapshot the core is about to install (a `Ready` already handed out
             // carries its own copy): anything it refused would never be asked for.
             let pending = node.log.unstableSnapshot?.index
@@ -241,6 +243,8 @@ extension RaftService {
             }
             lastLeader = node.leader
         }
+        if node.role == .leader { lastLeaderContact = .now }
+        publishStatus()
         guard let metrics else { return }
         metrics.setState(Self.state(of: node.role))
         metrics.term.set(Int64(clamping: node.term))

@@ -55,6 +55,16 @@ public actor RaftService: Service {
     var nextReadContext: ReadContext = 0
     var lastLeader: NodeID?
     var failure: RaftServiceError?
+    /// When this node last heard from the leader of its term (or led itself): the liveness check's input.
+    var lastLeaderContact: ContinuousClock.Instant?
+    /// Subscribers of ``statusUpdates()``, by subscription number.
+    var statusWatchers: [Int: AsyncStream<RaftStatus>.Continuation] = [:]
+    var nextStatusWatcher = 0
+    /// The status last published to the watchers.
+    var publishedStatus: RaftStatus?
+    /// Where a proposal goes when no leader is known (a client node, or a follower during an election):
+    /// Raft members in the routing order, best first.
+    var forwardingCandidates: (@Sendable () -> [NodeID])?
 
     struct ProposalWaiter {
         var term: Term
@@ -191,6 +201,9 @@ public actor RaftService: Service {
         inputSink.finish()
         failAllWaiters(.stopped)
         metrics?.setState(.none)
+        publishStatus()
+        for watcher in statusWatchers.values { watcher.finish() }
+        statusWatchers = [:]
         logger.info("raft stopped", metadata: ["raft.term": "\(node.term)"])
     }
 

@@ -50,9 +50,6 @@ struct Members: AsyncParsableCommand {
         let table = [["NAME", "ADDRESS", "STATE", "ROLE", "DOMAIN", "VERSION"]] + rows.map { row in
             [row.name, row.address, row.state, row.meta?.role ?? "-", row.meta?.failureDomain ?? "-", row.meta?.version ?? "-"]
         }
-        let widths = (0..<6).map { column in table.map { $0[column].count }.max() ?? 0 }
-        for line in table {
-            print(zip(line, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  "))
-        }
+        printTable(table)
     }
 }

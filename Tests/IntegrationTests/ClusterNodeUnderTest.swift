@@ -12,7 +12,16 @@ final class ClusterNodeUnderTest {
 
     var base: String { "http://\(ip):7960" }
 
-    init(name: String, ip: String = uniqueLoopbackAddress(), join: [ClusterNodeUnderTest] = [], key: String? = nil, extraYAML: String = "") throws {
+    /// - Parameters:
+    ///   - raft: lines under `cluster.raft:` (two-space indented relative to `raft:`); by default the node
+    ///     never founds a Raft group (`bootstrap_expect: 0`), as the gossip, mesh and process tests need none.
+    ///   - failureDomain: `cluster.failure_domain`.
+    ///   - environment: extra environment for the daemon.
+    init(
+        name: String, ip: String = uniqueLoopbackAddress(), join: [ClusterNodeUnderTest] = [], key: String? = nil,
+        raft: [String] = ["bootstrap_expect: 0"], failureDomain: String? = nil, extraYAML: String = "",
+        environment: [String: String] = [:]
+    ) throws {
         self.name = name
         self.ip = ip
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-cluster-\(UUID().uuidString)")
@@ -22,7 +31,7 @@ final class ClusterNodeUnderTest {
         var yaml = """
             cluster:
               enabled: true
-              name: \(name)
+              name: \(name)\(failureDomain.map { "\n  failure_domain: \($0)" } ?? "")
               membership:
                 bind_addr: \(ip)
                 join_addrs: "\(join.map { "\($0.ip):7946" }.joined(separator: ","))"
@@ -38,18 +47,21 @@ final class ClusterNodeUnderTest {
               internode:
                 bind_addr: \(ip)
               raft:
-                data_dir: \(dataDirectory)
+                data_dir: \(dataDirectory)\(raft.map { "\n    \($0)" }.joined())
             admin:
               address: \(ip):7960
             \(extraYAML)
             """
         try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
-        process = try DaemonProcess(executable: "cohortd", arguments: ["--config", configPath])
+        self.environment = environment
+        process = try DaemonProcess(executable: "cohortd", arguments: ["--config", configPath], environment: environment)
     }
+
+    private let environment: [String: String]
 
     /// Starts the daemon again on the same configuration and data directory (a new incarnation).
     func restart() throws {
-        process = try DaemonProcess(executable: "cohortd", arguments: ["--config", configPath])
+        process = try DaemonProcess(executable: "cohortd", arguments: ["--config", configPath], environment: environment)
     }
 
     func waitUntilServing(within: Duration = .seconds(30)) async throws {

@@ -33,7 +33,9 @@ import Testing
             #expect(status.role == .voter)
             #expect(status.voters == nodes.map(\.id).sorted())
             #expect(status.leader == leader.id)
-            #expect(leader.metric("raft_state", ["state": "leader"]) == 1)
+            // The guide's encoding: 2 = leader, 0 = follower.
+            #expect(leader.metric("raft_state") == 2)
+            #expect(follower.metric("raft_state") == 0)
             #expect(leader.metric("raft_voters") == 3)
             #expect((leader.metric("raft_rpc_total", ["type": "append", "direction": "out"]) ?? 0) > 0)
             #expect((follower.metric("raft_forward_seconds_count") ?? 0) >= 5)

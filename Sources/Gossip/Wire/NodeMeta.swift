@@ -77,6 +77,12 @@ public struct NodeMeta: Hashable, Sendable {
     public var internodeHost: String = ""
     /// The longest internode host the metadata carries (an IPv6 literal or a DNS name).
     public static let maxInternodeHostBytes = 255
+    /// The id of the Raft group the node belongs to (empty while it has none, or before it learned it).
+    /// A leader adds only nodes without Raft state or of its own group, so two groups founded apart never
+    /// mix logs. Appended after the internode host.
+    public var raftGroup: String = ""
+    /// The longest Raft group id the metadata carries.
+    public static let maxRaftGroupBytes = 32
 
     /// Creates metadata.
     public init(
@@ -109,6 +115,9 @@ public struct NodeMeta: Hashable, Sendable {
         guard internodeHost.utf8.count <= Self.maxInternodeHostBytes else {
             throw .metadataTooLarge("internodeHost")
         }
+        guard raftGroup.utf8.count <= Self.maxRaftGroupBytes else {
+            throw .metadataTooLarge("raftGroup")
+        }
         var buffer = ByteBuffer()
         buffer.writeInteger(Self.magic)
         buffer.writeInteger(Self.formatVersion)
@@ -122,8 +131,8 @@ public struct NodeMeta: Hashable, Sendable {
         // Appended fields are written only when set (or when a later one is), so unlabelled metadata keeps
         // the exact version-1 layout.
         var texts = [failureDomain, buildVersion]
-        if !clusterID.isEmpty || !internodeHost.isEmpty { texts.append(clusterID) }
-        if !internodeHost.isEmpty { texts.append(internodeHost) }
+        let appended = [clusterID, internodeHost, raftGroup]
+        if let last = appended.lastIndex(where: { !$0.isEmpty }) { texts += appended[...last] }
         for text in texts {
             buffer.writeInteger(UInt8(text.utf8.count))
             buffer.writeString(text)
@@ -157,6 +166,7 @@ public struct NodeMeta: Hashable, Sendable {
         buildVersion = try reader.text("buildVersion")
         clusterID = reader.buffer.readableBytes > 0 ? try reader.text("clusterID") : ""
         internodeHost = reader.buffer.readableBytes > 0 ? try reader.text("internodeHost") : ""
+        raftGroup = reader.buffer.readableBytes > 0 ? try reader.text("raftGroup") : ""
     }
 
     /// Reads fixed-layout fields, mapping a short read to ``GossipDecodeError/truncated``.

@@ -1,0 +1,59 @@
+import Observability
+import RaftService
+import ServiceLifecycle
+
+/// Mirrors the Raft service into health checks once a second (SPEC section 10):
+/// - liveness `raft.last_contact`: a voter must have heard from its leader within 30 s, a standby within
+///   5 minutes; a leader and a node outside the configuration always pass;
+/// - readiness `raft`: Raft has restored its state and, on a member of the configuration, knows a leader.
+final class RaftHealth: Service, Sendable {
+    static let livenessCheck = "raft.last_contact"
+    static let readinessCheck = "raft"
+    static let voterLimit = Duration.seconds(30)
+    static let standbyLimit = Duration.seconds(300)
+
+    private let raft: RaftService
+    private let liveness = HealthFlag(.ok)
+    private let readiness = HealthFlag(.fail("raft has not started"))
+    private let interval: Duration
+
+    init(raft: RaftService, health: HealthRegistry, interval: Duration = .seconds(1)) {
+        self.raft = raft
+        self.interval = interval
+        health.register(Self.livenessCheck, kind: .liveness) { [liveness] in liveness.status }
+        health.register(Self.readinessCheck, kind: .readiness) { [readiness] in readiness.status }
+    }
+
+    func run() async throws {
+        let started = ContinuousClock.now
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            let status = await raft.status
+            let sinceContact = await raft.timeSinceLeaderContact
+            readiness.set(Self.readiness(status))
+            liveness.set(Self.liveness(status, sinceContact: sinceContact ?? (.now - started)))
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    /// Ready once running and, on a voter or standby, a leader is known.
+    static func readiness(_ status: RaftStatus) -> HealthStatus {
+        if status.state == .none { return .fail("raft has not restored its state yet") }
+        if status.role == .client || status.leader != nil { return .ok }
+        return .fail("no raft leader known (election in progress, or no quorum of voters)")
+    }
+
+    /// The last-contact verdict: `sinceContact` is how long ago the leader was heard from (or how long
+    /// Raft has run, if never).
+    static func liveness(_ status: RaftStatus, sinceContact: Duration) -> HealthStatus {
+        guard status.state != .leader else { return .ok }
+        let limit: Duration
+        switch status.role {
+        case .client: return .ok
+        case .voter: limit = voterLimit
+        case .standby: limit = standbyLimit
+        }
+        guard sinceContact > limit else { return .ok }
+        let seconds = Int(sinceContact.components.seconds)
+        return .fail("raft \(status.role.rawValue) has not heard from a leader for \(seconds)s (limit \(limit.components.seconds)s)")
+    }
+}

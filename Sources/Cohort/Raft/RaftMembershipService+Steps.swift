@@ -1,0 +1,162 @@
+import CohortCore
+import Consensus
+import Gossip
+import Logging
+import RaftMembership
+import RaftService
+
+extension RaftMembershipService.Loop {
+    // MARK: Bootstrap
+
+    /// Advances the bootstrap: advertise `in` once the node has Raft state; otherwise ask the planner and
+    /// found the group when it says so.
+    mutating func stepBootstrap(now: ContinuousClock.Instant) async {
+        guard let status, status.state != .none else { return }
+        guard service.settings.role == .server else {
+            bootstrapDone = true
+            return
+        }
+        if await service.raft.hasState {
+            bootstrapDone = true
+            await service.meta.update { $0.bootstrapStatus = .inCluster }
+            service.logger.info("raft state present; advertising bootstrap status in", metadata: [
+                "raft.term": "\(status.term)", "raft.voters": "\(status.voters.map(\.rawValue))",
+            ])
+            return
+        }
+        let decision = bootstrap.decide(view: view, now: now)
+        report(decision)
+        guard case .bootstrap(let voters) = decision else { return }
+        do {
+            try await service.raft.bootstrap(voters: voters)
+            service.logger.notice("raft group founded", metadata: [
+                "raft.voters": "\(voters.map(\.rawValue))", "bootstrap_expect": "\(service.settings.bootstrapExpect)",
+            ])
+        } catch RaftServiceError.alreadyBootstrapped {
+            // A leader added this node between the check and the write: its state stands.
+        } catch {
+            service.logger.error("raft bootstrap failed", metadata: ["error": "\(error)"])
+            return
+        }
+        bootstrapDone = true
+        await service.meta.update { $0.bootstrapStatus = .inCluster }
+    }
+
+    /// Logs a bootstrap decision when it differs from the last one reported.
+    private mutating func report(_ decision: BootstrapDecision) {
+        defer { lastBootstrapReport = decision }
+        if let last = lastBootstrapReport, Self.sameKind(last, decision) { return }
+        let logger = service.logger
+        switch decision {
+        case .never:
+            logger.info("bootstrap_expect is 0: waiting to be added to an existing Raft group by its leader")
+        case .waiting(let visible, let expect):
+            logger.info("raft bootstrap waiting for peers", metadata: ["visible": "\(visible)", "bootstrap_expect": "\(expect)"])
+        case .stabilizing(_, let qualifying):
+            logger.info("raft bootstrap: expected peers visible; waiting for the stability window", metadata: [
+                "peers": "\(qualifying.map(\.rawValue))", "window": "\(RaftMembershipService.stabilityWindow)",
+            ])
+        case .bootstrap:
+            break
+        case .clusterExists(let seenIn):
+            logger.info("a Raft group already exists; not bootstrapping, waiting to be added", metadata: ["seen": "\(seenIn)"])
+        case .mismatch(let expected, let others):
+            let nodes = others.sorted { $0.key < $1.key }.map { "\($0.key) (\($0.value))" }.joined(separator: ", ")
+            logger.error(
+                "bootstrap_expect mismatch: this node expects \(expected), but \(nodes) expect otherwise; not bootstrapping until every founding node has the same bootstrap_expect",
+                metadata: ["bootstrap_expect": "\(expected)", "mismatched": "\(nodes)"]
+            )
+        }
+    }
+
+    private static func sameKind(_ a: BootstrapDecision, _ b: BootstrapDecision) -> Bool {
+        switch (a, b) {
+        case (.stabilizing(_, let x), .stabilizing(_, let y)): x == y
+        default: a == b
+        }
+    }
+
+    // MARK: Group id
+
+    /// The store key holding the Raft group's id, written once by the group's first leader.
+    static let groupKey = "_sys:raft_group"
+
+    /// Advertises the group id once this node's replica has it.
+    func publishGroup() async {
+        guard service.settings.role == .server, let entry = service.store.get(Self.groupKey),
+              let group = String(validating: entry.value, as: UTF8.self), group != service.meta.meta.raftGroup else { return }
+        await service.meta.update { $0.raftGroup = group }
+        service.logger.info("raft group id known", metadata: ["raft.group": "\(group)"])
+    }
+
+    /// On a leader of a group without an id: writes one (set-if-absent, so a racing earlier leader wins).
+    func ensureGroupID() async {
+        guard service.store.get(Self.groupKey) == nil else { return }
+        let id = String(UInt64.random(in: 1...UInt64.max), radix: 16)
+        let command = SystemCommand.put(key: Self.groupKey, value: Array(id.utf8), condition: .absent)
+        do {
+            _ = try await service.raft.propose(command.encode(), timeout: .seconds(5))
+        } catch {
+            service.logger.warning("cannot write the raft group id yet", metadata: ["error": "\(error)"])
+        }
+        await publishGroup()
+    }
+
+    // MARK: Reconcile
+
+    /// On the leader: plans and applies operations one at a time until the configuration matches the plan
+    /// or an operation has to wait (a new standby catching up), then re-checks later.
+    mutating func reconcile(now: ContinuousClock.Instant) async {
+        let raft = service.raft
+        await ensureGroupID()
+        // Bounded: each pass applies at most one operation per configuration slot and re-plans.
+        for _ in 0..<32 {
+            guard let replication = await raft.replication else { return }
+            let current = await raft.status
+            let input = ReconcileInput(
+                leader: service.selfID, members: reconcileView(configuration: Set(current.voters + current.standbys)),
+                configuration: Configuration(voters: current.voters, standbys: current.standbys),
+                caughtUp: replication.caughtUp(maxLag: RaftMembershipService.promotionLag).union([service.selfID]),
+                silent: replication.silent(),
+                maxVoters: service.settings.maxVoters,
+                maxStandbys: service.unbounded ? Int.max : service.settings.maxStandbys
+            )
+            let plan = VoterPlanner.plan(input)
+            guard let operation = plan.operations.first else {
+                let settled = Set(plan.targetVoters) == Set(current.voters) && Set(plan.targetStandbys) == Set(current.standbys)
+                // A target not reached yet waits on something outside the plan (a standby catching up).
+                recheckAt = settled ? nil : .now + .seconds(1)
+                return
+            }
+            guard await apply(operation) else {
+                recheckAt = .now + service.settings.reconcileDebounce
+                return
+            }
+            if case .transferLeadership = operation { return }
+        }
+        recheckAt = .now + .seconds(1)
+    }
+
+    /// Applies one operation; true when it succeeded.
+    private mutating func apply(_ operation: VoterOperation) async -> Bool {
+        let raft = service.raft
+        let logger = service.logger
+        if churn.record(at: .now) { service.metrics.churnBursts.increment() }
+        do {
+            switch operation {
+            case .transferLeadership(let target):
+                try await raft.transferLeadership(to: target)
+            default:
+                guard let change = operation.configurationChange else { return false }
+                try await raft.changeConfiguration(change)
+            }
+            service.metrics.count(operation, succeeded: true)
+            logger.notice("raft voter reconciler: \(operation)", metadata: ["op": "\(operation.metricLabel)"])
+            return true
+        } catch {
+            service.metrics.count(operation, succeeded: false)
+            logger.warning("raft voter reconciler: \(operation) failed", metadata: ["op": "\(operation.metricLabel)", "error": "\(error)"])
+            return false
+        }
+    }
+}

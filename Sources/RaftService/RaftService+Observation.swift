@@ -1,0 +1,116 @@
+import CohortCore
+import Consensus
+
+/// What the node, its health checks and the voter reconciler watch: status changes, leader contact,
+/// replication progress, and where proposals go when no leader is known.
+extension RaftService {
+    /// The status now, then every change of state, term, leader, role, voters or standbys (commit and
+    /// applied indexes alone do not count as a change). Only the newest unread status is kept. The stream
+    /// ends when the service stops.
+    public func statusUpdates() -> AsyncStream<RaftStatus> {
+        let (stream, continuation) = AsyncStream.makeStream(of: RaftStatus.self, bufferingPolicy: .bufferingNewest(1))
+        continuation.yield(status)
+        guard phase != .stopped else {
+            continuation.finish()
+            return stream
+        }
+        let id = nextStatusWatcher
+        nextStatusWatcher += 1
+        statusWatchers[id] = continuation
+        continuation.onTermination = { [weak self] _ in
+            guard let self else { return }
+            Task { await self.removeStatusWatcher(id) }
+        }
+        return stream
+    }
+
+    private func removeStatusWatcher(_ id: Int) {
+        statusWatchers[id] = nil
+    }
+
+    /// Tells the watchers when the status changed in a way they care about.
+    func publishStatus() {
+        var current = status
+        // Indexes move with every write; watchers only care about who is who.
+        current.commitIndex = 0
+        current.appliedIndex = 0
+        current.lastLogIndex = 0
+        guard current != publishedStatus else { return }
+        publishedStatus = current
+        let full = status
+        for watcher in statusWatchers.values { watcher.yield(full) }
+    }
+
+    /// Notes that the leader of the current term was heard from.
+    func noteContact(from peer: NodeID) {
+        if peer == node.leader { lastLeaderContact = .now }
+    }
+
+    /// How long ago this node last heard from the leader of its term; zero on the leader; nil when it
+    /// never has since it started.
+    public var timeSinceLeaderContact: Duration? {
+        guard phase == .running else { return nil }
+        if node.role == .leader { return .zero }
+        return lastLeaderContact.map { ContinuousClock.now - $0 }
+    }
+
+    /// True once the node holds any Raft state: it founded a group, or a leader added it (it has a term or
+    /// log entries). A node with state never bootstraps.
+    public var hasState: Bool {
+        node.term > 0 || node.lastIndex > 0 || node.log.snapshot.index > 0 || !node.configuration.isEmpty
+    }
+
+    /// On the leader: how far each voter and standby has replicated and when it was last heard from, for
+    /// the voter reconciler. Nil on any other node.
+    public var replication: ReplicationView? {
+        guard phase == .running, node.role == .leader else { return nil }
+        let tick = settings.tickInterval
+        let peers = node.progress.mapValues { progress in
+            ReplicationView.Peer(match: progress.match, sinceContact: tick * progress.ticksSinceContact)
+        }
+        return ReplicationView(
+            lastIndex: node.lastIndex, heartbeatInterval: tick * settings.raft.heartbeatTicks,
+            electionTimeout: tick * settings.raft.electionTicks, peers: peers
+        )
+    }
+
+    /// Sets where a proposal goes when this node knows no leader: Raft members, best first (a client node
+    /// forwards to the first; the member forwards on to its leader). Called by the node with the
+    /// deterministic ranking of the gossip view.
+    public func setForwardingCandidates(_ candidates: @escaping @Sendable () -> [NodeID]) {
+        forwardingCandidates = candidates
+    }
+}
+
+/// A leader's view of replication to its peers.
+public struct ReplicationView: Sendable, Hashable {
+    /// One peer's progress.
+    public struct Peer: Sendable, Hashable {
+        /// The highest index known replicated on the peer.
+        public var match: LogIndex
+        /// How long since the leader last heard from it (tick resolution).
+        public var sinceContact: Duration
+    }
+
+    /// The leader's last log index.
+    public var lastIndex: LogIndex
+    /// The leader's heartbeat period.
+    public var heartbeatInterval: Duration
+    /// The base election timeout.
+    public var electionTimeout: Duration
+    /// Progress of every other voter and standby.
+    public var peers: [NodeID: Peer]
+
+    /// Peers within `maxLag` entries of the leader's log and heard from in the last `heartbeats` heartbeat
+    /// periods (SPEC: 250 entries, 2 heartbeats): the standbys safe to promote.
+    public func caughtUp(maxLag: LogIndex = 250, heartbeats: Int = 2) -> Set<NodeID> {
+        Set(peers.filter { _, peer in
+            peer.match + maxLag >= lastIndex && peer.sinceContact <= heartbeatInterval * heartbeats
+        }.keys)
+    }
+
+    /// Peers the leader has not heard from within an election timeout: heartbeat-silent.
+    public func silent() -> Set<NodeID> {
+        Set(peers.filter { _, peer in peer.sinceContact > electionTimeout }.keys)
+    }
+}

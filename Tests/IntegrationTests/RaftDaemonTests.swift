@@ -1,0 +1,159 @@
+import CohortTestKit
+import Foundation
+import Testing
+
+/// The bounded Raft core across real `cohortd` processes: bootstrap, writes from any node, failover,
+/// graceful hand-over, full restart (issues 5 and 6).
+@Suite("Raft across real daemons", .serialized)
+struct RaftDaemonTests {
+    @Test("bootstrap_expect 3 with founders starting seconds apart forms one group; writes commit from any node; it survives the leader's SIGKILL and SIGTERM")
+    func threeFounders() async throws {
+        let nodes = try await startRaftCluster(3, prefix: "b", staggered: .seconds(2))
+        try await withNodes(nodes) { nodes in
+            let names = nodes.map(\.name).sorted()
+            let formed = try await waitForAgreement(nodes, "3 founders to agree") { $0.voters == names }
+            #expect(formed.standbys.isEmpty)
+            // Exactly one group: every node is a voter of the same configuration under the same leader.
+            for node in nodes {
+                let state = try #require(await node.raft())
+                #expect(state.role == "voter")
+                #expect(state.leader == formed.leader)
+            }
+
+            // A write on a follower is forwarded to the leader; a linearizable read anywhere sees it.
+            let follower = try #require(nodes.first { $0.name != formed.leader })
+            let reply = try await follower.put("greeting", "hello")
+            #expect(reply.status == 200, "\(reply.body)")
+            for node in nodes { #expect(await node.value("greeting") == "hello") }
+            // A conditional write that does not hold is refused with the current entry.
+            let conflict = try await follower.put("greeting", "again", query: "?if_absent=true")
+            #expect(conflict.status == 409)
+            #expect(conflict.body.contains("hello"))
+
+            // SIGKILL the leader: the other two elect a new one and accept writes again.
+            let leader = try #require(nodes.first { $0.name == formed.leader })
+            leader.process.signal(SIGKILL)
+            _ = try await leader.process.waitForExit(within: .seconds(10))
+            let survivors = nodes.filter { $0 !== leader }
+            let afterKill = try await waitForAgreement(survivors, "a new leader after SIGKILL") { $0.leader != leader.name }
+            try await survivors[0].putEventually("after-kill", "yes")
+            #expect(await survivors[1].value("after-kill") == "yes")
+
+            // The killed node comes back with its data and catches up.
+            try leader.restart()
+            try await leader.waitUntilServing()
+            try await waitUntil(within: .seconds(30), "\(leader.name) to catch up") {
+                await leader.value("after-kill", stale: true) == "yes"
+            }
+
+            // SIGTERM the current leader: it hands leadership over before it exits.
+            let current = try #require(nodes.first { $0.name == afterKill.leader })
+            current.process.signal(SIGTERM)
+            let status = try await current.process.waitForExit(within: .seconds(15))
+            #expect(status == 0)
+            #expect(current.process.output.contains("transferring leadership"), "the stopping leader hands over")
+            let others = nodes.filter { $0 !== current }
+            let handedOver = try await waitForAgreement(others, "a leader after the hand-over") { $0.leader != current.name }
+            #expect(handedOver.voters == names, "a graceful stop does not change the configuration")
+            try await others[0].putEventually("after-term", "yes")
+        }
+    }
+
+    @Test("founders whose bootstrap_expect differs do not bootstrap, and the log names the odd node")
+    func mismatchedExpect() async throws {
+        // m1–m3 expect 3; m4 expects 4. Three nodes agree on 3 — without the mismatch rule they would found
+        // a group.
+        var nodes: [ClusterNodeUnderTest] = []
+        let seed = try ClusterNodeUnderTest(name: "m1", raft: ["bootstrap_expect: 3"])
+        nodes.append(seed)
+        try await seed.waitUntilServing()
+        for (name, expect) in [("m2", 3), ("m3", 3), ("m4", 4)] {
+            nodes.append(try ClusterNodeUnderTest(name: name, join: [seed], raft: ["bootstrap_expect: \(expect)"]))
+        }
+        try await withNodes(nodes) { nodes in
+            for node in nodes { try await node.waitUntilServing() }
+            try await waitUntil(within: .seconds(30), "m1 to report the mismatch") {
+                seed.process.output.contains("bootstrap_expect mismatch") && seed.process.output.contains("m4 (4)")
+            }
+            // Longer than the 5 s stability window: still no group anywhere.
+            try await Task.sleep(for: .seconds(8))
+            for node in nodes {
+                let state = try #require(await node.raft())
+                #expect(state.voters.isEmpty, "\(node.name) must not bootstrap")
+                #expect(state.term == 0)
+            }
+        }
+    }
+
+    @Test("7 nodes settle at 5 voters and 2 standbys; a killed voter's slot goes to a standby and writes continue")
+    func sevenNodes() async throws {
+        let nodes = try await startRaftCluster(7, prefix: "s")
+        try await withNodes(nodes) { nodes in
+            let settled = try await waitForAgreement(nodes, within: .seconds(90), "5 voters and 2 standbys") {
+                $0.voters.count == 5 && $0.standbys.count == 2
+            }
+            let victim = try #require(nodes.first { settled.voters.contains($0.name) && $0.name != settled.leader })
+            victim.process.signal(SIGKILL)
+            _ = try await victim.process.waitForExit(within: .seconds(10))
+            let healed = try await waitForAgreement(nodes, within: .seconds(90), "a standby promoted into \(victim.name)'s slot") {
+                $0.voters.count == 5 && !$0.voters.contains(victim.name)
+            }
+            #expect(Set(healed.voters).isSubset(of: Set(settled.voters + settled.standbys)), "promoted from the standbys")
+            let writer = try #require(nodes.first { $0 !== victim })
+            try await writer.putEventually("seven", "still writing")
+        }
+    }
+
+    @Test("12 nodes: 5 voters over 3 failure domains, 4 standbys, 3 clients; an ineligible node is never a voter; a client's write commits")
+    func twelveNodes() async throws {
+        let domains = ["zone-a", "zone-b", "zone-c"]
+        let nodes = try await startRaftCluster(
+            12, prefix: "t",
+            raftLines: { $0 == 1 ? ["eligible: false"] : [] },
+            failureDomain: { domains[($0 - 1) % 3] }
+        )
+        try await withNodes(nodes) { nodes in
+            let settled = try await waitForAgreement(nodes, within: .seconds(120), "5 voters and 4 standbys") {
+                $0.voters.count == 5 && $0.standbys.count == 4
+            }
+            #expect(!settled.voters.contains("t1"), "eligible: false is never a voter")
+            let domainOf = Dictionary(uniqueKeysWithValues: nodes.enumerated().map { ($1.name, domains[$0 % 3]) })
+            #expect(Set(settled.voters.compactMap { domainOf[$0] }) == Set(domains), "each failure domain holds a voter")
+
+            let members = Set(settled.voters + settled.standbys)
+            let clients = nodes.filter { !members.contains($0.name) }
+            #expect(clients.count == 3)
+            for client in clients {
+                #expect(await client.raft()?.role == "client")
+            }
+            let client = try #require(clients.first)
+            let reply = try await client.put("from-client", "routed")
+            #expect(reply.status == 200, "\(reply.body)")
+            let leader = try #require(nodes.first { $0.name == settled.leader })
+            #expect(await leader.value("from-client") == "routed")
+            #expect(await leader.metric(#"raft_voter_operations_total{op="promote",result="ok"}"#) ?? 0 >= 2)
+        }
+    }
+
+    @Test("a full restart of every node comes back as the same group with its data")
+    func fullRestart() async throws {
+        let nodes = try await startRaftCluster(3, prefix: "r")
+        try await withNodes(nodes) { nodes in
+            let before = try await waitForAgreement(nodes, "the group to form") { $0.voters.count == 3 }
+            try await nodes[0].putEventually("durable", "kept")
+            for node in nodes {
+                node.process.signal(SIGTERM)
+                _ = try await node.process.waitForExit(within: .seconds(15))
+            }
+            for node in nodes { try node.restart() }
+            for node in nodes { try await node.waitUntilServing() }
+            let after = try await waitForAgreement(nodes, "the same group after the restart") { $0.voters.count == 3 }
+            #expect(after.voters == before.voters)
+            #expect(after.term > before.term)
+            for node in nodes { #expect(await node.value("durable") == "kept") }
+            for node in nodes {
+                #expect(!node.process.output.contains("raft group founded"), "\(node.name) must not bootstrap again")
+            }
+        }
+    }
+}

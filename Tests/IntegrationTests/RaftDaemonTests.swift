@@ -109,14 +109,15 @@ struct RaftDaemonTests {
         let domains = ["zone-a", "zone-b", "zone-c"]
         let nodes = try await startRaftCluster(
             12, prefix: "t",
-            raftLines: { $0 == 1 ? ["eligible: false"] : [] },
+            // The best-ranked priority, but not eligible: it must never be a voter.
+            raftLines: { $0 == 12 ? ["eligible: false", "priority: 1"] : [] },
             failureDomain: { domains[($0 - 1) % 3] }
         )
         try await withNodes(nodes) { nodes in
             let settled = try await waitForAgreement(nodes, within: .seconds(120), "5 voters and 4 standbys") {
                 $0.voters.count == 5 && $0.standbys.count == 4
             }
-            #expect(!settled.voters.contains("t1"), "eligible: false is never a voter")
+            #expect(!settled.voters.contains("t12"), "eligible: false is never a voter")
             let domainOf = Dictionary(uniqueKeysWithValues: nodes.enumerated().map { ($1.name, domains[$0 % 3]) })
             #expect(Set(settled.voters.compactMap { domainOf[$0] }) == Set(domains), "each failure domain holds a voter")
 

@@ -177,6 +177,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "CohortTests",
+            dependencies: ["Cohort", "CohortCore", "CohortTestKit", "Consensus", "RaftService", "RaftMembership", "Observability", "Gossip"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "IntegrationTests",
             dependencies: ["CohortTestKit", "CohortConfig", "Cohort", "Mesh", "Processes", nio, logging, lifecycle],
             swiftSettings: strict

@@ -43,4 +43,20 @@ public struct RaftStatus: Sendable, Hashable {
     public var voters: [NodeID]
     /// The standbys of the configuration in force.
     public var standbys: [NodeID]
+
+    /// A status with every field given.
+    public init(
+        state: State, term: Term, leader: NodeID?, commitIndex: LogIndex, appliedIndex: LogIndex, lastLogIndex: LogIndex,
+        role: Role, voters: [NodeID], standbys: [NodeID]
+    ) {
+        self.state = state
+        self.term = term
+        self.leader = leader
+        self.commitIndex = commitIndex
+        self.appliedIndex = appliedIndex
+        self.lastLogIndex = lastLogIndex
+        self.role = role
+        self.voters = voters
+        self.standbys = standbys
+    }
 }

@@ -1,0 +1,41 @@
+@testable import Cohort
+import CohortCore
+import Observability
+import RaftService
+import Testing
+
+@Suite("Raft health checks")
+struct RaftHealthTests {
+    func status(_ state: RaftStatus.State, _ role: RaftStatus.Role, leader: String? = nil) -> RaftStatus {
+        RaftStatus(
+            state: state, term: 3, leader: leader.map { NodeID($0) }, commitIndex: 0, appliedIndex: 0, lastLogIndex: 0,
+            role: role, voters: [NodeID("n1"), NodeID("n2"), NodeID("n3")], standbys: [NodeID("n4")]
+        )
+    }
+
+    @Test("raft.last_contact: a voter fails after 30 s without its leader, a standby after 5 min; leaders and clients always pass")
+    func lastContact() {
+        let voter = status(.follower, .voter)
+        #expect(RaftHealth.liveness(voter, sinceContact: .seconds(29)) == .ok)
+        #expect(!RaftHealth.liveness(voter, sinceContact: .seconds(31)).isPassing)
+        let standby = status(.follower, .standby)
+        #expect(RaftHealth.liveness(standby, sinceContact: .seconds(299)) == .ok)
+        #expect(!RaftHealth.liveness(standby, sinceContact: .seconds(301)).isPassing)
+        #expect(RaftHealth.liveness(status(.leader, .voter), sinceContact: .seconds(3600)) == .ok)
+        #expect(RaftHealth.liveness(status(.follower, .client), sinceContact: .seconds(3600)) == .ok)
+        // A candidate voter is judged like a follower: campaigning for a minute is a failure.
+        #expect(!RaftHealth.liveness(status(.candidate, .voter), sinceContact: .seconds(60)).isPassing)
+        if case .fail(let why) = RaftHealth.liveness(voter, sinceContact: .seconds(45)) {
+            #expect(why.contains("45s") && why.contains("voter"))
+        }
+    }
+
+    @Test("readiness: restored and, on a member, a leader known")
+    func readiness() {
+        #expect(!RaftHealth.readiness(status(.none, .client)).isPassing)
+        #expect(RaftHealth.readiness(status(.follower, .client)) == .ok)
+        #expect(!RaftHealth.readiness(status(.follower, .voter)).isPassing)
+        #expect(RaftHealth.readiness(status(.follower, .voter, leader: "n1")) == .ok)
+        #expect(!RaftHealth.readiness(status(.candidate, .standby)).isPassing)
+    }
+}

@@ -173,10 +173,11 @@ public final class CohortNode: Sendable {
         return services
     }
 
-    /// One line for systemd's `STATUS=`: what the node is doing now.
+    /// One line for systemd's `STATUS=`: what the node is doing now, with its Raft role, term and leader.
     public func statusLine() -> String {
         let readiness = health.evaluate(.readiness)
-        let mode = settings.cluster.enabled ? "cluster member (\(settings.cluster.raft.role.rawValue))" : "single node, cluster disabled"
+        var mode = settings.cluster.enabled ? "cluster member (\(settings.cluster.raft.role.rawValue))" : "single node, cluster disabled"
+        if let raftHealth { mode += "; \(raftHealth.summary)" }
         if readiness.isPassing {
             let liveness = health.evaluate(.liveness)
             if !liveness.isPassing {

@@ -1,6 +1,7 @@
 import Observability
 import RaftService
 import ServiceLifecycle
+import Synchronization
 
 /// Mirrors the Raft service into health checks once a second (SPEC section 10):
 /// - liveness `raft.last_contact`: a voter must have heard from its leader within 30 s, a standby within
@@ -15,6 +16,7 @@ final class RaftHealth: Service, Sendable {
     private let raft: RaftService
     private let liveness = HealthFlag(.ok)
     private let readiness = HealthFlag(.fail("raft has not started"))
+    private let latest = Mutex<RaftStatus?>(nil)
     private let interval: Duration
 
     init(raft: RaftService, health: HealthRegistry, interval: Duration = .seconds(1)) {
@@ -29,6 +31,7 @@ final class RaftHealth: Service, Sendable {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let status = await raft.status
             let sinceContact = await raft.timeSinceLeaderContact
+            latest.withLock { $0 = status }
             readiness.set(Self.readiness(status))
             liveness.set(Self.liveness(status, sinceContact: sinceContact ?? (.now - started)))
             try? await Task.sleep(for: interval)
@@ -55,5 +58,13 @@ final class RaftHealth: Service, Sendable {
         guard sinceContact > limit else { return .ok }
         let seconds = Int(sinceContact.components.seconds)
         return .fail("raft \(status.role.rawValue) has not heard from a leader for \(seconds)s (limit \(limit.components.seconds)s)")
+    }
+
+    /// One phrase for systemd's `STATUS=`: role, state, term and leader as of the last check.
+    var summary: String {
+        guard let status = latest.withLock({ $0 }), status.state != .none else { return "raft starting" }
+        if status.role == .client { return "raft: not in the configuration" }
+        let leader = status.state == .leader ? "leading" : status.leader.map { "leader \($0)" } ?? "no leader"
+        return "raft \(status.role.rawValue), term \(status.term), \(leader), \(status.voters.count) voters"
     }
 }

@@ -48,8 +48,8 @@ public enum RaftServiceError: Error, Sendable, Equatable, CustomStringConvertibl
             "leadership is moving to \(transferee); nothing was written — retry shortly"
         case .timeout(let maybeCommitted):
             maybeCommitted
-                ? "timed out; the write may still commit — read before retrying a non-idempotent write"
-                : "timed out; nothing was written — retry"
+                ? "timed out waiting for a quorum of voters; the write may still commit — read before retrying a non-idempotent write"
+                : "timed out waiting for a quorum of voters; nothing was written — retry"
         case .dropped(let index):
             "the proposal at index \(index) was superseded by a new leader and will never commit; retry"
         case .outcomeUnknown(let index):

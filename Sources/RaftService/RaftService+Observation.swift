@@ -90,6 +90,20 @@ public struct ReplicationView: Sendable, Hashable {
         public var match: LogIndex
         /// How long since the leader last heard from it (tick resolution).
         public var sinceContact: Duration
+
+        /// One peer's progress.
+        public init(match: LogIndex, sinceContact: Duration) {
+            self.match = match
+            self.sinceContact = sinceContact
+        }
+    }
+
+    /// A view with every field given.
+    public init(lastIndex: LogIndex, heartbeatInterval: Duration, electionTimeout: Duration, peers: [NodeID: Peer]) {
+        self.lastIndex = lastIndex
+        self.heartbeatInterval = heartbeatInterval
+        self.electionTimeout = electionTimeout
+        self.peers = peers
     }
 
     /// The leader's last log index.
@@ -102,10 +116,12 @@ public struct ReplicationView: Sendable, Hashable {
     public var peers: [NodeID: Peer]
 
     /// Peers within `maxLag` entries of the leader's log and heard from in the last `heartbeats` heartbeat
-    /// periods (SPEC: 250 entries, 2 heartbeats): the standbys safe to promote.
+    /// periods (SPEC: 250 entries, 2 heartbeats): the standbys safe to promote. A peer that never
+    /// acknowledged an entry (`match` 0, e.g. just added, or unreachable since this leader took over) is
+    /// never caught up, however short the log.
     public func caughtUp(maxLag: LogIndex = 250, heartbeats: Int = 2) -> Set<NodeID> {
         Set(peers.filter { _, peer in
-            peer.match + maxLag >= lastIndex && peer.sinceContact <= heartbeatInterval * heartbeats
+            peer.match > 0 && peer.match + maxLag >= lastIndex && peer.sinceContact <= heartbeatInterval * heartbeats
         }.keys)
     }
 

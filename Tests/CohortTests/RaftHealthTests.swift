@@ -39,3 +39,28 @@ struct RaftHealthTests {
         #expect(!RaftHealth.readiness(status(.candidate, .standby)).isPassing)
     }
 }
+
+@Suite("The leader's replication view, as the reconciler reads it")
+struct ReplicationViewTests {
+    @Test("caught up: acknowledged something, within 250 entries, heard within 2 heartbeats; silent: nothing for an election timeout")
+    func classification() {
+        let view = ReplicationView(
+            lastIndex: 1000, heartbeatInterval: .milliseconds(500), electionTimeout: .seconds(2),
+            peers: [
+                NodeID("close"): .init(match: 800, sinceContact: .milliseconds(500)),
+                NodeID("edge"): .init(match: 750, sinceContact: .seconds(1)),
+                NodeID("behind"): .init(match: 749, sinceContact: .zero),
+                NodeID("quiet"): .init(match: 1000, sinceContact: .milliseconds(1500)),
+                NodeID("gone"): .init(match: 1000, sinceContact: .milliseconds(2500)),
+            ]
+        )
+        #expect(view.caughtUp() == [NodeID("close"), NodeID("edge")])
+        #expect(view.silent() == [NodeID("gone")])
+        // A peer that never acknowledged anything is not caught up, however short the log.
+        let fresh = ReplicationView(
+            lastIndex: 3, heartbeatInterval: .milliseconds(500), electionTimeout: .seconds(2),
+            peers: [NodeID("new"): .init(match: 0, sinceContact: .zero), NodeID("old"): .init(match: 3, sinceContact: .zero)]
+        )
+        #expect(fresh.caughtUp() == [NodeID("old")])
+    }
+}

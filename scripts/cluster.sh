@@ -17,12 +17,13 @@
 #   CLUSTER_EXTRA_YAML    YAML appended to every node's configuration (top-level keys)
 #   CLUSTER_NODE_ENV      extra environment for every node, e.g. "COHORT_UNBOUNDED_RAFT=1"
 #   CLUSTER_READY_TIMEOUT seconds to wait for every node to be ready (default 120)
+#   CLUSTER_NET          the first three octets of the nodes' addresses (default 127.0.1)
 set -euo pipefail
 
 dir=${CLUSTER_DIR:-/tmp/cohort-cluster}
 root=$(cd "$(dirname "$0")/.." && pwd)
 
-address() { echo "127.0.1.$1"; }
+address() { echo "${CLUSTER_NET:-127.0.1}.$1"; }
 
 binary() {
     if [[ -n ${CLUSTER_COHORTD:-} ]]; then echo "$CLUSTER_COHORTD"; return; fi
@@ -58,6 +59,18 @@ write_config() { # index count
     } > "$dir/n$i/cohortd.yaml"
 }
 
+start_node() { # binary config
+    # Close every descriptor inherited beyond stdio, so that whoever runs this script (a test harness
+    # waiting for its output pipe, say) is not kept waiting by the nodes it leaves running.
+    local fd
+    for fd in /proc/$BASHPID/fd/*; do
+        fd=${fd##*/}
+        if (( fd > 2 )); then eval "exec $fd>&-" 2> /dev/null || true; fi
+    done
+    # shellcheck disable=SC2086
+    exec env ${CLUSTER_NODE_ENV:-} "$1" --config "$2"
+}
+
 up() {
     local n=${1:?usage: cluster.sh up N}
     [[ $n =~ ^[0-9]+$ ]] && (( n >= 1 && n <= 250 )) || { echo "cluster.sh: N must be 1..250" >&2; exit 2; }
@@ -70,8 +83,7 @@ up() {
     mkdir -p "$dir"
     for (( i = 1; i <= n; i++ )); do
         write_config "$i" "$n"
-        # shellcheck disable=SC2086
-        env ${CLUSTER_NODE_ENV:-} "$bin" --config "$dir/n$i/cohortd.yaml" > "$dir/n$i/log" 2>&1 &
+        start_node "$bin" "$dir/n$i/cohortd.yaml" > "$dir/n$i/log" 2>&1 < /dev/null &
         echo $! > "$dir/n$i/pid"
     done
     local deadline=$(( SECONDS + ${CLUSTER_READY_TIMEOUT:-120} ))

@@ -303,6 +303,37 @@ def log_evidence(cluster_dir, n, limit_nodes=6, lines=15):
     return out
 
 
+def busy_addresses(n):
+    """Indexes i in 1..n whose address 127.0.1.i has a bound TCP listener or UDP socket (someone else's
+    cluster: cluster.sh's readiness check would accept its answers as ours)."""
+    wanted = {"%02X%02X%02X%02X" % (i, 1, 0, 127): i for i in range(1, n + 1)}
+    busy = set()
+    for table, listen_only in (("/proc/net/tcp", True), ("/proc/net/udp", False)):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    ip = fields[1].split(":")[0]
+                    if ip in wanted and (not listen_only or fields[3] == "0A"):
+                        busy.add(wanted[ip])
+        except OSError:
+            pass
+    return sorted(busy)
+
+
+def wait_addresses_free(n, within):
+    deadline = time.monotonic() + within
+    while True:
+        busy = busy_addresses(n)
+        if not busy:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError("addresses still in use by other processes: %s" % ", ".join(node_ip(i) for i in busy[:8]))
+        log("  %s in use by another process; waiting" % ", ".join(node_ip(i) for i in busy[:4]))
+        time.sleep(5)
+
+
 class Cluster:
     def __init__(self, cohortd, n, unbounded, ready_timeout):
         self.cohortd = cohortd
@@ -324,6 +355,7 @@ class Cluster:
         return env
 
     def up(self):
+        wait_addresses_free(self.n, 300)
         try:
             run = subprocess.run(["bash", CLUSTER_SH, "up", str(self.n)], env=self.env(), capture_output=True,
                                  text=True, timeout=self.ready_timeout + 120, start_new_session=True)
@@ -332,6 +364,9 @@ class Cluster:
         if run.returncode != 0:
             raise RuntimeError("cluster.sh up %d failed (%d): %s" % (self.n, run.returncode,
                                                                      (run.stderr or run.stdout).strip()[-2000:]))
+        dead = [i for i in range(1, self.n + 1) if i not in self.pids or process_ticks(self.pids[i]) is None]
+        if dead:
+            raise RuntimeError("nodes not running after cluster.sh up: %s" % ", ".join("n%d" % i for i in dead[:10]))
 
     def statuses(self):
         return {i: raft_status(i) for i in range(1, self.n + 1)}
@@ -350,9 +385,20 @@ class Cluster:
         if len(ls["voters"]) != voters or len(ls["standbys"]) != standbys:
             return None, "leader shows %d voters + %d standbys, want %d + %d" % (
                 len(ls["voters"]), len(ls["standbys"]), voters, standbys)
-        disagree = [i for i, s in statuses.items() if not s or s.get("leader") != name]
+        # Raft members must name the leader; a client (outside the configuration) reports role "client" and
+        # no leader (it is not replicated to) — it may not name another one.
+        members = set(ls["voters"]) | set(ls["standbys"])
+        disagree = []
+        for i, s in statuses.items():
+            if not s:
+                disagree.append(i)
+            elif "n%d" % i in members:
+                if s.get("leader") != name or s.get("term") != ls.get("term"):
+                    disagree.append(i)
+            elif s.get("role") != "client" or s.get("leader") not in (None, name):
+                disagree.append(i)
         if disagree:
-            return None, "%d nodes do not name %s as leader (e.g. %s)" % (
+            return None, "%d nodes disagree with leader %s (e.g. %s)" % (
                 len(disagree), name, ", ".join("n%d" % i for i in disagree[:5]))
         return li, ls
 

@@ -95,4 +95,13 @@ public final class DaemonProcess {
         let status = try await process.waitForExit(within: within)
         return (status, process.output)
     }
+
+    /// Runs the program at `path` (e.g. `/bin/bash` with a script) to completion; its exit status and output.
+    public static func run(
+        path: String, _ arguments: [String], environment: [String: String] = [:], within: Duration = .seconds(120)
+    ) async throws -> (status: Int32, output: String) {
+        let process = try DaemonProcess(path: path, arguments: arguments, environment: environment)
+        let status = try await process.waitForExit(within: within)
+        return (status, process.output)
+    }
 }

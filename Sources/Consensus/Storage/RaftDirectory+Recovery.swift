@@ -6,11 +6,7 @@ extension RaftDirectory {
         isRecovered = false
         try fileSystem.createDirectory(path)
         let names = try fileSystem.list(path)
-        var removedNames = false
-        for name in names where name.hasSuffix(".tmp") {
-            try fileSystem.remove(filePath(name))
-            removedNames = true
-        }
+        for name in names where name.hasSuffix(".tmp") { try fileSystem.remove(filePath(name)) }
 
         // The newest hard state is the one with the highest sequence number among the `hardstate` file
         // (a checkpoint, or what a version-1 release wrote) and the hard-state records of the log.
@@ -40,14 +36,14 @@ extension RaftDirectory {
                     throw .corrupt(path: filePath(name), reason: "starts after \(segment.previousPosition), previous segment ends at \(previous.lastPosition)")
                 }
                 segments.append(segment)
-            } else {
-                removedNames = true
             }
         }
-        if removedNames { try fileSystem.syncDirectory(path) }
-
         entries = try anchorToSnapshot(entries)
         emptyLogPosition = segments.first?.previousPosition ?? snapshotPosition
+        // What a crashed process wrote but never fsynced (the tail of the last segment, names in the
+        // directory) is read as the log from here on, and the node will vouch for it: make it durable.
+        if let last = segments.last { try fileSystem.sync(filePath(last.name)) }
+        try fileSystem.syncDirectory(path)
         // Committed entries are durable before the hard state naming them, and never truncated: a log
         // that ends before the commit index lost an acknowledged record (bit rot in the last one looks
         // like a torn write to the scan), so the node must not start from it.

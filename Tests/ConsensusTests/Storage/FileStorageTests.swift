@@ -191,16 +191,17 @@ extension StorageTests {
 
         @Test("old segments a leader's snapshot replaced are discarded after a crash before their removal")
         func interruptedInstall() throws {
-            try storage().persist(snapshot: nil, entries: StorageFixtures.entries(1...8, term: 1), hardState: nil)
+            let storage = storage()
+            try storage.persist(snapshot: nil, entries: StorageFixtures.entries(1...8, term: 1), hardState: nil)
             // Dies right after the snapshot's rename and directory fsync, before the segments go.
             disk.crash(afterOperations: 4)
             #expect(throws: RaftStorageError.self) {
-                try storage().persist(snapshot: StorageFixtures.snapshot(index: 20, term: 3), entries: [], hardState: nil)
+                try storage.persist(snapshot: StorageFixtures.snapshot(index: 20, term: 3), entries: [], hardState: nil)
             }
             var generator = SplitMix64(seed: 1)
             disk.powerLoss(using: &generator)
             #expect(segmentNames.count == 1)
-            let loaded = try storage().load()
+            let loaded = try self.storage().load()
             #expect(loaded.snapshot.index == 20 && loaded.entries.isEmpty)
             #expect(segmentNames.isEmpty)
         }

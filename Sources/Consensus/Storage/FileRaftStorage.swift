@@ -1,11 +1,15 @@
 import Synchronization
 
-/// ``RaftStorage`` on disk, in one directory (`<data_dir>/_sys/raft`): a hard state file, segmented log
-/// files and snapshot files (layout and recovery rules in docs/raft.md, "Durable storage").
+/// ``RaftStorage`` on disk, in one directory (`<data_dir>/_sys/raft`): segmented log files holding entries
+/// and hard states, snapshot files, and a hard state checkpoint file (layout and recovery rules in
+/// docs/raft.md, "Durable storage").
 ///
-/// Every call is durable when it returns: one fsync per touched file per call (plus one per segment
-/// rollover), and a directory fsync after any file is created, renamed or removed. The first call scans
-/// the directory, cuts a torn tail off the last segment and removes what an interrupted call left behind.
+/// A `persist` writes its entries and its hard state as records of the last segment in one write and
+/// fsyncs that file once; a call that only moves the commit index writes its record without an fsync
+/// (see ``RaftStorage/persist(snapshot:entries:hardState:)``). Segment rollover, suffix replacement,
+/// snapshots and segment removal cost more fsyncs, and every file created, renamed or removed is followed
+/// by a directory fsync. The first call scans the directory, cuts a torn tail off the last segment and
+/// removes what an interrupted call left behind.
 public final class FileRaftStorage: RaftStorage {
     /// The default segment size at which the log rolls over to a new file: 8 MiB.
     public static let defaultSegmentBytes = 8 << 20
@@ -25,7 +29,7 @@ public final class FileRaftStorage: RaftStorage {
         try withDirectory { (directory: inout RaftDirectory) throws(RaftStorageError) -> LogStorage in
             let entries = try directory.recover()
             let snapshot = directory.snapshots.last ?? .empty
-            return LogStorage(hardState: directory.hardState, snapshot: snapshot, entries: entries, applied: snapshot.index)
+            return LogStorage(hardState: directory.hardState.hardState, snapshot: snapshot, entries: entries, applied: snapshot.index)
         }
     }
 
@@ -33,8 +37,7 @@ public final class FileRaftStorage: RaftStorage {
         try withDirectory { (directory: inout RaftDirectory) throws(RaftStorageError) in
             try directory.recoverIfNeeded()
             if let snapshot { try directory.install(snapshot) }
-            try directory.append(entries)
-            if let hardState { try directory.write(hardState) }
+            try directory.append(entries, hardState: hardState, forceSync: snapshot != nil)
         }
     }
 

@@ -6,18 +6,18 @@ extension RaftDirectory {
         isRecovered = false
         try fileSystem.createDirectory(path)
         let names = try fileSystem.list(path)
-        var removedNames = false
-        for name in names where name.hasSuffix(".tmp") {
-            try fileSystem.remove(filePath(name))
-            removedNames = true
-        }
+        for name in names where name.hasSuffix(".tmp") { try fileSystem.remove(filePath(name)) }
 
-        hardState = HardState()
+        // The newest hard state is the one with the highest sequence number among the `hardstate` file
+        // (a checkpoint, or what a version-1 release wrote) and the hard-state records of the log.
+        hardState = StoredHardState()
+        checkpointSequence = nil
         if names.contains(Self.hardStateName) {
             guard let stored = StorageFormat.decodeHardState(try fileSystem.read(filePath(Self.hardStateName))) else {
                 throw .corrupt(path: filePath(Self.hardStateName), reason: "hard state fails its checksum")
             }
             hardState = stored
+            checkpointSequence = stored.sequence
         }
 
         snapshots = names.compactMap(Self.snapshotPosition(fromName:))
@@ -36,58 +36,70 @@ extension RaftDirectory {
                     throw .corrupt(path: filePath(name), reason: "starts after \(segment.previousPosition), previous segment ends at \(previous.lastPosition)")
                 }
                 segments.append(segment)
-            } else {
-                removedNames = true
             }
         }
-        if removedNames { try fileSystem.syncDirectory(path) }
-
         entries = try anchorToSnapshot(entries)
         emptyLogPosition = segments.first?.previousPosition ?? snapshotPosition
+        // What a crashed process wrote but never fsynced (the tail of the last segment, names in the
+        // directory) is read as the log from here on, and the node will vouch for it: make it durable.
+        if let last = segments.last { try fileSystem.sync(filePath(last.name)) }
+        try fileSystem.syncDirectory(path)
         // Committed entries are durable before the hard state naming them, and never truncated: a log
         // that ends before the commit index lost an acknowledged record (bit rot in the last one looks
         // like a torn write to the scan), so the node must not start from it.
-        if lastPosition.index < hardState.commit {
-            throw .corrupt(path: path, reason: "the log ends at \(lastPosition.index) but \(hardState.commit) is committed")
+        if lastPosition.index < hardState.hardState.commit {
+            throw .corrupt(path: path, reason: "the log ends at \(lastPosition.index) but \(hardState.hardState.commit) is committed")
         }
         isRecovered = true
         return entries
     }
 
-    /// Reads one segment into `entries`; nil when it is the last one and its creation was cut short (then
-    /// it is removed). Cuts a torn tail off the last segment.
-    private func readSegment(name: String, firstIndex: LogIndex, isLast: Bool, into entries: inout [LogEntry]) throws(RaftStorageError) -> Segment? {
+    /// Reads one segment into `entries`, and its hard-state records into `hardState` when newer; nil when
+    /// it is the last one and its creation was cut short (then it is removed). Cuts a torn tail off the
+    /// last segment.
+    private mutating func readSegment(name: String, firstIndex: LogIndex, isLast: Bool, into entries: inout [LogEntry]) throws(RaftStorageError) -> Segment? {
         let file = filePath(name)
         let bytes = try fileSystem.read(file)
         guard let header = StorageFormat.decodeSegmentHeader(bytes), header.firstIndex == firstIndex else {
             // The header and the first records are written together; if nothing good follows a bad header
             // in the last segment, the crash came before that write was synced.
-            if isLast && !StorageFormat.containsRecord(bytes, from: 0, indexes: firstIndex...LogIndex.max) {
+            if isLast && !StorageFormat.containsRecord(bytes, from: 0, version: nil, indexes: firstIndex...LogIndex.max, sequences: 0...UInt64.max) {
                 try fileSystem.remove(file)
                 return nil
             }
             throw .corrupt(path: file, reason: "bad segment header")
         }
-        var segment = Segment(name: name, firstIndex: firstIndex, previousTerm: header.previousTerm)
+        var segment = Segment(name: name, firstIndex: firstIndex, previousTerm: header.previousTerm, version: header.version)
         var offset = StorageFormat.segmentHeaderBytes
         while offset < bytes.count {
-            guard let (entry, end) = StorageFormat.readRecord(bytes, at: offset) else {
+            guard let (record, end) = StorageFormat.readRecord(bytes, at: offset, version: header.version) else {
                 guard isLast else { throw .corrupt(path: file, reason: "bad record at byte \(offset) of a sealed segment") }
-                let next = segment.lastIndex + 1
-                if StorageFormat.containsRecord(bytes, from: offset + 1, indexes: next...next + LogIndex(bytes.count)) {
+                // Every later record holds a later index or a later hard state, so anything good after
+                // this one within the file's length was written after it, i.e. was acknowledged.
+                let nextIndex = segment.lastIndex + 1, nextSequence = hardState.sequence + 1
+                let span = UInt64(bytes.count)
+                if StorageFormat.containsRecord(bytes, from: offset + 1, version: header.version,
+                                                indexes: nextIndex...nextIndex + span, sequences: nextSequence...nextSequence + span) {
                     throw .corrupt(path: file, reason: "bad record at byte \(offset) followed by good records")
                 }
-                // A torn tail: the write that made it was never acknowledged.
+                // A torn tail: the write that made it was never acknowledged (or, for a hard-state record
+                // that only moved the commit index, never fsynced).
                 try fileSystem.truncate(file, to: offset)
                 try fileSystem.sync(file)
                 break
             }
-            guard entry.index == segment.lastIndex + 1, entry.term >= segment.lastPosition.term else {
-                throw .corrupt(path: file, reason: "record at byte \(offset) holds \(entry.position) after \(segment.lastPosition)")
+            switch record {
+            case .entry(let entry):
+                guard entry.index == segment.lastIndex + 1, entry.term >= segment.lastPosition.term else {
+                    throw .corrupt(path: file, reason: "record at byte \(offset) holds \(entry.position) after \(segment.lastPosition)")
+                }
+                segment.recordEnds.append(end)
+                segment.terms.append(entry.term)
+                entries.append(entry)
+            case .hardState(let stored):
+                if stored.sequence >= hardState.sequence { hardState = stored }
             }
-            segment.recordEnds.append(end)
-            segment.terms.append(entry.term)
-            entries.append(entry)
+            segment.size = end
             offset = end
         }
         return segment

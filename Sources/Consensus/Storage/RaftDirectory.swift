@@ -1,5 +1,5 @@
 /// What ``FileRaftStorage`` knows of its directory between calls, and the writes that change it. The
-/// entries themselves stay on disk; only each record's end offset and term are kept.
+/// entries themselves stay on disk; only each entry record's end offset and term are kept.
 struct RaftDirectory: Sendable {
     /// One log file: `log-<firstIndex>.seg`.
     struct Segment: Sendable {
@@ -7,12 +7,16 @@ struct RaftDirectory: Sendable {
         var firstIndex: LogIndex
         /// The term of the entry before `firstIndex` (the previous segment's last, or the snapshot's).
         var previousTerm: Term
-        /// The byte offset after each record.
+        /// The layout of its records: ``StorageFormat/version``, or ``StorageFormat/legacyVersion`` for a
+        /// segment an older release wrote (read, never appended to).
+        var version = StorageFormat.version
+        /// The byte offset after each entry record.
         var recordEnds: [Int] = []
-        /// The term of each record.
+        /// The term of each entry record.
         var terms: [Term] = []
+        /// The file's length: the header, entry records and hard-state records.
+        var size = StorageFormat.segmentHeaderBytes
 
-        var size: Int { recordEnds.last ?? StorageFormat.segmentHeaderBytes }
         var lastIndex: LogIndex { firstIndex + LogIndex(terms.count) - 1 }
         var previousPosition: LogPosition { LogPosition(term: previousTerm, index: firstIndex - 1) }
         var lastPosition: LogPosition { LogPosition(term: terms.last ?? previousTerm, index: lastIndex) }
@@ -23,6 +27,15 @@ struct RaftDirectory: Sendable {
         }
     }
 
+    /// Bytes for the last segment that one call has not written yet.
+    private struct PendingWrite {
+        var bytes: [UInt8] = []
+        /// The bytes start with the header of a segment that does not exist yet.
+        var createsFile = false
+        /// A segment was created and the directory not fsynced since.
+        var createdName = false
+    }
+
     static let hardStateName = "hardstate"
 
     let path: String
@@ -30,7 +43,11 @@ struct RaftDirectory: Sendable {
     let segmentBytes: Int
     /// False until the directory was scanned, and again after a failed call.
     var isRecovered = false
-    var hardState = HardState()
+    /// The newest hard state: the last hard-state record of the log, or the `hardstate` file's when that is
+    /// newer (after a checkpoint).
+    var hardState = StoredHardState()
+    /// The sequence number of the hard state in the `hardstate` file; nil while there is no file.
+    var checkpointSequence: UInt64?
     /// Snapshot files, oldest first (at most two once a write completed).
     var snapshots: [SnapshotMetadata] = []
     var segments: [Segment] = []
@@ -48,77 +65,124 @@ struct RaftDirectory: Sendable {
 
     // MARK: Hard state
 
-    mutating func write(_ newHardState: HardState) throws(RaftStorageError) {
-        guard newHardState != hardState else { return }
-        try writeAtomically(StorageFormat.encode(newHardState), name: Self.hardStateName)
-        hardState = newHardState
+    /// Copies the hard state into the `hardstate` file (temporary file, fsync, rename, directory fsync)
+    /// unless the file holds it already. Called before the records that may hold the newest hard state
+    /// are cut or removed (a suffix replacement, the removal of the last segment), so that no crash in
+    /// between can lose an acknowledged term or vote.
+    mutating func checkpointHardState() throws(RaftStorageError) {
+        guard checkpointSequence != hardState.sequence, checkpointSequence != nil || hardState != StoredHardState() else { return }
+        try writeAtomically(StorageFormat.encode(hardState), name: Self.hardStateName)
+        checkpointSequence = hardState.sequence
     }
 
-    // MARK: Entries
+    // MARK: Entries and hard-state records
 
-    /// Appends `entries`, first cutting every stored entry from the first one's index on. Entries the
-    /// newest snapshot covers are skipped.
-    mutating func append(_ entries: [LogEntry]) throws(RaftStorageError) {
-        guard let first = entries.first else { return }
-        try checkConsecutive(entries)
-        let last = lastPosition.index
-        guard first.index <= last + 1 else { throw .gap(expected: last + 1, got: first.index) }
-        let fresh = entries.drop { $0.index <= snapshotPosition.index }
-        guard let start = fresh.first else { return }
-        if start.index <= last { try truncate(from: start.index) }
+    /// Appends `entries` (first cutting every stored entry from the first one's index on; entries the
+    /// newest snapshot covers are skipped), then `newHardState` as a record when it differs from the
+    /// stored one: one write and one fsync of the last segment. The fsync is skipped only when all the
+    /// call wrote is a hard state that moved nothing but the commit index (no entries given, same term and
+    /// vote, no segment created, `forceSync` false): a crash may then lose that record, and the commit
+    /// index comes back lower, never higher (every record follows the entries its commit index names).
+    mutating func append(_ entries: [LogEntry], hardState newHardState: HardState?, forceSync: Bool) throws(RaftStorageError) {
+        var fresh = entries[...]
+        if let first = entries.first {
+            try checkConsecutive(entries)
+            let last = lastPosition.index
+            guard first.index <= last + 1 else { throw .gap(expected: last + 1, got: first.index) }
+            fresh = entries.drop { $0.index <= snapshotPosition.index }
+            if let start = fresh.first, start.index <= last { try truncate(from: start.index) }
+        }
+        let changed = newHardState.flatMap { $0 != hardState.hardState ? $0 : nil }
+        guard !fresh.isEmpty || changed != nil else { return }
 
-        var pending: [UInt8] = []  // bytes for the last segment, not yet written
-        var pendingIsNewFile = false
-        var unsyncedNames = false
+        var pending = PendingWrite()
         for entry in fresh {
-            let record = StorageFormat.record(entry)
-            if segments.last.map({ $0.size >= segmentBytes && !$0.terms.isEmpty }) ?? true {
-                if let sealed = segments.last {
-                    try flush(&pending, to: sealed.name, create: pendingIsNewFile)
-                    try fileSystem.sync(filePath(sealed.name))
-                }
-                if unsyncedNames { try fileSystem.syncDirectory(path) }  // so a later segment never outlives this one
-                let previous = lastPosition
-                let segment = Segment(name: Self.segmentName(firstIndex: entry.index), firstIndex: entry.index, previousTerm: previous.term)
-                pending = StorageFormat.segmentHeader(firstIndex: entry.index, previousTerm: previous.term)
-                pendingIsNewFile = true
-                unsyncedNames = true
-                segments.append(segment)
-            }
-            pending += record
-            segments[segments.count - 1].recordEnds.append(segments[segments.count - 1].size + record.count)
-            segments[segments.count - 1].terms.append(entry.term)
+            if needsNewSegment(forEntry: true) { try startSegment(firstIndex: entry.index, &pending) }
+            add(StorageFormat.record(entry), entryTerm: entry.term, to: &pending)
         }
-        if let current = segments.last {
-            try flush(&pending, to: current.name, create: pendingIsNewFile)
-            try fileSystem.sync(filePath(current.name))
+        var mustSync = forceSync || !entries.isEmpty
+        if let changed {
+            if needsNewSegment(forEntry: false) { try startSegment(firstIndex: lastPosition.index + 1, &pending) }
+            mustSync = mustSync || changed.term != hardState.hardState.term || changed.vote != hardState.hardState.vote
+            hardState = StoredHardState(hardState: changed, sequence: hardState.sequence + 1)
+            add(StorageFormat.record(hardState), entryTerm: nil, to: &pending)
         }
-        if unsyncedNames { try fileSystem.syncDirectory(path) }
+        guard let current = segments.last else { return }
+        let createdName = pending.createdName
+        try flush(&pending, to: current.name)
+        if mustSync || createdName { try fileSystem.sync(filePath(current.name)) }
+        if createdName { try fileSystem.syncDirectory(path) }
     }
 
-    private func flush(_ pending: inout [UInt8], to name: String, create: Bool) throws(RaftStorageError) {
-        guard !pending.isEmpty else { return }
-        if create {
-            try fileSystem.write(pending, to: filePath(name))
-        } else {
-            try fileSystem.append(pending, to: filePath(name))
+    /// Whether the next record needs a segment of its own: there is none, the last is a legacy one, or
+    /// (for an entry) the last is full. A segment without entries is never sealed: its successor would
+    /// take its name.
+    private func needsNewSegment(forEntry: Bool) -> Bool {
+        guard let last = segments.last else { return true }
+        if last.version != StorageFormat.version { return true }
+        return forEntry && last.size >= segmentBytes && !last.terms.isEmpty
+    }
+
+    /// Seals the last segment (writes and fsyncs what it still lacks, then fsyncs the directory if the
+    /// call created it, so a later segment never outlives it) and starts one at `firstIndex` whose first
+    /// record repeats the current hard state: the newest hard state is always in the last segment or in
+    /// the `hardstate` file, whichever older segments compaction removes.
+    private mutating func startSegment(firstIndex: LogIndex, _ pending: inout PendingWrite) throws(RaftStorageError) {
+        if let sealed = segments.last {
+            if sealed.version == StorageFormat.legacyVersion && sealed.terms.isEmpty {
+                // A legacy segment with nothing but its header: the new one takes its name.
+                if segments.count == 1 { emptyLogPosition = sealed.previousPosition }
+                try removeSegments(1)
+            } else {
+                try flush(&pending, to: sealed.name)
+                try fileSystem.sync(filePath(sealed.name))
+            }
         }
-        pending = []
+        if pending.createdName { try fileSystem.syncDirectory(path) }
+        let previous = lastPosition
+        segments.append(Segment(name: Self.segmentName(firstIndex: firstIndex), firstIndex: firstIndex, previousTerm: previous.term))
+        pending = PendingWrite(bytes: StorageFormat.segmentHeader(firstIndex: firstIndex, previousTerm: previous.term), createsFile: true, createdName: true)
+        add(StorageFormat.record(hardState), entryTerm: nil, to: &pending)
+    }
+
+    /// Adds a record to the last segment: to `pending` and to what is known of the segment.
+    private mutating func add(_ record: [UInt8], entryTerm: Term?, to pending: inout PendingWrite) {
+        let last = segments.count - 1
+        pending.bytes += record
+        segments[last].size += record.count
+        if let entryTerm {
+            segments[last].recordEnds.append(segments[last].size)
+            segments[last].terms.append(entryTerm)
+        }
+    }
+
+    private func flush(_ pending: inout PendingWrite, to name: String) throws(RaftStorageError) {
+        guard !pending.bytes.isEmpty else { return }
+        if pending.createsFile {
+            try fileSystem.write(pending.bytes, to: filePath(name))
+        } else {
+            try fileSystem.append(pending.bytes, to: filePath(name))
+        }
+        pending.bytes = []
+        pending.createsFile = false
     }
 
     /// Removes every stored entry from `index` on: later segments newest first (so a crash leaves a prefix
-    /// of the old log), then the rest of the segment holding `index`.
+    /// of the old log), then the rest of the segment holding `index`. The hard-state records among them go
+    /// too, so the hard state is checkpointed first.
     private mutating func truncate(from index: LogIndex) throws(RaftStorageError) {
         let later = segments.count - segments.prefix { $0.firstIndex < index }.count
         if later == segments.count, let first = segments.first { emptyLogPosition = first.previousPosition }
         try removeSegments(later)
         guard var segment = segments.last, segment.lastIndex >= index else { return }
+        try checkpointHardState()
         let kept = Int(index - segment.firstIndex)
         let end = kept == 0 ? StorageFormat.segmentHeaderBytes : segment.recordEnds[kept - 1]
         try fileSystem.truncate(filePath(segment.name), to: end)
         try fileSystem.sync(filePath(segment.name))
         segment.recordEnds.removeSubrange(kept...)
         segment.terms.removeSubrange(kept...)
+        segment.size = end
         segments[segments.count - 1] = segment
     }
 
@@ -128,7 +192,8 @@ struct RaftDirectory: Sendable {
     mutating func install(_ snapshot: StoredSnapshot) throws(RaftStorageError) {
         try writeSnapshotFile(snapshot)
         // After the snapshot is durable, so a crash in between leaves old segments that recovery discards
-        // because they do not reach the snapshot's position.
+        // because they do not reach the snapshot's position. Removing the last segment checkpoints the
+        // hard state first.
         try removeSegments(segments.count)
         emptyLogPosition = snapshot.metadata.position
     }
@@ -167,9 +232,12 @@ struct RaftDirectory: Sendable {
 
     /// Removes `count` segments, newest first unless `oldestFirst`, syncing the directory after each: file
     /// systems need not keep the order of unlinks across a crash, and a hole in the chain of segments would
-    /// read as corruption.
+    /// read as corruption. When the last segment goes, the hard state is checkpointed first: the newest
+    /// hard-state record may be in it.
     mutating func removeSegments(_ count: Int, oldestFirst: Bool = false) throws(RaftStorageError) {
-        for _ in 0..<max(count, 0) {
+        guard count > 0 else { return }
+        if !oldestFirst || count >= segments.count { try checkpointHardState() }
+        for _ in 0..<count {
             let segment = oldestFirst ? segments.removeFirst() : segments.removeLast()
             try fileSystem.remove(filePath(segment.name))
             try fileSystem.syncDirectory(path)

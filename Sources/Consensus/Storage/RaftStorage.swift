@@ -3,7 +3,8 @@
 /// Calls are synchronous and may block on `fsync`; the shell makes them off any event loop. Every method
 /// is durable when it returns: a crash after a return never loses what it wrote, and a crash during one
 /// leaves the state as before the call or as after it, never a corrupt mix (torn tails are cut back to the
-/// last good record on the next `load`).
+/// last good record on the next `load`). The one exception is a commit index moved on its own (see
+/// ``persist(snapshot:entries:hardState:)``).
 public protocol RaftStorage: Sendable {
     /// Everything stored, for the core's restart: hard state, the newest snapshot's metadata, the entries
     /// after it, and the applied index (the snapshot's index). `.empty` for fresh storage.
@@ -11,6 +12,11 @@ public protocol RaftStorage: Sendable {
 
     /// Persists one `Ready`'s durable part, in this order: `snapshot` (replacing the whole log),
     /// `entries` (replacing every stored entry from the first one's index on), `hardState`.
+    ///
+    /// When the call carries no snapshot and no entries and `hardState` differs from the stored one only
+    /// in `commit`, an implementation may return before that commit index is durable (Raft can learn it
+    /// again from the leader): a crash may then bring back the commit index of an earlier call, never a
+    /// higher one than was persisted. Term, vote, entries and snapshots are always durable on return.
     func persist(snapshot: StoredSnapshot?, entries: [LogEntry], hardState: HardState?) throws(RaftStorageError)
 
     /// Saves a snapshot the application took (its state through `metadata.index`), keeps the newest two,

@@ -1,10 +1,26 @@
 import CohortCore
 
+/// A hard state as ``FileRaftStorage`` stores it: with the sequence number that orders it among every hard
+/// state the directory ever held, so recovery can pick the newest of the `hardstate` file and the records
+/// in the log without relying on how Raft changes term, vote and commit.
+struct StoredHardState: Hashable, Sendable {
+    var hardState = HardState()
+    /// One more than the previous hard state's; 0 for a fresh directory and for a version-1 `hardstate` file.
+    var sequence: UInt64 = 0
+}
+
 /// The on-disk layouts of ``FileRaftStorage`` (docs/raft.md, "Durable storage"). Integers are big-endian;
 /// entries and configurations use ``MessageCodec``'s encoding. Every decoder returns nil for bytes that
 /// are not exactly one valid value.
 enum StorageFormat {
-    static let version: UInt8 = 1
+    /// The version written. Version 2 starts every segment record's payload with a ``RecordKind`` (so hard
+    /// states can live in the log) and puts a sequence number in the `hardstate` file.
+    static let version: UInt8 = 2
+    /// Segments of bare entry records and a `hardstate` file without a sequence number: still read, never
+    /// written (a version-1 segment is not appended to; the log continues in a new one).
+    static let legacyVersion: UInt8 = 1
+    /// Snapshot files did not change with version 2 and are still written as version 1.
+    static let snapshotVersion: UInt8 = 1
     static let hardStateMagic: [UInt8] = [0x52, 0x48]  // "RH"
     static let segmentMagic: [UInt8] = [0x52, 0x4C]  // "RL"
     static let snapshotMagic: [UInt8] = [0x52, 0x53]  // "RS"
@@ -13,33 +29,44 @@ enum StorageFormat {
     /// length u32, CRC u32 (over the length and the payload).
     static let recordHeaderBytes = 8
 
+    /// The first byte of a version-2 record's payload.
+    enum RecordKind: UInt8 {
+        case entry = 1
+        case hardState = 2
+    }
+
+    /// What one segment record holds.
+    enum Record: Equatable {
+        case entry(LogEntry)
+        case hardState(StoredHardState)
+    }
+
     /// Storage holds whatever the core accepted, so only structural limits apply.
     private static let limits = MessageCodec.Limits(
         maxMessageBytes: .max, maxEntries: .max, maxCommandBytes: Int(UInt32.max), maxMembers: Int(UInt16.max)
     )
 
-    // MARK: Hard state
+    // MARK: The hardstate file
 
-    static func encode(_ hardState: HardState) -> [UInt8] {
+    static func encode(_ stored: StoredHardState) -> [UInt8] {
         var writer = ByteWriter()
         writer.bytes(hardStateMagic)
         writer.u8(version)
-        writer.u64(hardState.term)
-        writer.u64(hardState.commit)
-        writer.flag(hardState.vote != nil)
-        if let vote = hardState.vote { writer.nodeID(vote) }
+        writer.u64(stored.sequence)
+        writer.hardState(stored.hardState)
         writer.u32(CRC32C.checksum(writer.buffer))
         return writer.buffer
     }
 
-    static func decodeHardState(_ bytes: [UInt8]) -> HardState? {
-        guard let body = verifiedBody(bytes, magic: hardStateMagic) else { return nil }
+    /// A version-2 file, or a version-1 file (which has no sequence number: it reads as sequence 0).
+    static func decodeHardState(_ bytes: [UInt8]) -> StoredHardState? {
+        guard let (fileVersion, body) = verifiedBody(bytes, magic: hardStateMagic, versions: [legacyVersion, version]) else { return nil }
         var reader = ByteReader(body, limits: limits)
         do {
-            let term = try reader.u64(), commit = try reader.u64()
-            let vote = try reader.flag() ? try reader.nodeID() : nil
+            let sequence = fileVersion == legacyVersion ? 0 : try reader.u64()
+            let hardState = try reader.hardState()
             guard reader.remaining == 0 else { return nil }
-            return HardState(term: term, vote: vote, commit: commit)
+            return StoredHardState(hardState: hardState, sequence: sequence)
         } catch {
             return nil
         }
@@ -57,29 +84,34 @@ enum StorageFormat {
         return writer.buffer
     }
 
-    /// The first index and the term of the entry before it, from a segment's first bytes.
-    static func decodeSegmentHeader(_ bytes: [UInt8]) -> (firstIndex: LogIndex, previousTerm: Term)? {
+    /// The first index, the term of the entry before it and the format version, from a segment's first bytes.
+    static func decodeSegmentHeader(_ bytes: [UInt8]) -> (firstIndex: LogIndex, previousTerm: Term, version: UInt8)? {
         guard bytes.count >= segmentHeaderBytes,
-              let body = verifiedBody(Array(bytes[0..<segmentHeaderBytes]), magic: segmentMagic)
+              let (segmentVersion, body) = verifiedBody(Array(bytes[0..<segmentHeaderBytes]), magic: segmentMagic, versions: [legacyVersion, version])
         else { return nil }
         var reader = ByteReader(body, limits: limits)
         guard let firstIndex = try? reader.u64(), let previousTerm = try? reader.u64(), firstIndex > 0 else { return nil }
-        return (firstIndex, previousTerm)
+        return (firstIndex, previousTerm, segmentVersion)
     }
 
     static func record(_ entry: LogEntry) -> [UInt8] {
         var payload = ByteWriter()
+        payload.u8(RecordKind.entry.rawValue)
         payload.entry(entry)
-        var writer = ByteWriter()
-        writer.u32(UInt32(payload.buffer.count))
-        writer.u32(CRC32C.checksum(payload.buffer, seed: CRC32C.checksum(writer.buffer)))
-        writer.bytes(payload.buffer)
-        return writer.buffer
+        return frame(payload.buffer)
     }
 
-    /// The entry of the record at `offset` and the offset after it, or nil when the bytes there are not a
-    /// whole record with a good checksum.
-    static func readRecord(_ bytes: [UInt8], at offset: Int) -> (entry: LogEntry, end: Int)? {
+    static func record(_ stored: StoredHardState) -> [UInt8] {
+        var payload = ByteWriter()
+        payload.u8(RecordKind.hardState.rawValue)
+        payload.u64(stored.sequence)
+        payload.hardState(stored.hardState)
+        return frame(payload.buffer)
+    }
+
+    /// The record at `offset` of a segment of `segmentVersion` and the offset after it, or nil when the
+    /// bytes there are not a whole record with a good checksum.
+    static func readRecord(_ bytes: [UInt8], at offset: Int, version segmentVersion: UInt8) -> (record: Record, end: Int)? {
         guard bytes.count - offset >= recordHeaderBytes else { return nil }
         let length = Int(integer(bytes, at: offset, width: 4))
         let stored = UInt32(integer(bytes, at: offset + 4, width: 4))
@@ -88,22 +120,61 @@ enum StorageFormat {
         let checksum = CRC32C.checksum(bytes[start..<start + length], seed: CRC32C.checksum(bytes[offset..<offset + 4]))
         guard checksum == stored else { return nil }
         var reader = ByteReader(Array(bytes[start..<start + length]), limits: limits)
-        guard let entry = try? reader.entry(), reader.remaining == 0 else { return nil }
-        return (entry, start + length)
+        let record: Record
+        do {
+            if segmentVersion == legacyVersion {
+                record = .entry(try reader.entry())
+            } else {
+                switch RecordKind(rawValue: try reader.u8("record kind")) {
+                case .entry: record = .entry(try reader.entry())
+                case .hardState:
+                    let sequence = try reader.u64()
+                    record = .hardState(StoredHardState(hardState: try reader.hardState(), sequence: sequence))
+                case nil: return nil
+                }
+            }
+        } catch {
+            return nil
+        }
+        guard reader.remaining == 0 else { return nil }
+        return (record, start + length)
     }
 
-    /// Whether a good record of an index in `indexes` starts anywhere in `bytes` from `offset` on: after a
-    /// bad record this tells a torn tail (nothing good follows) from corruption (acknowledged data follows).
-    /// The index in the payload is compared before the checksum, so the scan costs about one pass.
-    static func containsRecord(_ bytes: [UInt8], from offset: Int, indexes: ClosedRange<LogIndex>) -> Bool {
-        let entryIndexOffset = recordHeaderBytes + 8
+    /// Whether a good record starts anywhere in `bytes` from `offset` on that holds an entry of an index in
+    /// `indexes` or a hard state of a sequence number in `sequences`: after a bad record this tells a torn
+    /// tail (nothing good follows) from corruption (acknowledged data follows). `segmentVersion` nil (the
+    /// header is unreadable) tries both layouts. The index or sequence number is compared before the
+    /// checksum, so the scan costs about one pass.
+    static func containsRecord(
+        _ bytes: [UInt8], from offset: Int, version segmentVersion: UInt8?,
+        indexes: ClosedRange<LogIndex>, sequences: ClosedRange<UInt64>
+    ) -> Bool {
+        let versions = segmentVersion.map { [$0] } ?? [version, legacyVersion]
         var candidate = max(offset, 0)
-        while candidate + entryIndexOffset + 8 <= bytes.count {
-            let index = integer(bytes, at: candidate + entryIndexOffset, width: 8)
-            if indexes.contains(index), readRecord(bytes, at: candidate) != nil { return true }
+        while candidate + recordHeaderBytes + 9 <= bytes.count {
+            for candidateVersion in versions where isPlausibleRecord(bytes, at: candidate, version: candidateVersion, indexes: indexes, sequences: sequences) {
+                if readRecord(bytes, at: candidate, version: candidateVersion) != nil { return true }
+            }
             candidate += 1
         }
         return false
+    }
+
+    /// Whether the index or sequence number where a record at `candidate` would keep it is in range.
+    private static func isPlausibleRecord(
+        _ bytes: [UInt8], at candidate: Int, version segmentVersion: UInt8,
+        indexes: ClosedRange<LogIndex>, sequences: ClosedRange<UInt64>
+    ) -> Bool {
+        let payload = candidate + recordHeaderBytes
+        // An entry's payload is term u64, index u64, ...; version 2 puts a kind byte before either payload.
+        if segmentVersion == legacyVersion {
+            return payload + 16 <= bytes.count && indexes.contains(integer(bytes, at: payload + 8, width: 8))
+        }
+        switch RecordKind(rawValue: bytes[payload]) {
+        case .entry: return payload + 17 <= bytes.count && indexes.contains(integer(bytes, at: payload + 9, width: 8))
+        case .hardState: return payload + 9 <= bytes.count && sequences.contains(integer(bytes, at: payload + 1, width: 8))
+        case nil: return false
+        }
     }
 
     // MARK: Snapshots
@@ -111,7 +182,7 @@ enum StorageFormat {
     static func encode(_ snapshot: StoredSnapshot) -> [UInt8] {
         var writer = ByteWriter()
         writer.bytes(snapshotMagic)
-        writer.u8(version)
+        writer.u8(snapshotVersion)
         writer.u64(snapshot.metadata.index)
         writer.u64(snapshot.metadata.term)
         writer.configuration(snapshot.metadata.configuration)
@@ -122,7 +193,7 @@ enum StorageFormat {
     }
 
     static func decodeSnapshot(_ bytes: [UInt8]) -> StoredSnapshot? {
-        guard let body = verifiedBody(bytes, magic: snapshotMagic) else { return nil }
+        guard let (_, body) = verifiedBody(bytes, magic: snapshotMagic, versions: [snapshotVersion]) else { return nil }
         var reader = ByteReader(body, limits: limits)
         do {
             let index = try reader.u64(), term = try reader.u64()
@@ -139,18 +210,46 @@ enum StorageFormat {
 
     // MARK: Helpers
 
-    /// The bytes between magic + version and the trailing CRC, when the magic, version and CRC are right.
-    private static func verifiedBody(_ bytes: [UInt8], magic: [UInt8]) -> [UInt8]? {
+    /// A record around `payload`: length, CRC over length and payload, payload.
+    private static func frame(_ payload: [UInt8]) -> [UInt8] {
+        var writer = ByteWriter()
+        writer.u32(UInt32(payload.count))
+        writer.u32(CRC32C.checksum(payload, seed: CRC32C.checksum(writer.buffer)))
+        writer.bytes(payload)
+        return writer.buffer
+    }
+
+    /// The version and the bytes between magic + version and the trailing CRC, when the magic is right,
+    /// the version one of `versions` and the CRC good.
+    private static func verifiedBody(_ bytes: [UInt8], magic: [UInt8], versions: [UInt8]) -> (UInt8, [UInt8])? {
         let prefix = magic.count + 1
-        guard bytes.count >= prefix + 4, bytes.starts(with: magic), bytes[magic.count] == version else { return nil }
+        guard bytes.count >= prefix + 4, bytes.starts(with: magic), versions.contains(bytes[magic.count]) else { return nil }
         let end = bytes.count - 4
         guard CRC32C.checksum(bytes[0..<end]) == UInt32(integer(bytes, at: end, width: 4)) else { return nil }
-        return Array(bytes[prefix..<end])
+        return (bytes[magic.count], Array(bytes[prefix..<end]))
     }
 
     private static func integer(_ bytes: [UInt8], at offset: Int, width: Int) -> UInt64 {
         var value: UInt64 = 0
         for index in offset..<offset + width { value = value << 8 | UInt64(bytes[index]) }
         return value
+    }
+}
+
+private extension ByteWriter {
+    /// term u64, commit u64, vote flag u8 [+ NodeID]: the hard state's layout in the file and in records.
+    mutating func hardState(_ hardState: HardState) {
+        u64(hardState.term)
+        u64(hardState.commit)
+        flag(hardState.vote != nil)
+        if let vote = hardState.vote { nodeID(vote) }
+    }
+}
+
+private extension ByteReader {
+    mutating func hardState() throws(MessageDecodingError) -> HardState {
+        let term = try u64(), commit = try u64()
+        let vote = try flag() ? try nodeID() : nil
+        return HardState(term: term, vote: vote, commit: commit)
     }
 }

@@ -34,6 +34,14 @@ extension StorageTests {
                 }
             }
 
+            /// Whether the contract makes the call's commit index durable: its hard state is new and the call
+            /// carries a snapshot or entries or a new term or vote. (A hard state that moves only the commit
+            /// index may come back lower after a crash.)
+            func makesCommitDurable(after before: Contents) -> Bool {
+                guard case .persist(let snapshot, let entries, let hardState?) = self, hardState != before.hardState else { return false }
+                return snapshot != nil || !entries.isEmpty || hardState.term != before.hardState.term || hardState.vote != before.hardState.vote
+            }
+
             /// The contents after the call, and how many of the entries before it must survive a crash
             /// during it.
             func applied(to before: Contents) -> (after: Contents, survivors: Int) {
@@ -77,7 +85,7 @@ extension StorageTests {
                     data: (0..<Int.random(in: 0...500, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
                 )
             }
-            switch Int.random(in: 0..<20, using: &generator) {
+            switch Int.random(in: 0..<23, using: &generator) {
             case 0..<10:
                 let appended = entries(from: last.index + 1, term: term)
                 let commit = LogIndex.random(in: contents.hardState.commit...appended.last!.index, using: &generator)
@@ -95,6 +103,12 @@ extension StorageTests {
                 let index = LogIndex.random(in: contents.snapshotIndex + 1...contents.hardState.commit, using: &generator)
                 let entryTerm = contents.entries.first { $0.index == index }!.term
                 return .saveSnapshot(snapshot(LogPosition(term: entryTerm, index: index)))
+            case 19..<22 where contents.hardState.commit < last.index:
+                // The commit index moves on its own: a leader learns a quorum has an entry, a follower
+                // hears the leader's commit index.
+                var moved = contents.hardState
+                moved.commit = LogIndex.random(in: moved.commit + 1...last.index, using: &generator)
+                return .persist(snapshot: nil, entries: [], hardState: moved)
             default:
                 let installed = snapshot(LogPosition(term: term + 1, index: last.index + LogIndex.random(in: 1...10, using: &generator)))
                 let following = Bool.random(using: &generator) ? entries(from: installed.metadata.index + 1, term: term + 1) : []
@@ -102,10 +116,21 @@ extension StorageTests {
             }
         }
 
+        /// Whether `found` is `expected` but for a commit index that went back no lower than
+        /// `durableCommit`: what a reload may show after acknowledged calls that moved only the commit.
+        static func matches(_ found: Contents, _ expected: Contents, durableCommit: LogIndex) -> Bool {
+            var relaxed = found
+            relaxed.hardState.commit = expected.hardState.commit
+            return relaxed == expected && (durableCommit...max(durableCommit, expected.hardState.commit)).contains(found.hardState.commit)
+        }
+
         /// Checks what a reload after a crash during `operation` found: everything acknowledged before
-        /// it, and each part of the call either not done or done, in the order the contract gives.
-        static func check(_ found: Contents, before: Contents, after: Contents, survivors: Int, operation: Operation) {
-            #expect(found.hardState == before.hardState || found.hardState == after.hardState, "hard state: \(found)")
+        /// it (the commit index no lower than `durableCommit`), and each part of the call either not done
+        /// or done, in the order the contract gives.
+        static func check(_ found: Contents, before: Contents, after: Contents, survivors: Int, operation: Operation, durableCommit: LogIndex) {
+            let earlierHardState = found.hardState.term == before.hardState.term && found.hardState.vote == before.hardState.vote
+                && (durableCommit...max(durableCommit, before.hardState.commit)).contains(found.hardState.commit)
+            #expect(found.hardState == after.hardState || earlierHardState, "hard state: \(found), before \(before), after \(after), durable commit \(durableCommit)")
             #expect(found.snapshot == before.snapshot || found.snapshot == after.snapshot, "snapshot: \(found)")
             let expectedFirst = found.snapshotIndex + 1
             #expect(found.entries.enumerated().allSatisfy { $0.element.index == expectedFirst + LogIndex($0.offset) }, "entries not consecutive: \(found)")
@@ -135,6 +160,8 @@ extension StorageTests {
             var storage = open()
             #expect(try storage.load() == .empty)
             var contents = Contents()
+            // The lowest commit index a reload may show: calls that moved only the commit index may be lost.
+            var durableCommit: LogIndex = 0
             var crashes = 0
             for _ in 0..<200 {
                 let operation = Self.randomOperation(after: contents, using: &generator)
@@ -149,7 +176,10 @@ extension StorageTests {
                     acknowledged = false
                 }
                 let before = contents
-                if acknowledged { contents = after }
+                if acknowledged {
+                    if operation.makesCommitDurable(after: before) { durableCommit = after.hardState.commit }
+                    contents = after
+                }
                 guard crashesDuring || Int.random(in: 0..<8, using: &generator) == 0 else { continue }
 
                 crashes += 1
@@ -159,11 +189,13 @@ extension StorageTests {
                 let found = Contents(hardState: loaded.hardState, snapshot: try storage.latestSnapshot(), entries: loaded.entries)
                 #expect(loaded.snapshot == (found.snapshot?.metadata ?? .empty))
                 if acknowledged {
-                    #expect(found == contents, "seed \(seed): acknowledged \(contents), found \(found)")
+                    #expect(Self.matches(found, contents, durableCommit: durableCommit),
+                            "seed \(seed): acknowledged \(contents) (commit durable through \(durableCommit)), found \(found)")
                 } else {
-                    Self.check(found, before: before, after: after, survivors: survivors, operation: operation)
+                    Self.check(found, before: before, after: after, survivors: survivors, operation: operation, durableCommit: durableCommit)
                 }
                 contents = found
+                durableCommit = found.hardState.commit
             }
             #expect(crashes > 40)
         }

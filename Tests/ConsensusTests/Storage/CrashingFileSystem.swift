@@ -47,6 +47,14 @@ final class CrashingFileSystem: RaftFileSystem {
         (try? list(directory))?.sorted() ?? []
     }
 
+    /// A disk in the same state, synced and unsynced parts alike, that goes its own way from here.
+    func copy() -> CrashingFileSystem {
+        let copy = CrashingFileSystem()
+        let current = state.withLock { $0 }
+        copy.state.withLock { $0 = current }
+        return copy
+    }
+
     /// The process dies at the `count`-th write-like call from now (0: the next one).
     func crash(afterOperations count: Int) {
         state.withLock { $0.operationsBeforeCrash = count }

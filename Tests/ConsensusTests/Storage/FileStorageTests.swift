@@ -37,16 +37,26 @@ extension StorageTests {
             #expect(!disk.names(in: directory).contains("hardstate.tmp"))
         }
 
-        @Test("one persist call syncs each file it writes once")
+        @Test("a persist call with entries costs one fsync, hard state included; a commit-only one none")
         func oneSyncPerCall() throws {
             let storage = storage()
             _ = try storage.load()
             try storage.persist(snapshot: nil, entries: StorageFixtures.entries(1...1, term: 1), hardState: nil)
-            let before = disk.fileSyncs
+            var syncs = (file: disk.fileSyncs, directory: disk.directorySyncs)
+            func syncsSince() -> (file: Int, directory: Int) {
+                defer { syncs = (disk.fileSyncs, disk.directorySyncs) }
+                return (disk.fileSyncs - syncs.file, disk.directorySyncs - syncs.directory)
+            }
             try storage.persist(snapshot: nil, entries: StorageFixtures.entries(2...50, term: 1), hardState: nil)
-            #expect(disk.fileSyncs - before == 1)
+            #expect(syncsSince() == (1, 0))
             try storage.persist(snapshot: nil, entries: StorageFixtures.entries(51...60, term: 1), hardState: HardState(term: 1, commit: 50))
-            #expect(disk.fileSyncs - before == 3, "the segment, then the hard state's temporary file")
+            #expect(syncsSince() == (1, 0), "entries and hard state share the segment's fsync")
+            try storage.persist(snapshot: nil, entries: [], hardState: HardState(term: 1, commit: 55))
+            #expect(syncsSince() == (0, 0), "only the commit index moved")
+            try storage.persist(snapshot: nil, entries: [], hardState: HardState(term: 2, vote: NodeID("b"), commit: 55))
+            #expect(syncsSince() == (1, 0), "a new term and vote are durable before the call returns")
+            #expect(!disk.names(in: directory).contains("hardstate"))
+            #expect(try self.storage().load().hardState == HardState(term: 2, vote: NodeID("b"), commit: 55))
         }
 
         @Test("the log rolls over to new segments and a conflict removes the later ones")
@@ -102,11 +112,31 @@ extension StorageTests {
             #expect(try storage().load().entries == StorageFixtures.entries(1...4, term: 1))
         }
 
-        @Test("a bad last record the hard state calls committed is corruption, not a torn write")
-        func corruptCommittedLastRecord() throws {
+        @Test("a bad last entry record followed by its hard-state record is corruption, not a torn write")
+        func corruptEntryBeforeHardState() throws {
             try storage().persist(snapshot: nil, entries: StorageFixtures.entries(1...5, term: 1), hardState: HardState(term: 1, commit: 5))
             let segment = path(segmentNames[0])
-            disk.flipBit(in: segment, byte: disk.size(of: segment) - 2)
+            let hardStateRecord = StorageFormat.record(StoredHardState(hardState: HardState(term: 1, commit: 5), sequence: 1))
+            disk.flipBit(in: segment, byte: disk.size(of: segment) - hardStateRecord.count - 2)
+            #expect(throws: RaftStorageError.self) { try storage().load() }
+            do {
+                _ = try storage().load()
+            } catch {
+                guard case .corrupt(let file, _) = error else { Issue.record("expected corrupt, got \(error)"); return }
+                #expect(file == segment)
+            }
+        }
+
+        @Test("a bad last record the checkpointed hard state calls committed is corruption, not a torn write")
+        func corruptCommittedLastRecord() throws {
+            try storage().persist(snapshot: nil, entries: StorageFixtures.entries(1...5, term: 1), hardState: nil)
+            let segment = path(segmentNames[0])
+            let end = disk.size(of: segment)
+            try storage().persist(snapshot: nil, entries: [], hardState: HardState(term: 1, commit: 5))
+            // As a checkpoint leaves it: the file holds the newest hard state, the log an older one.
+            try disk.write(StorageFormat.encode(StoredHardState(hardState: HardState(term: 1, commit: 5), sequence: 1)), to: path("hardstate"))
+            try disk.truncate(segment, to: end)
+            disk.flipBit(in: segment, byte: end - 2)
             #expect(throws: RaftStorageError.corrupt(path: directory, reason: "the log ends at 4 but 5 is committed")) { try storage().load() }
         }
 
@@ -146,9 +176,11 @@ extension StorageTests {
             #expect(throws: RaftStorageError.self) { try storage(segmentBytes: 256).load() }
         }
 
-        @Test("a hard state or snapshot that fails its checksum is corruption")
+        @Test("a hard state file or snapshot that fails its checksum is corruption")
         func corruptHardStateAndSnapshot() throws {
             try storage().persist(snapshot: nil, entries: StorageFixtures.entries(1...5, term: 1), hardState: HardState(term: 1, commit: 3))
+            // A suffix replacement checkpoints the hard state into the file.
+            try storage().persist(snapshot: nil, entries: StorageFixtures.entries(5...5, term: 2), hardState: nil)
             disk.flipBit(in: path("hardstate"), byte: 5)
             #expect(throws: RaftStorageError.corrupt(path: path("hardstate"), reason: "hard state fails its checksum")) { try storage().load() }
             disk.flipBit(in: path("hardstate"), byte: 5)
@@ -159,16 +191,17 @@ extension StorageTests {
 
         @Test("old segments a leader's snapshot replaced are discarded after a crash before their removal")
         func interruptedInstall() throws {
-            try storage().persist(snapshot: nil, entries: StorageFixtures.entries(1...8, term: 1), hardState: nil)
+            let storage = storage()
+            try storage.persist(snapshot: nil, entries: StorageFixtures.entries(1...8, term: 1), hardState: nil)
             // Dies right after the snapshot's rename and directory fsync, before the segments go.
             disk.crash(afterOperations: 4)
             #expect(throws: RaftStorageError.self) {
-                try storage().persist(snapshot: StorageFixtures.snapshot(index: 20, term: 3), entries: [], hardState: nil)
+                try storage.persist(snapshot: StorageFixtures.snapshot(index: 20, term: 3), entries: [], hardState: nil)
             }
             var generator = SplitMix64(seed: 1)
             disk.powerLoss(using: &generator)
             #expect(segmentNames.count == 1)
-            let loaded = try storage().load()
+            let loaded = try self.storage().load()
             #expect(loaded.snapshot.index == 20 && loaded.entries.isEmpty)
             #expect(segmentNames.isEmpty)
         }

@@ -11,8 +11,7 @@ final class GossipHealth: Service, Sendable {
     static let maximumHealthScore = 4
 
     private let gossip: GossipService
-    private let liveness = HealthFlag(.ok)
-    private let readiness = HealthFlag(.fail("not joined yet"))
+    private let checks: PolledChecks
     private let bootGrace: Duration
     private let interval: Duration
 
@@ -20,18 +19,16 @@ final class GossipHealth: Service, Sendable {
         self.gossip = gossip
         self.bootGrace = bootGrace
         self.interval = interval
-        health.register(Self.livenessCheck, kind: .liveness) { [liveness] in liveness.status }
-        health.register(Self.readinessCheck, kind: .readiness) { [readiness] in readiness.status }
+        checks = PolledChecks(health: health, liveness: Self.livenessCheck, readiness: Self.readinessCheck, notReadyYet: "not joined yet")
     }
 
     func run() async throws {
         let started = ContinuousClock.now
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+        await checks.poll(every: interval) {
             let score = await gossip.healthScore
             let joined = await gossip.hasJoined
-            readiness.set(joined ? .ok : .fail("not joined yet: no seed in join_addrs has answered"))
-            liveness.set(Self.verdict(score: score, sinceStart: .now - started, bootGrace: bootGrace))
-            try? await Task.sleep(for: interval)
+            checks.readiness.set(joined ? .ok : .fail("not joined yet: no seed in join_addrs has answered"))
+            checks.liveness.set(Self.verdict(score: score, sinceStart: .now - started, bootGrace: bootGrace))
         }
     }
 

@@ -14,27 +14,24 @@ final class RaftHealth: Service, Sendable {
     static let standbyLimit = Duration.seconds(300)
 
     private let raft: RaftService
-    private let liveness = HealthFlag(.ok)
-    private let readiness = HealthFlag(.fail("raft has not started"))
+    private let checks: PolledChecks
     private let latest = Mutex<RaftStatus?>(nil)
     private let interval: Duration
 
     init(raft: RaftService, health: HealthRegistry, interval: Duration = .seconds(1)) {
         self.raft = raft
         self.interval = interval
-        health.register(Self.livenessCheck, kind: .liveness) { [liveness] in liveness.status }
-        health.register(Self.readinessCheck, kind: .readiness) { [readiness] in readiness.status }
+        checks = PolledChecks(health: health, liveness: Self.livenessCheck, readiness: Self.readinessCheck, notReadyYet: "raft has not started")
     }
 
     func run() async throws {
         let started = ContinuousClock.now
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+        await checks.poll(every: interval) {
             let status = await raft.status
             let sinceContact = await raft.timeSinceLeaderContact
             latest.withLock { $0 = status }
-            readiness.set(Self.readiness(status))
-            liveness.set(Self.liveness(status, sinceContact: sinceContact ?? (.now - started)))
-            try? await Task.sleep(for: interval)
+            checks.readiness.set(Self.readiness(status))
+            checks.liveness.set(Self.liveness(status, sinceContact: sinceContact ?? (.now - started)))
         }
     }
 

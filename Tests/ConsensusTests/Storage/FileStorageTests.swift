@@ -112,19 +112,27 @@ extension StorageTests {
             #expect(try storage().load().entries == StorageFixtures.entries(1...4, term: 1))
         }
 
+        /// Loading fails with `.corrupt` naming `file`: corruption, not a torn tail to cut.
+        func expectCorrupt(_ file: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+            do {
+                _ = try storage().load()
+                Issue.record("load succeeded; expected corruption in \(file)", sourceLocation: sourceLocation)
+            } catch {
+                guard case .corrupt(let path, _) = error else {
+                    Issue.record("expected corrupt, got \(error)", sourceLocation: sourceLocation)
+                    return
+                }
+                #expect(path == file, sourceLocation: sourceLocation)
+            }
+        }
+
         @Test("a bad last entry record followed by its hard-state record is corruption, not a torn write")
         func corruptEntryBeforeHardState() throws {
             try storage().persist(snapshot: nil, entries: StorageFixtures.entries(1...5, term: 1), hardState: HardState(term: 1, commit: 5))
             let segment = path(segmentNames[0])
             let hardStateRecord = StorageFormat.record(StoredHardState(hardState: HardState(term: 1, commit: 5), sequence: 1))
             disk.flipBit(in: segment, byte: disk.size(of: segment) - hardStateRecord.count - 2)
-            #expect(throws: RaftStorageError.self) { try storage().load() }
-            do {
-                _ = try storage().load()
-            } catch {
-                guard case .corrupt(let file, _) = error else { Issue.record("expected corrupt, got \(error)"); return }
-                #expect(file == segment)
-            }
+            try expectCorrupt(segment)
         }
 
         @Test("a bad last record the checkpointed hard state calls committed is corruption, not a torn write")
@@ -152,13 +160,7 @@ extension StorageTests {
             try storage().persist(snapshot: nil, entries: StorageFixtures.entries(1...5, term: 1), hardState: nil)
             let segment = path(segmentNames[0])
             disk.flipBit(in: segment, byte: StorageFormat.segmentHeaderBytes + 60, bit: 3)
-            #expect(throws: RaftStorageError.self) { try storage().load() }
-            do {
-                _ = try storage().load()
-            } catch {
-                guard case .corrupt(let file, _) = error else { Issue.record("expected corrupt, got \(error)"); return }
-                #expect(file == segment)
-            }
+            try expectCorrupt(segment)
         }
 
         @Test("a damaged length field in the middle of the last segment is corruption")

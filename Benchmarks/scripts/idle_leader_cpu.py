@@ -811,6 +811,27 @@ def git_head():
         return "?"
 
 
+def binary_provenance(cohortd):
+    """What the binary was built from, as far as git can tell: its mtime, Sources/ changes not committed now,
+    and commits touching Sources/ or Package.swift made after the binary was linked (a stale binary)."""
+    try:
+        mtime = os.path.getmtime(cohortd)
+        built = datetime.datetime.fromtimestamp(mtime).strftime("%Y-%m-%d %H:%M:%S")
+        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--", "Sources", "Package.swift"],
+                               capture_output=True, text=True, timeout=10).stdout.split("\n")
+        newer = subprocess.run(["git", "-C", ROOT, "log", "--format=%h", "--since=@%d" % int(mtime), "--",
+                                "Sources", "Package.swift"], capture_output=True, text=True, timeout=10).stdout.split()
+        text = "`cohortd` linked %s" % built
+        dirty = [l.strip() for l in dirty if l.strip()]
+        if dirty:
+            text += "; uncommitted in Sources/ now: %s" % ", ".join("`%s`" % l for l in dirty)
+        if newer:
+            text += "; NOTE commits touching Sources/ after the binary was linked: %s" % ", ".join(newer)
+        return text
+    except Exception as error:
+        return "provenance unknown (%s)" % error
+
+
 def etcd_version():
     try:
         return subprocess.run(["etcd", "--version"], capture_output=True, text=True, timeout=10).stdout.splitlines()[0]
@@ -827,7 +848,8 @@ def write_markdown(path, args, rows, sizes, conditions, png_written):
     text.append("```\ncd /work/main && swift build -c release --product cohortd --scratch-path /work/bench-build\n%s\n```\n" % command)
     text.append("Machine: %d cores (`nproc`), %s, kernel %s, %s; Cohort %s (release `cohortd`); %s. "
                 "Load average before the run: %s; after: %s. Total run time %.1f min.\n" % (
-                    NPROC, conditions["memory"], conditions["kernel"], conditions["python"], conditions["commit"],
+                    NPROC, conditions["memory"], conditions["kernel"], conditions["python"],
+                    "commit %s (HEAD at the run; %s)" % (conditions["commit"], conditions["binary"]),
                     conditions["etcd"], fmt_load(conditions["load_start"]), fmt_load(conditions["load_end"]),
                     conditions["minutes"]))
     text.append("Method: real `cohortd` daemons started by `scripts/cluster.sh` on 127.0.1.1…N (one process per node, "
@@ -838,7 +860,8 @@ def write_markdown(path, args, rows, sizes, conditions, png_written):
                 "other than the leader that are voters; standbys and gossip-only clients are listed apart in the "
                 "detail table. The leader's CPU includes its SWIM gossip (which every node, client or not, does "
                 "— see the client column). \"Other processes\" = the machine's busy time minus the measured "
-                "processes during the window (something else on this shared machine). etcd: three members on "
+                "processes during the window (something else on this shared machine); the names after it are the "
+                "busiest processes that were alive at the window's end (short-lived compiler processes are missed). etcd: three members on "
                 "127.0.0.1, measured the same way.\n" % (args.settle, args.window, CLK_TCK))
     text.append("**Heartbeats are not the same:** etcd's default heartbeat is 100 ms, Cohort's default "
                 "(`cluster.raft.heartbeat_interval`) is 500 ms; both are reported as shipped. The second etcd row "
@@ -919,6 +942,7 @@ def main():
         "python": "Python %s" % platform.python_version(),
         "commit": git_head(),
         "etcd": etcd_version(),
+        "binary": binary_provenance(args.cohortd),
         "load_start": load_average(),
     }
     with open("/proc/meminfo") as f:

@@ -35,6 +35,7 @@ final class RaftMetrics: Sendable {
     let snapshotsTaken: Counter
     let snapshotsInstalled: Counter
     let fsync: DurationHistogram
+    private let roundTrips: [RPCTimer.Kind: DurationHistogram]
     let forwardDuration: DurationHistogram
 
     init(registry: PrometheusCollectorRegistry) {
@@ -77,6 +78,17 @@ final class RaftMetrics: Sendable {
             "raft_fsync_seconds", buckets: diskBuckets,
             help: "Time to persist one Raft ready (entries, hard state, snapshot) including fsync."
         )
+        roundTrips = Dictionary(uniqueKeysWithValues: RPCTimer.Kind.allCases.map { kind in
+            (kind, registry.durationHistogram(
+                "raft_rpc_duration_seconds", labels: [("type", kind.rawValue)],
+                buckets: [
+                    .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
+                    .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+                    .milliseconds(250), .seconds(1),
+                ],
+                help: "Round trip of a Raft request to a peer until its answer, by type (append, heartbeat, pre_vote, vote, read_index); forwarded proposals are raft_forward_seconds."
+            ))
+        })
         forwardDuration = registry.durationHistogram(
             "raft_forward_seconds",
             buckets: [.milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(50), .milliseconds(100), .milliseconds(500), .seconds(1), .seconds(5)],
@@ -101,6 +113,7 @@ final class RaftMetrics: Sendable {
     func countIn(_ kind: MessageKind) { rpcIn[Self.label(kind)]?.increment() }
     func countOut(_ kind: MessageKind) { rpcOut[Self.label(kind)]?.increment() }
     func countDropped(_ reason: DropReason) { dropped[reason]?.increment() }
+    func recordRoundTrip(_ kind: RPCTimer.Kind, _ duration: Duration) { roundTrips[kind]?.record(duration) }
     /// A proposal forwarded to the leader (`out`) or received from a follower (`in`).
     func countForward(in inbound: Bool) { (inbound ? rpcIn : rpcOut)["forward"]?.increment() }
 

@@ -52,7 +52,10 @@ extension RaftService {
             logger.debug("raft message dropped: misaddressed", metadata: ["peer": "\(peer)", "message": "\(message)"])
             return nil
         }
-        metrics?.countIn(message.kind)
+        if let metrics {
+            metrics.countIn(message.kind)
+            if let (kind, duration) = rpcTimer.received(message, at: .now) { metrics.recordRoundTrip(kind, duration) }
+        }
         return message
     }
 
@@ -115,9 +118,11 @@ extension RaftService {
 
     /// Sends core messages: snapshots with their data on `.raftSnapshot` (bulk), the rest on `.raft`.
     func transmit(_ messages: [OutgoingMessage]) {
+        let now = ContinuousClock.now
         for outgoing in messages {
             let message = outgoing.message
             metrics?.countOut(message.kind)
+            if metrics != nil { rpcTimer.sent(message, at: now) }
             if case .snapshot(let metadata) = message.kind {
                 sendSnapshot(message, metadata)
                 continue

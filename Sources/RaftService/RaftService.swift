@@ -65,6 +65,8 @@ public actor RaftService: Service {
     /// Where a proposal goes when no leader is known (a client node, or a follower during an election):
     /// Raft members in the routing order, best first.
     var forwardingCandidates: (@Sendable () -> [NodeID])?
+    /// Round trips of requests to peers, for `raft_rpc_duration_seconds`.
+    var rpcTimer = RPCTimer()
 
     struct ProposalWaiter {
         var term: Term

@@ -105,12 +105,15 @@ struct MeshDaemonTests {
 
 extension MeshDaemonTests {
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/promtool"), "needs promtool (apt prometheus)"))
-    func aClusterNodesMetricsPassPromtoolLintWithMeshAndProcessSeries() async throws {
+    func aClusterNodesMetricsPassPromtoolLintWithMeshProcessAndRaftSeries() async throws {
         try await withCluster(2, prefix: "prom") { nodes in
             try await ProcessMeshTests.waitForMesh(nodes)
             let metrics = try await httpGet(nodes[0].base + "/metrics").body
             for series in ["internode_connections", "internode_queue_depth{", "internode_dropped_total{",
-                           "internode_bytes_total{", "internode_frames_total{", "processes_live", "gossip_members{"] {
+                           "internode_bytes_total{", "internode_frames_total{", "processes_live", "gossip_members{",
+                           "raft_state ", "raft_term ", "raft_voters ", "raft_non_voters ", "raft_leader_changes_total ",
+                           "raft_commit_index ", "raft_fsync_seconds_bucket{", "raft_rpc_duration_seconds_bucket{",
+                           "raft_voter_operations_total{", "raft_voter_churn_burst_total "] {
                 #expect(metrics.contains("\n" + series), "missing \(series)")
             }
             let file = try temporaryFile(metrics, suffix: ".prom")

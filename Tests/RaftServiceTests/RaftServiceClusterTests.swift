@@ -42,6 +42,8 @@ import Testing
             #expect((follower.metric("raft_rpc_total", ["type": "forward", "direction": "out"]) ?? 0) >= 5)
             #expect((leader.metric("raft_rpc_total", ["type": "forward", "direction": "in"]) ?? 0) >= 5)
             #expect((leader.metric("raft_fsync_seconds_count") ?? 0) > 0)
+            // Round trips are timed per request type: the leader's appends were answered.
+            #expect((leader.metric("raft_rpc_duration_seconds_count", ["type": "append"]) ?? 0) > 0)
             // Storage blocks on fsync: never on an event loop.
             #expect(nodes.allSatisfy { $0.callsOnEventLoop == 0 })
         }

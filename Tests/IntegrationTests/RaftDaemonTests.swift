@@ -157,4 +157,33 @@ struct RaftDaemonTests {
             }
         }
     }
+
+    @Test("two groups founded apart (bootstrap_expect 1 each) that meet in gossip never mix their logs")
+    func groupsFoundedApartStayApart() async throws {
+        let first = try ClusterNodeUnderTest(name: "g1", raft: ["bootstrap_expect: 1"])
+        try await first.waitUntilServing()
+        try await waitUntil(within: .seconds(30), "g1 to lead its own group") { await first.raft()?.state == "leader" }
+        let second = try ClusterNodeUnderTest(name: "g2", join: [first], raft: ["bootstrap_expect: 1"])
+        try await withNodes([first, second]) { nodes in
+            try await second.waitUntilServing()
+            try await waitUntil(within: .seconds(30), "g1 and g2 to see each other and each to lead a group") {
+                let seen = await first.aliveMembers() == ["g1", "g2"]
+                let secondLeads = await second.raft()?.state == "leader"
+                return seen && secondLeads && first.process.output.contains("raft group id known")
+                    && second.process.output.contains("raft group id known")
+            }
+            // Longer than the reconciler's debounce (2 s) and a re-check: neither leader adds the other.
+            try await Task.sleep(for: .seconds(6))
+            #expect(await first.raft()?.voters == ["g1"])
+            #expect(await first.raft()?.standbys == [])
+            #expect(await second.raft()?.voters == ["g2"])
+            #expect(!first.process.output.contains("raft voter reconciler: add standby g2"))
+            #expect(!second.process.output.contains("raft voter reconciler: add standby g1"))
+            // Each group still accepts its own writes.
+            #expect(try await first.put("side", "one").status == 200)
+            #expect(try await second.put("side", "two").status == 200)
+            #expect(await first.value("side") == "one")
+            #expect(await second.value("side") == "two")
+        }
+    }
 }

@@ -23,8 +23,9 @@ the Raft configuration, 5 voters + N-5 standbys) — it:
 
 etcd: three members on 127.0.0.1 (client ports 23891–23893, peer ports 23901–23903: not raft_vs_etcd.py's,
 so both can run), started here with their defaults (heartbeat 100 ms, election timeout 1 s) and, unless
---no-etcd-tuned, a second time with --heartbeat-interval 500 --election-timeout 2000 (Cohort's defaults:
-cluster.raft.heartbeat_interval 500 ms, election_timeout 2 s); the leader (the member whose
+--no-etcd-tuned, a second time with --heartbeat-interval 500 --election-timeout 2500 (Cohort's heartbeat,
+cluster.raft.heartbeat_interval 500 ms; etcd refuses an election timeout under 5 heartbeats, so not Cohort's
+2 s); the leader (the member whose
 /v3/maintenance/status "leader" equals its header.member_id) measured the same way.
 
 Prints a markdown table and, unless --quick (or --no-write), writes it with the machine's conditions to
@@ -110,6 +111,33 @@ def rss_mib(pid):
     except OSError:
         pass
     return None
+
+
+def established_tcp(pid):
+    """Established TCP connections held by a process (its socket inodes found in /proc/net/tcp)."""
+    inodes = set()
+    try:
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    except OSError:
+        return None
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    if fields[3] == "01" and fields[9] in inodes:
+                        count += 1
+        except OSError:
+            pass
+    return count
 
 
 def load_average():
@@ -285,22 +313,61 @@ def kill_pids(pids):
             pass
 
 
-def log_evidence(cluster_dir, n, limit_nodes=6, lines=15):
-    """Warning/error lines (else the last lines) of a few nodes' logs."""
-    out = []
+BENIGN = ("no cluster key set", "internode mesh is not encrypted")
+
+
+def log_evidence(cluster_dir, n, kinds=10):
+    """The kinds of warning/error lines across every node's log (numbers and node names folded), with how
+    many there are, which nodes logged them and the first and last instance."""
+    import re
+    fold = re.compile(r"\bn\d+\b|\d+")
+    seen = {}
     for i in range(1, n + 1):
-        path = os.path.join(cluster_dir, "n%d" % i, "log")
         try:
-            with open(path, errors="replace") as f:
-                text = f.read().splitlines()
+            with open(os.path.join(cluster_dir, "n%d" % i, "log"), errors="replace") as f:
+                lines = f.read().splitlines()
         except OSError:
             continue
-        interesting = [l for l in text if any(w in l.lower() for w in ("error", "warn", "critical", "fatal", "crash"))]
-        if interesting:
-            out.append(("n%d" % i, len(text), interesting[-lines:]))
-        if len(out) >= limit_nodes:
-            break
+        for line in lines:
+            parts = line.split(" ", 2)
+            if len(parts) < 3 or parts[1] not in ("warning", "error", "critical") or any(b in line for b in BENIGN):
+                continue
+            key = fold.sub("#", parts[2])
+            entry = seen.setdefault(key, {"count": 0, "nodes": set(), "first": line, "last": line})
+            entry["count"] += 1
+            entry["nodes"].add("n%d" % i)
+            entry["last"] = line
+    ranked = sorted(seen.values(), key=lambda e: -e["count"])[:kinds]
+    return [{"count": e["count"], "nodes": sorted(e["nodes"])[:8] + (["…"] if len(e["nodes"]) > 8 else []),
+             "first": e["first"][:400], "last": e["last"][:400]} for e in ranked]
+
+
+def raft_evidence(statuses, metrics_of):
+    """Per node: state, term, commit/last index, configuration size; and non-zero Raft drop counters."""
+    out = {}
+    for i, st in statuses.items():
+        if not st:
+            out["n%d" % i] = "no answer"
+            continue
+        if st.get("role") == "client" and i > 12:
+            continue
+        line = "%s/%s term %s commit %s last %s, %d voters + %d standbys" % (
+            st.get("state"), st.get("role"), st.get("term"), st.get("commit_index"), st.get("last_log_index"),
+            len(st.get("voters", [])), len(st.get("standbys", [])))
+        drops = metrics_of(i)
+        if drops:
+            line += "; " + ", ".join(drops)
+        out["n%d" % i] = line
     return out
+
+
+def raft_drop_metrics(i):
+    try:
+        with urllib.request.urlopen("http://%s:7960/metrics" % node_ip(i), timeout=3) as response:
+            text = response.read().decode(errors="replace")
+    except Exception:
+        return []
+    return [l for l in text.splitlines() if l.startswith("raft_dropped_messages_total") and not l.endswith(" 0")]
 
 
 def busy_addresses(n):
@@ -462,14 +529,26 @@ def run_cohort(args, n, unbounded):
         row["converge_s"] = time.monotonic() - t_start
         if leader is None:
             row["notes"].append("did not converge within %.0f s after ready: %s" % (args.converge_timeout, detail))
+            log("  NOT CONVERGED: %s" % detail)
+            members_view = {i: s for i, s in statuses.items() if s and s.get("role") != "client"}
             row["evidence"] = {
-                "raft": {("n%d" % i): s for i, s in list(statuses.items())[:12]},
+                "raft": raft_evidence({i: statuses[i] for i in sorted(statuses) if statuses[i] is None or i in members_view or i <= 12},
+                                      raft_drop_metrics),
                 "logs": log_evidence(cluster.dir, n),
             }
-            log("  NOT CONVERGED: %s" % detail)
-            return row
-        log("  converged in %.1f s (leader n%d, %d voters + %d standbys, term %s)" % (
-            row["converge_s"], leader, len(detail["voters"]), len(detail["standbys"]), detail["term"]))
+            leaders = [i for i, s in statuses.items() if s and s.get("state") == "leader"]
+            if len(leaders) != 1:
+                return row
+            # Measured anyway (marked): what an unconverged leader costs.
+            leader = leaders[0]
+            detail = statuses[leader]
+            row["converged"] = False
+            log("  measuring the unconverged leader n%d anyway (%d voters + %d standbys)" % (
+                leader, len(detail["voters"]), len(detail["standbys"])))
+        else:
+            row["converged"] = True
+            log("  converged in %.1f s (leader n%d, %d voters + %d standbys, term %s)" % (
+                row["converge_s"], leader, len(detail["voters"]), len(detail["standbys"]), detail["term"]))
         row["leader"] = "n%d" % leader
         row["term"] = detail["term"]
         row["voters"] = len(detail["voters"])
@@ -486,7 +565,6 @@ def run_cohort(args, n, unbounded):
                 roles[pid] = "standby"
             else:
                 roles[pid] = "client"
-        assert sum(1 for r in roles.values() if r != "client") == len(members)
         time.sleep(args.settle)
         quiet, waited_quiet = wait_for_quiet(list(cluster.pids.values()), args.quiet_threshold, args.max_wait)
         row["other_cores_pre"] = quiet
@@ -505,6 +583,7 @@ def run_cohort(args, n, unbounded):
             by_role.setdefault(roles[pid], []).append(pct)
         row.update({
             "ok": not dead and not row["notes"],
+            "all_nodes_cores": sum(v for v in m["percent"].values() if v is not None) / 100.0,
             "leader_pct": m["percent"][cluster.pids[leader]],
             "leader_slices": m["leader_slices"],
             "leader_schedstat_pct": m["leader_schedstat_pct"],
@@ -514,6 +593,7 @@ def run_cohort(args, n, unbounded):
             "client_max_pct": max([v for v in by_role.get("client", []) if v is not None], default=None),
             "all_nodes_pct": sum(v for v in m["percent"].values() if v is not None),
             "leader_rss_mib": rss_mib(cluster.pids[leader]),
+            "leader_tcp": established_tcp(cluster.pids[leader]),
             "median_rss_mib": median([rss_mib(p) for p in cluster.pids.values()]),
             "window_s": m["elapsed_s"],
             "other_cores": m["other_cores"],
@@ -521,6 +601,11 @@ def run_cohort(args, n, unbounded):
             "load_before": m["load_before"],
             "load_after": m["load_after"],
         })
+        if row["all_nodes_cores"] > 0.8 * NPROC:
+            row["saturated"] = True
+            row["notes"].append("the cluster itself used %.2f of %d cores: the machine was saturated, per-node "
+                                "figures are what the nodes got, possibly less than they would use" % (
+                                    row["all_nodes_cores"], NPROC))
         s = row["leader_slices"]
         if len(s) >= 3 and all(x is not None for x in s) and s[-1] > 2 * max(s[0], 0.05) and s[-1] - s[0] > 0.1:
             row["notes"].append("leader CPU rose within the window: " + ", ".join("%.2f" % x for x in s))
@@ -642,6 +727,7 @@ def run_etcd(args, heartbeat_ms, election_ms):
             "leader_schedstat_pct": m["leader_schedstat_pct"],
             "follower_pct": median([v for p, v in m["percent"].items() if roles[p] == "follower"]),
             "leader_rss_mib": rss_mib(etcd.procs[leader].pid),
+            "leader_tcp": established_tcp(etcd.procs[leader].pid),
             "window_s": m["elapsed_s"],
             "other_cores": m["other_cores"],
             "other_top": m["other_top"],
@@ -653,8 +739,14 @@ def run_etcd(args, heartbeat_ms, election_ms):
     except Interrupted:
         raise
     except Exception as error:
-        row["notes"].append("error: %s" % error)
-        log("  ERROR: %s" % error)
+        tail = ""
+        try:
+            with open(os.path.join(etcd.base, "e1.log"), errors="replace") as f:
+                tail = " | ".join(l.strip() for l in f.read().splitlines()[-3:])
+        except OSError:
+            pass
+        row["notes"].append("error: %s%s" % (error, (" (e1.log: %s)" % tail) if tail else ""))
+        log("  ERROR: %s %s" % (error, tail))
     finally:
         etcd.stop()
     return row
@@ -692,6 +784,8 @@ def summary_table(rows, sizes):
             text = fmt(v, digits)
             if r and v is not None and not r.get("ok"):
                 text += " †"
+            if r and v is not None and r.get("saturated"):
+                text += " ‡"
             if r and v is None and r.get("notes"):
                 text = "failed †"
             return text
@@ -708,9 +802,9 @@ def summary_table(rows, sizes):
 def detail_table(rows):
     lines = [
         "| run | leader | config | ready / converged (s) | leader % | leader % per 10 s slice | leader % (schedstat) "
-        "| follower % | standby % | client % (median / max) | all nodes % | leader RSS | load before → after "
-        "| other processes (cores; busiest) | notes |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| follower % | standby % | client % (median / max) | leader − median client | all nodes % | leader RSS "
+        "| leader's TCP connections | load before → after | other processes (cores; busiest) | notes |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         if r["kind"] == "cohort":
@@ -726,10 +820,15 @@ def detail_table(rows):
         slices = ", ".join(fmt(x, 2) for x in r.get("leader_slices", [])) or "–"
         busiest = "; ".join("%s %.2f" % (c, v) for c, v in r.get("other_top", []))
         other = "%s (%s)" % (fmt(r.get("other_cores"), 2), busiest) if r.get("other_cores") is not None else "–"
-        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s → %s | %s | %s |" % (
+        excess = None
+        if r.get("leader_pct") is not None and r.get("client_pct") is not None:
+            excess = r["leader_pct"] - r["client_pct"]
+        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s → %s | %s | %s |" % (
             name, r.get("leader", "–"), config, times, fmt(r.get("leader_pct")), slices,
             fmt(r.get("leader_schedstat_pct")), fmt(r.get("follower_pct")), fmt(r.get("standby_pct")), clients,
-            fmt(r.get("all_nodes_pct"), 2), fmt(r.get("leader_rss_mib"), 1, " MiB"), fmt_load(r.get("load_before")),
+            fmt(excess),
+            fmt(r.get("all_nodes_pct"), 2), fmt(r.get("leader_rss_mib"), 1, " MiB"),
+            "–" if r.get("leader_tcp") is None else str(r["leader_tcp"]), fmt_load(r.get("load_before")),
             fmt_load(r.get("load_after")), other, "; ".join(r.get("notes", [])) or ""))
     return "\n".join(lines)
 
@@ -748,10 +847,12 @@ def ratios_text(rows):
             r = ratio(big["leader_pct"], ref["leader_pct"])
             out.append("- Bounded leader, N=%d / N=%d: %.3f%% / %.3f%% = **%.2f×** (goal ≤ 1.2×: %s)." % (
                 big_n, ref_n, big["leader_pct"], ref["leader_pct"], r, "met" if r <= 1.2 else "NOT met"))
-    unb = cohort.get((big_n, "unbounded"))
-    if unb and unb.get("leader_pct") is not None:
-        out.append("- Unbounded leader at N=%d: %.3f%% = %.2f× the bounded leader at the same N." % (
-            big_n, unb["leader_pct"], ratio(unb["leader_pct"], big["leader_pct"]) or float("nan")))
+    for n, r in bounded:
+        unb = cohort.get((n, "unbounded"))
+        if n >= 25 and unb and unb.get("leader_pct") is not None:
+            out.append("- Unbounded leader at N=%d (%s+%s members%s): %.3f%% = %.2f× the bounded leader at the same N." % (
+                n, unb.get("voters"), unb.get("standbys"), "" if unb.get("converged", True) else ", DID NOT CONVERGE",
+                unb["leader_pct"], ratio(unb["leader_pct"], r["leader_pct"]) or float("nan")))
     for e in etcd_rows:
         for n, r in bounded:
             if n not in (3, 9, big_n):
@@ -774,11 +875,16 @@ def plot(rows, sizes, path, window):
         log("matplotlib is not installed: no plot (pip install matplotlib)")
         return False
     fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
-    for mode, style in (("bounded", "o-"), ("unbounded", "s--")):
-        pts = sorted((r["n"], r["leader_pct"]) for r in rows
-                     if r["kind"] == "cohort" and r["mode"] == mode and r.get("leader_pct") is not None)
+    for mode, style, colour in (("bounded", "o-", "tab:blue"), ("unbounded", "s--", "tab:orange")):
+        pts = sorted((r["n"], r["leader_pct"]) for r in rows if r["kind"] == "cohort" and r["mode"] == mode
+                     and r.get("leader_pct") is not None and r.get("converged", True))
         if pts:
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label="Cohort leader, %s" % mode)
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], style, color=colour, label="Cohort leader, %s" % mode)
+        for r in rows:
+            if r["kind"] == "cohort" and r["mode"] == mode and r.get("leader_pct") is not None and not r.get("converged", True):
+                ax.plot([r["n"]], [r["leader_pct"]], "x", color=colour, markersize=9,
+                        label="Cohort leader, %s N=%d: did not converge (%s+%s members)" % (
+                            mode, r["n"], r.get("voters"), r.get("standbys")))
     pts = sorted((r["n"], r["client_pct"]) for r in rows
                  if r["kind"] == "cohort" and r["mode"] == "bounded" and r.get("client_pct") is not None)
     if pts:
@@ -865,13 +971,16 @@ def write_markdown(path, args, rows, sizes, conditions, png_written):
                 "127.0.0.1, measured the same way.\n" % (args.settle, args.window, CLK_TCK))
     text.append("**Heartbeats are not the same:** etcd's default heartbeat is 100 ms, Cohort's default "
                 "(`cluster.raft.heartbeat_interval`) is 500 ms; both are reported as shipped. The second etcd row "
-                "runs etcd with Cohort's timings (`--heartbeat-interval 500 --election-timeout 2000`).\n"
+                "runs etcd with Cohort's heartbeat (`--heartbeat-interval 500 --election-timeout 2500`; etcd refuses an "
+                "election timeout under 5 heartbeats, so not Cohort's 2 s).\n"
                 if any(r["kind"] == "etcd" and r["heartbeat_ms"] == 500 for r in rows) else
                 "**Heartbeats are not the same:** etcd's default heartbeat is 100 ms, Cohort's default "
                 "(`cluster.raft.heartbeat_interval`) is 500 ms; both are reported as shipped.\n")
     text.append("## Summary\n")
     text.append(table + "\n")
-    text.append("† = the run has a note in the detail table (not converged, leadership change, node died, error).\n")
+    text.append("† = the run has a note in the detail table (not converged, leadership change, node died, error). "
+                "‡ = the cluster's nodes together used more than 80%% of the machine's %d cores during the window "
+                "(the load average then counts the cluster's own runnable threads).\n" % NPROC)
     etcd_rows = [r for r in rows if r["kind"] == "etcd"]
     if etcd_rows:
         text.append("etcd leaders: " + "; ".join("%s %s%% (follower %s%%, RSS %s)" % (
@@ -889,10 +998,20 @@ def write_markdown(path, args, rows, sizes, conditions, png_written):
     text.append(detail_table(rows) + "\n")
     evidence = [r for r in rows if r.get("evidence")]
     if evidence:
-        text.append("## Evidence from failed runs\n")
+        text.append("## Evidence from runs that did not converge or failed\n")
         for r in evidence:
             text.append("### %s N=%d\n" % (r["mode"], r["n"]))
-            text.append("```\n%s\n```\n" % json.dumps(r["evidence"], indent=1)[:6000])
+            text.append("- " + "\n- ".join(r["notes"]) + "\n")
+            ev = r["evidence"]
+            if ev.get("raft"):
+                text.append("`/v1/raft` of the Raft members (and n1–n12) when the wait ended, with non-zero "
+                            "`raft_dropped_messages_total` from `/metrics`:\n")
+                text.append("```\n%s\n```\n" % "\n".join("%-5s %s" % kv for kv in ev["raft"].items()))
+            if ev.get("logs"):
+                text.append("Warning/error lines across all nodes' logs (by kind; benign \"unencrypted\" warnings left out):\n")
+                text.append("```\n%s\n```\n" % "\n".join(
+                    "%d× on %s\n  first: %s\n  last:  %s" % (e["count"], ", ".join(e["nodes"]), e["first"], e["last"])
+                    for e in ev["logs"]))
     with open(path, "w") as f:
         f.write("\n".join(text))
 
@@ -912,7 +1031,7 @@ def main():
     parser.add_argument("--no-etcd", action="store_true")
     parser.add_argument("--no-etcd-tuned", action="store_true", help="skip etcd with heartbeat 500 ms")
     parser.add_argument("--ready-timeout", type=int, default=300, help="cluster.sh readiness timeout, s")
-    parser.add_argument("--converge-timeout", type=float, default=240.0, help="s after ready")
+    parser.add_argument("--converge-timeout", type=float, default=180.0, help="s after ready")
     parser.add_argument("--quiet-threshold", type=float, default=0.5,
                         help="cores other processes may use before a window without waiting (default 0.5)")
     parser.add_argument("--max-wait", type=float, default=60.0, help="longest wait for others to quieten, s")
@@ -958,7 +1077,7 @@ def main():
             else:
                 rows.append(run_etcd(args, None, None))
                 if not args.no_etcd_tuned:
-                    rows.append(run_etcd(args, 500, 2000))
+                    rows.append(run_etcd(args, 500, 2500))
         for n in sizes:
             rows.append(run_cohort(args, n, False))
             if not args.no_unbounded:

@@ -18,8 +18,8 @@ import Testing
         #expect(settings.reconnect.initial == .milliseconds(50))
         #expect(settings.reconnect.maximum == .seconds(5))
         #expect(settings.reconnect.jitter == 0.2)
-        #expect(settings.keepaliveInterval == .seconds(1))
-        #expect(settings.deadPeerTimeout == .seconds(5))
+        #expect(settings.keepaliveInterval == .seconds(5))
+        #expect(settings.deadPeerTimeout == .seconds(15))
         #expect(settings.ackInterval == .milliseconds(20))
         #expect(settings.ackEveryMessages == 256)
         #expect(settings.socketBufferBytes == 256 * 1024)
@@ -61,5 +61,23 @@ import Testing
         #expect(MeshError.unknownPeer(NodeID("x")).description.contains("setPeer"))
         #expect(MeshError.tooLarge(bytes: 10, limit: 5).description.contains("maxMessageBytes"))
         #expect(MeshError.timeout(peer: NodeID("x"), after: .seconds(1)).description.contains("retry"))
+    }
+}
+
+@Suite struct KeepaliveTests {
+    @Test func aConnectionThatHearsTrafficIsNeverPingedAndASilentOneIsClosed() {
+        var keepalive = Keepalive(interval: .seconds(5), deadAfter: .seconds(15))
+        // Traffic at every look: no keepalive traffic at all.
+        for _ in 0..<10 { #expect(keepalive.look(heard: true) == .nothing) }
+        // Silent: a ping per look, then closed once silent for the timeout.
+        #expect(keepalive.look(heard: false) == .ping)
+        #expect(keepalive.look(heard: false) == .ping)
+        #expect(keepalive.look(heard: false) == .close(silentFor: .seconds(15)))
+        // Anything heard resets the count.
+        var other = Keepalive(interval: .seconds(5), deadAfter: .seconds(15))
+        #expect(other.look(heard: false) == .ping)
+        #expect(other.look(heard: false) == .ping)
+        #expect(other.look(heard: true) == .nothing)
+        #expect(other.look(heard: false) == .ping)
     }
 }

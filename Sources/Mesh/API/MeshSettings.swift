@@ -35,10 +35,14 @@ public struct MeshSettings: Sendable {
     public var handshakeTimeout: Duration = .seconds(5)
     /// Pauses between dial attempts.
     public var reconnect = MeshBackoffSettings()
-    /// How often an idle connection is pinged. Default 1 s.
-    public var keepaliveInterval: Duration = .seconds(1)
-    /// A connection that receives nothing (not even a pong) for this long is closed. Default 5 s.
-    public var deadPeerTimeout: Duration = .seconds(5)
+    /// How often the keepalive looks at a connection; one on which nothing arrived since the last look is
+    /// pinged. Traffic (Raft heartbeats, relay, a peer's own ping) counts, so a busy connection is never
+    /// pinged and an idle one costs one ping and one pong per interval. Default 5 s: with a connection
+    /// to every member, keepalives are most of an idle node's mesh work (and gossip, not the mesh, tells
+    /// that a node died).
+    public var keepaliveInterval: Duration = .seconds(5)
+    /// A connection that receives nothing (not even a pong) for this long is closed. Default 15 s.
+    public var deadPeerTimeout: Duration = .seconds(15)
     /// The longest a delivered relay message waits to be acknowledged. Default 20 ms.
     public var ackInterval: Duration = .milliseconds(20)
     /// Acknowledge at once after this many relay messages, whatever the interval. Default 256.

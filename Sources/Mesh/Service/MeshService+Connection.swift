@@ -265,20 +265,50 @@ extension MeshService {
         }
     }
 
-    /// Pings every ``MeshSettings/keepaliveInterval``; closes the connection when nothing at all was
-    /// received for ``MeshSettings/deadPeerTimeout`` (a dead peer or a silently broken path).
+    /// Every ``MeshSettings/keepaliveInterval``, pings the peer if nothing arrived from it since the last
+    /// look (traffic proves the path; and as both sides do this, the first to ping makes the other hear
+    /// something, so an idle connection carries one ping and one pong per interval); closes the connection
+    /// when nothing at all was received for ``MeshSettings/deadPeerTimeout`` (a dead peer or a silently
+    /// broken path).
     nonisolated func runKeepalive(link: PeerLink, channel: any Channel, activity: ConnectionActivity) async {
-        let interval = settings.keepaliveInterval
-        var silent: Duration = .zero
+        var keepalive = Keepalive(interval: settings.keepaliveInterval, deadAfter: settings.deadPeerTimeout)
         while !Task.isCancelled {
-            do { try await Task.sleep(for: interval) } catch { return }
-            silent = activity.takeHeard() ? .zero : silent + interval
-            if silent >= settings.deadPeerTimeout {
+            do { try await Task.sleep(for: keepalive.interval) } catch { return }
+            switch keepalive.look(heard: activity.takeHeard()) {
+            case .nothing:
+                continue
+            case .ping:
+                link.queuePing(counters.nextPing())
+            case .close(let silent):
                 logger.warning("mesh peer silent; closing the connection", metadata: ["peer": "\(link.id)", "silent": "\(silent)"])
                 channel.close(promise: nil)
                 return
             }
-            link.queuePing(counters.nextPing())
         }
+    }
+}
+
+/// The keepalive's decision at each look: nothing (something arrived), ping (silent since the last look),
+/// or close (silent for the dead-peer timeout).
+struct Keepalive {
+    enum Action: Equatable {
+        case nothing
+        case ping
+        case close(silentFor: Duration)
+    }
+
+    let interval: Duration
+    let deadAfter: Duration
+    private var silent: Duration = .zero
+
+    init(interval: Duration, deadAfter: Duration) {
+        self.interval = interval
+        self.deadAfter = deadAfter
+    }
+
+    mutating func look(heard: Bool) -> Action {
+        silent = heard ? .zero : silent + interval
+        if silent >= deadAfter { return .close(silentFor: silent) }
+        return heard ? .nothing : .ping
     }
 }

@@ -8,7 +8,8 @@ import RaftService
 /// - `GET /v1/raft` → `{"state", "term", "leader", "commit_index", "applied_index", "last_log_index",
 ///   "role", "voters", "standbys"}`
 /// - `GET /v1/kv/{key}` → `{"key", "value", "version"}` (404 when absent). Linearizable (ReadIndex) by
-///   default; `?consistency=stale` reads this node's replica as applied.
+///   default; `?consistency=stale` reads this node's replica as applied. A node outside the configuration
+///   (a client) holds no replica: its reads go through the log via a Raft member.
 /// - `GET /v1/kv?prefix=&after=&limit=` → `[{"key", "value", "version"}]`, in key order.
 /// - `PUT /v1/kv/{key}` `{"value": "text"}` with `?if_absent=true` or `?if_version=N` → `{"version"}`;
 ///   409 with the current entry when the condition fails. Written through Raft from any node: a follower
@@ -27,6 +28,9 @@ enum RaftRoutes {
             return try AdminServer.jsonResponse(RaftView(await raft.status))
         }
         v1.get("kv") { request, _ in
+            guard try await raftService(node).status.role != .client else {
+                throw APIError.conflict("this node holds no Raft replica (it is not a voter or standby): list keys on a Raft member; single keys can be read here")
+            }
             try await read(request, node)
             let parameters = request.uri.queryParameters
             let limit = try parameters.get("limit").map { text -> Int in
@@ -40,8 +44,15 @@ enum RaftRoutes {
         }
         v1.get("kv/**") { request, context in
             let key = try key(context)
-            try await read(request, node)
-            guard let entry = node.store.get(key) else { throw APIError.notFound("no value at key \"\(key)\"") }
+            let entry: SystemStore.Entry?
+            if try await raftService(node).status.role == .client {
+                // No replica here: read through the log, via a Raft member (linearizable either way).
+                entry = try await readThroughLog(key, request: request, node: node)
+            } else {
+                try await read(request, node)
+                entry = node.store.get(key)
+            }
+            guard let entry else { throw APIError.notFound("no value at key \"\(key)\"") }
             return try AdminServer.jsonResponse(KVEntryView(key: key, entry: entry))
         }
         v1.put("kv/**") { request, context in
@@ -103,6 +114,20 @@ enum RaftRoutes {
         }
     }
 
+    /// A read on a node outside the configuration: a `read` command through the log.
+    private static func readThroughLog(_ key: String, request: Request, node: CohortNode) async throws -> SystemStore.Entry? {
+        let result: [UInt8]
+        do {
+            result = try await raftService(node).propose(SystemCommand.read(key: key).encode(), timeout: try timeout(request)).result
+        } catch let error as RaftServiceError {
+            throw unavailable(error)
+        }
+        guard case .value(let entry) = SystemCommandResult.decode(result) else {
+            throw APIError(status: .internalServerError, message: "the store answered a read with something else")
+        }
+        return entry
+    }
+
     private static func condition(_ request: Request, allowAbsent: Bool) throws -> SystemCommand.Condition {
         let parameters = request.uri.queryParameters
         if let text = parameters.get("if_version") {
@@ -135,7 +160,7 @@ enum RaftRoutes {
             )
         case .notFound:
             throw APIError.notFound("no value at key \"\(key)\"")
-        case .malformed, nil:
+        case .malformed, .value, nil:
             throw APIError(status: .internalServerError, message: "the store could not apply the write (malformed command)")
         }
     }

@@ -29,6 +29,11 @@ struct SystemStoreTests {
         #expect(store.get("a") == nil)
         #expect(apply(store, 12, .delete(key: "a", condition: .none)) == .notFound)
         #expect(apply(store, 13, .put(key: "b", value: [], condition: .version(1))) == .conflict(current: nil))
+        // A read through the log answers the entry and changes nothing.
+        _ = apply(store, 14, .put(key: "r", value: [5], condition: .none))
+        #expect(apply(store, 15, .read(key: "r")) == .value(SystemStore.Entry(value: [5], version: 14)))
+        #expect(apply(store, 16, .read(key: "missing")) == .value(nil))
+        #expect(store.get("r") == SystemStore.Entry(value: [5], version: 14))
     }
 
     @Test("no-ops and configuration entries leave the store alone")
@@ -77,11 +82,12 @@ struct SystemStoreTests {
             .put(key: "k", value: [1, 2], condition: .version(.max)),
             .delete(key: "k", condition: .version(3)),
             .delete(key: "k", condition: .none),
+            .read(key: "k"),
         ]
         for command in commands { #expect(SystemCommand.decode(command.encode()) == command) }
         let results: [SystemCommandResult] = [
             .applied(version: 1), .conflict(current: nil), .conflict(current: SystemStore.Entry(value: [1], version: 2)),
-            .notFound, .malformed,
+            .notFound, .malformed, .value(nil), .value(SystemStore.Entry(value: [7], version: 9)),
         ]
         for result in results { #expect(SystemCommandResult.decode(result.encode()) == result) }
     }

@@ -93,6 +93,9 @@ public enum SystemCommand: Sendable, Hashable {
     case put(key: String, value: [UInt8], condition: Condition)
     /// Removes `key` if `condition` holds (`.absent` never holds for an existing key).
     case delete(key: String, condition: Condition)
+    /// Reads `key` through the log: how a node outside the configuration (which holds no replica) reads
+    /// linearizably. Changes nothing.
+    case read(key: String)
 
     /// The largest key accepted, in UTF-8 bytes.
     public static let maxKeyBytes = 1024
@@ -112,6 +115,9 @@ public enum SystemCommand: Sendable, Hashable {
             writer.writeInteger(UInt8(2))
             writer.writeField(key)
             condition.encode(into: &writer)
+        case .read(let key):
+            writer.writeInteger(UInt8(3))
+            writer.writeField(key)
         }
         return Array(writer.readableBytesView)
     }
@@ -128,6 +134,8 @@ public enum SystemCommand: Sendable, Hashable {
         case 2:
             guard let condition = Condition.decode(&reader) else { return nil }
             command = .delete(key: key, condition: condition)
+        case 3:
+            command = .read(key: key)
         default:
             return nil
         }
@@ -145,6 +153,8 @@ public enum SystemCommand: Sendable, Hashable {
             guard condition.holds(for: current) else { return .conflict(current: current) }
             entries[key] = nil
             return .applied(version: version)
+        case .read(let key):
+            return .value(entries[key])
         }
     }
 }
@@ -188,6 +198,8 @@ public enum SystemCommandResult: Sendable, Hashable {
     case notFound
     /// The command did not decode (never produced by this node's own encoder).
     case malformed
+    /// What a read found.
+    case value(SystemStore.Entry?)
 
     /// The result's bytes.
     public func encode() -> [UInt8] {
@@ -198,15 +210,12 @@ public enum SystemCommandResult: Sendable, Hashable {
             writer.writeInteger(version)
         case .conflict(let current):
             writer.writeInteger(UInt8(1))
-            if let current {
-                writer.writeInteger(UInt8(1))
-                writer.writeField(current.value)
-                writer.writeInteger(current.version)
-            } else {
-                writer.writeInteger(UInt8(0))
-            }
+            writer.writeEntry(current)
         case .notFound: writer.writeInteger(UInt8(2))
         case .malformed: writer.writeInteger(UInt8(3))
+        case .value(let entry):
+            writer.writeInteger(UInt8(4))
+            writer.writeEntry(entry)
         }
         return Array(writer.readableBytesView)
     }
@@ -220,15 +229,13 @@ public enum SystemCommandResult: Sendable, Hashable {
             guard let version = reader.readInteger(as: UInt64.self) else { return nil }
             result = .applied(version: version)
         case 1:
-            switch reader.readInteger(as: UInt8.self) {
-            case 0: result = .conflict(current: nil)
-            case 1:
-                guard let value = reader.readField(), let version = reader.readInteger(as: UInt64.self) else { return nil }
-                result = .conflict(current: SystemStore.Entry(value: value, version: version))
-            default: return nil
-            }
+            guard let current = reader.readEntry() else { return nil }
+            result = .conflict(current: current)
         case 2: result = .notFound
         case 3: result = .malformed
+        case 4:
+            guard let entry = reader.readEntry() else { return nil }
+            result = .value(entry)
         default: return nil
         }
         return reader.readableBytes == 0 ? result : nil
@@ -249,6 +256,28 @@ extension ByteBuffer {
         guard let count = getInteger(at: readerIndex, as: UInt32.self), readableBytes - 4 >= count else { return nil }
         moveReaderIndex(forwardBy: 4)
         return readBytes(length: Int(count))
+    }
+
+    /// An optional entry: a presence byte, then value and version.
+    mutating func writeEntry(_ entry: SystemStore.Entry?) {
+        guard let entry else {
+            writeInteger(UInt8(0))
+            return
+        }
+        writeInteger(UInt8(1))
+        writeField(entry.value)
+        writeInteger(entry.version)
+    }
+
+    /// What ``writeEntry(_:)`` wrote: nil when malformed, `.some(nil)` for an absent entry.
+    mutating func readEntry() -> SystemStore.Entry?? {
+        switch readInteger(as: UInt8.self) {
+        case 0: return .some(nil)
+        case 1:
+            guard let value = readField(), let version = readInteger(as: UInt64.self) else { return nil }
+            return .some(SystemStore.Entry(value: value, version: version))
+        default: return nil
+        }
     }
 
     mutating func readFieldString() -> String? {

@@ -51,4 +51,22 @@ struct OrderAndConfigurationTests {
         #expect(log.configuration == first && log.configurationIndex == 1)
         #expect(log.tryAppend(after: LogPosition(term: 9, index: 3), []) == nil, "a mismatching previous entry is refused")
     }
+
+    @Test("a configuration never grows past what every node's codec decodes: the cap is refused, the largest one round-trips")
+    func memberCap() throws {
+        let full = Configuration(voters: (1...5).map { NodeID("v\($0)") }, standbys: (1...(Configuration.maxMembers - 5)).map { NodeID("s\($0)") })
+        #expect(full.members.count == Configuration.maxMembers)
+        #expect(throws: ConfigurationChangeError.tooManyMembers(limit: Configuration.maxMembers)) {
+            try full.applying(.addStandby(NodeID("one-more")))
+        }
+        // The largest allowed configuration, in an append, decodes with the default limits (it did not at
+        // 66 members before: followers dropped the entry as malformed and the group stopped committing).
+        let codec = MessageCodec()
+        let entry = LogEntry(term: 2, index: 67, payload: .configuration(full))
+        let message = Message(
+            from: NodeID("v1"), to: NodeID("v2"), term: 2,
+            kind: .append(AppendRequest(previous: LogPosition(term: 2, index: 66), entries: [entry], commit: 66))
+        )
+        #expect(try codec.decode(codec.encode(message)) == message)
+    }
 }

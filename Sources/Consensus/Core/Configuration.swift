@@ -23,6 +23,11 @@ public struct Configuration: Hashable, Sendable, CustomStringConvertible {
     /// The configuration with no members (a node that has not been bootstrapped or added yet).
     public static let empty = Configuration(voters: [NodeID]())
 
+    /// The most members (voters and standbys) a configuration may hold: what every node's
+    /// ``MessageCodec`` accepts by default. A leader refuses to add past it, since an entry its followers
+    /// cannot decode would never commit and would wedge the group.
+    public static let maxMembers = 1024
+
     /// True when the configuration has no member at all.
     public var isEmpty: Bool { voters.isEmpty && standbys.isEmpty }
 
@@ -47,6 +52,7 @@ public struct Configuration: Hashable, Sendable, CustomStringConvertible {
         switch change {
         case .addStandby(let node):
             guard role(of: node) == nil else { throw .alreadyMember(node) }
+            guard members.count < Self.maxMembers else { throw .tooManyMembers(limit: Self.maxMembers) }
             return Configuration(voters: voters, standbys: standbys + [node])
         case .promote(let node):
             guard isStandby(node) else { throw .notStandby(node) }
@@ -125,4 +131,6 @@ public enum ConfigurationChangeError: Error, Hashable, Sendable {
     case notMember(NodeID)
     /// Demoting or removing the only voter would leave a group that can decide nothing; add a voter first.
     case lastVoter(NodeID)
+    /// Adding would take the configuration past ``Configuration/maxMembers``.
+    case tooManyMembers(limit: Int)
 }

@@ -13,11 +13,11 @@ public struct MessageCodec: Sendable {
         public var maxEntries: Int
         /// Largest command in one entry. Default 16 MiB.
         public var maxCommandBytes: Int
-        /// Most voters plus standbys in a configuration. Default 64.
+        /// Most voters plus standbys in a configuration. Default ``Configuration/maxMembers`` (1024).
         public var maxMembers: Int
 
         /// Creates limits; see each property for its default.
-        public init(maxMessageBytes: Int = 64 << 20, maxEntries: Int = 4096, maxCommandBytes: Int = 16 << 20, maxMembers: Int = 64) {
+        public init(maxMessageBytes: Int = 64 << 20, maxEntries: Int = 4096, maxCommandBytes: Int = 16 << 20, maxMembers: Int = Configuration.maxMembers) {
             self.maxMessageBytes = maxMessageBytes
             self.maxEntries = maxEntries
             self.maxCommandBytes = maxCommandBytes

@@ -102,6 +102,25 @@ def process_runtime_ns(pid):
     return total
 
 
+def context_switches(pid):
+    """Voluntary context switches summed over the process's live threads (≈ wakeups from sleep)."""
+    total = 0
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return None
+    for tid in tids:
+        try:
+            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                for line in f:
+                    if line.startswith("voluntary_ctxt_switches:"):
+                        total += int(line.split()[1])
+                        break
+        except (OSError, ValueError, IndexError):
+            pass
+    return total
+
+
 def rss_mib(pid):
     try:
         with open("/proc/%d/status" % pid) as f:
@@ -218,6 +237,7 @@ def measure(roles, leader_pid, window, slices, exclude_for_other):
     busy_before = system_busy_ticks()
     ticks_before = {p: process_ticks(p) for p in pids}
     ns_before = process_runtime_ns(leader_pid)
+    cs_before = context_switches(leader_pid)
     t0 = time.monotonic()
     slice_points = [(t0, ticks_before[leader_pid])]
     for k in range(1, slices + 1):
@@ -227,6 +247,7 @@ def measure(roles, leader_pid, window, slices, exclude_for_other):
     t1 = time.monotonic()
     ticks_after = {p: process_ticks(p) for p in pids}
     ns_after = process_runtime_ns(leader_pid)
+    cs_after = context_switches(leader_pid)
     busy_after = system_busy_ticks()
     procs_after = all_process_ticks()
     load_after = load_average()
@@ -252,6 +273,7 @@ def measure(roles, leader_pid, window, slices, exclude_for_other):
         "percent": percent,
         "leader_slices": leader_slices,
         "leader_schedstat_pct": schedstat,
+        "leader_wakeups_per_s": None if cs_before is None or cs_after is None else (cs_after - cs_before) / elapsed,
         "other_cores": other,
         "other_top": other_cpu_top(procs_before, procs_after, mine | set(exclude_for_other), elapsed),
         "load_before": load_before,
@@ -587,6 +609,7 @@ def run_cohort(args, n, unbounded):
             "leader_pct": m["percent"][cluster.pids[leader]],
             "leader_slices": m["leader_slices"],
             "leader_schedstat_pct": m["leader_schedstat_pct"],
+            "leader_wakeups_per_s": m["leader_wakeups_per_s"],
             "follower_pct": median(by_role.get("follower", [])),
             "standby_pct": median(by_role.get("standby", [])),
             "client_pct": median(by_role.get("client", [])),
@@ -725,6 +748,7 @@ def run_etcd(args, heartbeat_ms, election_ms):
             "leader_pct": m["percent"][etcd.procs[leader].pid],
             "leader_slices": m["leader_slices"],
             "leader_schedstat_pct": m["leader_schedstat_pct"],
+            "leader_wakeups_per_s": m["leader_wakeups_per_s"],
             "follower_pct": median([v for p, v in m["percent"].items() if roles[p] == "follower"]),
             "leader_rss_mib": rss_mib(etcd.procs[leader].pid),
             "leader_tcp": established_tcp(etcd.procs[leader].pid),
@@ -803,8 +827,8 @@ def detail_table(rows):
     lines = [
         "| run | leader | config | ready / converged (s) | leader % | leader % per 10 s slice | leader % (schedstat) "
         "| follower % | standby % | client % (median / max) | leader − median client | all nodes % | leader RSS "
-        "| leader's TCP connections | load before → after | other processes (cores; busiest) | notes |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| leader's TCP connections | leader wakeups/s | load before → after | other processes (cores; busiest) | notes |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         if r["kind"] == "cohort":
@@ -823,12 +847,13 @@ def detail_table(rows):
         excess = None
         if r.get("leader_pct") is not None and r.get("client_pct") is not None:
             excess = r["leader_pct"] - r["client_pct"]
-        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s → %s | %s | %s |" % (
+        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s → %s | %s | %s |" % (
             name, r.get("leader", "–"), config, times, fmt(r.get("leader_pct")), slices,
             fmt(r.get("leader_schedstat_pct")), fmt(r.get("follower_pct")), fmt(r.get("standby_pct")), clients,
             fmt(excess),
             fmt(r.get("all_nodes_pct"), 2), fmt(r.get("leader_rss_mib"), 1, " MiB"),
-            "–" if r.get("leader_tcp") is None else str(r["leader_tcp"]), fmt_load(r.get("load_before")),
+            "–" if r.get("leader_tcp") is None else str(r["leader_tcp"]), fmt(r.get("leader_wakeups_per_s"), 0),
+            fmt_load(r.get("load_before")),
             fmt_load(r.get("load_after")), other, "; ".join(r.get("notes", [])) or ""))
     return "\n".join(lines)
 
@@ -947,11 +972,25 @@ def etcd_version():
 
 def write_markdown(path, args, rows, sizes, conditions, png_written):
     table = summary_table(rows, sizes)
-    command = "python3 Benchmarks/scripts/idle_leader_cpu.py --cohortd %s%s" % (
-        args.cohortd, "" if sizes == [3, 9, 25, 50, 100] else " --sizes " + " ".join(map(str, sizes)))
+    extra = ""
+    if sizes != [3, 9, 25, 50, 100]:
+        extra += " --sizes " + " ".join(map(str, sizes))
+    if args.window != 60:
+        extra += " --window %g" % args.window
+    if args.no_unbounded:
+        extra += " --no-unbounded"
+    if args.no_etcd:
+        extra += " --no-etcd"
+    elif args.no_etcd_tuned:
+        extra += " --no-etcd-tuned"
+    command = "python3 Benchmarks/scripts/idle_leader_cpu.py --cohortd %s%s" % (args.cohortd, extra)
     text = []
     text.append("# Idle Raft leader CPU vs cluster size — %s\n" % conditions["date"])
-    text.append("```\ncd /work/main && swift build -c release --product cohortd --scratch-path /work/bench-build\n%s\n```\n" % command)
+    binary = os.path.abspath(args.cohortd)
+    scratch = os.path.dirname(os.path.dirname(binary)) if binary.endswith("/release/cohortd") else None
+    build = ("swift build -c release --product cohortd --scratch-path %s" % scratch) if scratch else \
+        "swift build -c release --product cohortd  # then pass its path with --cohortd"
+    text.append("```\ncd %s && %s\n%s\n```\n" % (ROOT, build, command))
     text.append("Machine: %d cores (`nproc`), %s, kernel %s, %s; Cohort %s (release `cohortd`); %s. "
                 "Load average before the run: %s; after: %s. Total run time %.1f min.\n" % (
                     NPROC, conditions["memory"], conditions["kernel"], conditions["python"],

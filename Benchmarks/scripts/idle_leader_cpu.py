@@ -86,8 +86,9 @@ def process_ticks(pid):
         return None
 
 
-def process_runtime_ns(pid):
-    """Sum over the process's live threads of /proc/<pid>/task/<tid>/schedstat's on-CPU time, in ns."""
+def sum_over_threads(pid, name, parse):
+    """Sums parse(text of /proc/<pid>/task/<tid>/<name>) over the process's live threads; None when the
+    process is gone. A thread that ends meanwhile, or a file that does not parse, counts 0."""
     total = 0
     try:
         tids = os.listdir("/proc/%d/task" % pid)
@@ -95,30 +96,26 @@ def process_runtime_ns(pid):
         return None
     for tid in tids:
         try:
-            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
-                total += int(f.read().split()[0])
+            with open("/proc/%d/task/%s/%s" % (pid, tid, name)) as f:
+                total += parse(f.read())
         except (OSError, IndexError, ValueError):
             pass
     return total
 
 
+def process_runtime_ns(pid):
+    """Sum over the process's live threads of /proc/<pid>/task/<tid>/schedstat's on-CPU time, in ns."""
+    return sum_over_threads(pid, "schedstat", lambda text: int(text.split()[0]))
+
+
 def context_switches(pid):
     """Voluntary context switches summed over the process's live threads (≈ wakeups from sleep)."""
-    total = 0
-    try:
-        tids = os.listdir("/proc/%d/task" % pid)
-    except OSError:
-        return None
-    for tid in tids:
-        try:
-            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
-                for line in f:
-                    if line.startswith("voluntary_ctxt_switches:"):
-                        total += int(line.split()[1])
-                        break
-        except (OSError, ValueError, IndexError):
-            pass
-    return total
+    def voluntary(text):
+        for line in text.splitlines():
+            if line.startswith("voluntary_ctxt_switches:"):
+                return int(line.split()[1])
+        return 0
+    return sum_over_threads(pid, "status", voluntary)
 
 
 def rss_mib(pid):

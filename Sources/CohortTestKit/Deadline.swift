@@ -51,3 +51,43 @@ public func waitUntil(
         try await clock.sleep(until: min(now.advanced(by: pollEvery), deadline), tolerance: nil)
     }
 }
+
+/// A condition that had to hold for a whole observation window stopped holding.
+public struct InvariantBroken: Error, CustomStringConvertible {
+    /// What had to hold, as the caller described it.
+    public var invariant: String
+    /// How far into the window it broke.
+    public var after: Duration
+    /// Where the observation was made.
+    public var fileID: String
+    /// The line of the observation.
+    public var line: Int
+
+    public var description: String {
+        "\(fileID):\(line): \(invariant) stopped holding after \(after)"
+    }
+}
+
+/// Checks `condition` every `pollEvery` for `duration` and throws ``InvariantBroken`` the moment it is
+/// false: how a test shows that something does *not* happen (a bootstrap that must not start, groups that
+/// must not merge) over a bounded window, rather than sleeping and looking once at the end.
+public func holdsThroughout(
+    _ duration: Duration,
+    _ invariant: String,
+    pollEvery: Duration = .milliseconds(250),
+    fileID: String = #fileID,
+    line: Int = #line,
+    _ condition: () async throws -> Bool
+) async throws {
+    let clock = ContinuousClock()
+    let start = clock.now
+    let end = start.advanced(by: duration)
+    while true {
+        guard try await condition() else {
+            throw InvariantBroken(invariant: invariant, after: clock.now - start, fileID: fileID, line: line)
+        }
+        let now = clock.now
+        if now >= end { return }
+        try await clock.sleep(until: min(now.advanced(by: pollEvery), end), tolerance: nil)
+    }
+}

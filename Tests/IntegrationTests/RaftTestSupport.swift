@@ -51,10 +51,11 @@ extension ClusterNodeUnderTest {
 }
 
 /// Starts `count` nodes that join the first one: nodes `1...founders` with `bootstrap_expect: founders`,
-/// the rest with `bootstrap_expect: 0` (added by the leader's reconciler). `configure` adds Raft lines
+/// the rest with `bootstrap_expect: 0` (added by the leader's reconciler). With `staggered`, each node
+/// starts only once the one before serves and waits for its peers. `configure` adds Raft lines
 /// or a failure domain per node (1-based index). Waits until every node serves.
 func startRaftCluster(
-    _ count: Int, prefix: String, founders: Int = 3, staggered: Duration = .zero,
+    _ count: Int, prefix: String, founders: Int = 3, staggered: Bool = false,
     raftLines: (Int) -> [String] = { _ in [] }, failureDomain: (Int) -> String? = { _ in nil }
 ) async throws -> [ClusterNodeUnderTest] {
     var nodes: [ClusterNodeUnderTest] = []
@@ -67,9 +68,13 @@ func startRaftCluster(
             )
             nodes.append(node)
             if index == 1 { try await node.waitUntilServing() }
-            if staggered > .zero, index < count {
-                // The scenario, not a wait for a condition: founders that start seconds apart.
-                try await Task.sleep(for: staggered)
+            if staggered, index < count {
+                // Founders that start one after another: the next only once this one serves and is
+                // waiting for its peers (so each has been up for a while before the last one arrives).
+                try await node.waitUntilServing()
+                try await waitUntil(within: .seconds(30), "\(node.name) to wait for its peers") {
+                    node.process.output.contains("raft bootstrap waiting for peers")
+                }
             }
         }
         for node in nodes { try await node.waitUntilServing() }

@@ -66,6 +66,10 @@ class Interrupted(Exception):
 
 
 def _on_signal(signum, _frame):
+    # Once: a second signal must not cut short the cleanup (killing the nodes, removing their directories).
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     raise Interrupted("signal %d" % signum)
 
 
@@ -1120,6 +1124,10 @@ def main():
                 rows.append(run_cohort(args, n, True))
     except (KeyboardInterrupt, Interrupted) as stop:
         log("interrupted (%s): reporting what was measured" % stop)
+        if write and not (args.out_md or args.out_png):
+            # A partial run must not replace the results of a complete one.
+            write = False
+            log("not writing %s: the run was interrupted (pass --out-md/--out-png to keep a partial run)" % out_md)
     conditions["load_end"] = load_average()
     conditions["minutes"] = (time.monotonic() - started) / 60
 

@@ -886,6 +886,10 @@ def ratios_text(rows):
             q = ratio(r["leader_pct"], e["leader_pct"])
             out.append("- Bounded leader N=%d vs %s leader: %.3f%% / %.3f%% = **%.2f×** (goal ≤ 0.33×: %s)." % (
                 n, e["label"], r["leader_pct"], e["leader_pct"], q, "met" if q <= 1 / 3 else "NOT met"))
+    shares = [(n, r["leader_pct"] - r["client_pct"]) for n, r in bounded if r.get("client_pct") is not None]
+    if shares:
+        out.append("- Bounded leader minus the median gossip-only client (the leader's Raft work over a node that "
+                   "does none): " + ", ".join("N=%d %.3f" % s for s in shares) + " points of a core.")
     for n, r in bounded:
         out.append("- Bounded leader N=%d: %.3f%% of a core (goal ≤ 0.3%%: %s)." % (
             n, r["leader_pct"], "met" if r["leader_pct"] <= 0.3 else "NOT met"))
@@ -1007,7 +1011,10 @@ def write_markdown(path, args, rows, sizes, conditions, png_written):
                 "detail table. The leader's CPU includes its SWIM gossip (which every node, client or not, does "
                 "— see the client column). \"Other processes\" = the machine's busy time minus the measured "
                 "processes during the window (something else on this shared machine); the names after it are the "
-                "busiest processes that were alive at the window's end (short-lived compiler processes are missed). etcd: three members on "
+                "busiest processes that were alive at the window's end (short-lived compiler processes are missed). "
+                "The 1-minute load average lags: at large N it still carries the cluster's own start (N processes "
+                "at once) when the window begins, so \"other processes\" is the column that says whether anything "
+                "else ran. etcd: three members on "
                 "127.0.0.1, measured the same way.\n" % (args.settle, args.window, CLK_TCK))
     text.append("**Heartbeats are not the same:** etcd's default heartbeat is 100 ms, Cohort's default "
                 "(`cluster.raft.heartbeat_interval`) is 500 ms; both are reported as shipped. The second etcd row "

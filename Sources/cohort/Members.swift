@@ -29,23 +29,8 @@ struct Members: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let client = try options.client()
-        let reply: AdminClient.Reply
-        do {
-            reply = try await client.get("/v1/members")
-        } catch {
-            FileHandle.standardError.write(Data("cohort: \(error)\n".utf8))
-            throw ExitCode(3)
-        }
-        if options.json {
-            print(String(decoding: reply.body, as: UTF8.self), terminator: "")
-            if reply.status != 200 { throw ExitCode(1) }
-            return
-        }
-        guard reply.status == 200 else {
-            FileHandle.standardError.write(Data("cohort: /v1/members: HTTP \(reply.status): \(String(decoding: reply.body, as: UTF8.self))".utf8))
-            throw ExitCode(reply.status == 401 ? 3 : 1)
-        }
+        let reply = try await call(options, "GET", "/v1/members")
+        if options.json { return print(String(decoding: reply.body, as: UTF8.self), terminator: "") }
         let rows = try JSONDecoder().decode([Row].self, from: reply.body)
         let table = [["NAME", "ADDRESS", "STATE", "ROLE", "DOMAIN", "VERSION"]] + rows.map { row in
             [row.name, row.address, row.state, row.meta?.role ?? "-", row.meta?.failureDomain ?? "-", row.meta?.version ?? "-"]

@@ -81,10 +81,19 @@ struct RaftAPITests {
         }
     }
 
-    @Test("cohort raft and cohort kv, as text and JSON")
+    @Test("cohort members, cohort raft and cohort kv, as text and JSON; unreachable exits 3")
     func cli() async throws {
         let node = try await singleNode("api3")
         try await withNodes([node]) { _ in
+            let members = try await DaemonProcess.run("cohort", ["members", "--admin", node.base])
+            #expect(members.status == 0, "\(members.output)")
+            #expect(members.output.hasPrefix("NAME"))
+            #expect(members.output.contains("api3") && members.output.contains("alive"))
+            let membersJSON = try await DaemonProcess.run("cohort", ["members", "--json", "--admin", node.base])
+            #expect((try JSONSerialization.jsonObject(with: Data(membersJSON.output.utf8)) as? [[String: Any]])?.first?["name"] as? String == "api3")
+            let unreachable = try await DaemonProcess.run("cohort", ["members", "--admin", "http://\(uniqueLoopbackAddress()):7960"])
+            #expect(unreachable.status == 3)
+
             let raft = try await DaemonProcess.run("cohort", ["raft", "--admin", node.base])
             #expect(raft.status == 0, "\(raft.output)")
             #expect(raft.output.contains("state:          leader"))

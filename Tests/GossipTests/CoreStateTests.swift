@@ -31,6 +31,28 @@ struct CoreStateTests {
         return messages
     }
 
+    @Test("an idle node's next deadline is its probe, not the gossip interval; a queued broadcast brings gossip back")
+    func idleDeadlineSkipsEmptyGossipRounds() {
+        var harness = Self.harness(members: ["b", "c"])
+        // Let the join's alive messages run out of retransmissions, answering every probe.
+        _ = Self.gossiped(&harness, for: .seconds(30))
+        let gossipInterval = SWIMSettings(pushPullInterval: .zero).gossipInterval
+        // Idle: between probes (1 s apart) the core has nothing to do, so it does not ask to be woken
+        // every gossip interval (200 ms).
+        let idleDeadline = harness.instance.nextDeadline
+        #expect(idleDeadline - harness.now > gossipInterval, "an idle node should sleep until its next probe")
+        // A broadcast to send: due within a gossip interval (at once here: the last round was long ago),
+        // and sent at that tick.
+        harness.instance.broadcast(user: [9, 9])
+        #expect(harness.instance.nextDeadline <= harness.now + gossipInterval)
+        harness.now = max(harness.now, harness.instance.nextDeadline)
+        let sent = harness.instance.tick(now: harness.now, using: &harness.generator).contains { effect in
+            guard case .send(let messages, _) = effect else { return false }
+            return messages.contains(.user([9, 9]))
+        }
+        #expect(sent, "the queued broadcast should go out at the tick it asked for")
+    }
+
     @Test("new members join; higher incarnations update; stale ones are ignored")
     func aliveRules() {
         var harness = Self.harness(members: [])

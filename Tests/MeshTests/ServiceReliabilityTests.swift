@@ -148,6 +148,40 @@ import Testing
         }
     }
 
+    @Test func anIdleConnectionIsNeverPingedAndWakesWhenUsed() async throws {
+        try await withMesh { mesh in
+            // A fast keepalive, and a dead-peer timeout generous enough that a loaded machine never closes
+            // this live connection: the test is about pings, not closing.
+            let fast: (inout MeshSettings) -> Void = { settings in
+                settings.keepaliveInterval = .milliseconds(50)
+                settings.deadPeerTimeout = .seconds(10)
+            }
+            let a = try await mesh.start("a", configure: fast)
+            let b = try await mesh.start("b", configure: fast)
+            try await mesh.connect(a, b)
+            try await waitFor("both keepalives to park on the idle connection") {
+                a.service.isKeepaliveParkedForTesting(to: b.id) && b.service.isKeepaliveParkedForTesting(to: a.id)
+            }
+            let pings = ["class": "control", "direction": "out"]
+            let (pingsA, pingsB) = (a.metric("internode_frames_total", pings), b.metric("internode_frames_total", pings))
+            // Twenty keepalive intervals: still connected, not one ping either way, still parked.
+            try await holdsThroughout(.seconds(1), "an idle connection stays up without pings", pollEvery: .milliseconds(50)) {
+                a.service.isConnected(to: b.id) && b.service.isConnected(to: a.id)
+                    && a.metric("internode_frames_total", pings) == pingsA && b.metric("internode_frames_total", pings) == pingsB
+                    && a.service.isKeepaliveParkedForTesting(to: b.id) && b.service.isKeepaliveParkedForTesting(to: a.id)
+            }
+            // Sending wakes a's keepalive: b stays silent (one-way message), so a pings, b answers, and once
+            // a has nothing more to send it parks again, on the same connection.
+            #expect(a.service.send([7], to: b.id, endpoint: testEndpoint, class: .raft) == .queued)
+            try await waitFor("b to receive the message") { b.inbox.from(a.id).count == 1 }
+            try await waitFor("a to ping b once the connection is in use") {
+                (a.metric("internode_frames_total", pings) ?? 0) > (pingsA ?? 0)
+            }
+            try await waitFor("a's keepalive to park again") { a.service.isKeepaliveParkedForTesting(to: b.id) }
+            #expect(a.metric("internode_reconnects_total") == 0)
+        }
+    }
+
     @Test func deadPeerIsNoticedByKeepalive() async throws {
         try await withMesh { mesh in
             let fast: (inout MeshSettings) -> Void = { settings in
@@ -160,6 +194,9 @@ import Testing
             try await mesh.connect(a, b)
             let closed = try await rawSession(to: a) { frames, outbound in
                 _ = try await rawHandshake(as: "0-silent", to: a, frames: &frames, outbound: outbound)
+                // An idle connection is not watched; one that a sends on is pinged, and closed when no
+                // pong comes.
+                #expect(a.service.send([1], to: NodeID("0-silent"), endpoint: testEndpoint, class: .control) == .queued)
             }
             #expect(closed, "a should close a connection that stays silent past deadPeerTimeout")
             // A live peer is still served. Under heavy load its own connection may have been recycled by the

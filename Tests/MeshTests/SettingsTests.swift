@@ -67,17 +67,34 @@ import Testing
 @Suite struct KeepaliveTests {
     @Test func aConnectionThatHearsTrafficIsNeverPingedAndASilentOneIsClosed() {
         var keepalive = Keepalive(interval: .seconds(5), deadAfter: .seconds(15))
-        // Traffic at every look: no keepalive traffic at all.
-        for _ in 0..<10 { #expect(keepalive.look(heard: true) == .nothing) }
-        // Silent: a ping per look, then closed once silent for the timeout.
-        #expect(keepalive.look(heard: false) == .ping)
-        #expect(keepalive.look(heard: false) == .ping)
-        #expect(keepalive.look(heard: false) == .close(silentFor: .seconds(15)))
+        // Traffic both ways at every look: no keepalive traffic at all.
+        for _ in 0..<10 { #expect(keepalive.look(heard: true, sent: true) == .nothing) }
+        // Sending into silence: a ping per look (the ping itself counts as sent), then closed once silent
+        // for the timeout.
+        #expect(keepalive.look(heard: false, sent: true) == .ping)
+        #expect(keepalive.look(heard: false, sent: true) == .ping)
+        #expect(keepalive.look(heard: false, sent: true) == .close(silentFor: .seconds(15)))
         // Anything heard resets the count.
         var other = Keepalive(interval: .seconds(5), deadAfter: .seconds(15))
-        #expect(other.look(heard: false) == .ping)
-        #expect(other.look(heard: false) == .ping)
-        #expect(other.look(heard: true) == .nothing)
-        #expect(other.look(heard: false) == .ping)
+        #expect(other.look(heard: false, sent: true) == .ping)
+        #expect(other.look(heard: false, sent: true) == .ping)
+        #expect(other.look(heard: true, sent: true) == .nothing)
+        #expect(other.look(heard: false, sent: true) == .ping)
+    }
+
+    @Test func aConnectionThisSideDoesNotSendOnParksUnlessAPingIsUnanswered() {
+        var keepalive = Keepalive(interval: .seconds(5), deadAfter: .seconds(15))
+        // Nothing sent: idle, whether or not the peer talks (the sender watches its own path).
+        #expect(keepalive.look(heard: false, sent: false) == .park)
+        #expect(keepalive.look(heard: true, sent: false) == .park)
+        // A ping of ours is unanswered: keep watching until it is answered or the timeout closes.
+        #expect(keepalive.look(heard: false, sent: true) == .ping)
+        #expect(keepalive.look(heard: false, sent: false) == .ping)
+        #expect(keepalive.look(heard: false, sent: false) == .close(silentFor: .seconds(15)))
+        // Answered: idle again.
+        var answered = Keepalive(interval: .seconds(5), deadAfter: .seconds(15))
+        #expect(answered.look(heard: false, sent: true) == .ping)
+        #expect(answered.look(heard: true, sent: true) == .nothing)
+        #expect(answered.look(heard: false, sent: false) == .park)
     }
 }

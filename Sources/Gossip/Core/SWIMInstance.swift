@@ -84,8 +84,14 @@ public struct SWIMInstance: Sendable {
     }
 
     /// When ``tick(now:using:)`` next has work to do.
+    ///
+    /// A gossip round with an empty broadcast queue sends nothing, so the gossip interval counts only while
+    /// something is queued: an idle node wakes for its probes, not five times a second. Whatever queues a
+    /// broadcast (a received message, ``broadcast(user:)``, ``updateLocalMeta(_:)``, a merge) can make this
+    /// earlier, and the shell must then re-read it (the gossip service rings its timer).
     public var nextDeadline: ContinuousClock.Instant {
-        var deadlines = [nextGossip] + suspicions.values.map(\.deadline) + relays.values.map(\.expires)
+        var deadlines = suspicions.values.map(\.deadline) + relays.values.map(\.expires)
+        if broadcasts.count > 0 { deadlines.append(nextGossip) }
         if settings.pushPullInterval > .zero { deadlines.append(nextPushPull) }
         if let probe {
             if !probe.indirectSent {

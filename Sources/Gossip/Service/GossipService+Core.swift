@@ -44,17 +44,13 @@ extension GossipService {
         return .stop
     }
 
-    /// Sleeps until the core's next deadline and ticks it, forever. Deadlines that receiving creates
-    /// (relayed-probe timeouts, suspicions) are at least a probe timeout away, and the loop wakes at least
-    /// every gossip interval, so none is missed by more than that.
+    /// Sleeps until the core's next deadline and ticks it, forever. A step that makes the deadline earlier
+    /// (a queued broadcast, a new suspicion or relayed probe) rings the timer, and the loop re-reads the
+    /// deadline. The sleep is the event loop's own timer.
     nonisolated func runTimer() async -> LoopOutcome {
-        let clock = ContinuousClock()
         while let deadline = await timerDeadline() {
-            do {
-                try await clock.sleep(until: deadline, tolerance: nil)
-            } catch {
-                return .stop
-            }
+            await timerBell.wait(until: deadline, on: executor.eventLoop)
+            if Task.isCancelled { return .stop }
             await tick()
         }
         return .stop
@@ -62,7 +58,15 @@ extension GossipService {
 
     /// When the core next needs a tick; nil before `run()` started it.
     func timerDeadline() -> ContinuousClock.Instant? {
-        swim?.nextDeadline
+        armedDeadline = swim?.nextDeadline
+        return armedDeadline
+    }
+
+    /// Wakes the timer loop when the core now needs a tick before the deadline it sleeps towards.
+    func rearmTimer() {
+        guard let armed = armedDeadline, let next = swim?.nextDeadline, next < armed else { return }
+        armedDeadline = next
+        timerBell.ring()
     }
 
     /// Handles the messages of one datagram from `ip`:`port`.
@@ -118,8 +122,12 @@ extension GossipService {
         }
     }
 
-    /// Carries out the core's effects.
+    /// Carries out the core's effects, then wakes the timer if the step left it an earlier deadline.
     func perform(_ effects: [SWIMEffect]) {
+        defer {
+            rearmTimer()
+            publishHealth()
+        }
         for effect in effects {
             switch effect {
             case .send(let messages, let address):

@@ -5,6 +5,7 @@ import NIOCore
 import NIOPosix
 import Prometheus
 import ServiceLifecycle
+import Synchronization
 
 /// The gossip shell: runs one ``SWIMInstance`` over real UDP and TCP sockets (memberlist 0.2.2's wire
 /// protocol on one port), joins the cluster, publishes membership changes and carries user messages.
@@ -34,6 +35,10 @@ public actor GossipService: Service {
     private let startupError: GossipServiceError?
 
     var swim: SWIMInstance?
+    /// The deadline the timer loop sleeps towards; a step that makes the core's deadline earlier rings
+    /// ``timerBell``.
+    var armedDeadline: ContinuousClock.Instant?
+    nonisolated let timerBell = Doorbell()
     var generator = SystemRandomNumberGenerator()
     var meta: [UInt8]
     var pendingBroadcasts: [[UInt8]] = []
@@ -48,7 +53,12 @@ public actor GossipService: Service {
     public internal(set) var boundPort: Int?
     /// True for a seed (no join addresses) once running, and otherwise after the first successful join
     /// push/pull.
-    public internal(set) var hasJoined = false
+    public internal(set) var hasJoined = false {
+        didSet { publishHealth() }
+    }
+    /// ``healthScore`` and ``hasJoined`` as of the last step, for health checks that must not hop to the
+    /// actor (and so need no polling loop).
+    nonisolated let healthView = Mutex(GossipHealthView(score: 0, joined: false))
 
     /// Datagrams waiting for the socket; more are dropped (UDP is lossy anyway).
     static let outboxLimit = 1024
@@ -106,6 +116,17 @@ public actor GossipService: Service {
         swim?.awareness.score ?? 0
     }
 
+    /// The health score and join state as of the service's last step; callable from any thread.
+    public nonisolated var health: GossipHealthView {
+        healthView.withLock { $0 }
+    }
+
+    /// Refreshes ``health`` (after every step of the core, and when the join state changes).
+    func publishHealth() {
+        let view = GossipHealthView(score: healthScore, joined: hasJoined)
+        healthView.withLock { if $0 != view { $0 = view } }
+    }
+
     /// Replaces this node's metadata; every peer sees a ``MembershipUpdate/updated(_:)``. Metadata over
     /// 512 bytes is refused with an error log.
     public func updateMeta(_ meta: [UInt8]) {
@@ -118,6 +139,7 @@ public actor GossipService: Service {
         guard swim != nil, !swim!.hasLeft else { return }
         swim!.updateLocalMeta(meta)
         publish(.updated(swim!.localMember))
+        rearmTimer()
     }
 
     /// Sends a user message of `kind` to the cluster. One that fits a datagram is gossiped (piggybacked,
@@ -131,6 +153,7 @@ public actor GossipService: Service {
         }
         if 1 + message.count + CompoundMessage.partOverhead <= settings.swim.gossipBudgetBytes {
             swim!.broadcast(user: message)
+            rearmTimer()
             return
         }
         for member in swim!.members.values where member.name != settings.name && !member.isGone {
@@ -270,5 +293,16 @@ struct GossipCodec: Sendable {
         packetDecoder = PacketDecoder(keyring: keyring)
         streamEncoder = StreamEncoder(keyring: keyring, compression: compression)
         streamDecoder = StreamDecoder(keyring: keyring)
+    }
+}
+
+/// Lifeguard's local health score (0 healthy, up to 7) and whether the node has joined.
+public struct GossipHealthView: Sendable, Hashable {
+    public var score: Int
+    public var joined: Bool
+
+    public init(score: Int, joined: Bool) {
+        self.score = score
+        self.joined = joined
     }
 }

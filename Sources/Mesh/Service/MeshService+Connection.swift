@@ -1,3 +1,4 @@
+import NIOSupport
 import CohortCore
 import Logging
 import NIOCore
@@ -130,8 +131,9 @@ extension MeshService {
         let epoch = counters.nextEpoch()
         let peer = session.peer
         let bell = Doorbell()
+        let activity = ConnectionActivity()
         guard let activation = link.activate(
-            ActiveConnection(epoch: epoch, channel: channel, incarnation: session.peerIncarnation),
+            ActiveConnection(epoch: epoch, channel: channel, incarnation: session.peerIncarnation, activity: activity),
             resume: session.resume, peerStreamID: session.peerStreamID, bell: bell
         ) else {
             logger.debug("mesh peer removed during the handshake; connection closed", metadata: ["peer": "\(peer)"])
@@ -156,14 +158,16 @@ extension MeshService {
             "resume": "\(session.resume)",
         ])
 
-        let activity = ConnectionActivity()
         do {
             try await withThrowingDiscardingTaskGroup { group in
                 // The writer runs on the shared pool, not on the event loop: while the socket accepts bytes its
                 // loop never suspends, and on the loop that would keep NIO from ever polling for reads (acks,
                 // replies, pongs). Off the loop, encoding and sealing also run beside the loop's reading.
                 group.addTask(executorPreference: globalConcurrentExecutor) {
-                    await self.runWriter(link: link, epoch: epoch, bell: bell, sealer: session.sealer, outbound: outbound, channel: channel)
+                    await self.runWriter(
+                        link: link, epoch: epoch, bell: bell, sealer: session.sealer, outbound: outbound, channel: channel,
+                        activity: activity
+                    )
                 }
                 group.addTask { await self.runKeepalive(link: link, channel: channel, activity: activity) }
                 do {
@@ -200,7 +204,7 @@ extension MeshService {
     /// connection is replaced or a write fails.
     nonisolated func runWriter(
         link: PeerLink, epoch: UInt64, bell: Doorbell, sealer: SessionCipher?,
-        outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, channel: any Channel
+        outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, channel: any Channel, activity: ConnectionActivity
     ) async {
         defer { channel.close(promise: nil) }
         var sealer = sealer
@@ -219,6 +223,7 @@ extension MeshService {
                 await bell.wait()
                 continue
             }
+            activity.noteSent()
             var buffer = channel.allocator.buffer(capacity: batch.frames.reduce(0) { $0 + $1.bodyBytes + overhead })
             requestIDs.removeAll(keepingCapacity: true)
             for frame in batch.frames {
@@ -267,16 +272,24 @@ extension MeshService {
 
     /// Every ``MeshSettings/keepaliveInterval``, pings the peer if nothing arrived from it since the last
     /// look (traffic proves the path; and as both sides do this, the first to ping makes the other hear
-    /// something, so an idle connection carries one ping and one pong per interval); closes the connection
-    /// when nothing at all was received for ``MeshSettings/deadPeerTimeout`` (a dead peer or a silently
-    /// broken path).
+    /// something, so a connection in use carries at most one ping and one pong per interval); closes the
+    /// connection when nothing at all was received for ``MeshSettings/deadPeerTimeout`` (a dead peer or a
+    /// silently broken path).
+    ///
+    /// A connection on which this side sent nothing for a whole interval, with no ping of ours unanswered,
+    /// is idle: the keepalive parks until the writer next sends, and then watches again. Nothing queued
+    /// means nothing to lose on a broken path, and a node's connections to the gossip-only members it never
+    /// talks to cost it no timer and no packet: its idle mesh work stays flat however many members there
+    /// are. (Gossip, not the mesh, tells that a node died.)
     nonisolated func runKeepalive(link: PeerLink, channel: any Channel, activity: ConnectionActivity) async {
         var keepalive = Keepalive(interval: settings.keepaliveInterval, deadAfter: settings.deadPeerTimeout)
         while !Task.isCancelled {
-            do { try await Task.sleep(for: keepalive.interval) } catch { return }
-            switch keepalive.look(heard: activity.takeHeard()) {
+            do { try await channel.eventLoop.sleep(for: keepalive.interval) } catch { return }
+            switch keepalive.look(heard: activity.takeHeard(), sent: activity.takeSent()) {
             case .nothing:
                 continue
+            case .park:
+                await activity.park()
             case .ping:
                 link.queuePing(counters.nextPing())
             case .close(let silent):
@@ -289,12 +302,13 @@ extension MeshService {
 }
 
 /// The keepalive's decision at each look: nothing (something arrived), ping (silent since the last look),
-/// or close (silent for the dead-peer timeout).
+/// close (silent for the dead-peer timeout), or park (this side sent nothing and awaits no pong: idle).
 struct Keepalive {
     enum Action: Equatable {
         case nothing
         case ping
         case close(silentFor: Duration)
+        case park
     }
 
     let interval: Duration
@@ -306,7 +320,9 @@ struct Keepalive {
         self.deadAfter = deadAfter
     }
 
-    mutating func look(heard: Bool) -> Action {
+    /// `heard`: a frame arrived since the last look; `sent`: this side wrote one (a ping included).
+    mutating func look(heard: Bool, sent: Bool) -> Action {
+        if !sent, silent == .zero { return .park }
         silent = heard ? .zero : silent + interval
         if silent >= deadAfter { return .close(silentFor: silent) }
         return heard ? .nothing : .ping

@@ -73,6 +73,10 @@ public actor MeshService: Service {
         (requestJobStream, requestJobs) = AsyncStream.makeStream(of: RequestJob.self)
     }
 
+    /// The event loop the service's actor, tasks and sockets run on; a service that mostly talks through
+    /// the mesh can run there too and save a thread hop per message.
+    public nonisolated var eventLoop: any EventLoop { executor.eventLoop }
+
     /// The actor runs on the service's event loop (see ``EventLoopTaskExecutor``).
     public nonisolated var unownedExecutor: UnownedSerialExecutor {
         executor.eventLoop.executor.asUnownedSerialExecutor()
@@ -227,5 +231,10 @@ extension MeshService {
     /// and reconnects. For tests (`@testable import Mesh`).
     nonisolated func closeConnectionForTesting(to peer: NodeID) {
         directory.link(peer)?.connection?.channel.close(promise: nil)
+    }
+
+    /// Whether the keepalive of the connection to `peer` is parked (the connection is idle). For tests.
+    nonisolated func isKeepaliveParkedForTesting(to peer: NodeID) -> Bool {
+        directory.link(peer)?.connection?.activity.isParked ?? false
     }
 }

@@ -1,3 +1,4 @@
+import NIOSupport
 import CohortCore
 import NIOCore
 import Prometheus
@@ -9,6 +10,8 @@ struct ActiveConnection: Sendable {
     var epoch: UInt64
     var channel: any Channel
     var incarnation: Incarnation
+    /// What its keepalive watches.
+    var activity: ConnectionActivity
 }
 
 /// Everything the mesh keeps about one peer, shared by `send` (any thread), the connection's reader and

@@ -1,3 +1,4 @@
+import NIOSupport
 import NIOCore
 import Synchronization
 
@@ -19,17 +20,45 @@ final class ServiceCounters: Sendable {
     func nextPing() -> UInt64 { pings.add(1, ordering: .relaxed).newValue }
 }
 
-/// Whether a connection heard anything since the keepalive last looked: set by the reader on every
-/// frame (a relaxed store, nothing more), cleared by the keepalive tick.
+/// What the keepalive of one connection looks at: whether anything was heard (set by the reader on every
+/// frame, a relaxed store) and whether anything was sent (set by the writer per batch) since its last look;
+/// and where it parks while the connection is idle.
 final class ConnectionActivity: Sendable {
     private let heard = Atomic<Bool>(true)
+    private let sent = Atomic<Bool>(false)
+    private let parked = Atomic<Bool>(false)
+    private let resume = Doorbell()
 
     init() {}
 
+    /// The reader received a frame.
     func touch() { heard.store(true, ordering: .relaxed) }
+
+    /// The writer is sending a batch: wakes a parked keepalive.
+    func noteSent() {
+        // Sequentially consistent with `park()`: either the keepalive sees this store, or this sees it
+        // parked and rings.
+        sent.store(true, ordering: .sequentiallyConsistent)
+        if parked.load(ordering: .sequentiallyConsistent) { resume.ring() }
+    }
 
     /// Whether anything was heard since the previous call.
     func takeHeard() -> Bool { heard.exchange(false, ordering: .relaxed) }
+
+    /// Whether anything was sent since the previous call.
+    func takeSent() -> Bool { sent.exchange(false, ordering: .sequentiallyConsistent) }
+
+    /// Whether the keepalive is parked (for tests).
+    var isParked: Bool { parked.load(ordering: .sequentiallyConsistent) }
+
+    /// Waits until the writer sends something (or the task is cancelled), then starts a fresh window:
+    /// what was heard while parked does not count.
+    func park() async {
+        parked.store(true, ordering: .sequentiallyConsistent)
+        if !sent.load(ordering: .sequentiallyConsistent) { await resume.wait() }
+        parked.store(false, ordering: .sequentiallyConsistent)
+        _ = takeHeard()
+    }
 }
 
 /// Marks that a scheduled timeout fired, to tell a timeout from other reasons a channel closed.

@@ -49,7 +49,8 @@ extension SWIMSimulations {
                 return cluster
             }
             let first = run(seed), second = run(seed), other = run(seed + 100)
-            #expect(first.network.trace.count > 1000)
+            // Datagrams and timer firings; an idle node's timer fires for probes only, not every gossip interval.
+            #expect(first.network.trace.count > 500)
             #expect(first.network.trace == second.network.trace)
             #expect(first.events == second.events && !first.events.isEmpty)
             #expect(first.nodes.map(\.instance?.members) == second.nodes.map(\.instance?.members))

@@ -4,9 +4,11 @@ import Synchronization
 /// Wakes one waiting task; a ring with nobody waiting is remembered, so a wake-up is never lost between
 /// "nothing to do" and "wait".
 ///
-/// This is how `send` (any thread, no actor hop) wakes a connection's writer, and how `removePeer` wakes
-/// a dial loop out of its backoff pause.
-final class Doorbell: Sendable {
+/// This is how the mesh's `send` (any thread, no actor hop) wakes a connection's writer, how `removePeer`
+/// wakes a dial loop out of its backoff pause, and how gossip wakes its timer loop when a new deadline is
+/// earlier than the one it sleeps towards. The timed waits use the event loop's own timers, so an idle
+/// service wakes one thread per timer rather than Dispatch's timer thread, a pool thread and then the loop.
+public final class Doorbell: Sendable {
     private enum State {
         case idle
         case rung
@@ -15,10 +17,10 @@ final class Doorbell: Sendable {
 
     private let state = Mutex(State.idle)
 
-    init() {}
+    public init() {}
 
     /// Wakes the waiter, or the next one to wait.
-    func ring() {
+    public func ring() {
         let waiter: CheckedContinuation<Void, Never>? = state.withLock { state in
             switch state {
             case .idle:
@@ -36,7 +38,7 @@ final class Doorbell: Sendable {
 
     /// Returns once rung (at once if rung since the last wait) or when the task is cancelled. One
     /// waiter at a time.
-    func wait() async {
+    public func wait() async {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let resumeNow = state.withLock { state -> Bool in
@@ -59,9 +61,14 @@ final class Doorbell: Sendable {
     }
 
     /// ``wait()``, or until `timeout` has passed on `eventLoop`.
-    func wait(timeout: Duration, on eventLoop: any EventLoop) async {
+    public func wait(timeout: Duration, on eventLoop: any EventLoop) async {
         let timer = eventLoop.scheduleTask(in: TimeAmount(timeout)) { self.ring() }
         await wait()
         timer.cancel()
+    }
+
+    /// ``wait()``, or until `deadline` on `eventLoop` (at once when it has passed).
+    public func wait(until deadline: ContinuousClock.Instant, on eventLoop: any EventLoop) async {
+        await wait(timeout: max(.zero, deadline - .now), on: eventLoop)
     }
 }

@@ -54,6 +54,12 @@ extension RaftService {
         return lastLeaderContact.map { ContinuousClock.now - $0 }
     }
 
+    /// When this node last heard from the leader of its term (a leader: when it last ticked as leader);
+    /// nil if never since it started. Callable from any thread, for health checks.
+    public nonisolated var lastLeaderContactInstant: ContinuousClock.Instant? {
+        leaderContact.withLock { $0 }
+    }
+
     /// True once the node holds any Raft state: it founded a group, or a leader added it (it has a term or
     /// log entries). A node with state never bootstraps.
     public var hasState: Bool {
@@ -65,9 +71,12 @@ extension RaftService {
     public var replication: ReplicationView? {
         guard phase == .running, node.role == .leader else { return nil }
         let tick = settings.tickInterval
-        let peers = node.progress.mapValues { progress in
-            ReplicationView.Peer(match: progress.match, sinceContact: tick * progress.ticksSinceContact)
-        }
+        let heartbeat = tick * settings.raft.heartbeatTicks
+        let configuration = node.configuration
+        let peers = Dictionary(uniqueKeysWithValues: node.progress.map { peer, progress in
+            let interval = configuration.isStandby(peer) ? heartbeat * settings.raft.standbyHeartbeatRounds : heartbeat
+            return (peer, ReplicationView.Peer(match: progress.match, sinceContact: tick * progress.ticksSinceContact, heartbeatInterval: interval))
+        })
         return ReplicationView(
             lastIndex: node.lastIndex, heartbeatInterval: tick * settings.raft.heartbeatTicks,
             electionTimeout: tick * settings.raft.electionTicks, peers: peers
@@ -90,11 +99,15 @@ public struct ReplicationView: Sendable, Hashable {
         public var match: LogIndex
         /// How long since the leader last heard from it (tick resolution).
         public var sinceContact: Duration
+        /// How often the leader heartbeats it, when not the view's ``ReplicationView/heartbeatInterval``
+        /// (standbys hear fewer heartbeats).
+        public var heartbeatInterval: Duration?
 
         /// One peer's progress.
-        public init(match: LogIndex, sinceContact: Duration) {
+        public init(match: LogIndex, sinceContact: Duration, heartbeatInterval: Duration? = nil) {
             self.match = match
             self.sinceContact = sinceContact
+            self.heartbeatInterval = heartbeatInterval
         }
     }
 
@@ -121,12 +134,16 @@ public struct ReplicationView: Sendable, Hashable {
     /// never caught up, however short the log.
     public func caughtUp(maxLag: LogIndex = 250, heartbeats: Int = 2) -> Set<NodeID> {
         Set(peers.filter { _, peer in
-            peer.match > 0 && peer.match + maxLag >= lastIndex && peer.sinceContact <= heartbeatInterval * heartbeats
+            peer.match > 0 && peer.match + maxLag >= lastIndex
+                && peer.sinceContact <= (peer.heartbeatInterval ?? heartbeatInterval) * heartbeats
         }.keys)
     }
 
-    /// Peers the leader has not heard from within an election timeout: heartbeat-silent.
+    /// Peers the leader has not heard from within an election timeout (or, for a peer heartbeated less
+    /// often, two of its heartbeat periods if that is longer): heartbeat-silent.
     public func silent() -> Set<NodeID> {
-        Set(peers.filter { _, peer in peer.sinceContact > electionTimeout }.keys)
+        Set(peers.filter { _, peer in
+            peer.sinceContact > max(electionTimeout, (peer.heartbeatInterval ?? heartbeatInterval) * 2)
+        }.keys)
     }
 }

@@ -7,6 +7,7 @@ import NIOPosix
 import NIOSupport
 import Prometheus
 import ServiceLifecycle
+import Synchronization
 
 /// The Raft shell: owns one ``RaftNode`` core, ticks it, feeds it messages from the mesh and carries out
 /// every `Ready` exactly as `docs/raft.md` orders it — send what may go at once, persist through
@@ -55,8 +56,13 @@ public actor RaftService: Service {
     var nextReadContext: ReadContext = 0
     var lastLeader: NodeID?
     var failure: RaftServiceError?
-    /// When this node last heard from the leader of its term (or led itself): the liveness check's input.
-    var lastLeaderContact: ContinuousClock.Instant?
+    /// When this node last heard from the leader of its term (or led itself): the liveness check's input,
+    /// kept where a health check can read it without hopping to the actor.
+    nonisolated let leaderContact = Mutex<ContinuousClock.Instant?>(nil)
+    var lastLeaderContact: ContinuousClock.Instant? {
+        get { leaderContact.withLock { $0 } }
+        set { leaderContact.withLock { $0 = newValue } }
+    }
     /// Subscribers of ``statusUpdates()``, by subscription number.
     var statusWatchers: [Int: AsyncStream<RaftStatus>.Continuation] = [:]
     var nextStatusWatcher = 0
@@ -106,7 +112,9 @@ public actor RaftService: Service {
         self.logger = logger
         let metrics = metrics.map { RaftMetrics(registry: $0) }
         self.metrics = metrics
-        executor = EventLoopTaskExecutor(eventLoop: MultiThreadedEventLoopGroup.singleton.next())
+        // The mesh's own loop: a Raft message and its answer are handed between the connection and the
+        // actor without waking another thread (an idle leader's heartbeat rounds are most of its work).
+        executor = EventLoopTaskExecutor(eventLoop: mesh.eventLoop)
         node = RaftNode(id: settings.nodeID, settings: settings.raft, storage: .empty)
         (inputs, inputSink) = AsyncStream.makeStream(of: RaftInput.self, bufferingPolicy: .bufferingOldest(settings.inboxCapacity))
         metrics?.setState(.none)
@@ -178,7 +186,8 @@ public actor RaftService: Service {
 
     private func tickLoop() async throws {
         while !Task.isCancelled {
-            try await Task.sleep(for: settings.tickInterval)
+            // The loop's own timer: one thread woken per tick, not three (see `EventLoop.sleep(for:)`).
+            try await executor.eventLoop.sleep(for: settings.tickInterval)
             if let failure { throw failure }
             await tick()
         }

@@ -34,7 +34,8 @@ public struct RaftServiceSettings: Sendable {
     public init(nodeID: NodeID, heartbeatInterval: Duration, electionTimeout: Duration) {
         precondition(heartbeatInterval > .zero, "heartbeatInterval must be positive")
         let ticks = max(2, Int((electionTimeout / heartbeatInterval).rounded()))
-        self.init(nodeID: nodeID, raft: RaftSettings(electionTicks: ticks, heartbeatTicks: 1))
+        // Standbys hear every 4th heartbeat (2 s at the default 500 ms): see `standbyHeartbeatRounds`.
+        self.init(nodeID: nodeID, raft: RaftSettings(electionTicks: ticks, heartbeatTicks: 1, standbyHeartbeatRounds: 4))
         tickInterval = heartbeatInterval
     }
 }

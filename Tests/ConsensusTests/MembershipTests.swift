@@ -105,3 +105,46 @@ struct MembershipTests {
         #expect(cluster.appliedCommands("b") == ["x"], "a and b are a majority of a, b, c")
     }
 }
+
+@Suite("Heartbeats to standbys")
+struct StandbyHeartbeatTests {
+    static func heartbeats(to name: String, in messages: [Message]) -> Int {
+        messages.filter { message in
+            guard message.to == NodeID(name), case .heartbeat = message.kind else { return false }
+            return true
+        }.count
+    }
+
+    @Test("with standbyHeartbeatRounds 4, voters hear every round and a standby every 4th; read rounds skip standbys")
+    func standbysHearEveryFourthRound() throws {
+        var cluster = TestCluster(
+            voters: ["a", "b", "c"], standbys: ["s"], settings: RaftSettings(standbyHeartbeatRounds: 4)
+        )
+        cluster.elect("a")
+        cluster.delivered = []
+        cluster.tick(["a"], times: 8)
+        #expect(Self.heartbeats(to: "b", in: cluster.delivered) == 8)
+        #expect(Self.heartbeats(to: "c", in: cluster.delivered) == 8)
+        #expect(Self.heartbeats(to: "s", in: cluster.delivered) == 2)
+        // A read is confirmed by the voters alone; the standby hears nothing of it.
+        cluster.delivered = []
+        try cluster["a"].readIndex(context: 3)
+        cluster.stabilize()
+        #expect(cluster.readStates[NodeID("a")]?.map(\.context) == [3])
+        #expect(Self.heartbeats(to: "b", in: cluster.delivered) == 1)
+        #expect(Self.heartbeats(to: "s", in: cluster.delivered) == 0)
+        // New entries still reach the standby at once.
+        let index = try cluster.propose("a", "x")
+        #expect(cluster["s"].lastIndex == index)
+    }
+
+    @Test("by default every member hears every round")
+    func defaultIsEveryRound() {
+        var cluster = TestCluster(voters: ["a", "b", "c"], standbys: ["s"])
+        cluster.elect("a")
+        cluster.delivered = []
+        cluster.tick(["a"], times: 4)
+        #expect(Self.heartbeats(to: "s", in: cluster.delivered) == 4)
+        #expect(Self.heartbeats(to: "b", in: cluster.delivered) == 4)
+    }
+}

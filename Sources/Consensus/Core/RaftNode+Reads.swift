@@ -38,7 +38,8 @@ extension RaftNode {
         read.sequence = readSequence
         pendingReads.append(read)
         releaseConfirmedReads()
-        if !pendingReads.isEmpty { broadcastHeartbeat() }
+        // Only voters confirm leadership, so standbys are left out of read rounds.
+        if !pendingReads.isEmpty { broadcastHeartbeat(toStandbys: false) }
     }
 
     mutating func releaseReadsAwaitingCommit() {

@@ -68,8 +68,9 @@ extension RaftNode {
         return true
     }
 
-    mutating func broadcastHeartbeat() {
-        for peer in configuration.members where peer != id {
+    /// Heartbeats every voter, and the standbys too when `toStandbys`.
+    mutating func broadcastHeartbeat(toStandbys: Bool) {
+        for peer in configuration.members where peer != id && (toStandbys || !configuration.isStandby(peer)) {
             let match = progressByPeer[peer]?.match ?? 0
             let commit = min(match, log.committed)
             send(.heartbeat(commit: commit, readSequence: readSequence), to: peer)

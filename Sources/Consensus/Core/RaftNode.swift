@@ -53,6 +53,8 @@ public struct RaftNode: Sendable {
     var votes: [NodeID: Bool] = [:]
     var electionElapsed = 0
     var heartbeatElapsed = 0
+    /// Heartbeat rounds since standbys were last included.
+    var standbyRoundsElapsed = 0
     var randomizedElectionTimeout: Int
     var jitter: ElectionJitter
 
@@ -173,7 +175,10 @@ public struct RaftNode: Sendable {
         }
         if heartbeatElapsed >= settings.heartbeatTicks {
             heartbeatElapsed = 0
-            broadcastHeartbeat()
+            standbyRoundsElapsed += 1
+            let standbysToo = standbyRoundsElapsed >= settings.standbyHeartbeatRounds
+            if standbysToo { standbyRoundsElapsed = 0 }
+            broadcastHeartbeat(toStandbys: standbysToo)
         }
         handOverIfNoLongerVoter()
     }
@@ -204,6 +209,7 @@ public struct RaftNode: Sendable {
         leader = nil
         electionElapsed = 0
         heartbeatElapsed = 0
+        standbyRoundsElapsed = 0
         resetRandomizedElectionTimeout()
         transferee = nil
         votes = [:]

@@ -7,6 +7,11 @@ public struct RaftSettings: Hashable, Sendable {
     public var electionTicks: Int
     /// Ticks between a leader's heartbeats; must be below `electionTicks`. Default 1.
     public var heartbeatTicks: Int
+    /// Standbys get every this-many-th heartbeat round (and no read-confirmation rounds, which only voters
+    /// answer for). A standby never campaigns and counts for no quorum, so the heartbeat only tells it the
+    /// commit index and keeps it in contact: thinning it keeps the leader's idle cost per standby small.
+    /// New entries still reach standbys at once. Default 1 (every round).
+    public var standbyHeartbeatRounds: Int
     /// Most entries in one append message. Default 64.
     public var maxEntriesPerAppend: Int
     /// Most bytes of entries in one append message (one entry is sent even if larger). Default 1 MiB.
@@ -29,11 +34,13 @@ public struct RaftSettings: Hashable, Sendable {
     public init(
         electionTicks: Int = 10, heartbeatTicks: Int = 1, maxEntriesPerAppend: Int = 64,
         maxBytesPerAppend: Int = 1 << 20, maxInflightAppends: Int = 2, preVote: Bool = true,
-        checkQuorum: Bool = true, snapshotTimeoutTicks: Int = 50, randomSeed: UInt64 = 0
+        checkQuorum: Bool = true, snapshotTimeoutTicks: Int = 50, randomSeed: UInt64 = 0,
+        standbyHeartbeatRounds: Int = 1
     ) {
         precondition(electionTicks > heartbeatTicks && heartbeatTicks > 0, "need 0 < heartbeatTicks < electionTicks")
         precondition(maxEntriesPerAppend > 0 && maxBytesPerAppend > 0 && maxInflightAppends > 0, "limits must be positive")
         precondition(snapshotTimeoutTicks > 0, "snapshotTimeoutTicks must be positive")
+        precondition(standbyHeartbeatRounds > 0, "standbyHeartbeatRounds must be positive")
         self.electionTicks = electionTicks
         self.heartbeatTicks = heartbeatTicks
         self.maxEntriesPerAppend = maxEntriesPerAppend
@@ -43,6 +50,7 @@ public struct RaftSettings: Hashable, Sendable {
         self.checkQuorum = checkQuorum
         self.snapshotTimeoutTicks = snapshotTimeoutTicks
         self.randomSeed = randomSeed
+        self.standbyHeartbeatRounds = standbyHeartbeatRounds
     }
 }
 

@@ -117,7 +117,7 @@ let package = Package(
             name: "Cohort",
             dependencies: [
                 "CohortCore", "CohortConfig", "Observability", "Systemd", "Gossip", "Mesh", "Processes",
-                "Consensus", "RaftService", "RaftMembership", nio, logging, metrics, lifecycle,
+                "Consensus", "RaftService", "RaftMembership", "NIOSupport", nio, logging, metrics, lifecycle,
             ],
             swiftSettings: strict
         ),

@@ -51,7 +51,6 @@ public final class CohortNode: Sendable {
     public let store: SystemStore
 
     private let heartbeat: RuntimeHeartbeat
-    private let gossipHealth: GossipHealth?
     private let meshMembership: MeshMembership?
     private let raftHealth: RaftHealth?
     private let raftMembership: RaftMembershipService?
@@ -104,7 +103,8 @@ public final class CohortNode: Sendable {
             )
             self.gossip = gossip
             let publisher = NodeMetaPublisher(meta: nodeMeta, gossip: gossip, logger: logger)
-            gossipHealth = GossipHealth(gossip: gossip, health: health)
+            // Registers its checks; they read the service's published state when asked.
+            _ = GossipHealth(gossip: gossip, health: health)
             let mesh = MeshService(
                 settings: Self.meshSettings(settings, incarnation: incarnation), logger: logger, metrics: metrics.registry
             )
@@ -132,7 +132,6 @@ public final class CohortNode: Sendable {
             )
         } else {
             gossip = nil
-            gossipHealth = nil
             mesh = nil
             meshMembership = nil
             raft = nil
@@ -163,9 +162,9 @@ public final class CohortNode: Sendable {
     /// The node's long-lived services, in start order (they stop in reverse).
     public var services: [any Service] {
         var services: [any Service] = [heartbeat]
-        if let mesh, let gossip, let gossipHealth, let meshMembership, let raft, let raftHealth, let raftMembership {
+        if let mesh, let gossip, let meshMembership, let raft, let raftHealth, let raftMembership {
             // Raft stops before gossip and the mesh: a leader hands over leadership while it can still talk.
-            services += [mesh, gossip, gossipHealth, meshMembership, raft, raftHealth, raftMembership]
+            services += [mesh, gossip, meshMembership, raft, raftHealth, raftMembership]
         }
         // Last, so it is stopped first: processes exit (and their EXIT signals leave over the mesh) before
         // the node leaves gossip and closes the mesh.

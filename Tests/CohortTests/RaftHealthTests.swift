@@ -63,4 +63,18 @@ struct ReplicationViewTests {
         )
         #expect(fresh.caughtUp() == [NodeID("old")])
     }
+
+    @Test("a standby heartbeated every 2 s is caught up if heard within 4 s, and silent only after 4 s")
+    func standbysHeardLessOften() {
+        let view = ReplicationView(
+            lastIndex: 10, heartbeatInterval: .milliseconds(500), electionTimeout: .seconds(2),
+            peers: [
+                NodeID("standby"): .init(match: 10, sinceContact: .seconds(3), heartbeatInterval: .seconds(2)),
+                NodeID("late-standby"): .init(match: 10, sinceContact: .milliseconds(4500), heartbeatInterval: .seconds(2)),
+                NodeID("voter"): .init(match: 10, sinceContact: .seconds(3)),
+            ]
+        )
+        #expect(view.caughtUp() == [NodeID("standby")])
+        #expect(view.silent() == [NodeID("late-standby"), NodeID("voter")])
+    }
 }

@@ -3,10 +3,12 @@ import RaftService
 import ServiceLifecycle
 import Synchronization
 
-/// Mirrors the Raft service into health checks once a second (SPEC section 10):
+/// The Raft service's health checks (SPEC section 10), kept current without a polling loop:
 /// - liveness `raft.last_contact`: a voter must have heard from its leader within 30 s, a standby within
-///   5 minutes; a leader and a node outside the configuration always pass;
+///   5 minutes; a leader and a node outside the configuration always pass. Evaluated when asked, from the
+///   last status and the service's leader-contact clock;
 /// - readiness `raft`: Raft has restored its state and, on a member of the configuration, knows a leader.
+///   Set on every status change the service publishes.
 final class RaftHealth: Service, Sendable {
     static let livenessCheck = "raft.last_contact"
     static let readinessCheck = "raft"
@@ -14,24 +16,25 @@ final class RaftHealth: Service, Sendable {
     static let standbyLimit = Duration.seconds(300)
 
     private let raft: RaftService
-    private let checks: PolledChecks
     private let latest = Mutex<RaftStatus?>(nil)
-    private let interval: Duration
+    private let readiness = HealthFlag(.fail("raft has not started"))
 
-    init(raft: RaftService, health: HealthRegistry, interval: Duration = .seconds(1)) {
+    init(raft: RaftService, health: HealthRegistry) {
         self.raft = raft
-        self.interval = interval
-        checks = PolledChecks(health: health, liveness: Self.livenessCheck, readiness: Self.readinessCheck, notReadyYet: "raft has not started")
+        let started = ContinuousClock.now
+        health.register(Self.readinessCheck, kind: .readiness) { [readiness] in readiness.status }
+        health.register(Self.livenessCheck, kind: .liveness) { [self] in
+            guard let status = latest.withLock({ $0 }) else { return .ok }
+            let since = ContinuousClock.now - (raft.lastLeaderContactInstant ?? started)
+            return Self.liveness(status, sinceContact: since)
+        }
     }
 
+    /// Follows the service's status changes until it stops.
     func run() async throws {
-        let started = ContinuousClock.now
-        await checks.poll(every: interval) {
-            let status = await raft.status
-            let sinceContact = await raft.timeSinceLeaderContact
+        for await status in await raft.statusUpdates().cancelOnGracefulShutdown() {
             latest.withLock { $0 = status }
-            checks.readiness.set(Self.readiness(status))
-            checks.liveness.set(Self.liveness(status, sinceContact: sinceContact ?? (.now - started)))
+            readiness.set(Self.readiness(status))
         }
     }
 

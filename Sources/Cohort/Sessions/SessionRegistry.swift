@@ -1,5 +1,6 @@
 import CohortCore
 import Logging
+import NIOSupport
 import Processes
 import ServiceLifecycle
 import Synchronization
@@ -18,6 +19,9 @@ public final class SessionRegistry: Service, Sendable {
     private let logger: Logger
     private let sessions = Mutex<[PID: Session]>([:])
     private let sweepInterval: Duration
+    /// Rung when a session opens: the sweeper sleeps on it while there is none, so an idle node pays no
+    /// timer for sessions it does not have.
+    private let opened = Doorbell()
 
     /// Creates the registry over `runtime`.
     public init(runtime: ProcessRuntime, logger: Logger, sweepInterval: Duration = .seconds(1)) {
@@ -48,6 +52,7 @@ public final class SessionRegistry: Service, Sendable {
         }
         session.setPID(pid)
         sessions.withLock { $0[pid] = session }
+        opened.ring()
         return session
     }
 
@@ -69,9 +74,17 @@ public final class SessionRegistry: Service, Sendable {
     /// How many sessions are open.
     public var count: Int { sessions.withLock { $0.count } }
 
-    /// Ends sessions whose time-to-live lapsed, every second, until shutdown.
+    /// Ends sessions whose time-to-live lapsed, every second while any is open, until shutdown.
     public func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            if count == 0 {
+                await withGracefulShutdownHandler {
+                    await opened.wait()
+                } onGracefulShutdown: {
+                    self.opened.ring()
+                }
+                continue
+            }
             try? await Task.sleep(for: sweepInterval)
             sweep(now: .now)
         }

@@ -45,6 +45,9 @@ struct RaftDaemonTests {
             try await waitUntil(within: .seconds(30), "\(leader.name) to catch up") {
                 await leader.value("after-kill", stale: true) == "yes"
             }
+            // Having the data is not being a voter again: the leader re-adds it as a standby and promotes it
+            // once caught up. Only then does the configuration hold all three.
+            _ = try await waitForAgreement(nodes, "\(leader.name) to be a voter again") { $0.voters == names }
 
             // SIGTERM the current leader: it hands leadership over before it exits.
             let current = try #require(nodes.first { $0.name == afterKill.leader })

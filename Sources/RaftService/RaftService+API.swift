@@ -26,6 +26,15 @@ extension RaftService {
             case .notLeader(let leader):
                 guard let target = leader ?? fallbackTarget(), target != settings.nodeID else { throw RaftServiceError.noLeader }
                 guard hopsLeft > 0 else { throw RaftServiceError.notLeader(leader: leader) }
+                // A follower heard its leader over the mesh; with that connection gone the leader has likely
+                // failed, and a forward would only wait out its timeout for a reconnect that may never come.
+                // Fail at once ("nothing was written"): the caller retries, and finds the next leader.
+                if let leader, !mesh.isConnected(to: leader) {
+                    throw RaftServiceError.forwardFailed(
+                        leader: leader, reason: "no connection to the leader (it may have failed; an election follows if so)",
+                        maybeCommitted: false
+                    )
+                }
                 return try await forward(command, to: target, timeout: timeout, hopsLeft: hopsLeft - 1)
             case .transferInProgress(let transferee):
                 throw RaftServiceError.transferInProgress(transferee: transferee)

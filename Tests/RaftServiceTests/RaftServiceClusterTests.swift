@@ -83,6 +83,36 @@ import Testing
         }
     }
 
+    @Test func aFollowerFailsAWriteAtOnceWhenItsLeadersConnectionIsGone() async throws {
+        try await withRaftCluster { cluster in
+            _ = try await cluster.start(["a", "b", "c"])
+            let leader = try await cluster.waitForLeader()
+            let follower = try #require(cluster.running.first { $0.id != leader.id })
+            await cluster.crash(leader)
+            try await waitFor("the follower's connection to the crashed leader to close") {
+                !follower.mesh.isConnected(to: leader.id)
+            }
+            // Forwarded, this would wait the whole minute for a reconnect to a dead node. It fails now, saying
+            // nothing was written — unless the follower has already left the old leader for an election.
+            do {
+                _ = try await follower.raft.propose(command("during", 0), timeout: .seconds(60))
+                Issue.record("a write with no leader reachable should fail")
+            } catch let error as RaftServiceError {
+                switch error {
+                case .forwardFailed(let target, _, maybeCommitted: false):
+                    #expect(target == leader.id)
+                case .noLeader:
+                    break
+                default:
+                    Issue.record("unexpected error: \(error)")
+                }
+            }
+            // The survivors elect a leader and writes commit again.
+            _ = try await cluster.waitForLeader()
+            _ = try await proposeSafely(command("after", 0), on: follower)
+        }
+    }
+
     @Test func aLeaderStoppedGracefullyHandsOverLeadershipFirst() async throws {
         try await withRaftCluster { cluster in
             _ = try await cluster.start(["a", "b", "c"])

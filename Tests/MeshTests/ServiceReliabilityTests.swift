@@ -148,17 +148,23 @@ import Testing
         }
     }
 
+    /// Nodes a and b, connected, with a 50 ms keepalive.
+    static func connectedPair(_ mesh: MeshCluster, deadPeerTimeout: Duration) async throws -> (MeshTestNode, MeshTestNode) {
+        let fast: (inout MeshSettings) -> Void = { settings in
+            settings.keepaliveInterval = .milliseconds(50)
+            settings.deadPeerTimeout = deadPeerTimeout
+        }
+        let a = try await mesh.start("a", configure: fast)
+        let b = try await mesh.start("b", configure: fast)
+        try await mesh.connect(a, b)
+        return (a, b)
+    }
+
     @Test func anIdleConnectionIsNeverPingedAndWakesWhenUsed() async throws {
         try await withMesh { mesh in
-            // A fast keepalive, and a dead-peer timeout generous enough that a loaded machine never closes
-            // this live connection: the test is about pings, not closing.
-            let fast: (inout MeshSettings) -> Void = { settings in
-                settings.keepaliveInterval = .milliseconds(50)
-                settings.deadPeerTimeout = .seconds(10)
-            }
-            let a = try await mesh.start("a", configure: fast)
-            let b = try await mesh.start("b", configure: fast)
-            try await mesh.connect(a, b)
+            // A dead-peer timeout generous enough that a loaded machine never closes this live connection:
+            // the test is about pings, not closing.
+            let (a, b) = try await Self.connectedPair(mesh, deadPeerTimeout: .seconds(10))
             try await waitFor("both keepalives to park on the idle connection") {
                 a.service.isKeepaliveParkedForTesting(to: b.id) && b.service.isKeepaliveParkedForTesting(to: a.id)
             }
@@ -184,14 +190,8 @@ import Testing
 
     @Test func deadPeerIsNoticedByKeepalive() async throws {
         try await withMesh { mesh in
-            let fast: (inout MeshSettings) -> Void = { settings in
-                settings.keepaliveInterval = .milliseconds(50)
-                settings.deadPeerTimeout = .milliseconds(300)
-            }
-            let a = try await mesh.start("a", configure: fast)
+            let (a, b) = try await Self.connectedPair(mesh, deadPeerTimeout: .milliseconds(300))
             // A raw connection that completes the handshake and then stays silent: a hung peer.
-            let b = try await mesh.start("b", configure: fast)
-            try await mesh.connect(a, b)
             let closed = try await rawSession(to: a) { frames, outbound in
                 _ = try await rawHandshake(as: "0-silent", to: a, frames: &frames, outbound: outbound)
                 // An idle connection is not watched; one that a sends on is pinged, and closed when no

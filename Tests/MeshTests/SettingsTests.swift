@@ -68,33 +68,40 @@ import Testing
     @Test func aConnectionThatHearsTrafficIsNeverPingedAndASilentOneIsClosed() {
         var keepalive = Keepalive(interval: .seconds(5), deadAfter: .seconds(15))
         // Traffic both ways at every look: no keepalive traffic at all.
-        for _ in 0..<10 { #expect(keepalive.look(heard: true, sent: true) == .nothing) }
+        for _ in 0..<10 { #expect(keepalive.look(heard: true, sent: true, answered: true) == .nothing) }
         // Sending into silence: a ping per look (the ping itself counts as sent), then closed once silent
         // for the timeout.
-        #expect(keepalive.look(heard: false, sent: true) == .ping)
-        #expect(keepalive.look(heard: false, sent: true) == .ping)
-        #expect(keepalive.look(heard: false, sent: true) == .close(silentFor: .seconds(15)))
+        #expect(keepalive.look(heard: false, sent: true, answered: false) == .ping)
+        #expect(keepalive.look(heard: false, sent: true, answered: false) == .ping)
+        #expect(keepalive.look(heard: false, sent: true, answered: false) == .close(silentFor: .seconds(15)))
         // Anything heard resets the count.
         var other = Keepalive(interval: .seconds(5), deadAfter: .seconds(15))
-        #expect(other.look(heard: false, sent: true) == .ping)
-        #expect(other.look(heard: false, sent: true) == .ping)
-        #expect(other.look(heard: true, sent: true) == .nothing)
-        #expect(other.look(heard: false, sent: true) == .ping)
+        #expect(other.look(heard: false, sent: true, answered: false) == .ping)
+        #expect(other.look(heard: false, sent: true, answered: false) == .ping)
+        #expect(other.look(heard: true, sent: true, answered: true) == .nothing)
+        #expect(other.look(heard: false, sent: true, answered: false) == .ping)
     }
 
-    @Test func aConnectionThisSideDoesNotSendOnParksUnlessAPingIsUnanswered() {
+    @Test func anIdleConnectionParksOnlyOnceThePeerWasHeardAfterTheLastSend() {
         var keepalive = Keepalive(interval: .seconds(5), deadAfter: .seconds(15))
-        // Nothing sent: idle, whether or not the peer talks (the sender watches its own path).
-        #expect(keepalive.look(heard: false, sent: false) == .park)
-        #expect(keepalive.look(heard: true, sent: false) == .park)
-        // A ping of ours is unanswered: keep watching until it is answered or the timeout closes.
-        #expect(keepalive.look(heard: false, sent: true) == .ping)
-        #expect(keepalive.look(heard: false, sent: false) == .ping)
-        #expect(keepalive.look(heard: false, sent: false) == .close(silentFor: .seconds(15)))
-        // Answered: idle again.
+        // Nothing sent and the peer heard after our last send: idle, whether or not it talks now.
+        #expect(keepalive.look(heard: false, sent: false, answered: true) == .park)
+        #expect(keepalive.look(heard: true, sent: false, answered: true) == .park)
+        // A send not yet followed by anything from the peer (heard earlier in the same interval does not
+        // count): keep watching, ping, close.
+        var sentIntoSilence = Keepalive(interval: .seconds(5), deadAfter: .seconds(15))
+        #expect(sentIntoSilence.look(heard: true, sent: true, answered: false) == .nothing)
+        #expect(sentIntoSilence.look(heard: false, sent: false, answered: false) == .ping)
+        #expect(sentIntoSilence.look(heard: false, sent: true, answered: false) == .ping)
+        #expect(sentIntoSilence.look(heard: false, sent: true, answered: false) == .close(silentFor: .seconds(15)))
+        // A ping of ours unanswered: keep watching until it is answered or the timeout closes.
+        var pinged = Keepalive(interval: .seconds(5), deadAfter: .seconds(15))
+        #expect(pinged.look(heard: false, sent: true, answered: false) == .ping)
+        #expect(pinged.look(heard: false, sent: false, answered: true) == .ping)
+        // Answered (the pong came after the ping): idle again.
         var answered = Keepalive(interval: .seconds(5), deadAfter: .seconds(15))
-        #expect(answered.look(heard: false, sent: true) == .ping)
-        #expect(answered.look(heard: true, sent: true) == .nothing)
-        #expect(answered.look(heard: false, sent: false) == .park)
+        #expect(answered.look(heard: false, sent: true, answered: false) == .ping)
+        #expect(answered.look(heard: true, sent: true, answered: true) == .nothing)
+        #expect(answered.look(heard: false, sent: false, answered: true) == .park)
     }
 }

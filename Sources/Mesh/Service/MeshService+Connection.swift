@@ -223,7 +223,11 @@ extension MeshService {
                 await bell.wait()
                 continue
             }
-            activity.noteSent()
+            // Answers (pongs, relay acknowledgements) are not news the peer must confirm: a batch of only
+            // those leaves an idle keepalive parked (else two parked sides would ping-pong forever).
+            if batch.frames.contains(where: { $0.header.kind != .pong && $0.header.kind != .ack }) {
+                activity.noteSent()
+            }
             var buffer = channel.allocator.buffer(capacity: batch.frames.reduce(0) { $0 + $1.bodyBytes + overhead })
             requestIDs.removeAll(keepingCapacity: true)
             for frame in batch.frames {
@@ -276,8 +280,9 @@ extension MeshService {
     /// connection when nothing at all was received for ``MeshSettings/deadPeerTimeout`` (a dead peer or a
     /// silently broken path).
     ///
-    /// A connection on which this side sent nothing for a whole interval, with no ping of ours unanswered,
-    /// is idle: the keepalive parks until the writer next sends, and then watches again. Nothing queued
+    /// A connection on which this side sent nothing for a whole interval, on which the peer has been heard
+    /// since this side's last send, and with no ping of ours unanswered, is idle: the keepalive parks until
+    /// the writer next sends, and then watches again. Nothing queued
     /// means nothing to lose on a broken path, and a node's connections to the gossip-only members it never
     /// talks to cost it no timer and no packet: its idle mesh work stays flat however many members there
     /// are. (Gossip, not the mesh, tells that a node died.)
@@ -285,7 +290,8 @@ extension MeshService {
         var keepalive = Keepalive(interval: settings.keepaliveInterval, deadAfter: settings.deadPeerTimeout)
         while !Task.isCancelled {
             do { try await channel.eventLoop.sleep(for: keepalive.interval) } catch { return }
-            switch keepalive.look(heard: activity.takeHeard(), sent: activity.takeSent()) {
+            let sent = activity.takeSent()
+            switch keepalive.look(heard: activity.takeHeard(), sent: sent, answered: activity.answeredSinceLastSend) {
             case .nothing:
                 continue
             case .park:
@@ -302,7 +308,8 @@ extension MeshService {
 }
 
 /// The keepalive's decision at each look: nothing (something arrived), ping (silent since the last look),
-/// close (silent for the dead-peer timeout), or park (this side sent nothing and awaits no pong: idle).
+/// close (silent for the dead-peer timeout), or park (idle: this side sent nothing, the peer was heard
+/// after its last send, and no ping is unanswered).
 struct Keepalive {
     enum Action: Equatable {
         case nothing
@@ -320,9 +327,10 @@ struct Keepalive {
         self.deadAfter = deadAfter
     }
 
-    /// `heard`: a frame arrived since the last look; `sent`: this side wrote one (a ping included).
-    mutating func look(heard: Bool, sent: Bool) -> Action {
-        if !sent, silent == .zero { return .park }
+    /// `heard`: a frame arrived since the last look; `sent`: this side wrote one (a ping included);
+    /// `answered`: a frame arrived after this side's last write.
+    mutating func look(heard: Bool, sent: Bool, answered: Bool) -> Action {
+        if !sent, answered, silent == .zero { return .park }
         silent = heard ? .zero : silent + interval
         if silent >= deadAfter { return .close(silentFor: silent) }
         return heard ? .nothing : .ping

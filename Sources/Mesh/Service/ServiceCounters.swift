@@ -21,21 +21,29 @@ final class ServiceCounters: Sendable {
 }
 
 /// What the keepalive of one connection looks at: whether anything was heard (set by the reader on every
-/// frame, a relaxed store) and whether anything was sent (set by the writer per batch) since its last look;
-/// and where it parks while the connection is idle.
+/// frame) and whether anything was sent (set by the writer per batch) since its last look, and whether the
+/// peer has been heard from since this side's last send; and where it parks while the connection is idle.
 final class ConnectionActivity: Sendable {
     private let heard = Atomic<Bool>(true)
     private let sent = Atomic<Bool>(false)
+    /// Batches written so far, and how many had been written when the last frame arrived.
+    private let sends = Atomic<UInt64>(0)
+    private let heardAfterSends = Atomic<UInt64>(0)
     private let parked = Atomic<Bool>(false)
     private let resume = Doorbell()
 
     init() {}
 
     /// The reader received a frame.
-    func touch() { heard.store(true, ordering: .relaxed) }
+    func touch() {
+        heard.store(true, ordering: .relaxed)
+        heardAfterSends.store(sends.load(ordering: .relaxed), ordering: .relaxed)
+    }
 
-    /// The writer is sending a batch: wakes a parked keepalive.
+    /// The writer is sending a batch with something besides answers (pongs, acknowledgements): wakes a
+    /// parked keepalive.
     func noteSent() {
+        sends.add(1, ordering: .relaxed)
         // Sequentially consistent with `park()`: either the keepalive sees this store, or this sees it
         // parked and rings.
         sent.store(true, ordering: .sequentiallyConsistent)
@@ -47,6 +55,12 @@ final class ConnectionActivity: Sendable {
 
     /// Whether anything was sent since the previous call.
     func takeSent() -> Bool { sent.exchange(false, ordering: .sequentiallyConsistent) }
+
+    /// Whether a frame arrived after this side's last send (or nothing was ever sent): the path has been
+    /// shown to work since. (A race with the writer can only make this false, costing one ping.)
+    var answeredSinceLastSend: Bool {
+        heardAfterSends.load(ordering: .relaxed) == sends.load(ordering: .relaxed)
+    }
 
     /// Whether the keepalive is parked (for tests).
     var isParked: Bool { parked.load(ordering: .sequentiallyConsistent) }

@@ -170,6 +170,7 @@ public actor RaftService: Service {
             await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await self.tickLoop() }
                 group.addTask { await self.inputLoop() }
+                group.addTask { await self.watchConnections() }
                 group.addTask {
                     // Graceful shutdown hands leadership over first; cancellation (a crash) does not.
                     guard (try? await gracefulShutdown()) != nil else { return }
@@ -197,6 +198,22 @@ public actor RaftService: Service {
         for await input in inputs {
             await receive(input)
         }
+    }
+
+    /// Tells the core when the connection to a peer ends (or membership forgets it): if that was the
+    /// leader, a follower campaigns as soon as the lease allows (see `RaftNode.leaderUnreachable`). Runs
+    /// until cancelled, also after the mesh has stopped.
+    private func watchConnections() async {
+        for await event in mesh.peerEvents {
+            switch event {
+            case .disconnected(let peer), .removed(let peer):
+                guard phase == .running else { continue }
+                node.leaderUnreachable(peer)
+            case .connected:
+                continue
+            }
+        }
+        await Doorbell().wait()  // until the group is cancelled
     }
 
     func tick() async {

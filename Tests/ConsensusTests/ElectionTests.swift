@@ -29,6 +29,29 @@ struct ElectionTests {
         #expect(cluster.leadersByTerm.values.allSatisfy { $0.count == 1 })
     }
 
+    @Test("when the leader is unreachable, the first surviving voter by ID campaigns as soon as the lease ends, the next one tick later", arguments: [1, 2, 3, 4, 5] as [UInt64])
+    func leaderUnreachableCampaignsWhenTheLeaseEnds(seed: UInt64) {
+        var settings = RaftSettings(electionTicks: 10)
+        settings.randomSeed = seed
+        var cluster = TestCluster(voters: ["a", "b", "c"], settings: settings)
+        cluster.elect("a")
+        cluster.isolate("a")
+        // Without the hint the survivors' timeouts are random in [10, 20) ticks; with it b goes at 10, c at 11.
+        cluster["b"].leaderUnreachable(NodeID("a"))
+        cluster["c"].leaderUnreachable(NodeID("a"))
+        cluster.tick(["b", "c"], times: 9)
+        #expect(cluster["b"].role == .follower && cluster["c"].role == .follower, "the lease still holds")
+        cluster.tick(["b", "c"], times: 1)
+        #expect(cluster["b"].role == .leader)
+        #expect(cluster["c"].leader == NodeID("b"))
+        // A hint about a node that is not the leader changes nothing.
+        var other = TestCluster(voters: ["a", "b", "c"], settings: settings)
+        other.elect("a")
+        let before = other["b"].randomizedElectionTimeout
+        other["b"].leaderUnreachable(NodeID("c"))
+        #expect(other["b"].randomizedElectionTimeout == before)
+    }
+
     @Test("randomised election timeouts fall in [electionTicks, 2 × electionTicks)")
     func randomisedTimeoutRange() {
         var seen = Set<Int>()

@@ -101,6 +101,19 @@ extension RaftNode {
 }
 
 extension RaftNode {
+    /// The shell lost its connection to `peer` (or membership declared it gone). If that is this
+    /// follower's leader, the follower campaigns as soon as the leader's lease allows — `electionTicks`
+    /// after it last heard from it — instead of at a random point in `[electionTicks, 2 × electionTicks)`.
+    /// The other voters go in the order of their IDs, one tick apart, so two survivors do not split the
+    /// vote. Only a timer moves: a follower that keeps hearing the leader (the connection came back) never
+    /// campaigns, and one that campaigns while the others still hear the leader is refused by their lease.
+    public mutating func leaderUnreachable(_ peer: NodeID) {
+        guard role == .follower, leader == peer, isPromotable else { return }
+        let survivors = configuration.voters.filter { $0 != peer }.sorted()
+        guard let rank = survivors.firstIndex(of: id) else { return }
+        randomizedElectionTimeout = min(randomizedElectionTimeout, settings.electionTicks + min(rank, settings.electionTicks - 1))
+    }
+
     /// Starts an election now (a pre-vote first when enabled), as if the election timeout had passed.
     /// Does nothing on a leader or on a node that may not campaign (a standby, or outside the configuration).
     public mutating func campaign() {

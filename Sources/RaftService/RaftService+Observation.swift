@@ -43,15 +43,7 @@ extension RaftService {
 
     /// Notes that the leader of the current term was heard from.
     func noteContact(from peer: NodeID) {
-        if peer == node.leader { lastLeaderContact = .now }
-    }
-
-    /// How long ago this node last heard from the leader of its term; zero on the leader; nil when it
-    /// never has since it started.
-    public var timeSinceLeaderContact: Duration? {
-        guard phase == .running else { return nil }
-        if node.role == .leader { return .zero }
-        return lastLeaderContact.map { ContinuousClock.now - $0 }
+        if peer == node.leader { leaderContact.withLock { $0 = .now } }
     }
 
     /// When this node last heard from the leader of its term (a leader: when it last ticked as leader);

@@ -248,7 +248,7 @@ extension RaftService {
             }
             lastLeader = node.leader
         }
-        if node.role == .leader { lastLeaderContact = .now }
+        if node.role == .leader { leaderContact.withLock { $0 = .now } }
         publishStatus()
         guard let metrics else { return }
         metrics.setState(Self.state(of: node.role))

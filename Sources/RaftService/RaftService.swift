@@ -59,10 +59,6 @@ public actor RaftService: Service {
     /// When this node last heard from the leader of its term (or led itself): the liveness check's input,
     /// kept where a health check can read it without hopping to the actor.
     nonisolated let leaderContact = Mutex<ContinuousClock.Instant?>(nil)
-    var lastLeaderContact: ContinuousClock.Instant? {
-        get { leaderContact.withLock { $0 } }
-        set { leaderContact.withLock { $0 = newValue } }
-    }
     /// Subscribers of ``statusUpdates()``, by subscription number.
     var statusWatchers: [Int: AsyncStream<RaftStatus>.Continuation] = [:]
     var nextStatusWatcher = 0

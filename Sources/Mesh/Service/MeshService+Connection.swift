@@ -282,20 +282,22 @@ extension MeshService {
     ///
     /// A connection on which this side sent nothing for a whole interval, on which the peer has been heard
     /// since this side's last send, and with no ping of ours unanswered, is idle: the keepalive parks until
-    /// the writer next sends, and then watches again. Nothing queued
-    /// means nothing to lose on a broken path, and a node's connections to the gossip-only members it never
-    /// talks to cost it no timer and no packet: its idle mesh work stays flat however many members there
-    /// are. (Gossip, not the mesh, tells that a node died.)
+    /// the writer next sends, and then watches again. Nothing queued means nothing to lose on a broken
+    /// path, and a node's connections to the gossip-only members it never talks to cost it no timer and no
+    /// packet: its idle mesh work stays flat however many members there are. (Gossip, not the mesh, tells
+    /// that a node died.)
     nonisolated func runKeepalive(link: PeerLink, channel: any Channel, activity: ConnectionActivity) async {
         var keepalive = Keepalive(interval: settings.keepaliveInterval, deadAfter: settings.deadPeerTimeout)
+        var sendsSeen = activity.sendCount
         while !Task.isCancelled {
             do { try await channel.eventLoop.sleep(for: keepalive.interval) } catch { return }
-            let sent = activity.takeSent()
-            switch keepalive.look(heard: activity.takeHeard(), sent: sent, answered: activity.answeredSinceLastSend) {
+            let sends = activity.sendCount
+            defer { sendsSeen = sends }
+            switch keepalive.look(heard: activity.takeHeard(), sent: sends != sendsSeen, answered: activity.answeredSinceLastSend) {
             case .nothing:
                 continue
             case .park:
-                await activity.park()
+                await activity.park(after: sends)
             case .ping:
                 link.queuePing(counters.nextPing())
             case .close(let silent):

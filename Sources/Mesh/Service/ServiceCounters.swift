@@ -20,12 +20,11 @@ final class ServiceCounters: Sendable {
     func nextPing() -> UInt64 { pings.add(1, ordering: .relaxed).newValue }
 }
 
-/// What the keepalive of one connection looks at: whether anything was heard (set by the reader on every
-/// frame) and whether anything was sent (set by the writer per batch) since its last look, and whether the
-/// peer has been heard from since this side's last send; and where it parks while the connection is idle.
+/// What the keepalive of one connection looks at: whether anything was heard since its last look (set by
+/// the reader on every frame), how many batches the writer has sent, and whether the peer has been heard
+/// from since this side's last send; and where it parks while the connection is idle.
 final class ConnectionActivity: Sendable {
     private let heard = Atomic<Bool>(true)
-    private let sent = Atomic<Bool>(false)
     /// Batches written so far, and how many had been written when the last frame arrived.
     private let sends = Atomic<UInt64>(0)
     private let heardAfterSends = Atomic<UInt64>(0)
@@ -43,18 +42,17 @@ final class ConnectionActivity: Sendable {
     /// The writer is sending a batch with something besides answers (pongs, acknowledgements): wakes a
     /// parked keepalive.
     func noteSent() {
-        sends.add(1, ordering: .relaxed)
-        // Sequentially consistent with `park()`: either the keepalive sees this store, or this sees it
-        // parked and rings.
-        sent.store(true, ordering: .sequentiallyConsistent)
+        // Sequentially consistent with `park(after:)`: either the keepalive sees the new count, or this
+        // sees it parked and rings.
+        sends.add(1, ordering: .sequentiallyConsistent)
         if parked.load(ordering: .sequentiallyConsistent) { resume.ring() }
     }
 
+    /// Batches sent so far (the keepalive compares counts between looks).
+    var sendCount: UInt64 { sends.load(ordering: .sequentiallyConsistent) }
+
     /// Whether anything was heard since the previous call.
     func takeHeard() -> Bool { heard.exchange(false, ordering: .relaxed) }
-
-    /// Whether anything was sent since the previous call.
-    func takeSent() -> Bool { sent.exchange(false, ordering: .sequentiallyConsistent) }
 
     /// Whether a frame arrived after this side's last send (or nothing was ever sent): the path has been
     /// shown to work since. (A race with the writer can only make this false, costing one ping.)
@@ -65,11 +63,11 @@ final class ConnectionActivity: Sendable {
     /// Whether the keepalive is parked (for tests).
     var isParked: Bool { parked.load(ordering: .sequentiallyConsistent) }
 
-    /// Waits until the writer sends something (or the task is cancelled), then starts a fresh window:
-    /// what was heard while parked does not count.
-    func park() async {
+    /// Waits until the writer sends more than `count` batches (or the task is cancelled), then starts a
+    /// fresh window: what was heard while parked does not count.
+    func park(after count: UInt64) async {
         parked.store(true, ordering: .sequentiallyConsistent)
-        if !sent.load(ordering: .sequentiallyConsistent) { await resume.wait() }
+        if sendCount == count { await resume.wait() }
         parked.store(false, ordering: .sequentiallyConsistent)
         _ = takeHeard()
     }

@@ -191,9 +191,13 @@ extension RaftService {
     }
 
     /// Takes a snapshot once enough entries were applied since the last one, and compacts the log.
+    /// The state machine's snapshot is its state at the applied index, so that is the only index it can
+    /// cover; while an applied entry is not durable in the log again (a new leader's append replaced a
+    /// suffix during the write), the snapshot waits for a later round.
     private func compactIfNeeded() async {
         let applied = node.appliedIndex
-        guard applied > node.log.snapshot.index, applied - node.log.snapshot.index >= UInt64(max(1, settings.snapshotThreshold)) else { return }
+        guard applied > node.log.snapshot.index, applied - node.log.snapshot.index >= UInt64(max(1, settings.snapshotThreshold)),
+              node.compactableIndex == applied else { return }
         let data = stateMachine.snapshot()
         node.compact(through: applied)
         let snapshot = StoredSnapshot(metadata: node.log.snapshot, data: data)

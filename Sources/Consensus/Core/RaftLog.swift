@@ -161,10 +161,17 @@ public struct RaftLog: Sendable {
         applied = max(applied, index)
     }
 
-    /// The shell made everything through `index` durable (the entry at `index` must still be `term`).
-    mutating func stable(to position: LogPosition) {
-        guard position.index > stableIndex, matches(position) else { return }
-        stableIndex = position.index
+    /// The shell made `persisted` durable: the entries of one ``Ready``, in order, which followed the stable
+    /// prefix when they were handed out. The stable index moves to the last of them the log still holds.
+    ///
+    /// An append that arrived while they were written may have replaced a suffix of them (a new leader's
+    /// conflicting entries): the prefix that still matches is durable all the same, and must count as
+    /// stable. Were it handed out again, the storage would cut it and write it anew, and a crash in
+    /// between would lose entries this node had already acknowledged.
+    mutating func stable(_ persisted: [LogPosition]) {
+        // Matching at index i means nothing up to i was replaced (log matching), so the whole prefix is intact.
+        guard let last = persisted.last(where: { matches($0) }), last.index > stableIndex else { return }
+        stableIndex = last.index
     }
 
     /// The received snapshot is durable and installed.

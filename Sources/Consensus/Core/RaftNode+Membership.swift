@@ -83,11 +83,17 @@ extension RaftNode {
         }
     }
 
-    /// Records that the application has a snapshot of its state through `index` (at most the applied index)
-    /// and discards the log up to there. The snapshot carries the configuration in force at `index`.
+    /// The highest index a snapshot may cover now: applied by the state machine **and** durable in the log
+    /// (an entry can be applied before the log entries around it are stable again, e.g. while a new
+    /// leader's append replaces a suffix that was being written).
+    public var compactableIndex: LogIndex { min(log.applied, log.stableIndex) }
+
+    /// Records that the application has a snapshot of its state through `index` (at most
+    /// ``compactableIndex``) and discards the log up to there. The snapshot carries the configuration in
+    /// force at `index`.
     public mutating func compact(through index: LogIndex) {
         guard index > log.snapshot.index else { return }
-        precondition(index <= log.applied, "a snapshot can only cover applied entries (\(index) > \(log.applied))")
+        precondition(index <= compactableIndex, "a snapshot can only cover applied, durable entries (\(index) > \(compactableIndex))")
         log.compact(through: index)
     }
 

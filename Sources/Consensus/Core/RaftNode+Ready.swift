@@ -30,7 +30,7 @@ extension RaftNode {
         droppedReads = []
         lastHandedOutHardState = state
         inFlight = InFlightReady(
-            hardState: state, lastEntry: entries.last?.position, snapshot: snapshot,
+            hardState: state, entries: entries.map(\.position), snapshot: snapshot,
             appliedThrough: committed.last?.index
         )
         return ready
@@ -43,9 +43,9 @@ extension RaftNode {
         inFlight = nil
         if let state = done.hardState { persistedHardState = state }
         if let snapshot = done.snapshot { log.snapshotInstalled(snapshot) }
-        if let last = done.lastEntry { log.stable(to: last) }
+        if !done.entries.isEmpty { log.stable(done.entries) }
         if let applied = done.appliedThrough { log.applied(to: applied) }
-        if role == .leader, done.lastEntry != nil {
+        if role == .leader, !done.entries.isEmpty {
             // The leader's own copy counts towards a majority only once it is durable.
             let known = progressByPeer[id]?.match ?? 0
             progressByPeer[id]?.match = max(known, log.stableIndex)

@@ -84,7 +84,8 @@ public struct RaftNode: Sendable {
 
     struct InFlightReady: Sendable {
         var hardState: HardState?
-        var lastEntry: LogPosition?
+        /// The positions of the entries handed out, in order.
+        var entries: [LogPosition]
         var snapshot: SnapshotMetadata?
         var appliedThrough: LogIndex?
     }

@@ -77,8 +77,8 @@ struct RaftDirectory: Sendable {
 
     // MARK: Entries and hard-state records
 
-    /// Appends `entries` (first cutting every stored entry from the first one's index on; entries the
-    /// newest snapshot covers are skipped), then `newHardState` as a record when it differs from the
+    /// Appends `entries` (first cutting every stored entry from the first one's index on, except a prefix
+    /// that is already stored with the same terms; entries the newest snapshot covers are skipped), then `newHardState` as a record when it differs from the
     /// stored one: one write and one fsync of the last segment. The fsync is skipped only when all the
     /// call wrote is a hard state that moved nothing but the commit index (no entries given, same term and
     /// vote, no segment created, `forceSync` false): a crash may then lose that record, and the commit
@@ -90,7 +90,12 @@ struct RaftDirectory: Sendable {
             let last = lastPosition.index
             guard first.index <= last + 1 else { throw .gap(expected: last + 1, got: first.index) }
             fresh = entries.drop { $0.index <= snapshotPosition.index }
-            if let start = fresh.first, start.index <= last { try truncate(from: start.index) }
+            // An entry stored with the same index and term is the same entry (log matching), and may be one
+            // this node acknowledged: it is kept, never cut and written again (a crash in between would
+            // lose it). Only the first entry that differs starts the replacement.
+            fresh = fresh.drop { storedTerm(at: $0.index) == $0.term }
+            let cut = fresh.first?.index ?? entries[entries.count - 1].index + 1
+            if cut <= last, cut > snapshotPosition.index { try truncate(from: cut) }
         }
         let changed = newHardState.flatMap { $0 != hardState.hardState ? $0 : nil }
         guard !fresh.isEmpty || changed != nil else { return }
@@ -100,7 +105,7 @@ struct RaftDirectory: Sendable {
             if needsNewSegment(forEntry: true) { try startSegment(firstIndex: entry.index, &pending) }
             add(StorageFormat.record(entry), entryTerm: entry.term, to: &pending)
         }
-        var mustSync = forceSync || !entries.isEmpty
+        var mustSync = forceSync || !fresh.isEmpty
         if let changed {
             if needsNewSegment(forEntry: false) { try startSegment(firstIndex: lastPosition.index + 1, &pending) }
             mustSync = mustSync || changed.term != hardState.hardState.term || changed.vote != hardState.hardState.vote
@@ -112,6 +117,12 @@ struct RaftDirectory: Sendable {
         try flush(&pending, to: current.name)
         if mustSync || createdName { try fileSystem.sync(filePath(current.name)) }
         if createdName { try fileSystem.syncDirectory(path) }
+    }
+
+    /// The term of the stored entry at `index`, or nil when no segment holds it.
+    func storedTerm(at index: LogIndex) -> Term? {
+        for segment in segments.reversed() where segment.firstIndex <= index { return segment.term(at: index) }
+        return nil
     }
 
     /// Whether the next record needs a segment of its own: there is none, the last is a legacy one, or

@@ -56,8 +56,13 @@ extension StorageTests {
                     if let first = fresh.first { after.entries.removeAll { $0.index >= first.index } }
                     after.entries += fresh
                     if let hardState { after.hardState = hardState }
-                    // Until an installed snapshot is durable nothing else of the call has happened.
-                    let survivors = snapshot != nil ? before.entries.count : before.entries.count { $0.index < (fresh.first?.index ?? .max) }
+                    // Until an installed snapshot is durable nothing else of the call has happened. Entries
+                    // stored with the same index and term as given ones are the same entries: they survive
+                    // any crash during the call (storage never cuts and rewrites them), not only those
+                    // before the first given index.
+                    let same = fresh.prefix { entry in before.entries.contains { $0.position == entry.position } }
+                    let firstReplaced = fresh.dropFirst(same.count).first?.index ?? (fresh.last.map { $0.index + 1 } ?? .max)
+                    let survivors = snapshot != nil ? before.entries.count : before.entries.count { $0.index < firstReplaced }
                     return (after, survivors)
                 case .saveSnapshot(let snapshot):
                     after.snapshot = snapshot
@@ -85,7 +90,15 @@ extension StorageTests {
                     data: (0..<Int.random(in: 0...500, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
                 )
             }
-            switch Int.random(in: 0..<23, using: &generator) {
+            switch Int.random(in: 0..<26, using: &generator) {
+            case 23..<26 where last.index > max(contents.snapshotIndex + 1, contents.hardState.commit):
+                // A new leader's append that repeats entries this node holds (committed ones among them)
+                // and replaces what follows: the repeated prefix must never be cut, even for a moment.
+                let firstReplaced = LogIndex.random(in: max(contents.snapshotIndex + 1, contents.hardState.commit) + 1...last.index, using: &generator)
+                let firstRepeated = LogIndex.random(in: contents.snapshotIndex + 1...firstReplaced - 1, using: &generator)
+                let repeated = contents.entries.filter { $0.index >= firstRepeated && $0.index < firstReplaced }
+                return .persist(snapshot: nil, entries: repeated + entries(from: firstReplaced, term: term + 1),
+                                hardState: HardState(term: term + 1, vote: NodeID("d"), commit: contents.hardState.commit))
             case 0..<10:
                 let appended = entries(from: last.index + 1, term: term)
                 let commit = LogIndex.random(in: contents.hardState.commit...appended.last!.index, using: &generator)

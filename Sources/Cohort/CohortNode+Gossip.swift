@@ -74,13 +74,14 @@ extension CohortNode {
 
 extension CohortNode {
     /// The Raft service's settings: `cluster.raft.heartbeat_interval`, `election_timeout` and
-    /// `snapshot_threshold`.
-    static func raftSettings(_ settings: CohortSettings) -> RaftServiceSettings {
+    /// `snapshot_threshold`, and the boot's incarnation (read contexts are drawn from it).
+    static func raftSettings(_ settings: CohortSettings, incarnation: Incarnation) -> RaftServiceSettings {
         let raft = settings.cluster.raft
         var service = RaftServiceSettings(
             nodeID: settings.cluster.nodeID, heartbeatInterval: raft.heartbeatInterval, electionTimeout: raft.electionTimeout
         )
         service.snapshotThreshold = raft.snapshotThreshold
+        service.incarnation = incarnation.rawValue
         return service
     }
 

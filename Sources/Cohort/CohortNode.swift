@@ -121,7 +121,7 @@ public final class CohortNode: Sendable {
                 selfID: id, gossip: gossip, mesh: mesh, processes: processes, meta: publisher, logger: logger
             )
             let raft = RaftService(
-                settings: Self.raftSettings(settings), storage: Self.raftStorage(settings, logger: logger), mesh: mesh,
+                settings: Self.raftSettings(settings, incarnation: incarnation), storage: Self.raftStorage(settings, logger: logger), mesh: mesh,
                 stateMachine: store, logger: logger, metrics: metrics.registry
             )
             self.raft = raft

@@ -118,8 +118,7 @@ extension RaftService {
     /// standby that knows a leader.
     public func linearizableRead(timeout: Duration) async throws -> LogIndex {
         guard phase == .running else { throw RaftServiceError.stopped }
-        nextReadContext += 1
-        let context = nextReadContext
+        let context = readContexts.take()
         do {
             try node.readIndex(context: context)
         } catch {

@@ -239,6 +239,7 @@ extension RaftService {
         }
         for (context, waiter) in reads where waiter.deadline <= now {
             reads[context] = nil
+            node.abandonRead(context: context)
             waiter.continuation.resume(throwing: RaftServiceError.timeout(maybeCommitted: false))
         }
     }

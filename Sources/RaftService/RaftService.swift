@@ -53,7 +53,8 @@ public actor RaftService: Service {
     var appliedIndex: LogIndex = 0
     var proposals: [LogIndex: ProposalWaiter] = [:]
     var reads: [ReadContext: ReadWaiter] = [:]
-    var nextReadContext: ReadContext = 0
+    /// Contexts of this boot's linearizable reads, unique across restarts.
+    var readContexts: ReadContextSequence
     var lastLeader: NodeID?
     var failure: RaftServiceError?
     /// When this node last heard from the leader of its term (or led itself): the liveness check's input,
@@ -112,6 +113,8 @@ public actor RaftService: Service {
         // actor without waking another thread (an idle leader's heartbeat rounds are most of its work).
         executor = EventLoopTaskExecutor(eventLoop: mesh.eventLoop)
         node = RaftNode(id: settings.nodeID, settings: settings.raft, storage: .empty)
+        // A random incarnation still keeps this boot's contexts apart from another boot's (2⁴³ ranges).
+        readContexts = ReadContextSequence(incarnation: settings.incarnation != 0 ? settings.incarnation : UInt64.random(in: 1...(1 << 43)))
         (inputs, inputSink) = AsyncStream.makeStream(of: RaftInput.self, bufferingPolicy: .bufferingOldest(settings.inboxCapacity))
         metrics?.setState(.none)
         let sink = inputSink

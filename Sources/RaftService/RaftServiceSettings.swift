@@ -21,6 +21,10 @@ public struct RaftServiceSettings: Sendable {
     public var shutdownTransferTimeout: Duration = .seconds(2)
     /// Messages received and not yet handed to the core; more are dropped (Raft retransmits). Default 8192.
     public var inboxCapacity: Int = 8192
+    /// This boot's incarnation (the node's, strictly greater on every start): read contexts are drawn from
+    /// it so that no answer to an earlier boot's read completes a read of this one. 0 (the default) draws
+    /// a random one.
+    public var incarnation: UInt64 = 0
 
     /// Settings with every default.
     public init(nodeID: NodeID, raft: RaftSettings = RaftSettings()) {

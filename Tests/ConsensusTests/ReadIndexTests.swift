@@ -1,5 +1,6 @@
 import CohortCore
 @testable import Consensus
+import Synchronization
 import Testing
 
 @Suite("Raft ReadIndex")
@@ -74,5 +75,75 @@ struct ReadIndexTests {
         #expect(cluster["a"].role == .follower)
         #expect(cluster.readStates[NodeID("a")] ?? [] == [])
         #expect(cluster.droppedReads[NodeID("a")] == [9])
+    }
+
+    /// The leader's answer to a follower's read is delayed past the follower's restart. With contexts that
+    /// restart at the same value in every boot, the old answer completes the new boot's read with an index
+    /// from before a later commit: a stale read. Contexts drawn from the incarnation never repeat.
+    @Test("an answer to a read of an earlier boot never completes a read of the next boot")
+    func readContextsAreUniqueAcrossRestarts() throws {
+        var cluster = TestCluster(voters: ["a", "b", "c"])
+        cluster.elect("a")
+        try cluster.propose("a", "x")
+        let held = Mutex<[Message]>([])
+        cluster.dropIf = { message in
+            guard case .readIndexResponse = message.kind else { return false }
+            held.withLock { $0.append(message) }
+            return true
+        }
+        var firstBoot = ReadContextSequence(incarnation: 1_700_000_000_000)
+        try cluster["b"].readIndex(context: firstBoot.take())
+        cluster.stabilize()
+        let oldAnswer = try #require(held.withLock { $0.first })
+
+        cluster.restart("b")
+        cluster.tick(["a"])  // b follows a again
+        try cluster.propose("a", "y")
+        let floor = cluster["a"].commitIndex
+        var secondBoot = ReadContextSequence(incarnation: 1_700_000_000_001)
+        let context = secondBoot.take()
+        try cluster["b"].readIndex(context: context)
+        cluster.stabilize()
+        cluster["b"].step(oldAnswer)
+        cluster.stabilize()
+        let answered = cluster.readStates[NodeID("b")] ?? []
+        #expect(answered.allSatisfy { $0.index >= floor }, "stale answer \(answered) for a read that started at commit \(floor)")
+        #expect(!answered.contains { $0.context == context }, "only the new read's own answer may complete it")
+
+        // Its own answer does.
+        cluster.dropIf = nil
+        let fresh = held.withLock { $0.last! }
+        cluster["b"].step(fresh)
+        cluster.stabilize()
+        #expect(cluster.readStates[NodeID("b")] == [ReadState(context: context, index: floor)])
+    }
+
+    @Test("a follower's forwarded read is dropped when its leader changes, and a late or abandoned answer is ignored")
+    func forwardedReadsFollowTheLeader() throws {
+        var cluster = TestCluster(voters: ["a", "b", "c"])
+        cluster.elect("a")
+        let held = Mutex<[Message]>([])
+        cluster.dropIf = { message in
+            guard case .readIndexResponse = message.kind else { return false }
+            held.withLock { $0.append(message) }
+            return true
+        }
+        try cluster["b"].readIndex(context: 5)
+        try cluster["b"].readIndex(context: 6)
+        cluster.stabilize()
+        #expect(held.withLock { $0.count } == 2)
+        cluster["b"].abandonRead(context: 6)
+        cluster["b"].step(held.withLock { $0[1] })
+        cluster.stabilize()
+        #expect(cluster.readStates[NodeID("b")] ?? [] == [], "the caller gave up on 6")
+
+        cluster.dropIf = nil
+        try cluster["a"].transferLeadership(to: NodeID("c"))
+        cluster.stabilize()
+        #expect(cluster["c"].role == .leader && cluster["b"].leader == NodeID("c"))
+        #expect(cluster.droppedReads[NodeID("b")] == [5], "a new leader never answers a read sent to the old one")
+        cluster["b"].step(held.withLock { $0[0] })
+        cluster.stabilize()
+        #expect(cluster.readStates[NodeID("b")] ?? [] == [])
     }
 }

@@ -15,6 +15,7 @@ extension RaftNode {
         if role == .leader {
             startRead(context: context, requester: id)
         } else if let leader, role == .follower {
+            forwardedReads[context] = leader
             send(.readIndex(context: context), to: leader)
         } else {
             throw .noLeader
@@ -70,5 +71,20 @@ extension RaftNode {
                 send(.readIndexResponse(context: read.context, index: read.index), to: read.requester)
             }
         }
+    }
+
+    /// A follower's answer from its leader: only for a read this node forwarded to that leader and has not
+    /// had answered yet (a duplicate, or an answer to a read of an earlier boot or another leader, is
+    /// dropped).
+    mutating func receiveReadIndexResponse(context: ReadContext, index: LogIndex, from sender: NodeID) {
+        guard role == .follower, sender == leader, forwardedReads[context] == sender else { return }
+        forwardedReads[context] = nil
+        readStates.append(ReadState(context: context, index: index))
+    }
+
+    /// The caller gave up on the read named `context` (its deadline passed): forget it, so a late answer is
+    /// dropped and nothing is kept for it.
+    public mutating func abandonRead(context: ReadContext) {
+        forwardedReads[context] = nil
     }
 }

@@ -69,8 +69,7 @@ extension RaftNode {
             guard role == .leader else { return }
             startRead(context: context, requester: message.from)
         case .readIndexResponse(let context, let index):
-            guard role == .follower, message.from == leader else { return }
-            readStates.append(ReadState(context: context, index: index))
+            receiveReadIndexResponse(context: context, index: index, from: message.from)
         }
     }
 

@@ -63,6 +63,8 @@ public struct RaftNode: Sendable {
     var readAcks: [NodeID: UInt64] = [:]
     var pendingReads: [PendingRead] = []
     var readsAwaitingCommit: [PendingRead] = []
+    /// Follower only: reads forwarded and not answered yet, with the leader each went to.
+    var forwardedReads: [ReadContext: NodeID] = [:]
 
     /// Effects gathered for the next ``Ready``.
     var outbox: [OutgoingMessage] = []
@@ -221,6 +223,9 @@ public struct RaftNode: Sendable {
         }
         pendingReads = []
         readsAwaitingCommit = []
+        // A forwarded read is answered only by the leader it went to, and only while this node follows it.
+        droppedReads += forwardedReads.keys.sorted()
+        forwardedReads = [:]
     }
 
     mutating func becomeFollower(term newTerm: Term, leader newLeader: NodeID?) {

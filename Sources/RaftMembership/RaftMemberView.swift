@@ -21,12 +21,16 @@ public struct RaftMemberView: Sendable, Hashable {
     public var inCluster: Bool
     /// The `bootstrap_expect` the node advertises with status `pre`.
     public var bootstrapExpect: Int
+    /// The founding set the node proposes while it sees exactly `bootstrap_expect` qualifying nodes
+    /// (``BootstrapPlanner/proposal(for:)`` of their IDs), 0 for none. A node bootstraps only a set that
+    /// every member of it proposes.
+    public var bootstrapProposal: UInt64 = 0
 
     /// A member view; the defaults describe a live, eligible server of default priority that has not
     /// bootstrapped and expects to bootstrap alone.
     public init(
         id: NodeID, isAlive: Bool = true, isServer: Bool = true, eligible: Bool = true, priority: Int = 100,
-        failureDomain: String = "", inCluster: Bool = false, bootstrapExpect: Int = 1
+        failureDomain: String = "", inCluster: Bool = false, bootstrapExpect: Int = 1, bootstrapProposal: UInt64 = 0
     ) {
         self.id = id
         self.isAlive = isAlive
@@ -36,6 +40,7 @@ public struct RaftMemberView: Sendable, Hashable {
         self.failureDomain = failureDomain
         self.inCluster = inCluster
         self.bootstrapExpect = bootstrapExpect
+        self.bootstrapProposal = bootstrapProposal
     }
 
     /// Alive, a server and eligible: the node may be a voter.

@@ -27,6 +27,8 @@ struct NodeMetaTests {
             { var meta = Self.sample; meta.internodeHost = "10.1.2.3"; return meta }(),
             { var meta = Self.sample; meta.clusterID = "prod"; meta.internodeHost = "mesh.example.com"; return meta }(),
             { var meta = Self.sample; meta.raftGroup = "5f0c2a9e81d34b77"; return meta }(),
+            { var meta = Self.sample; meta.bootstrapProposal = .max; return meta }(),
+            { var meta = Self.sample; meta.raftGroup = "5f0c"; meta.bootstrapProposal = 0x1f; return meta }(),
         ]
         for meta in variants {
             let bytes = try meta.encoded()
@@ -40,9 +42,9 @@ struct NodeMetaTests {
         var bytes = try Self.sample.encoded()
         bytes[1] = 7
         bytes[5] |= 0b1111_0000
-        // A newer version writes the cluster id, the internode host and the Raft group (here empty) before
-        // the fields it adds.
-        bytes += [0x00, 0x00, 0x00, 0xAA, 0xBB, 0x00, 0x10]
+        // A newer version writes the cluster id, the internode host, the Raft group and the bootstrap
+        // proposal (here empty) before the fields it adds.
+        bytes += [0x00, 0x00, 0x00, 0x00, 0xAA, 0xBB, 0x00, 0x10]
         #expect(try NodeMeta(decoding: bytes) == Self.sample)
     }
 

@@ -18,7 +18,10 @@ extension RaftMembershipService.Loop {
         }
         if await service.raft.hasState {
             bootstrapDone = true
-            await service.meta.update { $0.bootstrapStatus = .inCluster }
+            await service.meta.update {
+                $0.bootstrapStatus = .inCluster
+                $0.bootstrapProposal = 0
+            }
             service.logger.info("raft state present; advertising bootstrap status in", metadata: [
                 "raft.term": "\(status.term)", "raft.voters": "\(status.voters.map(\.rawValue))",
             ])
@@ -26,7 +29,11 @@ extension RaftMembershipService.Loop {
         }
         let decision = bootstrap.decide(view: view, now: now)
         report(decision)
+        if decision.advertisedProposal != service.meta.meta.bootstrapProposal {
+            await service.meta.update { $0.bootstrapProposal = decision.advertisedProposal }
+        }
         guard case .bootstrap(let voters) = decision else { return }
+        var founded = true
         do {
             try await service.raft.bootstrap(voters: voters)
             service.logger.notice("raft group founded", metadata: [
@@ -34,12 +41,26 @@ extension RaftMembershipService.Loop {
             ])
         } catch RaftServiceError.alreadyBootstrapped {
             // A leader added this node between the check and the write: its state stands.
+            founded = false
         } catch {
             service.logger.error("raft bootstrap failed", metadata: ["error": "\(error)"])
             return
         }
         bootstrapDone = true
-        await service.meta.update { $0.bootstrapStatus = .inCluster }
+        // A founder keeps its proposal next to `in` until the group has a leader, so a fellow founder that
+        // sees the `in` first still joins the same founding (``BootstrapPlanner``).
+        await service.meta.update {
+            $0.bootstrapStatus = .inCluster
+            if !founded { $0.bootstrapProposal = 0 }
+        }
+    }
+
+    /// A founder stops advertising its founding proposal as soon as an election has started (its term moved
+    /// past the founding term 1) or a leader is known: from then on votes may have been cast, and a founder
+    /// that missed the founding (or comes back with its data lost) waits to be added and admitted.
+    func withdrawFoundingProposalOnceLed() async {
+        guard bootstrapDone, service.meta.meta.bootstrapProposal != 0, let status, status.leader != nil || status.term > 1 else { return }
+        await service.meta.update { $0.bootstrapProposal = 0 }
     }
 
     /// Logs a bootstrap decision when it differs from the last one reported.
@@ -52,8 +73,12 @@ extension RaftMembershipService.Loop {
             logger.info("bootstrap_expect is 0: waiting to be added to an existing Raft group by its leader")
         case .waiting(let visible, let expect):
             logger.info("raft bootstrap waiting for peers", metadata: ["visible": "\(visible)", "bootstrap_expect": "\(expect)"])
+        case .proposing(let qualifying, _):
+            logger.info("raft bootstrap: expected peers visible; proposing them as the founding set and waiting for each to agree", metadata: [
+                "peers": "\(qualifying.map(\.rawValue))",
+            ])
         case .stabilizing(_, let qualifying):
-            logger.info("raft bootstrap: expected peers visible; waiting for the stability window", metadata: [
+            logger.info("raft bootstrap: every founder agrees; waiting for the stability window", metadata: [
                 "peers": "\(qualifying.map(\.rawValue))", "window": "\(RaftMembershipService.stabilityWindow)",
             ])
         case .bootstrap:
@@ -72,6 +97,7 @@ extension RaftMembershipService.Loop {
     private static func sameKind(_ a: BootstrapDecision, _ b: BootstrapDecision) -> Bool {
         switch (a, b) {
         case (.stabilizing(_, let x), .stabilizing(_, let y)): x == y
+        case (.proposing(let x, _), .proposing(let y, _)): x == y
         default: a == b
         }
     }

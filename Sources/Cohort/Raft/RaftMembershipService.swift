@@ -138,6 +138,7 @@ extension RaftMembershipService {
                 break
             }
             if !bootstrapDone { await stepBootstrap(now: .now) }
+            await withdrawFoundingProposalOnceLed()
             await publishGroup()
             if isLeader, let deadline = debouncer.deadline, deadline <= .now {
                 debouncer.fired()
@@ -184,7 +185,8 @@ extension RaftMembershipService {
             RaftMemberView(
                 id: id, isAlive: alive, isServer: meta.role == .server, eligible: meta.raftEligible,
                 priority: Int(meta.raftPriority), failureDomain: meta.failureDomain,
-                inCluster: meta.bootstrapStatus == .inCluster, bootstrapExpect: Int(meta.bootstrapExpect)
+                inCluster: meta.bootstrapStatus == .inCluster, bootstrapExpect: Int(meta.bootstrapExpect),
+                bootstrapProposal: meta.bootstrapProposal
             )
         }
 

@@ -18,6 +18,8 @@ import Wire
 /// | 11 | 8 | boot id |
 /// | 19 | 1 + n | failure domain, UTF-8, length-prefixed |
 /// | … | 1 + n | build version, UTF-8, length-prefixed |
+/// | … | 1 + n | cluster id, internode host, Raft group id, bootstrap proposal (hex): appended texts, each
+/// |   |       | written only when it or a later one is set |
 ///
 /// Later format versions only append fields, so this decoder reads any version ≥ 1 and ignores what
 /// follows the fields it knows. An incompatible layout would take a new magic byte.
@@ -83,6 +85,9 @@ public struct NodeMeta: Hashable, Sendable {
     public var raftGroup: String = ""
     /// The longest Raft group id the metadata carries.
     public static let maxRaftGroupBytes = 32
+    /// The founding set the node proposes while it waits to bootstrap (`BootstrapPlanner.proposal(for:)`),
+    /// 0 for none. Appended after the Raft group id, as 16 hex digits (empty for 0).
+    public var bootstrapProposal: UInt64 = 0
 
     /// Creates metadata.
     public init(
@@ -131,7 +136,7 @@ public struct NodeMeta: Hashable, Sendable {
         // Appended fields are written only when set (or when a later one is), so unlabelled metadata keeps
         // the exact version-1 layout.
         var texts = [failureDomain, buildVersion]
-        let appended = [clusterID, internodeHost, raftGroup]
+        let appended = [clusterID, internodeHost, raftGroup, bootstrapProposal == 0 ? "" : String(bootstrapProposal, radix: 16)]
         if let last = appended.lastIndex(where: { !$0.isEmpty }) { texts += appended[...last] }
         for text in texts {
             buffer.writeInteger(UInt8(text.utf8.count))
@@ -167,6 +172,11 @@ public struct NodeMeta: Hashable, Sendable {
         clusterID = reader.buffer.readableBytes > 0 ? try reader.text("clusterID") : ""
         internodeHost = reader.buffer.readableBytes > 0 ? try reader.text("internodeHost") : ""
         raftGroup = reader.buffer.readableBytes > 0 ? try reader.text("raftGroup") : ""
+        let proposal = reader.buffer.readableBytes > 0 ? try reader.text("bootstrapProposal") : ""
+        guard proposal.utf8.count <= 16, let value = proposal.isEmpty ? 0 : UInt64(proposal, radix: 16) else {
+            throw .malformed(field: "NodeMeta.bootstrapProposal")
+        }
+        bootstrapProposal = value
     }
 
     /// Reads fixed-layout fields, mapping a short read to ``GossipDecodeError/truncated``.

@@ -58,7 +58,7 @@ struct RPCTimer {
 
     static func response(_ kind: MessageKind) -> Kind? {
         switch kind {
-        case .appendResponse: .append
+        case .appendResponse(let response): response.isBlankNotice ? .heartbeat : .append
         case .heartbeatResponse: .heartbeat
         case .preVoteResponse: .preVote
         case .voteResponse: .vote

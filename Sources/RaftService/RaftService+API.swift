@@ -177,6 +177,7 @@ extension RaftService {
             switch error {
             case .notLeader(let leader): throw RaftServiceError.notLeader(leader: leader)
             case .notVoter(let node): throw RaftServiceError.transferRejected("\(node) is not a voter")
+            case .blank(let node): throw RaftServiceError.transferRejected("\(node) lost its data or is new, and is not admitted yet")
             }
         }
         kick()
@@ -215,6 +216,7 @@ extension RaftService {
         }
         if phase == .running {
             node = RaftNode(id: settings.nodeID, settings: settings.raft, storage: founding)
+            wasBlank = false  // founding is its own admission: nothing to announce
             observe()
         }
         logger.info("raft group bootstrapped", metadata: ["raft.voters": "\(configuration.voters.map(\.rawValue))"])

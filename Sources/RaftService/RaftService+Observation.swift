@@ -67,7 +67,8 @@ extension RaftService {
         let configuration = node.configuration
         let peers = Dictionary(uniqueKeysWithValues: node.progress.map { peer, progress in
             let interval = configuration.isStandby(peer) ? heartbeat * settings.raft.standbyHeartbeatRounds : heartbeat
-            return (peer, ReplicationView.Peer(match: progress.match, sinceContact: tick * progress.ticksSinceContact, heartbeatInterval: interval))
+            // A blank replica (new, or back with lost data) is not caught up until the leader admitted it.
+            return (peer, ReplicationView.Peer(match: progress.isBlank ? 0 : progress.match, sinceContact: tick * progress.ticksSinceContact, heartbeatInterval: interval))
         })
         return ReplicationView(
             lastIndex: node.lastIndex, heartbeatInterval: tick * settings.raft.heartbeatTicks,

@@ -246,6 +246,10 @@ extension RaftService {
 
     /// Updates the gauges and notes leadership changes.
     func observe() {
+        if wasBlank, !node.isBlank {
+            logger.info("raft replica admitted by its leader: it votes and counts from now on", metadata: ["raft.term": "\(node.term)"])
+        }
+        wasBlank = node.isBlank
         if node.leader != lastLeader {
             if let leader = node.leader {
                 metrics?.leaderChanges.increment()

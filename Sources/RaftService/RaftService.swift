@@ -56,6 +56,8 @@ public actor RaftService: Service {
     /// Contexts of this boot's linearizable reads, unique across restarts.
     var readContexts: ReadContextSequence
     var lastLeader: NodeID?
+    /// The core's blank mark when last observed (to log the admission once).
+    var wasBlank = false
     var failure: RaftServiceError?
     /// When this node last heard from the leader of its term (or led itself): the liveness check's input,
     /// kept where a health check can read it without hopping to the actor.
@@ -165,6 +167,9 @@ public actor RaftService: Service {
         logger.info("raft started", metadata: [
             "raft.term": "\(node.term)", "raft.last_index": "\(node.lastIndex)", "raft.voters": "\(node.voters.count)",
         ])
+        if node.isBlank {
+            logger.info("raft state is blank (a new server, or its data was lost): it neither votes nor counts until a leader has brought it up to date and admitted it")
+        }
         await withTaskExecutorPreference(executor) {
             await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await self.tickLoop() }
@@ -239,7 +244,7 @@ public actor RaftService: Service {
     func handOverLeadership() async {
         guard phase == .running, node.role == .leader else { return }
         let progress = node.progress
-        let candidates = node.voters.filter { $0 != settings.nodeID }
+        let candidates = node.voters.filter { $0 != settings.nodeID && progress[$0]?.isBlank != true }
         // The most caught-up voter (ties: the smallest ID), so the hand-over needs the fewest appends.
         guard let target = candidates.max(by: { (progress[$0]?.match ?? 0, $1) < (progress[$1]?.match ?? 0, $0) }) else { return }
         logger.info("raft leader stopping; transferring leadership", metadata: ["raft.term": "\(node.term)", "peer": "\(target)"])

@@ -45,6 +45,27 @@ struct LeadershipTransferTests {
         _ = try cluster.propose("a", "y")
     }
 
+    @Test("a late timeoutNow is obeyed only from the leader the node follows: a restarted node ignores it")
+    func staleTimeoutNowIsIgnored() throws {
+        var cluster = TestCluster(voters: ["a", "b", "c"])
+        cluster.elect("a")
+        try cluster.propose("a", "x")
+        let term = cluster["a"].term
+        let late = Message(from: NodeID("a"), to: NodeID("b"), term: term, kind: .timeoutNow)
+        // b restarts in the same term: it knows no leader yet when the old transfer's message arrives.
+        cluster.restart("b")
+        cluster["b"].step(late)
+        cluster.stabilize()
+        #expect(cluster["b"].role == .follower && cluster["b"].term == term, "b campaigned on a transfer it knows nothing of")
+        #expect(cluster["a"].role == .leader)
+        // From the leader it follows, in its term, it is obeyed.
+        cluster.tick(["a"])
+        #expect(cluster["b"].leader == NodeID("a"))
+        cluster["b"].step(late)
+        cluster.stabilize()
+        #expect(cluster["b"].role == .leader && cluster["b"].term == term + 1)
+    }
+
     @Test("transfer is refused to a standby and on a follower")
     func transferRefused() {
         var cluster = TestCluster(voters: ["a", "b", "c"], standbys: ["s"])

@@ -96,6 +96,11 @@ struct MessageCodecTests {
         var flag = codec.encode(Message(from: NodeID("a"), to: NodeID("b"), term: 2, kind: .voteResponse(granted: true)))
         flag[flag.count - 1] = 2
         #expect(throws: MessageDecodingError.invalidFlag(2)) { try codec.decode(flag) }
+        // An append response's first byte holds two flags (accepted, blank): anything above 3 is refused.
+        var flags = codec.encode(Message(from: NodeID("a"), to: NodeID("b"), term: 2, kind: .appendResponse(.accept(1))))
+        #expect(flags[flags.count - 25] == 1, "an ordinary acceptance encodes as version 1 did")
+        flags[flags.count - 25] = 4
+        #expect(throws: MessageDecodingError.invalidFlag(4)) { try codec.decode(flags) }
         var kind = codec.encode(Message(from: NodeID("a"), to: NodeID("b"), term: 2, kind: .timeoutNow))
         kind[3] = 99
         #expect(throws: MessageDecodingError.unknownKind(99)) { try codec.decode(kind) }
@@ -130,6 +135,9 @@ struct MessageCodecTests {
             .timeoutNow,
             .readIndex(context: .max),
             .readIndexResponse(context: 1, index: 77),
+            .appendResponse(AppendResponse(accepted: true, index: 7, hint: .zero, blank: true)),
+            .appendResponse(.blankNotice),
+            .admit(through: LogPosition(term: 4, index: 7)),
         ]
         return kinds.map { Message(from: a, to: b, term: 4, kind: $0) }
     }()
@@ -144,7 +152,7 @@ struct MessageCodecTests {
         }
         let term = u64() | 1
         let kind: MessageKind
-        switch Int.random(in: 0..<12, using: &generator) {
+        switch Int.random(in: 0..<13, using: &generator) {
         case 0: kind = .preVote(lastLog: position())
         case 1: kind = .preVoteResponse(granted: Bool.random(using: &generator))
         case 2: kind = .vote(lastLog: position(), transfer: Bool.random(using: &generator))
@@ -162,13 +170,14 @@ struct MessageCodecTests {
                 return LogEntry(term: entryTerm, index: previous.index + 1 + LogIndex(offset), payload: payload)
             }
             kind = .append(AppendRequest(previous: previous, entries: entries, commit: u64()))
-        case 5: kind = .appendResponse(AppendResponse(accepted: Bool.random(using: &generator), index: u64(), hint: position()))
+        case 5: kind = .appendResponse(AppendResponse(accepted: Bool.random(using: &generator), index: u64(), hint: position(), blank: Bool.random(using: &generator)))
         case 6: kind = .heartbeat(commit: u64(), readSequence: u64())
         case 7: kind = .heartbeatResponse(readSequence: u64())
         case 8: kind = .snapshot(SnapshotMetadata(index: u64(), term: u64(), configuration: configuration()))
         case 9: kind = .timeoutNow
         case 10: kind = .readIndex(context: u64())
-        default: kind = .readIndexResponse(context: u64(), index: u64())
+        case 11: kind = .readIndexResponse(context: u64(), index: u64())
+        default: kind = .admit(through: position())
         }
         return Message(from: node(), to: node(), term: term, kind: kind)
     }

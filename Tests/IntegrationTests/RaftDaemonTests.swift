@@ -192,4 +192,45 @@ struct RaftDaemonTests {
             #expect(await second.value("side") == "two")
         }
     }
+
+    @Test("a voter whose data directory is lost comes back blank: with it and one other voter up there is no leader; once the group has a quorum it is caught up, admitted and votes again")
+    func wipedVoterIsAdmittedAgain() async throws {
+        let nodes = try await startRaftCluster(3, prefix: "w")
+        try await withNodes(nodes) { nodes in
+            let formed = try await waitForAgreement(nodes, "the group to form") { $0.voters.count == 3 }
+            try await nodes[0].putEventually("before-wipe", "kept")
+            let leader = try #require(nodes.first { $0.name == formed.leader })
+            let followers = nodes.filter { $0 !== leader }
+            let (wiped, other) = (followers[0], followers[1])
+
+            // The wiped voter loses everything; the leader goes down too.
+            for node in [wiped, leader] {
+                node.process.signal(SIGKILL)
+                _ = try await node.process.waitForExit(within: .seconds(10))
+            }
+            try FileManager.default.removeItem(atPath: wiped.dataDirectory)
+            try wiped.restart()
+            try await wiped.waitUntilServing()
+            try await waitUntil(within: .seconds(10), "\(wiped.name) to start blank") {
+                wiped.process.output.contains("raft state is blank")
+            }
+            // Two of three voters are up, but one of them may have forgotten the votes it cast: it votes for
+            // nobody, so nobody leads (longer than several election timeouts).
+            try await holdsThroughout(.seconds(8), "no leader while only \(other.name) and the blank \(wiped.name) are up") {
+                let states = [await other.raft(), await wiped.raft()]
+                return states.allSatisfy { $0?.state != "leader" }
+            }
+
+            try leader.restart()
+            try await leader.waitUntilServing()
+            try await waitUntil(within: .seconds(30), "\(wiped.name) to be admitted") {
+                wiped.process.output.contains("raft replica admitted")
+            }
+            let healed = try await waitForAgreement(nodes, "a leader with all three voters") { $0.voters.count == 3 && $0.leader != nil }
+            #expect(Set(healed.voters) == Set(nodes.map(\.name)))
+            #expect(await wiped.value("before-wipe", stale: true) == "kept")
+            try await wiped.putEventually("after-wipe", "yes")
+            for node in nodes { #expect(await node.value("after-wipe") == "yes") }
+        }
+    }
 }

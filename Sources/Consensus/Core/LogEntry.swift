@@ -82,11 +82,15 @@ public struct HardState: Hashable, Sendable {
     public var vote: NodeID?
     /// The highest index known to be committed.
     public var commit: LogIndex
+    /// True while the node is a blank replica: it started from empty storage (new, or its data was lost)
+    /// and no leader has admitted it yet, so it neither votes nor counts (see ``RaftNode/isBlank``).
+    public var blank: Bool
 
     /// Creates a hard state.
-    public init(term: Term = 0, vote: NodeID? = nil, commit: LogIndex = 0) {
+    public init(term: Term = 0, vote: NodeID? = nil, commit: LogIndex = 0, blank: Bool = false) {
         self.term = term
         self.vote = vote
         self.commit = commit
+        self.blank = blank
     }
 }

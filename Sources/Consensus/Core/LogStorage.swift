@@ -22,6 +22,12 @@ public struct LogStorage: Hashable, Sendable {
     /// A node that has never been part of a group: it waits to be added by a leader.
     public static let empty = LogStorage()
 
+    /// True when nothing was ever stored: no term, no vote, no entry, no snapshot. A core started from
+    /// pristine storage (or from any with term 0) is a blank replica.
+    public var isPristine: Bool {
+        hardState == HardState() && entries.isEmpty && snapshot.index == 0
+    }
+
     /// The state every founding member writes identically when a group is bootstrapped: term 1 and one
     /// configuration entry at index 1 (so every founder agrees on it without an election).
     public static func bootstrap(_ configuration: Configuration) -> LogStorage {

@@ -51,6 +51,9 @@ public enum MessageKind: Hashable, Sendable, CustomStringConvertible {
     case readIndex(context: ReadContext)
     /// The leader's answer to a forwarded read: the index to wait for before reading.
     case readIndexResponse(context: ReadContext, index: LogIndex)
+    /// The leader admits a blank replica that holds its log through `through`, after a quorum confirmed
+    /// its leadership: from now on the replica votes and counts.
+    case admit(through: LogPosition)
 
     public var description: String {
         switch self {
@@ -69,6 +72,7 @@ public enum MessageKind: Hashable, Sendable, CustomStringConvertible {
         case .timeoutNow: "timeoutNow"
         case .readIndex(let context): "readIndex(\(context))"
         case .readIndexResponse(let context, let index): "readIndexResponse(\(context), index \(index))"
+        case .admit(let position): "admit(through \(position))"
         }
     }
 }
@@ -99,6 +103,16 @@ public struct AppendResponse: Hashable, Sendable {
     /// Rejected: the follower's best guess of where the logs may agree — the last entry at or below the
     /// rejected index whose term is at most the leader's `previous.term` (fast backtracking).
     public var hint: LogPosition
+    /// The sender is a blank replica (``RaftNode/isBlank``): the leader replicates to it but counts it
+    /// towards nothing until it has admitted it.
+    public var blank: Bool = false
+
+    /// What a blank replica answers to a heartbeat: it is alive and wants the log, and says nothing about
+    /// where it matches.
+    public static let blankNotice = AppendResponse(accepted: false, index: 0, hint: .zero, blank: true)
+
+    /// True for ``blankNotice``.
+    public var isBlankNotice: Bool { blank && !accepted && index == 0 }
 
     /// An acceptance up to `index`.
     public static func accept(_ index: LogIndex) -> AppendResponse {
@@ -111,9 +125,10 @@ public struct AppendResponse: Hashable, Sendable {
     }
 
     /// Creates a response.
-    public init(accepted: Bool, index: LogIndex, hint: LogPosition) {
+    public init(accepted: Bool, index: LogIndex, hint: LogPosition, blank: Bool = false) {
         self.accepted = accepted
         self.index = index
         self.hint = hint
+        self.blank = blank
     }
 }

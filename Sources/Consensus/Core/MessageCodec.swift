@@ -63,7 +63,8 @@ public struct MessageCodec: Sendable {
             writer.u32(UInt32(request.entries.count))
             for entry in request.entries { writer.entry(entry) }
         case .appendResponse(let response):
-            writer.flag(response.accepted)
+            // Bit 0: accepted; bit 1: sent by a blank replica (so every other answer encodes as in version 1).
+            writer.u8((response.accepted ? 1 : 0) | (response.blank ? 2 : 0))
             writer.u64(response.index)
             writer.position(response.hint)
         case .heartbeat(let commit, let sequence):
@@ -82,6 +83,8 @@ public struct MessageCodec: Sendable {
         case .readIndexResponse(let context, let index):
             writer.u64(context)
             writer.u64(index)
+        case .admit(let position):
+            writer.position(position)
         }
         return writer.buffer
     }
@@ -100,6 +103,7 @@ public struct MessageCodec: Sendable {
         case .timeoutNow: 10
         case .readIndex: 11
         case .readIndexResponse: 12
+        case .admit: 13
         }
     }
 
@@ -125,13 +129,17 @@ public struct MessageCodec: Sendable {
         case 3: kind = .vote(lastLog: try reader.position(), transfer: try reader.flag())
         case 4: kind = .voteResponse(granted: try reader.flag())
         case 5: kind = .append(try reader.appendRequest(term: term))
-        case 6: kind = .appendResponse(AppendResponse(accepted: try reader.flag(), index: try reader.u64(), hint: try reader.position()))
+        case 6:
+            let flags = try reader.u8("append response flags")
+            guard flags <= 3 else { throw .invalidFlag(flags) }
+            kind = .appendResponse(AppendResponse(accepted: flags & 1 == 1, index: try reader.u64(), hint: try reader.position(), blank: flags & 2 == 2))
         case 7: kind = .heartbeat(commit: try reader.u64(), readSequence: try reader.u64())
         case 8: kind = .heartbeatResponse(readSequence: try reader.u64())
         case 9: kind = .snapshot(SnapshotMetadata(index: try reader.u64(), term: try reader.u64(), configuration: try reader.configuration()))
         case 10: kind = .timeoutNow
         case 11: kind = .readIndex(context: try reader.u64())
         case 12: kind = .readIndexResponse(context: try reader.u64(), index: try reader.u64())
+        case 13: kind = .admit(through: try reader.position())
         default: throw .unknownKind(tag)
         }
         guard reader.remaining == 0 else { throw .trailingBytes(reader.remaining) }

@@ -28,6 +28,12 @@ public struct PeerProgress: Hashable, Sendable {
     var snapshotTicks = 0
     /// The highest commit index sent to the peer (so a commit is announced without waiting for a heartbeat).
     var sentCommit: LogIndex = 0
+    /// The peer's latest answer came from a blank replica: it is replicated to, but its `match` counts
+    /// towards no commit, and its answers towards no lease or read, until the leader admits it.
+    public internal(set) var isBlank = false
+
+    /// What a commit may count for the peer: its match, or nothing while it is blank.
+    var countedMatch: LogIndex { isBlank ? 0 : match }
 
     init(match: LogIndex, next: LogIndex) {
         self.match = match

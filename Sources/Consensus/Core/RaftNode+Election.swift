@@ -58,7 +58,8 @@ extension RaftNode {
 
     /// Answers a vote or pre-vote request whose term is at least ours (the lease check already passed).
     mutating func handleVoteRequest(_ message: Message, lastLog: LogPosition, pre: Bool) {
-        let canVote = vote == message.from || (vote == nil && leader == nil) || (pre && message.term > term)
+        // A blank replica may have voted in this term in a life it forgot: it never votes.
+        let canVote = !isBlank && (vote == message.from || (vote == nil && leader == nil) || (pre && message.term > term))
         let upToDate = lastLog >= log.lastPosition
         if canVote, upToDate {
             if pre {

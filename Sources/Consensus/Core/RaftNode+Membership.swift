@@ -6,6 +6,8 @@ public enum TransferError: Error, Hashable, Sendable {
     case notLeader(leader: NodeID?)
     /// The target is not a voter of the configuration in force (standbys never lead).
     case notVoter(NodeID)
+    /// The target is a blank replica the leader has not admitted yet: it would not campaign.
+    case blank(NodeID)
 }
 
 extension RaftNode {
@@ -50,7 +52,7 @@ extension RaftNode {
     mutating func handOverIfNoLongerVoter() {
         guard role == .leader, !configuration.isVoter(id), !hasPendingConfigurationChange, transferee == nil else { return }
         let best = configuration.voters.max { lhs, rhs in
-            let left = progressByPeer[lhs]?.match ?? 0, right = progressByPeer[rhs]?.match ?? 0
+            let left = progressByPeer[lhs]?.countedMatch ?? 0, right = progressByPeer[rhs]?.countedMatch ?? 0
             return left != right ? left < right : lhs > rhs
         }
         guard let best else { return }
@@ -69,6 +71,7 @@ extension RaftNode {
     public mutating func transferLeadership(to target: NodeID) throws(TransferError) {
         guard role == .leader else { throw .notLeader(leader: leader) }
         guard configuration.isVoter(target) else { throw .notVoter(target) }
+        guard progressByPeer[target]?.isBlank != true else { throw .blank(target) }
         guard target != id else {
             transferee = nil
             return

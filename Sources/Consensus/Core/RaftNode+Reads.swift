@@ -56,13 +56,19 @@ extension RaftNode {
         releaseConfirmedReads()
     }
 
-    /// Answers every pending read whose heartbeat round a majority of voters has echoed.
+    /// Answers every pending read, and admits every blank replica, whose heartbeat round a majority of
+    /// voters has echoed.
     mutating func releaseConfirmedReads() {
-        guard role == .leader, !pendingReads.isEmpty else { return }
+        guard role == .leader, !pendingReads.isEmpty || !admissions.isEmpty else { return }
         let quorum = configuration.quorum
         guard quorum > 0 else { return }
         let acks = configuration.voters.map { $0 == id ? readSequence : readAcks[$0] ?? 0 }.sorted(by: >)
         let confirmed = acks[quorum - 1]
+        for (peer, admission) in admissions.sorted(by: { $0.key < $1.key }) where admission.sequence <= confirmed {
+            admissions[peer] = nil
+            guard let progress = progressByPeer[peer], progress.isBlank, progress.match >= admission.position.index else { continue }
+            send(.admit(through: admission.position), to: peer)
+        }
         while let read = pendingReads.first, read.sequence <= confirmed {
             pendingReads.removeFirst()
             if read.requester == id {

@@ -82,8 +82,33 @@ extension RaftNode {
 
     mutating func handleAppendResponse(_ response: AppendResponse, from peer: NodeID) {
         guard var progress = progressByPeer[peer] else { return }
-        progress.recentActive = true
         progress.ticksSinceContact = 0
+        if response.blank {
+            if !progress.isBlank {
+                // The peer lost its state (or is new): what it acknowledged before is gone. Replicate to it
+                // from what it says now (an acceptance is true of its current log) or from the start, and
+                // count it nowhere until it is admitted.
+                var fresh = PeerProgress(match: 0, next: 1)
+                fresh.isBlank = true
+                fresh.ticksSinceContact = 0
+                if response.accepted, fresh.acknowledge(response.index) { fresh.becomeReplicate() }
+                progressByPeer[peer] = fresh
+                readAcks[peer] = nil
+                sendAppend(to: peer, evenIfEmpty: true)
+                considerAdmission(of: peer)
+                return
+            }
+        } else {
+            progress.isBlank = false
+            progress.recentActive = true
+        }
+        if response.isBlankNotice {
+            // The answer to a heartbeat: send what the replica lacks.
+            progressByPeer[peer] = progress
+            if progress.match < log.lastIndex { sendAppend(to: peer, evenIfEmpty: true) }
+            considerAdmission(of: peer)
+            return
+        }
         if !response.accepted {
             var probeFrom = response.hint.index
             if response.hint.term > 0 {
@@ -122,6 +147,7 @@ extension RaftNode {
         if let known = progressByPeer[peer], known.sentCommit < min(log.committed, known.match) {
             sendAppend(to: peer, evenIfEmpty: true)
         }
+        if response.blank { considerAdmission(of: peer) }
         if updated, peer == transferee, progress.match == log.lastIndex {
             send(.timeoutNow, to: peer)
             // A leader that left the voters has handed over: it leaves now rather than wait to be told.
@@ -153,7 +179,7 @@ extension RaftNode {
     mutating func maybeCommit() -> Bool {
         let quorum = configuration.quorum
         guard quorum > 0 else { return false }
-        let matches = configuration.voters.map { progressByPeer[$0]?.match ?? 0 }.sorted(by: >)
+        let matches = configuration.voters.map { progressByPeer[$0]?.countedMatch ?? 0 }.sorted(by: >)
         let candidate = matches[quorum - 1]
         guard candidate > log.committed, log.term(at: candidate) == term else { return false }
         log.commit(to: candidate)
@@ -164,6 +190,34 @@ extension RaftNode {
     /// Work that waits for a commit of the leader's own term.
     mutating func commitAdvanced() {
         releaseReadsAwaitingCommit()
+        for (peer, progress) in progressByPeer where progress.isBlank { considerAdmission(of: peer) }
         handOverIfNoLongerVoter()
+    }
+
+    // MARK: Blank replicas
+
+    /// Starts admitting a blank replica once it holds every committed entry and this leader has committed an
+    /// entry of its term (so every entry of an earlier term that may have been committed with the
+    /// replica's forgotten acknowledgements is at or below the commit index): a heartbeat round that a
+    /// quorum must confirm (as for a read), so that a deposed leader cannot admit a replica into a log the
+    /// group has moved past. ``releaseConfirmedReads()`` sends the admission once confirmed.
+    mutating func considerAdmission(of peer: NodeID) {
+        guard role == .leader, admissions[peer] == nil, let progress = progressByPeer[peer], progress.isBlank,
+              progress.match >= log.committed, log.term(at: log.committed) == term,
+              let lastTerm = log.term(at: progress.match) else { return }
+        readSequence += 1
+        admissions[peer] = PendingAdmission(position: LogPosition(term: lastTerm, index: progress.match), sequence: readSequence)
+        broadcastHeartbeat(toStandbys: false)
+        releaseConfirmedReads()
+    }
+
+    /// On a blank replica: its leader admits it, holding the log through `position`.
+    mutating func handleAdmission(through position: LogPosition) {
+        guard isBlank else { return }
+        // The leader checked the replica's match; a position it no longer holds (a reordered message after
+        // a snapshot install or a truncation) is ignored, and the leader tries again.
+        let holds = log.matches(position) || (position.index < log.snapshot.index && log.unstableSnapshot == nil)
+        guard holds else { return }
+        isBlank = false
     }
 }

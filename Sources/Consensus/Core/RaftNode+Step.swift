@@ -62,14 +62,19 @@ extension RaftNode {
             guard role == .leader else { return }
             handleHeartbeatResponse(sequence, from: message.from)
         case .timeoutNow:
-            // The leader of our term hands over: campaign at once, past any lease.
-            guard role == .follower else { return }
+            // The leader of our term hands over: campaign at once, past any lease. Only from the leader this
+            // node follows: a late one from a transfer this node no longer knows about (it restarted, or
+            // has not heard from that leader since) would depose a healthy leader.
+            guard role == .follower, message.from == leader else { return }
             campaign(transfer: true)
         case .readIndex(let context):
             guard role == .leader else { return }
             startRead(context: context, requester: message.from)
         case .readIndexResponse(let context, let index):
             receiveReadIndexResponse(context: context, index: index, from: message.from)
+        case .admit(let position):
+            guard role == .follower, message.from == leader else { return }
+            handleAdmission(through: position)
         }
     }
 

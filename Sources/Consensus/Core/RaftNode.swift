@@ -44,6 +44,13 @@ public struct RaftNode: Sendable {
     public internal(set) var log: RaftLog
     /// The leadership transfer in progress (leader only).
     public internal(set) var transferee: NodeID?
+    /// True while this node is a **blank replica**: it started from empty storage — a new server, or one
+    /// whose data directory was lost and that came back under the same name — and no leader has admitted
+    /// it yet. A blank replica may have forgotten votes it cast and entries it acknowledged in an earlier
+    /// life, so it never grants a vote, never campaigns, and marks its answers so that a leader counts it
+    /// towards no commit, lease or read until it has caught up and been admitted (``MessageKind/admit(through:)``).
+    /// Durable, as part of the hard state.
+    public internal(set) var isBlank: Bool
 
     /// Leader only: replication state of every member (including the leader itself).
     var progressByPeer: [NodeID: PeerProgress] = [:]
@@ -57,6 +64,9 @@ public struct RaftNode: Sendable {
     var standbyRoundsElapsed = 0
     var randomizedElectionTimeout: Int
     var jitter: ElectionJitter
+
+    /// Leader only: admissions of blank replicas waiting for a quorum to confirm a heartbeat round.
+    var admissions: [NodeID: PendingAdmission] = [:]
 
     /// ReadIndex state (leader only, except `readSequence` which only grows).
     var readSequence: UInt64 = 0
@@ -84,6 +94,13 @@ public struct RaftNode: Sendable {
         var sequence: UInt64
     }
 
+    struct PendingAdmission: Sendable {
+        /// The blank replica holds the log through here (the leader's last entry when the round started).
+        var position: LogPosition
+        /// The heartbeat round that must be confirmed by a quorum.
+        var sequence: UInt64
+    }
+
     struct InFlightReady: Sendable {
         var hardState: HardState?
         /// The positions of the entries handed out, in order.
@@ -103,9 +120,13 @@ public struct RaftNode: Sendable {
             snapshot: storage.snapshot, entries: storage.entries,
             committed: storage.hardState.commit, applied: storage.applied
         )
+        // A durable term of 0 means the node never took part in a group: pristine storage, or a first write
+        // after a wipe whose hard state a crash tore off (entries and hard state are written together).
+        self.isBlank = storage.hardState.blank || storage.hardState.term == 0
         self.jitter = ElectionJitter(seed: settings.randomSeed)
         self.randomizedElectionTimeout = settings.electionTicks
-        let hardState = HardState(term: storage.hardState.term, vote: storage.hardState.vote, commit: log.committed)
+        // Term 0 reads as blank on every start, so the mark need not be written until the term moves.
+        let hardState = HardState(term: storage.hardState.term, vote: storage.hardState.vote, commit: log.committed, blank: isBlank)
         self.lastHandedOutHardState = hardState
         self.persistedHardState = hardState
         resetRandomizedElectionTimeout()
@@ -126,13 +147,13 @@ public struct RaftNode: Sendable {
     /// The index of the last log entry.
     public var lastIndex: LogIndex { log.lastIndex }
     /// The current hard state.
-    public var hardState: HardState { HardState(term: term, vote: vote, commit: log.committed) }
+    public var hardState: HardState { HardState(term: term, vote: vote, commit: log.committed, blank: isBlank) }
     /// Leader only: what it knows of each member, by node (empty on other roles).
     public var progress: [NodeID: PeerProgress] { role == .leader ? progressByPeer : [:] }
     /// True when the latest configuration entry is not committed yet (the next change must wait).
     public var hasPendingConfigurationChange: Bool { log.configurationIndex > log.committed }
-    /// True when this node may campaign: a voter of its configuration, not installing a snapshot.
-    public var isPromotable: Bool { configuration.isVoter(id) && log.unstableSnapshot == nil }
+    /// True when this node may campaign: a voter of its configuration, not blank, not installing a snapshot.
+    public var isPromotable: Bool { !isBlank && configuration.isVoter(id) && log.unstableSnapshot == nil }
 
     // MARK: Time
 
@@ -218,6 +239,7 @@ public struct RaftNode: Sendable {
         votes = [:]
         progressByPeer = [:]
         readAcks = [:]
+        admissions = [:]
         for read in pendingReads + readsAwaitingCommit where read.requester == id {
             droppedReads.append(read.context)
         }
@@ -263,14 +285,27 @@ public struct RaftNode: Sendable {
     }
 
     /// Queues a message; it must wait for persistence when it vouches for durable state or when this
-    /// node's term or vote is not durable yet.
+    /// node's term, vote or blank mark is not durable yet. A blank replica marks its answers to a leader
+    /// (a heartbeat's answer becomes ``AppendResponse/blankNotice``), so the leader counts them nowhere.
     mutating func send(_ kind: MessageKind, to peer: NodeID, term messageTerm: Term? = nil) {
+        var kind = kind
+        if isBlank {
+            switch kind {
+            case .appendResponse(var response):
+                response.blank = true
+                kind = .appendResponse(response)
+            case .heartbeatResponse:
+                kind = .appendResponse(.blankNotice)
+            default:
+                break
+            }
+        }
         let vouches: Bool
         switch kind {
         case .vote, .voteResponse, .appendResponse: vouches = true
         default: vouches = false
         }
-        let unpersistedTerm = persistedHardState.term != term || persistedHardState.vote != vote
+        let unpersistedTerm = persistedHardState.term != term || persistedHardState.vote != vote || persistedHardState.blank != isBlank
         outbox.append(OutgoingMessage(
             message: Message(from: id, to: peer, term: messageTerm ?? term, kind: kind),
             afterPersist: vouches || unpersistedTerm

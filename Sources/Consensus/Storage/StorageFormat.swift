@@ -237,12 +237,15 @@ enum StorageFormat {
 }
 
 private extension ByteWriter {
-    /// term u64, commit u64, vote flag u8 [+ NodeID]: the hard state's layout in the file and in records.
+    /// term u64, commit u64, vote flag u8 [+ NodeID] [+ flags u8]: the hard state's layout in the file and
+    /// in records. The trailing flags byte (bit 0: blank replica) is written only when a flag is set, so
+    /// every other hard state has the layout earlier releases wrote.
     mutating func hardState(_ hardState: HardState) {
         u64(hardState.term)
         u64(hardState.commit)
         flag(hardState.vote != nil)
         if let vote = hardState.vote { nodeID(vote) }
+        if hardState.blank { u8(1) }
     }
 }
 
@@ -250,6 +253,13 @@ private extension ByteReader {
     mutating func hardState() throws(MessageDecodingError) -> HardState {
         let term = try u64(), commit = try u64()
         let vote = try flag() ? try nodeID() : nil
-        return HardState(term: term, vote: vote, commit: commit)
+        // The hard state ends its record or file, so a byte left over is the flags byte.
+        var blank = false
+        if remaining > 0 {
+            let flags = try u8("hard state flags")
+            guard flags == 1 else { throw .invalidFlag(flags) }
+            blank = true
+        }
+        return HardState(term: term, vote: vote, commit: commit, blank: blank)
     }
 }

@@ -19,6 +19,20 @@ extension StorageTests.FileTests {
         #expect(loaded.entries == StorageFixtures.entries(6...6, term: 2))
     }
 
+    @Test("a blank replica's mark is durable in hard-state records and in the hardstate file, and clears")
+    func blankMarkIsDurable() throws {
+        let blank = HardState(term: 3, vote: nil, commit: 0, blank: true)
+        try storage().persist(snapshot: nil, entries: [], hardState: blank)
+        #expect(try storage().load().hardState == blank)
+        try storage().persist(snapshot: nil, entries: StorageFixtures.entries(1...4, term: 3), hardState: HardState(term: 3, commit: 4, blank: true))
+        try storage().saveSnapshot(StorageFixtures.snapshot(index: 4, term: 3))
+        #expect(disk.names(in: directory).contains("hardstate"))
+        #expect(try storage().load().hardState.blank, "kept in the checkpoint file")
+        let admitted = HardState(term: 3, vote: nil, commit: 4)
+        try storage().persist(snapshot: nil, entries: [], hardState: admitted)
+        #expect(try storage().load().hardState == admitted)
+    }
+
     @Test("every new segment starts with the hard state, so compacting the older ones keeps it")
     func newSegmentsRepeatTheHardState() throws {
         let storage = storage(segmentBytes: 256)

@@ -143,6 +143,14 @@ struct TestCluster {
         nodes[id] = RaftNode(id: id, settings: nodes[id]!.settings, storage: stored)
     }
 
+    /// Restarts a node whose data was lost: it comes back under the same name with empty storage.
+    mutating func wipe(_ name: String) {
+        let id = NodeID(name)
+        storage[id] = .empty
+        applied[id] = []
+        nodes[id] = RaftNode(id: id, settings: nodes[id]!.settings, storage: .empty)
+    }
+
     // MARK: Views
 
     /// The nodes that believe they lead (a cut-off leader included).

@@ -18,7 +18,7 @@ final class RaftMetrics: Sendable {
 
     static let kinds = [
         "pre_vote", "pre_vote_response", "vote", "vote_response", "append", "append_response", "heartbeat",
-        "heartbeat_response", "snapshot", "timeout_now", "read_index", "read_index_response", "admit", "forward",
+        "heartbeat_response", "snapshot", "timeout_now", "read_index", "read_index_response", "admit", "outside_configuration", "forward",
     ]
 
     private let state: Gauge
@@ -132,6 +132,7 @@ final class RaftMetrics: Sendable {
         case .readIndex: "read_index"
         case .readIndexResponse: "read_index_response"
         case .admit: "admit"
+        case .outsideConfiguration: "outside_configuration"
         }
     }
 }

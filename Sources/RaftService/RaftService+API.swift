@@ -49,7 +49,7 @@ extension RaftService {
     /// node is not in the configuration itself (a member without a leader is in an election: waiting is
     /// better than bouncing the write around).
     private func fallbackTarget() -> NodeID? {
-        guard node.configuration.role(of: settings.nodeID) == nil, let forwardingCandidates else { return nil }
+        guard node.memberRole == nil, let forwardingCandidates else { return nil }
         return forwardingCandidates().first { $0 != settings.nodeID }
     }
 
@@ -133,7 +133,7 @@ extension RaftService {
 
     /// What this node is doing now.
     public var status: RaftStatus {
-        let role: RaftStatus.Role = switch node.configuration.role(of: settings.nodeID) {
+        let role: RaftStatus.Role = switch node.memberRole {
         case .voter: .voter
         case .standby: .standby
         case nil: .client

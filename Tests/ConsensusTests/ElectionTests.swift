@@ -116,18 +116,44 @@ struct ElectionTests {
         #expect(cluster["b"].term == 9 && cluster["b"].vote == NodeID("c"))
     }
 
-    @Test("a removed node that never learned of its removal does not disturb the group")
-    func removedNodeDoesNotDisrupt() throws {
-        var cluster = TestCluster(voters: ["a", "b", "c"])
+    @Test(
+        "a removed node that never learned of its removal does not disturb the group, and learns it is out",
+        arguments: [RaftSettings(), RaftSettings(preVote: false), RaftSettings(checkQuorum: false), RaftSettings(preVote: false, checkQuorum: false)]
+    )
+    func removedNodeDoesNotDisrupt(settings: RaftSettings) throws {
+        var cluster = TestCluster(voters: ["a", "b", "c"], settings: settings)
         cluster.elect("a")
         cluster.isolate("c")
         try cluster["a"].proposeConfigurationChange(.remove(NodeID("c")))
         cluster.stabilize()
         #expect(cluster["c"].voters.contains(NodeID("c")), "c still believes it votes")
+        // Cut off, c campaigns (its term climbs without PreVote).
+        cluster.tick(["c"], times: 60)
         cluster.heal()
         cluster.tick(times: 100)
-        #expect(cluster["a"].role == .leader && cluster["a"].term == 2)
+        #expect(cluster["a"].role == .leader && cluster["a"].term == 2, "the group was deposed: a is \(cluster["a"].role) in term \(cluster["a"].term)")
         #expect(cluster["b"].term == 2)
+        // c was told it is out: it stops campaigning and routes like a node outside the configuration.
+        #expect(cluster["c"].isKnownRemoved && cluster["c"].memberRole == nil && !cluster["c"].isPromotable)
+        let term = cluster["c"].term
+        cluster.tick(["c"], times: 60)
+        #expect(cluster["c"].term == term && cluster["c"].role == .follower)
+    }
+
+    @Test("a removed node that is added again is a member again as soon as the leader contacts it")
+    func removedNodeAddedAgain() throws {
+        var cluster = TestCluster(voters: ["a", "b", "c"])
+        cluster.elect("a")
+        cluster.isolate("c")
+        try cluster["a"].proposeConfigurationChange(.remove(NodeID("c")))
+        cluster.stabilize()
+        cluster.tick(["c"], times: 60)
+        cluster.heal()
+        cluster.tick(times: 30)
+        #expect(cluster["c"].isKnownRemoved)
+        try cluster["a"].proposeConfigurationChange(.addStandby(NodeID("c")))
+        cluster.stabilize()
+        #expect(!cluster["c"].isKnownRemoved && cluster["c"].memberRole == .standby)
     }
 
     @Test("a standby never campaigns, even with no leader for a long time")

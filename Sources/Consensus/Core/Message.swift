@@ -54,6 +54,11 @@ public enum MessageKind: Hashable, Sendable, CustomStringConvertible {
     /// The leader admits a blank replica that holds its log through `through`, after a quorum confirmed
     /// its leadership: from now on the replica votes and counts.
     case admit(through: LogPosition)
+    /// The answer to a vote or pre-vote request from a node the responder's configuration does not list,
+    /// by a responder whose log is at least as up to date (`lastLog`): the candidate was removed. It stops
+    /// campaigning and acts as a node outside the configuration until a leader contacts it again. Carries
+    /// the request's term.
+    case outsideConfiguration(lastLog: LogPosition)
 
     public var description: String {
         switch self {
@@ -73,6 +78,7 @@ public enum MessageKind: Hashable, Sendable, CustomStringConvertible {
         case .readIndex(let context): "readIndex(\(context))"
         case .readIndexResponse(let context, let index): "readIndexResponse(\(context), index \(index))"
         case .admit(let position): "admit(through \(position))"
+        case .outsideConfiguration(let lastLog): "outsideConfiguration(last \(lastLog))"
         }
     }
 }

@@ -83,7 +83,7 @@ public struct MessageCodec: Sendable {
         case .readIndexResponse(let context, let index):
             writer.u64(context)
             writer.u64(index)
-        case .admit(let position):
+        case .admit(let position), .outsideConfiguration(let position):
             writer.position(position)
         }
         return writer.buffer
@@ -104,6 +104,7 @@ public struct MessageCodec: Sendable {
         case .readIndex: 11
         case .readIndexResponse: 12
         case .admit: 13
+        case .outsideConfiguration: 14
         }
     }
 
@@ -140,6 +141,7 @@ public struct MessageCodec: Sendable {
         case 11: kind = .readIndex(context: try reader.u64())
         case 12: kind = .readIndexResponse(context: try reader.u64(), index: try reader.u64())
         case 13: kind = .admit(through: try reader.position())
+        case 14: kind = .outsideConfiguration(lastLog: try reader.position())
         default: throw .unknownKind(tag)
         }
         guard reader.remaining == 0 else { throw .trailingBytes(reader.remaining) }

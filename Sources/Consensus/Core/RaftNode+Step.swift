@@ -6,7 +6,14 @@ extension RaftNode {
         guard message.to == id, message.from != id else { return }
         if message.term > term {
             switch message.kind {
-            case .preVote(_), .vote(_, _):
+            case .preVote(let lastLog), .vote(let lastLog, _):
+                // A candidate this node's configuration no longer lists, with a log no newer than ours: it
+                // was removed and cannot win. Tell it so, without taking its term (it must not depose a
+                // healthy leader, with or without PreVote and CheckQuorum).
+                if !configuration.members.isEmpty, configuration.role(of: message.from) == nil, !isBlank, lastLog <= log.lastPosition {
+                    send(.outsideConfiguration(lastLog: log.lastPosition), to: message.from, term: message.term)
+                    return
+                }
                 let transfer = if case .vote(_, true) = message.kind { true } else { false }
                 if ignoresVoteRequest(from: message.from, transfer: transfer) { return }
             default:
@@ -15,6 +22,8 @@ extension RaftNode {
             switch message.kind {
             case .preVote:
                 break  // a pre-vote changes nothing here
+            case .outsideConfiguration:
+                break  // carries the pre-vote's term, which this node has not taken
             case .preVoteResponse(granted: true):
                 break  // a granted pre-vote carries the term we asked about
             case .append, .heartbeat, .snapshot:
@@ -75,6 +84,12 @@ extension RaftNode {
         case .admit(let position):
             guard role == .follower, message.from == leader else { return }
             handleAdmission(through: position)
+        case .outsideConfiguration(let lastLog):
+            // Only from a peer that has seen at least everything this node has: its configuration is then
+            // at least as new as ours.
+            guard lastLog >= log.lastPosition, !isKnownRemoved else { return }
+            isKnownRemoved = true
+            if role != .follower { becomeFollower(term: term, leader: nil) }
         }
     }
 
@@ -83,6 +98,8 @@ extension RaftNode {
         if role != .follower || leader != sender {
             becomeFollower(term: term, leader: sender)
         }
+        // Leaders only contact members: whatever this node was told, it is one again.
+        isKnownRemoved = false
         electionElapsed = 0
     }
 

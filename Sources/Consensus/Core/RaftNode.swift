@@ -51,6 +51,11 @@ public struct RaftNode: Sendable {
     /// towards no commit, lease or read until it has caught up and been admitted (``MessageKind/admit(through:)``).
     /// Durable, as part of the hard state.
     public internal(set) var isBlank: Bool
+    /// True once a peer with a log at least as up to date told this node that its configuration no longer
+    /// lists it (``MessageKind/outsideConfiguration(lastLog:)``): it was removed while cut off and never
+    /// received the entry. It no longer campaigns and acts as a node outside the configuration, until a
+    /// leader contacts it again (leaders only contact members).
+    public internal(set) var isKnownRemoved = false
 
     /// Leader only: replication state of every member (including the leader itself).
     var progressByPeer: [NodeID: PeerProgress] = [:]
@@ -153,7 +158,10 @@ public struct RaftNode: Sendable {
     /// True when the latest configuration entry is not committed yet (the next change must wait).
     public var hasPendingConfigurationChange: Bool { log.configurationIndex > log.committed }
     /// True when this node may campaign: a voter of its configuration, not blank, not installing a snapshot.
-    public var isPromotable: Bool { !isBlank && configuration.isVoter(id) && log.unstableSnapshot == nil }
+    public var isPromotable: Bool { !isBlank && !isKnownRemoved && configuration.isVoter(id) && log.unstableSnapshot == nil }
+    /// This node's role in the configuration, as far as it knows: nil when it is outside it (never added,
+    /// or told it was removed).
+    public var memberRole: MemberRole? { isKnownRemoved ? nil : configuration.role(of: id) }
 
     // MARK: Time
 

@@ -61,9 +61,12 @@ extension RaftDirectory {
         let file = filePath(name)
         let bytes = try fileSystem.read(file)
         guard let header = StorageFormat.decodeSegmentHeader(bytes), header.firstIndex == firstIndex else {
-            // The header and the first records are written together; if nothing good follows a bad header
-            // in the last segment, the crash came before that write was synced.
-            if isLast && !StorageFormat.containsRecord(bytes, from: 0, version: nil, indexes: firstIndex...LogIndex.max, sequences: 0...UInt64.max) {
+            // The header and the first records are written together. In the last segment, unless a synced
+            // record proves that write's fsync returned, the crash came before it did (pages of the write
+            // may still have reached the disk out of order): the segment's creation never completed. (A
+            // version-2 segment's header gone bad leaves the log short of its commit index, caught below.)
+            let synced = StorageFormat.containsWriteEvidence(bytes, from: 0, onlySynced: true)
+            if isLast && !synced {
                 try fileSystem.remove(file)
                 return nil
             }
@@ -71,21 +74,17 @@ extension RaftDirectory {
         }
         var segment = Segment(name: name, firstIndex: firstIndex, previousTerm: header.previousTerm, version: header.version)
         var offset = StorageFormat.segmentHeaderBytes
+        /// The write the records being read belong to, from its marker: where it ends and whether it was
+        /// synced; nil before the first marker (records an older release wrote) and past a write's end.
+        var write: (end: Int, synced: Bool)?
+        // Version 3 segments carry write markers from their first record on.
+        var markers = header.version >= StorageFormat.version
         while offset < bytes.count {
+            if let current = write, offset >= current.end { write = nil }
             guard let (record, end) = StorageFormat.readRecord(bytes, at: offset, version: header.version) else {
                 guard isLast else { throw .corrupt(path: file, reason: "bad record at byte \(offset) of a sealed segment") }
-                // Every later record holds a later index or a later hard state, so anything good after
-                // this one within the file's length was written after it, i.e. was acknowledged.
-                let nextIndex = segment.lastIndex + 1, nextSequence = hardState.sequence + 1
-                let span = UInt64(bytes.count)
-                if StorageFormat.containsRecord(bytes, from: offset + 1, version: header.version,
-                                                indexes: nextIndex...nextIndex + span, sequences: nextSequence...nextSequence + span) {
-                    throw .corrupt(path: file, reason: "bad record at byte \(offset) followed by good records")
-                }
-                // A torn tail: the write that made it was never acknowledged (or, for a hard-state record
-                // that only moved the commit index, never fsynced).
-                try fileSystem.truncate(file, to: offset)
-                try fileSystem.sync(file)
+                try cutTornTail(file, bytes, at: offset, write: write, markers: markers, version: header.version,
+                                nextIndex: segment.lastIndex + 1, nextSequence: hardState.sequence + 1)
                 break
             }
             switch record {
@@ -98,11 +97,52 @@ extension RaftDirectory {
                 entries.append(entry)
             case .hardState(let stored):
                 if stored.sequence >= hardState.sequence { hardState = stored }
+            case .write(let length, let synced):
+                write = (end + length, synced)
+                markers = true
+            case .synced:
+                break
             }
             segment.size = end
             offset = end
         }
         return segment
+    }
+
+    /// A bad record at `offset` of the last segment: cuts it and everything after it when no acknowledged
+    /// write can be damaged, else throws ``RaftStorageError/corrupt(path:reason:)``.
+    ///
+    /// Writes reach the disk page by page, in no promised order until their fsync returns, so a crash can
+    /// keep later pages of a write and lose earlier ones. What proves the bad bytes were durable (and went
+    /// bad afterwards) is evidence that an fsync covering them returned:
+    /// - a good synced record after them (appended once an fsync returned, which made the whole file
+    ///   durable up to there);
+    /// - anything good after the end of their own write, when that write was synced (issued only after its
+    ///   call returned).
+    /// Without such evidence the bad bytes belong to writes whose fsync never returned (or that only moved
+    /// the commit index): a torn tail, cut. In a segment with no write marker before the bad record
+    /// (written by an older release), any good record after it is corruption, as before.
+    private func cutTornTail(
+        _ file: String, _ bytes: [UInt8], at offset: Int, write: (end: Int, synced: Bool)?, markers: Bool, version: UInt8,
+        nextIndex: LogIndex, nextSequence: UInt64
+    ) throws(RaftStorageError) {
+        // Every later record holds a later index or a later hard state: the ranges keep garbage that
+        // happens to checksum from counting.
+        let span = UInt64(bytes.count)
+        func goodRecord(from start: Int) -> Bool {
+            StorageFormat.containsRecord(bytes, from: start, version: version,
+                                         indexes: nextIndex...nextIndex + span, sequences: nextSequence...nextSequence + span)
+        }
+        if !markers {
+            if goodRecord(from: offset + 1) { throw .corrupt(path: file, reason: "bad record at byte \(offset) followed by good records") }
+        } else if StorageFormat.containsWriteEvidence(bytes, from: offset + 1, onlySynced: true) {
+            throw .corrupt(path: file, reason: "bad record at byte \(offset) before a later fsync returned")
+        } else if let write, offset < write.end, write.synced,
+                  goodRecord(from: write.end) || StorageFormat.containsWriteEvidence(bytes, from: write.end) {
+            throw .corrupt(path: file, reason: "bad record at byte \(offset) of a write that was fsynced and acknowledged")
+        }
+        try fileSystem.truncate(file, to: offset)
+        try fileSystem.sync(file)
     }
 
     /// Keeps the stored entries only when they continue the newest snapshot: the log starts at the

@@ -30,6 +30,8 @@ struct RaftDirectory: Sendable {
     /// Bytes for the last segment that one call has not written yet.
     private struct PendingWrite {
         var bytes: [UInt8] = []
+        /// Where this write's marker sits in `bytes` (its length and sync flag are filled in on flush).
+        var markerOffset: Int?
         /// The bytes start with the header of a segment that does not exist yet.
         var createsFile = false
         /// A segment was created and the directory not fsynced since.
@@ -114,8 +116,11 @@ struct RaftDirectory: Sendable {
         }
         guard let current = segments.last else { return }
         let createdName = pending.createdName
-        try flush(&pending, to: current.name)
-        if mustSync || createdName { try fileSystem.sync(filePath(current.name)) }
+        try flush(&pending, to: current.name, synced: mustSync || createdName)
+        if mustSync || createdName {
+            try fileSystem.sync(filePath(current.name))
+            try markSynced(current.name)
+        }
         if createdName { try fileSystem.syncDirectory(path) }
     }
 
@@ -140,12 +145,15 @@ struct RaftDirectory: Sendable {
     /// the `hardstate` file, whichever older segments compaction removes.
     private mutating func startSegment(firstIndex: LogIndex, _ pending: inout PendingWrite) throws(RaftStorageError) {
         if let sealed = segments.last {
-            if sealed.version == StorageFormat.legacyVersion && sealed.terms.isEmpty {
-                // A legacy segment with nothing but its header: the new one takes its name.
+            if sealed.version != StorageFormat.version && sealed.terms.isEmpty {
+                // An older version's segment without entries (its header, maybe hard states): the new one
+                // takes its name (removing the last segment checkpoints the hard state first).
                 if segments.count == 1 { emptyLogPosition = sealed.previousPosition }
                 try removeSegments(1)
             } else {
-                try flush(&pending, to: sealed.name)
+                // Synced, but without a synced record: the next segment is the proof (and a sealed segment
+                // must not end in a record a crash could tear).
+                try flush(&pending, to: sealed.name, synced: true)
                 try fileSystem.sync(filePath(sealed.name))
             }
         }
@@ -156,9 +164,15 @@ struct RaftDirectory: Sendable {
         add(StorageFormat.record(hardState), entryTerm: nil, to: &pending)
     }
 
-    /// Adds a record to the last segment: to `pending` and to what is known of the segment.
+    /// Adds a record to the last segment: to `pending` and to what is known of the segment. The first
+    /// record of a write is preceded by the write's marker (filled in by ``flush(_:to:synced:)``).
     private mutating func add(_ record: [UInt8], entryTerm: Term?, to pending: inout PendingWrite) {
         let last = segments.count - 1
+        if pending.markerOffset == nil {
+            pending.markerOffset = pending.bytes.count
+            pending.bytes += StorageFormat.writeMarker(length: 0, synced: false)
+            segments[last].size += StorageFormat.writeMarkerBytes
+        }
         pending.bytes += record
         segments[last].size += record.count
         if let entryTerm {
@@ -167,8 +181,23 @@ struct RaftDirectory: Sendable {
         }
     }
 
-    private func flush(_ pending: inout PendingWrite, to name: String) throws(RaftStorageError) {
+    /// Appends the synced record to segment `name` once its last write's fsync returned (not synced itself:
+    /// the next write's fsync makes it durable; until then a crash may lose it, and with it only the proof).
+    private mutating func markSynced(_ name: String) throws(RaftStorageError) {
+        try fileSystem.append(StorageFormat.syncedRecord, to: filePath(name))
+        guard let index = segments.lastIndex(where: { $0.name == name }) else { return }
+        segments[index].size += StorageFormat.syncedRecord.count
+    }
+
+    /// Writes `pending` to the segment `name`, its marker saying how many bytes of records follow and
+    /// whether the caller fsyncs them before returning.
+    private func flush(_ pending: inout PendingWrite, to name: String, synced: Bool) throws(RaftStorageError) {
         guard !pending.bytes.isEmpty else { return }
+        if let marker = pending.markerOffset {
+            let body = marker + StorageFormat.writeMarkerBytes
+            pending.bytes.replaceSubrange(marker..<body, with: StorageFormat.writeMarker(length: pending.bytes.count - body, synced: synced))
+            pending.markerOffset = nil
+        }
         if pending.createsFile {
             try fileSystem.write(pending.bytes, to: filePath(name))
         } else {

@@ -13,9 +13,15 @@ struct StoredHardState: Hashable, Sendable {
 /// entries and configurations use ``MessageCodec``'s encoding. Every decoder returns nil for bytes that
 /// are not exactly one valid value.
 enum StorageFormat {
-    /// The version written. Version 2 starts every segment record's payload with a ``RecordKind`` (so hard
-    /// states can live in the log) and puts a sequence number in the `hardstate` file.
-    static let version: UInt8 = 2
+    /// The segment version written. Version 2 starts every segment record's payload with a ``RecordKind``
+    /// (so hard states can live in the log) and puts a sequence number in the `hardstate` file; version 3
+    /// adds write markers and synced records (the same record layout, two more kinds), so recovery can
+    /// tell a torn write from acknowledged data gone bad. Versions 1 and 2 are still read, never appended to.
+    static let version: UInt8 = 3
+    /// Segments of version 2: record kinds, no write markers.
+    static let unmarkedVersion: UInt8 = 2
+    /// The `hardstate` file's version (unchanged by segment version 3).
+    static let hardStateVersion: UInt8 = 2
     /// Segments of bare entry records and a `hardstate` file without a sequence number: still read, never
     /// written (a version-1 segment is not appended to; the log continues in a new one).
     static let legacyVersion: UInt8 = 1
@@ -33,12 +39,42 @@ enum StorageFormat {
     enum RecordKind: UInt8 {
         case entry = 1
         case hardState = 2
+        /// Starts the records of one write (one `persist` call's bytes in one file): their length, and
+        /// whether the call fsyncs them. Recovery uses it to tell a write the crash tore (some of its pages
+        /// reached the disk out of order) from acknowledged data that went bad.
+        case write = 3
+        /// Written right after the fsync of a synced write returned: proof that the write before it was
+        /// acknowledged, so recovery calls a bad record in it corruption, not a torn write.
+        case synced = 4
     }
 
     /// What one segment record holds.
     enum Record: Equatable {
         case entry(LogEntry)
         case hardState(StoredHardState)
+        /// The next `length` bytes are one write; `synced` when the call fsynced them before returning.
+        case write(length: Int, synced: Bool)
+        /// The fsync of the write before this record returned.
+        case synced
+    }
+
+    /// The record appended once a synced write's fsync returned.
+    static let syncedRecord: [UInt8] = {
+        var payload = ByteWriter()
+        payload.u8(RecordKind.synced.rawValue)
+        return frame(payload.buffer)
+    }()
+
+    /// The size of a write marker record: record header, kind, length u32, flags u8.
+    static let writeMarkerBytes = recordHeaderBytes + 6
+
+    /// A write marker for `length` bytes of records that follow it.
+    static func writeMarker(length: Int, synced: Bool) -> [UInt8] {
+        var payload = ByteWriter()
+        payload.u8(RecordKind.write.rawValue)
+        payload.u32(UInt32(clamping: length))
+        payload.u8(synced ? 1 : 0)
+        return frame(payload.buffer)
     }
 
     /// Storage holds whatever the core accepted, so only structural limits apply.
@@ -51,7 +87,7 @@ enum StorageFormat {
     static func encode(_ stored: StoredHardState) -> [UInt8] {
         var writer = ByteWriter()
         writer.bytes(hardStateMagic)
-        writer.u8(version)
+        writer.u8(hardStateVersion)
         writer.u64(stored.sequence)
         writer.hardState(stored.hardState)
         writer.u32(CRC32C.checksum(writer.buffer))
@@ -60,7 +96,7 @@ enum StorageFormat {
 
     /// A version-2 file, or a version-1 file (which has no sequence number: it reads as sequence 0).
     static func decodeHardState(_ bytes: [UInt8]) -> StoredHardState? {
-        guard let (fileVersion, body) = verifiedBody(bytes, magic: hardStateMagic, versions: [legacyVersion, version]) else { return nil }
+        guard let (fileVersion, body) = verifiedBody(bytes, magic: hardStateMagic, versions: [legacyVersion, hardStateVersion]) else { return nil }
         var reader = ByteReader(body, limits: limits)
         do {
             let sequence = fileVersion == legacyVersion ? 0 : try reader.u64()
@@ -74,7 +110,7 @@ enum StorageFormat {
 
     // MARK: Segments
 
-    static func segmentHeader(firstIndex: LogIndex, previousTerm: Term) -> [UInt8] {
+    static func segmentHeader(firstIndex: LogIndex, previousTerm: Term, version: UInt8 = version) -> [UInt8] {
         var writer = ByteWriter()
         writer.bytes(segmentMagic)
         writer.u8(version)
@@ -87,7 +123,7 @@ enum StorageFormat {
     /// The first index, the term of the entry before it and the format version, from a segment's first bytes.
     static func decodeSegmentHeader(_ bytes: [UInt8]) -> (firstIndex: LogIndex, previousTerm: Term, version: UInt8)? {
         guard bytes.count >= segmentHeaderBytes,
-              let (segmentVersion, body) = verifiedBody(Array(bytes[0..<segmentHeaderBytes]), magic: segmentMagic, versions: [legacyVersion, version])
+              let (segmentVersion, body) = verifiedBody(Array(bytes[0..<segmentHeaderBytes]), magic: segmentMagic, versions: [legacyVersion, unmarkedVersion, version])
         else { return nil }
         var reader = ByteReader(body, limits: limits)
         guard let firstIndex = try? reader.u64(), let previousTerm = try? reader.u64(), firstIndex > 0 else { return nil }
@@ -130,6 +166,12 @@ enum StorageFormat {
                 case .hardState:
                     let sequence = try reader.u64()
                     record = .hardState(StoredHardState(hardState: try reader.hardState(), sequence: sequence))
+                case .write:
+                    let length = try reader.u32()
+                    let flags = try reader.u8("write flags")
+                    guard flags <= 1 else { return nil }
+                    record = .write(length: length, synced: flags == 1)
+                case .synced: record = .synced
                 case nil: return nil
                 }
             }
@@ -173,8 +215,26 @@ enum StorageFormat {
         switch RecordKind(rawValue: bytes[payload]) {
         case .entry: return payload + 17 <= bytes.count && indexes.contains(integer(bytes, at: payload + 9, width: 8))
         case .hardState: return payload + 9 <= bytes.count && sequences.contains(integer(bytes, at: payload + 1, width: 8))
-        case nil: return false
+        case .write, .synced, nil: return false
         }
+    }
+
+    /// Whether a good synced record (`onlySynced`), or a synced record or write marker, starts anywhere in
+    /// `bytes` from `offset` on (a version-2 segment): evidence that an earlier call had returned.
+    static func containsWriteEvidence(_ bytes: [UInt8], from offset: Int, onlySynced: Bool = false) -> Bool {
+        var candidate = max(offset, 0)
+        while candidate + recordHeaderBytes + 1 <= bytes.count {
+            let kind = bytes[candidate + recordHeaderBytes]
+            if kind == RecordKind.synced.rawValue || (!onlySynced && kind == RecordKind.write.rawValue) {
+                switch readRecord(bytes, at: candidate, version: version)?.record {
+                case .synced?: return true
+                case .write?: if !onlySynced { return true }
+                default: break
+                }
+            }
+            candidate += 1
+        }
+        return false
     }
 
     // MARK: Snapshots

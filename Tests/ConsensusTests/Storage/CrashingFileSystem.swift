@@ -49,7 +49,7 @@ final class CrashingFileSystem: RaftFileSystem {
 
     /// A disk in the same state, synced and unsynced parts alike, that goes its own way from here.
     func copy() -> CrashingFileSystem {
-        let copy = CrashingFileSystem()
+        let copy = CrashingFileSystem(outOfOrderPages: outOfOrderPages)
         let current = state.withLock { $0 }
         copy.state.withLock { $0 = current }
         return copy
@@ -76,7 +76,7 @@ final class CrashingFileSystem: RaftFileSystem {
             var files: [Int: File] = [:]
             for id in Set(names.values) {
                 guard let file = state.files[id] else { continue }
-                let contents = Self.afterPowerLoss(file, using: &generator)
+                let contents = afterPowerLoss(file, using: &generator)
                 files[id] = File(current: contents, durable: contents)
             }
             state = State(files: files, nextFileID: state.nextFileID, names: names, durableNames: names,
@@ -84,7 +84,16 @@ final class CrashingFileSystem: RaftFileSystem {
         }
     }
 
-    private static func afterPowerLoss(_ file: File, using generator: inout some RandomNumberGenerator) -> [UInt8] {
+    /// Whether a power loss may also lose a stretch in the middle of a file's unsynced bytes while keeping
+    /// what follows (pages written back out of order), not only cut the tail.
+    let outOfOrderPages: Bool
+
+    /// A disk; `outOfOrderPages` lets a power loss keep later unsynced bytes while losing earlier ones.
+    init(outOfOrderPages: Bool = true) {
+        self.outOfOrderPages = outOfOrderPages
+    }
+
+    private func afterPowerLoss(_ file: File, using generator: inout some RandomNumberGenerator) -> [UInt8] {
         guard file.current != file.durable else { return file.durable }
         if Int.random(in: 0..<4, using: &generator) == 0 { return file.durable }
         let shared = zip(file.current, file.durable).prefix { $0 == $1 }.count
@@ -96,7 +105,23 @@ final class CrashingFileSystem: RaftFileSystem {
                 contents[index] = zeros ? 0 : UInt8.random(in: 0...255, using: &generator)
             }
         }
+        if outOfOrderPages, contents.count - shared > 2, Int.random(in: 0..<3, using: &generator) == 0 {
+            // Pages of the unsynced part reached the disk out of order: a stretch inside it never arrived
+            // (zeros) while later bytes did.
+            let start = Int.random(in: shared..<contents.count - 1, using: &generator)
+            let end = Int.random(in: start + 1..<contents.count, using: &generator)
+            for index in start..<end { contents[index] = 0 }
+        }
         return contents
+    }
+
+    /// Replaces bytes of the file at `path` from `offset`, durably (a lost stretch, or rot).
+    func overwrite(_ path: String, at offset: Int, with bytes: [UInt8]) throws {
+        state.withLock { state in
+            guard let id = state.names[path] else { return }
+            state.files[id]!.current.replaceSubrange(offset..<offset + bytes.count, with: bytes)
+            state.files[id]!.durable = state.files[id]!.current
+        }
     }
 
     /// Flips one bit of the file at `path`, durably (bit rot).

@@ -97,19 +97,55 @@ extension StorageTests {
             let segment = path(segmentNames[0])
             let goodSize = disk.size(of: segment)
             try storage().persist(snapshot: nil, entries: StorageFixtures.entries(6...6, term: 1), hardState: nil)
-            try disk.truncate(segment, to: disk.size(of: segment) - 3)
+            // The crash came before the fsync returned: no synced record, and entry 6's record cut short.
+            try disk.truncate(segment, to: disk.size(of: segment) - StorageFormat.syncedRecord.count - 3)
             #expect(try storage().load().entries == StorageFixtures.entries(1...5, term: 1))
-            #expect(disk.size(of: segment) == goodSize, "the torn bytes are removed")
+            #expect(disk.size(of: segment) == goodSize + StorageFormat.writeMarkerBytes, "the torn bytes are removed (the write's marker stays)")
             try storage().persist(snapshot: nil, entries: StorageFixtures.entries(6...7, term: 2), hardState: nil)
             #expect(try storage().load().entries == StorageFixtures.entries(1...5, term: 1) + StorageFixtures.entries(6...7, term: 2))
         }
 
-        @Test("a bad checksum in the last record is a torn write, not corruption")
+        @Test("a bad checksum in the last record of a write whose fsync never returned is a torn write, not corruption")
         func tornLastRecord() throws {
             try storage().persist(snapshot: nil, entries: StorageFixtures.entries(1...5, term: 1), hardState: nil)
             let segment = path(segmentNames[0])
+            try disk.truncate(segment, to: disk.size(of: segment) - StorageFormat.syncedRecord.count)
             disk.flipBit(in: segment, byte: disk.size(of: segment) - 2)
             #expect(try storage().load().entries == StorageFixtures.entries(1...4, term: 1))
+        }
+
+        @Test("a bad record in the last write is corruption once its fsync returned (the synced record follows it)")
+        func rotInAcknowledgedLastWrite() throws {
+            try storage().persist(snapshot: nil, entries: StorageFixtures.entries(1...5, term: 1), hardState: nil)
+            let segment = path(segmentNames[0])
+            disk.flipBit(in: segment, byte: disk.size(of: segment) - StorageFormat.syncedRecord.count - 2)
+            try expectCorrupt(segment)
+        }
+
+        @Test("a stretch of a write lost while later pages of the same write arrived is a torn write, not corruption")
+        func outOfOrderPagesOfOneWrite() throws {
+            try storage().persist(snapshot: nil, entries: StorageFixtures.entries(1...3, term: 1), hardState: nil)
+            let segment = path(segmentNames[0])
+            let acknowledged = disk.size(of: segment)
+            // One more write (entries 4–8 and a hard state) whose fsync never returned: the middle of it
+            // never reached the disk, its end did.
+            try storage().persist(snapshot: nil, entries: StorageFixtures.entries(4...8, term: 1, bytes: 200), hardState: HardState(term: 1, commit: 3))
+            try disk.truncate(segment, to: disk.size(of: segment) - StorageFormat.syncedRecord.count)
+            let hole = acknowledged + StorageFormat.writeMarkerBytes + 300
+            try disk.overwrite(segment, at: hole, with: [UInt8](repeating: 0, count: 400))
+            let loaded = try storage().load()
+            #expect(loaded.entries == StorageFixtures.entries(1...3, term: 1) + StorageFixtures.entries(4...4, term: 1, bytes: 200))
+        }
+
+        @Test("the same lost stretch in a write that a later write follows is corruption")
+        func lostStretchOfAcknowledgedWrite() throws {
+            try storage().persist(snapshot: nil, entries: StorageFixtures.entries(1...3, term: 1), hardState: nil)
+            let segment = path(segmentNames[0])
+            let acknowledged = disk.size(of: segment)
+            try storage().persist(snapshot: nil, entries: StorageFixtures.entries(4...8, term: 1, bytes: 200), hardState: HardState(term: 1, commit: 3))
+            try storage().persist(snapshot: nil, entries: StorageFixtures.entries(9...9, term: 1), hardState: nil)
+            try disk.overwrite(segment, at: acknowledged + StorageFormat.writeMarkerBytes + 300, with: [UInt8](repeating: 0, count: 400))
+            try expectCorrupt(segment)
         }
 
         /// Loading fails with `.corrupt` naming `file`: corruption, not a torn tail to cut.
@@ -131,7 +167,7 @@ extension StorageTests {
             try storage().persist(snapshot: nil, entries: StorageFixtures.entries(1...5, term: 1), hardState: HardState(term: 1, commit: 5))
             let segment = path(segmentNames[0])
             let hardStateRecord = StorageFormat.record(StoredHardState(hardState: HardState(term: 1, commit: 5), sequence: 1))
-            disk.flipBit(in: segment, byte: disk.size(of: segment) - hardStateRecord.count - 2)
+            disk.flipBit(in: segment, byte: disk.size(of: segment) - StorageFormat.syncedRecord.count - hardStateRecord.count - 2)
             try expectCorrupt(segment)
         }
 
@@ -143,8 +179,10 @@ extension StorageTests {
             try storage().persist(snapshot: nil, entries: [], hardState: HardState(term: 1, commit: 5))
             // As a checkpoint leaves it: the file holds the newest hard state, the log an older one.
             try disk.write(StorageFormat.encode(StoredHardState(hardState: HardState(term: 1, commit: 5), sequence: 1)), to: path("hardstate"))
-            try disk.truncate(segment, to: end)
-            disk.flipBit(in: segment, byte: end - 2)
+            // The synced record of the write of 1–5 was lost too, so only the commit index says 5 was
+            // acknowledged.
+            try disk.truncate(segment, to: end - StorageFormat.syncedRecord.count)
+            disk.flipBit(in: segment, byte: end - StorageFormat.syncedRecord.count - 2)
             #expect(throws: RaftStorageError.corrupt(path: directory, reason: "the log ends at 4 but 5 is committed")) { try storage().load() }
         }
 

@@ -119,6 +119,27 @@ extension StorageTests.FileTests {
         #expect(loaded.hardState == HardState(term: 1, commit: 5))
         #expect(loaded.entries == StorageFixtures.entries(1...5, term: 1))
     }
+
+    @Test("a version-2 segment (no write markers) is read, sealed, and the log continues in a version-3 segment")
+    func unmarkedSegmentIsSealed() throws {
+        // As the previous release wrote it: a version-2 header, then entry and hard-state records.
+        var bytes = StorageFormat.segmentHeader(firstIndex: 1, previousTerm: 0, version: StorageFormat.unmarkedVersion)
+        bytes += StorageFormat.record(StoredHardState(hardState: HardState(term: 1, commit: 0), sequence: 1))
+        for entry in StorageFixtures.entries(1...5, term: 1) { bytes += StorageFormat.record(entry) }
+        bytes += StorageFormat.record(StoredHardState(hardState: HardState(term: 1, commit: 5), sequence: 2))
+        try disk.write(bytes, to: path("log-00000000000000000001.seg"))
+        var loaded = try storage().load()
+        #expect(loaded.hardState == HardState(term: 1, commit: 5))
+        #expect(loaded.entries == StorageFixtures.entries(1...5, term: 1))
+        try storage().persist(snapshot: nil, entries: StorageFixtures.entries(6...6, term: 1), hardState: nil)
+        #expect(try disk.read(path("log-00000000000000000001.seg")) == bytes, "never appended to")
+        #expect(StorageFormat.decodeSegmentHeader(try disk.read(path("log-00000000000000000006.seg")))?.version == StorageFormat.version)
+        loaded = try storage().load()
+        #expect(loaded.entries == StorageFixtures.entries(1...6, term: 1))
+        // Sealed now: any bad record in it is corruption.
+        disk.flipBit(in: path("log-00000000000000000001.seg"), byte: StorageFormat.segmentHeaderBytes + 80)
+        #expect(throws: RaftStorageError.self) { try self.storage().load() }
+    }
 }
 
 /// Files as version 1 of the format wrote them: a hard state file without a sequence number, and

@@ -144,7 +144,7 @@ let package = Package(
             swiftSettings: strict
         ),
         // Helpers for tests: daemon processes, notify listeners, deadlines, manual clock.
-        .target(name: "CohortTestKit", dependencies: ["CohortCore", logging, lifecycle], swiftSettings: strict),
+        .target(name: "CohortTestKit", dependencies: ["CohortCore", "Consensus", logging, lifecycle], swiftSettings: strict),
 
         .testTarget(name: "CohortCoreTests", dependencies: ["CohortCore"], swiftSettings: strict),
         .testTarget(

@@ -99,7 +99,14 @@ extension RaftService {
             // 3. What vouches for the durable state.
             transmit(ready.messages.filter(\.afterPersist))
             // 4. Install the snapshot, apply committed entries.
-            if let snapshot { install(snapshot) }
+            if let snapshot {
+                do {
+                    try install(snapshot)
+                } catch {
+                    fail(.corrupt(path: "snapshot \(snapshot.metadata.index)", reason: "the state machine cannot restore it: \(error)"))
+                    return
+                }
+            }
             for entry in ready.committedEntries { apply(entry) }
             // 5. Reads.
             for state in ready.readStates {
@@ -153,8 +160,8 @@ extension RaftService {
         }
     }
 
-    private func install(_ snapshot: StoredSnapshot) {
-        stateMachine.restore(snapshot.data)
+    private func install(_ snapshot: StoredSnapshot) throws {
+        try stateMachine.restore(snapshot.data)
         currentSnapshot = snapshot
         let index = snapshot.metadata.index
         receivedSnapshots = receivedSnapshots.filter { $0.key > index }

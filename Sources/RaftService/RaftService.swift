@@ -158,7 +158,17 @@ public actor RaftService: Service {
             throw RaftServiceError.storage(Self.storageError(error))
         }
         let (state, snapshot) = loaded
-        if let snapshot { stateMachine.restore(snapshot.data) }
+        if let snapshot {
+            do {
+                try stateMachine.restore(snapshot.data)
+            } catch {
+                phase = .stopped
+                logger.critical("raft snapshot does not restore; refusing to start", metadata: [
+                    "raft.snapshot_index": "\(snapshot.metadata.index)", "error": "\(error)",
+                ])
+                throw RaftServiceError.storage(.corrupt(path: "snapshot \(snapshot.metadata.index)", reason: "the state machine cannot restore it: \(error)"))
+            }
+        }
         currentSnapshot = snapshot
         node = RaftNode(id: settings.nodeID, settings: settings.raft, storage: state)
         appliedIndex = state.applied

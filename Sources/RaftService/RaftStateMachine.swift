@@ -11,6 +11,8 @@ public protocol RaftStateMachine: Sendable {
     func apply(_ entry: LogEntry) -> [UInt8]
     /// The whole state, as of the last entry applied.
     func snapshot() -> [UInt8]
-    /// Replaces the whole state with a snapshot taken by ``snapshot()`` (on this node or another).
-    func restore(_ data: [UInt8])
+    /// Replaces the whole state with a snapshot taken by ``snapshot()`` (on this node or another). Throws,
+    /// leaving the state as it was, when the bytes are not a whole snapshot: the service then refuses to
+    /// go on (at start, `run()` fails; later, the service stops) rather than serve a partial state.
+    func restore(_ data: [UInt8]) throws
 }

@@ -56,7 +56,7 @@ struct SystemStoreTests {
     }
 
     @Test("a snapshot restores the same entries and versions on another replica")
-    func snapshot() {
+    func snapshot() throws {
         let store = SystemStore()
         var rng = SplitMix64(seed: 7)
         for index in 1...200 {
@@ -68,7 +68,7 @@ struct SystemStoreTests {
         }
         let other = SystemStore()
         _ = apply(other, 1, .put(key: "stale", value: [9], condition: .none))
-        other.restore(store.snapshot())
+        try other.restore(store.snapshot())
         #expect(other.list(limit: 10_000).map { $0.key } == store.list(limit: 10_000).map { $0.key })
         #expect(other.list(limit: 10_000).map(\.entry) == store.list(limit: 10_000).map(\.entry))
         #expect(other.get("stale") == nil)
@@ -115,8 +115,45 @@ struct SystemStoreTests {
                 #expect(SystemCommandResult.decode(result) == .malformed)
             }
         }
-        // A snapshot that does not decode restores what it can and never crashes.
-        store.restore([0, 0, 0, 9, 0, 0])
-        #expect(store.count == 0)
+    }
+
+    @Test("a snapshot that is not exactly one fails loudly and changes nothing: cut, extended, reordered, not UTF-8, hostile counts")
+    func badSnapshotsFail() throws {
+        let store = SystemStore()
+        for (index, key) in ["a", "b", "c"].enumerated() {
+            _ = apply(store, LogIndex(index + 1), .put(key: key, value: [UInt8(index)], condition: .none))
+        }
+        let good = store.snapshot()
+        let target = SystemStore()
+        _ = apply(target, 1, .put(key: "kept", value: [1], condition: .none))
+        for cut in 0..<good.count {
+            #expect(throws: SystemStoreSnapshotError.self, "cut at \(cut)") { try target.restore(Array(good.prefix(cut))) }
+        }
+        #expect(throws: SystemStoreSnapshotError.trailingBytes(1)) { try target.restore(good + [0]) }
+        // A count of 2³²−1 with six bytes behind it: refused before reserving for it.
+        #expect(throws: SystemStoreSnapshotError.truncated(entry: 0)) { try target.restore([0xFF, 0xFF, 0xFF, 0xFF, 0, 0]) }
+        let swapped = SystemStore()
+        var unordered = [UInt8]([0, 0, 0, 2])
+        for key in ["b", "a"] { unordered += [0, 0, 0, 1] + Array(key.utf8) + [0, 0, 0, 0] + [0, 0, 0, 0, 0, 0, 0, 1] }
+        #expect(throws: SystemStoreSnapshotError.unordered(entry: 1)) { try swapped.restore(unordered) }
+        let notUTF8: [UInt8] = [0, 0, 0, 1, 0, 0, 0, 1, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]
+        #expect(throws: SystemStoreSnapshotError.invalidKey(entry: 0)) { try swapped.restore(notUTF8) }
+        #expect(target.list().map(\.key) == ["kept"], "a failed restore leaves the state as it was")
+        try target.restore(good)
+        #expect(target.list().map(\.key) == ["a", "b", "c"])
+    }
+
+    @Test("keys are compared as bytes: canonically equivalent but different spellings are different keys")
+    func keysCompareAsBytes() {
+        let store = SystemStore()
+        let precomposed = "caf\u{E9}", decomposed = "cafe\u{301}"
+        #expect(precomposed == decomposed, "Swift calls them equal")
+        _ = apply(store, 1, .put(key: precomposed, value: [1], condition: .none))
+        #expect(store.get(decomposed) == nil)
+        let second = apply(store, 2, .put(key: decomposed, value: [2], condition: .absent))
+        #expect(second == .applied(version: 2), "set-if-absent of the other spelling is a different key")
+        #expect(store.get(precomposed)?.value == [1] && store.get(decomposed)?.value == [2])
+        #expect(store.count == 2)
+        #expect(store.list(prefix: "cafe").map(\.key) == [decomposed], "prefixes are byte prefixes")
     }
 }

@@ -3,6 +3,7 @@ import CohortTestKit
 import Consensus
 import Foundation
 import RaftService
+import Synchronization
 import Testing
 
 /// Three RaftService nodes over real loopback TCP with `FileRaftStorage` on the real disk: a crashed
@@ -74,4 +75,67 @@ import Testing
             }
         }
     }
+
+    /// Not only process kills: with the third voter down, the leader and the follower lose power together
+    /// while a writer is busy, and each keeps only what it had fsynced (`CrashingFileSystem`: unsynced bytes cut, torn, or lost in
+    /// stretches). Every write that was acknowledged is still there after both come back.
+    @Test func aPowerLossOfTheLeaderAndAFollowerTogetherLosesNoAcknowledgedWrite() async throws {
+        let disks = Mutex<[NodeID: CrashingFileSystem]>([:])
+        let disk = { @Sendable (id: NodeID) -> CrashingFileSystem in
+            disks.withLock { disks in
+                if let existing = disks[id] { return existing }
+                let fresh = CrashingFileSystem()
+                disks[id] = fresh
+                return fresh
+            }
+        }
+        try await withRaftCluster(
+            makeStorage: { id in FileRaftStorage(directory: "/data/\(id)/_sys/raft", fileSystem: disk(id), segmentBytes: 4096) },
+            reopensStorage: true
+        ) { cluster in
+            let nodes = try await cluster.start(["a", "b", "c"])
+            let leader = try await cluster.waitForLeader()
+            let follower = try #require(nodes.first { $0.id != leader.id })
+            // The third node is down while the writes happen: each acknowledged write lives on exactly the
+            // two nodes that then lose power.
+            let other = try #require(nodes.first { $0.id != leader.id && $0.id != follower.id })
+            await cluster.crash(other)
+            let acknowledged = Acknowledged()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for index in 0..<400 {
+                        guard (try? await leader.raft.propose(command("w", index), timeout: .seconds(2))) != nil else { return }
+                        acknowledged.add(command("w", index))
+                    }
+                }
+                try await waitFor("the writer to be under way") { acknowledged.all.count >= 25 }
+                for node in [leader, follower] {
+                    // The process dies at once: its storage makes no further call.
+                    disk(node.id).crash(afterOperations: 0)
+                    await cluster.crash(node)
+                }
+                try await group.waitForAll()
+            }
+            var generator = SplitMix64(seed: 20261206)
+            for node in [leader, follower] { disk(node.id).powerLoss(using: &generator) }
+            let restarted = [try await cluster.restart(leader), try await cluster.restart(follower), try await cluster.restart(other)]
+            let current = try await cluster.waitForLeader()
+            _ = try await proposeSafely(command("after", 0), on: current)
+            let written = acknowledged.all
+            #expect(written.count >= 25)
+            try await waitFor("every node to hold every acknowledged write") {
+                restarted.allSatisfy { node in
+                    let held = Set(node.machine.all)
+                    return written.allSatisfy(held.contains) && held.contains(command("after", 0))
+                }
+            }
+        }
+    }
+}
+
+/// Commands a writer saw acknowledged, shared with the test's checks.
+private final class Acknowledged: Sendable {
+    private let commands = Mutex<[[UInt8]]>([])
+    func add(_ command: [UInt8]) { commands.withLock { $0.append(command) } }
+    var all: [[UInt8]] { commands.withLock { $0 } }
 }

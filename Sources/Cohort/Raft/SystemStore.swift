@@ -17,23 +17,25 @@ public final class SystemStore: RaftStateMachine, Sendable {
         public var version: UInt64
     }
 
-    private let state = Mutex<[String: Entry]>([:])
+    private let state = Mutex<[StoreKey: Entry]>([:])
 
     /// An empty store.
     public init() {}
 
     /// The entry at `key` as applied here.
     public func get(_ key: String) -> Entry? {
-        state.withLock { $0[key] }
+        state.withLock { $0[StoreKey(key)] }
     }
 
-    /// Up to `limit` entries whose keys start with `prefix` and sort after `after`, in key order.
+    /// Up to `limit` entries whose keys start with `prefix` and sort after `after`, in key order (keys
+    /// compare as UTF-8 bytes).
     public func list(prefix: String = "", after: String? = nil, limit: Int = 1000) -> [(key: String, entry: Entry)] {
-        state.withLock { entries in
+        let prefix = StoreKey(prefix), after = after.map(StoreKey.init)
+        return state.withLock { entries in
             entries.filter { key, _ in key.hasPrefix(prefix) && after.map { key > $0 } ?? true }
                 .sorted { $0.key < $1.key }
                 .prefix(max(0, limit))
-                .map { (key: $0.key, entry: $0.value) }
+                .map { (key: $0.key.string, entry: $0.value) }
         }
     }
 
@@ -56,7 +58,7 @@ public final class SystemStore: RaftStateMachine, Sendable {
         state.withLock { entries in
             writer.writeInteger(UInt32(entries.count))
             for (key, entry) in entries.sorted(by: { $0.key < $1.key }) {
-                writer.writeField(key)
+                writer.writeField(key.bytes)
                 writer.writeField(entry.value)
                 writer.writeInteger(entry.version)
             }
@@ -64,17 +66,68 @@ public final class SystemStore: RaftStateMachine, Sendable {
         return Array(writer.readableBytesView)
     }
 
-    public func restore(_ data: [UInt8]) {
+    /// Replaces the state with a snapshot's, or throws (changing nothing) when the bytes are not exactly
+    /// one: a count, then that many keys in strictly increasing byte order with their values and
+    /// versions, and nothing after.
+    public func restore(_ data: [UInt8]) throws(SystemStoreSnapshotError) {
         var reader = ByteBuffer(bytes: data)
-        var restored: [String: Entry] = [:]
-        if let count = reader.readInteger(as: UInt32.self) {
-            for _ in 0..<count {
-                guard let key = reader.readFieldString(), let value = reader.readField(), let version = reader.readInteger(as: UInt64.self) else { break }
-                restored[key] = Entry(value: value, version: version)
+        guard let count = reader.readInteger(as: UInt32.self) else { throw .truncated(entry: 0) }
+        // Each entry takes at least 16 bytes: refuse a count the bytes cannot hold before reserving for it.
+        guard Int(count) <= reader.readableBytes / 16 else { throw .truncated(entry: 0) }
+        var restored: [StoreKey: Entry] = [:]
+        restored.reserveCapacity(Int(count))
+        var previous: StoreKey?
+        for position in 0..<Int(count) {
+            guard let keyBytes = reader.readField(), let value = reader.readField(), let version = reader.readInteger(as: UInt64.self) else {
+                throw .truncated(entry: position)
             }
+            guard String(validating: keyBytes, as: UTF8.self) != nil else { throw .invalidKey(entry: position) }
+            let key = StoreKey(bytes: keyBytes)
+            if let previous, !(previous < key) { throw .unordered(entry: position) }
+            previous = key
+            restored[key] = Entry(value: value, version: version)
         }
+        guard reader.readableBytes == 0 else { throw .trailingBytes(reader.readableBytes) }
         state.withLock { $0 = restored }
     }
+}
+
+/// Why bytes are not a ``SystemStore`` snapshot.
+public enum SystemStoreSnapshotError: Error, Hashable, CustomStringConvertible {
+    /// The bytes end inside the entry at this position.
+    case truncated(entry: Int)
+    /// The key of the entry at this position is not UTF-8.
+    case invalidKey(entry: Int)
+    /// The key of the entry at this position does not sort after the one before it.
+    case unordered(entry: Int)
+    /// Bytes are left after the last entry.
+    case trailingBytes(Int)
+
+    public var description: String {
+        switch self {
+        case .truncated(let entry): "the snapshot ends inside entry \(entry)"
+        case .invalidKey(let entry): "the key of entry \(entry) is not UTF-8"
+        case .unordered(let entry): "the key of entry \(entry) does not sort after the one before it"
+        case .trailingBytes(let count): "\(count) bytes follow the last entry"
+        }
+    }
+}
+
+/// A store key: compared, hashed and ordered as its UTF-8 bytes. Swift's `String` equality is canonical
+/// equivalence ("é" precomposed equals "e" + a combining accent), which would make two keys that differ
+/// in bytes one entry on some paths and two on others; bytes are what every replica agrees on.
+struct StoreKey: Hashable, Comparable, Sendable {
+    let bytes: [UInt8]
+
+    init(_ string: String) { bytes = Array(string.utf8) }
+    init(bytes: [UInt8]) { self.bytes = bytes }
+
+    /// The key as text (keys are validated UTF-8 when they enter the store).
+    var string: String { String(decoding: bytes, as: UTF8.self) }
+
+    func hasPrefix(_ prefix: StoreKey) -> Bool { bytes.starts(with: prefix.bytes) }
+
+    static func < (lhs: StoreKey, rhs: StoreKey) -> Bool { lhs.bytes.lexicographicallyPrecedes(rhs.bytes) }
 }
 
 /// A write to the ``SystemStore``, as carried in a Raft command entry.
@@ -142,19 +195,21 @@ public enum SystemCommand: Sendable, Hashable {
         return reader.readableBytes == 0 ? command : nil
     }
 
-    func apply(to entries: inout [String: SystemStore.Entry], version: UInt64) -> SystemCommandResult {
+    func apply(to entries: inout [StoreKey: SystemStore.Entry], version: UInt64) -> SystemCommandResult {
         switch self {
         case .put(let key, let value, let condition):
+            let key = StoreKey(key)
             guard condition.holds(for: entries[key]) else { return .conflict(current: entries[key]) }
             entries[key] = SystemStore.Entry(value: value, version: version)
             return .applied(version: version)
         case .delete(let key, let condition):
+            let key = StoreKey(key)
             guard let current = entries[key] else { return .notFound }
             guard condition.holds(for: current) else { return .conflict(current: current) }
             entries[key] = nil
             return .applied(version: version)
         case .read(let key):
-            return .value(entries[key])
+            return .value(entries[StoreKey(key)])
         }
     }
 }

@@ -1,5 +1,4 @@
-import CohortTestKit
-@testable import Consensus
+import Consensus
 import Synchronization
 
 /// A disk that forgets like a real one, for crash tests of ``FileRaftStorage``.
@@ -11,7 +10,7 @@ import Synchronization
 /// current bytes cut at a random length past what the two share, possibly with a garbled torn end.
 /// ``crash(afterOperations:)`` makes the process "die" at a chosen write: that call and every later one
 /// throws, as if the storage never got further.
-final class CrashingFileSystem: RaftFileSystem {
+public final class CrashingFileSystem: RaftFileSystem {
     private struct File {
         var current: [UInt8] = []
         var durable: [UInt8] = []
@@ -38,17 +37,17 @@ final class CrashingFileSystem: RaftFileSystem {
     private let state = Mutex(State())
 
     /// File fsyncs so far.
-    var fileSyncs: Int { state.withLock { $0.fileSyncs } }
+    public var fileSyncs: Int { state.withLock { $0.fileSyncs } }
     /// Directory fsyncs so far.
-    var directorySyncs: Int { state.withLock { $0.directorySyncs } }
+    public var directorySyncs: Int { state.withLock { $0.directorySyncs } }
 
     /// The names in `directory` right now.
-    func names(in directory: String) -> [String] {
+    public func names(in directory: String) -> [String] {
         (try? list(directory))?.sorted() ?? []
     }
 
     /// A disk in the same state, synced and unsynced parts alike, that goes its own way from here.
-    func copy() -> CrashingFileSystem {
+    public func copy() -> CrashingFileSystem {
         let copy = CrashingFileSystem(outOfOrderPages: outOfOrderPages)
         let current = state.withLock { $0 }
         copy.state.withLock { $0 = current }
@@ -56,12 +55,12 @@ final class CrashingFileSystem: RaftFileSystem {
     }
 
     /// The process dies at the `count`-th write-like call from now (0: the next one).
-    func crash(afterOperations count: Int) {
+    public func crash(afterOperations count: Int) {
         state.withLock { $0.operationsBeforeCrash = count }
     }
 
     /// Power is lost: unsynced changes are lost or torn as described above, then the disk works again.
-    func powerLoss(using generator: inout some RandomNumberGenerator) {
+    public func powerLoss(using generator: inout some RandomNumberGenerator) {
         state.withLock { state in
             var names = state.durableNames
             for change in state.pending where Bool.random(using: &generator) {
@@ -86,10 +85,10 @@ final class CrashingFileSystem: RaftFileSystem {
 
     /// Whether a power loss may also lose a stretch in the middle of a file's unsynced bytes while keeping
     /// what follows (pages written back out of order), not only cut the tail.
-    let outOfOrderPages: Bool
+    public let outOfOrderPages: Bool
 
     /// A disk; `outOfOrderPages` lets a power loss keep later unsynced bytes while losing earlier ones.
-    init(outOfOrderPages: Bool = true) {
+    public init(outOfOrderPages: Bool = true) {
         self.outOfOrderPages = outOfOrderPages
     }
 
@@ -116,7 +115,7 @@ final class CrashingFileSystem: RaftFileSystem {
     }
 
     /// Replaces bytes of the file at `path` from `offset`, durably (a lost stretch, or rot).
-    func overwrite(_ path: String, at offset: Int, with bytes: [UInt8]) throws {
+    public func overwrite(_ path: String, at offset: Int, with bytes: [UInt8]) throws {
         state.withLock { state in
             guard let id = state.names[path] else { return }
             state.files[id]!.current.replaceSubrange(offset..<offset + bytes.count, with: bytes)
@@ -125,7 +124,7 @@ final class CrashingFileSystem: RaftFileSystem {
     }
 
     /// Flips one bit of the file at `path`, durably (bit rot).
-    func flipBit(in path: String, byte: Int, bit: Int = 0) {
+    public func flipBit(in path: String, byte: Int, bit: Int = 0) {
         state.withLock { state in
             guard let id = state.names[path] else { return }
             state.files[id]!.current[byte] ^= 1 << bit
@@ -134,15 +133,15 @@ final class CrashingFileSystem: RaftFileSystem {
     }
 
     /// The size of the file at `path`.
-    func size(of path: String) -> Int {
+    public func size(of path: String) -> Int {
         state.withLock { state in state.names[path].map { state.files[$0]!.current.count } ?? 0 }
     }
 
     // MARK: RaftFileSystem
 
-    func createDirectory(_ path: String) throws(RaftStorageError) {}
+    public func createDirectory(_ path: String) throws(RaftStorageError) {}
 
-    func list(_ directory: String) throws(RaftStorageError) -> [String] {
+    public func list(_ directory: String) throws(RaftStorageError) -> [String] {
         state.withLock { state in
             state.names.keys.compactMap { path in
                 let (parent, name) = Self.split(path)
@@ -151,14 +150,14 @@ final class CrashingFileSystem: RaftFileSystem {
         }
     }
 
-    func read(_ path: String) throws(RaftStorageError) -> [UInt8] {
+    public func read(_ path: String) throws(RaftStorageError) -> [UInt8] {
         try state.withLock { (state: inout State) throws(RaftStorageError) -> [UInt8] in
             guard let id = state.names[path] else { throw .io(operation: "open", path: path, errno: 2) }
             return state.files[id]!.current
         }
     }
 
-    func write(_ bytes: [UInt8], to path: String) throws(RaftStorageError) {
+    public func write(_ bytes: [UInt8], to path: String) throws(RaftStorageError) {
         try mutate("write", path) { (state: inout State) throws(RaftStorageError) in
             if let id = state.names[path] {
                 state.files[id]!.current = bytes
@@ -172,21 +171,21 @@ final class CrashingFileSystem: RaftFileSystem {
         }
     }
 
-    func append(_ bytes: [UInt8], to path: String) throws(RaftStorageError) {
+    public func append(_ bytes: [UInt8], to path: String) throws(RaftStorageError) {
         try mutate("append", path) { (state: inout State) throws(RaftStorageError) in
             guard let id = state.names[path] else { throw .io(operation: "open", path: path, errno: 2) }
             state.files[id]!.current += bytes
         }
     }
 
-    func truncate(_ path: String, to length: Int) throws(RaftStorageError) {
+    public func truncate(_ path: String, to length: Int) throws(RaftStorageError) {
         try mutate("truncate", path) { (state: inout State) throws(RaftStorageError) in
             guard let id = state.names[path] else { throw .io(operation: "truncate", path: path, errno: 2) }
             state.files[id]!.current = Array(state.files[id]!.current.prefix(length))
         }
     }
 
-    func sync(_ path: String) throws(RaftStorageError) {
+    public func sync(_ path: String) throws(RaftStorageError) {
         try mutate("fsync", path) { (state: inout State) throws(RaftStorageError) in
             guard let id = state.names[path] else { throw .io(operation: "open", path: path, errno: 2) }
             state.files[id]!.durable = state.files[id]!.current
@@ -194,7 +193,7 @@ final class CrashingFileSystem: RaftFileSystem {
         }
     }
 
-    func syncDirectory(_ directory: String) throws(RaftStorageError) {
+    public func syncDirectory(_ directory: String) throws(RaftStorageError) {
         try mutate("fsync", directory) { (state: inout State) throws(RaftStorageError) in
             var remaining: [DirectoryChange] = []
             for change in state.pending {
@@ -212,7 +211,7 @@ final class CrashingFileSystem: RaftFileSystem {
         }
     }
 
-    func rename(_ source: String, to destination: String) throws(RaftStorageError) {
+    public func rename(_ source: String, to destination: String) throws(RaftStorageError) {
         try mutate("rename", source) { (state: inout State) throws(RaftStorageError) in
             guard let id = state.names.removeValue(forKey: source) else { throw .io(operation: "rename", path: source, errno: 2) }
             state.names[destination] = id
@@ -220,7 +219,7 @@ final class CrashingFileSystem: RaftFileSystem {
         }
     }
 
-    func remove(_ path: String) throws(RaftStorageError) {
+    public func remove(_ path: String) throws(RaftStorageError) {
         try mutate("unlink", path) { (state: inout State) throws(RaftStorageError) in
             guard state.names.removeValue(forKey: path) != nil else { throw .io(operation: "unlink", path: path, errno: 2) }
             state.pending.append(.unbind(path))

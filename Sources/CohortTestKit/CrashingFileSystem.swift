@@ -59,6 +59,15 @@ public final class CrashingFileSystem: RaftFileSystem {
         state.withLock { $0.operationsBeforeCrash = count }
     }
 
+    /// The process that crashed (``crash(afterOperations:)``) is started again without a power loss: what it
+    /// wrote stays (the page cache survives a process), synced or not, and the disk works again.
+    public func restartProcess() {
+        state.withLock { state in
+            state.hasCrashed = false
+            state.operationsBeforeCrash = nil
+        }
+    }
+
     /// Power is lost: unsynced changes are lost or torn as described above, then the disk works again.
     public func powerLoss(using generator: inout some RandomNumberGenerator) {
         state.withLock { state in

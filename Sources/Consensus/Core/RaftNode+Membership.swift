@@ -25,6 +25,8 @@ extension RaftNode {
         } catch {
             throw .invalidChange(error)
         }
+        let admitted = next.voters.count { $0 == id || progressByPeer[$0]?.isBlank != true }
+        if admitted < next.quorum { throw .tooFewAdmittedVoters(admitted: admitted, quorum: next.quorum) }
         appendAsLeader([.configuration(next)])
         configurationDidChange()
         broadcastAppend()

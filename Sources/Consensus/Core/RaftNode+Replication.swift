@@ -13,6 +13,10 @@ public enum ProposalError: Error, Hashable, Sendable {
     case leaderNotReady
     /// The change does not apply to the configuration in force.
     case invalidChange(ConfigurationChangeError)
+    /// After the change, the voters this leader may count (not blank replicas awaiting admission) would be
+    /// fewer than a quorum: the group could commit nothing, not even a change that undoes it. Wait until
+    /// the blank replicas are caught up and admitted.
+    case tooFewAdmittedVoters(admitted: Int, quorum: Int)
 }
 
 extension RaftNode {

@@ -17,6 +17,9 @@ struct RaftSimulationTrace {
         case read(ReadContext)
         case compact(LogIndex)
         case transfer(NodeID)
+        case wipe
+        case pause
+        case delay(NodeID)
     }
 
     private var ring: [(offset: Duration, node: NodeID?, event: Event)] = []

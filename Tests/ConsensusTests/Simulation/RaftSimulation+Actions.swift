@@ -214,6 +214,7 @@ extension RaftSimulation {
             return
         }
         nodes[index].currentSnapshot = snapshot
+        nodes[index].storedTerms = nodes[index].storedTerms.filter { $0.key > applied }
         statistics.compactions += 1
         trace.record(network.elapsed, nodes[index].id, .compact(applied))
     }

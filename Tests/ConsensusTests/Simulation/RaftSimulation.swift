@@ -260,6 +260,11 @@ struct RaftSimulation {
         guard nodes[index].core != nil else { return }
         if nodes[index].core!.hasReady {
             let ready = nodes[index].core!.ready()
+            // Entries already stored with the same index and term are durable and may have been
+            // acknowledged: handing them out again would have the storage cut and rewrite them.
+            if let first = ready.entries.first, ready.snapshot == nil, nodes[index].storedTerms[first.index] == first.term {
+                checker.fail("\(nodes[index].id) hands out \(first.position) again although it is stored (the rewrite window)")
+            }
             nodes[index].pending = PendingReady(ready: ready, completesAt: network.now + writeDuration(for: ready))
             for outgoing in ready.messages where !outgoing.afterPersist { transmit(outgoing.message, from: index) }
             checkReadStates(ready, at: index)
@@ -303,6 +308,11 @@ struct RaftSimulation {
         } catch {
             checker.fail("\(nodes[index].id)'s storage failed: \(error)")
             return
+        }
+        if installed != nil { nodes[index].storedTerms = [:] }
+        if let first = ready.entries.first {
+            nodes[index].storedTerms = nodes[index].storedTerms.filter { $0.key < first.index }
+            for entry in ready.entries { nodes[index].storedTerms[entry.index] = entry.term }
         }
         for outgoing in ready.messages where outgoing.afterPersist { transmit(outgoing.message, from: index) }
         if let installed {

@@ -84,6 +84,8 @@ struct RaftSimulationNode: Sendable {
     var pausedUntil: ContinuousClock.Instant?
     /// Messages that arrived while the process was paused, read when it resumes.
     var inbox: [Message] = []
+    /// The term of every entry this node's storage holds, by index (what completed writes left there).
+    var storedTerms: [LogIndex: Term] = [:]
 
     static let directory = "/data/_sys/raft"
     /// Small segments, so rollovers, seals and compactions happen in every run.
@@ -108,6 +110,7 @@ struct RaftSimulationNode: Sendable {
             throw .corrupt(path: Self.directory, reason: "the simulated state machine cannot restore the snapshot")
         }
         core = RaftNode(id: id, settings: settings, storage: loaded)
+        storedTerms = Dictionary(uniqueKeysWithValues: loaded.entries.map { ($0.index, $0.term) })
         stateMachine = state
         currentSnapshot = snapshot
         pending = nil

@@ -15,7 +15,7 @@ struct MsgPackGoVectorTests {
         case .bytes(let count): writer.writeBytes([UInt8](repeating: 7, count: count))
         case .bool(let value): writer.writeBool(value)
         }
-        return writer.buffer.readableBytesArray
+        return Array(writer.buffer.readableBytesView)
     }
 
     @Test("encodes every Go vector byte-identically", arguments: GoWireVectors.msgpack.indices)

@@ -115,7 +115,7 @@ struct MsgPackReaderTests {
             .init(key: .string(Array("b".utf8)), value: .string([UInt8](repeating: 1, count: 40))),
             .init(key: .string(Array("c".utf8)), value: .ext(type: 3, data: [1, 2, 3])),
         ]))
-        let bytes = writer.buffer.readableBytesArray
+        let bytes = Array(writer.buffer.readableBytesView)
         for cut in 0..<bytes.count {
             var r = MsgPackReader(ByteBuffer(bytes: bytes.prefix(cut)))
             #expect(throws: MsgPackError.truncated) { try r.readValue() }

@@ -1,5 +1,5 @@
+import CohortCore
 import Consensus
-import NIOCore
 import RaftService
 import Synchronization
 
@@ -54,31 +54,31 @@ public final class SystemStore: RaftStateMachine, Sendable {
     }
 
     public func snapshot() -> [UInt8] {
-        var writer = ByteBuffer()
+        var writer = ByteWriter()
         state.withLock { entries in
-            writer.writeInteger(UInt32(entries.count))
+            writer.u32(UInt32(entries.count))
             for (key, entry) in entries.sorted(by: { $0.key < $1.key }) {
-                writer.writeField(key.bytes)
-                writer.writeField(entry.value)
-                writer.writeInteger(entry.version)
+                writer.field(key.bytes)
+                writer.field(entry.value)
+                writer.u64(entry.version)
             }
         }
-        return Array(writer.readableBytesView)
+        return writer.buffer
     }
 
     /// Replaces the state with a snapshot's, or throws (changing nothing) when the bytes are not exactly
     /// one: a count, then that many keys in strictly increasing byte order with their values and
     /// versions, and nothing after.
     public func restore(_ data: [UInt8]) throws(SystemStoreSnapshotError) {
-        var reader = ByteBuffer(bytes: data)
-        guard let count = reader.readInteger(as: UInt32.self) else { throw .truncated(entry: 0) }
+        var reader = ByteReader(data)
+        guard let count = try? reader.u32() else { throw .truncated(entry: 0) }
         // Each entry takes at least 16 bytes: refuse a count the bytes cannot hold before reserving for it.
-        guard Int(count) <= reader.readableBytes / 16 else { throw .truncated(entry: 0) }
+        guard Int(count) <= reader.remaining / 16 else { throw .truncated(entry: 0) }
         var restored: [StoreKey: Entry] = [:]
         restored.reserveCapacity(Int(count))
         var previous: StoreKey?
         for position in 0..<Int(count) {
-            guard let keyBytes = reader.readField(), let value = reader.readField(), let version = reader.readInteger(as: UInt64.self) else {
+            guard let keyBytes = reader.field(), let value = reader.field(), let version = try? reader.u64() else {
                 throw .truncated(entry: position)
             }
             guard String(validating: keyBytes, as: UTF8.self) != nil else { throw .invalidKey(entry: position) }
@@ -87,7 +87,7 @@ public final class SystemStore: RaftStateMachine, Sendable {
             previous = key
             restored[key] = Entry(value: value, version: version)
         }
-        guard reader.readableBytes == 0 else { throw .trailingBytes(reader.readableBytes) }
+        guard reader.isAtEnd else { throw .trailingBytes(reader.remaining) }
         state.withLock { $0 = restored }
     }
 }
@@ -157,32 +157,32 @@ public enum SystemCommand: Sendable, Hashable {
 
     /// The command's bytes.
     public func encode() -> [UInt8] {
-        var writer = ByteBuffer()
+        var writer = ByteWriter()
         switch self {
         case .put(let key, let value, let condition):
-            writer.writeInteger(UInt8(1))
-            writer.writeField(key)
-            writer.writeField(value)
+            writer.u8(1)
+            writer.field(Array(key.utf8))
+            writer.field(value)
             condition.encode(into: &writer)
         case .delete(let key, let condition):
-            writer.writeInteger(UInt8(2))
-            writer.writeField(key)
+            writer.u8(2)
+            writer.field(Array(key.utf8))
             condition.encode(into: &writer)
         case .read(let key):
-            writer.writeInteger(UInt8(3))
-            writer.writeField(key)
+            writer.u8(3)
+            writer.field(Array(key.utf8))
         }
-        return Array(writer.readableBytesView)
+        return writer.buffer
     }
 
     /// Decodes a command; nil for anything malformed, truncated or over the size limits.
     public static func decode(_ bytes: [UInt8]) -> SystemCommand? {
-        var reader = ByteBuffer(bytes: bytes)
-        guard let kind = reader.readInteger(as: UInt8.self), let key = reader.readFieldString(), key.utf8.count <= maxKeyBytes else { return nil }
+        var reader = ByteReader(bytes)
+        guard let kind = try? reader.u8(), let key = reader.fieldString(), key.utf8.count <= maxKeyBytes else { return nil }
         let command: SystemCommand
         switch kind {
         case 1:
-            guard let value = reader.readField(), value.count <= maxValueBytes, let condition = Condition.decode(&reader) else { return nil }
+            guard let value = reader.field(), value.count <= maxValueBytes, let condition = Condition.decode(&reader) else { return nil }
             command = .put(key: key, value: value, condition: condition)
         case 2:
             guard let condition = Condition.decode(&reader) else { return nil }
@@ -192,7 +192,7 @@ public enum SystemCommand: Sendable, Hashable {
         default:
             return nil
         }
-        return reader.readableBytes == 0 ? command : nil
+        return reader.isAtEnd ? command : nil
     }
 
     func apply(to entries: inout [StoreKey: SystemStore.Entry], version: UInt64) -> SystemCommandResult {
@@ -223,21 +223,21 @@ extension SystemCommand.Condition {
         }
     }
 
-    func encode(into writer: inout ByteBuffer) {
+    func encode(into writer: inout ByteWriter) {
         switch self {
-        case .none: writer.writeInteger(UInt8(0))
-        case .absent: writer.writeInteger(UInt8(1))
+        case .none: writer.u8(0)
+        case .absent: writer.u8(1)
         case .version(let version):
-            writer.writeInteger(UInt8(2))
-            writer.writeInteger(version)
+            writer.u8(2)
+            writer.u64(version)
         }
     }
 
-    static func decode(_ reader: inout ByteBuffer) -> Self? {
-        switch reader.readInteger(as: UInt8.self) {
+    static func decode(_ reader: inout ByteReader) -> Self? {
+        switch try? reader.u8() {
         case 0: return SystemCommand.Condition.none
         case 1: return .absent
-        case 2: return reader.readInteger(as: UInt64.self).map { .version($0) }
+        case 2: return (try? reader.u64()).map { .version($0) }
         default: return nil
         }
     }
@@ -258,84 +258,83 @@ public enum SystemCommandResult: Sendable, Hashable {
 
     /// The result's bytes.
     public func encode() -> [UInt8] {
-        var writer = ByteBuffer()
+        var writer = ByteWriter()
         switch self {
         case .applied(let version):
-            writer.writeInteger(UInt8(0))
-            writer.writeInteger(version)
+            writer.u8(0)
+            writer.u64(version)
         case .conflict(let current):
-            writer.writeInteger(UInt8(1))
-            writer.writeEntry(current)
-        case .notFound: writer.writeInteger(UInt8(2))
-        case .malformed: writer.writeInteger(UInt8(3))
+            writer.u8(1)
+            writer.entry(current)
+        case .notFound: writer.u8(2)
+        case .malformed: writer.u8(3)
         case .value(let entry):
-            writer.writeInteger(UInt8(4))
-            writer.writeEntry(entry)
+            writer.u8(4)
+            writer.entry(entry)
         }
-        return Array(writer.readableBytesView)
+        return writer.buffer
     }
 
     /// Decodes a result; nil when malformed.
     public static func decode(_ bytes: [UInt8]) -> SystemCommandResult? {
-        var reader = ByteBuffer(bytes: bytes)
+        var reader = ByteReader(bytes)
         let result: SystemCommandResult
-        switch reader.readInteger(as: UInt8.self) {
+        switch try? reader.u8() {
         case 0:
-            guard let version = reader.readInteger(as: UInt64.self) else { return nil }
+            guard let version = try? reader.u64() else { return nil }
             result = .applied(version: version)
         case 1:
-            guard let current = reader.readEntry() else { return nil }
+            guard let current = reader.entry() else { return nil }
             result = .conflict(current: current)
         case 2: result = .notFound
         case 3: result = .malformed
         case 4:
-            guard let entry = reader.readEntry() else { return nil }
+            guard let entry = reader.entry() else { return nil }
             result = .value(entry)
         default: return nil
         }
-        return reader.readableBytes == 0 ? result : nil
+        return reader.isAtEnd ? result : nil
     }
 }
 
-/// Length-prefixed fields on NIO's `ByteBuffer` for the store's commands, results and snapshots
-/// (integers big-endian); every read is bounds-checked and answers nil past the end.
-extension ByteBuffer {
-    mutating func writeField(_ value: [UInt8]) {
-        writeInteger(UInt32(value.count))
-        writeBytes(value)
-    }
-
-    mutating func writeField(_ value: String) { writeField(Array(value.utf8)) }
-
-    mutating func readField() -> [UInt8]? {
-        guard let count = getInteger(at: readerIndex, as: UInt32.self), readableBytes - 4 >= count else { return nil }
-        moveReaderIndex(forwardBy: 4)
-        return readBytes(length: Int(count))
+/// Length-prefixed fields (a `u32` length, then the bytes) for the store's commands, results and snapshots,
+/// on CohortCore's byte reader and writer.
+extension ByteWriter {
+    mutating func field(_ value: [UInt8]) {
+        lengthPrefixed(value, lengthWidth: 4)
     }
 
     /// An optional entry: a presence byte, then value and version.
-    mutating func writeEntry(_ entry: SystemStore.Entry?) {
+    mutating func entry(_ entry: SystemStore.Entry?) {
         guard let entry else {
-            writeInteger(UInt8(0))
+            u8(0)
             return
         }
-        writeInteger(UInt8(1))
-        writeField(entry.value)
-        writeInteger(entry.version)
+        u8(1)
+        field(entry.value)
+        u64(entry.version)
+    }
+}
+
+extension ByteReader {
+    /// A length-prefixed field, or nil (nothing read) when it does not fit.
+    mutating func field() -> [UInt8]? {
+        try? lengthPrefixed(lengthWidth: 4, "field")
     }
 
-    /// What ``writeEntry(_:)`` wrote: nil when malformed, `.some(nil)` for an absent entry.
-    mutating func readEntry() -> SystemStore.Entry?? {
-        switch readInteger(as: UInt8.self) {
+    /// A length-prefixed UTF-8 field, or nil.
+    mutating func fieldString() -> String? {
+        field().flatMap { String(validating: $0, as: UTF8.self) }
+    }
+
+    /// What ``ByteWriter/entry(_:)`` wrote: nil when malformed, `.some(nil)` for an absent entry.
+    mutating func entry() -> SystemStore.Entry?? {
+        switch try? u8() {
         case 0: return .some(nil)
         case 1:
-            guard let value = readField(), let version = readInteger(as: UInt64.self) else { return nil }
+            guard let value = field(), let version = try? u64() else { return nil }
             return .some(SystemStore.Entry(value: value, version: version))
         default: return nil
         }
-    }
-
-    mutating func readFieldString() -> String? {
-        readField().flatMap { String(validating: $0, as: UTF8.self) }
     }
 }

@@ -115,7 +115,7 @@ public struct MessageCodec: Sendable {
         guard bytes.count <= limits.maxMessageBytes else {
             throw .limitExceeded(field: "message bytes", value: bytes.count, limit: limits.maxMessageBytes)
         }
-        var reader = ByteReader(bytes, limits: limits)
+        var reader = MessageReader(bytes, limits: limits)
         guard try reader.bytes(2) == Self.magic else { throw .badMagic }
         let version = try reader.u8()
         guard version == Self.version else { throw .unsupportedVersion(version) }
@@ -173,16 +173,8 @@ public enum MessageDecodingError: Error, Hashable, Sendable {
     case trailingBytes(Int)
 }
 
-struct ByteWriter {
-    var buffer: [UInt8] = []
-
-    mutating func bytes(_ bytes: [UInt8]) { buffer.append(contentsOf: bytes) }
-    mutating func u8(_ value: UInt8) { buffer.append(value) }
-    mutating func flag(_ value: Bool) { buffer.append(value ? 1 : 0) }
-    mutating func u16(_ value: UInt16) { withUnsafeBytes(of: value.bigEndian) { buffer.append(contentsOf: $0) } }
-    mutating func u32(_ value: UInt32) { withUnsafeBytes(of: value.bigEndian) { buffer.append(contentsOf: $0) } }
-    mutating func u64(_ value: UInt64) { withUnsafeBytes(of: value.bigEndian) { buffer.append(contentsOf: $0) } }
-
+extension ByteWriter {
+    /// `u8 length (1…255)` + UTF-8 bytes.
     mutating func nodeID(_ node: NodeID) {
         let utf8 = Array(node.rawValue.utf8.prefix(255))
         u8(UInt8(utf8.count))
@@ -218,47 +210,57 @@ struct ByteWriter {
     }
 }
 
-struct ByteReader {
-    private let buffer: [UInt8]
-    private var offset = 0
+/// The Raft codec's reader: CohortCore's ``ByteReader`` with the codec's limits, its domain values and its
+/// typed errors.
+struct MessageReader {
+    private var reader: ByteReader
     private let limits: MessageCodec.Limits
 
     init(_ buffer: [UInt8], limits: MessageCodec.Limits) {
-        self.buffer = buffer
+        reader = ByteReader(buffer)
         self.limits = limits
     }
 
-    var remaining: Int { buffer.count - offset }
+    var remaining: Int { reader.remaining }
+
+    /// Runs a read of the shared reader, mapping its error to the codec's.
+    private mutating func read<T>(_ body: (inout ByteReader) throws(ByteReaderError) -> T) throws(MessageDecodingError) -> T {
+        do {
+            return try body(&reader)
+        } catch {
+            switch error {
+            case .truncated(let field, _, _): throw .truncated(field: field)
+            case .invalidFlag(_, let value): throw .invalidFlag(value)
+            case .invalidUTF8: throw .invalidNodeID
+            case .limitExceeded(let field, let value, let limit): throw .limitExceeded(field: field, value: Int(clamping: value), limit: limit)
+            case .trailingBytes(let count): throw .trailingBytes(count)
+            }
+        }
+    }
 
     mutating func bytes(_ count: Int, field: String = "bytes") throws(MessageDecodingError) -> [UInt8] {
-        guard count >= 0, count <= remaining else { throw .truncated(field: field) }
-        defer { offset += count }
-        return Array(buffer[offset..<offset + count])
+        try read { (reader: inout ByteReader) throws(ByteReaderError) in try reader.bytes(count, field) }
     }
 
     mutating func u8(_ field: String = "u8") throws(MessageDecodingError) -> UInt8 {
-        guard remaining >= 1 else { throw .truncated(field: field) }
-        defer { offset += 1 }
-        return buffer[offset]
+        try read { (reader: inout ByteReader) throws(ByteReaderError) in try reader.u8(field) }
     }
 
     mutating func flag() throws(MessageDecodingError) -> Bool {
-        let value = try u8("flag")
-        guard value <= 1 else { throw .invalidFlag(value) }
-        return value == 1
+        try read { (reader: inout ByteReader) throws(ByteReaderError) in try reader.flag("flag") }
     }
 
-    mutating func integer(width: Int, field: String) throws(MessageDecodingError) -> UInt64 {
-        guard remaining >= width else { throw .truncated(field: field) }
-        var value: UInt64 = 0
-        for index in offset..<offset + width { value = value << 8 | UInt64(buffer[index]) }
-        offset += width
-        return value
+    mutating func u16() throws(MessageDecodingError) -> Int {
+        Int(try read { (reader: inout ByteReader) throws(ByteReaderError) in try reader.u16("u16") })
     }
 
-    mutating func u16() throws(MessageDecodingError) -> Int { Int(try integer(width: 2, field: "u16")) }
-    mutating func u32() throws(MessageDecodingError) -> Int { Int(try integer(width: 4, field: "u32")) }
-    mutating func u64() throws(MessageDecodingError) -> UInt64 { try integer(width: 8, field: "u64") }
+    mutating func u32() throws(MessageDecodingError) -> Int {
+        Int(try read { (reader: inout ByteReader) throws(ByteReaderError) in try reader.u32("u32") })
+    }
+
+    mutating func u64() throws(MessageDecodingError) -> UInt64 {
+        try read { (reader: inout ByteReader) throws(ByteReaderError) in try reader.u64("u64") }
+    }
 
     mutating func nodeID() throws(MessageDecodingError) -> NodeID {
         let length = Int(try u8("node ID length"))

@@ -97,7 +97,7 @@ enum StorageFormat {
     /// A version-2 file, or a version-1 file (which has no sequence number: it reads as sequence 0).
     static func decodeHardState(_ bytes: [UInt8]) -> StoredHardState? {
         guard let (fileVersion, body) = verifiedBody(bytes, magic: hardStateMagic, versions: [legacyVersion, hardStateVersion]) else { return nil }
-        var reader = ByteReader(body, limits: limits)
+        var reader = MessageReader(body, limits: limits)
         do {
             let sequence = fileVersion == legacyVersion ? 0 : try reader.u64()
             let hardState = try reader.hardState()
@@ -125,7 +125,7 @@ enum StorageFormat {
         guard bytes.count >= segmentHeaderBytes,
               let (segmentVersion, body) = verifiedBody(Array(bytes[0..<segmentHeaderBytes]), magic: segmentMagic, versions: [legacyVersion, unmarkedVersion, version])
         else { return nil }
-        var reader = ByteReader(body, limits: limits)
+        var reader = MessageReader(body, limits: limits)
         guard let firstIndex = try? reader.u64(), let previousTerm = try? reader.u64(), firstIndex > 0 else { return nil }
         return (firstIndex, previousTerm, segmentVersion)
     }
@@ -155,7 +155,7 @@ enum StorageFormat {
         guard length > 0, length <= bytes.count - start else { return nil }
         let checksum = CRC32C.checksum(bytes[start..<start + length], seed: CRC32C.checksum(bytes[offset..<offset + 4]))
         guard checksum == stored else { return nil }
-        var reader = ByteReader(Array(bytes[start..<start + length]), limits: limits)
+        var reader = MessageReader(Array(bytes[start..<start + length]), limits: limits)
         let record: Record
         do {
             if segmentVersion == legacyVersion {
@@ -254,7 +254,7 @@ enum StorageFormat {
 
     static func decodeSnapshot(_ bytes: [UInt8]) -> StoredSnapshot? {
         guard let (_, body) = verifiedBody(bytes, magic: snapshotMagic, versions: [snapshotVersion]) else { return nil }
-        var reader = ByteReader(body, limits: limits)
+        var reader = MessageReader(body, limits: limits)
         do {
             let index = try reader.u64(), term = try reader.u64()
             let configuration = try reader.configuration()
@@ -309,7 +309,7 @@ private extension ByteWriter {
     }
 }
 
-private extension ByteReader {
+private extension MessageReader {
     mutating func hardState() throws(MessageDecodingError) -> HardState {
         let term = try u64(), commit = try u64()
         let vote = try flag() ? try nodeID() : nil

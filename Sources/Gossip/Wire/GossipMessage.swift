@@ -63,7 +63,7 @@ public enum GossipMessage: Hashable, Sendable {
         case .suspect: self = .suspect(try SuspectMessage(body: body, limits: limits))
         case .alive: self = .alive(try AliveMessage(body: body, limits: limits))
         case .dead: self = .dead(try DeadMessage(body: body, limits: limits))
-        case .user: self = .user(body.readableBytesArray)
+        case .user: self = .user(Array(body.readableBytesView))
         case .pushPull, .compound, .compress, .encrypt, .hasCRC, .error:
             throw .unexpectedMessageType(type)
         }

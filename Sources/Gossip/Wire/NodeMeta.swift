@@ -1,4 +1,4 @@
-import NIOCore
+import CohortCore
 import Wire
 
 /// What a Cohort node tells the cluster about itself in `alive.Meta` (at most 512 bytes).
@@ -123,26 +123,26 @@ public struct NodeMeta: Hashable, Sendable {
         guard raftGroup.utf8.count <= Self.maxRaftGroupBytes else {
             throw .metadataTooLarge("raftGroup")
         }
-        var buffer = ByteBuffer()
-        buffer.writeInteger(Self.magic)
-        buffer.writeInteger(Self.formatVersion)
-        buffer.writeInteger(internodePort)
-        buffer.writeInteger(role.rawValue)
-        buffer.writeInteger(UInt8(raftEligible ? 1 : 0))
-        buffer.writeInteger(raftPriority)
-        buffer.writeInteger(bootstrapStatus.rawValue)
-        buffer.writeInteger(bootstrapExpect)
-        buffer.writeInteger(bootID)
+        var writer = ByteWriter(capacity: 64)
+        writer.u8(Self.magic)
+        writer.u8(Self.formatVersion)
+        writer.u16(internodePort)
+        writer.u8(role.rawValue)
+        writer.u8(raftEligible ? 1 : 0)
+        writer.u16(raftPriority)
+        writer.u8(bootstrapStatus.rawValue)
+        writer.u16(bootstrapExpect)
+        writer.u64(bootID)
         // Appended fields are written only when set (or when a later one is), so unlabelled metadata keeps
         // the exact version-1 layout.
         var texts = [failureDomain, buildVersion]
         let appended = [clusterID, internodeHost, raftGroup, bootstrapProposal == 0 ? "" : String(bootstrapProposal, radix: 16)]
         if let last = appended.lastIndex(where: { !$0.isEmpty }) { texts += appended[...last] }
         for text in texts {
-            buffer.writeInteger(UInt8(text.utf8.count))
-            buffer.writeString(text)
+            writer.u8(UInt8(text.utf8.count))
+            writer.bytes(text.utf8)
         }
-        return buffer.readableBytesArray
+        return writer.buffer
     }
 
     /// Decodes any format version ≥ 1, ignoring fields a newer version appended.
@@ -153,7 +153,7 @@ public struct NodeMeta: Hashable, Sendable {
     public init(decoding bytes: [UInt8]) throws(GossipDecodeError) {
         guard !bytes.isEmpty else { throw .empty }
         guard bytes.count <= Self.maxEncodedBytes else { throw .oversized("NodeMeta") }
-        var reader = FieldReader(buffer: ByteBuffer(bytes: bytes))
+        var reader = FieldReader(reader: ByteReader(bytes))
         guard try reader.integer(UInt8.self) == Self.magic else { throw .malformed(field: "NodeMeta.magic") }
         guard try reader.integer(UInt8.self) >= 1 else { throw .malformed(field: "NodeMeta.version") }
         internodePort = try reader.integer()
@@ -169,31 +169,31 @@ public struct NodeMeta: Hashable, Sendable {
         bootID = try reader.integer()
         failureDomain = try reader.text("failureDomain")
         buildVersion = try reader.text("buildVersion")
-        clusterID = reader.buffer.readableBytes > 0 ? try reader.text("clusterID") : ""
-        internodeHost = reader.buffer.readableBytes > 0 ? try reader.text("internodeHost") : ""
-        raftGroup = reader.buffer.readableBytes > 0 ? try reader.text("raftGroup") : ""
-        let proposal = reader.buffer.readableBytes > 0 ? try reader.text("bootstrapProposal") : ""
+        clusterID = reader.hasMore ? try reader.text("clusterID") : ""
+        internodeHost = reader.hasMore ? try reader.text("internodeHost") : ""
+        raftGroup = reader.hasMore ? try reader.text("raftGroup") : ""
+        let proposal = reader.hasMore ? try reader.text("bootstrapProposal") : ""
         guard proposal.utf8.count <= 16, let value = proposal.isEmpty ? 0 : UInt64(proposal, radix: 16) else {
             throw .malformed(field: "NodeMeta.bootstrapProposal")
         }
         bootstrapProposal = value
     }
 
-    /// Reads fixed-layout fields, mapping a short read to ``GossipDecodeError/truncated``.
+    /// Reads fixed-layout fields over CohortCore's ``ByteReader``, mapping a short read to
+    /// ``GossipDecodeError/truncated``.
     private struct FieldReader {
-        var buffer: ByteBuffer
+        var reader: ByteReader
 
-        mutating func integer<T: FixedWidthInteger>(_ type: T.Type = T.self) throws(GossipDecodeError) -> T {
-            do {
-                return try buffer.readExactInteger()
-            } catch {
-                throw .truncated
-            }
+        var hasMore: Bool { !reader.isAtEnd }
+
+        mutating func integer<T: FixedWidthInteger & UnsignedInteger>(_ type: T.Type = T.self) throws(GossipDecodeError) -> T {
+            guard let value = try? reader.integer(width: MemoryLayout<T>.size, "NodeMeta") else { throw .truncated }
+            return T(value)
         }
 
         mutating func text(_ field: String) throws(GossipDecodeError) -> String {
             let length = try integer(UInt8.self)
-            guard let bytes = try? buffer.readExactBytes(Int(length)) else { throw .truncated }
+            guard let bytes = try? reader.bytes(Int(length)) else { throw .truncated }
             guard let text = String(validating: bytes, as: UTF8.self) else {
                 throw .malformed(field: "NodeMeta.\(field)")
             }

@@ -81,7 +81,7 @@ public enum PayloadEncryption {
             throw .unsupportedEncryptionVersion(versionByte)
         }
         guard payload.readableBytes >= encryptedLength(version, plaintextLength: 0) else { throw .truncated }
-        let bytes = payload.readableBytesArray
+        let bytes = Array(payload.readableBytesView)
         let nonceStart = bytes.startIndex + 1
         let tagStart = bytes.endIndex - tagSize
         guard let nonce = try? AES.GCM.Nonce(data: bytes[nonceStart..<(nonceStart + nonceSize)]),

@@ -116,10 +116,10 @@ public struct StreamDecoder: Sendable {
     }
 
     private func readRaw(_ reader: inout MsgPackReader, _ count: Int) throws(GossipDecodeError) -> [UInt8] {
-        do {
-            return try reader.buffer.readExactBytes(count)
-        } catch {
+        // NIO's own bounds check: nothing is read (or allocated) unless all `count` bytes are there.
+        guard count >= 0, count <= reader.buffer.readableBytes, let bytes = reader.buffer.readBytes(length: count) else {
             throw .truncated
         }
+        return bytes
     }
 }

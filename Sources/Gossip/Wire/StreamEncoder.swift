@@ -37,7 +37,7 @@ public struct StreamEncoder: Sendable {
         output.reserveCapacity(5 + length)
         output.writeInteger(MessageType.encrypt.rawValue)
         output.writeInteger(UInt32(length))
-        let header = output.readableBytesArray
+        let header = Array(output.readableBytesView)
         output.writeBytes(try PayloadEncryption.seal(
             stream.readableBytesView, key: keyring.primaryKey, version: encryptionVersion,
             additionalData: header, nonce: nonce

@@ -65,7 +65,7 @@ public enum ProcessSignalCodec {
     public static func decode(_ bytes: [UInt8]) throws(ProcessWireError) -> ProcessSignal {
         guard let version = bytes.first else { throw .empty }
         guard version == ProcessWireLimits.version else { throw .unsupportedVersion(version) }
-        var reader = SignalReader(bytes: bytes, index: 1)
+        var reader = SignalReader(bytes: bytes, skipping: 1)
         let kindByte = try reader.byte()
         guard let kind = Kind(rawValue: kindByte) else { throw .unknownKind(kindByte) }
         let signal: ProcessSignal
@@ -94,8 +94,7 @@ public enum ProcessSignalCodec {
         case .terminate:
             signal = .terminate(target: try reader.pid(), from: try reader.optionalPID())
         }
-        let rest = bytes.count - reader.index
-        guard rest == 0 else { throw .trailingBytes(rest) }
+        guard reader.remaining == 0 else { throw .trailingBytes(reader.remaining) }
         return signal
     }
 }

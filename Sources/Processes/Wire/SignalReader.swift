@@ -1,37 +1,43 @@
 import CohortCore
 
-/// Reads the fields of a signal, checking every length against the limit and the bytes left before copying.
+/// Reads the fields of a signal over CohortCore's ``ByteReader`` (every length checked against the limit and the
+/// bytes left before copying), with the signal codec's typed errors.
 struct SignalReader {
-    let bytes: [UInt8]
-    var index: Int
+    private var reader: ByteReader
 
-    private func need(_ count: Int) throws(ProcessWireError) {
-        guard bytes.count - index >= count else { throw .truncated }
+    /// A reader of `bytes` from `offset` on.
+    init(bytes: [UInt8], skipping offset: Int) {
+        reader = ByteReader(bytes)
+        if offset > 0 { _ = try? reader.bytes(offset) }
+    }
+
+    /// Bytes left after what was read.
+    var remaining: Int { reader.remaining }
+
+    /// Runs a read of the shared reader, mapping its error to the codec's.
+    private mutating func read<T>(_ body: (inout ByteReader) throws(ByteReaderError) -> T) throws(ProcessWireError) -> T {
+        do {
+            return try body(&reader)
+        } catch {
+            switch error {
+            case .invalidUTF8(let field): throw .invalidText(field: field)
+            case .limitExceeded(let field, _, _): throw .oversized(field: field)
+            case .trailingBytes(let count): throw .trailingBytes(count)
+            case .truncated, .invalidFlag: throw .truncated
+            }
+        }
     }
 
     mutating func byte() throws(ProcessWireError) -> UInt8 {
-        try need(1)
-        defer { index += 1 }
-        return bytes[index]
+        try read { (reader: inout ByteReader) throws(ByteReaderError) in try reader.u8() }
     }
 
     mutating func uint64() throws(ProcessWireError) -> UInt64 {
-        try need(8)
-        var value: UInt64 = 0
-        for offset in 0..<8 {
-            value = value << 8 | UInt64(bytes[index + offset])
-        }
-        index += 8
-        return value
+        try read { (reader: inout ByteReader) throws(ByteReaderError) in try reader.u64() }
     }
 
     private mutating func text(count: Int, field: String) throws(ProcessWireError) -> String {
-        try need(count)
-        defer { index += count }
-        guard let text = String(validating: bytes[index..<index + count], as: UTF8.self) else {
-            throw .invalidText(field: field)
-        }
-        return text
+        try read { (reader: inout ByteReader) throws(ByteReaderError) in try reader.utf8(count, field) }
     }
 
     mutating func nodeName() throws(ProcessWireError) -> NodeID {
@@ -61,20 +67,15 @@ struct SignalReader {
     }
 
     mutating func text16(limit: Int, field: String) throws(ProcessWireError) -> String {
-        let count = Int(try byte()) << 8 | Int(try byte())
+        let count = Int(try read { (reader: inout ByteReader) throws(ByteReaderError) in try reader.u16(field) })
         guard count <= limit else { throw .oversized(field: field) }
         return try text(count: count, field: field)
     }
 
     mutating func payload() throws(ProcessWireError) -> [UInt8] {
-        var count = 0
-        for _ in 0..<4 {
-            count = count << 8 | Int(try byte())
+        try read { (reader: inout ByteReader) throws(ByteReaderError) in
+            try reader.lengthPrefixed(lengthWidth: 4, limit: ProcessWireLimits.maxPayloadBytes, "payload")
         }
-        guard count <= ProcessWireLimits.maxPayloadBytes else { throw .oversized(field: "payload") }
-        try need(count)
-        defer { index += count }
-        return Array(bytes[index..<index + count])
     }
 
     mutating func outcome() throws(ProcessWireError) -> ProcessOutcome {

@@ -1,21 +1,20 @@
 import CohortCore
 
-/// Appends the fields of a signal in wire order.
+/// Appends the fields of a signal in wire order, over CohortCore's ``ByteWriter``.
 struct SignalWriter {
-    private(set) var bytes: [UInt8] = []
+    private var writer = ByteWriter(capacity: 64)
 
-    init() {
-        bytes.reserveCapacity(64)
-    }
+    /// What was written.
+    var bytes: [UInt8] { writer.buffer }
+
+    init() {}
 
     mutating func byte(_ value: UInt8) {
-        bytes.append(value)
+        writer.u8(value)
     }
 
     mutating func uint64(_ value: UInt64) {
-        for shift in stride(from: 56, through: 0, by: -8) {
-            bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift)))
-        }
+        writer.u64(value)
     }
 
     mutating func pid(_ pid: PID) throws(ProcessWireError) {
@@ -41,16 +40,15 @@ struct SignalWriter {
         let utf8 = node.rawValue.utf8
         guard !utf8.isEmpty, utf8.count <= ProcessWireLimits.maxNodeNameBytes else { throw .oversized(field: "node") }
         byte(UInt8(utf8.count))
-        bytes.append(contentsOf: utf8)
+        writer.bytes(utf8)
     }
 
     /// A text of at most `limit` bytes: a two-byte length and the UTF-8 bytes.
     mutating func text16(_ text: String, limit: Int, field: String) throws(ProcessWireError) {
         let utf8 = text.utf8
         guard utf8.count <= limit else { throw .oversized(field: field) }
-        bytes.append(UInt8(utf8.count >> 8))
-        bytes.append(UInt8(utf8.count & 0xff))
-        bytes.append(contentsOf: utf8)
+        writer.u16(UInt16(utf8.count))
+        writer.bytes(utf8)
     }
 
     /// A reason or failure description, cut to ``ProcessWireLimits/maxReasonBytes`` at a character boundary: an
@@ -67,11 +65,7 @@ struct SignalWriter {
     /// Bytes of at most ``ProcessWireLimits/maxPayloadBytes``: a four-byte length and the bytes.
     mutating func payload(_ payload: [UInt8]) throws(ProcessWireError) {
         guard payload.count <= ProcessWireLimits.maxPayloadBytes else { throw .oversized(field: "payload") }
-        let count = UInt32(payload.count)
-        for shift in stride(from: 24, through: 0, by: -8) {
-            bytes.append(UInt8(truncatingIfNeeded: count >> UInt32(shift)))
-        }
-        bytes.append(contentsOf: payload)
+        writer.lengthPrefixed(payload, lengthWidth: 4)
     }
 
     /// An outcome: a tag byte (0 normal, 1 failed, 2 cancelled, 3 terminated, 4 linked, 5 no process, 6 node down)

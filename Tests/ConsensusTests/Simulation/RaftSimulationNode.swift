@@ -23,8 +23,8 @@ struct SimulatedStateMachine: Hashable, Sendable {
 
     /// What ``encoded`` wrote, or nil.
     init?(decoding bytes: [UInt8]) {
-        var reader = ByteReader(bytes, limits: MessageCodec.Limits())
-        guard let applied = try? reader.u64(), let count = try? reader.u32(), count * 8 == reader.remaining else { return nil }
+        var reader = ByteReader(bytes)
+        guard let applied = try? reader.u64(), let count = try? reader.u32(), Int(count) * 8 == reader.remaining else { return nil }
         var commands: [UInt64] = []
         for _ in 0..<count {
             guard let command = try? reader.u64() else { return nil }

@@ -22,7 +22,7 @@ let package = Package(
         // The internode mesh on its own, for the benchmarks.
         .library(name: "CohortMesh", targets: ["CohortCore", "NIOSupport", "Mesh"]),
         // Raft over the mesh on its own, for the benchmarks.
-        .library(name: "CohortRaft", targets: ["CohortCore", "NIOSupport", "Mesh", "Consensus", "RaftService"]),
+        .library(name: "CohortRaft", targets: ["CohortCore", "NIOSupport", "Mesh", "RaftCore", "RaftPersistence", "Raft"]),
         .executable(name: "cohortd", targets: ["cohortd"]),
         .executable(name: "cohort", targets: ["cohort"]),
     ],
@@ -79,17 +79,21 @@ let package = Package(
             dependencies: ["CohortCore", "Observability", logging, .product(name: "Prometheus", package: "swift-prometheus")],
             swiftSettings: strict
         ),
-        // The Raft consensus core (pure), log storage, RaftService.
-        .target(name: "Consensus", dependencies: ["CohortCore"], swiftSettings: strict),
+        // The Raft consensus core: a pure value type, its messages and their codec. No I/O, no clock, no
+        // randomness of its own, no NIO, no Foundation: the compiler keeps it so.
+        .target(name: "RaftCore", dependencies: ["CohortCore"], swiftSettings: strict),
+        // Durable Raft state: the RaftStorage contract, FileRaftStorage (segments, snapshots, recovery) over
+        // a RaftFileSystem (POSIX), MemoryRaftStorage.
+        .target(name: "RaftPersistence", dependencies: ["CohortCore", "RaftCore"], swiftSettings: strict),
         // Raft membership decisions (pure): the bootstrap decision, the voter-reconciler planner, its
         // debouncer and the churn tracker.
-        .target(name: "RaftMembership", dependencies: ["CohortCore", "Consensus"], swiftSettings: strict),
+        .target(name: "RaftMembership", dependencies: ["CohortCore", "RaftCore"], swiftSettings: strict),
         // The Raft shell: RaftService runs one RaftNode over the mesh, persists through RaftStorage off the
         // event loop, applies committed entries to a pluggable state machine.
         .target(
-            name: "RaftService",
+            name: "Raft",
             dependencies: [
-                "Consensus", "Mesh", "CohortCore", "Observability", "NIOSupport", nio, nioPosix, logging, metrics, lifecycle,
+                "RaftCore", "RaftPersistence", "Mesh", "CohortCore", "Observability", "NIOSupport", nio, nioPosix, logging, metrics, lifecycle,
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strict
@@ -117,7 +121,7 @@ let package = Package(
             name: "Cohort",
             dependencies: [
                 "CohortCore", "CohortConfig", "Observability", "Systemd", "Gossip", "Mesh", "Processes",
-                "Consensus", "RaftService", "RaftMembership", "NIOSupport", nio, logging, metrics, lifecycle,
+                "RaftCore", "RaftPersistence", "Raft", "RaftMembership", "NIOSupport", nio, logging, metrics, lifecycle,
             ],
             swiftSettings: strict
         ),
@@ -125,7 +129,7 @@ let package = Package(
         .target(
             name: "CohortHTTP",
             dependencies: [
-                "Cohort", "CohortConfig", "Gossip", "Processes", "Observability", "RaftService",
+                "Cohort", "CohortConfig", "Gossip", "Processes", "Observability", "Raft",
                 .product(name: "Hummingbird", package: "hummingbird"), logging, lifecycle,
             ],
             swiftSettings: strict
@@ -144,7 +148,7 @@ let package = Package(
             swiftSettings: strict
         ),
         // Helpers for tests: daemon processes, notify listeners, deadlines, manual clock.
-        .target(name: "CohortTestKit", dependencies: ["CohortCore", "Consensus", logging, lifecycle], swiftSettings: strict),
+        .target(name: "CohortTestKit", dependencies: ["CohortCore", "RaftCore", "RaftPersistence", logging, lifecycle], swiftSettings: strict),
 
         .testTarget(name: "CohortCoreTests", dependencies: ["CohortCore"], swiftSettings: strict),
         .testTarget(
@@ -153,12 +157,12 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "ProcessesTests", dependencies: ["Processes", "CohortTestKit"], swiftSettings: strict),
-        .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "CohortTestKit"], swiftSettings: strict),
+        .testTarget(name: "RaftTests", dependencies: ["RaftCore", "RaftPersistence", "CohortTestKit"], swiftSettings: strict),
         .testTarget(name: "RaftMembershipTests", dependencies: ["RaftMembership", "CohortTestKit"], swiftSettings: strict),
         .testTarget(
             name: "RaftServiceTests",
             dependencies: [
-                "RaftService", "Consensus", "Mesh", "CohortTestKit", nio, nioPosix, logging, lifecycle,
+                "Raft", "RaftCore", "RaftPersistence", "Mesh", "CohortTestKit", nio, nioPosix, logging, lifecycle,
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strict
@@ -178,7 +182,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CohortTests",
-            dependencies: ["Cohort", "CohortCore", "CohortTestKit", "Consensus", "RaftService", "RaftMembership", "Observability", "Gossip"],
+            dependencies: ["Cohort", "CohortCore", "CohortTestKit", "RaftCore", "RaftPersistence", "Raft", "RaftMembership", "Observability", "Gossip"],
             swiftSettings: strict
         ),
         .testTarget(

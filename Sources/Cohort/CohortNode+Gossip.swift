@@ -1,11 +1,12 @@
 import CohortConfig
 import CohortCore
-import Consensus
+import RaftCore
+import RaftPersistence
 import Gossip
 import Logging
 import Mesh
 import Observability
-import RaftService
+import Raft
 
 extension CohortNode {
     /// The gossip settings derived from the node's configuration.

@@ -1,13 +1,13 @@
 import CohortConfig
 import CohortCore
-import Consensus
+import RaftCore
 import Foundation
 import Gossip
 import Logging
 import Mesh
 import Observability
 import Processes
-import RaftService
+import Raft
 import ServiceLifecycle
 
 /// A Cohort node: its settings, identity, health registry and metrics, and the services that run it.

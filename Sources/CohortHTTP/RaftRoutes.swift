@@ -1,7 +1,7 @@
 import Cohort
 import Foundation
 import Hummingbird
-import RaftService
+import Raft
 
 /// `/v1/raft` and `/v1/kv`: the Raft status and the replicated key/value store on top of it.
 ///

@@ -1,4 +1,5 @@
-import Consensus
+import RaftCore
+import RaftPersistence
 import Synchronization
 
 /// A disk that forgets like a real one, for crash tests of ``FileRaftStorage``.

@@ -1,5 +1,5 @@
 import CohortCore
-import Consensus
+import RaftCore
 
 /// Orders the operations from the current configuration towards the targets, applying each to a working
 /// copy so that every later check sees the configuration the earlier operations leave.

@@ -1,5 +1,5 @@
 import CohortCore
-import Consensus
+import RaftCore
 
 /// The reconciler's input with the gossip view indexed, and the target selection.
 struct PlanningView {

@@ -1,5 +1,5 @@
 import CohortCore
-import Consensus
+import RaftCore
 
 /// Everything the leader's voter reconciler knows when it plans (SPEC 8).
 public struct ReconcileInput: Sendable {

@@ -1,5 +1,5 @@
 import CohortCore
-import Consensus
+import RaftCore
 
 /// One step of a voter plan: a single-server configuration change, or the leader stepping aside first.
 public enum VoterOperation: Hashable, Sendable, CustomStringConvertible {

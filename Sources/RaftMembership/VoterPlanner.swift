@@ -1,5 +1,5 @@
 import CohortCore
-import Consensus
+import RaftCore
 
 /// The leader's voter reconciler as a pure function: from the gossip view and the configuration, the
 /// voters and standbys to aim for and the single-server changes that get there (SPEC 8). The design is

@@ -1,7 +1,7 @@
 @testable import Cohort
 import CohortCore
 import Observability
-import RaftService
+import Raft
 import Testing
 
 @Suite("Raft health checks")

@@ -1,7 +1,7 @@
 @testable import Cohort
 import CohortCore
 import CohortTestKit
-import Consensus
+import RaftCore
 import Testing
 
 @Suite("SystemStore: the replicated key/value state machine")

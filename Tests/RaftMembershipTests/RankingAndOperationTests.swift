@@ -1,5 +1,5 @@
 import CohortCore
-import Consensus
+import RaftCore
 import RaftMembership
 import Testing
 

@@ -1,6 +1,6 @@
 import CohortCore
 import CohortTestKit
-import Consensus
+import RaftCore
 import RaftMembership
 import Testing
 

@@ -1,7 +1,7 @@
 import CohortCore
-import Consensus
+import RaftCore
 import Testing
-@testable import RaftService
+@testable import Raft
 
 /// `raft_rpc_duration_seconds`: answers are matched to the oldest outstanding request of their kind to
 /// their sender.

@@ -1,8 +1,8 @@
 import CohortCore
 import CohortTestKit
-import Consensus
+import RaftCore
 import Mesh
-import RaftService
+import Raft
 import Testing
 
 /// Three RaftService + MeshService nodes over real loopback TCP with in-memory storage and a list state

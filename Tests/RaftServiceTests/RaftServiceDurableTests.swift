@@ -1,8 +1,9 @@
 import CohortCore
 import CohortTestKit
-import Consensus
+import RaftCore
+import RaftPersistence
 import Foundation
-import RaftService
+import Raft
 import Synchronization
 import Testing
 

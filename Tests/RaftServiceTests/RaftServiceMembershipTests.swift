@@ -1,8 +1,8 @@
 import CohortCore
 import CohortTestKit
-import Consensus
+import RaftCore
 import Mesh
-import RaftService
+import Raft
 import Testing
 
 /// Configuration changes, explicit leadership transfer, concurrent proposals and what a proposal without

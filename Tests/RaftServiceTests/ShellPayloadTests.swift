@@ -1,7 +1,7 @@
 import CohortCore
-import Consensus
+import RaftCore
 import Testing
-@testable import RaftService
+@testable import Raft
 
 /// The shell's own payloads: forwarded proposals, their replies and snapshot frames round-trip, and their
 /// decoders are total.

@@ -1,9 +1,10 @@
 import CohortCore
-import Consensus
+import RaftCore
+import RaftPersistence
 import Foundation
 import Logging
 import Mesh
-import RaftService
+import Raft
 import Synchronization
 
 // Three RaftService + MeshService nodes in this process over real loopback TCP, each with FileRaftStorage

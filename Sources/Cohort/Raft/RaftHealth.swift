@@ -1,5 +1,5 @@
 import Observability
-import RaftService
+import Raft
 import ServiceLifecycle
 import Synchronization
 

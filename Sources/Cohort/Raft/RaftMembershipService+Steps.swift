@@ -1,9 +1,9 @@
 import CohortCore
-import Consensus
+import RaftCore
 import Gossip
 import Logging
 import RaftMembership
-import RaftService
+import Raft
 
 extension RaftMembershipService.Loop {
     // MARK: Bootstrap

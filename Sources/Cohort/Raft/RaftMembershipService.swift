@@ -1,11 +1,11 @@
 import CohortConfig
 import CohortCore
-import Consensus
+import RaftCore
 import Gossip
 import Logging
 import Prometheus
 import RaftMembership
-import RaftService
+import Raft
 import ServiceLifecycle
 import Synchronization
 

@@ -1,6 +1,6 @@
 import CohortCore
-import Consensus
-import RaftService
+import RaftCore
+import Raft
 import Synchronization
 
 /// The node's replicated state machine: a sorted key → value map with versions, written only through

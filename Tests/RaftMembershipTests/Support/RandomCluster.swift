@@ -1,6 +1,6 @@
 import CohortCore
 import CohortTestKit
-import Consensus
+import RaftCore
 import RaftMembership
 
 /// Random reconciler inputs from a seed: a gossip view of up to 9 nodes with random liveness, roles,

@@ -1,5 +1,5 @@
 import CohortCore
-import Consensus
+import RaftCore
 import RaftMembership
 
 /// Drives the reconciler the way the shell does: apply only the first operation, then re-plan. A node

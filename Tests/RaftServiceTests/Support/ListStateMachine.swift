@@ -1,6 +1,6 @@
-import Consensus
+import RaftCore
 import Synchronization
-import RaftService
+import Raft
 
 /// The test application: an append-only list of commands. `apply` answers with the list's new length as
 /// 8 big-endian bytes; snapshots are `u32 count` then `u32 length + bytes` per command.

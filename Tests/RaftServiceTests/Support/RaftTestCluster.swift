@@ -1,10 +1,11 @@
 import CohortCore
 import CohortTestKit
-import Consensus
+import RaftCore
+import RaftPersistence
 import Logging
 import Mesh
 import Prometheus
-import RaftService
+import Raft
 import ServiceLifecycle
 import Synchronization
 

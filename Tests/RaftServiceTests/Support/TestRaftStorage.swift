@@ -1,4 +1,5 @@
-import Consensus
+import RaftCore
+import RaftPersistence
 import NIOPosix
 import Synchronization
 

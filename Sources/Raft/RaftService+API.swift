@@ -1,0 +1,228 @@
+import CohortCore
+import RaftCore
+import Logging
+import Mesh
+
+/// The public API: proposals (forwarded from followers), linearizable reads, status, configuration changes,
+/// leadership transfer and bootstrap.
+extension RaftService {
+    /// Replicates `command` and returns once this node has applied it: its log index and the state
+    /// machine's result. On a follower the proposal is forwarded to the leader (at most
+    /// ``RaftServiceSettings/maxForwardHops`` times) and the leader's answer is returned.
+    ///
+    /// Never retried behind the caller's back: a failure says whether the write may have committed (see
+    /// ``RaftServiceError``).
+    public func propose(_ command: [UInt8], timeout: Duration) async throws -> (index: LogIndex, result: [UInt8]) {
+        try await propose(command, timeout: timeout, hopsLeft: settings.maxForwardHops)
+    }
+
+    func propose(_ command: [UInt8], timeout: Duration, hopsLeft: Int) async throws -> (index: LogIndex, result: [UInt8]) {
+        guard phase == .running else { throw RaftServiceError.stopped }
+        let index: LogIndex
+        do {
+            index = try node.propose(command)
+        } catch {
+            switch error {
+            case .notLeader(let leader):
+                guard let target = leader ?? fallbackTarget(), target != settings.nodeID else { throw RaftServiceError.noLeader }
+                guard hopsLeft > 0 else { throw RaftServiceError.notLeader(leader: leader) }
+                // A follower heard its leader over the mesh; with that connection gone the leader has likely
+                // failed, and a forward would only wait out its timeout for a reconnect that may never come.
+                // Fail at once ("nothing was written"): the caller retries, and finds the next leader.
+                if let leader, !mesh.isConnected(to: leader) {
+                    throw RaftServiceError.forwardFailed(
+                        leader: leader, reason: "no connection to the leader (it may have failed; an election follows if so)",
+                        maybeCommitted: false
+                    )
+                }
+                return try await forward(command, to: target, timeout: timeout, hopsLeft: hopsLeft - 1)
+            case .transferInProgress(let transferee):
+                throw RaftServiceError.transferInProgress(transferee: transferee)
+            default:
+                throw RaftServiceError.configurationRejected("\(error)")
+            }
+        }
+        return try await waitForApply(index: index, timeout: timeout)
+    }
+
+    /// Where a proposal goes when no leader is known: the best Raft member other than this node, when this
+    /// node is not in the configuration itself (a member without a leader is in an election: waiting is
+    /// better than bouncing the write around).
+    private func fallbackTarget() -> NodeID? {
+        guard node.memberRole == nil, let forwardingCandidates else { return nil }
+        return forwardingCandidates().first { $0 != settings.nodeID }
+    }
+
+    /// Waits until the entry this leader appended at `index` in its current term is applied here.
+    private func waitForApply(index: LogIndex, timeout: Duration) async throws -> (index: LogIndex, result: [UInt8]) {
+        let term = node.term
+        let deadline = ContinuousClock.now + timeout
+        return try await withCheckedThrowingContinuation { continuation in
+            let waiter = ProposalWaiter(term: term, deadline: deadline, continuation: continuation)
+            // A leader appends at `index` only after its log lost whatever was there before: an earlier
+            // proposal of this node at that index was never committed (leader completeness).
+            proposals.updateValue(waiter, forKey: index)?.continuation.resume(throwing: RaftServiceError.dropped(index: index))
+            kick()
+        }
+    }
+
+    /// Sends the proposal to `leader` as a request and maps every failure to whether it may have committed.
+    private func forward(
+        _ command: [UInt8], to leader: NodeID, timeout: Duration, hopsLeft: Int
+    ) async throws -> (index: LogIndex, result: [UInt8]) {
+        let request = ForwardedProposal(hopsLeft: hopsLeft, timeout: timeout, command: command).encode()
+        let start = ContinuousClock.now
+        metrics?.countForward(in: false)
+        let reply: [UInt8]
+        do {
+            reply = try await mesh.request(request, to: leader, endpoint: .raft, class: .raft, timeout: timeout)
+        } catch let error as MeshError {
+            switch error {
+            case .timeout: throw RaftServiceError.timeout(maybeCommitted: true)
+            case .unknownPeer, .dropped, .tooLarge, .noHandler, .overloaded, .invalidSettings, .bindFailed:
+                // Refused before the leader could see it.
+                throw RaftServiceError.forwardFailed(leader: leader, reason: error.description, maybeCommitted: false)
+            case .stopped, .peerRemoved, .connectionLost, .remote:
+                throw RaftServiceError.forwardFailed(leader: leader, reason: error.description, maybeCommitted: true)
+            }
+        } catch {
+            throw RaftServiceError.forwardFailed(leader: leader, reason: "\(error)", maybeCommitted: true)
+        }
+        metrics?.forwardDuration.record(ContinuousClock.now - start)
+        guard let outcome = ForwardReply.decode(reply, leader: leader) else {
+            throw RaftServiceError.forwardFailed(leader: leader, reason: "the leader's reply does not decode", maybeCommitted: true)
+        }
+        return try outcome.get()
+    }
+
+    /// A proposal forwarded by a follower: propose it here (or forward once more) and answer.
+    func handleForwarded(_ inbound: MeshInbound) async -> [UInt8] {
+        guard let request = ForwardedProposal.decode(inbound.payload) else {
+            metrics?.countDropped(.malformed)
+            return ForwardReply.encode(.failure(.configurationRejected("malformed forwarded proposal")))
+        }
+        metrics?.countForward(in: true)
+        do {
+            let value = try await propose(request.command, timeout: request.timeout, hopsLeft: request.hopsLeft)
+            return ForwardReply.encode(.success(value))
+        } catch let error as RaftServiceError {
+            return ForwardReply.encode(.failure(error))
+        } catch {
+            return ForwardReply.encode(.failure(.timeout(maybeCommitted: true)))
+        }
+    }
+
+    /// A linearizable read (ReadIndex): returns the index this node's state machine has applied through
+    /// once reading it is linearizable, i.e. once the leader confirmed its leadership with a quorum and
+    /// this node applied up to the leader's commit index at the time of the request. Works on any voter or
+    /// standby that knows a leader.
+    public func linearizableRead(timeout: Duration) async throws -> LogIndex {
+        guard phase == .running else { throw RaftServiceError.stopped }
+        let context = readContexts.take()
+        do {
+            try node.readIndex(context: context)
+        } catch {
+            throw RaftServiceError.noLeader
+        }
+        let deadline = ContinuousClock.now + timeout
+        return try await withCheckedThrowingContinuation { continuation in
+            reads[context] = ReadWaiter(index: nil, deadline: deadline, continuation: continuation)
+            kick()
+        }
+    }
+
+    /// What this node is doing now.
+    public var status: RaftStatus {
+        let role: RaftStatus.Role = switch node.memberRole {
+        case .voter: .voter
+        case .standby: .standby
+        case nil: .client
+        }
+        return RaftStatus(
+            state: phase == .running ? Self.state(of: node.role) : .none,
+            term: node.term, leader: phase == .running ? node.leader : nil, commitIndex: node.commitIndex,
+            appliedIndex: appliedIndex, lastLogIndex: node.lastIndex, role: role, voters: node.voters, standbys: node.standbys
+        )
+    }
+
+    /// Proposes one single-server configuration change on the leader and returns its index once applied
+    /// here (the change is in force on each node as soon as it appends it).
+    ///
+    /// - Throws: ``RaftServiceError/notLeader(leader:)`` on a follower (changes are not forwarded),
+    ///   ``RaftServiceError/configurationRejected(_:)``, ``RaftServiceError/timeout(maybeCommitted:)``.
+    @discardableResult
+    public func changeConfiguration(_ change: ConfigurationChange, timeout: Duration = .seconds(10)) async throws -> LogIndex {
+        guard phase == .running else { throw RaftServiceError.stopped }
+        let index: LogIndex
+        do {
+            index = try node.proposeConfigurationChange(change)
+        } catch {
+            switch error {
+            case .notLeader(let leader): throw leader == nil ? RaftServiceError.noLeader : RaftServiceError.notLeader(leader: leader)
+            case .transferInProgress(let transferee): throw RaftServiceError.transferInProgress(transferee: transferee)
+            default: throw RaftServiceError.configurationRejected("\(change): \(error)")
+            }
+        }
+        logger.info("raft configuration change proposed", metadata: ["change": "\(change)", "raft.index": "\(index)"])
+        return try await waitForApply(index: index, timeout: timeout).index
+    }
+
+    /// Starts handing leadership to `target`, a voter; returns at once. Watch ``status`` for the outcome
+    /// (the transfer is abandoned after an election timeout).
+    public func transferLeadership(to target: NodeID) throws {
+        guard phase == .running else { throw RaftServiceError.stopped }
+        do {
+            try node.transferLeadership(to: target)
+        } catch {
+            switch error {
+            case .notLeader(let leader): throw RaftServiceError.notLeader(leader: leader)
+            case .notVoter(let node): throw RaftServiceError.transferRejected("\(node) is not a voter")
+            case .blank(let node): throw RaftServiceError.transferRejected("\(node) lost its data or is new, and is not admitted yet")
+            }
+        }
+        kick()
+    }
+
+    /// Forms a new group with `voters` (which must include this node) from empty storage: writes term 1
+    /// and the founding configuration entry. Every founder must be given the same set. Call it before
+    /// `run()` or once `run()` has started; a node with any Raft state refuses
+    /// (``RaftServiceError/alreadyBootstrapped``), so a group is bootstrapped at most once.
+    public func bootstrap(voters: [NodeID]) async throws {
+        let configuration = Configuration(voters: voters)
+        guard configuration.isVoter(settings.nodeID) else { throw RaftServiceError.notInVoters(settings.nodeID) }
+        guard phase == .idle || phase == .running, !bootstrapping, !driving, Self.isPristine(node) else {
+            throw RaftServiceError.alreadyBootstrapped
+        }
+        bootstrapping = true
+        defer {
+            bootstrapping = false
+            for waiter in bootstrapWaiters { waiter.resume() }
+            bootstrapWaiters = []
+        }
+        let storage = storage
+        let founding = LogStorage.bootstrap(configuration)
+        do {
+            let written = try await self.offLoop { () throws -> Bool in
+                let current = try storage.load()
+                guard current.hardState.term == 0, current.entries.isEmpty, current.snapshot.index == 0 else { return false }
+                try storage.persist(snapshot: nil, entries: founding.entries, hardState: founding.hardState)
+                return true
+            }
+            guard written else { throw RaftServiceError.alreadyBootstrapped }
+        } catch let error as RaftServiceError {
+            throw error
+        } catch {
+            throw RaftServiceError.storage(Self.storageError(error))
+        }
+        if phase == .running {
+            node = RaftNode(id: settings.nodeID, settings: settings.raft, storage: founding)
+            wasBlank = false  // founding is its own admission: nothing to announce
+            observe()
+        }
+        logger.info("raft group bootstrapped", metadata: ["raft.voters": "\(configuration.voters.map(\.rawValue))"])
+    }
+
+    private static func isPristine(_ node: RaftNode) -> Bool {
+        node.term == 0 && node.lastIndex == 0 && node.log.snapshot.index == 0 && node.vote == nil
+    }
+}

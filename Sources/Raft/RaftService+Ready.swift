@@ -1,0 +1,287 @@
+import CohortCore
+import RaftCore
+import RaftPersistence
+import Logging
+import Mesh
+
+/// Input from the mesh, and carrying out the core's `Ready`s.
+extension RaftService {
+    func receive(_ input: RaftInput) async {
+        guard phase == .running else { return }
+        switch input {
+        case .kick:
+            break
+        case .message(let inbound):
+            guard !bootstrapping, let message = decode(inbound.payload, from: inbound.from) else { return }
+            if case .snapshot = message.kind {
+                // A snapshot without its data (it travels on `.raftSnapshot`) could never be installed.
+                metrics?.countDropped(.malformed)
+                return
+            }
+            node.step(message)
+            noteContact(from: message.from)
+        case .snapshot(let inbound):
+            guard !bootstrapping, let (bytes, data) = SnapshotPayload.decode(inbound.payload) else {
+                if !bootstrapping { metrics?.countDropped(.malformed) }
+                return
+            }
+            guard let message = decode(bytes, from: inbound.from), case .snapshot(let metadata) = message.kind else { return }
+            receivedSnapshots[metadata.index] = data
+            node.step(message)
+            noteContact(from: message.from)
+            // Keep only the data of the snapshot the core is about to install (a `Ready` already handed out
+            // carries its own copy): anything it refused would never be asked for.
+            let pending = node.log.unstableSnapshot?.index
+            receivedSnapshots = receivedSnapshots.filter { $0.key == pending }
+        }
+        await drive()
+    }
+
+    /// A core message from `peer`, or nil (counted) when it does not decode or is not addressed from that
+    /// peer to this node: the mesh authenticated the peer, so a message claiming another sender is bogus.
+    private func decode(_ bytes: [UInt8], from peer: NodeID) -> Message? {
+        let message: Message
+        do {
+            message = try codec.decode(bytes)
+        } catch {
+            metrics?.countDropped(.malformed)
+            logger.debug("raft message dropped: does not decode", metadata: ["peer": "\(peer)", "error": "\(error)"])
+            return nil
+        }
+        guard message.from == peer, message.to == settings.nodeID else {
+            metrics?.countDropped(.misaddressed)
+            logger.debug("raft message dropped: misaddressed", metadata: ["peer": "\(peer)", "message": "\(message)"])
+            return nil
+        }
+        if let metrics {
+            metrics.countIn(message.kind)
+            if let (kind, duration) = rpcTimer.received(message, at: .now) { metrics.recordRoundTrip(kind, duration) }
+        }
+        return message
+    }
+
+    /// Wakes the input loop so it carries out whatever the core has gathered.
+    func kick() {
+        inputSink.yield(.kick)
+    }
+
+    /// Carries out `Ready`s until the core has none, in the order docs/raft.md prescribes. Only one runs at a
+    /// time; input arriving meanwhile is stepped into the core (allowed between `ready()` and `advance()`)
+    /// and picked up by the next round of this loop.
+    func drive() async {
+        guard phase == .running, !driving else { return }
+        driving = true
+        defer { driving = false }
+        while phase == .running, node.hasReady {
+            let ready = node.ready()
+            var snapshot: StoredSnapshot?
+            if let metadata = ready.snapshot {
+                guard let data = receivedSnapshots[metadata.index] else {
+                    fail(.corrupt(path: "snapshot \(metadata.index)", reason: "the core installs a snapshot whose data never arrived"))
+                    return
+                }
+                snapshot = StoredSnapshot(metadata: metadata, data: data)
+            }
+            // 1. What may leave before the fsync.
+            transmit(ready.messages.filter { !$0.afterPersist })
+            // 2. Persist, off the event loop.
+            if snapshot != nil || !ready.entries.isEmpty || ready.hardState != nil {
+                let storage = storage, entries = ready.entries, hardState = ready.hardState, toStore = snapshot
+                let start = ContinuousClock.now
+                do {
+                    try await self.offLoop { try storage.persist(snapshot: toStore, entries: entries, hardState: hardState) }
+                } catch {
+                    fail(Self.storageError(error))
+                    return
+                }
+                metrics?.fsync.record(ContinuousClock.now - start)
+            }
+            guard phase == .running else { return }
+            // 3. What vouches for the durable state.
+            transmit(ready.messages.filter(\.afterPersist))
+            // 4. Install the snapshot, apply committed entries.
+            if let snapshot {
+                do {
+                    try install(snapshot)
+                } catch {
+                    fail(.corrupt(path: "snapshot \(snapshot.metadata.index)", reason: "the state machine cannot restore it: \(error)"))
+                    return
+                }
+            }
+            for entry in ready.committedEntries { apply(entry) }
+            // 5. Reads.
+            for state in ready.readStates {
+                reads[state.context]?.index = state.index
+            }
+            for context in ready.droppedReads {
+                reads.removeValue(forKey: context)?.continuation.resume(throwing: RaftServiceError.leadershipLost)
+            }
+            releaseReads()
+            // 6. Acknowledge.
+            node.advance()
+            observe()
+            await compactIfNeeded()
+        }
+    }
+
+    /// Sends core messages: snapshots with their data on `.raftSnapshot` (bulk), the rest on `.raft`.
+    func transmit(_ messages: [OutgoingMessage]) {
+        let now = ContinuousClock.now
+        for outgoing in messages {
+            let message = outgoing.message
+            metrics?.countOut(message.kind)
+            if metrics != nil { rpcTimer.sent(message, at: now) }
+            if case .snapshot(let metadata) = message.kind {
+                sendSnapshot(message, metadata)
+                continue
+            }
+            if case .dropped = mesh.send(codec.encode(message), to: message.to, endpoint: .raft, class: .raft) {
+                metrics?.countDropped(.sendFailed)
+            }
+        }
+    }
+
+    private func sendSnapshot(_ message: Message, _ metadata: SnapshotMetadata) {
+        guard let snapshot = currentSnapshot, snapshot.metadata == metadata else {
+            logger.error("raft snapshot requested that is not the stored one", metadata: [
+                "peer": "\(message.to)", "raft.snapshot_index": "\(metadata.index)",
+            ])
+            node.reportSnapshot(to: message.to, delivered: false)
+            return
+        }
+        let payload = SnapshotPayload.encode(message: codec.encode(message), data: snapshot.data)
+        if case .dropped(let reason) = mesh.send(payload, to: message.to, endpoint: .raftSnapshot, class: .bulk) {
+            metrics?.countDropped(.sendFailed)
+            logger.warning("raft snapshot not sent", metadata: ["peer": "\(message.to)", "reason": "\(reason)"])
+            node.reportSnapshot(to: message.to, delivered: false)
+        } else {
+            logger.info("raft snapshot sent", metadata: [
+                "peer": "\(message.to)", "raft.snapshot_index": "\(metadata.index)", "bytes": "\(snapshot.data.count)",
+            ])
+        }
+    }
+
+    private func install(_ snapshot: StoredSnapshot) throws {
+        try stateMachine.restore(snapshot.data)
+        currentSnapshot = snapshot
+        let index = snapshot.metadata.index
+        receivedSnapshots = receivedSnapshots.filter { $0.key > index }
+        appliedIndex = max(appliedIndex, index)
+        // Whatever this node proposed up to there is applied or lost inside the snapshot: unknown which.
+        for (waiting, waiter) in proposals where waiting <= index {
+            proposals[waiting] = nil
+            waiter.continuation.resume(throwing: RaftServiceError.outcomeUnknown(index: waiting))
+        }
+        metrics?.snapshotsInstalled.increment()
+        logger.info("raft snapshot installed", metadata: ["raft.snapshot_index": "\(index)", "raft.term": "\(node.term)"])
+    }
+
+    private func apply(_ entry: LogEntry) {
+        guard entry.index > appliedIndex else { return }
+        var result: [UInt8] = []
+        if case .command = entry.payload { result = stateMachine.apply(entry) }
+        appliedIndex = entry.index
+        guard let waiter = proposals.removeValue(forKey: entry.index) else { return }
+        if waiter.term == entry.term {
+            waiter.continuation.resume(returning: (entry.index, result))
+        } else {
+            waiter.continuation.resume(throwing: RaftServiceError.dropped(index: entry.index))
+        }
+    }
+
+    /// Answers every read whose index the state machine has reached.
+    private func releaseReads() {
+        for (context, waiter) in reads {
+            guard let index = waiter.index, index <= appliedIndex else { continue }
+            reads[context] = nil
+            waiter.continuation.resume(returning: index)
+        }
+    }
+
+    /// Takes a snapshot once enough entries were applied since the last one, and compacts the log.
+    /// The state machine's snapshot is its state at the applied index, so that is the only index it can
+    /// cover; while an applied entry is not durable in the log again (a new leader's append replaced a
+    /// suffix during the write), the snapshot waits for a later round.
+    private func compactIfNeeded() async {
+        let applied = node.appliedIndex
+        guard applied > node.log.snapshot.index, applied - node.log.snapshot.index >= UInt64(max(1, settings.snapshotThreshold)),
+              node.compactableIndex == applied else { return }
+        let data = stateMachine.snapshot()
+        node.compact(through: applied)
+        let snapshot = StoredSnapshot(metadata: node.log.snapshot, data: data)
+        currentSnapshot = snapshot
+        let storage = storage
+        do {
+            try await self.offLoop { try storage.saveSnapshot(snapshot) }
+        } catch {
+            fail(Self.storageError(error))
+            return
+        }
+        metrics?.snapshotsTaken.increment()
+        logger.info("raft snapshot taken", metadata: ["raft.snapshot_index": "\(applied)", "bytes": "\(data.count)"])
+    }
+
+    /// Storage failed: nothing can continue safely. Fails every waiter; `run()` ends with the error.
+    func fail(_ error: RaftStorageError) {
+        logger.critical("raft storage failed; stopping", metadata: ["error": "\(error)"])
+        failure = .storage(error)
+        failAllWaiters(.storage(error))
+        phase = .stopped
+        inputSink.finish()
+    }
+
+    func failAllWaiters(_ error: RaftServiceError) {
+        let proposals = proposals, reads = reads
+        self.proposals = [:]
+        self.reads = [:]
+        for waiter in proposals.values { waiter.continuation.resume(throwing: error) }
+        for waiter in reads.values { waiter.continuation.resume(throwing: error) }
+    }
+
+    /// Times out waiters whose deadline passed (checked once per tick).
+    func expireWaiters(now: ContinuousClock.Instant) {
+        for (index, waiter) in proposals where waiter.deadline <= now {
+            proposals[index] = nil
+            // It is in a leader's log: it may still commit.
+            waiter.continuation.resume(throwing: RaftServiceError.timeout(maybeCommitted: true))
+        }
+        for (context, waiter) in reads where waiter.deadline <= now {
+            reads[context] = nil
+            node.abandonRead(context: context)
+            waiter.continuation.resume(throwing: RaftServiceError.timeout(maybeCommitted: false))
+        }
+    }
+
+    /// Updates the gauges and notes leadership changes.
+    func observe() {
+        if wasBlank, !node.isBlank {
+            logger.info("raft replica admitted by its leader: it votes and counts from now on", metadata: ["raft.term": "\(node.term)"])
+        }
+        wasBlank = node.isBlank
+        if node.leader != lastLeader {
+            if let leader = node.leader {
+                metrics?.leaderChanges.increment()
+                logger.info("raft leader changed", metadata: ["raft.term": "\(node.term)", "raft.leader": "\(leader)"])
+            }
+            lastLeader = node.leader
+        }
+        if node.role == .leader { leaderContact.withLock { $0 = .now } }
+        publishStatus()
+        guard let metrics else { return }
+        metrics.setState(Self.state(of: node.role))
+        metrics.term.set(Int64(clamping: node.term))
+        metrics.commitIndex.set(Int64(clamping: node.commitIndex))
+        metrics.appliedIndex.set(Int64(clamping: appliedIndex))
+        metrics.lastLogIndex.set(Int64(clamping: node.lastIndex))
+        metrics.voters.set(Int64(node.voters.count))
+        metrics.nonVoters.set(Int64(node.standbys.count))
+    }
+
+    static func state(of role: RaftRole) -> RaftStatus.State {
+        switch role {
+        case .follower: .follower
+        case .preCandidate, .candidate: .candidate
+        case .leader: .leader
+        }
+    }
+}

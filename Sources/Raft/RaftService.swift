@@ -1,0 +1,297 @@
+import CohortCore
+import RaftCore
+import RaftPersistence
+import Logging
+import Mesh
+import NIOCore
+import NIOPosix
+import NIOSupport
+import Prometheus
+import ServiceLifecycle
+import Synchronization
+
+/// The Raft shell: owns one ``RaftNode`` core, ticks it, feeds it messages from the mesh and carries out
+/// every `Ready` exactly as `docs/raft.md` orders it — send what may go at once, persist through
+/// ``RaftStorage`` off the event loop (timed into `raft_fsync_seconds`), send what had to wait for the
+/// fsync, install snapshots and apply committed entries to the ``RaftStateMachine``, answer reads, then
+/// `advance()`.
+///
+/// Core messages travel on the mesh's `.raft` endpoint in the `raft` class (``MessageCodec``); snapshot
+/// data on `.raftSnapshot` in the `bulk` class (the mesh chunks it); proposals made on a follower are
+/// forwarded to the leader as `.raft` requests with a hop limit and never retried blindly.
+///
+/// `run()` loads the storage, restores the state machine from the newest snapshot and serves until
+/// graceful shutdown — a leader then hands leadership to its most caught-up voter (bounded by
+/// ``RaftServiceSettings/shutdownTransferTimeout``) — or cancellation, which stops at once like a crash.
+/// The actor and its loops run on one NIO event loop; storage calls run on `NIOThreadPool.singleton`.
+public actor RaftService: Service {
+    nonisolated let settings: RaftServiceSettings
+    nonisolated let storage: any RaftStorage
+    nonisolated let mesh: MeshService
+    nonisolated let stateMachine: any RaftStateMachine
+    nonisolated let logger: Logger
+    nonisolated let metrics: RaftMetrics?
+    nonisolated let executor: EventLoopTaskExecutor
+    nonisolated let codec = MessageCodec()
+    nonisolated let inputs: AsyncStream<RaftInput>
+    nonisolated let inputSink: AsyncStream<RaftInput>.Continuation
+
+    enum Phase { case idle, loading, running, stopped }
+
+    var phase = Phase.idle
+    var node: RaftNode
+    /// True while a `Ready` is being carried out (only one at a time).
+    var driving = false
+    /// True while `bootstrap(voters:)` writes the founding state; incoming messages are dropped meanwhile.
+    var bootstrapping = false
+    /// `run()` waiting for a bootstrap made before it to finish writing.
+    var bootstrapWaiters: [CheckedContinuation<Void, Never>] = []
+    /// The newest snapshot with its data, as stored: what a leader ships to a follower that needs it.
+    var currentSnapshot: StoredSnapshot?
+    /// Snapshot data received from a leader, by the index of the snapshot, until the core installs it.
+    var receivedSnapshots: [LogIndex: [UInt8]] = [:]
+    /// The highest index the state machine applied.
+    var appliedIndex: LogIndex = 0
+    var proposals: [LogIndex: ProposalWaiter] = [:]
+    var reads: [ReadContext: ReadWaiter] = [:]
+    /// Contexts of this boot's linearizable reads, unique across restarts.
+    var readContexts: ReadContextSequence
+    var lastLeader: NodeID?
+    /// The core's blank mark when last observed (to log the admission once).
+    var wasBlank = false
+    var failure: RaftServiceError?
+    /// When this node last heard from the leader of its term (or led itself): the liveness check's input,
+    /// kept where a health check can read it without hopping to the actor.
+    nonisolated let leaderContact = Mutex<ContinuousClock.Instant?>(nil)
+    /// Subscribers of ``statusUpdates()``, by subscription number.
+    var statusWatchers: [Int: AsyncStream<RaftStatus>.Continuation] = [:]
+    var nextStatusWatcher = 0
+    /// The status last published to the watchers.
+    var publishedStatus: RaftStatus?
+    /// Where a proposal goes when no leader is known (a client node, or a follower during an election):
+    /// Raft members in the routing order, best first.
+    var forwardingCandidates: (@Sendable () -> [NodeID])?
+    /// Round trips of requests to peers, for `raft_rpc_duration_seconds`.
+    var rpcTimer = RPCTimer()
+
+    struct ProposalWaiter {
+        var term: Term
+        var deadline: ContinuousClock.Instant
+        var continuation: CheckedContinuation<(index: LogIndex, result: [UInt8]), any Error>
+    }
+
+    struct ReadWaiter {
+        /// Set once the core answered with the index to wait for.
+        var index: LogIndex?
+        var deadline: ContinuousClock.Instant
+        var continuation: CheckedContinuation<LogIndex, any Error>
+    }
+
+    /// Creates the service and registers its mesh handlers (`.raft` messages and requests, `.raftSnapshot`
+    /// messages); nothing runs until `run()`.
+    ///
+    /// - Parameters:
+    ///   - settings: Identity, core tuning and timing.
+    ///   - storage: Durable Raft state; its calls may block and are made off the event loop.
+    ///   - mesh: The internode mesh the node's peers are reachable on (membership feeds it separately).
+    ///   - stateMachine: The replicated application.
+    ///   - logger: One line per leadership change, snapshot and problem.
+    ///   - metrics: Where the `raft_*` metrics are registered; nil records none.
+    public init(
+        settings: RaftServiceSettings, storage: any RaftStorage, mesh: MeshService, stateMachine: any RaftStateMachine,
+        logger: Logger, metrics: PrometheusCollectorRegistry? = nil
+    ) {
+        var settings = settings
+        if settings.raft.randomSeed == 0 { settings.raft.randomSeed = UInt64.random(in: 1...UInt64.max) }
+        self.settings = settings
+        self.storage = storage
+        self.mesh = mesh
+        self.stateMachine = stateMachine
+        var logger = logger
+        logger[metadataKey: "raft.node"] = "\(settings.nodeID)"
+        self.logger = logger
+        let metrics = metrics.map { RaftMetrics(registry: $0) }
+        self.metrics = metrics
+        // The mesh's own loop: a Raft message and its answer are handed between the connection and the
+        // actor without waking another thread (an idle leader's heartbeat rounds are most of its work).
+        executor = EventLoopTaskExecutor(eventLoop: mesh.eventLoop)
+        node = RaftNode(id: settings.nodeID, settings: settings.raft, storage: .empty)
+        // A random incarnation still keeps this boot's contexts apart from another boot's (2⁴³ ranges).
+        readContexts = ReadContextSequence(incarnation: settings.incarnation != 0 ? settings.incarnation : UInt64.random(in: 1...(1 << 43)))
+        (inputs, inputSink) = AsyncStream.makeStream(of: RaftInput.self, bufferingPolicy: .bufferingOldest(settings.inboxCapacity))
+        metrics?.setState(.none)
+        let sink = inputSink
+        mesh.setMessageHandler(for: .raft) { inbound in
+            if case .dropped = sink.yield(.message(inbound)) { metrics?.countDropped(.inboxFull) }
+        }
+        mesh.setMessageHandler(for: .raftSnapshot) { inbound in
+            if case .dropped = sink.yield(.snapshot(inbound)) { metrics?.countDropped(.inboxFull) }
+        }
+        mesh.setRequestHandler(for: .raft) { [weak self] inbound in
+            guard let self else { return ForwardReply.encode(.failure(.stopped)) }
+            return await self.handleForwarded(inbound)
+        }
+    }
+
+    /// The actor runs on the service's event loop (see ``EventLoopTaskExecutor``).
+    public nonisolated var unownedExecutor: UnownedSerialExecutor {
+        executor.eventLoop.executor.asUnownedSerialExecutor()
+    }
+
+    // MARK: Lifecycle
+
+    /// Loads the storage, restores the state machine and serves until graceful shutdown (a leader hands
+    /// over leadership first) or cancellation (stops at once). Throws ``RaftServiceError/storage(_:)`` when
+    /// storage fails, then or later.
+    public func run() async throws {
+        guard phase == .idle else { throw RaftServiceError.alreadyStarted }
+        phase = .loading
+        if bootstrapping {
+            // Load what the bootstrap is writing, not what was there before it.
+            await withCheckedContinuation { bootstrapWaiters.append($0) }
+        }
+        let storage = storage
+        let loaded: (LogStorage, StoredSnapshot?)
+        do {
+            loaded = try await self.offLoop { (try storage.load(), try storage.latestSnapshot()) }
+        } catch {
+            phase = .stopped
+            throw RaftServiceError.storage(Self.storageError(error))
+        }
+        let (state, snapshot) = loaded
+        if let snapshot {
+            do {
+                try stateMachine.restore(snapshot.data)
+            } catch {
+                phase = .stopped
+                logger.critical("raft snapshot does not restore; refusing to start", metadata: [
+                    "raft.snapshot_index": "\(snapshot.metadata.index)", "error": "\(error)",
+                ])
+                throw RaftServiceError.storage(.corrupt(path: "snapshot \(snapshot.metadata.index)", reason: "the state machine cannot restore it: \(error)"))
+            }
+        }
+        currentSnapshot = snapshot
+        node = RaftNode(id: settings.nodeID, settings: settings.raft, storage: state)
+        appliedIndex = state.applied
+        phase = .running
+        observe()
+        logger.info("raft started", metadata: [
+            "raft.term": "\(node.term)", "raft.last_index": "\(node.lastIndex)", "raft.voters": "\(node.voters.count)",
+        ])
+        if node.isBlank {
+            logger.info("raft state is blank (a new server, or its data was lost): it neither votes nor counts until a leader has brought it up to date and admitted it")
+        }
+        await withTaskExecutorPreference(executor) {
+            await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await self.tickLoop() }
+                group.addTask { await self.inputLoop() }
+                group.addTask { await self.watchConnections() }
+                group.addTask {
+                    // Graceful shutdown hands leadership over first; cancellation (a crash) does not.
+                    guard (try? await gracefulShutdown()) != nil else { return }
+                    await self.handOverLeadership()
+                }
+                // Whichever loop ends first ends them all; a storage failure is kept in `failure`.
+                _ = try? await group.next()
+                group.cancelAll()
+            }
+        }
+        stop()
+        if let failure { throw failure }
+    }
+
+    private func tickLoop() async throws {
+        while !Task.isCancelled {
+            // The loop's own timer: one thread woken per tick, not three (see `EventLoop.sleep(for:)`).
+            try await executor.eventLoop.sleep(for: settings.tickInterval)
+            if let failure { throw failure }
+            await tick()
+        }
+    }
+
+    private func inputLoop() async {
+        for await input in inputs {
+            await receive(input)
+        }
+    }
+
+    /// Tells the core when the connection to a peer ends (or membership forgets it): if that was the
+    /// leader, a follower campaigns as soon as the lease allows (see `RaftNode.leaderUnreachable`). Runs
+    /// until cancelled, also after the mesh has stopped.
+    private func watchConnections() async {
+        for await event in mesh.peerEvents {
+            switch event {
+            case .disconnected(let peer), .removed(let peer):
+                guard phase == .running else { continue }
+                node.leaderUnreachable(peer)
+            case .connected:
+                continue
+            }
+        }
+        await Doorbell().wait()  // until the group is cancelled
+    }
+
+    func tick() async {
+        guard phase == .running else { return }
+        node.tick()
+        expireWaiters(now: .now)
+        await drive()
+    }
+
+    /// Fails every waiter, publishes state `none` and stops taking input.
+    private func stop() {
+        phase = .stopped
+        inputSink.finish()
+        failAllWaiters(.stopped)
+        metrics?.setState(.none)
+        publishStatus()
+        for watcher in statusWatchers.values { watcher.finish() }
+        statusWatchers = [:]
+        logger.info("raft stopped", metadata: ["raft.term": "\(node.term)"])
+    }
+
+    /// A graceful stop of a leader: hand leadership to the most caught-up voter and wait (bounded) until
+    /// it has taken over.
+    func handOverLeadership() async {
+        guard phase == .running, node.role == .leader else { return }
+        let progress = node.progress
+        let candidates = node.voters.filter { $0 != settings.nodeID && progress[$0]?.isBlank != true }
+        // The most caught-up voter (ties: the smallest ID), so the hand-over needs the fewest appends.
+        guard let target = candidates.max(by: { (progress[$0]?.match ?? 0, $1) < (progress[$1]?.match ?? 0, $0) }) else { return }
+        logger.info("raft leader stopping; transferring leadership", metadata: ["raft.term": "\(node.term)", "peer": "\(target)"])
+        do {
+            try node.transferLeadership(to: target)
+        } catch {
+            return
+        }
+        await drive()
+        let deadline = ContinuousClock.now + settings.shutdownTransferTimeout
+        while phase == .running, node.role == .leader, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: settings.tickInterval / 2)
+        }
+        if node.role == .leader {
+            logger.warning("raft leadership transfer did not finish before shutdown", metadata: ["peer": "\(target)"])
+        }
+    }
+
+    // MARK: Helpers
+
+    /// Runs blocking storage work on NIO's thread pool, never on an event loop. Not cancellable once
+    /// submitted: a write that started is waited for, so the core is never left with a `Ready` whose
+    /// persistence is unknown.
+    nonisolated func offLoop<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await NIOThreadPool.singleton.runIfActive(eventLoop: executor.eventLoop, work).get()
+    }
+
+    static func storageError(_ error: any Error) -> RaftStorageError {
+        if let error = error as? RaftStorageError { return error }
+        return .io(operation: "\(error)", path: "", errno: 0)
+    }
+}
+
+/// Work for the actor: a message from the mesh, or a nudge to carry out the core's effects.
+enum RaftInput: Sendable {
+    case message(MeshInbound)
+    case snapshot(MeshInbound)
+    case kick
+}

@@ -1,0 +1,78 @@
+import CohortCore
+import RaftCore
+import RaftPersistence
+
+/// Why a ``RaftService`` call failed; each case says whether a write may have happened and what to do.
+public enum RaftServiceError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// This node is not the leader and cannot forward (hop limit reached, or the call is leader-only);
+    /// `leader` is the one it knows of.
+    case notLeader(leader: NodeID?)
+    /// No leader is known (an election is running, or there is no quorum). Nothing was written.
+    case noLeader
+    /// Leadership is being handed to `transferee`. Nothing was written.
+    case transferInProgress(transferee: NodeID)
+    /// No answer within the timeout. With `maybeCommitted` the write reached a leader's log and may still
+    /// commit: do not retry a non-idempotent write blindly, read first.
+    case timeout(maybeCommitted: Bool)
+    /// Another entry took the proposal's place in the log (leadership changed): it will never commit.
+    /// Safe to retry.
+    case dropped(index: LogIndex)
+    /// The entry at `index` reached this node inside a snapshot, so its result is unknown; it may have
+    /// been applied. Read the state before retrying.
+    case outcomeUnknown(index: LogIndex)
+    /// Forwarding to `leader` failed (`reason`). With `maybeCommitted` the leader may have appended it.
+    case forwardFailed(leader: NodeID, reason: String, maybeCommitted: Bool)
+    /// The read was dropped because the leader lost leadership; retry it.
+    case leadershipLost
+    /// A configuration change the leader refused (one at a time, leader not ready, invalid change).
+    case configurationRejected(String)
+    /// A leadership transfer the core refused.
+    case transferRejected(String)
+    /// `bootstrap(voters:)` on a node that already has Raft state, or while it is starting.
+    case alreadyBootstrapped
+    /// `bootstrap(voters:)` with a voter set that does not contain this node.
+    case notInVoters(NodeID)
+    /// `run()` was called twice; create a new service instead.
+    case alreadyStarted
+    /// Storage failed; the service stopped because it cannot continue safely.
+    case storage(RaftStorageError)
+    /// The service is not running (not started yet, or stopped). Nothing was written.
+    case stopped
+
+    public var description: String {
+        switch self {
+        case .notLeader(let leader):
+            "this node is not the Raft leader (leader: \(leader.map { "\($0)" } ?? "unknown")); send the request there"
+        case .noLeader:
+            "no Raft leader is known (election in progress or no quorum); nothing was written — retry shortly"
+        case .transferInProgress(let transferee):
+            "leadership is moving to \(transferee); nothing was written — retry shortly"
+        case .timeout(let maybeCommitted):
+            maybeCommitted
+                ? "timed out waiting for a quorum of voters; the write may still commit — read before retrying a non-idempotent write"
+                : "timed out waiting for a quorum of voters; nothing was written — retry"
+        case .dropped(let index):
+            "the proposal at index \(index) was superseded by a new leader and will never commit; retry"
+        case .outcomeUnknown(let index):
+            "the entry at index \(index) arrived inside a snapshot; its result is unknown — read before retrying"
+        case .forwardFailed(let leader, let reason, let maybeCommitted):
+            "forwarding to leader \(leader) failed: \(reason)\(maybeCommitted ? "; the write may have committed — read before retrying" : "; nothing was written")"
+        case .leadershipLost:
+            "the leader lost leadership before confirming the read; retry"
+        case .configurationRejected(let reason):
+            "the configuration change was refused: \(reason)"
+        case .transferRejected(let reason):
+            "the leadership transfer was refused: \(reason)"
+        case .alreadyBootstrapped:
+            "this node already has Raft state (or is starting); bootstrap only an empty node, once"
+        case .notInVoters(let node):
+            "bootstrap voters must include this node (\(node))"
+        case .alreadyStarted:
+            "the Raft service was already started; run() is called once per instance"
+        case .storage(let error):
+            "Raft storage failed, the service stopped: \(error)"
+        case .stopped:
+            "the Raft service is not running"
+        }
+    }
+}

@@ -1,0 +1,45 @@
+import CohortCore
+import RaftCore
+
+/// Everything a ``RaftService`` needs besides its storage, mesh and state machine.
+public struct RaftServiceSettings: Sendable {
+    /// This node's name (`cluster.name`), the same as its mesh identity.
+    public var nodeID: NodeID
+    /// The core's tuning, in ticks. A `randomSeed` of 0 is replaced by a random one at start so that
+    /// nodes do not draw the same election timeouts.
+    public var raft: RaftSettings
+    /// How often the core ticks. Default 100 ms (one heartbeat per tick with the core's defaults, and a
+    /// 1–2 s election timeout).
+    public var tickInterval: Duration = .milliseconds(100)
+    /// A snapshot is taken (and the log compacted) once this many entries were applied since the last
+    /// one. Default 8192.
+    public var snapshotThreshold: Int = 8192
+    /// How many times a proposal may be forwarded towards the leader. Default 2 (follower → leader, and
+    /// once more if leadership just moved).
+    public var maxForwardHops: Int = 2
+    /// How long a stopping leader waits for its leadership transfer to finish. Default 2 s.
+    public var shutdownTransferTimeout: Duration = .seconds(2)
+    /// Messages received and not yet handed to the core; more are dropped (Raft retransmits). Default 8192.
+    public var inboxCapacity: Int = 8192
+    /// This boot's incarnation (the node's, strictly greater on every start): read contexts are drawn from
+    /// it so that no answer to an earlier boot's read completes a read of this one. 0 (the default) draws
+    /// a random one.
+    public var incarnation: UInt64 = 0
+
+    /// Settings with every default.
+    public init(nodeID: NodeID, raft: RaftSettings = RaftSettings()) {
+        self.nodeID = nodeID
+        self.raft = raft
+    }
+
+    /// Settings from the operator's `cluster.raft.heartbeat_interval` and `election_timeout`: the core
+    /// ticks once per heartbeat, and its election timeout is the nearest whole number of heartbeats (at
+    /// least 2).
+    public init(nodeID: NodeID, heartbeatInterval: Duration, electionTimeout: Duration) {
+        precondition(heartbeatInterval > .zero, "heartbeatInterval must be positive")
+        let ticks = max(2, Int((electionTimeout / heartbeatInterval).rounded()))
+        // Standbys hear every 4th heartbeat (2 s at the default 500 ms): see `standbyHeartbeatRounds`.
+        self.init(nodeID: nodeID, raft: RaftSettings(electionTicks: ticks, heartbeatTicks: 1, standbyHeartbeatRounds: 4))
+        tickInterval = heartbeatInterval
+    }
+}

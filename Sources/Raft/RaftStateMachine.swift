@@ -1,0 +1,18 @@
+import RaftCore
+
+/// The application a ``RaftService`` replicates: it applies committed commands in log order and can
+/// serialize and restore its whole state for snapshots.
+///
+/// Every call comes from the service's actor, one at a time, on its event loop: keep them quick (no I/O,
+/// no blocking), or Raft heartbeats wait behind them.
+public protocol RaftStateMachine: Sendable {
+    /// Applies one committed command entry (only `.command` payloads are handed over; no-ops and
+    /// configuration entries are Raft's own). The result goes back to the proposer.
+    func apply(_ entry: LogEntry) -> [UInt8]
+    /// The whole state, as of the last entry applied.
+    func snapshot() -> [UInt8]
+    /// Replaces the whole state with a snapshot taken by ``snapshot()`` (on this node or another). Throws,
+    /// leaving the state as it was, when the bytes are not a whole snapshot: the service then refuses to
+    /// go on (at start, `run()` fails; later, the service stops) rather than serve a partial state.
+    func restore(_ data: [UInt8]) throws
+}

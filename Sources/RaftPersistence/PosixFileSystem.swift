@@ -1,0 +1,107 @@
+import RaftCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// ``RaftFileSystem`` on the real disk, through POSIX calls.
+public struct PosixFileSystem: RaftFileSystem {
+    /// The process's file system.
+    public init() {}
+
+    public func createDirectory(_ path: String) throws(RaftStorageError) {
+        var prefix = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            prefix += "/" + component
+            if mkdir(prefix, 0o700) != 0 && errno != EEXIST { throw .io(operation: "mkdir", path: prefix, errno: errno) }
+        }
+    }
+
+    public func list(_ directory: String) throws(RaftStorageError) -> [String] {
+        guard let stream = opendir(directory) else { throw .io(operation: "opendir", path: directory, errno: errno) }
+        defer { closedir(stream) }
+        var names: [String] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafePointer(to: &entry.pointee.d_name) {
+                String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    public func read(_ path: String) throws(RaftStorageError) -> [UInt8] {
+        let fd = try openFile(path, flags: O_RDONLY)
+        defer { close(fd) }
+        var contents: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { systemRead(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw .io(operation: "read", path: path, errno: errno)
+            }
+            if count == 0 { return contents }
+            contents.append(contentsOf: chunk[0..<count])
+        }
+    }
+
+    public func write(_ bytes: [UInt8], to path: String) throws(RaftStorageError) {
+        try writeAll(bytes, path: path, flags: O_WRONLY | O_CREAT | O_TRUNC)
+    }
+
+    public func append(_ bytes: [UInt8], to path: String) throws(RaftStorageError) {
+        try writeAll(bytes, path: path, flags: O_WRONLY | O_APPEND)
+    }
+
+    public func truncate(_ path: String, to length: Int) throws(RaftStorageError) {
+        guard systemTruncate(path, off_t(length)) == 0 else { throw .io(operation: "truncate", path: path, errno: errno) }
+    }
+
+    public func sync(_ path: String) throws(RaftStorageError) {
+        let fd = try openFile(path, flags: O_RDONLY)
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw .io(operation: "fsync", path: path, errno: errno) }
+    }
+
+    public func syncDirectory(_ directory: String) throws(RaftStorageError) {
+        let fd = try openFile(directory, flags: O_RDONLY | O_DIRECTORY)
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw .io(operation: "fsync", path: directory, errno: errno) }
+    }
+
+    public func rename(_ source: String, to destination: String) throws(RaftStorageError) {
+        guard systemRename(source, destination) == 0 else { throw .io(operation: "rename", path: source, errno: errno) }
+    }
+
+    public func remove(_ path: String) throws(RaftStorageError) {
+        guard unlink(path) == 0 else { throw .io(operation: "unlink", path: path, errno: errno) }
+    }
+
+    private func openFile(_ path: String, flags: Int32) throws(RaftStorageError) -> Int32 {
+        let fd = open(path, flags | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw .io(operation: "open", path: path, errno: errno) }
+        return fd
+    }
+
+    private func writeAll(_ bytes: [UInt8], path: String, flags: Int32) throws(RaftStorageError) {
+        let fd = try openFile(path, flags: flags)
+        defer { close(fd) }
+        var offset = 0
+        while offset < bytes.count {
+            let count = bytes.withUnsafeBytes { systemWrite(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw .io(operation: "write", path: path, errno: errno)
+            }
+            offset += count
+        }
+    }
+}
+
+// The C functions whose names `PosixFileSystem`'s methods shadow.
+private func systemRead(_ fd: Int32, _ buffer: UnsafeMutableRawPointer?, _ count: Int) -> Int { read(fd, buffer, count) }
+private func systemWrite(_ fd: Int32, _ buffer: UnsafeRawPointer?, _ count: Int) -> Int { write(fd, buffer, count) }
+private func systemTruncate(_ path: String, _ length: off_t) -> Int32 { truncate(path, length) }
+private func systemRename(_ source: String, _ destination: String) -> Int32 { rename(source, destination) }

@@ -116,7 +116,7 @@ extension ConfigSchema {
 
     private static let raftKeys: [ConfigKey] = [
         ConfigKey("cluster.raft.role") { raw, settings throws(ConfigError) in
-            if let value = try raw.choice("role", RaftRole.self) { settings.cluster.raft.role = value }
+            if let value = try raw.choice("role", ClusterRole.self) { settings.cluster.raft.role = value }
         },
         ConfigKey("cluster.raft.eligible") { raw, settings throws(ConfigError) in
             if let value = try raw.bool() { settings.cluster.raft.eligible = value }

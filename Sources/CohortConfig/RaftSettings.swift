@@ -1,5 +1,5 @@
 /// Whether a node may be in the Raft configuration at all (`cluster.raft.role`).
-public enum RaftRole: String, Sendable, Equatable, CaseIterable {
+public enum ClusterRole: String, Sendable, Equatable, CaseIterable {
     /// May be a voter or standby, as the reconciler decides.
     case server
     /// Gossip only: never in the Raft configuration; writes are forwarded to a Raft member.
@@ -9,7 +9,7 @@ public enum RaftRole: String, Sendable, Equatable, CaseIterable {
 /// `cluster.raft.*`: the bounded Raft core (voters, standbys) and its storage.
 public struct RaftSettings: Sendable, Equatable {
     /// `cluster.raft.role`. Default: `.server`.
-    public var role: RaftRole
+    public var role: ClusterRole
     /// `cluster.raft.eligible`: false = never a voter (standby or client only). Default: true.
     public var eligible: Bool
     /// `cluster.raft.priority`: lower is preferred for voter slots, ties broken by node ID (≥ 0).
@@ -43,7 +43,7 @@ public struct RaftSettings: Sendable, Equatable {
 
     /// Creates Raft settings; every argument defaults to the key table's default.
     public init(
-        role: RaftRole = .server,
+        role: ClusterRole = .server,
         eligible: Bool = true,
         priority: Int = 100,
         bootstrapExpect: Int = 1,

@@ -133,13 +133,13 @@ extension RaftService {
 
     /// What this node is doing now.
     public var status: RaftStatus {
-        let role: RaftStatus.Role = switch node.memberRole {
+        let role: RaftStatus.Membership = switch node.memberRole {
         case .voter: .voter
         case .standby: .standby
         case nil: .client
         }
         return RaftStatus(
-            state: phase == .running ? Self.state(of: node.role) : .none,
+            state: phase == .running ? Self.state(of: node.state) : .none,
             term: node.term, leader: phase == .running ? node.leader : nil, commitIndex: node.commitIndex,
             appliedIndex: appliedIndex, lastLogIndex: node.lastIndex, role: role, voters: node.voters, standbys: node.standbys
         )

@@ -61,7 +61,7 @@ extension RaftService {
     /// On the leader: how far each voter and standby has replicated and when it was last heard from, for
     /// the voter reconciler. Nil on any other node.
     public var replication: ReplicationView? {
-        guard phase == .running, node.role == .leader else { return nil }
+        guard phase == .running, node.state == .leader else { return nil }
         let tick = settings.tickInterval
         let heartbeat = tick * settings.raft.heartbeatTicks
         let configuration = node.configuration

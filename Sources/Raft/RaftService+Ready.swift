@@ -265,10 +265,10 @@ extension RaftService {
             }
             lastLeader = node.leader
         }
-        if node.role == .leader { leaderContact.withLock { $0 = .now } }
+        if node.state == .leader { leaderContact.withLock { $0 = .now } }
         publishStatus()
         guard let metrics else { return }
-        metrics.setState(Self.state(of: node.role))
+        metrics.setState(Self.state(of: node.state))
         metrics.term.set(Int64(clamping: node.term))
         metrics.commitIndex.set(Int64(clamping: node.commitIndex))
         metrics.appliedIndex.set(Int64(clamping: appliedIndex))
@@ -277,7 +277,7 @@ extension RaftService {
         metrics.nonVoters.set(Int64(node.standbys.count))
     }
 
-    static func state(of role: RaftRole) -> RaftStatus.State {
+    static func state(of role: RaftNodeState) -> RaftStatus.State {
         switch role {
         case .follower: .follower
         case .preCandidate, .candidate: .candidate

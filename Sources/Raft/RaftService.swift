@@ -253,7 +253,7 @@ public actor RaftService: Service {
     /// A graceful stop of a leader: hand leadership to the most caught-up voter and wait (bounded) until
     /// it has taken over.
     func handOverLeadership() async {
-        guard phase == .running, node.role == .leader else { return }
+        guard phase == .running, node.state == .leader else { return }
         let progress = node.progress
         let candidates = node.voters.filter { $0 != settings.nodeID && progress[$0]?.isBlank != true }
         // The most caught-up voter (ties: the smallest ID), so the hand-over needs the fewest appends.
@@ -266,10 +266,10 @@ public actor RaftService: Service {
         }
         await drive()
         let deadline = ContinuousClock.now + settings.shutdownTransferTimeout
-        while phase == .running, node.role == .leader, ContinuousClock.now < deadline {
+        while phase == .running, node.state == .leader, ContinuousClock.now < deadline {
             try? await Task.sleep(for: settings.tickInterval / 2)
         }
-        if node.role == .leader {
+        if node.state == .leader {
             logger.warning("raft leadership transfer did not finish before shutdown", metadata: ["peer": "\(target)"])
         }
     }

@@ -7,7 +7,7 @@ public struct RaftServiceSettings: Sendable {
     public var nodeID: NodeID
     /// The core's tuning, in ticks. A `randomSeed` of 0 is replaced by a random one at start so that
     /// nodes do not draw the same election timeouts.
-    public var raft: RaftSettings
+    public var raft: RaftNodeSettings
     /// How often the core ticks. Default 100 ms (one heartbeat per tick with the core's defaults, and a
     /// 1–2 s election timeout).
     public var tickInterval: Duration = .milliseconds(100)
@@ -27,7 +27,7 @@ public struct RaftServiceSettings: Sendable {
     public var incarnation: UInt64 = 0
 
     /// Settings with every default.
-    public init(nodeID: NodeID, raft: RaftSettings = RaftSettings()) {
+    public init(nodeID: NodeID, raft: RaftNodeSettings = RaftNodeSettings()) {
         self.nodeID = nodeID
         self.raft = raft
     }
@@ -39,7 +39,7 @@ public struct RaftServiceSettings: Sendable {
         precondition(heartbeatInterval > .zero, "heartbeatInterval must be positive")
         let ticks = max(2, Int((electionTimeout / heartbeatInterval).rounded()))
         // Standbys hear every 4th heartbeat (2 s at the default 500 ms): see `standbyHeartbeatRounds`.
-        self.init(nodeID: nodeID, raft: RaftSettings(electionTicks: ticks, heartbeatTicks: 1, standbyHeartbeatRounds: 4))
+        self.init(nodeID: nodeID, raft: RaftNodeSettings(electionTicks: ticks, heartbeatTicks: 1, standbyHeartbeatRounds: 4))
         tickInterval = heartbeatInterval
     }
 }

@@ -15,8 +15,8 @@ public struct RaftStatus: Sendable, Hashable {
         case leader
     }
 
-    /// The node's place in the configuration.
-    public enum Role: String, Sendable, Hashable {
+    /// The node's place in the configuration (the core's ``MemberRole``, or outside it).
+    public enum Membership: String, Sendable, Hashable {
         /// Counted in elections and commits.
         case voter
         /// Replicated, never counted (a Raft learner).
@@ -38,7 +38,7 @@ public struct RaftStatus: Sendable, Hashable {
     /// The index of its last log entry.
     public var lastLogIndex: LogIndex
     /// Its role in the configuration in force.
-    public var role: Role
+    public var role: Membership
     /// The voters of the configuration in force.
     public var voters: [NodeID]
     /// The standbys of the configuration in force.
@@ -47,7 +47,7 @@ public struct RaftStatus: Sendable, Hashable {
     /// A status with every field given.
     public init(
         state: State, term: Term, leader: NodeID?, commitIndex: LogIndex, appliedIndex: LogIndex, lastLogIndex: LogIndex,
-        role: Role, voters: [NodeID], standbys: [NodeID]
+        role: Membership, voters: [NodeID], standbys: [NodeID]
     ) {
         self.state = state
         self.term = term

@@ -41,7 +41,7 @@ extension RaftNode {
         let quorum = configuration.quorum
         guard quorum > 0 else { return false }
         if granted >= quorum {
-            if role == .preCandidate {
+            if state == .preCandidate {
                 becomeCandidate()
                 requestVotes(pre: false, transfer: false)
             } else {
@@ -92,7 +92,7 @@ extension RaftNode {
 
     /// A vote or pre-vote answer while campaigning.
     mutating func handleVoteResponse(_ message: Message, granted: Bool, pre: Bool) {
-        guard pre ? role == .preCandidate : role == .candidate else { return }
+        guard pre ? state == .preCandidate : state == .candidate else { return }
         // A granted pre-vote carries the term we would campaign in; anything else is stale.
         if pre, granted, message.term != term + 1 { return }
         guard configuration.isVoter(message.from) else { return }
@@ -109,7 +109,7 @@ extension RaftNode {
     /// vote. Only a timer moves: a follower that keeps hearing the leader (the connection came back) never
     /// campaigns, and one that campaigns while the others still hear the leader is refused by their lease.
     public mutating func leaderUnreachable(_ peer: NodeID) {
-        guard role == .follower, leader == peer, isPromotable else { return }
+        guard state == .follower, leader == peer, isPromotable else { return }
         let survivors = configuration.voters.filter { $0 != peer }.sorted()
         guard let rank = survivors.firstIndex(of: id) else { return }
         randomizedElectionTimeout = min(randomizedElectionTimeout, settings.electionTicks + min(rank, settings.electionTicks - 1))
@@ -118,7 +118,7 @@ extension RaftNode {
     /// Starts an election now (a pre-vote first when enabled), as if the election timeout had passed.
     /// Does nothing on a leader or on a node that may not campaign (a standby, or outside the configuration).
     public mutating func campaign() {
-        guard role != .leader else { return }
+        guard state != .leader else { return }
         campaign(transfer: false)
     }
 }

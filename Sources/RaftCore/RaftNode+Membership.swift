@@ -52,7 +52,7 @@ extension RaftNode {
     /// A leader whose committed configuration no longer counts it as a voter hands leadership to the most
     /// up-to-date voter and then steps down.
     mutating func handOverIfNoLongerVoter() {
-        guard role == .leader, !configuration.isVoter(id), !hasPendingConfigurationChange, transferee == nil else { return }
+        guard state == .leader, !configuration.isVoter(id), !hasPendingConfigurationChange, transferee == nil else { return }
         let best = configuration.voters.max { lhs, rhs in
             let left = progressByPeer[lhs]?.countedMatch ?? 0, right = progressByPeer[rhs]?.countedMatch ?? 0
             return left != right ? left < right : lhs > rhs
@@ -71,7 +71,7 @@ extension RaftNode {
     /// Hands leadership to `target`, a voter: once its log is caught up, it is told to campaign at once
     /// (TimeoutNow). Proposals are refused meanwhile; the transfer is abandoned after an election timeout.
     public mutating func transferLeadership(to target: NodeID) throws(TransferError) {
-        guard role == .leader else { throw .notLeader(leader: leader) }
+        guard state == .leader else { throw .notLeader(leader: leader) }
         guard configuration.isVoter(target) else { throw .notVoter(target) }
         guard progressByPeer[target]?.isBlank != true else { throw .blank(target) }
         guard target != id else {
@@ -105,7 +105,7 @@ extension RaftNode {
     /// The shell could not deliver the snapshot to `peer`, or finished sending it: on failure the leader
     /// probes the peer again (and sends a fresh snapshot if it still needs one).
     public mutating func reportSnapshot(to peer: NodeID, delivered: Bool) {
-        guard role == .leader, var progress = progressByPeer[peer], case .snapshot = progress.state else { return }
+        guard state == .leader, var progress = progressByPeer[peer], case .snapshot = progress.state else { return }
         if !delivered {
             progress.becomeProbe()
             progressByPeer[peer] = progress

@@ -12,9 +12,9 @@ extension RaftNode {
     /// commit index comes out in a ``Ready``. On a follower: the request goes to the leader and its answer
     /// comes back as the ``ReadState``. A stale leader never answers (its reads are dropped when it learns).
     public mutating func readIndex(context: ReadContext) throws(ReadIndexError) {
-        if role == .leader {
+        if state == .leader {
             startRead(context: context, requester: id)
-        } else if let leader, role == .follower {
+        } else if let leader, state == .follower {
             forwardedReads[context] = leader
             send(.readIndex(context: context), to: leader)
         } else {
@@ -59,7 +59,7 @@ extension RaftNode {
     /// Answers every pending read, and admits every blank replica, whose heartbeat round a majority of
     /// voters has echoed.
     mutating func releaseConfirmedReads() {
-        guard role == .leader, !pendingReads.isEmpty || !admissions.isEmpty else { return }
+        guard state == .leader, !pendingReads.isEmpty || !admissions.isEmpty else { return }
         let quorum = configuration.quorum
         guard quorum > 0 else { return }
         let acks = configuration.voters.map { $0 == id ? readSequence : readAcks[$0] ?? 0 }.sorted(by: >)
@@ -83,7 +83,7 @@ extension RaftNode {
     /// had answered yet (a duplicate, or an answer to a read of an earlier boot or another leader, is
     /// dropped).
     mutating func receiveReadIndexResponse(context: ReadContext, index: LogIndex, from sender: NodeID) {
-        guard role == .follower, sender == leader, forwardedReads[context] == sender else { return }
+        guard state == .follower, sender == leader, forwardedReads[context] == sender else { return }
         forwardedReads[context] = nil
         readStates.append(ReadState(context: context, index: index))
     }

@@ -45,7 +45,7 @@ extension RaftNode {
         if let snapshot = done.snapshot { log.snapshotInstalled(snapshot) }
         if !done.entries.isEmpty { log.stable(done.entries) }
         if let applied = done.appliedThrough { log.applied(to: applied) }
-        if role == .leader, !done.entries.isEmpty {
+        if state == .leader, !done.entries.isEmpty {
             // The leader's own copy counts towards a majority only once it is durable.
             let known = progressByPeer[id]?.match ?? 0
             progressByPeer[id]?.match = max(known, log.stableIndex)

@@ -30,7 +30,7 @@ extension RaftNode {
     }
 
     func checkCanAppend() throws(ProposalError) {
-        guard role == .leader else { throw .notLeader(leader: leader) }
+        guard state == .leader else { throw .notLeader(leader: leader) }
         if let transferee { throw .transferInProgress(transferee: transferee) }
     }
 
@@ -206,7 +206,7 @@ extension RaftNode {
     /// quorum must confirm (as for a read), so that a deposed leader cannot admit a replica into a log the
     /// group has moved past. ``releaseConfirmedReads()`` sends the admission once confirmed.
     mutating func considerAdmission(of peer: NodeID) {
-        guard role == .leader, admissions[peer] == nil, let progress = progressByPeer[peer], progress.isBlank,
+        guard state == .leader, admissions[peer] == nil, let progress = progressByPeer[peer], progress.isBlank,
               progress.match >= log.committed, log.term(at: log.committed) == term,
               let lastTerm = log.term(at: progress.match) else { return }
         readSequence += 1

@@ -65,37 +65,37 @@ extension RaftNode {
             followLeader(message.from)
             handleSnapshot(metadata, from: message.from)
         case .appendResponse(let response):
-            guard role == .leader else { return }
+            guard state == .leader else { return }
             handleAppendResponse(response, from: message.from)
         case .heartbeatResponse(let sequence):
-            guard role == .leader else { return }
+            guard state == .leader else { return }
             handleHeartbeatResponse(sequence, from: message.from)
         case .timeoutNow:
             // The leader of our term hands over: campaign at once, past any lease. Only from the leader this
             // node follows: a late one from a transfer this node no longer knows about (it restarted, or
             // has not heard from that leader since) would depose a healthy leader.
-            guard role == .follower, message.from == leader else { return }
+            guard state == .follower, message.from == leader else { return }
             campaign(transfer: true)
         case .readIndex(let context):
-            guard role == .leader else { return }
+            guard state == .leader else { return }
             startRead(context: context, requester: message.from)
         case .readIndexResponse(let context, let index):
             receiveReadIndexResponse(context: context, index: index, from: message.from)
         case .admit(let position):
-            guard role == .follower, message.from == leader else { return }
+            guard state == .follower, message.from == leader else { return }
             handleAdmission(through: position)
         case .outsideConfiguration(let lastLog):
             // Only from a peer that has seen at least everything this node has: its configuration is then
             // at least as new as ours.
             guard lastLog >= log.lastPosition, !isKnownRemoved else { return }
             isKnownRemoved = true
-            if role != .follower { becomeFollower(term: term, leader: nil) }
+            if state != .follower { becomeFollower(term: term, leader: nil) }
         }
     }
 
     /// An append, heartbeat or snapshot of our term comes from its leader.
     private mutating func followLeader(_ sender: NodeID) {
-        if role != .follower || leader != sender {
+        if state != .follower || leader != sender {
             becomeFollower(term: term, leader: sender)
         }
         // Leaders only contact members: whatever this node was told, it is one again.

@@ -1,7 +1,7 @@
 import CohortCore
 
 /// What a node is doing in the current term.
-public enum RaftRole: Hashable, Sendable, CustomStringConvertible {
+public enum RaftNodeState: Hashable, Sendable, CustomStringConvertible {
     /// Following a leader (or waiting for one).
     case follower
     /// Asking whether it could win an election, without changing its term.
@@ -31,9 +31,9 @@ public struct RaftNode: Sendable {
     /// This node.
     public let id: NodeID
     /// The tuning.
-    public let settings: RaftSettings
+    public let settings: RaftNodeSettings
     /// What the node is doing.
-    public internal(set) var role: RaftRole = .follower
+    public internal(set) var state: RaftNodeState = .follower
     /// The current term.
     public internal(set) var term: Term
     /// Whom the node voted for in ``term``.
@@ -116,7 +116,7 @@ public struct RaftNode: Sendable {
 
     /// A core for node `id`, restored from what the shell persisted. It starts as a follower with no known
     /// leader.
-    public init(id: NodeID, settings: RaftSettings = RaftSettings(), storage: LogStorage = .empty) {
+    public init(id: NodeID, settings: RaftNodeSettings = RaftNodeSettings(), storage: LogStorage = .empty) {
         self.id = id
         self.settings = settings
         self.term = storage.hardState.term
@@ -154,12 +154,12 @@ public struct RaftNode: Sendable {
     /// The current hard state.
     public var hardState: HardState { HardState(term: term, vote: vote, commit: log.committed, blank: isBlank) }
     /// Leader only: what it knows of each member, by node (empty on other roles).
-    public var progress: [NodeID: PeerProgress] { role == .leader ? progressByPeer : [:] }
+    public var progress: [NodeID: PeerProgress] { state == .leader ? progressByPeer : [:] }
     /// True when the latest configuration entry is not committed yet (the next change must wait).
     public var hasPendingConfigurationChange: Bool { log.configurationIndex > log.committed }
     /// True when this node may campaign: a voter of its configuration, not blank, not installing a snapshot.
     public var isPromotable: Bool { !isBlank && !isKnownRemoved && configuration.isVoter(id) && log.unstableSnapshot == nil }
-    /// This node's role in the configuration, as far as it knows: nil when it is outside it (never added,
+    /// This node's state in the configuration, as far as it knows: nil when it is outside it (never added,
     /// or told it was removed).
     public var memberRole: MemberRole? { isKnownRemoved ? nil : configuration.role(of: id) }
 
@@ -168,7 +168,7 @@ public struct RaftNode: Sendable {
     /// One logical tick: followers and candidates count towards an election; a leader heartbeats, checks
     /// its quorum and times out a leadership transfer.
     public mutating func tick() {
-        if role == .leader {
+        if state == .leader {
             tickLeader()
         } else {
             electionElapsed += 1
@@ -232,7 +232,7 @@ public struct RaftNode: Sendable {
         randomizedElectionTimeout = settings.electionTicks + jitter.next(below: settings.electionTicks)
     }
 
-    /// Clears everything that belongs to one term and role.
+    /// Clears everything that belongs to one term and state.
     private mutating func reset(term newTerm: Term) {
         if newTerm != term {
             term = newTerm
@@ -260,7 +260,7 @@ public struct RaftNode: Sendable {
 
     mutating func becomeFollower(term newTerm: Term, leader newLeader: NodeID?) {
         reset(term: newTerm)
-        role = .follower
+        state = .follower
         leader = newLeader
     }
 
@@ -269,18 +269,18 @@ public struct RaftNode: Sendable {
         let keep = (term, vote)
         reset(term: term)
         (term, vote) = keep
-        role = .preCandidate
+        state = .preCandidate
     }
 
     mutating func becomeCandidate() {
         reset(term: term + 1)
         vote = id
-        role = .candidate
+        state = .candidate
     }
 
     mutating func becomeLeader() {
         reset(term: term)
-        role = .leader
+        state = .leader
         leader = id
         for member in configuration.members {
             progressByPeer[member] = PeerProgress(match: 0, next: log.lastIndex + 1)

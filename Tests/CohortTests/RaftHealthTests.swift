@@ -6,7 +6,7 @@ import Testing
 
 @Suite("Raft health checks")
 struct RaftHealthTests {
-    func status(_ state: RaftStatus.State, _ role: RaftStatus.Role, leader: String? = nil) -> RaftStatus {
+    func status(_ state: RaftStatus.State, _ role: RaftStatus.Membership, leader: String? = nil) -> RaftStatus {
         RaftStatus(
             state: state, term: 3, leader: leader.map { NodeID($0) }, commitIndex: 0, appliedIndex: 0, lastLogIndex: 0,
             role: role, voters: [NodeID("n1"), NodeID("n2"), NodeID("n3")], standbys: [NodeID("n4")]

@@ -9,7 +9,7 @@ import Testing
 struct BlankReplicaTests {
     /// No PreVote and no CheckQuorum lease: nothing but the blank rule stands between a wiped voter and a
     /// second vote.
-    static let bare = RaftSettings(preVote: false, checkQuorum: false)
+    static let bare = RaftNodeSettings(preVote: false, checkQuorum: false)
 
     @Test("a node that starts from empty storage is blank, persists the mark, and never campaigns")
     func pristineNodeIsBlank() {
@@ -35,7 +35,7 @@ struct BlankReplicaTests {
         var cluster = TestCluster(voters: ["a", "b", "c"], settings: Self.bare)
         cluster.cutLink("a", "c")
         cluster.elect("a")
-        #expect(cluster["a"].role == .leader && cluster["a"].term == 2, "a won term 2 with b's vote")
+        #expect(cluster["a"].state == .leader && cluster["a"].term == 2, "a won term 2 with b's vote")
         #expect(cluster["b"].vote == NodeID("a"))
 
         cluster.wipe("b")
@@ -45,7 +45,7 @@ struct BlankReplicaTests {
         cluster.stabilize()
         #expect(cluster["c"].term == 2)
         #expect(cluster.leadersByTerm[2] == [NodeID("a")], "two leaders in term 2: \(cluster.leadersByTerm[2] ?? [])")
-        #expect(cluster["c"].role != .leader)
+        #expect(cluster["c"].state != .leader)
         #expect(cluster["b"].vote == nil && cluster["b"].isBlank)
     }
 
@@ -66,7 +66,7 @@ struct BlankReplicaTests {
             cluster["c"].campaign()
             cluster.stabilize()
         }
-        #expect(cluster["c"].role != .leader, "c would lead without the committed x")
+        #expect(cluster["c"].state != .leader, "c would lead without the committed x")
 
         // a comes back: it leads again with c's vote, x survives, and b is brought up to date and admitted.
         cluster.heal()
@@ -113,13 +113,13 @@ struct BlankReplicaTests {
         cluster.elect("c")
         try cluster.propose("c", "newer")
         cluster.tick(["a"], times: 20)
-        #expect(cluster["a"].role == .leader, "a does not know it was deposed")
+        #expect(cluster["a"].state == .leader, "a does not know it was deposed")
         #expect(cluster["b"].lastIndex >= cluster["a"].lastIndex, "b caught up with a's log")
         #expect(cluster["b"].isBlank, "a cannot get a quorum to confirm the admission")
 
         cluster.heal()
         cluster.tick(times: 20)
-        #expect(cluster["c"].role == .leader && cluster["a"].role == .follower)
+        #expect(cluster["c"].state == .leader && cluster["a"].state == .follower)
         #expect(!cluster["b"].isBlank)
         #expect(cluster["b"].log.entries(from: 1)?.contains { $0.payload == .command(Array("newer".utf8)) } == true)
     }

@@ -5,7 +5,7 @@ import Testing
 struct RaftSettingsTests {
     @Test("defaults are pinned so the docs cannot drift")
     func defaults() {
-        let settings = RaftSettings()
+        let settings = RaftNodeSettings()
         #expect(settings.electionTicks == 10)
         #expect(settings.heartbeatTicks == 1)
         #expect(settings.maxEntriesPerAppend == 64)

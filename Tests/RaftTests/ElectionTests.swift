@@ -8,10 +8,10 @@ struct ElectionTests {
     func leaderElectionBasic() {
         var cluster = TestCluster(voters: ["a", "b", "c"])
         cluster.elect("a")
-        #expect(cluster["a"].role == .leader)
+        #expect(cluster["a"].state == .leader)
         #expect(cluster["a"].term == 2)
         for name in ["b", "c"] {
-            #expect(cluster[name].role == .follower)
+            #expect(cluster[name].state == .follower)
             #expect(cluster[name].leader == NodeID("a"))
             #expect(cluster[name].term == 2)
         }
@@ -31,7 +31,7 @@ struct ElectionTests {
 
     @Test("when the leader is unreachable, the first surviving voter by ID campaigns as soon as the lease ends, the next one tick later", arguments: [1, 2, 3, 4, 5] as [UInt64])
     func leaderUnreachableCampaignsWhenTheLeaseEnds(seed: UInt64) {
-        var settings = RaftSettings(electionTicks: 10)
+        var settings = RaftNodeSettings(electionTicks: 10)
         settings.randomSeed = seed
         var cluster = TestCluster(voters: ["a", "b", "c"], settings: settings)
         cluster.elect("a")
@@ -40,9 +40,9 @@ struct ElectionTests {
         cluster["b"].leaderUnreachable(NodeID("a"))
         cluster["c"].leaderUnreachable(NodeID("a"))
         cluster.tick(["b", "c"], times: 9)
-        #expect(cluster["b"].role == .follower && cluster["c"].role == .follower, "the lease still holds")
+        #expect(cluster["b"].state == .follower && cluster["c"].state == .follower, "the lease still holds")
         cluster.tick(["b", "c"], times: 1)
-        #expect(cluster["b"].role == .leader)
+        #expect(cluster["b"].state == .leader)
         #expect(cluster["c"].leader == NodeID("b"))
         // A hint about a node that is not the leader changes nothing.
         var other = TestCluster(voters: ["a", "b", "c"], settings: settings)
@@ -56,7 +56,7 @@ struct ElectionTests {
     func randomisedTimeoutRange() {
         var seen = Set<Int>()
         for seed in 0..<200 as Range<UInt64> {
-            var node = RaftNode(id: NodeID("a"), settings: RaftSettings(electionTicks: 10, randomSeed: seed), storage: .bootstrap(Configuration(voters: [NodeID("a"), NodeID("b")])))
+            var node = RaftNode(id: NodeID("a"), settings: RaftNodeSettings(electionTicks: 10, randomSeed: seed), storage: .bootstrap(Configuration(voters: [NodeID("a"), NodeID("b")])))
             for _ in 0..<3 {
                 node.resetRandomizedElectionTimeout()
                 seen.insert(node.randomizedElectionTimeout)
@@ -72,17 +72,17 @@ struct ElectionTests {
         cluster.isolate("c")
         cluster.tick(times: 100)
         #expect(cluster["c"].term == 2, "pre-votes never raise the term")
-        #expect(cluster["c"].role == .preCandidate || cluster["c"].role == .follower)
+        #expect(cluster["c"].state == .preCandidate || cluster["c"].state == .follower)
         cluster.heal()
         cluster.tick(times: 5)
-        #expect(cluster["a"].role == .leader)
+        #expect(cluster["a"].state == .leader)
         #expect(cluster["a"].term == 2)
         #expect(cluster["c"].leader == NodeID("a"))
     }
 
     @Test("without PreVote and CheckQuorum the same returning node forces a new term (contrast)")
     func withoutPreVoteTheTermBumps() {
-        var cluster = TestCluster(voters: ["a", "b", "c"], settings: RaftSettings(preVote: false, checkQuorum: false))
+        var cluster = TestCluster(voters: ["a", "b", "c"], settings: RaftNodeSettings(preVote: false, checkQuorum: false))
         cluster.elect("a")
         cluster.isolate("c")
         cluster.tick(["c"], times: 30)
@@ -98,13 +98,13 @@ struct ElectionTests {
         cluster.elect("a")
         cluster.isolate("a")
         cluster.tick(["a"], times: 2 * 10)
-        #expect(cluster["a"].role == .follower)
+        #expect(cluster["a"].state == .follower)
         #expect(cluster["a"].leader == nil)
     }
 
     @Test("a follower ignores vote requests while it hears from a live leader (lease)")
     func leaseIgnoresVoteRequests() {
-        var cluster = TestCluster(voters: ["a", "b", "c"], settings: RaftSettings(preVote: false))
+        var cluster = TestCluster(voters: ["a", "b", "c"], settings: RaftNodeSettings(preVote: false))
         cluster.elect("a")
         let request = Message(from: NodeID("c"), to: NodeID("b"), term: 9, kind: .vote(lastLog: LogPosition(term: 9, index: 99), transfer: false))
         cluster["b"].step(request)
@@ -118,9 +118,9 @@ struct ElectionTests {
 
     @Test(
         "a removed node that never learned of its removal does not disturb the group, and learns it is out",
-        arguments: [RaftSettings(), RaftSettings(preVote: false), RaftSettings(checkQuorum: false), RaftSettings(preVote: false, checkQuorum: false)]
+        arguments: [RaftNodeSettings(), RaftNodeSettings(preVote: false), RaftNodeSettings(checkQuorum: false), RaftNodeSettings(preVote: false, checkQuorum: false)]
     )
-    func removedNodeDoesNotDisrupt(settings: RaftSettings) throws {
+    func removedNodeDoesNotDisrupt(settings: RaftNodeSettings) throws {
         var cluster = TestCluster(voters: ["a", "b", "c"], settings: settings)
         cluster.elect("a")
         cluster.isolate("c")
@@ -131,13 +131,13 @@ struct ElectionTests {
         cluster.tick(["c"], times: 60)
         cluster.heal()
         cluster.tick(times: 100)
-        #expect(cluster["a"].role == .leader && cluster["a"].term == 2, "the group was deposed: a is \(cluster["a"].role) in term \(cluster["a"].term)")
+        #expect(cluster["a"].state == .leader && cluster["a"].term == 2, "the group was deposed: a is \(cluster["a"].state) in term \(cluster["a"].term)")
         #expect(cluster["b"].term == 2)
         // c was told it is out: it stops campaigning and routes like a node outside the configuration.
         #expect(cluster["c"].isKnownRemoved && cluster["c"].memberRole == nil && !cluster["c"].isPromotable)
         let term = cluster["c"].term
         cluster.tick(["c"], times: 60)
-        #expect(cluster["c"].term == term && cluster["c"].role == .follower)
+        #expect(cluster["c"].term == term && cluster["c"].state == .follower)
     }
 
     @Test("a removed node that is added again is a member again as soon as the leader contacts it")
@@ -161,14 +161,14 @@ struct ElectionTests {
         var cluster = TestCluster(voters: ["a", "b", "c"], standbys: ["s"])
         cluster.isolate("s")
         cluster.tick(["s"], times: 200)
-        #expect(cluster["s"].role == .follower)
+        #expect(cluster["s"].state == .follower)
         #expect(cluster["s"].term == 1)
         cluster["s"].campaign()
-        #expect(cluster["s"].role == .follower)
+        #expect(cluster["s"].state == .follower)
         // A node outside the configuration never campaigns either.
         var outsider = TestCluster(voters: ["a"], empty: ["x"])
         outsider.tick(["x"], times: 200)
-        #expect(outsider["x"].role == .follower && outsider["x"].term == 0)
+        #expect(outsider["x"].state == .follower && outsider["x"].term == 0)
     }
 
     @Test("a standby's acknowledgement is never counted towards a commit")
@@ -190,7 +190,7 @@ struct ElectionTests {
     func singleVoterCommitsAfterPersist() throws {
         var node = RaftNode(id: NodeID("a"), storage: .bootstrap(Configuration(voters: [NodeID("a")])))
         node.campaign()
-        #expect(node.role == .leader)
+        #expect(node.state == .leader)
         let index = try node.propose(Array("x".utf8))
         #expect(node.commitIndex < index, "not durable yet")
         let ready = node.ready()

@@ -10,9 +10,9 @@ struct LeadershipTransferTests {
         cluster.elect("a")
         try cluster["a"].transferLeadership(to: NodeID("b"))
         cluster.stabilize()
-        #expect(cluster["b"].role == .leader)
+        #expect(cluster["b"].state == .leader)
         #expect(cluster["b"].term == 3)
-        #expect(cluster["a"].role == .follower && cluster["a"].leader == NodeID("b"))
+        #expect(cluster["a"].state == .follower && cluster["a"].leader == NodeID("b"))
     }
 
     @Test("a target that is behind is caught up first, then takes over")
@@ -27,7 +27,7 @@ struct LeadershipTransferTests {
         #expect(throws: ProposalError.transferInProgress(transferee: NodeID("b"))) { try cluster["a"].propose([1]) }
         cluster.stabilize()
         cluster.tick(times: 2)
-        #expect(cluster["b"].role == .leader)
+        #expect(cluster["b"].state == .leader)
         #expect(cluster.appliedCommands("b") == ["v0", "v1", "v2", "v3", "v4"])
     }
 
@@ -41,7 +41,7 @@ struct LeadershipTransferTests {
         #expect(cluster["a"].transferee == NodeID("b"))
         cluster.tick(["a", "c"], times: 10)
         #expect(cluster["a"].transferee == nil)
-        #expect(cluster["a"].role == .leader)
+        #expect(cluster["a"].state == .leader)
         _ = try cluster.propose("a", "y")
     }
 
@@ -56,14 +56,14 @@ struct LeadershipTransferTests {
         cluster.restart("b")
         cluster["b"].step(late)
         cluster.stabilize()
-        #expect(cluster["b"].role == .follower && cluster["b"].term == term, "b campaigned on a transfer it knows nothing of")
-        #expect(cluster["a"].role == .leader)
+        #expect(cluster["b"].state == .follower && cluster["b"].term == term, "b campaigned on a transfer it knows nothing of")
+        #expect(cluster["a"].state == .leader)
         // From the leader it follows, in its term, it is obeyed.
         cluster.tick(["a"])
         #expect(cluster["b"].leader == NodeID("a"))
         cluster["b"].step(late)
         cluster.stabilize()
-        #expect(cluster["b"].role == .leader && cluster["b"].term == term + 1)
+        #expect(cluster["b"].state == .leader && cluster["b"].term == term + 1)
     }
 
     @Test("transfer is refused to a standby and on a follower")

@@ -68,7 +68,7 @@ struct MembershipTests {
         try cluster["a"].proposeConfigurationChange(.remove(NodeID("a")))
         cluster.stabilize()
         cluster.tick(times: 2)
-        #expect(cluster["a"].role == .follower)
+        #expect(cluster["a"].state == .follower)
         let leaders = cluster.leaders
         #expect(leaders.count == 1 && leaders.first != NodeID("a"))
         let leader = leaders[0].rawValue
@@ -84,13 +84,13 @@ struct MembershipTests {
         try cluster["a"].proposeConfigurationChange(.demote(NodeID("a")))
         cluster.stabilize()
         cluster.tick(times: 2)
-        #expect(cluster["a"].role == .follower)
+        #expect(cluster["a"].state == .follower)
         #expect(cluster.leaders.count == 1)
         let leader = cluster.leaders[0].rawValue
         try cluster.propose(leader, "after")
         #expect(cluster.appliedCommands("a") == ["after"], "the demoted leader is still replicated")
         cluster.tick(["a"], times: 100)
-        #expect(cluster["a"].role == .follower, "and, as a standby, never campaigns")
+        #expect(cluster["a"].state == .follower, "and, as a standby, never campaigns")
     }
 
     @Test("removing a voter shrinks the quorum: two of the remaining three commit")
@@ -118,7 +118,7 @@ struct StandbyHeartbeatTests {
     @Test("with standbyHeartbeatRounds 4, voters hear every round and a standby every 4th; read rounds skip standbys")
     func standbysHearEveryFourthRound() throws {
         var cluster = TestCluster(
-            voters: ["a", "b", "c"], standbys: ["s"], settings: RaftSettings(standbyHeartbeatRounds: 4)
+            voters: ["a", "b", "c"], standbys: ["s"], settings: RaftNodeSettings(standbyHeartbeatRounds: 4)
         )
         cluster.elect("a")
         cluster.delivered = []

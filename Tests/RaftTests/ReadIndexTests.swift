@@ -61,18 +61,18 @@ struct ReadIndexTests {
 
     @Test("a stale leader cut off from the majority cannot serve a read; it drops it when it learns")
     func staleLeaderCannotServe() throws {
-        var cluster = TestCluster(voters: ["a", "b", "c"], settings: RaftSettings(checkQuorum: false))
+        var cluster = TestCluster(voters: ["a", "b", "c"], settings: RaftNodeSettings(checkQuorum: false))
         cluster.elect("a")
         cluster.isolate("a")
         cluster.elect("b")
-        #expect(cluster["b"].role == .leader && cluster["a"].role == .leader)
+        #expect(cluster["b"].state == .leader && cluster["a"].state == .leader)
         try cluster.propose("b", "newer")
         try cluster["a"].readIndex(context: 9)
         cluster.tick(["a"], times: 3)
         #expect(cluster.readStates[NodeID("a")] ?? [] == [], "no answer without a majority")
         cluster.heal()
         cluster.tick(times: 2)
-        #expect(cluster["a"].role == .follower)
+        #expect(cluster["a"].state == .follower)
         #expect(cluster.readStates[NodeID("a")] ?? [] == [])
         #expect(cluster.droppedReads[NodeID("a")] == [9])
     }
@@ -140,7 +140,7 @@ struct ReadIndexTests {
         cluster.dropIf = nil
         try cluster["a"].transferLeadership(to: NodeID("c"))
         cluster.stabilize()
-        #expect(cluster["c"].role == .leader && cluster["b"].leader == NodeID("c"))
+        #expect(cluster["c"].state == .leader && cluster["b"].leader == NodeID("c"))
         #expect(cluster.droppedReads[NodeID("b")] == [5], "a new leader never answers a read sent to the old one")
         cluster["b"].step(held.withLock { $0[0] })
         cluster.stabilize()

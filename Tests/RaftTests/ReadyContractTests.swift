@@ -7,8 +7,8 @@ struct ReadyContractTests {
     @Test("votes, vote requests and append acknowledgements wait for persistence; leader appends do not")
     func afterPersistTags() throws {
         let configuration = Configuration(voters: ["a", "b", "c"].map(NodeID.init))
-        var a = RaftNode(id: NodeID("a"), settings: RaftSettings(preVote: false), storage: .bootstrap(configuration))
-        var b = RaftNode(id: NodeID("b"), settings: RaftSettings(preVote: false), storage: .bootstrap(configuration))
+        var a = RaftNode(id: NodeID("a"), settings: RaftNodeSettings(preVote: false), storage: .bootstrap(configuration))
+        var b = RaftNode(id: NodeID("b"), settings: RaftNodeSettings(preVote: false), storage: .bootstrap(configuration))
         a.campaign()
         let campaign = a.ready()
         #expect(campaign.hardState == HardState(term: 2, vote: NodeID("a"), commit: 0))
@@ -20,7 +20,7 @@ struct ReadyContractTests {
         #expect(vote.messages.map(\.afterPersist) == [true])
         b.advance()
         a.step(vote.messages[0].message)
-        #expect(a.role == .leader)
+        #expect(a.state == .leader)
         let lead = a.ready()
         #expect(lead.entries.count == 1)
         #expect(lead.messages.allSatisfy { !$0.afterPersist }, "a leader's appends go out in parallel with its write")
@@ -57,6 +57,6 @@ struct ReadyContractTests {
         cluster.restart("b")
         #expect(cluster["b"].term == before.term && cluster["b"].vote == before.vote)
         #expect(cluster["b"].lastIndex == before.lastIndex && cluster["b"].commitIndex == before.commitIndex)
-        #expect(cluster["b"].role == .follower && cluster["b"].leader == nil)
+        #expect(cluster["b"].state == .follower && cluster["b"].leader == nil)
     }
 }

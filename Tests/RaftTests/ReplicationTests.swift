@@ -30,10 +30,10 @@ struct ReplicationTests {
         let names = ["a", "b", "c", "d", "e"]
         let configuration = Configuration(voters: names.map(NodeID.init))
         // a held 2@2 as leader of term 2; e wrote 2@3 as leader of term 3. a now leads term 4.
-        var a = RaftNode(id: NodeID("a"), settings: RaftSettings(preVote: false), storage: .log(configuration, terms: [1, 2], term: 3, commit: 1))
+        var a = RaftNode(id: NodeID("a"), settings: RaftNodeSettings(preVote: false), storage: .log(configuration, terms: [1, 2], term: 3, commit: 1))
         a.campaign()
         for voter in ["b", "c"] { a.step(Message(from: NodeID(voter), to: NodeID("a"), term: 4, kind: .voteResponse(granted: true))) }
-        #expect(a.role == .leader && a.lastIndex == 3, "its no-op is 3@4")
+        #expect(a.state == .leader && a.lastIndex == 3, "its no-op is 3@4")
         _ = a.ready()
         a.advance()
         // b and c acknowledge 2@2: it is on a majority (a, b, c) but of an older term.
@@ -55,7 +55,7 @@ struct ReplicationTests {
         ])
         cluster.isolate("a")
         cluster.elect("e")
-        #expect(cluster["e"].role == .leader)
+        #expect(cluster["e"].state == .leader)
         for name in ["b", "c", "d", "e"] {
             #expect(cluster[name].log.term(at: 2) == 3, "\(name) now holds e's entry at 2")
         }
@@ -84,7 +84,7 @@ struct ReplicationTests {
 
     @Test("appends are batched by count and bytes, and pipelined within the inflight window")
     func batchingAndFlowControl() throws {
-        var cluster = TestCluster(voters: ["a", "b"], settings: RaftSettings(maxEntriesPerAppend: 3, maxBytesPerAppend: 1 << 20, maxInflightAppends: 2))
+        var cluster = TestCluster(voters: ["a", "b"], settings: RaftNodeSettings(maxEntriesPerAppend: 3, maxBytesPerAppend: 1 << 20, maxInflightAppends: 2))
         cluster.elect("a")
         cluster.isolate("b")
         for index in 0..<20 { _ = try cluster["a"].propose([UInt8(index)]) }
@@ -98,7 +98,7 @@ struct ReplicationTests {
         #expect(appends.allSatisfy { $0.entries.count <= 3 })
         #expect(cluster["b"].lastIndex == cluster["a"].lastIndex)
         // Bytes: one large entry per append.
-        var bytes = TestCluster(voters: ["a", "b"], settings: RaftSettings(maxBytesPerAppend: 100))
+        var bytes = TestCluster(voters: ["a", "b"], settings: RaftNodeSettings(maxBytesPerAppend: 100))
         bytes.elect("a")
         bytes.isolate("b")
         for _ in 0..<4 { _ = try bytes["a"].propose(Array(repeating: 7, count: 80)) }
@@ -114,7 +114,7 @@ struct ReplicationTests {
 
     @Test("flow control: a follower that stops answering gets at most the inflight window, then probes")
     func inflightWindow() throws {
-        var cluster = TestCluster(voters: ["a", "b", "c"], settings: RaftSettings(maxEntriesPerAppend: 1, maxInflightAppends: 2))
+        var cluster = TestCluster(voters: ["a", "b", "c"], settings: RaftNodeSettings(maxEntriesPerAppend: 1, maxInflightAppends: 2))
         cluster.elect("a")
         #expect(cluster["a"].progress[NodeID("b")]?.state == .replicate)
         cluster.dropIf = { message in
@@ -165,7 +165,7 @@ struct ReplicationTests {
             for leader in cluster.leaders { _ = try? cluster.propose(leader.rawValue, "during-\(round)") }
         }
         #expect(cluster.leadersByTerm.values.allSatisfy { $0.count == 1 })
-        #expect(cluster["a"].role == .leader, "a keeps a majority (a, b, e), and b and e ignore c's and d's pre-votes")
+        #expect(cluster["a"].state == .leader, "a keeps a majority (a, b, e), and b and e ignore c's and d's pre-votes")
         let appliedDuringPartition = Set(["a", "b", "c", "d", "e"].flatMap { cluster.appliedCommands($0) })
         #expect(appliedDuringPartition.count == 11)
         cluster.heal()

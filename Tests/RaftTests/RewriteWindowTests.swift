@@ -36,7 +36,7 @@ struct RewriteWindowTests {
 
     @Test("after advance, the stable index covers the durable prefix that still matches, and the next ready starts after it")
     func stableIndexKeepsTheMatchingPrefix() {
-        var f = RaftNode(id: NodeID("f"), settings: RaftSettings(), storage: Self.common)
+        var f = RaftNode(id: NodeID("f"), settings: RaftNodeSettings(), storage: Self.common)
         f.step(Self.fromOldLeader(4))
         let first = f.ready()
         #expect(first.entries.map(\.index) == [5, 6, 7])
@@ -59,7 +59,7 @@ struct RewriteWindowTests {
         var storage = FileRaftStorage(directory: "/data/f/raft", fileSystem: disk, segmentBytes: 256)
         _ = try storage.load()
         try storage.persist(snapshot: nil, entries: common.entries, hardState: common.hardState)
-        var f = RaftNode(id: NodeID("f"), settings: RaftSettings(), storage: try storage.load())
+        var f = RaftNode(id: NodeID("f"), settings: RaftNodeSettings(), storage: try storage.load())
 
         f.step(fromOldLeader(oldLeaderCommit))
         let first = f.ready()
@@ -102,7 +102,7 @@ struct RewriteWindowTests {
     @Test("a snapshot taken right after the replaced write covers only durable entries")
     func compactionAfterReplacedWrite() throws {
         // Commit 5 arrives with the first write, so 5 is applied when it completes.
-        var f = RaftNode(id: NodeID("f"), settings: RaftSettings(), storage: Self.common)
+        var f = RaftNode(id: NodeID("f"), settings: RaftNodeSettings(), storage: Self.common)
         f.step(Self.fromOldLeader(5))
         let first = f.ready()
         f.step(Self.fromNewLeader)

@@ -33,7 +33,7 @@ struct SnapshotTests {
 
     @Test("a lost snapshot is sent again after the snapshot timeout, or at once when the shell reports a failure")
     func lostSnapshotIsResent() throws {
-        var cluster = TestCluster(voters: ["a", "b", "c"], settings: RaftSettings(snapshotTimeoutTicks: 5))
+        var cluster = TestCluster(voters: ["a", "b", "c"], settings: RaftNodeSettings(snapshotTimeoutTicks: 5))
         cluster.elect("a")
         cluster.isolate("c")
         for index in 0..<5 { try cluster.propose("a", "v\(index)") }
@@ -53,7 +53,7 @@ struct SnapshotTests {
         #expect(cluster["c"].lastIndex == cluster["a"].lastIndex)
 
         // The shell's report short-cuts the timeout.
-        var reported = TestCluster(voters: ["a", "b", "c"], settings: RaftSettings(snapshotTimeoutTicks: 1000))
+        var reported = TestCluster(voters: ["a", "b", "c"], settings: RaftNodeSettings(snapshotTimeoutTicks: 1000))
         reported.elect("a")
         reported.isolate("c")
         try reported.propose("a", "x")

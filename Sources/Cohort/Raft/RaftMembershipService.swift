@@ -31,7 +31,7 @@ final class RaftMembershipService: Service, Sendable {
     }
 
     let selfID: NodeID
-    let settings: CohortConfig.RaftSettings
+    let settings: RaftSettings
     let gossip: GossipService
     let raft: RaftService
     let meta: NodeMetaPublisher
@@ -48,7 +48,7 @@ final class RaftMembershipService: Service, Sendable {
     static let promotionLag: LogIndex = 250
 
     init(
-        selfID: NodeID, settings: CohortConfig.RaftSettings, gossip: GossipService, raft: RaftService, meta: NodeMetaPublisher,
+        selfID: NodeID, settings: RaftSettings, gossip: GossipService, raft: RaftService, meta: NodeMetaPublisher,
         store: SystemStore, logger: Logger, registry: PrometheusCollectorRegistry, unbounded: Bool = false
     ) {
         self.store = store

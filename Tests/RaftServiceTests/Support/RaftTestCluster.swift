@@ -63,7 +63,7 @@ final class RaftTestNode: Sendable {
         let mesh = MeshService(settings: meshSettings, logger: logger, metrics: registry)
         // A 1–2 s election timeout: the suite runs beside a dozen real daemons in CI, and a shorter one let
         // a starved test process churn through elections for 30 s (seen twice on a loaded 2-core machine).
-        var settings = RaftServiceSettings(nodeID: NodeID(name), raft: RaftSettings(electionTicks: 20, heartbeatTicks: 1))
+        var settings = RaftServiceSettings(nodeID: NodeID(name), raft: RaftNodeSettings(electionTicks: 20, heartbeatTicks: 1))
         settings.tickInterval = .milliseconds(50)
         configure(&settings)
         let machine = ListStateMachine()

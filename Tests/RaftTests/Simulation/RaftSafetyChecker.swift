@@ -25,7 +25,7 @@ struct RaftSafetyChecker {
     /// After every event at `node`.
     mutating func check(_ node: inout RaftSimulationNode) {
         guard let core = node.core else { return }
-        if core.role == .leader {
+        if core.state == .leader {
             if let other = leaderOfTerm[core.term], other != node.id {
                 fail("two leaders in term \(core.term): \(other) and \(node.id)")
             }

@@ -9,7 +9,7 @@ extension RaftSimulation {
         let running = nodes.indices.filter { nodes[$0].core != nil }
         // A paused process takes no client calls.
         let active = running.filter { !nodes[$0].isPaused(at: network.now) }
-        let leaders = active.filter { nodes[$0].core?.role == .leader }
+        let leaders = active.filter { nodes[$0].core?.state == .leader }
 
         if random.chance(0.03), nodes.count - running.count < 2, let victim = running.randomElement(using: &random) {
             crash(victim)

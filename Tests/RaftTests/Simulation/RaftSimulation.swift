@@ -15,7 +15,7 @@ struct RaftSimulationConfiguration: Sendable {
     var tickInterval: Duration = .milliseconds(10)
     /// How often the driver draws a fault or client action.
     var actionInterval: Duration = .milliseconds(20)
-    var settings = RaftSettings(electionTicks: 10, heartbeatTicks: 3, maxEntriesPerAppend: 4, maxInflightAppends: 2, snapshotTimeoutTicks: 30)
+    var settings = RaftNodeSettings(electionTicks: 10, heartbeatTicks: 3, maxEntriesPerAppend: 4, maxInflightAppends: 2, snapshotTimeoutTicks: 30)
     var conditions = LinkConditions(
         latency: .milliseconds(1), jitter: .milliseconds(4), dropRate: 0.05,
         duplicateRate: 0.02, reorderRate: 0.05, reorderDelay: .milliseconds(8)
@@ -169,12 +169,12 @@ struct RaftSimulation {
                 if let failure = checker.failure { return failure }
             }
             nextAttempt = network.now + configuration.tickInterval
-            if let command, nodes.contains(where: { $0.stateMachine.commands.last == command && $0.core?.role == .leader }) {
+            if let command, nodes.contains(where: { $0.stateMachine.commands.last == command && $0.core?.state == .leader }) {
                 statistics.livenessTime = network.elapsed - configuration.chaos
                 return checker.finalCheck(nodes)
             }
-            if command == nil || nodes.allSatisfy({ $0.core?.role != .leader }) || random.chance(0.05) {
-                for index in nodes.indices where nodes[index].core?.role == .leader {
+            if command == nil || nodes.allSatisfy({ $0.core?.state != .leader }) || random.chance(0.05) {
+                for index in nodes.indices where nodes[index].core?.state == .leader {
                     let id = nextCommand
                     if (try? nodes[index].core?.propose(Self.bytes(of: id))) != nil {
                         nextCommand += 1
@@ -187,7 +187,7 @@ struct RaftSimulation {
         }
         let summary = nodes.map { node in
             guard let core = node.core else { return "\(node.id): down" }
-            return "\(node.id): \(core.role) t\(core.term) leader \(core.leader?.rawValue ?? "-") commit \(core.commitIndex) applied \(node.stateMachine.appliedIndex)\(core.isBlank ? " blank" : "") \(core.configuration)"
+            return "\(node.id): \(core.state) t\(core.term) leader \(core.leader?.rawValue ?? "-") commit \(core.commitIndex) applied \(node.stateMachine.appliedIndex)\(core.isBlank ? " blank" : "") \(core.configuration)"
         }.joined(separator: "\n")
         return "no leader committed a proposal within \(configuration.livenessBound) after healing:\n\(summary)"
     }

@@ -100,7 +100,7 @@ struct RaftSimulationNode: Sendable {
     }
 
     /// Builds a fresh core from the disk, as a restarted process would: storage reopened and recovered.
-    mutating func boot(settings: RaftSettings, seed: UInt64) throws(RaftStorageError) {
+    mutating func boot(settings: RaftNodeSettings, seed: UInt64) throws(RaftStorageError) {
         incarnation += 1
         var settings = settings
         settings.randomSeed = seed &* 1_000_003 &+ UInt64(index) &* 7919 &+ incarnation

@@ -29,7 +29,7 @@ struct TestCluster {
 
     /// A group bootstrapped with `voters` and `standbys` (all founders hold the bootstrap entry) plus
     /// `empty` nodes that are outside the configuration and have an empty log.
-    init(voters: [String], standbys: [String] = [], empty: [String] = [], settings: RaftSettings = RaftSettings()) {
+    init(voters: [String], standbys: [String] = [], empty: [String] = [], settings: RaftNodeSettings = RaftNodeSettings()) {
         let configuration = Configuration(voters: voters.map(NodeID.init), standbys: standbys.map(NodeID.init))
         ids = (voters + standbys + empty).map(NodeID.init)
         for (index, name) in (voters + standbys + empty).enumerated() {
@@ -43,7 +43,7 @@ struct TestCluster {
     }
 
     /// A group whose nodes start from the given storage (logs built by hand).
-    init(storages: [(String, LogStorage)], settings: RaftSettings = RaftSettings()) {
+    init(storages: [(String, LogStorage)], settings: RaftNodeSettings = RaftNodeSettings()) {
         ids = storages.map { NodeID($0.0) }
         for (index, (name, initial)) in storages.enumerated() {
             var nodeSettings = settings
@@ -131,7 +131,7 @@ struct TestCluster {
         readStates[id, default: []] += ready.readStates
         droppedReads[id, default: []] += ready.droppedReads
         node.advance()
-        if node.role == .leader { leadersByTerm[node.term, default: []].insert(id) }
+        if node.state == .leader { leadersByTerm[node.term, default: []].insert(id) }
         return ready.messages.map(\.message)
     }
 
@@ -154,7 +154,7 @@ struct TestCluster {
     // MARK: Views
 
     /// The nodes that believe they lead (a cut-off leader included).
-    var leaders: [NodeID] { ids.filter { nodes[$0]!.role == .leader } }
+    var leaders: [NodeID] { ids.filter { nodes[$0]!.state == .leader } }
 
     /// Commands the node applied, as strings.
     func appliedCommands(_ name: String) -> [String] {

@@ -1,6 +1,6 @@
 /// Tuning of one Raft core. Times are in ticks: the shell calls ``RaftNode/tick()`` at a fixed interval
 /// (e.g. every 100 ms gives a 1–2 s election timeout with the defaults).
-public struct RaftSettings: Hashable, Sendable {
+public struct RaftNodeSettings: Hashable, Sendable {
     /// Ticks without hearing from a leader before a follower campaigns; the real timeout is drawn anew in
     /// `electionTicks ..< 2 × electionTicks` each time it is reset. Also the CheckQuorum period, the
     /// leader lease and the leadership-transfer deadline. Default 10.
@@ -54,7 +54,7 @@ public struct RaftSettings: Hashable, Sendable {
     }
 }
 
-/// The core's own deterministic generator (SplitMix64), seeded from ``RaftSettings/randomSeed``: the only
+/// The core's own deterministic generator (SplitMix64), seeded from ``RaftNodeSettings/randomSeed``: the only
 /// randomness the core uses, for election timeouts.
 struct ElectionJitter: Hashable, Sendable {
     private var state: UInt64

@@ -23,7 +23,9 @@ struct CoreProbeTests {
         #expect(ping.sourceNode == "a" && ping.sourceAddress == [10, 0, 0, 1] && ping.sourcePort == 7946)
         harness.receive(.ackResponse(AckResponseMessage(sequenceNumber: ping.sequenceNumber)))
         harness.advance(by: .milliseconds(900))
-        #expect(!harness.drain().sentMessages.contains { if case .indirectPing = $0.message { true } else { false } })
+        let effects = harness.drain()
+        #expect(!effects.sentMessages.contains { if case .indirectPing = $0.message { true } else { false } })
+        #expect(effects.contains(.probeCompleted(target: NodeID("b"), result: .ack)), "the core reports how the probe ended")
         #expect(harness.state(of: "b") == .alive && harness.instance.awareness.score == 0)
     }
 
@@ -49,6 +51,7 @@ struct CoreProbeTests {
         harness.advance(to: sentAt + .seconds(1))
         #expect(harness.state(of: "b") == .suspect)
         #expect(harness.instance.awareness.score == 1, "one missing nack")
+        #expect(harness.drain().filter { if case .probeCompleted = $0 { true } else { false } } == [.probeCompleted(target: NodeID("b"), result: .failed)])
     }
 
     @Test("an ack relayed by a helper before the round ends saves the target")
@@ -61,6 +64,7 @@ struct CoreProbeTests {
         harness.effects += harness.instance.tcpPingCompleted(sequenceNumber: ping.sequenceNumber, reachable: false, now: harness.now)
         harness.advance(by: .seconds(1))
         #expect(harness.state(of: "b") == .alive)
+        #expect(harness.drain().contains(.probeCompleted(target: NodeID("b"), result: .indirectAck)))
     }
 
     @Test("a TCP answer without a UDP one is reported, not suspected")
@@ -73,7 +77,7 @@ struct CoreProbeTests {
         harness.advance(by: .milliseconds(400))
         #expect(harness.state(of: "b") == .alive, "the probe waits for the pending TCP ping")
         let effects = harness.instance.tcpPingCompleted(sequenceNumber: ping.sequenceNumber, reachable: true, now: harness.now)
-        #expect(effects == [.udpUnreachable(NodeID("b"))])
+        #expect(effects == [.udpUnreachable(NodeID("b")), .probeCompleted(target: NodeID("b"), result: .tcpOnly)])
         #expect(harness.state(of: "b") == .alive)
     }
 

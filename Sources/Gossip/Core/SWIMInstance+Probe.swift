@@ -74,8 +74,10 @@ extension SWIMInstance {
         if round.tcp == .reachable {
             awareness.apply(-1)
             effects.append(.udpUnreachable(round.target))
+            effects.append(.probeCompleted(target: round.target, result: .tcpOnly))
             return
         }
+        effects.append(.probeCompleted(target: round.target, result: .failed))
         // Lifeguard: missing nacks mean *we* may be the problem.
         awareness.apply(round.expectedNacks > 0 ? round.expectedNacks - min(round.nacks, round.expectedNacks) : 1)
         let accusation = SuspectMessage(incarnation: round.targetIncarnation, node: round.target.rawValue, from: localName.rawValue)
@@ -86,6 +88,7 @@ extension SWIMInstance {
         if let round = probe, round.ping.sequenceNumber == ack.sequenceNumber, now <= round.roundEnd {
             probe = nil
             awareness.apply(-1)
+            effects.append(.probeCompleted(target: round.target, result: round.indirectSent ? .indirectAck : .ack))
         } else if let relay = relays.removeValue(forKey: ack.sequenceNumber) {
             send(.ackResponse(AckResponseMessage(sequenceNumber: relay.originalSequence)), to: relay.requester, into: &effects)
         }

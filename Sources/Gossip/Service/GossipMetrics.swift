@@ -10,7 +10,7 @@ final class GossipMetrics: Sendable {
     ]
     /// Results of `gossip_probes_total{result}`: a direct ack, an ack relayed by a helper, only the TCP
     /// fallback answered (UDP blocked), or no answer (the member is now suspect).
-    static let probeResults = ["ack", "indirect_ack", "tcp_only", "failed"]
+    static let probeResults = ProbeResult.allCases.map(\.rawValue)
     /// Reasons of `gossip_dropped_total{reason}`: every ``GossipDecodeError/reason`` plus the shell's own.
     static let dropReasons = [
         "empty", "truncated", "unknown_type", "unexpected_type", "bad_crc", "decrypt_failed",

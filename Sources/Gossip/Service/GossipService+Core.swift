@@ -85,41 +85,21 @@ extension GossipService {
                 if !router.route(bytes, from: sender?.name) { metrics?.countDropped("empty") }
                 continue
             }
-            let before = swim!.probeInFlight
-            let effects = swim!.receive(message, from: source, now: now, using: &generator)
-            countProbe(before: before, answered: true, effects: effects)
-            perform(effects)
+            perform(swim!.receive(message, from: source, now: now, using: &generator))
         }
     }
 
     /// Runs the core's due timers.
     func tick() {
         guard swim != nil else { return }
-        let before = swim!.probeInFlight
-        let effects = swim!.tick(now: .now, using: &generator)
-        countProbe(before: before, answered: false, effects: effects)
-        perform(effects)
+        perform(swim!.tick(now: .now, using: &generator))
         refreshMemberGauges()
     }
 
     /// Reports a TCP fallback ping's result to the core.
     func tcpPingCompleted(sequenceNumber: UInt32, reachable: Bool) {
         guard swim != nil else { return }
-        let before = swim!.probeInFlight
-        let effects = swim!.tcpPingCompleted(sequenceNumber: sequenceNumber, reachable: reachable, now: .now)
-        countProbe(before: before, answered: false, effects: effects)
-        perform(effects)
-    }
-
-    /// Counts the probe that was in flight `before` this step if the step ended it.
-    private func countProbe(before: (sequenceNumber: UInt32, indirect: Bool)?, answered: Bool, effects: [SWIMEffect]) {
-        guard let metrics, let before, swim?.probeInFlight?.sequenceNumber != before.sequenceNumber else { return }
-        if answered {
-            metrics.countProbe(before.indirect ? "indirect_ack" : "ack")
-        } else {
-            let tcpOnly = effects.contains { if case .udpUnreachable = $0 { true } else { false } }
-            metrics.countProbe(tcpOnly ? "tcp_only" : "failed")
-        }
+        perform(swim!.tcpPingCompleted(sequenceNumber: sequenceNumber, reachable: reachable, now: .now))
     }
 
     /// Carries out the core's effects, then wakes the timer if the step left it an earlier deadline.
@@ -141,6 +121,8 @@ extension GossipService {
             case .udpUnreachable(let node):
                 metrics?.countUDPUnreachable()
                 logger.warning("member answers over TCP but not over UDP: UDP may be blocked", metadata: ["peer": "\(node)"])
+            case .probeCompleted(_, let result):
+                metrics?.countProbe(result.rawValue)
             }
         }
     }

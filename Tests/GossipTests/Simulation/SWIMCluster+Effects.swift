@@ -41,6 +41,8 @@ extension SWIMCluster {
                 }
             case .udpUnreachable(let target):
                 udpUnreachable.append((name, target))
+            case .probeCompleted:
+                break
             }
         }
     }

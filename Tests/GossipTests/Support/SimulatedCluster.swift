@@ -26,6 +26,8 @@ struct SimulatedCluster {
     var partitioned: Set<NodeID> = []
     var events: [(at: ContinuousClock.Instant, observer: NodeID, event: MembershipEvent)] = []
     var udpUnreachable: [(observer: NodeID, target: NodeID)] = []
+    /// How every probe ended, as the cores reported it.
+    var probeResults: [(observer: NodeID, target: NodeID, result: ProbeResult)] = []
     let latency: Duration = .milliseconds(1)
     let encoder = PacketEncoder(compression: true)
     let decoder = PacketDecoder()
@@ -115,6 +117,8 @@ struct SimulatedCluster {
                 events.append((now, actor, event))
             case .udpUnreachable(let target):
                 udpUnreachable.append((actor, target))
+            case .probeCompleted(let target, let result):
+                probeResults.append((actor, target, result))
             }
         }
     }

@@ -216,7 +216,6 @@ extension RaftService {
         }
         if phase == .running {
             node = RaftNode(id: settings.nodeID, settings: settings.raft, storage: founding)
-            wasBlank = false  // founding is its own admission: nothing to announce
             observe()
         }
         logger.info("raft group bootstrapped", metadata: ["raft.voters": "\(configuration.voters.map(\.rawValue))"])

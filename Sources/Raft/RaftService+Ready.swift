@@ -117,6 +117,7 @@ extension RaftService {
                 reads.removeValue(forKey: context)?.continuation.resume(throwing: RaftServiceError.leadershipLost)
             }
             releaseReads()
+            report(ready.softState, admitted: ready.admitted)
             // 6. Acknowledge.
             node.advance()
             observe()
@@ -253,18 +254,18 @@ extension RaftService {
     }
 
     /// Updates the gauges and notes leadership changes.
-    func observe() {
-        if wasBlank, !node.isBlank {
+    /// Counts and logs what the core reported changing: a new leader, this replica's admission.
+    func report(_ softState: SoftState?, admitted: Bool) {
+        if let softState, let leader = softState.leader {
+            metrics?.leaderChanges.increment()
+            logger.info("raft leader changed", metadata: ["raft.term": "\(node.term)", "raft.leader": "\(leader)"])
+        }
+        if admitted {
             logger.info("raft replica admitted by its leader: it votes and counts from now on", metadata: ["raft.term": "\(node.term)"])
         }
-        wasBlank = node.isBlank
-        if node.leader != lastLeader {
-            if let leader = node.leader {
-                metrics?.leaderChanges.increment()
-                logger.info("raft leader changed", metadata: ["raft.term": "\(node.term)", "raft.leader": "\(leader)"])
-            }
-            lastLeader = node.leader
-        }
+    }
+
+    func observe() {
         if node.state == .leader { leaderContact.withLock { $0 = .now } }
         publishStatus()
         guard let metrics else { return }

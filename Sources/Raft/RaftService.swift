@@ -56,9 +56,6 @@ public actor RaftService: Service {
     var reads: [ReadContext: ReadWaiter] = [:]
     /// Contexts of this boot's linearizable reads, unique across restarts.
     var readContexts: ReadContextSequence
-    var lastLeader: NodeID?
-    /// The core's blank mark when last observed (to log the admission once).
-    var wasBlank = false
     var failure: RaftServiceError?
     /// When this node last heard from the leader of its term (or led itself): the liveness check's input,
     /// kept where a health check can read it without hopping to the actor.

@@ -3,6 +3,7 @@ extension RaftNode {
     public var hasReady: Bool {
         guard inFlight == nil else { return false }
         return !outbox.isEmpty || !readStates.isEmpty || !droppedReads.isEmpty || hardState != lastHandedOutHardState
+            || softState != lastHandedOutSoftState
             || log.unstableSnapshot != nil || log.stableIndex < log.lastIndex
             || log.committed > max(log.applied, log.unstableSnapshot?.index ?? 0)
     }
@@ -16,6 +17,7 @@ extension RaftNode {
         let entries = log.unstableEntries
         let appliedFloor = max(log.applied, snapshot?.index ?? 0)
         let committed = log.committedEntries(after: appliedFloor)
+        let soft = softState
         let ready = Ready(
             hardState: state != lastHandedOutHardState ? state : nil,
             entries: entries,
@@ -23,12 +25,15 @@ extension RaftNode {
             messages: outbox,
             committedEntries: committed,
             readStates: readStates,
-            droppedReads: droppedReads
+            droppedReads: droppedReads,
+            softState: soft != lastHandedOutSoftState ? soft : nil,
+            admitted: lastHandedOutHardState.blank && !state.blank
         )
         outbox = []
         readStates = []
         droppedReads = []
         lastHandedOutHardState = state
+        lastHandedOutSoftState = soft
         inFlight = InFlightReady(
             hardState: state, entries: entries.map(\.position), snapshot: snapshot,
             appliedThrough: committed.last?.index

@@ -87,6 +87,8 @@ public struct RaftNode: Sendable {
     var droppedReads: [ReadContext] = []
     /// The hard state last handed out (and, after ``advance()``, durable).
     var lastHandedOutHardState: HardState
+    /// The soft state last handed out.
+    var lastHandedOutSoftState = SoftState(leader: nil, state: .follower)
     /// The hard state known to be durable.
     var persistedHardState: HardState
     /// What the ``Ready`` handed out and not yet acknowledged covered.
@@ -153,6 +155,8 @@ public struct RaftNode: Sendable {
     public var lastIndex: LogIndex { log.lastIndex }
     /// The current hard state.
     public var hardState: HardState { HardState(term: term, vote: vote, commit: log.committed, blank: isBlank) }
+    /// Who leads and what this node is doing now.
+    public var softState: SoftState { SoftState(leader: leader, state: state) }
     /// Leader only: what it knows of each member, by node (empty on other roles).
     public var progress: [NodeID: PeerProgress] { state == .leader ? progressByPeer : [:] }
     /// True when the latest configuration entry is not committed yet (the next change must wait).

@@ -1,3 +1,5 @@
+import CohortCore
+
 /// A message to send, and whether it may only leave once the ``Ready`` it came in is durable.
 public struct OutgoingMessage: Hashable, Sendable, CustomStringConvertible {
     /// The message.
@@ -32,6 +34,21 @@ public struct ReadState: Hashable, Sendable {
     }
 }
 
+/// Who leads and what this node is doing: state the shell reports (metrics, logs, status), not state that
+/// must be persisted. A ``Ready`` carries it when it changed since the previous one (etcd's `SoftState`).
+public struct SoftState: Hashable, Sendable {
+    /// The leader this node knows of in its term.
+    public var leader: NodeID?
+    /// Follower, pre-candidate, candidate or leader.
+    public var state: RaftNodeState
+
+    /// Creates a soft state.
+    public init(leader: NodeID?, state: RaftNodeState) {
+        self.leader = leader
+        self.state = state
+    }
+}
+
 /// A batch of effects for the shell. Carry them out in this order, then call ``RaftNode/advance()``:
 /// 1. send the messages with `afterPersist == false` (may overlap with step 2);
 /// 2. write `snapshot` (it replaces the whole log), then `entries` (they replace every stored entry
@@ -54,10 +71,15 @@ public struct Ready: Sendable {
     public var readStates: [ReadState]
     /// Reads of this node that can no longer be answered (leadership was lost); retry them.
     public var droppedReads: [ReadContext]
+    /// The leader or this node's state changed since the previous ready: the new values. Nil otherwise.
+    public var softState: SoftState?
+    /// This ready's hard state clears the blank mark: a leader admitted this replica (durable once
+    /// written).
+    public var admitted: Bool
 
     /// True when there is nothing to do.
     public var isEmpty: Bool {
         hardState == nil && entries.isEmpty && snapshot == nil && messages.isEmpty && committedEntries.isEmpty
-            && readStates.isEmpty && droppedReads.isEmpty
+            && readStates.isEmpty && droppedReads.isEmpty && softState == nil
     }
 }

@@ -59,4 +59,35 @@ struct ReadyContractTests {
         #expect(cluster["b"].lastIndex == before.lastIndex && cluster["b"].commitIndex == before.commitIndex)
         #expect(cluster["b"].state == .follower && cluster["b"].leader == nil)
     }
+
+    @Test("a ready carries the soft state when the leader or the node's state changed, and only then")
+    func softStateOnlyWhenChanged() {
+        var node = RaftNode(id: NodeID("a"), storage: .bootstrap(Configuration(voters: [NodeID("a")])))
+        node.campaign()
+        let first = node.ready()
+        #expect(first.softState == SoftState(leader: NodeID("a"), state: .leader), "a single voter wins at once")
+        node.advance()
+        let second = node.ready()
+        #expect(second.softState == nil, "nothing changed since")
+        node.advance()
+        // A heartbeat of a higher term from another leader: it follows that leader.
+        node.step(Message(from: NodeID("b"), to: NodeID("a"), term: 9, kind: .heartbeat(commit: 0, readSequence: 0)))
+        #expect(node.ready().softState == SoftState(leader: NodeID("b"), state: .follower))
+    }
+
+    @Test("the ready that clears the blank mark says the replica was admitted, once")
+    func admittedOnce() {
+        var node = RaftNode(id: NodeID("x"), storage: .empty)
+        let leader = NodeID("l")
+        node.step(Message(from: leader, to: node.id, term: 2, kind: .append(AppendRequest(previous: .zero, entries: [
+            LogEntry(term: 1, index: 1, payload: .configuration(Configuration(voters: [leader, NodeID("x")]))),
+        ], commit: 1))))
+        #expect(!node.ready().admitted)
+        node.advance()
+        node.step(Message(from: leader, to: node.id, term: 2, kind: .admit(through: LogPosition(term: 1, index: 1))))
+        #expect(node.ready().admitted && !node.isBlank)
+        node.advance()
+        node.step(Message(from: leader, to: node.id, term: 2, kind: .heartbeat(commit: 1, readSequence: 0)))
+        #expect(!node.ready().admitted)
+    }
 }

@@ -308,33 +308,3 @@ extension MeshService {
         }
     }
 }
-
-/// The keepalive's decision at each look: nothing (something arrived), ping (silent since the last look),
-/// close (silent for the dead-peer timeout), or park (idle: this side sent nothing, the peer was heard
-/// after its last send, and no ping is unanswered).
-struct Keepalive {
-    enum Action: Equatable {
-        case nothing
-        case ping
-        case close(silentFor: Duration)
-        case park
-    }
-
-    let interval: Duration
-    let deadAfter: Duration
-    private var silent: Duration = .zero
-
-    init(interval: Duration, deadAfter: Duration) {
-        self.interval = interval
-        self.deadAfter = deadAfter
-    }
-
-    /// `heard`: a frame arrived since the last look; `sent`: this side wrote one (a ping included);
-    /// `answered`: a frame arrived after this side's last write.
-    mutating func look(heard: Bool, sent: Bool, answered: Bool) -> Action {
-        if !sent, answered, silent == .zero { return .park }
-        silent = heard ? .zero : silent + interval
-        if silent >= deadAfter { return .close(silentFor: silent) }
-        return heard ? .nothing : .ping
-    }
-}

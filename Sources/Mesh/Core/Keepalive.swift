@@ -10,7 +10,9 @@ struct Keepalive: Sendable {
         case park
     }
 
+    /// The time between looks.
     let interval: Duration
+    /// Silence after which the connection is closed.
     let deadAfter: Duration
     private var silent: Duration = .zero
 

@@ -15,6 +15,7 @@ extension PeerLinkStateMachine {
 
     /// Frames for one socket write, and what else the writer reports.
     struct WriterBatch {
+        /// The frames, in the order to write them.
         var frames: [OutboundFrame]
         /// Requests dropped unsent because their deadline passed, by class (count them as `expired`).
         var expired: [(TrafficClass, Int)]

@@ -29,6 +29,7 @@ struct PeerLinkStateMachine<Connection: Sendable>: Sendable {
     struct LiveConnection: Sendable {
         /// Unique per connection in the service; stale tasks of a replaced connection recognise themselves.
         var epoch: UInt64
+        /// The shell's handle: what to close and whose tasks to wake.
         var connection: Connection
         /// The boot of the peer at the other end.
         var peerIncarnation: Incarnation

@@ -7,6 +7,7 @@ import Synchronization
 /// The shell's handle of one connection with a finished handshake, as the link's state machine keeps it:
 /// what to close, and the doorbells its writer and its parked keepalive wait on.
 struct ConnectionHandle: Sendable {
+    /// The connection's channel, closed to end it.
     var channel: any Channel
     /// The connection's writer waits here while there is nothing to send.
     var writerBell: Doorbell

@@ -130,11 +130,10 @@ extension MeshService {
     ) async {
         let epoch = counters.nextEpoch()
         let peer = session.peer
-        let bell = Doorbell()
-        let activity = ConnectionActivity()
+        let handle = ConnectionHandle(channel: channel, writerBell: Doorbell(), keepaliveBell: Doorbell())
         guard let activation = link.activate(
-            ActiveConnection(epoch: epoch, channel: channel, incarnation: session.peerIncarnation, activity: activity),
-            resume: session.resume, peerStreamID: session.peerStreamID, bell: bell
+            handle, epoch: epoch, peerIncarnation: session.peerIncarnation, resume: session.resume,
+            peerStreamID: session.peerStreamID
         ) else {
             logger.debug("mesh peer removed during the handshake; connection closed", metadata: ["peer": "\(peer)"])
             return
@@ -164,14 +163,11 @@ extension MeshService {
                 // loop never suspends, and on the loop that would keep NIO from ever polling for reads (acks,
                 // replies, pongs). Off the loop, encoding and sealing also run beside the loop's reading.
                 group.addTask(executorPreference: globalConcurrentExecutor) {
-                    await self.runWriter(
-                        link: link, epoch: epoch, bell: bell, sealer: session.sealer, outbound: outbound, channel: channel,
-                        activity: activity
-                    )
+                    await self.runWriter(link: link, epoch: epoch, handle: handle, sealer: session.sealer, outbound: outbound)
                 }
-                group.addTask { await self.runKeepalive(link: link, channel: channel, activity: activity) }
+                group.addTask { await self.runKeepalive(link: link, epoch: epoch, handle: handle) }
                 do {
-                    try await readFrames(&frames, link: link, session: session, epoch: epoch, activity: activity)
+                    try await readFrames(&frames, link: link, session: session, epoch: epoch)
                 } catch let error as FrameError {
                     metrics?.countFrameError(error.reason)
                     logger.warning("mesh frame error; connection closed", metadata: [
@@ -200,12 +196,13 @@ extension MeshService {
     static let batchFrames = 1024
 
     /// Takes frames from the peer's queues in batches, seals and frames them, and writes each batch with
-    /// one flush; waits on `bell` when there is nothing to send. Ends (closing the channel) when the
-    /// connection is replaced or a write fails.
+    /// one flush; waits on the connection's writer doorbell when there is nothing to send. Ends (closing
+    /// the channel) when the connection is no longer the live one or a write fails.
     nonisolated func runWriter(
-        link: PeerLink, epoch: UInt64, bell: Doorbell, sealer: SessionCipher?,
-        outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, channel: any Channel, activity: ConnectionActivity
+        link: PeerLink, epoch: UInt64, handle: ConnectionHandle, sealer: SessionCipher?,
+        outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
     ) async {
+        let channel = handle.channel
         defer { channel.close(promise: nil) }
         var sealer = sealer
         var scratch = ByteBuffer()
@@ -215,18 +212,17 @@ extension MeshService {
         var bytesOut = [Int](repeating: 0, count: TrafficClass.allCases.count)
         var requestIDs: [UInt64] = []
         while !Task.isCancelled {
-            guard let batch = link.takeBatch(
-                epoch: epoch, now: .now, chunkBytes: chunkBytes, maxBytes: Self.batchBytes, maxFrames: Self.batchFrames
-            ) else { return }
-            for (trafficClass, count) in batch.expired { metrics?.countDropped(trafficClass, .expired, by: count) }
-            if batch.frames.isEmpty {
-                await bell.wait()
+            let batch: PeerLink.StateMachine.WriterBatch
+            switch link.takeBatch(epoch: epoch, now: .now, chunkBytes: chunkBytes, maxBytes: Self.batchBytes, maxFrames: Self.batchFrames) {
+            case .stop:
+                return
+            case .wait(let expired):
+                countExpired(expired)
+                await handle.writerBell.wait()
                 continue
-            }
-            // Answers (pongs, relay acknowledgements) are not news the peer must confirm: a batch of only
-            // those leaves an idle keepalive parked (else two parked sides would ping-pong forever).
-            if batch.frames.contains(where: { $0.header.kind != .pong && $0.header.kind != .ack }) {
-                activity.noteSent()
+            case .write(let taken):
+                batch = taken
+                countExpired(batch.expired)
             }
             var buffer = channel.allocator.buffer(capacity: batch.frames.reduce(0) { $0 + $1.bodyBytes + overhead })
             requestIDs.removeAll(keepingCapacity: true)
@@ -274,67 +270,39 @@ extension MeshService {
         }
     }
 
-    /// Every ``MeshSettings/keepaliveInterval``, pings the peer if nothing arrived from it since the last
-    /// look (traffic proves the path; and as both sides do this, the first to ping makes the other hear
-    /// something, so a connection in use carries at most one ping and one pong per interval); closes the
-    /// connection when nothing at all was received for ``MeshSettings/deadPeerTimeout`` (a dead peer or a
-    /// silently broken path).
+    private nonisolated func countExpired(_ expired: [(TrafficClass, Int)]) {
+        for (trafficClass, count) in expired { metrics?.countDropped(trafficClass, .expired, by: count) }
+    }
+
+    /// Every ``MeshSettings/keepaliveInterval``, looks at the connection (see
+    /// ``PeerLinkStateMachine/keepaliveLook(epoch:pingID:)``): pings the peer if nothing arrived from it
+    /// since the last look (traffic proves the path; and as both sides do this, the first to ping makes the
+    /// other hear something, so a connection in use carries at most one ping and one pong per interval);
+    /// closes the connection when nothing at all was received for ``MeshSettings/deadPeerTimeout`` (a dead
+    /// peer or a silently broken path).
     ///
     /// A connection on which this side sent nothing for a whole interval, on which the peer has been heard
-    /// since this side's last send, and with no ping of ours unanswered, is idle: the keepalive parks until
-    /// the writer next sends, and then watches again. Nothing queued means nothing to lose on a broken
-    /// path, and a node's connections to the gossip-only members it never talks to cost it no timer and no
-    /// packet: its idle mesh work stays flat however many members there are. (Gossip, not the mesh, tells
-    /// that a node died.)
-    nonisolated func runKeepalive(link: PeerLink, channel: any Channel, activity: ConnectionActivity) async {
-        var keepalive = Keepalive(interval: settings.keepaliveInterval, deadAfter: settings.deadPeerTimeout)
-        var sendsSeen = activity.sendCount
+    /// since this side's last send, and with no ping of ours unanswered, is idle: the keepalive parks on
+    /// its doorbell until the writer next takes a batch with news, and then watches again. Nothing queued
+    /// means nothing to lose on a broken path, and a node's connections to the gossip-only members it never
+    /// talks to cost it no timer and no packet: its idle mesh work stays flat however many members there
+    /// are. (Gossip, not the mesh, tells that a node died.)
+    nonisolated func runKeepalive(link: PeerLink, epoch: UInt64, handle: ConnectionHandle) async {
+        let channel = handle.channel
         while !Task.isCancelled {
-            do { try await channel.eventLoop.sleep(for: keepalive.interval) } catch { return }
-            let sends = activity.sendCount
-            defer { sendsSeen = sends }
-            switch keepalive.look(heard: activity.takeHeard(), sent: sends != sendsSeen, answered: activity.answeredSinceLastSend) {
-            case .nothing:
+            do { try await channel.eventLoop.sleep(for: settings.keepaliveInterval) } catch { return }
+            switch link.keepaliveLook(epoch: epoch, pingID: counters.nextPing()) {
+            case .watch, .ping:
                 continue
             case .park:
-                await activity.park(after: sends)
-            case .ping:
-                link.queuePing(counters.nextPing())
-            case .close(let silent):
+                await handle.keepaliveBell.wait()
+            case .close(_, let silent):
                 logger.warning("mesh peer silent; closing the connection", metadata: ["peer": "\(link.id)", "silent": "\(silent)"])
                 channel.close(promise: nil)
                 return
+            case .stop:
+                return
             }
         }
-    }
-}
-
-/// The keepalive's decision at each look: nothing (something arrived), ping (silent since the last look),
-/// close (silent for the dead-peer timeout), or park (idle: this side sent nothing, the peer was heard
-/// after its last send, and no ping is unanswered).
-struct Keepalive {
-    enum Action: Equatable {
-        case nothing
-        case ping
-        case close(silentFor: Duration)
-        case park
-    }
-
-    let interval: Duration
-    let deadAfter: Duration
-    private var silent: Duration = .zero
-
-    init(interval: Duration, deadAfter: Duration) {
-        self.interval = interval
-        self.deadAfter = deadAfter
-    }
-
-    /// `heard`: a frame arrived since the last look; `sent`: this side wrote one (a ping included);
-    /// `answered`: a frame arrived after this side's last write.
-    mutating func look(heard: Bool, sent: Bool, answered: Bool) -> Action {
-        if !sent, answered, silent == .zero { return .park }
-        silent = heard ? .zero : silent + interval
-        if silent >= deadAfter { return .close(silentFor: silent) }
-        return heard ? .nothing : .ping
     }
 }

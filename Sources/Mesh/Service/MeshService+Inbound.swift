@@ -18,13 +18,12 @@ extension MeshService {
     /// deduplicates relay messages and dispatches, all in frame order. Throws ``FrameError`` for a bad
     /// frame, which closes this connection only.
     nonisolated func readFrames(
-        _ frames: inout FrameIterator, link: PeerLink, session: EstablishedSession, epoch: UInt64, activity: ConnectionActivity
+        _ frames: inout FrameIterator, link: PeerLink, session: EstablishedSession, epoch: UInt64
     ) async throws {
         var opener = session.opener
         var reassemblers = [ChunkReassembler](repeating: ChunkReassembler(limit: settings.maxMessageBytes), count: TrafficClass.allCases.count)
-        let ackEvery = settings.ackEveryMessages
         while let sealed = try await frames.next() {
-            activity.touch()
+            link.peerHeard(epoch: epoch)
             var body = sealed
             if var cipher = opener {
                 body = try cipher.open(sealed)
@@ -45,7 +44,7 @@ extension MeshService {
             case .message, .request, .reply, .errorReply:
                 let payload = try reassemblers[index].complete(with: body)
                 if header.trafficClass == .relay {
-                    let (deliver, armTimer) = link.acceptRelay(header.sequence, epoch: epoch, ackEvery: ackEvery)
+                    let (deliver, armTimer) = link.acceptRelay(header.sequence, epoch: epoch)
                     if armTimer {
                         executor.eventLoop.scheduleTask(in: TimeAmount(settings.ackInterval)) { link.flushAcknowledgement() }
                     }
@@ -142,7 +141,7 @@ extension MeshService {
         }
         // Relay replies ride the reliable stream across reconnects; others would answer a request that
         // already failed with connectionLost.
-        if trafficClass != .relay, job.link.connection?.epoch != job.epoch {
+        if trafficClass != .relay, job.link.liveConnection?.epoch != job.epoch {
             metrics?.countDropped(trafficClass, .connectionLost)
             return
         }

@@ -201,19 +201,21 @@ extension MeshService {
     /// backoff, again. A finished handshake resets the backoff. Ends when the peer is removed.
     nonisolated func dialLoop(_ link: PeerLink) async {
         defer { link.dialLoopEnded() }
-        var backoff = ReconnectBackoff(settings.reconnect)
         var generator = SystemRandomNumberGenerator()
         while !Task.isCancelled, let target = link.dialTarget() {
+            var handshakeFinished = false
             do {
                 let connection = try await connect(host: target.host, port: target.port)
-                if await serveConnection(connection, dialing: link) { backoff.reset() }
+                handshakeFinished = await serveConnection(connection, dialing: link)
             } catch {
                 logger.debug("mesh dial failed", metadata: [
                     "peer": "\(link.id)", "addr": "\(target.host):\(target.port)", "error": "\(error)",
                 ])
             }
-            guard !Task.isCancelled, link.dialTarget() != nil else { break }
-            await link.retryBell.wait(timeout: backoff.pause(using: &generator), on: executor.eventLoop)
+            guard !Task.isCancelled,
+                case .retry(let pause) = link.dialAttemptEnded(handshakeFinished: handshakeFinished, using: &generator)
+            else { break }
+            await link.retryBell.wait(timeout: pause, on: executor.eventLoop)
         }
     }
 

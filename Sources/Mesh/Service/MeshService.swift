@@ -102,9 +102,9 @@ public actor MeshService: Service {
         let (startDialing, stale) = link.update(host: host, port: port, incarnation: incarnation, weDial: weDial)
         if let stale {
             logger.info("mesh peer restarted; closing the connection to its old incarnation", metadata: [
-                "peer": "\(id)", "peer.incarnation": "\(stale.incarnation)",
+                "peer": "\(id)", "peer.incarnation": "\(stale.peerIncarnation)",
             ])
-            stale.channel.close(promise: nil)
+            stale.connection.channel.close(promise: nil)
         }
         if created { logger.debug("mesh peer added", metadata: ["peer": "\(id)", "addr": "\(host):\(port)", "dial": "\(weDial)"]) }
         if startDialing { dialJobs.yield(link) }
@@ -133,7 +133,7 @@ public actor MeshService: Service {
 
     nonisolated func makeLink(_ id: NodeID, known: Bool) -> PeerLink {
         PeerLink(
-            id: id, queues: settings.queues, streamID: UInt64.random(in: 1...UInt64.max), known: known,
+            id: id, settings: settings, streamID: UInt64.random(in: 1...UInt64.max), known: known,
             depthGauges: metrics?.depthGauges(peer: id) ?? []
         )
     }
@@ -196,7 +196,7 @@ public actor MeshService: Service {
 
     /// Whether a connection to `peer` has finished its handshake.
     public nonisolated func isConnected(to peer: NodeID) -> Bool {
-        directory.link(peer)?.connection != nil
+        directory.link(peer)?.liveConnection != nil
     }
 
     func markStarted() throws(MeshError) {
@@ -230,11 +230,11 @@ extension MeshService {
     /// Closes the connection to `peer` under the mesh's feet, as a network fault would: the mesh notices
     /// and reconnects. For tests (`@testable import Mesh`).
     nonisolated func closeConnectionForTesting(to peer: NodeID) {
-        directory.link(peer)?.connection?.channel.close(promise: nil)
+        directory.link(peer)?.liveConnection?.connection.channel.close(promise: nil)
     }
 
     /// Whether the keepalive of the connection to `peer` is parked (the connection is idle). For tests.
     nonisolated func isKeepaliveParkedForTesting(to peer: NodeID) -> Bool {
-        directory.link(peer)?.connection?.activity.isParked ?? false
+        directory.link(peer)?.liveConnection?.keepalive.isParked ?? false
     }
 }

@@ -42,7 +42,7 @@ final class PeerDirectory: Sendable {
     /// connection: the leftovers of a connection from an unknown peer that failed its handshake.
     func removeIfUnknown(_ link: PeerLink) {
         state.withLock { state in
-            guard state.links[link.id] === link, !link.isKnown, link.connection == nil else { return }
+            guard state.links[link.id] === link, link.isUnconnectedStranger else { return }
             state.links[link.id] = nil
         }
     }

@@ -4,20 +4,45 @@ import NIOCore
 import Prometheus
 import Synchronization
 
-/// The connection that currently carries a link's traffic.
-struct ActiveConnection: Sendable {
-    /// Unique per connection in this service; stale tasks of a replaced connection recognise themselves.
-    var epoch: UInt64
+/// The shell's handle of one connection with a finished handshake, as the link's state machine keeps it:
+/// what to close, and the doorbells its writer and its parked keepalive wait on.
+struct ConnectionHandle: Sendable {
+    /// The connection's channel, closed to end it.
     var channel: any Channel
-    var incarnation: Incarnation
-    /// What its keepalive watches.
-    var activity: ConnectionActivity
+    /// The connection's writer waits here while there is nothing to send.
+    var writerBell: Doorbell
+    /// The connection's keepalive waits here while parked.
+    var keepaliveBell: Doorbell
 }
 
-/// Everything the mesh keeps about one peer, shared by `send` (any thread), the connection's reader and
-/// writer tasks, the dial loop and the actor. Three locks, so senders contend only with the writer:
-/// `outbound` (queues), `inbound` (relay receive state), `status` (address and connection).
+/// Everything the mesh keeps about one peer, shared by `send` (any thread), the connection's reader,
+/// writer and keepalive tasks, the dial loop and the actor: a ``PeerLinkStateMachine`` behind one lock.
+/// Each method is one event; the actions the machine returns — ringing doorbells, setting depth gauges —
+/// are performed after the lock is released. Those that concern the whole service (closing channels,
+/// metrics, events, pending requests) are returned to the caller.
 final class PeerLink: Sendable {
+    /// The link's state machine, with the shell's connection handle.
+    typealias StateMachine = PeerLinkStateMachine<ConnectionHandle>
+
+    let id: NodeID
+    /// Our reliable relay stream to this peer, named in every handshake.
+    let streamID: UInt64
+    private let state: Mutex<StateMachine>
+    /// Wakes the dial loop out of its backoff pause (removal, a new address).
+    let retryBell = Doorbell()
+    /// `internode_queue_depth{class,peer}` by class raw value; empty without metrics.
+    let depthGauges: [Gauge]
+
+    /// A disconnected link with empty queues; `known` when introduced by `setPeer`.
+    init(id: NodeID, settings: MeshSettings, streamID: UInt64, known: Bool, depthGauges: [Gauge]) {
+        self.id = id
+        self.streamID = streamID
+        state = Mutex(StateMachine(streamID: streamID, known: known, settings: settings))
+        self.depthGauges = depthGauges
+    }
+
+    // MARK: Sending
+
     /// What became of a message given to ``enqueue(_:in:)``.
     enum EnqueueOutcome: Equatable {
         case queued(droppedOldest: Int)
@@ -25,293 +50,161 @@ final class PeerLink: Sendable {
         case removed
     }
 
-    /// A batch of frames for the writer and the queue state after taking it.
-    struct Batch {
-        var frames: [OutboundFrame]
-        var expired: [(TrafficClass, Int)]
-        var depths: [Int]
-    }
-
-    /// What activating a connection changed.
-    struct Activation {
-        /// The connection it replaces, to be closed.
-        var replaced: ActiveConnection?
-        /// Relay messages dropped because the peer restarted.
-        var droppedForRestart: Int
-        /// Whether the peer had been connected before (a reconnect).
-        var reconnect: Bool
-        var depths: [Int]
-    }
-
-    private struct Outbound {
-        var outbox: PeerOutbox
-        /// The connection whose writer may take frames; nil while disconnected.
-        var epoch: UInt64?
-        var writerBell: Doorbell?
-        var removed = false
-    }
-
-    private struct Inbound {
-        var stream = ReliableReceiveStream()
-        var epoch: UInt64?
-        var ackTimerArmed = false
-    }
-
-    private struct Status {
-        var host: String?
-        var port: Int?
-        var incarnationHint: Incarnation?
-        var connection: ActiveConnection?
-        var dialing = false
-        /// Known through `setPeer`, not only through a connection it made to us.
-        var known: Bool
-        var removed = false
-        var everConnected = false
-    }
-
-    let id: NodeID
-    /// Our reliable relay stream to this peer, named in every handshake.
-    let streamID: UInt64
-    private let outbound: Mutex<Outbound>
-    private let inbound = Mutex(Inbound())
-    private let status: Mutex<Status>
-    /// Wakes the dial loop out of its backoff pause (removal, a new address).
-    let retryBell = Doorbell()
-    /// `internode_queue_depth{class,peer}` by class raw value; empty without metrics.
-    let depthGauges: [Gauge]
-
-    init(id: NodeID, queues: MeshQueueSettings, streamID: UInt64, known: Bool, depthGauges: [Gauge]) {
-        self.id = id
-        self.streamID = streamID
-        outbound = Mutex(Outbound(outbox: PeerOutbox(queues: queues, streamID: streamID)))
-        status = Mutex(Status(known: known))
-        self.depthGauges = depthGauges
-    }
-
-    // MARK: Sending
-
     /// Queues a message; wakes the writer if one is connected.
     func enqueue(_ message: OutboundMessage, in trafficClass: TrafficClass) -> EnqueueOutcome {
-        let (outcome, bell, depth) = outbound.withLock { state -> (EnqueueOutcome, Doorbell?, Int) in
-            guard !state.removed else { return (.removed, nil, 0) }
-            let (queued, droppedOldest) = state.outbox.enqueue(message, in: trafficClass)
-            guard queued else { return (.full, nil, state.outbox.depth(trafficClass)) }
-            return (.queued(droppedOldest: droppedOldest), state.writerBell, state.outbox.depth(trafficClass))
+        switch state.withLock({ $0.enqueue(message, in: trafficClass) }) {
+        case .queued(let droppedOldest, let depth, let writer):
+            writer?.writerBell.ring()
+            setDepth(trafficClass, depth)
+            return .queued(droppedOldest: droppedOldest)
+        case .full(let depth):
+            setDepth(trafficClass, depth)
+            return .full
+        case .removed:
+            setDepth(trafficClass, 0)
+            return .removed
         }
-        bell?.ring()
-        setDepth(trafficClass, depth)
-        return outcome
     }
 
-    /// Up to `maxFrames` frames or about `maxBytes` for the writer of connection `epoch`; nil when that
-    /// connection is no longer the active one (the writer should stop).
-    func takeBatch(epoch: UInt64, now: ContinuousClock.Instant, chunkBytes: Int, maxBytes: Int, maxFrames: Int) -> Batch? {
-        let batch = outbound.withLock { state -> Batch? in
-            guard state.epoch == epoch, !state.removed else { return nil }
-            var frames: [OutboundFrame] = []
-            var bytes = 0
-            while frames.count < maxFrames, bytes < maxBytes, let frame = state.outbox.nextFrame(now: now, chunkBytes: chunkBytes) {
-                bytes += frame.bodyBytes
-                frames.append(frame)
-            }
-            let depths = frames.isEmpty ? [] : TrafficClass.allCases.map { state.outbox.depth($0) }
-            return Batch(frames: frames, expired: state.outbox.takeExpired(), depths: depths)
+    /// A batch for the writer of connection `epoch` (see ``PeerLinkStateMachine/takeBatch(epoch:now:chunkBytes:maxBytes:maxFrames:)``);
+    /// wakes the connection's keepalive when the batch unparks it.
+    func takeBatch(epoch: UInt64, now: ContinuousClock.Instant, chunkBytes: Int, maxBytes: Int, maxFrames: Int) -> StateMachine.WriterAction {
+        let action = state.withLock {
+            $0.takeBatch(epoch: epoch, now: now, chunkBytes: chunkBytes, maxBytes: maxBytes, maxFrames: maxFrames)
         }
-        if let depths = batch?.depths { setDepths(depths) }
-        return batch
-    }
-
-    /// Asks the writer to send a ping.
-    func queuePing(_ id: UInt64) {
-        signal { $0.ping(id) }
-    }
-
-    /// Asks the writer to answer a ping.
-    func queuePong(_ id: UInt64) {
-        signal { $0.pong(id) }
-    }
-
-    private func signal(_ change: (inout PeerOutbox) -> Void) {
-        let bell = outbound.withLock { state -> Doorbell? in
-            change(&state.outbox)
-            return state.writerBell
+        if case .write(let batch) = action {
+            batch.wakeKeepalive?.keepaliveBell.ring()
+            setDepths(batch.depths)
         }
-        bell?.ring()
+        return action
     }
 
     /// The peer acknowledged our relay stream through `sequence`.
     func peerAcknowledged(_ sequence: UInt64) {
-        let depth = outbound.withLock { state -> Int in
-            state.outbox.peerAcknowledged(sequence)
-            return state.outbox.depth(.relay)
-        }
-        setDepth(.relay, depth)
+        setDepth(.relay, state.withLock { $0.acknowledgementArrived(sequence) })
     }
 
-    // MARK: Receiving relay
+    /// The peer pinged: the writer answers.
+    func queuePong(_ id: UInt64) {
+        state.withLock { $0.pingArrived(id) }?.writerBell.ring()
+    }
+
+    // MARK: Receiving
 
     /// The resume point to state for the peer's stream `streamID` (read only).
     func resumePoint(forStream streamID: UInt64) -> UInt64 {
-        inbound.withLock { $0.stream.resumePoint(forStream: streamID) }
+        state.withLock { $0.resumePoint(forStream: streamID) }
     }
 
-    /// Whether relay message `sequence`, received on connection `epoch`, is new and should be delivered.
-    /// Also decides the acknowledgement: at once after `ackEvery` messages (queued here), or by a timer
-    /// the caller arms when `armTimer` is true.
-    func acceptRelay(_ sequence: UInt64, epoch: UInt64, ackEvery: Int) -> (deliver: Bool, armTimer: Bool) {
-        let (deliver, ack, armTimer) = inbound.withLock { state -> (Bool, UInt64?, Bool) in
-            guard state.epoch == epoch, state.stream.accept(sequence) else { return (false, nil, false) }
-            if state.stream.unacknowledged >= UInt64(ackEvery) {
-                return (true, state.stream.takeAcknowledgement(), false)
-            }
-            guard !state.ackTimerArmed else { return (true, nil, false) }
-            state.ackTimerArmed = true
-            return (true, nil, true)
+    /// A frame arrived on connection `epoch`.
+    func peerHeard(epoch: UInt64) {
+        state.withLock { $0.peerHeard(epoch: epoch) }
+    }
+
+    /// Whether relay message `sequence`, received on connection `epoch`, is new and should be delivered;
+    /// `armTimer` when the caller should call ``flushAcknowledgement()`` after the ack interval.
+    func acceptRelay(_ sequence: UInt64, epoch: UInt64) -> (deliver: Bool, armTimer: Bool) {
+        switch state.withLock({ $0.relayArrived(sequence, epoch: epoch) }) {
+        case .drop:
+            return (false, false)
+        case .deliver(let writer, let armTimer):
+            writer?.writerBell.ring()
+            return (true, armTimer)
         }
-        if let ack { signal { $0.acknowledge(ack) } }
-        return (deliver, armTimer)
     }
 
     /// The acknowledgement timer fired: acknowledge whatever was delivered since the last one.
     func flushAcknowledgement() {
-        let ack = inbound.withLock { state -> UInt64? in
-            state.ackTimerArmed = false
-            return state.stream.takeAcknowledgement()
-        }
-        if let ack { signal { $0.acknowledge(ack) } }
+        state.withLock { $0.ackTimerFired() }?.writerBell.ring()
     }
 
     // MARK: Connections
 
-    /// Makes `connection` the active one: the peer resumes our relay stream after `resume`, and its own
-    /// stream towards us is `peerStreamID`. The writer of the new connection waits on `bell`.
-    /// Returns nil when the peer was removed meanwhile (the caller closes the connection).
-    func activate(_ connection: ActiveConnection, resume: UInt64, peerStreamID: UInt64, bell: Doorbell) -> Activation? {
-        let activated = status.withLock { state -> (ActiveConnection?, Bool)? in
-            guard !state.removed else { return nil }
-            let replaced = state.connection
-            let reconnect = state.everConnected
-            state.connection = connection
-            state.everConnected = true
-            state.incarnationHint = connection.incarnation
-            return (replaced, reconnect)
+    /// Makes connection `epoch` (`handle`, to the peer's `peerIncarnation`) the live one; see
+    /// ``PeerLinkStateMachine/connectionEstablished(_:epoch:peerIncarnation:resume:peerStreamID:)``.
+    /// Wakes the replaced writer (it stops) and the new one. Nil when the peer was removed meanwhile (the
+    /// caller closes the connection).
+    func activate(
+        _ handle: ConnectionHandle, epoch: UInt64, peerIncarnation: Incarnation, resume: UInt64, peerStreamID: UInt64
+    ) -> StateMachine.Activation? {
+        let action = state.withLock {
+            $0.connectionEstablished(handle, epoch: epoch, peerIncarnation: peerIncarnation, resume: resume, peerStreamID: peerStreamID)
         }
-        guard let (replaced, reconnect) = activated else { return nil }
-        inbound.withLock { state in
-            state.stream.adopt(stream: peerStreamID)
-            state.epoch = connection.epoch
-        }
-        let (dropped, oldBell, depths) = outbound.withLock { state -> (Int, Doorbell?, [Int]) in
-            let dropped = state.outbox.connectionStarted(resume: resume, peerIncarnation: connection.incarnation)
-            let oldBell = state.writerBell
-            state.epoch = connection.epoch
-            state.writerBell = bell
-            return (dropped, oldBell, TrafficClass.allCases.map { state.outbox.depth($0) })
-        }
-        // The replaced writer sees its epoch is stale and stops.
-        oldBell?.ring()
-        bell.ring()
-        setDepths(depths)
-        return Activation(replaced: replaced, droppedForRestart: dropped, reconnect: reconnect, depths: depths)
+        guard case .activated(let activation) = action else { return nil }
+        activation.replaced?.writerBell.ring()
+        handle.writerBell.ring()
+        setDepths(activation.depths)
+        return activation
     }
 
-    /// Connection `epoch` ended. Returns false when it was not the active one (it had been replaced).
+    /// Connection `epoch` ended. Returns false when it was not the live one (it had been replaced).
     func deactivate(epoch: UInt64) -> Bool {
-        let wasActive = status.withLock { state -> Bool in
-            guard state.connection?.epoch == epoch else { return false }
-            state.connection = nil
-            return true
-        }
-        guard wasActive else { return false }
-        inbound.withLock { state in
-            if state.epoch == epoch { state.epoch = nil }
-        }
-        let bell = outbound.withLock { state -> Doorbell? in
-            guard state.epoch == epoch else { return nil }
-            state.epoch = nil
-            defer { state.writerBell = nil }
-            return state.writerBell
-        }
-        bell?.ring()
+        guard case .disconnected(let handle) = state.withLock({ $0.connectionLost(epoch: epoch) }) else { return false }
+        handle.writerBell.ring()
         return true
     }
 
-    /// The active connection, if any.
-    var connection: ActiveConnection? {
-        status.withLock { $0.connection }
+    /// The keepalive of connection `epoch` looks (see
+    /// ``PeerLinkStateMachine/keepaliveLook(epoch:pingID:)``); wakes the writer for a ping.
+    func keepaliveLook(epoch: UInt64, pingID: UInt64) -> StateMachine.KeepaliveAction {
+        let action = state.withLock { $0.keepaliveLook(epoch: epoch, pingID: pingID) }
+        if case .ping(let writer) = action { writer.writerBell.ring() }
+        return action
+    }
+
+    /// The live connection, if any.
+    var liveConnection: StateMachine.LiveConnection? {
+        state.withLock { $0.live }
     }
 
     // MARK: Membership
 
     /// Records the peer's address from membership. Returns whether a dial loop should be started (we dial
-    /// and none is running), and closes a connection to an older incarnation.
-    func update(host: String, port: Int, incarnation: Incarnation?, weDial: Bool) -> (startDialing: Bool, stale: ActiveConnection?) {
-        let result = status.withLock { state -> (Bool, ActiveConnection?, Bool) in
-            let moved = state.host != host || state.port != port
-            state.host = host
-            state.port = port
-            state.known = true
-            var stale: ActiveConnection?
-            if let incarnation {
-                if let connection = state.connection, connection.incarnation < incarnation { stale = connection }
-                state.incarnationHint = max(state.incarnationHint ?? incarnation, incarnation)
-            }
-            guard weDial, !state.removed else { return (false, stale, moved) }
-            let start = !state.dialing
-            state.dialing = true
-            return (start, stale, moved)
-        }
-        // A dial loop pausing before its next attempt should use the new address now.
-        if result.2 { retryBell.ring() }
-        return (result.0, result.1)
+    /// and none is running), and a live connection to an older incarnation, to close.
+    func update(host: String, port: Int, incarnation: Incarnation?, weDial: Bool) -> (startDialing: Bool, stale: StateMachine.LiveConnection?) {
+        let action = state.withLock { $0.update(address: PeerAddress(host: host, port: port), incarnation: incarnation, weDial: weDial) }
+        if action.wakeDialer { retryBell.ring() }
+        return (action.startDialing, action.closeStale)
     }
 
     /// Where to dial next; nil once removed (the dial loop ends).
-    func dialTarget() -> (host: String, port: Int)? {
-        status.withLock { state in
-            guard !state.removed, let host = state.host, let port = state.port else { return nil }
-            return (host, port)
-        }
+    func dialTarget() -> PeerAddress? {
+        state.withLock { $0.dialTarget }
+    }
+
+    /// A dial attempt ended; whether and after what pause to dial again.
+    func dialAttemptEnded(handshakeFinished: Bool, using generator: inout some RandomNumberGenerator) -> StateMachine.DialAction {
+        state.withLock { $0.dialAttemptEnded(handshakeFinished: handshakeFinished, using: &generator) }
     }
 
     /// The dial loop ended.
     func dialLoopEnded() {
-        status.withLock { $0.dialing = false }
+        state.withLock { $0.dialLoopEnded() }
     }
 
     /// Whether a dial loop runs for this peer (for tests of the dialling rule).
     var isDialing: Bool {
-        status.withLock { $0.dialing }
+        state.withLock { $0.isDialing }
     }
 
-    /// Whether the peer was introduced by `setPeer` (rather than only by connecting to us).
-    var isKnown: Bool {
-        status.withLock { $0.known }
+    /// Whether the peer was never introduced by `setPeer` and has no connection: what a stranger that
+    /// failed its handshake leaves behind.
+    var isUnconnectedStranger: Bool {
+        state.withLock { !$0.isKnown && $0.live == nil }
     }
 
-    /// The peer left: drops every queued message (returned by class) and returns the connection to
-    /// close. Later sends are refused.
-    func remove() -> (messages: [(TrafficClass, [OutboundMessage])], connection: ActiveConnection?) {
-        let connection = status.withLock { state -> ActiveConnection? in
-            state.removed = true
-            defer { state.connection = nil }
-            return state.connection
-        }
-        let (messages, bell) = outbound.withLock { state in
-            state.removed = true
-            state.epoch = nil
-            defer { state.writerBell = nil }
-            return (state.outbox.removeAll(), state.writerBell)
-        }
-        inbound.withLock { $0.epoch = nil }
-        bell?.ring()
+    /// The peer left: drops every queued message (returned by class) and returns the live connection, to
+    /// close. Wakes its writer (it stops) and a pausing dial loop (it ends). Later sends are refused.
+    func remove() -> (messages: [(TrafficClass, [OutboundMessage])], connection: ConnectionHandle?) {
+        let removal = state.withLock { $0.remove() }
+        removal.connection?.writerBell.ring()
         retryBell.ring()
-        return (messages, connection)
+        return (removal.messages, removal.connection)
     }
 
     /// Messages held for `trafficClass`.
     func depth(_ trafficClass: TrafficClass) -> Int {
-        outbound.withLock { $0.outbox.depth(trafficClass) }
+        state.withLock { $0.depth(trafficClass) }
     }
 
     private func setDepth(_ trafficClass: TrafficClass, _ depth: Int) {

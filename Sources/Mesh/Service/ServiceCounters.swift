@@ -20,59 +20,6 @@ final class ServiceCounters: Sendable {
     func nextPing() -> UInt64 { pings.add(1, ordering: .relaxed).newValue }
 }
 
-/// What the keepalive of one connection looks at: whether anything was heard since its last look (set by
-/// the reader on every frame), how many batches the writer has sent, and whether the peer has been heard
-/// from since this side's last send; and where it parks while the connection is idle.
-final class ConnectionActivity: Sendable {
-    private let heard = Atomic<Bool>(true)
-    /// Batches written so far, and how many had been written when the last frame arrived.
-    private let sends = Atomic<UInt64>(0)
-    private let heardAfterSends = Atomic<UInt64>(0)
-    private let parked = Atomic<Bool>(false)
-    private let resume = Doorbell()
-
-    init() {}
-
-    /// The reader received a frame.
-    func touch() {
-        heard.store(true, ordering: .relaxed)
-        heardAfterSends.store(sends.load(ordering: .relaxed), ordering: .relaxed)
-    }
-
-    /// The writer is sending a batch with something besides answers (pongs, acknowledgements): wakes a
-    /// parked keepalive.
-    func noteSent() {
-        // Sequentially consistent with `park(after:)`: either the keepalive sees the new count, or this
-        // sees it parked and rings.
-        sends.add(1, ordering: .sequentiallyConsistent)
-        if parked.load(ordering: .sequentiallyConsistent) { resume.ring() }
-    }
-
-    /// Batches sent so far (the keepalive compares counts between looks).
-    var sendCount: UInt64 { sends.load(ordering: .sequentiallyConsistent) }
-
-    /// Whether anything was heard since the previous call.
-    func takeHeard() -> Bool { heard.exchange(false, ordering: .relaxed) }
-
-    /// Whether a frame arrived after this side's last send (or nothing was ever sent): the path has been
-    /// shown to work since. (A race with the writer can only make this false, costing one ping.)
-    var answeredSinceLastSend: Bool {
-        heardAfterSends.load(ordering: .relaxed) == sends.load(ordering: .relaxed)
-    }
-
-    /// Whether the keepalive is parked (for tests).
-    var isParked: Bool { parked.load(ordering: .sequentiallyConsistent) }
-
-    /// Waits until the writer sends more than `count` batches (or the task is cancelled), then starts a
-    /// fresh window: what was heard while parked does not count.
-    func park(after count: UInt64) async {
-        parked.store(true, ordering: .sequentiallyConsistent)
-        if sendCount == count { await resume.wait() }
-        parked.store(false, ordering: .sequentiallyConsistent)
-        _ = takeHeard()
-    }
-}
-
 /// Marks that a scheduled timeout fired, to tell a timeout from other reasons a channel closed.
 final class TimeoutFlag: Sendable {
     private let fired = Atomic<Bool>(false)

@@ -1,0 +1,288 @@
+import CohortCore
+
+/// Where a peer is dialled, from membership.
+struct PeerAddress: Equatable, Sendable {
+    var host: String
+    var port: Int
+}
+
+/// Everything the mesh keeps about one peer, as one state machine: its queues and the reliable relay
+/// streams both ways, the connection that carries them and that connection's keepalive, and the dial
+/// loop's address and backoff.
+///
+/// Each `mutating` handler is one event — a message queued, the writer taking a batch, a frame heard, a
+/// connection established or lost, a keepalive look, a dial attempt ending, the peer removed — and returns
+/// what the shell must do: wake a writer or a parked keepalive, close a connection, pause before
+/// redialling, count drops and set queue depths. ``PeerLink`` keeps it behind one lock and performs the
+/// actions after releasing it, so every transition is atomic and testable without a socket.
+///
+/// `Connection` is the shell's handle of one connection (its channel and the doorbells its tasks wait
+/// on). The machine only stores it and hands it back, so it needs no NIO and tests use any value. Time and
+/// randomness are parameters: `now:` for request deadlines, a generator for the backoff's jitter.
+///
+/// What always holds: at most one connection is live, and a connection it replaces is handed back to be
+/// closed; only the live connection's writer gets frames; relay messages stay queued across connections
+/// until acknowledged (or written to an incarnation that restarted) or the peer is removed; once removed,
+/// nothing is queued, connected or dialled again.
+struct PeerLinkStateMachine<Connection: Sendable>: Sendable {
+    /// The connection that carries the link's traffic.
+    struct LiveConnection: Sendable {
+        /// Unique per connection in the service; stale tasks of a replaced connection recognise themselves.
+        var epoch: UInt64
+        /// The shell's handle: what to close and whose tasks to wake.
+        var connection: Connection
+        /// The boot of the peer at the other end.
+        var peerIncarnation: Incarnation
+        /// What the connection's keepalive has seen, and whether it is parked.
+        var keepalive: KeepaliveWatch
+    }
+
+    /// Where the link stands.
+    enum Phase: Sendable {
+        /// No connection: messages queue for the next one.
+        case disconnected
+        /// One connection with a finished handshake carries the traffic.
+        case connected(LiveConnection)
+        /// The peer left membership. Terminal: sends are refused, nothing connects or dials again.
+        case removed
+    }
+
+    /// Our reliable relay stream to this peer, named in every handshake.
+    let streamID: UInt64
+    private(set) var phase: Phase = .disconnected
+    private var outbox: PeerOutbox
+    private var receiving = ReliableReceiveStream()
+    private var ackTimerArmed = false
+    private let ackEveryMessages: Int
+    /// The peer's address from membership; nil until `setPeer` (a peer known only by its connection to us).
+    private(set) var address: PeerAddress?
+    /// Introduced by `setPeer`, not only by a connection it made to us.
+    private(set) var isKnown: Bool
+    /// A dial loop runs for this peer.
+    private(set) var isDialing = false
+    private var everConnected = false
+    private var backoff: ReconnectBackoff
+    private let keepaliveInterval: Duration
+    private let deadPeerTimeout: Duration
+
+    /// A disconnected link with empty queues. `known`: introduced by `setPeer`; `settings` gives the queue
+    /// bounds, the keepalive timing, the acknowledgement batch and the redial backoff.
+    init(streamID: UInt64, known: Bool, settings: MeshSettings) {
+        self.streamID = streamID
+        isKnown = known
+        outbox = PeerOutbox(queues: settings.queues, streamID: streamID)
+        ackEveryMessages = settings.ackEveryMessages
+        backoff = ReconnectBackoff(settings.reconnect)
+        keepaliveInterval = settings.keepaliveInterval
+        deadPeerTimeout = settings.deadPeerTimeout
+    }
+
+    // MARK: Queries
+
+    /// The live connection, if any.
+    var live: LiveConnection? {
+        guard case .connected(let live) = phase else { return nil }
+        return live
+    }
+
+    /// Whether the peer was removed.
+    var isRemoved: Bool {
+        if case .removed = phase { return true }
+        return false
+    }
+
+    /// Messages held for `trafficClass` (relay: until acknowledged).
+    func depth(_ trafficClass: TrafficClass) -> Int {
+        outbox.depth(trafficClass)
+    }
+
+    /// Messages held, by class raw value (for the depth gauges).
+    var depths: [Int] {
+        TrafficClass.allCases.map { outbox.depth($0) }
+    }
+
+    /// The resume point to state in a handshake for the peer's stream `streamID` (changes nothing).
+    func resumePoint(forStream streamID: UInt64) -> UInt64 {
+        receiving.resumePoint(forStream: streamID)
+    }
+
+    // MARK: Sending
+
+    /// A message for the peer, in `trafficClass`'s queue (FIFO per class, bounded by its policy).
+    mutating func enqueue(_ message: OutboundMessage, in trafficClass: TrafficClass) -> EnqueueAction {
+        if isRemoved { return .removed }
+        let (queued, droppedOldest) = outbox.enqueue(message, in: trafficClass)
+        let depth = outbox.depth(trafficClass)
+        guard queued else { return .full(depth: depth) }
+        return .queued(droppedOldest: droppedOldest, depth: depth, wakeWriter: live?.connection)
+    }
+
+    /// The writer of connection `epoch` asks for up to `maxFrames` frames or about `maxBytes`, taken by
+    /// the outbox's priority; payloads leave in chunks of `chunkBytes`. A batch with anything besides
+    /// answers (pongs, relay acknowledgements) counts as sending for the keepalive; answers do not, or two
+    /// idle sides would keep each other awake.
+    mutating func takeBatch(
+        epoch: UInt64, now: ContinuousClock.Instant, chunkBytes: Int, maxBytes: Int, maxFrames: Int
+    ) -> WriterAction {
+        guard case .connected(var live) = phase, live.epoch == epoch else { return .stop }
+        var frames: [OutboundFrame] = []
+        var bytes = 0
+        while frames.count < maxFrames, bytes < maxBytes, let frame = outbox.nextFrame(now: now, chunkBytes: chunkBytes) {
+            bytes += frame.bodyBytes
+            frames.append(frame)
+        }
+        let expired = outbox.takeExpired()
+        guard !frames.isEmpty else { return .wait(expired: expired) }
+        var wakeKeepalive: Connection?
+        if frames.contains(where: { $0.header.kind != .pong && $0.header.kind != .ack }) {
+            if live.keepalive.sent() { wakeKeepalive = live.connection }
+            phase = .connected(live)
+        }
+        return .write(WriterBatch(frames: frames, expired: expired, depths: depths, wakeKeepalive: wakeKeepalive))
+    }
+
+    /// The peer pinged us (`id`): queue the pong. Returns the writer to wake.
+    mutating func pingArrived(_ id: UInt64) -> Connection? {
+        guard !isRemoved else { return nil }
+        outbox.pong(id)
+        return live?.connection
+    }
+
+    /// The peer acknowledged our relay stream through `sequence`. Returns the relay depth after it.
+    mutating func acknowledgementArrived(_ sequence: UInt64) -> Int {
+        outbox.peerAcknowledged(sequence)
+        return outbox.depth(.relay)
+    }
+
+    // MARK: Connections
+
+    /// Connection `epoch` to the peer's incarnation `peerIncarnation` finished its handshake: the peer
+    /// resumes our relay stream after `resume`, and its own stream towards us is `peerStreamID`. It
+    /// replaces any live connection (the dialler only dials without one, so an older one is dead). The
+    /// relay stream rewinds to resend what the peer has not delivered, a partly written message restarts
+    /// and the old connection's pings and pongs are dropped.
+    mutating func connectionEstablished(
+        _ connection: Connection, epoch: UInt64, peerIncarnation: Incarnation, resume: UInt64, peerStreamID: UInt64
+    ) -> EstablishAction {
+        let replaced: Connection?
+        switch phase {
+        case .removed: return .refuse
+        case .disconnected: replaced = nil
+        case .connected(let old): replaced = old.connection
+        }
+        let reconnect = everConnected
+        everConnected = true
+        phase = .connected(LiveConnection(
+            epoch: epoch, connection: connection, peerIncarnation: peerIncarnation,
+            keepalive: KeepaliveWatch(interval: keepaliveInterval, deadAfter: deadPeerTimeout)
+        ))
+        receiving.adopt(stream: peerStreamID)
+        let dropped = outbox.connectionStarted(resume: resume, peerIncarnation: peerIncarnation)
+        return .activated(Activation(replaced: replaced, droppedForRestart: dropped, reconnect: reconnect, depths: depths))
+    }
+
+    /// Connection `epoch` ended. What was queued stays for the next connection. (The shell fails the
+    /// non-relay requests written on it in either case.)
+    mutating func connectionLost(epoch: UInt64) -> LossAction {
+        guard case .connected(let live) = phase, live.epoch == epoch else { return .wasNotLive }
+        phase = .disconnected
+        return .disconnected(live.connection)
+    }
+
+    /// A frame arrived on connection `epoch`: the path works (for the keepalive).
+    mutating func peerHeard(epoch: UInt64) {
+        guard case .connected(var live) = phase, live.epoch == epoch else { return }
+        live.keepalive.peerHeard()
+        phase = .connected(live)
+    }
+
+    /// Relay message `sequence` arrived on connection `epoch`. Acknowledged at once after
+    /// `ackEveryMessages` deliveries, else by the acknowledgement timer.
+    mutating func relayArrived(_ sequence: UInt64, epoch: UInt64) -> RelayAction {
+        guard case .connected(let live) = phase, live.epoch == epoch, receiving.accept(sequence) else { return .drop }
+        if receiving.unacknowledged >= UInt64(ackEveryMessages), let ack = receiving.takeAcknowledgement() {
+            outbox.acknowledge(ack)
+            return .deliver(wakeWriter: live.connection, armAckTimer: false)
+        }
+        guard !ackTimerArmed else { return .deliver(wakeWriter: nil, armAckTimer: false) }
+        ackTimerArmed = true
+        return .deliver(wakeWriter: nil, armAckTimer: true)
+    }
+
+    /// The acknowledgement timer fired: acknowledge whatever was delivered since the last one. Returns
+    /// the writer to wake when an acknowledgement was queued.
+    mutating func ackTimerFired() -> Connection? {
+        ackTimerArmed = false
+        guard !isRemoved, let ack = receiving.takeAcknowledgement() else { return nil }
+        outbox.acknowledge(ack)
+        return live?.connection
+    }
+
+    /// The keepalive of connection `epoch` looks, every keepalive interval: pings (numbered `pingID`) when
+    /// nothing arrived since the last look, closes after the dead-peer timeout of silence, and parks when
+    /// the connection is idle — this side sent nothing for a whole interval, the peer was heard after
+    /// this side's last send, and no ping is unanswered.
+    mutating func keepaliveLook(epoch: UInt64, pingID: UInt64) -> KeepaliveAction {
+        guard case .connected(var live) = phase, live.epoch == epoch else { return .stop }
+        let decision = live.keepalive.look()
+        phase = .connected(live)
+        switch decision {
+        case .nothing:
+            return .watch
+        case .park:
+            return .park
+        case .ping:
+            outbox.ping(pingID)
+            return .ping(wakeWriter: live.connection)
+        case .close(let silent):
+            return .close(live.connection, silentFor: silent)
+        }
+    }
+
+    // MARK: Membership and dialling
+
+    /// Membership reports the peer at `address`, of `incarnation` when known; `weDial` when our ID is the
+    /// smaller. Makes the peer known (sends to it queue from now on).
+    mutating func update(address: PeerAddress, incarnation: Incarnation?, weDial: Bool) -> UpdateAction {
+        let moved = self.address != address
+        self.address = address
+        isKnown = true
+        var stale: LiveConnection?
+        if let incarnation, let live, live.peerIncarnation < incarnation { stale = live }
+        guard weDial, !isRemoved else { return UpdateAction(startDialing: false, closeStale: stale, wakeDialer: moved) }
+        let start = !isDialing
+        isDialing = true
+        return UpdateAction(startDialing: start, closeStale: stale, wakeDialer: moved)
+    }
+
+    /// Where the dial loop dials next; nil once the peer is removed (the loop ends).
+    var dialTarget: PeerAddress? {
+        isRemoved ? nil : address
+    }
+
+    /// A dial attempt ended (it failed to connect, or its connection ended); `handshakeFinished` when it
+    /// got as far as a finished handshake, which resets the backoff. The pause starts at the initial one
+    /// and doubles to the maximum, scaled by a jitter drawn from `generator`.
+    mutating func dialAttemptEnded(handshakeFinished: Bool, using generator: inout some RandomNumberGenerator) -> DialAction {
+        if handshakeFinished { backoff.reset() }
+        guard dialTarget != nil else {
+            isDialing = false
+            return .stop
+        }
+        return .retry(after: backoff.pause(using: &generator))
+    }
+
+    /// The dial loop ended (the peer was removed, or the service is stopping).
+    mutating func dialLoopEnded() {
+        isDialing = false
+    }
+
+    /// The peer left: drops every queued message and ends the relay streams. Terminal: later sends are
+    /// refused, a connection that finishes its handshake is refused and the dial loop stops. (The shell
+    /// also wakes a pausing dial loop and fails the requests to the peer.)
+    mutating func remove() -> Removal {
+        let connection = live?.connection
+        phase = .removed
+        return Removal(messages: outbox.removeAll(), connection: connection)
+    }
+}

@@ -1,6 +1,7 @@
 import CohortConfig
 import Foundation
 import Hummingbird
+import Raft
 
 /// A `/v1` request that cannot be served: the status and one line saying what was wrong, rendered as
 /// `{"error": "..."}`.
@@ -14,6 +15,22 @@ struct APIError: HTTPResponseError {
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
         try AdminServer.jsonResponse(["error": message], status: status)
+    }
+}
+
+extension APIError {
+    /// The one HTTP answer for every Raft failure: 504 when the outcome is unknown (the write may still
+    /// commit: the message says to read before retrying), 409 for a refusal, 503 for everything that says
+    /// "nothing was written, try again shortly".
+    init(_ error: RaftServiceError) {
+        switch error {
+        case .timeout, .outcomeUnknown, .forwardFailed(_, _, maybeCommitted: true):
+            self.init(status: .gatewayTimeout, message: "\(error)")
+        case .proposalRefused, .transferRefused:
+            self.init(status: .conflict, message: "\(error)")
+        default:
+            self.init(status: .serviceUnavailable, message: "\(error)")
+        }
     }
 }
 

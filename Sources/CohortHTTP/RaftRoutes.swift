@@ -104,10 +104,11 @@ enum RaftRoutes {
         switch consistency {
         case "stale": return
         case "linearizable":
+            let timeout = try timeout(request)
             do {
-                _ = try await raft.linearizableRead(timeout: try timeout(request))
-            } catch let error as RaftServiceError {
-                throw unavailable(error)
+                _ = try await raft.linearizableRead(timeout: timeout)
+            } catch {
+                throw APIError(error)
             }
         case let other:
             throw APIError.badRequest("consistency: \"\(other)\" is not linearizable or stale")
@@ -116,11 +117,12 @@ enum RaftRoutes {
 
     /// A read on a node outside the configuration: a `read` command through the log.
     private static func readThroughLog(_ key: String, request: Request, node: CohortNode) async throws -> SystemStore.Entry? {
+        let raft = try raftService(node), timeout = try timeout(request)
         let result: [UInt8]
         do {
-            result = try await raftService(node).propose(SystemCommand.read(key: key).encode(), timeout: try timeout(request)).result
-        } catch let error as RaftServiceError {
-            throw unavailable(error)
+            result = try await raft.propose(SystemCommand.read(key: key).encode(), timeout: timeout).result
+        } catch {
+            throw APIError(error)
         }
         guard case .value(let entry) = SystemCommandResult.decode(result) else {
             throw APIError(status: .internalServerError, message: "the store answered a read with something else")
@@ -142,12 +144,12 @@ enum RaftRoutes {
     }
 
     private static func write(_ command: SystemCommand, key: String, request: Request, node: CohortNode) async throws -> Response {
-        let raft = try raftService(node)
+        let raft = try raftService(node), timeout = try timeout(request)
         let outcome: (index: UInt64, result: [UInt8])
         do {
-            outcome = try await raft.propose(command.encode(), timeout: try timeout(request))
-        } catch let error as RaftServiceError {
-            throw unavailable(error)
+            outcome = try await raft.propose(command.encode(), timeout: timeout)
+        } catch {
+            throw APIError(error)
         }
         switch SystemCommandResult.decode(outcome.result) {
         case .applied(let version):
@@ -162,17 +164,6 @@ enum RaftRoutes {
             throw APIError.notFound("no value at key \"\(key)\"")
         case .malformed, .value, nil:
             throw APIError(status: .internalServerError, message: "the store could not apply the write (malformed command)")
-        }
-    }
-
-    /// The HTTP answer for a Raft failure: 504 for timeouts (saying whether the write may commit), 503
-    /// for everything that says "try again shortly".
-    static func unavailable(_ error: RaftServiceError) -> APIError {
-        switch error {
-        case .timeout:
-            APIError(status: .gatewayTimeout, message: "no quorum of voters answered in time: \(error)")
-        default:
-            APIError(status: .serviceUnavailable, message: "\(error)")
         }
     }
 }

@@ -1,5 +1,6 @@
 import CohortCore
 import RaftCore
+import RaftPersistence
 import Logging
 import Mesh
 
@@ -12,34 +13,31 @@ extension RaftService {
     ///
     /// Never retried behind the caller's back: a failure says whether the write may have committed (see
     /// ``RaftServiceError``).
-    public func propose(_ command: [UInt8], timeout: Duration) async throws -> (index: LogIndex, result: [UInt8]) {
+    public func propose(_ command: [UInt8], timeout: Duration) async throws(RaftServiceError) -> (index: LogIndex, result: [UInt8]) {
         try await propose(command, timeout: timeout, hopsLeft: settings.maxForwardHops)
     }
 
-    func propose(_ command: [UInt8], timeout: Duration, hopsLeft: Int) async throws -> (index: LogIndex, result: [UInt8]) {
-        guard phase == .running else { throw RaftServiceError.stopped }
+    func propose(_ command: [UInt8], timeout: Duration, hopsLeft: Int) async throws(RaftServiceError) -> (index: LogIndex, result: [UInt8]) {
+        guard phase == .running else { throw .stopped }
         let index: LogIndex
         do {
             index = try node.propose(command)
         } catch {
             switch error {
             case .notLeader(let leader):
-                guard let target = leader ?? fallbackTarget(), target != settings.nodeID else { throw RaftServiceError.noLeader }
-                guard hopsLeft > 0 else { throw RaftServiceError.notLeader(leader: leader) }
+                guard let target = leader ?? fallbackTarget(), target != settings.nodeID else { throw .noLeader }
+                guard hopsLeft > 0 else { throw leader.map { .notLeader(leader: $0) } ?? .noLeader }
                 // A follower heard its leader over the mesh; with that connection gone the leader has likely
                 // failed, and a forward would only wait out its timeout for a reconnect that may never come.
                 // Fail at once ("nothing was written"): the caller retries, and finds the next leader.
                 if let leader, !mesh.isConnected(to: leader) {
-                    throw RaftServiceError.forwardFailed(
-                        leader: leader, reason: "no connection to the leader (it may have failed; an election follows if so)",
-                        maybeCommitted: false
-                    )
+                    throw .forwardFailed(leader: leader, cause: .noConnection, maybeCommitted: false)
                 }
                 return try await forward(command, to: target, timeout: timeout, hopsLeft: hopsLeft - 1)
             case .transferInProgress(let transferee):
-                throw RaftServiceError.transferInProgress(transferee: transferee)
+                throw .transferInProgress(transferee: transferee)
             default:
-                throw RaftServiceError.configurationRejected("\(error)")
+                throw .proposalRefused(error)
             }
         }
         return try await waitForApply(index: index, timeout: timeout)
@@ -54,22 +52,23 @@ extension RaftService {
     }
 
     /// Waits until the entry this leader appended at `index` in its current term is applied here.
-    private func waitForApply(index: LogIndex, timeout: Duration) async throws -> (index: LogIndex, result: [UInt8]) {
+    private func waitForApply(index: LogIndex, timeout: Duration) async throws(RaftServiceError) -> (index: LogIndex, result: [UInt8]) {
         let term = node.term
         let deadline = ContinuousClock.now + timeout
-        return try await withCheckedThrowingContinuation { continuation in
+        let outcome = await withCheckedContinuation { continuation in
             let waiter = ProposalWaiter(term: term, deadline: deadline, continuation: continuation)
             // A leader appends at `index` only after its log lost whatever was there before: an earlier
             // proposal of this node at that index was never committed (leader completeness).
-            proposals.updateValue(waiter, forKey: index)?.continuation.resume(throwing: RaftServiceError.dropped(index: index))
+            proposals.updateValue(waiter, forKey: index)?.continuation.resume(returning: .failure(.dropped(index: index)))
             kick()
         }
+        return try outcome.get()
     }
 
     /// Sends the proposal to `leader` as a request and maps every failure to whether it may have committed.
     private func forward(
         _ command: [UInt8], to leader: NodeID, timeout: Duration, hopsLeft: Int
-    ) async throws -> (index: LogIndex, result: [UInt8]) {
+    ) async throws(RaftServiceError) -> (index: LogIndex, result: [UInt8]) {
         let request = ForwardedProposal(hopsLeft: hopsLeft, timeout: timeout, command: command).encode()
         let start = ContinuousClock.now
         metrics?.countForward(in: false)
@@ -78,19 +77,20 @@ extension RaftService {
             reply = try await mesh.request(request, to: leader, endpoint: .raft, class: .raft, timeout: timeout)
         } catch let error as MeshError {
             switch error {
-            case .timeout: throw RaftServiceError.timeout(maybeCommitted: true)
+            case .timeout: throw .timeout(maybeCommitted: true)
             case .unknownPeer, .dropped, .tooLarge, .noHandler, .overloaded, .invalidSettings, .bindFailed:
                 // Refused before the leader could see it.
-                throw RaftServiceError.forwardFailed(leader: leader, reason: error.description, maybeCommitted: false)
+                throw .forwardFailed(leader: leader, cause: .mesh(error), maybeCommitted: false)
             case .stopped, .peerRemoved, .connectionLost, .remote:
-                throw RaftServiceError.forwardFailed(leader: leader, reason: error.description, maybeCommitted: true)
+                throw .forwardFailed(leader: leader, cause: .mesh(error), maybeCommitted: true)
             }
         } catch {
-            throw RaftServiceError.forwardFailed(leader: leader, reason: "\(error)", maybeCommitted: true)
+            // Cancelled while waiting: the caller is going away, and the leader may have the write.
+            throw .forwardFailed(leader: leader, cause: .mesh(.stopped), maybeCommitted: true)
         }
         metrics?.forwardDuration.record(ContinuousClock.now - start)
         guard let outcome = ForwardReply.decode(reply, leader: leader) else {
-            throw RaftServiceError.forwardFailed(leader: leader, reason: "the leader's reply does not decode", maybeCommitted: true)
+            throw .forwardFailed(leader: leader, cause: .malformedReply, maybeCommitted: true)
         }
         return try outcome.get()
     }
@@ -99,16 +99,14 @@ extension RaftService {
     func handleForwarded(_ inbound: MeshInbound) async -> [UInt8] {
         guard let request = ForwardedProposal.decode(inbound.payload) else {
             metrics?.countDropped(.malformed)
-            return ForwardReply.encode(.failure(.configurationRejected("malformed forwarded proposal")))
+            return ForwardReply.encode(.failure(.malformedRequest))
         }
         metrics?.countForward(in: true)
         do {
             let value = try await propose(request.command, timeout: request.timeout, hopsLeft: request.hopsLeft)
             return ForwardReply.encode(.success(value))
-        } catch let error as RaftServiceError {
-            return ForwardReply.encode(.failure(error))
         } catch {
-            return ForwardReply.encode(.failure(.timeout(maybeCommitted: true)))
+            return ForwardReply.encode(.failure(error))
         }
     }
 
@@ -116,19 +114,20 @@ extension RaftService {
     /// once reading it is linearizable, i.e. once the leader confirmed its leadership with a quorum and
     /// this node applied up to the leader's commit index at the time of the request. Works on any voter or
     /// standby that knows a leader.
-    public func linearizableRead(timeout: Duration) async throws -> LogIndex {
-        guard phase == .running else { throw RaftServiceError.stopped }
+    public func linearizableRead(timeout: Duration) async throws(RaftServiceError) -> LogIndex {
+        guard phase == .running else { throw .stopped }
         let context = readContexts.take()
         do {
             try node.readIndex(context: context)
         } catch {
-            throw RaftServiceError.noLeader
+            throw .noLeader
         }
         let deadline = ContinuousClock.now + timeout
-        return try await withCheckedThrowingContinuation { continuation in
+        let outcome = await withCheckedContinuation { continuation in
             reads[context] = ReadWaiter(index: nil, deadline: deadline, continuation: continuation)
             kick()
         }
+        return try outcome.get()
     }
 
     /// What this node is doing now.
@@ -148,19 +147,20 @@ extension RaftService {
     /// Proposes one single-server configuration change on the leader and returns its index once applied
     /// here (the change is in force on each node as soon as it appends it).
     ///
-    /// - Throws: ``RaftServiceError/notLeader(leader:)`` on a follower (changes are not forwarded),
-    ///   ``RaftServiceError/configurationRejected(_:)``, ``RaftServiceError/timeout(maybeCommitted:)``.
+    /// - Throws: ``RaftServiceError/notLeader(leader:)`` or ``RaftServiceError/noLeader`` on a follower
+    ///   (changes are not forwarded), ``RaftServiceError/proposalRefused(_:)`` with the core's reason,
+    ///   ``RaftServiceError/timeout(maybeCommitted:)``.
     @discardableResult
-    public func changeConfiguration(_ change: ConfigurationChange, timeout: Duration = .seconds(10)) async throws -> LogIndex {
-        guard phase == .running else { throw RaftServiceError.stopped }
+    public func changeConfiguration(_ change: ConfigurationChange, timeout: Duration = .seconds(10)) async throws(RaftServiceError) -> LogIndex {
+        guard phase == .running else { throw .stopped }
         let index: LogIndex
         do {
             index = try node.proposeConfigurationChange(change)
         } catch {
             switch error {
-            case .notLeader(let leader): throw leader == nil ? RaftServiceError.noLeader : RaftServiceError.notLeader(leader: leader)
-            case .transferInProgress(let transferee): throw RaftServiceError.transferInProgress(transferee: transferee)
-            default: throw RaftServiceError.configurationRejected("\(change): \(error)")
+            case .notLeader(let leader): throw leader.map { .notLeader(leader: $0) } ?? .noLeader
+            case .transferInProgress(let transferee): throw .transferInProgress(transferee: transferee)
+            default: throw .proposalRefused(error)
             }
         }
         logger.info("raft configuration change proposed", metadata: ["change": "\(change)", "raft.index": "\(index)"])
@@ -169,16 +169,12 @@ extension RaftService {
 
     /// Starts handing leadership to `target`, a voter; returns at once. Watch ``status`` for the outcome
     /// (the transfer is abandoned after an election timeout).
-    public func transferLeadership(to target: NodeID) throws {
-        guard phase == .running else { throw RaftServiceError.stopped }
+    public func transferLeadership(to target: NodeID) throws(RaftServiceError) {
+        guard phase == .running else { throw .stopped }
         do {
             try node.transferLeadership(to: target)
         } catch {
-            switch error {
-            case .notLeader(let leader): throw RaftServiceError.notLeader(leader: leader)
-            case .notVoter(let node): throw RaftServiceError.transferRejected("\(node) is not a voter")
-            case .blank(let node): throw RaftServiceError.transferRejected("\(node) lost its data or is new, and is not admitted yet")
-            }
+            throw .transferRefused(error)
         }
         kick()
     }
@@ -187,11 +183,11 @@ extension RaftService {
     /// and the founding configuration entry. Every founder must be given the same set. Call it before
     /// `run()` or once `run()` has started; a node with any Raft state refuses
     /// (``RaftServiceError/alreadyBootstrapped``), so a group is bootstrapped at most once.
-    public func bootstrap(voters: [NodeID]) async throws {
+    public func bootstrap(voters: [NodeID]) async throws(RaftServiceError) {
         let configuration = Configuration(voters: voters)
-        guard configuration.isVoter(settings.nodeID) else { throw RaftServiceError.notInVoters(settings.nodeID) }
+        guard configuration.isVoter(settings.nodeID) else { throw .notInVoters(settings.nodeID) }
         guard phase == .idle || phase == .running, !bootstrapping, !driving, Self.isPristine(node) else {
-            throw RaftServiceError.alreadyBootstrapped
+            throw .alreadyBootstrapped
         }
         bootstrapping = true
         defer {
@@ -201,19 +197,13 @@ extension RaftService {
         }
         let storage = storage
         let founding = LogStorage.bootstrap(configuration)
-        do {
-            let written = try await self.offLoop { () throws -> Bool in
-                let current = try storage.load()
-                guard current.hardState.term == 0, current.entries.isEmpty, current.snapshot.index == 0 else { return false }
-                try storage.persist(snapshot: nil, entries: founding.entries, hardState: founding.hardState)
-                return true
-            }
-            guard written else { throw RaftServiceError.alreadyBootstrapped }
-        } catch let error as RaftServiceError {
-            throw error
-        } catch {
-            throw RaftServiceError.storage(Self.storageError(error))
+        let written = try await offLoop { () throws(RaftStorageError) -> Bool in
+            let current = try storage.load()
+            guard current.hardState.term == 0, current.entries.isEmpty, current.snapshot.index == 0 else { return false }
+            try storage.persist(snapshot: nil, entries: founding.entries, hardState: founding.hardState)
+            return true
         }
+        guard written else { throw .alreadyBootstrapped }
         if phase == .running {
             node = RaftNode(id: settings.nodeID, settings: settings.raft, storage: founding)
             observe()

@@ -89,9 +89,9 @@ extension RaftService {
                 let storage = storage, entries = ready.entries, hardState = ready.hardState, toStore = snapshot
                 let start = ContinuousClock.now
                 do {
-                    try await self.offLoop { try storage.persist(snapshot: toStore, entries: entries, hardState: hardState) }
+                    try await offLoop { () throws(RaftStorageError) in try storage.persist(snapshot: toStore, entries: entries, hardState: hardState) }
                 } catch {
-                    fail(Self.storageError(error))
+                    fail(error)
                     return
                 }
                 metrics?.fsync.record(ContinuousClock.now - start)
@@ -114,7 +114,7 @@ extension RaftService {
                 reads[state.context]?.index = state.index
             }
             for context in ready.droppedReads {
-                reads.removeValue(forKey: context)?.continuation.resume(throwing: RaftServiceError.leadershipLost)
+                reads.removeValue(forKey: context)?.continuation.resume(returning: .failure(.leadershipLost))
             }
             releaseReads()
             report(ready.softState, admitted: ready.admitted)
@@ -171,7 +171,7 @@ extension RaftService {
         // Whatever this node proposed up to there is applied or lost inside the snapshot: unknown which.
         for (waiting, waiter) in proposals where waiting <= index {
             proposals[waiting] = nil
-            waiter.continuation.resume(throwing: RaftServiceError.outcomeUnknown(index: waiting))
+            waiter.continuation.resume(returning: .failure(.outcomeUnknown(index: waiting)))
         }
         metrics?.snapshotsInstalled.increment()
         logger.info("raft snapshot installed", metadata: ["raft.snapshot_index": "\(index)", "raft.term": "\(node.term)"])
@@ -184,9 +184,9 @@ extension RaftService {
         appliedIndex = entry.index
         guard let waiter = proposals.removeValue(forKey: entry.index) else { return }
         if waiter.term == entry.term {
-            waiter.continuation.resume(returning: (entry.index, result))
+            waiter.continuation.resume(returning: .success((entry.index, result)))
         } else {
-            waiter.continuation.resume(throwing: RaftServiceError.dropped(index: entry.index))
+            waiter.continuation.resume(returning: .failure(.dropped(index: entry.index)))
         }
     }
 
@@ -195,7 +195,7 @@ extension RaftService {
         for (context, waiter) in reads {
             guard let index = waiter.index, index <= appliedIndex else { continue }
             reads[context] = nil
-            waiter.continuation.resume(returning: index)
+            waiter.continuation.resume(returning: .success(index))
         }
     }
 
@@ -213,9 +213,9 @@ extension RaftService {
         currentSnapshot = snapshot
         let storage = storage
         do {
-            try await self.offLoop { try storage.saveSnapshot(snapshot) }
+            try await offLoop { () throws(RaftStorageError) in try storage.saveSnapshot(snapshot) }
         } catch {
-            fail(Self.storageError(error))
+            fail(error)
             return
         }
         metrics?.snapshotsTaken.increment()
@@ -224,9 +224,15 @@ extension RaftService {
 
     /// Storage failed: nothing can continue safely. Fails every waiter; `run()` ends with the error.
     func fail(_ error: RaftStorageError) {
-        logger.critical("raft storage failed; stopping", metadata: ["error": "\(error)"])
-        failure = .storage(error)
-        failAllWaiters(.storage(error))
+        fail(.storage(error))
+    }
+
+    /// The service cannot go on (storage failed, or the thread pool stopped under it): fails every waiter;
+    /// `run()` ends with the error.
+    func fail(_ error: RaftServiceError) {
+        logger.critical("raft stopping after a failure", metadata: ["error": "\(error)"])
+        failure = error
+        failAllWaiters(error)
         phase = .stopped
         inputSink.finish()
     }
@@ -235,8 +241,8 @@ extension RaftService {
         let proposals = proposals, reads = reads
         self.proposals = [:]
         self.reads = [:]
-        for waiter in proposals.values { waiter.continuation.resume(throwing: error) }
-        for waiter in reads.values { waiter.continuation.resume(throwing: error) }
+        for waiter in proposals.values { waiter.continuation.resume(returning: .failure(error)) }
+        for waiter in reads.values { waiter.continuation.resume(returning: .failure(error)) }
     }
 
     /// Times out waiters whose deadline passed (checked once per tick).
@@ -244,12 +250,12 @@ extension RaftService {
         for (index, waiter) in proposals where waiter.deadline <= now {
             proposals[index] = nil
             // It is in a leader's log: it may still commit.
-            waiter.continuation.resume(throwing: RaftServiceError.timeout(maybeCommitted: true))
+            waiter.continuation.resume(returning: .failure(.timeout(maybeCommitted: true)))
         }
         for (context, waiter) in reads where waiter.deadline <= now {
             reads[context] = nil
             node.abandonRead(context: context)
-            waiter.continuation.resume(throwing: RaftServiceError.timeout(maybeCommitted: false))
+            waiter.continuation.resume(returning: .failure(.timeout(maybeCommitted: false)))
         }
     }
 

@@ -74,14 +74,14 @@ public actor RaftService: Service {
     struct ProposalWaiter {
         var term: Term
         var deadline: ContinuousClock.Instant
-        var continuation: CheckedContinuation<(index: LogIndex, result: [UInt8]), any Error>
+        var continuation: CheckedContinuation<Result<(index: LogIndex, result: [UInt8]), RaftServiceError>, Never>
     }
 
     struct ReadWaiter {
         /// Set once the core answered with the index to wait for.
         var index: LogIndex?
         var deadline: ContinuousClock.Instant
-        var continuation: CheckedContinuation<LogIndex, any Error>
+        var continuation: CheckedContinuation<Result<LogIndex, RaftServiceError>, Never>
     }
 
     /// Creates the service and registers its mesh handlers (`.raft` messages and requests, `.raftSnapshot`
@@ -150,10 +150,10 @@ public actor RaftService: Service {
         let storage = storage
         let loaded: (LogStorage, StoredSnapshot?)
         do {
-            loaded = try await self.offLoop { (try storage.load(), try storage.latestSnapshot()) }
+            loaded = try await offLoop { () throws(RaftStorageError) in (try storage.load(), try storage.latestSnapshot()) }
         } catch {
             phase = .stopped
-            throw RaftServiceError.storage(Self.storageError(error))
+            throw error
         }
         let (state, snapshot) = loaded
         if let snapshot {
@@ -276,13 +276,25 @@ public actor RaftService: Service {
     /// Runs blocking storage work on NIO's thread pool, never on an event loop. Not cancellable once
     /// submitted: a write that started is waited for, so the core is never left with a `Ready` whose
     /// persistence is unknown.
-    nonisolated func offLoop<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await NIOThreadPool.singleton.runIfActive(eventLoop: executor.eventLoop, work).get()
-    }
-
-    static func storageError(_ error: any Error) -> RaftStorageError {
-        if let error = error as? RaftStorageError { return error }
-        return .io(operation: "\(error)", path: "", errno: 0)
+    /// A storage error comes back as ``RaftServiceError/storage(_:)`` with its cause; a thread pool that no
+    /// longer runs (the process is shutting down) as ``RaftServiceError/stopped``.
+    nonisolated func offLoop<T: Sendable>(_ work: @escaping @Sendable () throws(RaftStorageError) -> T) async throws(RaftServiceError) -> T {
+        let outcome: Result<T, RaftStorageError>
+        do {
+            outcome = try await NIOThreadPool.singleton.runIfActive(eventLoop: executor.eventLoop) { () -> Result<T, RaftStorageError> in
+                do throws(RaftStorageError) {
+                    return .success(try work())
+                } catch {
+                    return .failure(error)
+                }
+            }.get()
+        } catch {
+            throw .stopped
+        }
+        switch outcome {
+        case .success(let value): return value
+        case .failure(let error): throw .storage(error)
+        }
     }
 }
 

@@ -59,7 +59,8 @@ struct ForwardedProposal: Equatable {
 }
 
 /// The leader's answer to a forwarded proposal: `u8 0 | u64 index | result`, or `u8 code | details` for
-/// a ``RaftServiceError``.
+/// a ``RaftServiceError``: the errors a follower acts on by name (codes 1–7), one refused before anything
+/// was written, in text (9), anything else in text as "may have committed" (8).
 enum ForwardReply {
     static func encode(_ outcome: Result<(index: LogIndex, result: [UInt8]), RaftServiceError>) -> [UInt8] {
         var writer = ByteWriter()
@@ -87,6 +88,10 @@ enum ForwardReply {
                 writer.u8(6)
                 writer.u64(index)
             case .stopped: writer.u8(7)
+            case .proposalRefused, .malformedRequest:
+                // Refused before anything was appended: described in text, "nothing was written".
+                writer.u8(9)
+                writer.bytes(error.description.utf8.prefix(1024))
             default:
                 // Anything else is described in text and treated as "may have committed".
                 writer.u8(8)
@@ -105,8 +110,8 @@ enum ForwardReply {
             guard let index = try? reader.u64() else { return nil }
             return .success((index, reader.rest()))
         case 1:
-            guard let leader = reader.optionalNodeID(), reader.isAtEnd else { return nil }
-            return .failure(.notLeader(leader: leader))
+            guard let known = reader.optionalNodeID(), reader.isAtEnd else { return nil }
+            return .failure(known.map { .notLeader(leader: $0) } ?? .noLeader)
         case 2: return reader.isAtEnd ? .failure(.noLeader) : nil
         case 3:
             guard let transferee = reader.optionalNodeID(), let transferee, reader.isAtEnd else { return nil }
@@ -120,7 +125,10 @@ enum ForwardReply {
         case 7: return reader.isAtEnd ? .failure(.stopped) : nil
         case 8:
             let text = String(decoding: reader.rest(), as: UTF8.self)
-            return .failure(.forwardFailed(leader: leader, reason: text, maybeCommitted: true))
+            return .failure(.forwardFailed(leader: leader, cause: .remote(text), maybeCommitted: true))
+        case 9:
+            let text = String(decoding: reader.rest(), as: UTF8.self)
+            return .failure(.forwardFailed(leader: leader, cause: .remote(text), maybeCommitted: false))
         default: return nil
         }
     }

@@ -161,6 +161,8 @@ extension RaftNode {
 
     mutating func handleHeartbeatResponse(_ sequence: UInt64, from peer: NodeID) {
         guard var progress = progressByPeer[peer] else { return }
+        // A blank replica answers heartbeats with a blank notice: a plain answer means it was admitted.
+        progress.isBlank = false
         progress.recentActive = true
         progress.ticksSinceContact = 0
         progress.probeSent = false

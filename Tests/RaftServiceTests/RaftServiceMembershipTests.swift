@@ -89,7 +89,7 @@ import Testing
             }
             let next = try await cluster.waitForLeader()
             #expect(next.id == target.id)
-            await #expect(throws: RaftServiceError.notLeader(leader: target.id)) {
+            await #expect(throws: RaftServiceError.transferRefused(.notLeader(leader: target.id))) {
                 try await leader.raft.transferLeadership(to: leader.id)
             }
         }

@@ -16,7 +16,7 @@ import Testing
     @Test func everyReplyRoundTrips() throws {
         let leader = NodeID("leader")
         let errors: [RaftServiceError] = [
-            .notLeader(leader: NodeID("b")), .notLeader(leader: nil), .noLeader, .transferInProgress(transferee: NodeID("c")),
+            .notLeader(leader: NodeID("b")), .noLeader, .transferInProgress(transferee: NodeID("c")),
             .timeout(maybeCommitted: true), .timeout(maybeCommitted: false), .dropped(index: 7), .outcomeUnknown(index: 9), .stopped,
         ]
         for error in errors {
@@ -28,8 +28,13 @@ import Testing
         #expect(value.index == 42 && value.result == [9, 9])
         // Anything else becomes "may have committed", never a silent success.
         let other = try #require(ForwardReply.decode(ForwardReply.encode(.failure(.leadershipLost)), leader: leader))
-        #expect(throws: RaftServiceError.forwardFailed(leader: leader, reason: RaftServiceError.leadershipLost.description, maybeCommitted: true)) {
+        #expect(throws: RaftServiceError.forwardFailed(leader: leader, cause: .remote(RaftServiceError.leadershipLost.description), maybeCommitted: true)) {
             try other.get()
+        }
+        // A refusal says nothing was written.
+        let refused = try #require(ForwardReply.decode(ForwardReply.encode(.failure(.proposalRefused(.leaderNotReady))), leader: leader))
+        #expect(throws: RaftServiceError.forwardFailed(leader: leader, cause: .remote(RaftServiceError.proposalRefused(.leaderNotReady).description), maybeCommitted: false)) {
+            try refused.get()
         }
     }
 

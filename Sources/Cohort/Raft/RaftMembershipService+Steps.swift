@@ -39,7 +39,7 @@ extension RaftMembershipService.Loop {
             service.logger.notice("raft group founded", metadata: [
                 "raft.voters": "\(voters.map(\.rawValue))", "bootstrap_expect": "\(service.settings.bootstrapExpect)",
             ])
-        } catch RaftServiceError.alreadyBootstrapped {
+        } catch .alreadyBootstrapped {
             // A leader added this node between the check and the write: its state stands.
             founded = false
         } catch {

@@ -149,8 +149,9 @@ final class RaftTestCluster: Sendable {
         for node in started where !bootstrapFirst {
             do {
                 try await node.raft.bootstrap(voters: started.map(\.id))
-            } catch RaftServiceError.alreadyBootstrapped {
+            } catch {
                 // A founder that already won an election replicated the founding entry here first: fine.
+                guard error == .alreadyBootstrapped else { throw error }
             }
         }
         return started
@@ -254,7 +255,7 @@ func proposeSafely(_ command: [UInt8], on node: RaftTestNode, within: Duration =
     while true {
         do {
             return try await node.raft.propose(command, timeout: .seconds(10)).index
-        } catch let error as RaftServiceError {
+        } catch {
             switch error {
             case .noLeader, .notLeader, .transferInProgress, .dropped, .forwardFailed(_, _, maybeCommitted: false):
                 guard ContinuousClock.now < deadline else { throw error }

@@ -45,13 +45,13 @@ struct TraceFile: Sendable {
             index += 1
             while index < lines.count, lines[index] != TraceBlock.separator {
                 guard !Self.isBlank(lines[index]) else {
-                    throw TraceError("line \(start + 1): `\(line)` needs a `----` line before its expected output")
+                    throw TraceError("`\(line)` needs a `----` line before its expected output", line: start + 1)
                 }
                 input.append(lines[index])
                 index += 1
             }
             guard index < lines.count else {
-                throw TraceError("line \(start + 1): `\(line)` has no `----` line")
+                throw TraceError("`\(line)` has no `----` line", line: start + 1)
             }
             index += 1
             var expected: [String] = []
@@ -162,9 +162,12 @@ struct TraceCommand: Sendable, CustomStringConvertible {
 struct TraceError: Error, Sendable, CustomStringConvertible {
     /// What is wrong.
     var description: String
+    /// The line of the trace file at fault, when the parser knows it.
+    var line: Int?
 
-    /// An error saying `description`.
-    init(_ description: String) {
+    /// An error saying `description`, about `line` when given.
+    init(_ description: String, line: Int? = nil) {
         self.description = description
+        self.line = line
     }
 }

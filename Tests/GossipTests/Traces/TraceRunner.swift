@@ -16,7 +16,7 @@ enum TraceRunner {
     /// The environment variable that turns checking into rewriting.
     static let rewriteVariable = "COHORT_REWRITE_TRACES"
 
-    /// Runs `testdata/<name>` (next to this source file) in `environment`.
+    /// Runs `testdata/<name>`, next to the calling test file (`filePath`), in `environment`.
     static func run(_ name: String, in environment: some TraceEnvironment, filePath: String = #filePath) {
         var environment = environment
         let directory = URL(fileURLWithPath: filePath).deletingLastPathComponent().appendingPathComponent("testdata")
@@ -25,8 +25,13 @@ enum TraceRunner {
         let file: TraceFile
         do {
             file = try TraceFile(parsing: String(contentsOfFile: path, encoding: .utf8))
+        } catch let error as TraceError {
+            var location = fileLocation
+            location.line = error.line ?? 1
+            Issue.record("\(path):\(location.line): \(error)", sourceLocation: location)
+            return
         } catch {
-            Issue.record("\(name): \(error)", sourceLocation: fileLocation)
+            Issue.record("\(path): cannot read the trace file: \(error)", sourceLocation: fileLocation)
             return
         }
         let rewriting = ProcessInfo.processInfo.environment[rewriteVariable] == "1"
@@ -38,13 +43,13 @@ enum TraceRunner {
             do {
                 actual = try environment.run(block.command)
             } catch {
-                Issue.record("\(name):\(block.line): \(error)", sourceLocation: location)
+                Issue.record("\(path):\(block.line): \(error)", sourceLocation: location)
                 return
             }
             outputs.append(actual.isEmpty ? ["ok"] : actual)
             if !rewriting, outputs[outputs.count - 1] != block.expected {
                 Issue.record(
-                    Comment(rawValue: mismatch(name, block, actual: outputs[outputs.count - 1])),
+                    Comment(rawValue: mismatch(path, block, actual: outputs[outputs.count - 1])),
                     sourceLocation: location
                 )
                 return
@@ -54,13 +59,13 @@ enum TraceRunner {
         do {
             try file.rendered(with: outputs).write(toFile: path, atomically: true, encoding: .utf8)
         } catch {
-            Issue.record("\(name): cannot rewrite: \(error)", sourceLocation: fileLocation)
+            Issue.record("\(path): cannot rewrite: \(error)", sourceLocation: fileLocation)
         }
     }
 
-    /// The failure message for a block whose output differs.
-    static func mismatch(_ name: String, _ block: TraceBlock, actual: [String]) -> String {
-        var message = ["\(name):\(block.line): `\(block.command)` printed something else", "--- expected", "+++ actual"]
+    /// The failure message for a block of the file at `path` whose output differs.
+    static func mismatch(_ path: String, _ block: TraceBlock, actual: [String]) -> String {
+        var message = ["\(path):\(block.line): `\(block.command)` printed something else", "--- expected", "+++ actual"]
         message += LineDiff(expected: block.expected, actual: actual).lines
         message.append("If the new output is right, rerun with \(rewriteVariable)=1 to rewrite the file.")
         return message.joined(separator: "\n")

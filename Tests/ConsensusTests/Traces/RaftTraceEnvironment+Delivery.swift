@@ -63,12 +63,19 @@ extension RaftTraceEnvironment {
 
 /// What the trace reports about a node when it changes: role, term, leader, configuration, admission.
 struct RaftNodeView: Equatable, Sendable {
+    /// The node.
     var id: NodeID
+    /// What it is doing.
     var role: RaftRole
+    /// Its term.
     var term: Term
+    /// The leader it knows of.
     var leader: NodeID?
+    /// The configuration in force on it.
     var configuration: Configuration
+    /// True while it is a blank replica.
     var isBlank: Bool
+    /// True once it knows it was removed.
     var isKnownRemoved: Bool
 
     /// The view of `node` now.

@@ -8,7 +8,8 @@ enum RaftTraceFormat {
     static func summary(of node: RaftNode) -> String {
         let log = node.lastIndex == 0 ? "empty log" : "last \(node.log.lastPosition)"
         let blank = node.isBlank ? ", blank" : ""
-        return "\(node.id): \(node.role), term \(node.term), \(log)\(blank), election timeout \(node.randomizedElectionTimeout) ticks"
+        let timeout = "election timeout \(node.randomizedElectionTimeout) ticks"
+        return "\(node.id): \(node.role), term \(node.term), \(log)\(blank), \(timeout)"
     }
 
     /// `status a`: the node's state, configuration and, on a leader, its view of every member.

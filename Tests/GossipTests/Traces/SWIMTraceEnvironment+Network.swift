@@ -23,13 +23,14 @@ extension SWIMTraceEnvironment {
                 lines += step(name) { instance, generator, now in instance.tick(now: now, using: &generator) }
                 lines += deliverInFlight()
             }
-            // TCP pings time out after the timers of their instant ran (a helper's nack due at the same
-            // instant arrives first, as it would on a real network where the connect attempt takes longer).
+            // An unanswered TCP ping fails at its deadline, after the timers due at that instant: the core
+            // waits for a pending TCP ping past the end of its round, so a helper's nack due then still counts.
             while let index = unansweredTCPPings.firstIndex(where: { $0.deadline <= now }) {
                 let ping = unansweredTCPPings.remove(at: index)
                 guard !nodes[ping.prober]!.isStopped else { continue }
                 if printsTraffic {
-                    lines.append("\(SWIMTraceFormat.time(now, since: origin)) \(ping.prober): TCP ping \(ping.target) #\(ping.sequenceNumber) timed out")
+                    let time = SWIMTraceFormat.time(now, since: origin)
+                    lines.append("\(time) \(ping.prober): TCP ping \(ping.target) #\(ping.sequenceNumber) timed out")
                 }
                 lines += step(ping.prober) { instance, _, now in
                     instance.tcpPingCompleted(sequenceNumber: ping.sequenceNumber, reachable: false, now: now)
@@ -77,7 +78,9 @@ extension SWIMTraceEnvironment {
             let line = "\(prefix) \(name) TCP-pings \(target) #\(ping.sequenceNumber)"
             guard !isLost(from: name, to: target), !isLost(from: target, to: name) else {
                 // Nothing answers: the shell reports the failure at the ping's deadline.
-                unansweredTCPPings.append(SWIMTraceTCPPing(prober: name, target: target, sequenceNumber: ping.sequenceNumber, deadline: deadline))
+                unansweredTCPPings.append(
+                    SWIMTraceTCPPing(prober: name, target: target, sequenceNumber: ping.sequenceNumber, deadline: deadline)
+                )
                 return printsTraffic ? [line] : []
             }
             let reaction = step(name) { instance, _, now in

@@ -39,7 +39,9 @@ struct SWIMTraceEnvironment: TraceEnvironment {
     var unansweredTCPPings: [SWIMTraceTCPPing] = []
     /// False while `advance … quiet` runs: datagrams and TCP pings are not printed.
     var printsTraffic = true
+    /// Seals every datagram, compressed as the shell sends it.
     let encoder = PacketEncoder(compression: true)
+    /// Opens every datagram before it is handed over.
     let decoder = PacketDecoder()
 
     mutating func run(_ command: TraceCommand) throws(TraceError) -> [String] {
@@ -73,7 +75,9 @@ struct SWIMTraceEnvironment: TraceEnvironment {
         if let text = command.options["probe-timeout"] { settings.probeTimeout = try SWIMTraceFormat.duration(text) }
         settings.indirectChecks = try command.number("indirect", default: settings.indirectChecks)
         settings.suspicionMultiplier = try command.number("suspicion-mult", default: settings.suspicionMultiplier)
-        settings.suspicionMaxTimeoutMultiplier = try command.number("suspicion-max", default: settings.suspicionMaxTimeoutMultiplier)
+        settings.suspicionMaxTimeoutMultiplier = try command.number(
+            "suspicion-max", default: settings.suspicionMaxTimeoutMultiplier
+        )
         let seed = UInt64(try command.number("seed", default: 1))
         names = try command.word(0, "the node names, e.g. a,b,c").split(separator: ",").map { NodeID(String($0)) }.sorted()
         nodes = [:]
@@ -142,7 +146,9 @@ struct SWIMTraceNode: Sendable {
 
     /// Node `name`, the `index`-th, at 10.0.0.(index+1):7946.
     init(name: NodeID, index: Int, seed: UInt64, settings: SWIMSettings, now: ContinuousClock.Instant) {
-        address = MemberAddress(name: name, ip: [10, 0, 0, UInt8(index + 1)], port: 7946, protocolMax: ProtocolVersions.cohort.protocolMax)
+        address = MemberAddress(
+            name: name, ip: [10, 0, 0, UInt8(index + 1)], port: 7946, protocolMax: ProtocolVersions.cohort.protocolMax
+        )
         generator = SplitMix64(seed: seed, stream: UInt64(index))
         instance = SWIMInstance(settings: settings, name: name, ip: address.ip, port: address.port, now: now, using: &generator)
     }

@@ -46,7 +46,8 @@ enum SWIMTraceFormat {
     /// `members a`: awareness, then every member a knows with its state, incarnation and suspicion.
     static func members(of instance: SWIMInstance, origin: ContinuousClock.Instant) -> [String] {
         let name = instance.localName
-        var lines = ["\(name): awareness \(instance.awareness.score), probes every \(describe(instance.awareness.scale(instance.settings.probeInterval)))"]
+        let interval = describe(instance.awareness.scale(instance.settings.probeInterval))
+        var lines = ["\(name): awareness \(instance.awareness.score), probes every \(interval)"]
         for member in instance.members.values.sorted(by: { $0.name < $1.name }) {
             var line = "\(name): \(member.name) \(member.state), incarnation \(member.incarnation)"
             if let suspicion = instance.suspicions[member.name] {
@@ -72,10 +73,15 @@ enum SWIMTraceFormat {
 /// What the trace reports about a node's view when it changes: every member's state and incarnation, the
 /// suspicions it runs, and its awareness.
 struct SWIMNodeView: Sendable {
+    /// The node whose view this is.
     var name: NodeID
+    /// Every member it knows, itself included.
     var members: [NodeID: Member]
+    /// The suspicion timers it runs.
     var suspicions: [NodeID: Suspicion]
+    /// Its local health score.
     var awareness: Awareness
+    /// Its probe interval before awareness stretches it.
     var probeInterval: Duration
 
     /// The view of `instance` now.

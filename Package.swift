@@ -157,7 +157,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "ProcessesTests", dependencies: ["Processes", "CohortTestKit"], swiftSettings: strict),
-        .testTarget(name: "RaftTests", dependencies: ["RaftCore", "RaftPersistence", "CohortTestKit"], swiftSettings: strict),
+        // Traces/testdata holds the trace files the tests read through #filePath (not resources).
+        .testTarget(
+            name: "RaftTests", dependencies: ["RaftCore", "RaftPersistence", "CohortTestKit"], exclude: ["Traces/testdata"],
+            swiftSettings: strict
+        ),
         .testTarget(name: "RaftMembershipTests", dependencies: ["RaftMembership", "CohortTestKit"], swiftSettings: strict),
         .testTarget(
             name: "RaftServiceTests",
@@ -178,6 +182,7 @@ let package = Package(
         .testTarget(
             name: "GossipTests",
             dependencies: ["Gossip", "Wire", "CohortTestKit", "Observability", nio, nioPosix, logging, lifecycle],
+            exclude: ["Traces/testdata"],
             swiftSettings: strict
         ),
         .testTarget(

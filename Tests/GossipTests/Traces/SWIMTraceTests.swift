@@ -1,3 +1,4 @@
+import CohortTestKit
 import Testing
 
 /// The SWIM core's stories as data-driven traces (`Traces/testdata/*.txt`), one test per file. Each file
@@ -7,11 +8,11 @@ import Testing
 struct SWIMTraceTests {
     @Test("Lifeguard: a silent member is suspected, confirmations shorten its timer, it is declared dead; a deaf prober's awareness rises")
     func lifeguardSuspicion() {
-        TraceRunner.run("lifeguard_suspicion.txt", in: SWIMTraceEnvironment())
+        checkTrace("lifeguard_suspicion.txt", in: SWIMTraceEnvironment())
     }
 
     @Test("refutation: a suspect that hears the accusation bumps its incarnation and is alive again everywhere")
     func refutedSuspicion() {
-        TraceRunner.run("suspicion_refuted.txt", in: SWIMTraceEnvironment())
+        checkTrace("suspicion_refuted.txt", in: SWIMTraceEnvironment())
     }
 }

@@ -1,3 +1,4 @@
+import CohortTestKit
 import CohortCore
 @testable import RaftCore
 

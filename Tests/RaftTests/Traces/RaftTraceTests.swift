@@ -1,3 +1,4 @@
+import CohortTestKit
 import Testing
 
 /// The Raft core's stories as data-driven traces (`Traces/testdata/*.txt`), one test per file. Each file
@@ -7,26 +8,26 @@ import Testing
 struct RaftTraceTests {
     @Test("election: a pre-vote round, a vote round, a leader whose no-op commits everywhere")
     func election() {
-        TraceRunner.run("election.txt", in: RaftTraceEnvironment())
+        checkTrace("election.txt", in: RaftTraceEnvironment())
     }
 
     @Test("PreVote: a partitioned follower's pre-votes are refused without raising a term; it rejoins quietly")
     func preVoteRefusal() {
-        TraceRunner.run("prevote_refusal.txt", in: RaftTraceEnvironment())
+        checkTrace("prevote_refusal.txt", in: RaftTraceEnvironment())
     }
 
     @Test("CheckQuorum: a leader cut off from the majority steps down after an election timeout")
     func checkQuorumStepDown() {
-        TraceRunner.run("checkquorum_stepdown.txt", in: RaftTraceEnvironment())
+        checkTrace("checkquorum_stepdown.txt", in: RaftTraceEnvironment())
     }
 
     @Test("configuration change: add a standby, catch it up, promote it, demote and remove; one change at a time")
     func configurationChange() {
-        TraceRunner.run("config_change.txt", in: RaftTraceEnvironment())
+        checkTrace("config_change.txt", in: RaftTraceEnvironment())
     }
 
     @Test("ReadIndex: reads wait for a heartbeat round a majority confirms; a follower's read is forwarded")
     func readIndex() {
-        TraceRunner.run("read_index.txt", in: RaftTraceEnvironment())
+        checkTrace("read_index.txt", in: RaftTraceEnvironment())
     }
 }

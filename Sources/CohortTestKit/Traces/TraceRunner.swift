@@ -1,66 +1,67 @@
 import Foundation  // reading and rewriting files, the environment variable
-import Testing
 
 /// Runs trace commands and answers each with the lines it prints. A fresh environment runs each file.
-protocol TraceEnvironment {
+public protocol TraceEnvironment {
     /// Runs one command; throws when the command itself is malformed (unknown name, missing argument).
     mutating func run(_ command: TraceCommand) throws(TraceError) -> [String]
 }
 
-/// Runs a trace file against an environment and compares every block's output with the file.
-///
-/// On the first block whose output differs, the test fails at that block's line in the trace file, with
-/// a line diff of expected (`-`) and actual (`+`) output. With `COHORT_REWRITE_TRACES=1` in the environment
-/// it writes the actual outputs into the file instead (read the `git diff` before committing it).
-enum TraceRunner {
-    /// The environment variable that turns checking into rewriting.
-    static let rewriteVariable = "COHORT_REWRITE_TRACES"
+/// Where a trace run failed: the trace file, the line of the block, and what to tell the reader.
+public struct TraceFailure: Sendable, CustomStringConvertible {
+    /// The trace file.
+    public var path: String
+    /// The line of the failing block (1 for the file as a whole).
+    public var line: Int
+    /// The message: the error, or the expected/actual diff.
+    public var description: String
+}
 
-    /// Runs `testdata/<name>`, next to the calling test file (`filePath`), in `environment`.
-    static func run(_ name: String, in environment: some TraceEnvironment, filePath: String = #filePath) {
+/// Runs etcd-style data-driven trace files (a command, `----`, the expected output) against an environment
+/// and compares every block's output with the file; the protocol cores' tests use it to keep readable
+/// stories of their behaviour (`Tests/*/Traces/testdata/*.txt`).
+///
+/// On the first block whose output differs it returns a failure at that block's line, with a line diff of
+/// expected (`-`) and actual (`+`) output. With `COHORT_REWRITE_TRACES=1` in the environment it writes the
+/// actual outputs into the file instead (read the `git diff` before committing it).
+public enum TraceRunner {
+    /// The environment variable that turns checking into rewriting.
+    public static let rewriteVariable = "COHORT_REWRITE_TRACES"
+
+    /// Runs `testdata/<name>`, next to the test file at `filePath`, in `environment`; nil when every block
+    /// printed what the file says (or the file was rewritten).
+    public static func run(_ name: String, in environment: some TraceEnvironment, testFile filePath: String) -> TraceFailure? {
         var environment = environment
         let directory = URL(fileURLWithPath: filePath).deletingLastPathComponent().appendingPathComponent("testdata")
         let path = directory.appendingPathComponent(name).path
-        let fileLocation = SourceLocation(fileID: "Traces/testdata/\(name)", filePath: path, line: 1, column: 1)
         let file: TraceFile
         do {
             file = try TraceFile(parsing: String(contentsOfFile: path, encoding: .utf8))
         } catch let error as TraceError {
-            var location = fileLocation
-            location.line = error.line ?? 1
-            Issue.record("\(path):\(location.line): \(error)", sourceLocation: location)
-            return
+            return TraceFailure(path: path, line: error.line ?? 1, description: "\(path):\(error.line ?? 1): \(error)")
         } catch {
-            Issue.record("\(path): cannot read the trace file: \(error)", sourceLocation: fileLocation)
-            return
+            return TraceFailure(path: path, line: 1, description: "\(path): cannot read the trace file: \(error)")
         }
         let rewriting = ProcessInfo.processInfo.environment[rewriteVariable] == "1"
         var outputs: [[String]] = []
         for block in file.blocks {
-            var location = fileLocation
-            location.line = block.line
             let actual: [String]
             do {
                 actual = try environment.run(block.command)
             } catch {
-                Issue.record("\(path):\(block.line): \(error)", sourceLocation: location)
-                return
+                return TraceFailure(path: path, line: block.line, description: "\(path):\(block.line): \(error)")
             }
             outputs.append(actual.isEmpty ? ["ok"] : actual)
             if !rewriting, outputs[outputs.count - 1] != block.expected {
-                Issue.record(
-                    Comment(rawValue: mismatch(path, block, actual: outputs[outputs.count - 1])),
-                    sourceLocation: location
-                )
-                return
+                return TraceFailure(path: path, line: block.line, description: mismatch(path, block, actual: outputs[outputs.count - 1]))
             }
         }
-        guard rewriting else { return }
+        guard rewriting else { return nil }
         do {
             try file.rendered(with: outputs).write(toFile: path, atomically: true, encoding: .utf8)
         } catch {
-            Issue.record("\(path): cannot rewrite: \(error)", sourceLocation: fileLocation)
+            return TraceFailure(path: path, line: 1, description: "\(path): cannot rewrite: \(error)")
         }
+        return nil
     }
 
     /// The failure message for a block of the file at `path` whose output differs.

@@ -10,7 +10,7 @@
 ///     a: follower → preCandidate (term 1)
 ///
 /// Everything but the expected outputs is kept verbatim, so a file can be written back with new outputs.
-struct TraceFile: Sendable {
+public struct TraceFile: Sendable {
     /// A piece of the file: a line kept as it is, or a command block.
     enum Part: Sendable {
         /// A comment or blank line.
@@ -23,12 +23,12 @@ struct TraceFile: Sendable {
     var parts: [Part]
 
     /// The command blocks, in order.
-    var blocks: [TraceBlock] {
+    public var blocks: [TraceBlock] {
         parts.compactMap { if case .block(let block) = $0 { block } else { nil } }
     }
 
     /// Parses `text`; a malformed block throws, naming its line.
-    init(parsing text: String) throws(TraceError) {
+    public init(parsing text: String) throws(TraceError) {
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         if lines.last == "" { lines.removeLast() }
         parts = []
@@ -65,7 +65,7 @@ struct TraceFile: Sendable {
 
     /// The file with each block's expected output replaced by `outputs[i]` (blocks past the end of
     /// `outputs` keep theirs).
-    func rendered(with outputs: [[String]]) -> String {
+    public func rendered(with outputs: [[String]]) -> String {
         var lines: [String] = []
         var blockIndex = 0
         for part in parts {
@@ -87,37 +87,37 @@ struct TraceFile: Sendable {
 }
 
 /// One command block of a trace file.
-struct TraceBlock: Sendable {
+public struct TraceBlock: Sendable {
     /// The line that separates a command from its expected output.
     static let separator = "----"
 
     /// The 1-based line number of the command line.
-    var line: Int
+    public var line: Int
     /// The command line, then its argument lines.
-    var input: [String]
+    public var input: [String]
     /// The output the command must print, line by line.
-    var expected: [String]
+    public var expected: [String]
 
     /// The parsed command.
-    var command: TraceCommand { TraceCommand(input) }
+    public var command: TraceCommand { TraceCommand(input) }
 }
 
 /// A command line split into its name, positional words and `key=value` options, with the argument lines
 /// that followed it.
-struct TraceCommand: Sendable, CustomStringConvertible {
+public struct TraceCommand: Sendable, CustomStringConvertible {
     /// The first word.
-    var name: String
+    public var name: String
     /// The other words without an `=`, in order.
-    var words: [String]
+    public var words: [String]
     /// The `key=value` words.
-    var options: [String: String]
+    public var options: [String: String]
     /// Lines after the command line, before `----`.
-    var arguments: [String]
+    public var arguments: [String]
     /// The command line as written.
-    var description: String
+    public var description: String
 
     /// Splits `input` (the command line first).
-    init(_ input: [String]) {
+    public init(_ input: [String]) {
         let line = input.first ?? ""
         description = line
         let tokens = line.split(separator: " ").map(String.init)
@@ -135,13 +135,13 @@ struct TraceCommand: Sendable, CustomStringConvertible {
     }
 
     /// The positional word at `index`, or an error saying what is missing.
-    func word(_ index: Int, _ what: String) throws(TraceError) -> String {
+    public func word(_ index: Int, _ what: String) throws(TraceError) -> String {
         guard index < words.count else { throw TraceError("`\(description)`: missing \(what)") }
         return words[index]
     }
 
     /// The option `key` as a flag (`true`/`false`), or `fallback` when absent.
-    func flag(_ key: String, default fallback: Bool) throws(TraceError) -> Bool {
+    public func flag(_ key: String, default fallback: Bool) throws(TraceError) -> Bool {
         switch options[key] {
         case nil: return fallback
         case "true"?: return true
@@ -151,7 +151,7 @@ struct TraceCommand: Sendable, CustomStringConvertible {
     }
 
     /// The option `key` as a whole number, or `fallback` when absent.
-    func number(_ key: String, default fallback: Int) throws(TraceError) -> Int {
+    public func number(_ key: String, default fallback: Int) throws(TraceError) -> Int {
         guard let text = options[key] else { return fallback }
         guard let value = Int(text) else { throw TraceError("`\(description)`: \(key) must be a number, not \(text)") }
         return value
@@ -159,14 +159,14 @@ struct TraceCommand: Sendable, CustomStringConvertible {
 }
 
 /// A trace file or command that cannot be run as written; the message says what to fix.
-struct TraceError: Error, Sendable, CustomStringConvertible {
+public struct TraceError: Error, Sendable, CustomStringConvertible {
     /// What is wrong.
-    var description: String
+    public var description: String
     /// The line of the trace file at fault, when the parser knows it.
-    var line: Int?
+    public var line: Int?
 
     /// An error saying `description`, about `line` when given.
-    init(_ description: String, line: Int? = nil) {
+    public init(_ description: String, line: Int? = nil) {
         self.description = description
         self.line = line
     }

@@ -73,10 +73,14 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // Processes: PIDs, mailboxes, spawn, monitors, links, local names; remote signals over a transport.
+        // The process table (pure): process records, local names, monitors, links, boots of other nodes,
+        // returning effects; the process signals and their binary codec. No I/O, no clock, no NIO.
+        .target(name: "ProcessCore", dependencies: ["CohortCore"], swiftSettings: strict),
+        // Processes: the runtime over the table — mailboxes, spawn, contexts, the transport to other nodes,
+        // metrics.
         .target(
             name: "Processes",
-            dependencies: ["CohortCore", "Observability", logging, .product(name: "Prometheus", package: "swift-prometheus")],
+            dependencies: ["CohortCore", "ProcessCore", "Observability", logging, .product(name: "Prometheus", package: "swift-prometheus")],
             swiftSettings: strict
         ),
         // The Raft consensus core: a pure value type, its messages and their codec. No I/O, no clock, no
@@ -156,7 +160,7 @@ let package = Package(
             dependencies: ["Mesh", "CohortTestKit", "Observability", nio, nioPosix, logging, lifecycle],
             swiftSettings: strict
         ),
-        .testTarget(name: "ProcessesTests", dependencies: ["Processes", "CohortTestKit"], swiftSettings: strict),
+        .testTarget(name: "ProcessesTests", dependencies: ["Processes", "ProcessCore", "CohortTestKit"], swiftSettings: strict),
         // Traces/testdata holds the trace files the tests read through #filePath (not resources).
         .testTarget(
             name: "RaftTests", dependencies: ["RaftCore", "RaftPersistence", "CohortTestKit"], exclude: ["Traces/testdata"],

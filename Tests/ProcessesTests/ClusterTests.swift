@@ -1,6 +1,7 @@
 import CohortCore
 import CohortTestKit
 @testable import Processes
+@testable import ProcessCore
 import Testing
 
 struct Boom: Error, CustomStringConvertible {

@@ -1,6 +1,7 @@
 import CohortCore
 import CohortTestKit
 @testable import Processes
+@testable import ProcessCore
 import Testing
 
 /// One runtime, real tasks: mailboxes, outcomes, names, cancellation and shutdown.

@@ -1,5 +1,6 @@
 import CohortCore
 @testable import Processes
+@testable import ProcessCore
 import Testing
 
 /// The pure core's view of other nodes: boots, remote monitors and links, signals in and out, node departure.

@@ -1,5 +1,6 @@
 import CohortCore
 @testable import Processes
+@testable import ProcessCore
 import Testing
 
 /// The pure core on one node: bookkeeping, monitors, links and names, with no tasks or clocks.

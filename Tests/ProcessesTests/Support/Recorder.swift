@@ -2,6 +2,7 @@ import CohortCore
 import CohortTestKit
 import Logging
 @testable import Processes
+@testable import ProcessCore
 import Prometheus
 import Synchronization
 

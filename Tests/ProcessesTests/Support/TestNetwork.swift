@@ -1,6 +1,7 @@
 import CohortCore
 import Logging
 import Processes
+@testable import ProcessCore
 import Synchronization
 
 /// Runtimes in one test process joined by in-memory links: one ordered queue per node pair, drained by its own

@@ -9,9 +9,9 @@ import CohortCore
 ///
 /// A monitor or link with one end on another node is also indexed under that node, so `nodeDown` finds what to fire
 /// without scanning every process.
-struct ProcessTable: Sendable {
+package struct ProcessTable: Sendable {
     /// One local, live process.
-    struct Record: Sendable, Hashable {
+    package struct Record: Sendable, Hashable {
         let pid: PID
         let trapLinks: Bool
         /// Local names registered to it, released when it exits.
@@ -25,21 +25,21 @@ struct ProcessTable: Sendable {
     }
 
     /// A monitor with at least one local end.
-    struct Monitor: Sendable, Hashable {
+    package struct Monitor: Sendable, Hashable {
         let watcher: PID
         let target: PID
     }
 
     /// A link between a local process and a process on another node.
-    struct RemoteLink: Sendable, Hashable, Comparable {
+    package struct RemoteLink: Sendable, Hashable, Comparable {
         let local: PID
         let remote: PID
 
-        static func < (lhs: RemoteLink, rhs: RemoteLink) -> Bool { (lhs.local, lhs.remote) < (rhs.local, rhs.remote) }
+        package static func < (lhs: RemoteLink, rhs: RemoteLink) -> Bool { (lhs.local, lhs.remote) < (rhs.local, rhs.remote) }
     }
 
     /// What this node knows of another node.
-    struct RemoteNode: Sendable, Hashable {
+    package struct RemoteNode: Sendable, Hashable {
         /// The latest boot learnt; PIDs of earlier boots are dead.
         var incarnation: Incarnation
         /// Between `nodeUp` and `nodeDown`: signals can reach it.
@@ -51,7 +51,7 @@ struct ProcessTable: Sendable {
     }
 
     /// Where a message for a PID goes.
-    enum Route: Sendable, Hashable {
+    package enum Route: Sendable, Hashable {
         /// To the mailbox of this live local process.
         case local(PID)
         /// Through the transport to this node.
@@ -61,50 +61,50 @@ struct ProcessTable: Sendable {
     }
 
     /// A process to remove from the table, in the cascade of one operation.
-    struct PendingExit {
+    package struct PendingExit {
         let serial: UInt64
         let outcome: ProcessOutcome
         let forced: Bool
     }
 
     /// This node.
-    let node: NodeID
+    package let node: NodeID
     /// This node's boot; local PIDs of any other boot are dead.
-    let incarnation: Incarnation
+    package let incarnation: Incarnation
     // Internal rather than private(set): the handlers live in extensions, one concern per file.
     /// Live local processes by serial.
-    var processes: [UInt64: Record] = [:]
+    package var processes: [UInt64: Record] = [:]
     /// Local names.
-    var names: [String: PID] = [:]
+    package var names: [String: PID] = [:]
     /// Every monitor with a local end.
-    var monitors: [MonitorReference: Monitor] = [:]
+    package var monitors: [MonitorReference: Monitor] = [:]
     /// What is known of other nodes, with the monitors and links that reach them.
-    var nodes: [NodeID: RemoteNode] = [:]
+    package var nodes: [NodeID: RemoteNode] = [:]
     private var nextSerial: UInt64 = 1
     private var nextMonitorSerial: UInt64 = 1
 
-    init(node: NodeID, incarnation: Incarnation) {
+    package init(node: NodeID, incarnation: Incarnation) {
         self.node = node
         self.incarnation = incarnation
     }
 
     /// Live local processes.
-    var count: Int { processes.count }
+    package var count: Int { processes.count }
 
     /// Whether `pid` is a live process of this runtime (remote PIDs are never known alive here).
-    func isAlive(_ pid: PID) -> Bool { record(of: pid) != nil }
+    package func isAlive(_ pid: PID) -> Bool { record(of: pid) != nil }
 
     /// The record of `pid` if it is a live local process of this boot.
-    func record(of pid: PID) -> Record? {
+    package func record(of pid: PID) -> Record? {
         guard pid.node == node, pid.incarnation == incarnation, let record = processes[pid.serial] else { return nil }
         return record
     }
 
     /// The process registered locally under `name`.
-    func whereis(_ name: String) -> PID? { names[name] }
+    package func whereis(_ name: String) -> PID? { names[name] }
 
     /// Adds a process and returns its PID; serials start at 1 and never repeat within this boot.
-    mutating func spawn(trapLinks: Bool) -> PID {
+    package mutating func spawn(trapLinks: Bool) -> PID {
         let pid = PID(node: node, incarnation: incarnation, serial: nextSerial)
         nextSerial += 1
         processes[pid.serial] = Record(pid: pid, trapLinks: trapLinks)
@@ -112,7 +112,7 @@ struct ProcessTable: Sendable {
     }
 
     /// Where a message addressed to `pid` goes: a live local mailbox, a reachable node, or nowhere and why.
-    func route(_ pid: PID) -> Route {
+    package func route(_ pid: PID) -> Route {
         if pid.node == node {
             guard pid.incarnation == incarnation else { return .dropped(.staleIncarnation) }
             return processes[pid.serial] == nil ? .dropped(.noProcess) : .local(pid)
@@ -125,7 +125,7 @@ struct ProcessTable: Sendable {
     }
 
     /// Whether signals for a remote PID can reach a live boot of its node.
-    enum Reachability: Sendable, Hashable {
+    package enum Reachability: Sendable, Hashable {
         case reachable
         /// Of a boot older than the one learnt: certainly dead.
         case stale
@@ -134,19 +134,19 @@ struct ProcessTable: Sendable {
     }
 
     /// Reachability of a PID of another node.
-    func reachability(of pid: PID) -> Reachability {
+    package func reachability(of pid: PID) -> Reachability {
         guard let known = nodes[pid.node] else { return .down }
         if pid.incarnation < known.incarnation { return .stale }
         return known.isUp ? .reachable : .down
     }
 
     /// The outcome a monitor or link on an unreachable PID reports at once.
-    func deadOutcome(of pid: PID) -> ProcessOutcome {
+    package func deadOutcome(of pid: PID) -> ProcessOutcome {
         pid.node != node && reachability(of: pid) == .down ? .nodeDown : .noProcess
     }
 
     /// The body of `pid` returned or threw with `outcome`; nothing happens if it was already stopped by force.
-    mutating func exit(_ pid: PID, outcome: ProcessOutcome) -> [ProcessEffect] {
+    package mutating func exit(_ pid: PID, outcome: ProcessOutcome) -> [ProcessEffect] {
         guard record(of: pid) != nil else { return [] }
         var effects: [ProcessEffect] = []
         var pending = [PendingExit(serial: pid.serial, outcome: outcome, forced: false)]
@@ -155,7 +155,7 @@ struct ProcessTable: Sendable {
     }
 
     /// Asks `pid` to stop: a local process gets `CANCEL(reason)`, a remote one is signalled.
-    mutating func cancel(_ pid: PID, reason: String, from: PID?) -> [ProcessEffect] {
+    package mutating func cancel(_ pid: PID, reason: String, from: PID?) -> [ProcessEffect] {
         switch route(pid) {
         case .local: [.deliver(.cancel(reason: reason), to: pid)]
         case .remote(let node): [.signal(.cancel(target: pid, reason: reason, from: from), to: node)]
@@ -164,7 +164,7 @@ struct ProcessTable: Sendable {
     }
 
     /// Stops `pid` by force with ``ProcessOutcome/terminated``, here or on its node.
-    mutating func terminate(_ pid: PID, from: PID?) -> [ProcessEffect] {
+    package mutating func terminate(_ pid: PID, from: PID?) -> [ProcessEffect] {
         switch route(pid) {
         case .local:
             var effects: [ProcessEffect] = []
@@ -177,7 +177,7 @@ struct ProcessTable: Sendable {
     }
 
     /// Stops every local process by force with ``ProcessOutcome/terminated`` (runtime shutdown).
-    mutating func terminateAll() -> [ProcessEffect] {
+    package mutating func terminateAll() -> [ProcessEffect] {
         var effects: [ProcessEffect] = []
         var pending = processes.keys.sorted().map { PendingExit(serial: $0, outcome: .terminated, forced: true) }
         drain(&pending, into: &effects)
@@ -185,7 +185,7 @@ struct ProcessTable: Sendable {
     }
 
     /// A fresh monitor reference of this boot.
-    mutating func makeMonitorReference() -> MonitorReference {
+    package mutating func makeMonitorReference() -> MonitorReference {
         defer { nextMonitorSerial += 1 }
         return MonitorReference(node: node, incarnation: incarnation, serial: nextMonitorSerial)
     }

@@ -1,7 +1,7 @@
 import CohortCore
 
 /// Why a message or signal was not delivered: the `reason` label of `processes_messages_dropped_total`.
-enum DropReason: String, CaseIterable, Sendable {
+package enum DropReason: String, CaseIterable, Sendable {
     /// The receiving mailbox held `mailboxLimit` messages.
     case mailboxFull = "mailbox_full"
     /// The addressed process is not alive.
@@ -19,7 +19,7 @@ enum DropReason: String, CaseIterable, Sendable {
 }
 
 /// Something the ``ProcessTable`` decided and the runtime must carry out.
-enum ProcessEffect: Sendable, Hashable {
+package enum ProcessEffect: Sendable, Hashable {
     /// Queue `event` in the mailbox of the local process `to`.
     case deliver(ProcessEvent, to: PID)
     /// Send `signal` to `node` through the transport.

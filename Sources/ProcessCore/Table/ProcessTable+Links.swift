@@ -6,7 +6,7 @@ extension ProcessTable {
     /// Linking to a process that is already dead, of another boot or on a node that is not a member behaves as if
     /// it had just exited abnormally (``ProcessOutcome/noProcess`` or ``ProcessOutcome/nodeDown``), as in Erlang:
     /// the live side gets `LINK_DOWN` if it traps links and is stopped otherwise.
-    mutating func link(_ a: PID, _ b: PID) -> [ProcessEffect] {
+    package mutating func link(_ a: PID, _ b: PID) -> [ProcessEffect] {
         guard a != b else { return [] }
         let (local, other): (PID, PID)
         if record(of: a) != nil {
@@ -36,7 +36,7 @@ extension ProcessTable {
     }
 
     /// Removes the link between `a` and `b`, on both sides.
-    mutating func unlink(_ a: PID, _ b: PID) -> [ProcessEffect] {
+    package mutating func unlink(_ a: PID, _ b: PID) -> [ProcessEffect] {
         var effects: [ProcessEffect] = []
         for (local, other) in [(a, b), (b, a)] where record(of: local) != nil {
             guard processes[local.serial]?.links.remove(other) != nil else { continue }

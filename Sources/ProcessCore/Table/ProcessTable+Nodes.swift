@@ -3,7 +3,7 @@ import CohortCore
 extension ProcessTable {
     /// `node` is a member in boot `incarnation`. A newer boot than the one known means the old boot's processes are
     /// dead: their monitors fire ``ProcessOutcome/nodeDown`` and their links propagate it. An older boot is ignored.
-    mutating func nodeUp(_ remote: NodeID, incarnation: Incarnation) -> [ProcessEffect] {
+    package mutating func nodeUp(_ remote: NodeID, incarnation: Incarnation) -> [ProcessEffect] {
         guard remote != node else { return [] }
         guard let known = nodes[remote] else {
             nodes[remote] = RemoteNode(incarnation: incarnation, isUp: true)
@@ -22,7 +22,7 @@ extension ProcessTable {
     /// `node` left membership: monitors on its processes fire ``ProcessOutcome/nodeDown`` and links to them propagate
     /// it, here and now, without any word from that node; what its processes held here (monitors, links) is dropped.
     /// Its boot is remembered, so its PIDs stay recognisably old after it comes back with a new one.
-    mutating func nodeDown(_ remote: NodeID) -> [ProcessEffect] {
+    package mutating func nodeDown(_ remote: NodeID) -> [ProcessEffect] {
         guard nodes[remote]?.isUp == true else { return [] }
         var effects: [ProcessEffect] = []
         forget(remote, into: &effects) { _ in true }
@@ -33,7 +33,7 @@ extension ProcessTable {
     /// Accepts a signal from `pid`'s node that creates state here (a monitor or link), learning the node from the PID
     /// if it was unknown or is a newer boot: the sender's runtime may know us before our membership view knows it.
     /// Returns why it is refused, if it is.
-    mutating func admit(_ pid: PID, into effects: inout [ProcessEffect]) -> DropReason? {
+    package mutating func admit(_ pid: PID, into effects: inout [ProcessEffect]) -> DropReason? {
         guard let known = nodes[pid.node] else {
             nodes[pid.node] = RemoteNode(incarnation: pid.incarnation, isUp: true)
             return nil

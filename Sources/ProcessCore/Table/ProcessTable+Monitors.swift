@@ -6,7 +6,7 @@ extension ProcessTable {
     /// A target that is already dead, of another boot, or on a node that is not a member fires at once
     /// (``ProcessOutcome/noProcess`` or ``ProcessOutcome/nodeDown``). A watcher that is not a live local process
     /// gets a reference that never fires.
-    mutating func monitor(_ target: PID, by watcher: PID) -> (MonitorReference, [ProcessEffect]) {
+    package mutating func monitor(_ target: PID, by watcher: PID) -> (MonitorReference, [ProcessEffect]) {
         let ref = makeMonitorReference()
         guard record(of: watcher) != nil else { return (ref, []) }
         if target.node == node {
@@ -26,7 +26,7 @@ extension ProcessTable {
     }
 
     /// Removes a monitor created here; an `EXIT` already queued in the watcher's mailbox stays there.
-    mutating func demonitor(_ ref: MonitorReference) -> [ProcessEffect] {
+    package mutating func demonitor(_ ref: MonitorReference) -> [ProcessEffect] {
         guard ref.node == node, ref.incarnation == incarnation, let monitor = monitors.removeValue(forKey: ref) else {
             return []
         }

@@ -3,7 +3,7 @@ import CohortCore
 extension ProcessTable {
     /// Registers `name` for the live local process `pid` (SPEC §9, local scope). A process may hold several names;
     /// each is released when it exits.
-    mutating func register(_ name: String, _ pid: PID) throws(ProcessError) {
+    package mutating func register(_ name: String, _ pid: PID) throws(ProcessError) {
         guard !name.isEmpty, name.utf8.count <= ProcessWireLimits.maxNameBytes else { throw .invalidName(name) }
         guard pid.node == node else { throw .notLocal(pid) }
         guard record(of: pid) != nil else { throw .noProcess(pid) }
@@ -13,7 +13,7 @@ extension ProcessTable {
     }
 
     /// Releases `name`; nothing happens if it is not registered.
-    mutating func unregister(_ name: String) {
+    package mutating func unregister(_ name: String) {
         guard let pid = names.removeValue(forKey: name) else { return }
         processes[pid.serial]?.names.remove(name)
     }

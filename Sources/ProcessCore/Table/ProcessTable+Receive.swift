@@ -5,7 +5,7 @@ extension ProcessTable {
     ///
     /// Each signal is checked against the node that sent it (a watcher or linking process must be on `sender`, a
     /// target on this node); an inconsistent one is dropped as ``DropReason/invalidSignal`` rather than trusted.
-    mutating func receive(_ signal: ProcessSignal, from sender: NodeID) -> [ProcessEffect] {
+    package mutating func receive(_ signal: ProcessSignal, from sender: NodeID) -> [ProcessEffect] {
         var effects: [ProcessEffect] = []
         switch signal {
         case .message(let from, let to, let topic, let payload):

@@ -5,7 +5,7 @@ extension ProcessTable {
     ///
     /// An exit can stop linked processes, whose exits can stop theirs: the cascade is a worklist rather than recursion
     /// so a long chain of links cannot overflow the stack. A process queued twice stops once, with the first outcome.
-    mutating func drain(_ pending: inout [PendingExit], into effects: inout [ProcessEffect]) {
+    package mutating func drain(_ pending: inout [PendingExit], into effects: inout [ProcessEffect]) {
         var index = 0
         while index < pending.count {
             let exit = pending[index]
@@ -40,7 +40,7 @@ extension ProcessTable {
     /// Tells the local process `serial` that its linked process `from` exited with `outcome` (the link is already
     /// gone): a process that traps links gets `LINK_DOWN`; any other is stopped by an abnormal outcome and ignores
     /// a normal one (Erlang's exit signals with `trap_exit` on and off).
-    mutating func propagate(
+    package mutating func propagate(
         from: PID, outcome: ProcessOutcome, to serial: UInt64,
         pending: inout [PendingExit], effects: inout [ProcessEffect]
     ) {

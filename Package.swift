@@ -20,9 +20,9 @@ let package = Package(
         // The memberlist wire layer on its own, for the benchmarks and the fuzz target.
         .library(name: "CohortGossipWire", targets: ["Wire", "Gossip"]),
         // The internode mesh on its own, for the benchmarks.
-        .library(name: "CohortMesh", targets: ["CohortCore", "NIOSupport", "Mesh"]),
+        .library(name: "CohortMesh", targets: ["CohortCore", "NIOSupport", "MeshCore", "Mesh"]),
         // Raft over the mesh on its own, for the benchmarks.
-        .library(name: "CohortRaft", targets: ["CohortCore", "NIOSupport", "Mesh", "RaftCore", "RaftPersistence", "Raft"]),
+        .library(name: "CohortRaft", targets: ["CohortCore", "NIOSupport", "MeshCore", "Mesh", "RaftCore", "RaftPersistence", "Raft"]),
         .executable(name: "cohortd", targets: ["cohortd"]),
         .executable(name: "cohort", targets: ["cohort"]),
     ],
@@ -37,6 +37,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
         .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.0"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
     ],
     targets: [
         // Identity, durations, errors shared by every module.
@@ -62,12 +63,19 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The mesh's pure parts: per-class queues, the reliable relay stream, chunk reassembly, frame headers,
+        // the per-connection state machine, keepalive and reconnect decisions. No NIO, no I/O, no clock.
+        .target(
+            name: "MeshCore",
+            dependencies: ["CohortCore", .product(name: "DequeModule", package: "swift-collections")],
+            swiftSettings: strict
+        ),
         // The internode TCP mesh: handshake (authenticated and encrypted with a cluster key), framing,
         // per-class queues, reliable relay, request/reply; the MeshService shell.
         .target(
             name: "Mesh",
             dependencies: [
-                "CohortCore", "Observability", "NIOSupport", nio, nioPosix, logging, metrics, lifecycle,
+                "CohortCore", "MeshCore", "Observability", "NIOSupport", nio, nioPosix, logging, metrics, lifecycle,
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -157,7 +165,7 @@ let package = Package(
         .testTarget(name: "CohortCoreTests", dependencies: ["CohortCore"], swiftSettings: strict),
         .testTarget(
             name: "MeshTests",
-            dependencies: ["Mesh", "CohortTestKit", "Observability", nio, nioPosix, logging, lifecycle],
+            dependencies: ["Mesh", "MeshCore", "CohortTestKit", "Observability", nio, nioPosix, logging, lifecycle],
             swiftSettings: strict
         ),
         .testTarget(name: "ProcessesTests", dependencies: ["Processes", "ProcessCore", "CohortTestKit"], swiftSettings: strict),

@@ -2,6 +2,7 @@ import CohortTestKit
 import NIOCore
 import Testing
 @testable import Mesh
+@testable import MeshCore
 
 /// The frame header and the length-prefix decoder: round trips, limits and robustness.
 @Suite struct FrameCodecTests {
@@ -128,15 +129,15 @@ import Testing
 
     @Test func chunkReassemblyIsBoundedByTheMessageLimit() throws {
         var reassembler = ChunkReassembler(limit: 10)
-        try reassembler.append(buffer([1, 2, 3, 4]))
-        #expect(try reassembler.complete(with: buffer([5, 6])) == [1, 2, 3, 4, 5, 6])
+        try reassembler.append([1, 2, 3, 4])
+        #expect(try reassembler.complete(with: [5, 6]) == [1, 2, 3, 4, 5, 6])
         #expect(!reassembler.isCollecting)
-        try reassembler.append(buffer([UInt8](repeating: 0, count: 8)))
+        try reassembler.append([UInt8](repeating: 0, count: 8))
         #expect(throws: FrameError.messageTooLarge(bytes: 11, limit: 10)) {
-            try reassembler.append(buffer([1, 2, 3]))
+            try reassembler.append([1, 2, 3])
         }
         var fresh = ChunkReassembler(limit: 10)
-        let single = try fresh.complete(with: buffer([9]))
+        let single = try fresh.complete(with: [9])
         #expect(single == [9])
     }
 

@@ -2,6 +2,7 @@ import CohortCore
 import CohortTestKit
 import Testing
 @testable import Mesh
+@testable import MeshCore
 
 /// The writer's scheduling policy and the per-class drop policies, on the pure outbox.
 @Suite struct OutboxTests {

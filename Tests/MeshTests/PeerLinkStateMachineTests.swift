@@ -2,6 +2,7 @@ import CohortCore
 import CohortTestKit
 import Testing
 @testable import Mesh
+@testable import MeshCore
 
 /// One peer's link as a pure state machine: each event and the actions it returns, no socket. The
 /// connection handles are names ("c1", "c2"); epochs are the numbers the shell would hand out.

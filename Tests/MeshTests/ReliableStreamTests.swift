@@ -2,6 +2,7 @@ import CohortCore
 import CohortTestKit
 import Testing
 @testable import Mesh
+@testable import MeshCore
 
 /// The reliable relay stream as pure state machines: numbering, acknowledgement, resend and dedupe.
 @Suite struct ReliableStreamTests {

@@ -34,7 +34,7 @@ extension MeshService {
             metrics?.countIn(header.trafficClass, bytes: sealed.readableBytes + LengthPrefixedFrameDecoder.prefixBytes)
             switch header.kind {
             case .chunk:
-                try reassemblers[index].append(body)
+                try reassemblers[index].append(body.readableBytesView)
             case .ack:
                 link.peerAcknowledged(header.sequence)
             case .ping:
@@ -42,7 +42,7 @@ extension MeshService {
             case .pong:
                 break
             case .message, .request, .reply, .errorReply:
-                let payload = try reassemblers[index].complete(with: body)
+                let payload = try reassemblers[index].complete(with: body.readableBytesView)
                 if header.trafficClass == .relay {
                     let (deliver, armTimer) = link.acceptRelay(header.sequence, epoch: epoch)
                     if armTimer {

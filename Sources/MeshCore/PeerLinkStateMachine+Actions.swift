@@ -3,7 +3,7 @@ import CohortCore
 /// What the handlers of ``PeerLinkStateMachine`` ask the shell to do.
 extension PeerLinkStateMachine {
     /// What became of a message given to ``enqueue(_:in:)``.
-    enum EnqueueAction {
+    package enum EnqueueAction {
         /// Queued; `droppedOldest` older messages of the class made room for it (count them as
         /// `queue_full`). Set the class's depth gauge to `depth` and wake `wakeWriter`'s writer.
         case queued(droppedOldest: Int, depth: Int, wakeWriter: Connection?)
@@ -14,19 +14,19 @@ extension PeerLinkStateMachine {
     }
 
     /// Frames for one socket write, and what else the writer reports.
-    struct WriterBatch {
+    package struct WriterBatch {
         /// The frames, in the order to write them.
-        var frames: [OutboundFrame]
+        package var frames: [OutboundFrame]
         /// Requests dropped unsent because their deadline passed, by class (count them as `expired`).
-        var expired: [(TrafficClass, Int)]
+        package var expired: [(TrafficClass, Int)]
         /// Every class's depth after the take, by raw value.
-        var depths: [Int]
+        package var depths: [Int]
         /// A parked keepalive this batch wakes: it carries news the peer must confirm.
-        var wakeKeepalive: Connection?
+        package var wakeKeepalive: Connection?
     }
 
     /// What the writer of a connection does next.
-    enum WriterAction {
+    package enum WriterAction {
         /// Its connection is no longer the live one (replaced, lost, or the peer removed): stop.
         case stop
         /// Nothing to send: wait on the writer's doorbell. Count `expired` first.
@@ -36,19 +36,19 @@ extension PeerLinkStateMachine {
     }
 
     /// What activating a connection changed.
-    struct Activation {
+    package struct Activation {
         /// The connection it replaces: close it and wake its writer, which sees it is stale and stops.
-        var replaced: Connection?
+        package var replaced: Connection?
         /// Relay messages dropped because they were written to an incarnation of the peer that restarted.
-        var droppedForRestart: Int
+        package var droppedForRestart: Int
         /// Whether the peer had been connected before (a reconnect).
-        var reconnect: Bool
+        package var reconnect: Bool
         /// Every class's depth after the rewind, by raw value.
-        var depths: [Int]
+        package var depths: [Int]
     }
 
     /// What became of a connection whose handshake finished.
-    enum EstablishAction {
+    package enum EstablishAction {
         /// The peer was removed meanwhile: close the connection.
         case refuse
         /// It is the live connection now; its writer may start.
@@ -56,7 +56,7 @@ extension PeerLinkStateMachine {
     }
 
     /// What the end of a connection changed.
-    enum LossAction {
+    package enum LossAction {
         /// It was not the live one (replaced, or the peer removed): nothing changes.
         case wasNotLive
         /// The link is disconnected: wake the connection's writer (it stops), count and publish it.
@@ -64,7 +64,7 @@ extension PeerLinkStateMachine {
     }
 
     /// What to do with a relay message that arrived.
-    enum RelayAction {
+    package enum RelayAction {
         /// A duplicate (already delivered), or from a connection no longer live: drop it.
         case drop
         /// New: deliver it. An acknowledgement was queued when `wakeWriter` is set (wake it); arm the
@@ -73,7 +73,7 @@ extension PeerLinkStateMachine {
     }
 
     /// What the keepalive of a connection does after a look.
-    enum KeepaliveAction {
+    package enum KeepaliveAction {
         /// Its connection is no longer the live one: the keepalive ends.
         case stop
         /// Something arrived: look again after the interval.
@@ -88,18 +88,18 @@ extension PeerLinkStateMachine {
     }
 
     /// What a membership update asks of the shell.
-    struct UpdateAction {
+    package struct UpdateAction {
         /// Start a dial loop: we dial this peer and none runs.
-        var startDialing: Bool
+        package var startDialing: Bool
         /// The live connection goes to an older incarnation than membership reports (the peer restarted
         /// without our noticing): close it.
-        var closeStale: LiveConnection?
+        package var closeStale: LiveConnection?
         /// The address changed: wake a dial loop pausing before its next attempt, so it uses it now.
-        var wakeDialer: Bool
+        package var wakeDialer: Bool
     }
 
     /// What the dial loop does after an attempt.
-    enum DialAction: Equatable {
+    package enum DialAction: Equatable {
         /// Pause this long (or until woken by a new address or the removal), then dial again.
         case retry(after: Duration)
         /// The peer was removed: the loop ends.
@@ -107,11 +107,11 @@ extension PeerLinkStateMachine {
     }
 
     /// What removing the peer leaves for the shell.
-    struct Removal {
+    package struct Removal {
         /// Every message still queued, by class (count them as dropped).
-        var messages: [(TrafficClass, [OutboundMessage])]
+        package var messages: [(TrafficClass, [OutboundMessage])]
         /// The live connection: close it, wake its writer (it stops) and count it gone.
-        var connection: Connection?
+        package var connection: Connection?
     }
 }
 

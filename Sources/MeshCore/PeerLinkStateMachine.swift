@@ -1,9 +1,14 @@
 import CohortCore
 
 /// Where a peer is dialled, from membership.
-struct PeerAddress: Equatable, Sendable {
-    var host: String
-    var port: Int
+package struct PeerAddress: Equatable, Sendable {
+    package var host: String
+    package var port: Int
+
+    package init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
 }
 
 /// Everything the mesh keeps about one peer, as one state machine: its queues and the reliable relay
@@ -24,21 +29,21 @@ struct PeerAddress: Equatable, Sendable {
 /// closed; only the live connection's writer gets frames; relay messages stay queued across connections
 /// until acknowledged (or written to an incarnation that restarted) or the peer is removed; once removed,
 /// nothing is queued, connected or dialled again.
-struct PeerLinkStateMachine<Connection: Sendable>: Sendable {
+package struct PeerLinkStateMachine<Connection: Sendable>: Sendable {
     /// The connection that carries the link's traffic.
-    struct LiveConnection: Sendable {
+    package struct LiveConnection: Sendable {
         /// Unique per connection in the service; stale tasks of a replaced connection recognise themselves.
-        var epoch: UInt64
+        package var epoch: UInt64
         /// The shell's handle: what to close and whose tasks to wake.
-        var connection: Connection
+        package var connection: Connection
         /// The boot of the peer at the other end.
-        var peerIncarnation: Incarnation
+        package var peerIncarnation: Incarnation
         /// What the connection's keepalive has seen, and whether it is parked.
-        var keepalive: KeepaliveWatch
+        package var keepalive: KeepaliveWatch
     }
 
     /// Where the link stands.
-    enum Phase: Sendable {
+    package enum Phase: Sendable {
         /// No connection: messages queue for the next one.
         case disconnected
         /// One connection with a finished handshake carries the traffic.
@@ -48,7 +53,7 @@ struct PeerLinkStateMachine<Connection: Sendable>: Sendable {
     }
 
     /// Our reliable relay stream to this peer, named in every handshake.
-    let streamID: UInt64
+    package let streamID: UInt64
     private(set) var phase: Phase = .disconnected
     private var outbox: PeerOutbox
     private var receiving = ReliableReceiveStream()
@@ -57,9 +62,9 @@ struct PeerLinkStateMachine<Connection: Sendable>: Sendable {
     /// The peer's address from membership; nil until `setPeer` (a peer known only by its connection to us).
     private(set) var address: PeerAddress?
     /// Introduced by `setPeer`, not only by a connection it made to us.
-    private(set) var isKnown: Bool
+    package private(set) var isKnown: Bool
     /// A dial loop runs for this peer.
-    private(set) var isDialing = false
+    package private(set) var isDialing = false
     private var everConnected = false
     private var backoff: ReconnectBackoff
     private let keepaliveInterval: Duration
@@ -67,7 +72,7 @@ struct PeerLinkStateMachine<Connection: Sendable>: Sendable {
 
     /// A disconnected link with empty queues. `known`: introduced by `setPeer`; `settings` gives the queue
     /// bounds, the keepalive timing, the acknowledgement batch and the redial backoff.
-    init(streamID: UInt64, known: Bool, settings: MeshSettings) {
+    package init(streamID: UInt64, known: Bool, settings: MeshSettings) {
         self.streamID = streamID
         isKnown = known
         outbox = PeerOutbox(queues: settings.queues, streamID: streamID)
@@ -80,36 +85,36 @@ struct PeerLinkStateMachine<Connection: Sendable>: Sendable {
     // MARK: Queries
 
     /// The live connection, if any.
-    var live: LiveConnection? {
+    package var live: LiveConnection? {
         guard case .connected(let live) = phase else { return nil }
         return live
     }
 
     /// Whether the peer was removed.
-    var isRemoved: Bool {
+    package var isRemoved: Bool {
         if case .removed = phase { return true }
         return false
     }
 
     /// Messages held for `trafficClass` (relay: until acknowledged).
-    func depth(_ trafficClass: TrafficClass) -> Int {
+    package func depth(_ trafficClass: TrafficClass) -> Int {
         outbox.depth(trafficClass)
     }
 
     /// Messages held, by class raw value (for the depth gauges).
-    var depths: [Int] {
+    package var depths: [Int] {
         TrafficClass.allCases.map { outbox.depth($0) }
     }
 
     /// The resume point to state in a handshake for the peer's stream `streamID` (changes nothing).
-    func resumePoint(forStream streamID: UInt64) -> UInt64 {
+    package func resumePoint(forStream streamID: UInt64) -> UInt64 {
         receiving.resumePoint(forStream: streamID)
     }
 
     // MARK: Sending
 
     /// A message for the peer, in `trafficClass`'s queue (FIFO per class, bounded by its policy).
-    mutating func enqueue(_ message: OutboundMessage, in trafficClass: TrafficClass) -> EnqueueAction {
+    package mutating func enqueue(_ message: OutboundMessage, in trafficClass: TrafficClass) -> EnqueueAction {
         if isRemoved { return .removed }
         let (queued, droppedOldest) = outbox.enqueue(message, in: trafficClass)
         let depth = outbox.depth(trafficClass)
@@ -121,7 +126,7 @@ struct PeerLinkStateMachine<Connection: Sendable>: Sendable {
     /// the outbox's priority; payloads leave in chunks of `chunkBytes`. A batch with anything besides
     /// answers (pongs, relay acknowledgements) counts as sending for the keepalive; answers do not, or two
     /// idle sides would keep each other awake.
-    mutating func takeBatch(
+    package mutating func takeBatch(
         epoch: UInt64, now: ContinuousClock.Instant, chunkBytes: Int, maxBytes: Int, maxFrames: Int
     ) -> WriterAction {
         guard case .connected(var live) = phase, live.epoch == epoch else { return .stop }
@@ -142,14 +147,14 @@ struct PeerLinkStateMachine<Connection: Sendable>: Sendable {
     }
 
     /// The peer pinged us (`id`): queue the pong. Returns the writer to wake.
-    mutating func pingArrived(_ id: UInt64) -> Connection? {
+    package mutating func pingArrived(_ id: UInt64) -> Connection? {
         guard !isRemoved else { return nil }
         outbox.pong(id)
         return live?.connection
     }
 
     /// The peer acknowledged our relay stream through `sequence`. Returns the relay depth after it.
-    mutating func acknowledgementArrived(_ sequence: UInt64) -> Int {
+    package mutating func acknowledgementArrived(_ sequence: UInt64) -> Int {
         outbox.peerAcknowledged(sequence)
         return outbox.depth(.relay)
     }
@@ -161,7 +166,7 @@ struct PeerLinkStateMachine<Connection: Sendable>: Sendable {
     /// replaces any live connection (the dialler only dials without one, so an older one is dead). The
     /// relay stream rewinds to resend what the peer has not delivered, a partly written message restarts
     /// and the old connection's pings and pongs are dropped.
-    mutating func connectionEstablished(
+    package mutating func connectionEstablished(
         _ connection: Connection, epoch: UInt64, peerIncarnation: Incarnation, resume: UInt64, peerStreamID: UInt64
     ) -> EstablishAction {
         let replaced: Connection?
@@ -183,14 +188,14 @@ struct PeerLinkStateMachine<Connection: Sendable>: Sendable {
 
     /// Connection `epoch` ended. What was queued stays for the next connection. (The shell fails the
     /// non-relay requests written on it in either case.)
-    mutating func connectionLost(epoch: UInt64) -> LossAction {
+    package mutating func connectionLost(epoch: UInt64) -> LossAction {
         guard case .connected(let live) = phase, live.epoch == epoch else { return .wasNotLive }
         phase = .disconnected
         return .disconnected(live.connection)
     }
 
     /// A frame arrived on connection `epoch`: the path works (for the keepalive).
-    mutating func peerHeard(epoch: UInt64) {
+    package mutating func peerHeard(epoch: UInt64) {
         guard case .connected(var live) = phase, live.epoch == epoch else { return }
         live.keepalive.peerHeard()
         phase = .connected(live)
@@ -198,7 +203,7 @@ struct PeerLinkStateMachine<Connection: Sendable>: Sendable {
 
     /// Relay message `sequence` arrived on connection `epoch`. Acknowledged at once after
     /// `ackEveryMessages` deliveries, else by the acknowledgement timer.
-    mutating func relayArrived(_ sequence: UInt64, epoch: UInt64) -> RelayAction {
+    package mutating func relayArrived(_ sequence: UInt64, epoch: UInt64) -> RelayAction {
         guard case .connected(let live) = phase, live.epoch == epoch, receiving.accept(sequence) else { return .drop }
         if receiving.unacknowledged >= UInt64(ackEveryMessages), let ack = receiving.takeAcknowledgement() {
             outbox.acknowledge(ack)
@@ -211,7 +216,7 @@ struct PeerLinkStateMachine<Connection: Sendable>: Sendable {
 
     /// The acknowledgement timer fired: acknowledge whatever was delivered since the last one. Returns
     /// the writer to wake when an acknowledgement was queued.
-    mutating func ackTimerFired() -> Connection? {
+    package mutating func ackTimerFired() -> Connection? {
         ackTimerArmed = false
         guard !isRemoved, let ack = receiving.takeAcknowledgement() else { return nil }
         outbox.acknowledge(ack)
@@ -222,7 +227,7 @@ struct PeerLinkStateMachine<Connection: Sendable>: Sendable {
     /// nothing arrived since the last look, closes after the dead-peer timeout of silence, and parks when
     /// the connection is idle — this side sent nothing for a whole interval, the peer was heard after
     /// this side's last send, and no ping is unanswered.
-    mutating func keepaliveLook(epoch: UInt64, pingID: UInt64) -> KeepaliveAction {
+    package mutating func keepaliveLook(epoch: UInt64, pingID: UInt64) -> KeepaliveAction {
         guard case .connected(var live) = phase, live.epoch == epoch else { return .stop }
         let decision = live.keepalive.look()
         phase = .connected(live)
@@ -243,7 +248,7 @@ struct PeerLinkStateMachine<Connection: Sendable>: Sendable {
 
     /// Membership reports the peer at `address`, of `incarnation` when known; `weDial` when our ID is the
     /// smaller. Makes the peer known (sends to it queue from now on).
-    mutating func update(address: PeerAddress, incarnation: Incarnation?, weDial: Bool) -> UpdateAction {
+    package mutating func update(address: PeerAddress, incarnation: Incarnation?, weDial: Bool) -> UpdateAction {
         let moved = self.address != address
         self.address = address
         isKnown = true
@@ -256,14 +261,14 @@ struct PeerLinkStateMachine<Connection: Sendable>: Sendable {
     }
 
     /// Where the dial loop dials next; nil once the peer is removed (the loop ends).
-    var dialTarget: PeerAddress? {
+    package var dialTarget: PeerAddress? {
         isRemoved ? nil : address
     }
 
     /// A dial attempt ended (it failed to connect, or its connection ended); `handshakeFinished` when it
     /// got as far as a finished handshake, which resets the backoff. The pause starts at the initial one
     /// and doubles to the maximum, scaled by a jitter drawn from `generator`.
-    mutating func dialAttemptEnded(handshakeFinished: Bool, using generator: inout some RandomNumberGenerator) -> DialAction {
+    package mutating func dialAttemptEnded(handshakeFinished: Bool, using generator: inout some RandomNumberGenerator) -> DialAction {
         if handshakeFinished { backoff.reset() }
         guard dialTarget != nil else {
             isDialing = false
@@ -273,14 +278,14 @@ struct PeerLinkStateMachine<Connection: Sendable>: Sendable {
     }
 
     /// The dial loop ended (the peer was removed, or the service is stopping).
-    mutating func dialLoopEnded() {
+    package mutating func dialLoopEnded() {
         isDialing = false
     }
 
     /// The peer left: drops every queued message and ends the relay streams. Terminal: later sends are
     /// refused, a connection that finishes its handshake is refused and the dial loop stops. (The shell
     /// also wakes a pausing dial loop and fails the requests to the peer.)
-    mutating func remove() -> Removal {
+    package mutating func remove() -> Removal {
         let connection = live?.connection
         phase = .removed
         return Removal(messages: outbox.removeAll(), connection: connection)

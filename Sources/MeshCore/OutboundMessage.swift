@@ -1,37 +1,40 @@
-import NIOCore
-
 /// One message waiting in a peer's queue.
-struct OutboundMessage: Sendable {
+package struct OutboundMessage: Sendable {
     /// `.message`, `.request`, `.reply` or `.errorReply`.
-    var kind: FrameKind
-    var endpoint: MeshEndpoint
+    package var kind: FrameKind
+    package var endpoint: MeshEndpoint
     /// Non-zero for requests and replies.
-    var requestID: UInt64 = 0
+    package var requestID: UInt64 = 0
     /// A request's absolute deadline; the frame carries the time left when written.
-    var deadline: ContinuousClock.Instant?
-    var payload: [UInt8]
+    package var deadline: ContinuousClock.Instant?
+    package var payload: [UInt8]
+
+    package init(
+        kind: FrameKind, endpoint: MeshEndpoint, requestID: UInt64 = 0, deadline: ContinuousClock.Instant? = nil,
+        payload: [UInt8]
+    ) {
+        self.kind = kind
+        self.endpoint = endpoint
+        self.requestID = requestID
+        self.deadline = deadline
+        self.payload = payload
+    }
 }
 
 /// One frame the writer should encode: a header and a slice of a queued payload (no copy).
-struct OutboundFrame: Sendable {
-    var header: FrameHeader
-    var payload: ArraySlice<UInt8>
+package struct OutboundFrame: Sendable {
+    package var header: FrameHeader
+    package var payload: ArraySlice<UInt8>
 
     /// The frame's body size before sealing.
-    var bodyBytes: Int { FrameHeader.size + payload.count }
-
-    /// Appends the frame body to `buffer`.
-    func write(to buffer: inout ByteBuffer) {
-        header.write(to: &buffer)
-        buffer.writeBytes(payload)
-    }
+    package var bodyBytes: Int { FrameHeader.size + payload.count }
 }
 
 /// Splitting a queued message into frames: chunks of `chunkBytes`, then the final frame with the real
 /// header. Shared by the plain class queues and the reliable relay stream.
-enum MessageFraming {
+package enum MessageFraming {
     /// The next frame of `message`, of which `offset` bytes have been sent; `done` when it was the last.
-    static func frame(
+    package static func frame(
         of message: OutboundMessage, trafficClass: TrafficClass, sequence: UInt64, offset: Int, chunkBytes: Int,
         now: ContinuousClock.Instant
     ) -> (frame: OutboundFrame, done: Bool) {
@@ -52,7 +55,7 @@ enum MessageFraming {
     }
 
     /// The time left, rounded up, at least 1 (0 on the wire means "no deadline").
-    static func millisecondsLeft(until deadline: ContinuousClock.Instant, now: ContinuousClock.Instant) -> UInt32 {
+    package static func millisecondsLeft(until deadline: ContinuousClock.Instant, now: ContinuousClock.Instant) -> UInt32 {
         let left = now.duration(to: deadline)
         guard left > .zero else { return 1 }
         let (seconds, attoseconds) = left.components

@@ -1,7 +1,5 @@
-import NIOCore
-
 /// What a frame is.
-enum FrameKind: UInt8, Sendable, CaseIterable {
+package enum FrameKind: UInt8, Sendable, CaseIterable {
     /// A one-way message to an endpoint.
     case message = 0
     /// A request expecting a reply with the same request ID.
@@ -21,7 +19,7 @@ enum FrameKind: UInt8, Sendable, CaseIterable {
     case pong = 7
 
     /// Kinds that carry an application payload to an endpoint.
-    var isData: Bool {
+    package var isData: Bool {
         switch self {
         case .message, .request, .reply, .errorReply: true
         case .chunk, .ack, .ping, .pong: false
@@ -41,43 +39,31 @@ enum FrameKind: UInt8, Sendable, CaseIterable {
 /// 24 payload    …    the rest of the frame
 /// ```
 /// Big-endian throughout. A fixed layout keeps the decoder trivially total.
-struct FrameHeader: Equatable, Sendable {
+package struct FrameHeader: Equatable, Sendable {
     /// The encoded size.
-    static let size = 24
+    package static let size = 24
 
-    var trafficClass: TrafficClass
-    var kind: FrameKind
-    var endpoint: MeshEndpoint = MeshEndpoint(rawValue: 0)
-    var sequence: UInt64 = 0
-    var requestID: UInt64 = 0
-    var deadlineMilliseconds: UInt32 = 0
+    package var trafficClass: TrafficClass
+    package var kind: FrameKind
+    package var endpoint: MeshEndpoint = MeshEndpoint(rawValue: 0)
+    package var sequence: UInt64 = 0
+    package var requestID: UInt64 = 0
+    package var deadlineMilliseconds: UInt32 = 0
 
-    /// Appends the header to `buffer`.
-    func write(to buffer: inout ByteBuffer) {
-        buffer.writeMultipleIntegers(
-            trafficClass.rawValue, kind.rawValue, endpoint.rawValue, sequence, requestID, deadlineMilliseconds
-        )
+    package init(
+        trafficClass: TrafficClass, kind: FrameKind, endpoint: MeshEndpoint = MeshEndpoint(rawValue: 0),
+        sequence: UInt64 = 0, requestID: UInt64 = 0, deadlineMilliseconds: UInt32 = 0
+    ) {
+        self.trafficClass = trafficClass
+        self.kind = kind
+        self.endpoint = endpoint
+        self.sequence = sequence
+        self.requestID = requestID
+        self.deadlineMilliseconds = deadlineMilliseconds
     }
 
-    /// Reads a header from the front of `buffer` and checks that it makes sense for its kind, leaving the
-    /// payload readable. Total: every byte sequence gives a header or a ``FrameError``.
-    static func read(from buffer: inout ByteBuffer) throws(FrameError) -> FrameHeader {
-        guard let (classByte, kindByte, endpoint, sequence, requestID, deadline) = buffer.readMultipleIntegers(
-            as: (UInt8, UInt8, UInt16, UInt64, UInt64, UInt32).self
-        ) else {
-            throw .malformed("frame of \(buffer.readableBytes) bytes is shorter than its \(size)-byte header")
-        }
-        guard let trafficClass = TrafficClass(rawValue: classByte) else { throw .unknownClass(classByte) }
-        guard let kind = FrameKind(rawValue: kindByte) else { throw .unknownKind(kindByte) }
-        let header = FrameHeader(
-            trafficClass: trafficClass, kind: kind, endpoint: MeshEndpoint(rawValue: endpoint), sequence: sequence,
-            requestID: requestID, deadlineMilliseconds: deadline
-        )
-        try header.validate(payloadBytes: buffer.readableBytes)
-        return header
-    }
-
-    private func validate(payloadBytes: Int) throws(FrameError) {
+    /// Checks that the header makes sense for its kind with `payloadBytes` after it.
+    package func validate(payloadBytes: Int) throws(FrameError) {
         switch kind {
         case .ack, .ping, .pong:
             guard trafficClass == .control, payloadBytes == 0 else {

@@ -1,7 +1,7 @@
 /// Why a connection's byte stream was refused after the handshake; each closes that connection only.
 ///
 /// ``reason`` is the label of `internode_frame_errors_total{reason}`.
-enum FrameError: Error, Equatable, Sendable {
+package enum FrameError: Error, Equatable, Sendable {
     /// A length prefix above the limit, refused before any of the body is buffered.
     case oversized(length: Int, limit: Int)
     /// The connection ended in the middle of a frame.
@@ -20,13 +20,13 @@ enum FrameError: Error, Equatable, Sendable {
     case messageTooLarge(bytes: Int, limit: Int)
 
     /// Every reason label, for creating the counters at zero.
-    static let reasons = [
+    package static let reasons = [
         "oversized", "truncated", "malformed", "unknown_class", "unknown_kind", "bad_tag", "counter_exhausted",
         "message_too_large", "io",
     ]
 
     /// The metric label.
-    var reason: String {
+    package var reason: String {
         switch self {
         case .oversized: "oversized"
         case .truncated: "truncated"

@@ -1,13 +1,13 @@
-import NIOCore
+import DequeModule
 
 /// The bounded FIFO of one unreliable class (control, raft, bulk) to one peer.
 ///
 /// A message larger than the chunk size leaves the queue one chunk at a time, so the writer can put other
 /// classes' frames between its chunks; within the class, its chunks are contiguous.
-struct ClassQueue: Sendable {
-    let trafficClass: TrafficClass
-    let limit: MeshQueueLimit
-    private(set) var messages = CircularBuffer<OutboundMessage>()
+package struct ClassQueue: Sendable {
+    package let trafficClass: TrafficClass
+    package let limit: MeshQueueLimit
+    private(set) var messages = Deque<OutboundMessage>()
     /// Payload bytes held.
     private(set) var bytes = 0
     /// Bytes of the head message already sent as chunks.
@@ -15,17 +15,17 @@ struct ClassQueue: Sendable {
     /// Requests dropped because their deadline passed before they were written, since last taken.
     private(set) var expired = 0
 
-    init(trafficClass: TrafficClass, limit: MeshQueueLimit) {
+    package init(trafficClass: TrafficClass, limit: MeshQueueLimit) {
         self.trafficClass = trafficClass
         self.limit = limit
     }
 
     /// Messages held.
-    var count: Int { messages.count }
+    package var count: Int { messages.count }
 
     /// Queues `message` under the class's policy. Returns whether it was queued and how many older
     /// messages were dropped to make room (only with ``MeshDropPolicy/dropOldest``).
-    mutating func enqueue(_ message: OutboundMessage) -> (queued: Bool, droppedOldest: Int) {
+    package mutating func enqueue(_ message: OutboundMessage) -> (queued: Bool, droppedOldest: Int) {
         if fits(message.payload.count, count: messages.count, bytes: bytes) {
             append(message)
             return (true, 0)
@@ -56,7 +56,7 @@ struct ClassQueue: Sendable {
 
     /// The next frame: a chunk of the head message or its final frame. Requests whose deadline has passed
     /// are dropped unsent (the requester has timed out) and counted in ``expired``.
-    mutating func popFrame(now: ContinuousClock.Instant, chunkBytes: Int) -> OutboundFrame? {
+    package mutating func popFrame(now: ContinuousClock.Instant, chunkBytes: Int) -> OutboundFrame? {
         while let head = messages.first {
             if headOffset == 0, head.kind == .request, let deadline = head.deadline, deadline <= now {
                 bytes -= messages.removeFirst().payload.count
@@ -78,13 +78,13 @@ struct ClassQueue: Sendable {
     }
 
     /// Returns and resets the count of expired requests.
-    mutating func takeExpired() -> Int {
+    package mutating func takeExpired() -> Int {
         defer { expired = 0 }
         return expired
     }
 
     /// Drops everything, returning the messages (to fail their requests and count the drops).
-    mutating func removeAll() -> [OutboundMessage] {
+    package mutating func removeAll() -> [OutboundMessage] {
         let all = Array(messages)
         messages.removeAll()
         bytes = 0
@@ -94,7 +94,7 @@ struct ClassQueue: Sendable {
 
     /// Forgets chunk progress: the connection that carried the head's first chunks is gone, so the
     /// next connection must send the head from its start.
-    mutating func restartHead() {
+    package mutating func restartHead() {
         headOffset = 0
     }
 }

@@ -1,34 +1,32 @@
-import NIOCore
-
 /// Puts a chunked message of one class back together, bounded by the message size limit.
 ///
 /// One per class per connection: chunks of one message are contiguous within their class, and a cut
 /// connection discards a half-received message (the sender restarts it on the next connection).
-struct ChunkReassembler: Sendable {
-    let limit: Int
+package struct ChunkReassembler: Sendable {
+    package let limit: Int
     private var parts: [UInt8] = []
 
-    init(limit: Int) {
+    package init(limit: Int) {
         self.limit = limit
     }
 
     /// Whether a message is half received.
-    var isCollecting: Bool { !parts.isEmpty }
+    package var isCollecting: Bool { !parts.isEmpty }
 
     /// Adds a leading chunk.
-    mutating func append(_ chunk: ByteBuffer) throws(FrameError) {
-        try checkSize(adding: chunk.readableBytes)
-        if parts.isEmpty { parts.reserveCapacity(min(limit, chunk.readableBytes * 4)) }
-        parts.append(contentsOf: chunk.readableBytesView)
+    package mutating func append(_ chunk: some Collection<UInt8>) throws(FrameError) {
+        try checkSize(adding: chunk.count)
+        if parts.isEmpty { parts.reserveCapacity(min(limit, chunk.count * 4)) }
+        parts.append(contentsOf: chunk)
     }
 
     /// The whole payload, given its final frame's payload.
-    mutating func complete(with last: ByteBuffer) throws(FrameError) -> [UInt8] {
-        guard !parts.isEmpty else { return Array(last.readableBytesView) }
-        try checkSize(adding: last.readableBytes)
+    package mutating func complete(with last: some Collection<UInt8>) throws(FrameError) -> [UInt8] {
+        guard !parts.isEmpty else { return Array(last) }
+        try checkSize(adding: last.count)
         var whole = parts
         parts = []
-        whole.append(contentsOf: last.readableBytesView)
+        whole.append(contentsOf: last)
         return whole
     }
 

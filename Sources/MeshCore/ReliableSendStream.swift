@@ -1,5 +1,5 @@
+import DequeModule
 import CohortCore
-import NIOCore
 
 /// The sending half of the reliable relay stream to one peer, as a pure state machine.
 ///
@@ -10,17 +10,17 @@ import NIOCore
 ///
 /// When the peer restarts (a new incarnation), messages already written to the old one are dropped —
 /// they were addressed to processes that no longer exist — and the ones never written are kept.
-struct ReliableSendStream: Sendable {
-    struct Entry: Sendable {
-        var sequence: UInt64
-        var message: OutboundMessage
+package struct ReliableSendStream: Sendable {
+    package struct Entry: Sendable {
+        package var sequence: UInt64
+        package var message: OutboundMessage
     }
 
-    let limit: MeshQueueLimit
+    package let limit: MeshQueueLimit
     /// Names this stream in the handshake; a new stream (after removal and re-adding) has a new ID, so
     /// the receiver starts afresh instead of taking our new numbers for duplicates.
-    let streamID: UInt64
-    private(set) var entries = CircularBuffer<Entry>()
+    package let streamID: UInt64
+    private(set) var entries = Deque<Entry>()
     private(set) var bytes = 0
     /// `entries[cursor...]` have not been written on the current connection.
     private(set) var cursor = 0
@@ -31,19 +31,19 @@ struct ReliableSendStream: Sendable {
     /// The incarnation of the peer the written messages went to.
     private(set) var peerIncarnation: Incarnation?
 
-    init(limit: MeshQueueLimit, streamID: UInt64) {
+    package init(limit: MeshQueueLimit, streamID: UInt64) {
         self.limit = limit
         self.streamID = streamID
     }
 
     /// Messages held (unsent and unacknowledged).
-    var count: Int { entries.count }
+    package var count: Int { entries.count }
 
     /// Messages not yet written on the current connection.
-    var unsent: Int { entries.count - cursor }
+    package var unsent: Int { entries.count - cursor }
 
     /// Queues `message` with the next sequence number; false when the stream is full.
-    mutating func enqueue(_ message: OutboundMessage) -> Bool {
+    package mutating func enqueue(_ message: OutboundMessage) -> Bool {
         guard entries.count < limit.maxMessages, bytes + message.payload.count <= limit.maxBytes else { return false }
         entries.append(Entry(sequence: nextSequence, message: message))
         nextSequence += 1
@@ -52,7 +52,7 @@ struct ReliableSendStream: Sendable {
     }
 
     /// The next frame to write (a chunk or a final frame carrying the sequence number).
-    mutating func popFrame(now: ContinuousClock.Instant, chunkBytes: Int) -> OutboundFrame? {
+    package mutating func popFrame(now: ContinuousClock.Instant, chunkBytes: Int) -> OutboundFrame? {
         guard cursor < entries.count else { return nil }
         let entry = entries[entries.index(entries.startIndex, offsetBy: cursor)]
         let (frame, done) = MessageFraming.frame(
@@ -71,7 +71,7 @@ struct ReliableSendStream: Sendable {
 
     /// Releases every message up to `sequence` (clamped to what was written). Returns how many.
     @discardableResult
-    mutating func acknowledge(through sequence: UInt64) -> Int {
+    package mutating func acknowledge(through sequence: UInt64) -> Int {
         let through = min(sequence, highestWritten)
         var released = 0
         while let first = entries.first, first.sequence <= through {
@@ -85,7 +85,7 @@ struct ReliableSendStream: Sendable {
     /// Starts a new connection to a peer of `incarnation` that has delivered everything up to
     /// `resume`: rewinds to resend the rest. Returns how many messages were dropped because the peer
     /// restarted.
-    mutating func resume(after resume: UInt64, peerIncarnation incarnation: Incarnation) -> Int {
+    package mutating func resume(after resume: UInt64, peerIncarnation incarnation: Incarnation) -> Int {
         var dropped = 0
         if let previous = peerIncarnation, previous != incarnation {
             while let first = entries.first, first.sequence <= highestWritten {
@@ -102,7 +102,7 @@ struct ReliableSendStream: Sendable {
     }
 
     /// Drops everything (the peer left), returning the messages.
-    mutating func removeAll() -> [OutboundMessage] {
+    package mutating func removeAll() -> [OutboundMessage] {
         let all = entries.map(\.message)
         entries.removeAll()
         bytes = 0
@@ -116,7 +116,7 @@ struct ReliableSendStream: Sendable {
 ///
 /// Delivers a message only if its sequence is beyond the last delivered one — a resent duplicate is
 /// dropped — and remembers, per sender stream, where to resume.
-struct ReliableReceiveStream: Sendable {
+package struct ReliableReceiveStream: Sendable {
     /// The sender stream being received; nil before the first connection.
     private(set) var streamID: UInt64?
     /// The last sequence delivered to a handler.
@@ -124,17 +124,17 @@ struct ReliableReceiveStream: Sendable {
     /// The last sequence acknowledged to the sender.
     private(set) var acknowledged: UInt64 = 0
 
-    init() {}
+    package init() {}
 
     /// The resume point to state for a sender whose stream is `streamID`: 0 for a stream we do not know.
     /// Pure: nothing changes until ``adopt(stream:)``, so an unauthenticated hello cannot reset it.
-    func resumePoint(forStream streamID: UInt64) -> UInt64 {
+    package func resumePoint(forStream streamID: UInt64) -> UInt64 {
         streamID == self.streamID ? lastDelivered : 0
     }
 
     /// Adopts the stream of an authenticated connection, starting afresh if it is another stream. The
     /// resume point stated in the handshake acknowledges everything up to it.
-    mutating func adopt(stream streamID: UInt64) {
+    package mutating func adopt(stream streamID: UInt64) {
         if streamID != self.streamID {
             self.streamID = streamID
             lastDelivered = 0
@@ -143,7 +143,7 @@ struct ReliableReceiveStream: Sendable {
     }
 
     /// Whether a message numbered `sequence` should be delivered (it is new); records it if so.
-    mutating func accept(_ sequence: UInt64) -> Bool {
+    package mutating func accept(_ sequence: UInt64) -> Bool {
         // Gaps are accepted: they arise only when the sender deliberately dropped messages (our restart).
         guard sequence > lastDelivered else { return false }
         lastDelivered = sequence
@@ -151,10 +151,10 @@ struct ReliableReceiveStream: Sendable {
     }
 
     /// Messages delivered but not yet acknowledged.
-    var unacknowledged: UInt64 { lastDelivered - acknowledged }
+    package var unacknowledged: UInt64 { lastDelivered - acknowledged }
 
     /// The sequence to acknowledge now, or nil when nothing new was delivered.
-    mutating func takeAcknowledgement() -> UInt64? {
+    package mutating func takeAcknowledgement() -> UInt64? {
         guard lastDelivered > acknowledged else { return nil }
         acknowledged = lastDelivered
         return lastDelivered

@@ -1,9 +1,9 @@
 /// The keepalive's decision at each look: nothing (something arrived), ping (silent since the last look),
 /// close (silent for the dead-peer timeout), or park (idle: this side sent nothing, the peer was heard
 /// after its last send, and no ping is unanswered).
-struct Keepalive: Sendable {
+package struct Keepalive: Sendable {
     /// What one look decides.
-    enum Action: Equatable, Sendable {
+    package enum Action: Equatable, Sendable {
         case nothing
         case ping
         case close(silentFor: Duration)
@@ -11,20 +11,20 @@ struct Keepalive: Sendable {
     }
 
     /// The time between looks.
-    let interval: Duration
+    package let interval: Duration
     /// Silence after which the connection is closed.
-    let deadAfter: Duration
+    package let deadAfter: Duration
     private var silent: Duration = .zero
 
     /// A keepalive looking every `interval` that gives up after `deadAfter` of silence.
-    init(interval: Duration, deadAfter: Duration) {
+    package init(interval: Duration, deadAfter: Duration) {
         self.interval = interval
         self.deadAfter = deadAfter
     }
 
     /// `heard`: a frame arrived since the last look; `sent`: this side wrote one (a ping included);
     /// `answered`: a frame arrived after this side's last write.
-    mutating func look(heard: Bool, sent: Bool, answered: Bool) -> Action {
+    package mutating func look(heard: Bool, sent: Bool, answered: Bool) -> Action {
         if !sent, answered, silent == .zero { return .park }
         silent = heard ? .zero : silent + interval
         if silent >= deadAfter { return .close(silentFor: silent) }
@@ -38,7 +38,7 @@ struct Keepalive: Sendable {
 ///
 /// Part of the connection's state in ``PeerLinkStateMachine``, so a frame heard, a batch taken and a look
 /// are each one transition under the link's lock.
-struct KeepaliveWatch: Sendable {
+package struct KeepaliveWatch: Sendable {
     private var keepalive: Keepalive
     /// A frame arrived since the last look; true at first, for the handshake just heard.
     private var heard = true
@@ -49,25 +49,25 @@ struct KeepaliveWatch: Sendable {
     /// `sends` at the previous look.
     private var sendsAtLastLook: UInt64 = 0
     /// Parked: no look is scheduled until the writer next takes a batch with news.
-    private(set) var isParked = false
+    package private(set) var isParked = false
 
     /// A watch for a connection whose handshake just finished.
-    init(interval: Duration, deadAfter: Duration) {
+    package init(interval: Duration, deadAfter: Duration) {
         keepalive = Keepalive(interval: interval, deadAfter: deadAfter)
     }
 
     /// The time between looks.
-    var interval: Duration { keepalive.interval }
+    package var interval: Duration { keepalive.interval }
 
     /// A frame arrived from the peer.
-    mutating func peerHeard() {
+    package mutating func peerHeard() {
         heard = true
         sendsWhenLastHeard = sends
     }
 
     /// The writer took a batch with news. Returns true when that unparks the keepalive, which then starts
     /// a fresh window: what arrived while it was parked does not count.
-    mutating func sent() -> Bool {
+    package mutating func sent() -> Bool {
         sends += 1
         guard isParked else { return false }
         isParked = false
@@ -76,7 +76,7 @@ struct KeepaliveWatch: Sendable {
     }
 
     /// The periodic look: decides, and parks when the decision is to park.
-    mutating func look() -> Keepalive.Action {
+    package mutating func look() -> Keepalive.Action {
         let sent = sends != sendsAtLastLook
         sendsAtLastLook = sends
         let action = keepalive.look(heard: heard, sent: sent, answered: sendsWhenLastHeard == sends)

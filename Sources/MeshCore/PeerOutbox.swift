@@ -6,7 +6,7 @@ import CohortCore
 /// ``nextFrame(now:chunkBytes:)`` is the writer's scheduling policy: signals first, then `control`, then
 /// `raft`, then `relay` and `bulk` in turns. Strict priority above relay/bulk is deliberate: a relay flood
 /// can never delay Raft, and control and raft traffic is small by nature.
-struct PeerOutbox: Sendable {
+package struct PeerOutbox: Sendable {
     private(set) var control: ClassQueue
     private(set) var raft: ClassQueue
     private(set) var bulk: ClassQueue
@@ -19,10 +19,10 @@ struct PeerOutbox: Sendable {
     private var pendingPongs: [UInt64] = []
 
     /// At most this many pongs wait; a peer pinging faster than we write does not grow the outbox.
-    static let maxPendingPongs = 8
+    package static let maxPendingPongs = 8
 
     /// An empty outbox with `queues` limits; `streamID` names the relay stream.
-    init(queues: MeshQueueSettings, streamID: UInt64) {
+    package init(queues: MeshQueueSettings, streamID: UInt64) {
         control = ClassQueue(trafficClass: .control, limit: queues.control)
         raft = ClassQueue(trafficClass: .raft, limit: queues.raft)
         bulk = ClassQueue(trafficClass: .bulk, limit: queues.bulk)
@@ -31,7 +31,7 @@ struct PeerOutbox: Sendable {
 
     /// Queues `message` in `trafficClass`. Returns whether it was queued and how many older messages
     /// the class's drop policy discarded for it.
-    mutating func enqueue(_ message: OutboundMessage, in trafficClass: TrafficClass) -> (queued: Bool, droppedOldest: Int) {
+    package mutating func enqueue(_ message: OutboundMessage, in trafficClass: TrafficClass) -> (queued: Bool, droppedOldest: Int) {
         switch trafficClass {
         case .control: control.enqueue(message)
         case .raft: raft.enqueue(message)
@@ -41,7 +41,7 @@ struct PeerOutbox: Sendable {
     }
 
     /// Messages held for `trafficClass` (for relay: unsent and unacknowledged).
-    func depth(_ trafficClass: TrafficClass) -> Int {
+    package func depth(_ trafficClass: TrafficClass) -> Int {
         switch trafficClass {
         case .control: control.count
         case .raft: raft.count
@@ -51,35 +51,35 @@ struct PeerOutbox: Sendable {
     }
 
     /// Whether the writer has anything to send.
-    var hasFrames: Bool {
+    package var hasFrames: Bool {
         pendingAck != nil || pendingPing != nil || !pendingPongs.isEmpty || control.count > 0 || raft.count > 0
             || bulk.count > 0 || relay.unsent > 0
     }
 
     /// Asks for a cumulative acknowledgement of the relay stream up to `sequence`.
-    mutating func acknowledge(_ sequence: UInt64) {
+    package mutating func acknowledge(_ sequence: UInt64) {
         pendingAck = max(pendingAck ?? 0, sequence)
     }
 
     /// Asks for a keepalive ping numbered `id`.
-    mutating func ping(_ id: UInt64) {
+    package mutating func ping(_ id: UInt64) {
         pendingPing = id
     }
 
     /// Asks for a pong answering ping `id`.
-    mutating func pong(_ id: UInt64) {
+    package mutating func pong(_ id: UInt64) {
         if pendingPongs.count < Self.maxPendingPongs { pendingPongs.append(id) }
     }
 
     /// The peer acknowledged our relay stream up to `sequence`.
-    mutating func peerAcknowledged(_ sequence: UInt64) {
+    package mutating func peerAcknowledged(_ sequence: UInt64) {
         relay.acknowledge(through: sequence)
     }
 
     /// A connection to the peer (of `incarnation`, resuming our stream after `resume`) is starting: the
     /// relay stream rewinds, partly sent messages restart, stale signals go. Returns the relay messages
     /// dropped because the peer restarted.
-    mutating func connectionStarted(resume: UInt64, peerIncarnation incarnation: Incarnation) -> Int {
+    package mutating func connectionStarted(resume: UInt64, peerIncarnation incarnation: Incarnation) -> Int {
         control.restartHead()
         raft.restartHead()
         bulk.restartHead()
@@ -89,7 +89,7 @@ struct PeerOutbox: Sendable {
     }
 
     /// The next frame by priority, or nil when there is nothing to send.
-    mutating func nextFrame(now: ContinuousClock.Instant, chunkBytes: Int) -> OutboundFrame? {
+    package mutating func nextFrame(now: ContinuousClock.Instant, chunkBytes: Int) -> OutboundFrame? {
         if let sequence = pendingAck {
             pendingAck = nil
             return OutboundFrame(header: FrameHeader(trafficClass: .control, kind: .ack, sequence: sequence), payload: [])
@@ -114,12 +114,12 @@ struct PeerOutbox: Sendable {
     }
 
     /// Returns and resets the number of requests dropped unsent because their deadline passed, per class.
-    mutating func takeExpired() -> [(TrafficClass, Int)] {
+    package mutating func takeExpired() -> [(TrafficClass, Int)] {
         [(.control, control.takeExpired()), (.raft, raft.takeExpired()), (.bulk, bulk.takeExpired())].filter { $0.1 > 0 }
     }
 
     /// Drops every queued message (the peer left), returning them by class.
-    mutating func removeAll() -> [(TrafficClass, [OutboundMessage])] {
+    package mutating func removeAll() -> [(TrafficClass, [OutboundMessage])] {
         pendingAck = nil
         pendingPing = nil
         pendingPongs.removeAll()

@@ -2,17 +2,17 @@ import CohortCore
 
 /// Pauses between dial attempts: the initial pause, doubling up to the maximum, each scaled by a random
 /// factor in 1 ± jitter. Reset by a successful handshake.
-struct ReconnectBackoff: Sendable {
-    let settings: MeshBackoffSettings
+package struct ReconnectBackoff: Sendable {
+    package let settings: MeshBackoffSettings
     private var next: Duration
 
-    init(_ settings: MeshBackoffSettings) {
+    package init(_ settings: MeshBackoffSettings) {
         self.settings = settings
         next = settings.initial
     }
 
     /// The pause before the next attempt; the one after is twice as long (up to the maximum).
-    mutating func pause(using generator: inout some RandomNumberGenerator) -> Duration {
+    package mutating func pause(using generator: inout some RandomNumberGenerator) -> Duration {
         let base = next
         next = min(next * 2, settings.maximum)
         let jitter = max(0, min(1, settings.jitter))
@@ -21,23 +21,23 @@ struct ReconnectBackoff: Sendable {
     }
 
     /// Back to the initial pause.
-    mutating func reset() {
+    package mutating func reset() {
         next = settings.initial
     }
 }
 
 /// Which ports to try, in order: a fixed port alone, or for port 0 the mesh's range 7950…7959 and then
 /// an ephemeral port (0).
-enum PortPlan {
+package enum PortPlan {
     /// The conventional internode ports.
-    static let range = 7950...7959
+    package static let range = 7950...7959
 
-    static func candidates(bindPort: Int) -> [Int] {
+    package static func candidates(bindPort: Int) -> [Int] {
         bindPort == 0 ? Array(range) + [0] : [bindPort]
     }
 }
 
 /// The dialling rule: of two nodes, the one with the smaller ID dials.
-enum DialRule {
-    static func shouldDial(local: NodeID, remote: NodeID) -> Bool { local < remote }
+package enum DialRule {
+    package static func shouldDial(local: NodeID, remote: NodeID) -> Bool { local < remote }
 }

@@ -82,6 +82,7 @@ extension CohortNode {
             nodeID: settings.cluster.nodeID, heartbeatInterval: raft.heartbeatInterval, electionTimeout: raft.electionTimeout
         )
         service.snapshotThreshold = raft.snapshotThreshold
+        service.trailingLogs = raft.trailingLogs
         service.incarnation = incarnation.rawValue
         return service
     }

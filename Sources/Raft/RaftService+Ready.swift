@@ -205,11 +205,12 @@ extension RaftService {
     /// suffix during the write), the snapshot waits for a later round.
     private func compactIfNeeded() async {
         let applied = node.appliedIndex
-        guard applied > node.log.snapshot.index, applied - node.log.snapshot.index >= UInt64(max(1, settings.snapshotThreshold)),
+        let latest = node.log.latestSnapshot.index
+        guard applied > latest, applied - latest >= UInt64(max(1, settings.snapshotThreshold)),
               node.compactableIndex == applied else { return }
         let data = stateMachine.snapshot()
-        node.compact(through: applied)
-        let snapshot = StoredSnapshot(metadata: node.log.snapshot, data: data)
+        node.compact(through: applied, keepingTrailing: LogIndex(max(0, settings.trailingLogs)))
+        let snapshot = StoredSnapshot(metadata: node.log.latestSnapshot, data: data)
         currentSnapshot = snapshot
         let storage = storage
         do {

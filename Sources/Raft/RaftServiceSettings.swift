@@ -14,6 +14,10 @@ public struct RaftServiceSettings: Sendable {
     /// A snapshot is taken (and the log compacted) once this many entries were applied since the last
     /// one. Default 8192.
     public var snapshotThreshold: Int = 8192
+    /// Entries kept in the log behind a snapshot, so a follower that lags by fewer catches up by entries
+    /// rather than a whole snapshot. In memory while the node runs; the files on disk are compacted
+    /// through the snapshot, so after a restart the log starts there. Default 10240.
+    public var trailingLogs: Int = 10240
     /// How many times a proposal may be forwarded towards the leader. Default 2 (follower → leader, and
     /// once more if leadership just moved).
     public var maxForwardHops: Int = 2

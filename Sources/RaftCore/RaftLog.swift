@@ -5,8 +5,13 @@
 /// ``LogStorage``. Configuration entries are indexed on the side so the configuration in force at any
 /// index (the latest one at or before it) is found without scanning.
 public struct RaftLog: Sendable {
-    /// The boundary: everything up to `snapshot.index` is compacted into the application's snapshot.
+    /// The boundary: the log holds entries after `snapshot.index` only. It is the application's snapshot
+    /// or, when compaction keeps trailing entries, an older point behind it (``latestSnapshot``).
     public private(set) var snapshot: SnapshotMetadata
+    /// The newest snapshot the application holds: what a peer gets whose next entry is no longer in the
+    /// log. At or after ``snapshot``; after a compaction that keeps `trailing` entries, the log still
+    /// holds up to that many entries it covers, so a peer that lags a little catches up by entries.
+    public private(set) var latestSnapshot: SnapshotMetadata
     /// Entries `snapshot.index + 1 ... lastIndex`.
     private var entries: [LogEntry]
     /// The highest index known to be committed.
@@ -24,6 +29,7 @@ public struct RaftLog: Sendable {
     init(snapshot: SnapshotMetadata, entries: [LogEntry], committed: LogIndex, applied: LogIndex) {
         precondition(entries.enumerated().allSatisfy { $1.index == snapshot.index + 1 + LogIndex($0) }, "entries must follow the snapshot without gaps")
         self.snapshot = snapshot
+        latestSnapshot = snapshot
         self.entries = entries
         let last = snapshot.index + LogIndex(entries.count)
         self.committed = min(max(committed, snapshot.index), last)
@@ -184,6 +190,7 @@ public struct RaftLog: Sendable {
     /// Replaces the whole log by a snapshot received from the leader.
     mutating func restore(_ metadata: SnapshotMetadata) {
         snapshot = metadata
+        latestSnapshot = metadata
         entries = []
         configurationEntries = []
         committed = metadata.index
@@ -191,13 +198,22 @@ public struct RaftLog: Sendable {
         unstableSnapshot = metadata
     }
 
-    /// Discards entries through `index`, which the application has captured in a snapshot.
-    mutating func compact(through index: LogIndex) {
-        guard index > snapshot.index else { return }
+    /// Records that the application captured everything through `index` in a snapshot, and discards the
+    /// entries through `index - trailing` (keeping the last `trailing` entries the snapshot covers).
+    mutating func compact(through index: LogIndex, keepingTrailing trailing: LogIndex = 0) {
+        guard index > latestSnapshot.index else { return }
         precondition(index <= applied && index <= stableIndex, "compact only applied, durable entries")
-        let metadata = SnapshotMetadata(index: index, term: term(at: index) ?? 0, configuration: configuration(at: index))
-        entries.removeFirst(Int(index - snapshot.index))
-        configurationEntries.removeAll { $0.index <= index }
-        snapshot = metadata
+        latestSnapshot = metadata(at: index)
+        let cut = index - min(index, trailing)
+        guard cut > snapshot.index else { return }
+        let boundary = metadata(at: cut)
+        entries.removeFirst(Int(cut - snapshot.index))
+        configurationEntries.removeAll { $0.index <= cut }
+        snapshot = boundary
+    }
+
+    /// A snapshot's metadata at `index`, which the log holds: its term and the configuration in force.
+    private func metadata(at index: LogIndex) -> SnapshotMetadata {
+        SnapshotMetadata(index: index, term: term(at: index) ?? 0, configuration: configuration(at: index))
     }
 }

@@ -94,12 +94,13 @@ extension RaftNode {
     public var compactableIndex: LogIndex { min(log.applied, log.stableIndex) }
 
     /// Records that the application has a snapshot of its state through `index` (at most
-    /// ``compactableIndex``) and discards the log up to there. The snapshot carries the configuration in
-    /// force at `index`.
-    public mutating func compact(through index: LogIndex) {
-        guard index > log.snapshot.index else { return }
+    /// ``compactableIndex``) and discards the log up to `trailing` entries before it (etcd's and
+    /// Consul's `trailing_logs`: a follower that lags by fewer entries catches up without a snapshot).
+    /// The snapshot, ``RaftLog/latestSnapshot``, carries the configuration in force at `index`.
+    public mutating func compact(through index: LogIndex, keepingTrailing trailing: LogIndex = 0) {
+        guard index > log.latestSnapshot.index else { return }
         precondition(index <= compactableIndex, "a snapshot can only cover applied, durable entries (\(index) > \(compactableIndex))")
-        log.compact(through: index)
+        log.compact(through: index, keepingTrailing: trailing)
     }
 
     /// The shell could not deliver the snapshot to `peer`, or finished sending it: on failure the leader

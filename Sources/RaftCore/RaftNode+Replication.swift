@@ -57,10 +57,10 @@ extension RaftNode {
         guard let previousTerm = log.term(at: previousIndex),
               let entries = log.entries(from: progress.next, maxCount: settings.maxEntriesPerAppend, maxBytes: settings.maxBytesPerAppend)
         else {
-            // What the peer lacks is compacted away: it needs the snapshot.
-            progress.becomeSnapshot(log.snapshot.index)
+            // What the peer lacks is compacted away: it needs the newest snapshot.
+            progress.becomeSnapshot(log.latestSnapshot.index)
             progressByPeer[peer] = progress
-            send(.snapshot(log.snapshot), to: peer)
+            send(.snapshot(log.latestSnapshot), to: peer)
             return true
         }
         if entries.isEmpty, !evenIfEmpty { return false }

@@ -31,6 +31,43 @@ struct SnapshotTests {
         #expect(cluster.appliedCommands("c") == ["after"], "entries after the snapshot are applied on top of it")
     }
 
+    @Test("a compaction that keeps trailing entries catches a slightly lagging follower up by entries, a far one by the newest snapshot")
+    func trailingEntriesSpareASnapshot() throws {
+        var cluster = TestCluster(voters: ["a", "b", "c"])
+        cluster.elect("a")
+        cluster.isolate("c")
+        for index in 0..<4 { try cluster.propose("a", "v\(index)") }
+        let lagging = cluster["c"].lastIndex
+        for index in 4..<10 { try cluster.propose("a", "v\(index)") }
+        let applied = cluster["a"].appliedIndex
+        // Keep enough trailing entries to cover what c lacks, and no more.
+        let trailing = applied - lagging
+        cluster["a"].compact(through: applied, keepingTrailing: trailing)
+        #expect(cluster["a"].log.latestSnapshot.index == applied)
+        #expect(cluster["a"].log.snapshot.index == lagging, "the log still holds the trailing entries")
+        #expect(cluster["a"].log.entry(at: lagging + 1) != nil)
+        cluster.heal()
+        cluster.tick(times: 3)
+        #expect(cluster.installedSnapshots[NodeID("c")] == nil, "c caught up by entries the snapshot covers")
+        #expect(cluster["c"].lastIndex == cluster["a"].lastIndex)
+        #expect(cluster.appliedCommands("c") == (0..<10).map { "v\($0)" })
+
+        // One entry less kept: c lacks an entry that is gone and gets the newest snapshot, not the boundary.
+        var far = TestCluster(voters: ["a", "b", "c"])
+        far.elect("a")
+        far.isolate("c")
+        for index in 0..<4 { try far.propose("a", "v\(index)") }
+        let behind = far["c"].lastIndex
+        for index in 4..<10 { try far.propose("a", "v\(index)") }
+        let through = far["a"].appliedIndex
+        far["a"].compact(through: through, keepingTrailing: through - behind - 1)
+        far.heal()
+        far.tick(times: 3)
+        #expect(far.installedSnapshots[NodeID("c")] == [far["a"].log.latestSnapshot])
+        #expect(far["a"].log.latestSnapshot.index == through)
+        #expect(far["c"].lastIndex == far["a"].lastIndex)
+    }
+
     @Test("a lost snapshot is sent again after the snapshot timeout, or at once when the shell reports a failure")
     func lostSnapshotIsResent() throws {
         var cluster = TestCluster(voters: ["a", "b", "c"], settings: RaftNodeSettings(snapshotTimeoutTicks: 5))

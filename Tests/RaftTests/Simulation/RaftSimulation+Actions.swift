@@ -203,9 +203,10 @@ extension RaftSimulation {
     private mutating func compact(_ index: Int) {
         guard nodes[index].pending == nil, !nodes[index].isPaused(at: network.now), let core = nodes[index].core else { return }
         let applied = core.appliedIndex
-        guard applied >= core.log.snapshot.index + configuration.snapshotThreshold, core.compactableIndex == applied else { return }
-        nodes[index].core?.compact(through: applied)
-        guard let metadata = nodes[index].core?.log.snapshot else { return }
+        guard applied >= core.log.latestSnapshot.index + configuration.snapshotThreshold, core.compactableIndex == applied else { return }
+        let trailing = configuration.trailingLogs
+        nodes[index].core?.compact(through: applied, keepingTrailing: trailing)
+        guard let metadata = nodes[index].core?.log.latestSnapshot else { return }
         precondition(nodes[index].stateMachine.appliedIndex == applied, "the state machine is at the applied index")
         let snapshot = SimulatedSnapshot(metadata: metadata, state: nodes[index].stateMachine).stored
         do {

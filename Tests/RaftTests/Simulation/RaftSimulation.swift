@@ -22,6 +22,8 @@ struct RaftSimulationConfiguration: Sendable {
     )
     /// Compact a node's log once it has applied this many entries past its snapshot (by chance).
     var snapshotThreshold: LogIndex = 6
+    /// Entries a compaction keeps behind the snapshot (`trailing_logs`).
+    var trailingLogs: LogIndex = 0
     /// Send every message through the binary codec (else as values: the codec costs a sixth of a run).
     var usesCodec = true
     /// Crash the leader often (about every 80 ms), so logs diverge across many short terms (the
@@ -47,7 +49,8 @@ struct RaftSimulationConfiguration: Sendable {
 
     /// Seeds vary the shape: 3, 5 or (one seed in five) 7 voters with 1 or 2 standbys, 1–4 entries per
     /// append, and one seed in eight without CheckQuorum (so a deposed leader lingers and ReadIndex must
-    /// protect itself) and one in eight without PreVote (so terms churn).
+    /// protect itself) and one in eight without PreVote (so terms churn); compactions keep 0, 2 or 8
+    /// trailing entries (so lagging peers get entries the snapshot covers, or the newest snapshot).
     static func forSeed(_ seed: UInt64) -> RaftSimulationConfiguration {
         let voters = seed % 5 == 4 ? 7 : (seed % 2 == 0 ? 3 : 5)
         var configuration = RaftSimulationConfiguration(seed: seed, voters: voters, standbys: seed % 4 < 2 ? 1 : 2)
@@ -55,6 +58,7 @@ struct RaftSimulationConfiguration: Sendable {
         configuration.settings.maxEntriesPerAppend = 1 + Int((seed / 4) % 4)
         configuration.settings.checkQuorum = seed % 8 != 3
         configuration.settings.preVote = seed % 8 != 5
+        configuration.trailingLogs = [0, 2, 8][Int((seed / 16) % 3)]
         return configuration
     }
 }

@@ -17,7 +17,7 @@ import ServiceLifecycle
 ///
 /// ```swift
 /// let settings = try ConfigLoader.system().load(path: "/etc/cohort/cohortd.yaml")
-/// let node = try CohortNode(settings: settings, logger: Logger(label: "cohort"))
+/// let node = CohortNode.prepare(settings: settings, logger: Logger(label: "cohort"))
 /// let group = ServiceGroup(services: node.services, gracefulShutdownSignals: [.sigterm], logger: node.logger)
 /// try await group.run()
 /// ```
@@ -55,17 +55,14 @@ public final class CohortNode: Sendable {
     private let raftHealth: RaftHealth?
     private let raftMembership: RaftMembershipService?
 
-    /// Creates the node: resolves its incarnation and registers the built-in health checks.
-    ///
-    /// - Parameters:
-    ///   - environment: read for test failpoints (`COHORT_FAILPOINT_*`); the process environment by default.
-    ///   - nowMilliseconds: the wall clock, for the incarnation.
+    /// Builds the node for a boot ``prepare(settings:logger:metrics:environment:nowMilliseconds:)``
+    /// resolved: creates its services and registers the built-in health checks. Touches neither the disk,
+    /// the clock nor the environment, so a test can build nodes freely; nothing runs until `services` run.
     public init(
         settings: CohortSettings,
         logger: Logger,
         metrics: CohortMetrics = CohortMetrics(version: CohortVersion.current),
-        environment: [String: String] = ProcessInfo.processInfo.environment,
-        nowMilliseconds: UInt64 = UInt64(Date().timeIntervalSince1970 * 1000)
+        boot: NodeBoot
     ) {
         self.settings = settings
         id = NodeID(settings.cluster.name)
@@ -75,22 +72,8 @@ public final class CohortNode: Sendable {
         self.metrics = metrics
         health = HealthRegistry()
         heartbeat = RuntimeHeartbeat()
-
-        if let dataDirectory = settings.cluster.raft.resolvedDataDirectory {
-            let store = IncarnationStore(directory: dataDirectory + "/_sys")
-            let next = Incarnation.next(after: store.load(), nowMilliseconds: nowMilliseconds)
-            do {
-                try store.store(next)
-            } catch {
-                logger.warning(
-                    "cannot persist the incarnation; a restart within the same millisecond could reuse it",
-                    metadata: ["path": "\(store.path)", "error": "\(error)"]
-                )
-            }
-            incarnation = next
-        } else {
-            incarnation = Incarnation(nowMilliseconds)
-        }
+        incarnation = boot.incarnation
+        let environment = boot.environment
 
         let store = SystemStore()
         self.store = store
@@ -143,9 +126,27 @@ public final class CohortNode: Sendable {
         sessions = SessionRegistry(runtime: processes, logger: logger)
         heartbeat.register(with: health)
         Failpoints.register(environment: environment, with: health)
+    }
+
+    /// The start-up step: resolves this boot's incarnation (reading and durably bumping
+    /// `<data_dir>/_sys/incarnation` when a data directory resolves), logs the configuration's warnings,
+    /// and builds the node.
+    ///
+    /// - Parameters:
+    ///   - environment: read for test failpoints (`COHORT_FAILPOINT_*`); the process environment by default.
+    ///   - nowMilliseconds: the wall clock, for the incarnation.
+    public static func prepare(
+        settings: CohortSettings,
+        logger: Logger,
+        metrics: CohortMetrics = CohortMetrics(version: CohortVersion.current),
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        nowMilliseconds: UInt64 = UInt64(Date().timeIntervalSince1970 * 1000)
+    ) -> CohortNode {
+        let boot = NodeBoot.resolve(settings: settings, logger: logger, environment: environment, nowMilliseconds: nowMilliseconds)
         for warning in settings.warnings {
             logger.warning("\(warning)")
         }
+        return CohortNode(settings: settings, logger: logger, metrics: metrics, boot: boot)
     }
 
     /// Who this node is, as `GET /v1/node` reports it.

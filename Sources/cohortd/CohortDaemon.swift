@@ -49,7 +49,7 @@ struct CohortDaemon: AsyncParsableCommand {
 
         LogBootstrap.bootstrap(settings.log, environment: environment)
         let logger = Logger(label: "cohortd")
-        let node = CohortNode(settings: settings, logger: logger, environment: environment)
+        let node = CohortNode.prepare(settings: settings, logger: logger, environment: environment)
         MetricsSystem.bootstrap(node.metrics.factory)
 
         // ServiceGroup stops services in reverse order. The watchdog comes first so it is stopped last and

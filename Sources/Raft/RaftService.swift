@@ -261,12 +261,28 @@ public actor RaftService: Service {
         } catch {
             return
         }
+        // Watch from before the transfer is sent, so its outcome cannot slip past unseen.
+        let updates = statusUpdates()
         await drive()
-        let deadline = ContinuousClock.now + settings.shutdownTransferTimeout
-        while phase == .running, node.state == .leader, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: settings.tickInterval / 2)
+        let timeout = settings.shutdownTransferTimeout
+        let handedOver = await withTaskGroup(of: Bool.self) { group in
+            // True when this node stops leading; false when the service stops (the stream finishes) or
+            // the timeout passes first.
+            group.addTask {
+                for await status in updates where status.state != .leader { return true }
+                return false
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
         }
-        if node.state == .leader {
+        if handedOver {
+            logger.info("raft leadership handed over", metadata: ["raft.term": "\(node.term)", "raft.leader": "\(node.leader.map(\.rawValue) ?? "")"])
+        } else if phase == .running, node.state == .leader {
             logger.warning("raft leadership transfer did not finish before shutdown", metadata: ["peer": "\(target)"])
         }
     }

@@ -55,6 +55,7 @@ struct RaftDaemonTests {
             let status = try await current.process.waitForExit(within: .seconds(15))
             #expect(status == 0)
             #expect(current.process.output.contains("transferring leadership"), "the stopping leader hands over")
+            #expect(current.process.output.contains("raft leadership handed over"), "it saw its successor take over")
             let others = nodes.filter { $0 !== current }
             let handedOver = try await waitForAgreement(others, "a leader after the hand-over") { $0.leader != current.name }
             #expect(handedOver.voters == names, "a graceful stop does not change the configuration")

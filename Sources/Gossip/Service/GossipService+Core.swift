@@ -107,6 +107,7 @@ extension GossipService {
         defer {
             rearmTimer()
             publishHealth()
+            noteLeaveProgress()
         }
         for effect in effects {
             switch effect {

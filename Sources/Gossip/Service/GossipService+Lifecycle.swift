@@ -182,6 +182,7 @@ extension GossipService {
 
     private func endJoin() {
         joinsInFlight -= 1
+        noteLeaveProgress()
     }
 
     private func markJoined(through seeds: Int) {
@@ -203,7 +204,8 @@ extension GossipService {
             return .stop
         }
         await leave()
-        // The sender loop ends (and with it `run()`) once the queue has drained; this bounds the wait.
+        // The sender loop ends `run()` once the finished queue has drained (its `.stop` cancels this
+        // sleep); the sleep only bounds the wait should the socket stall.
         try? await Task.sleep(for: .milliseconds(200))
         return .stop
     }
@@ -212,12 +214,40 @@ extension GossipService {
         guard swim != nil else { return }
         logger.info("leaving the cluster")
         perform(swim!.leave(now: .now))
-        let deadline = ContinuousClock.now + settings.leaveTimeout
-        // A join still in flight may have told a peer about us: wait for it, so that peer hears the leave too.
-        while ContinuousClock.now < deadline, swim!.pendingBroadcasts > 0,
-              hasOtherLiveMember(orSuspect: true) || joinsInFlight > 0 {
-            do { try await Task.sleep(for: settings.swim.gossipInterval) } catch { break }
+        let timeout = settings.leaveTimeout
+        if !leaveIsSpread {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.untilLeaveIsSpread() }
+                group.addTask { try? await Task.sleep(for: timeout) }
+                await group.next()
+                // The timeout (or a cancellation) won: release the waiter so the group can end.
+                leaveSpreadWaiter?.resume()
+                leaveSpreadWaiter = nil
+                group.cancelAll()
+            }
         }
         outbox?.finish()
+    }
+
+    /// True once our leave needs no more gossip: every queued broadcast was sent often enough, or nobody
+    /// is left to tell. A join still in flight may have told a peer about us, so the leave waits for it
+    /// too, and that peer hears the leave.
+    private var leaveIsSpread: Bool {
+        guard let swim else { return true }
+        return swim.pendingBroadcasts == 0 || !(hasOtherLiveMember(orSuspect: true) || joinsInFlight > 0)
+    }
+
+    /// Suspends until ``noteLeaveProgress()`` sees the leave spread. A cancelled caller returns at once:
+    /// `leave()` cancels it after releasing the waiter, so one that had not registered yet must not.
+    private func untilLeaveIsSpread() async {
+        guard !leaveIsSpread, !Task.isCancelled else { return }
+        await withCheckedContinuation { leaveSpreadWaiter = $0 }
+    }
+
+    /// Called after every core step and finished join: wakes a leave whose news is now spread.
+    func noteLeaveProgress() {
+        guard let waiter = leaveSpreadWaiter, leaveIsSpread else { return }
+        leaveSpreadWaiter = nil
+        waiter.resume()
     }
 }

@@ -46,6 +46,8 @@ public actor GossipService: Service {
     var jobs: AsyncStream<GossipJob>.Continuation?
     var jobsInFlight = 0
     var joinsInFlight = 0
+    /// A leave waiting until its news is spread (see `leave()`).
+    var leaveSpreadWaiter: CheckedContinuation<Void, Never>?
     var lastEventAt: ContinuousClock.Instant?
     var ownEndpoints: [SocketAddress] = []
 

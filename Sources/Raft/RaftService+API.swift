@@ -7,9 +7,12 @@ import Mesh
 /// The public API: proposals (forwarded from followers), linearizable reads, status, configuration changes,
 /// leadership transfer and bootstrap.
 extension RaftService {
-    /// Replicates `command` and returns once this node has applied it: its log index and the state
-    /// machine's result. On a follower the proposal is forwarded to the leader (at most
-    /// ``RaftServiceSettings/maxForwardHops`` times) and the leader's answer is returned.
+    /// Replicates `command` and returns its log index and the state machine's result once it is committed
+    /// and applied **on the leader**. On the leader that is this node. On a follower or client the
+    /// proposal is forwarded (at most ``RaftServiceSettings/maxForwardHops`` times) and the leader's
+    /// answer is returned: this node may apply the entry a little later, so a read here that must see
+    /// the write goes through ``linearizableRead(timeout:)`` (which waits until this node has applied
+    /// at least that far).
     ///
     /// Never retried behind the caller's back: a failure says whether the write may have committed (see
     /// ``RaftServiceError``).

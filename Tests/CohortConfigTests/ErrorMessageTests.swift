@@ -153,6 +153,16 @@ import Testing
             ])
     }
 
+    @Test func keysAcceptedButNotActedOnAreNamedInAWarning() throws {
+        #expect(try loader().load(yaml: "pg:\n  scopes: [default]\n").warnings == [])
+        let settings = try loader().load(yaml: "pg:\n  scopes: [default, jobs]\nstores:\n  - {name: users, kind: kv.raft}\n")
+        #expect(
+            settings.warnings == [
+                "pg.scopes (default, jobs) is accepted but not acted on yet: this version has no process groups",
+                "stores (users) are accepted but not created yet: this version has no named stores",
+            ])
+    }
+
     @Test func badEnumValuesListTheAllowedValues() {
         #expect(
             loadError("cluster:\n  raft:\n    role: leader\n")

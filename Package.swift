@@ -40,7 +40,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
     ],
     targets: [
-        // Identity, durations, errors shared by every module.
+        // Identity (NodeID, Incarnation, PID), the version, and the one bounds-checked byte reader/writer.
         .target(name: "CohortCore", swiftSettings: strict),
         // Typed settings, YAML loading, environment overrides, validation.
         .target(
@@ -48,10 +48,10 @@ let package = Package(
             dependencies: ["CohortCore", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict
         ),
-        // NIO building blocks shared by the gossip and mesh shells: event-loop task executor, connect
-        // attempts, connection slots.
+        // NIO building blocks shared by the gossip, mesh and Raft shells: the event-loop task executor, the
+        // doorbell, event-loop sleeps, connect attempts.
         .target(name: "NIOSupport", dependencies: [nio], swiftSettings: strict),
-        // Bounded byte readers/writers, msgpack with memberlist's quirks, CRC32, LZW.
+        // msgpack with memberlist's quirks, CRC32, LZW (Go compress/lzw compatible).
         .target(name: "Wire", dependencies: ["CohortCore", nio], swiftSettings: strict),
         // SWIM + Lifeguard core, memberlist messages, keyring; the GossipService shell.
         .target(
@@ -159,7 +159,8 @@ let package = Package(
             dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
-        // Helpers for tests: daemon processes, notify listeners, deadlines, manual clock.
+        // Helpers for tests: daemon processes, notify listeners, deadlines, the simulation scheduler and network,
+        // the crashing file system, the trace-file runner.
         .target(name: "CohortTestKit", dependencies: ["CohortCore", "RaftCore", "RaftPersistence", logging, lifecycle], swiftSettings: strict),
 
         .testTarget(name: "CohortCoreTests", dependencies: ["CohortCore"], swiftSettings: strict),

@@ -97,6 +97,9 @@ let package = Package(
         // Durable Raft state: the RaftStorage contract, FileRaftStorage (segments, snapshots, recovery) over
         // a RaftFileSystem (POSIX), MemoryRaftStorage.
         .target(name: "RaftPersistence", dependencies: ["CohortCore", "RaftCore"], swiftSettings: strict),
+        // The coordination state machine (pure): named stores, locks with fencing, consistent names, leases,
+        // on a persistent sorted map; its versioned command and snapshot codecs. No I/O, no clock of its own.
+        .target(name: "CoordinationCore", dependencies: ["CohortCore"], swiftSettings: strict),
         // Raft membership decisions (pure): the bootstrap decision, the voter-reconciler planner, its
         // debouncer and the churn tracker.
         .target(name: "RaftMembership", dependencies: ["CohortCore", "RaftCore"], swiftSettings: strict),
@@ -164,6 +167,7 @@ let package = Package(
         .target(name: "CohortTestKit", dependencies: ["CohortCore", "RaftCore", "RaftPersistence", logging, lifecycle], swiftSettings: strict),
 
         .testTarget(name: "CohortCoreTests", dependencies: ["CohortCore"], swiftSettings: strict),
+        .testTarget(name: "CoordinationCoreTests", dependencies: ["CoordinationCore", "CohortTestKit"], swiftSettings: strict),
         .testTarget(
             name: "MeshTests",
             dependencies: ["Mesh", "MeshCore", "CohortTestKit", "Observability", nio, nioPosix, logging, lifecycle],

@@ -1,0 +1,1 @@
+// The coordination state machine's pure core: see docs/coordination.md.

@@ -36,6 +36,14 @@ public enum GossipMessage: Hashable, Sendable {
 
     /// The type byte followed by the body, ready to be sent alone or as a compound part.
     public func encodedMessage() -> ByteBuffer {
+        let buffer = encodedMessageUnchecked()
+        // The SWIM core budgets datagrams with `encodedLength`, computed without encoding (see
+        // EncodedLength.swift); in debug builds every message sent checks that the two agree.
+        assert(buffer.readableBytes == encodedLength, "encodedLength disagrees with the encoder for \(messageType)")
+        return buffer
+    }
+
+    private func encodedMessageUnchecked() -> ByteBuffer {
         switch self {
         case .ping(let body): return body.encodedMessage()
         case .indirectPing(let body): return body.encodedMessage()

@@ -2,10 +2,11 @@
 /// values alone.
 ///
 /// The core fills each datagram's byte budget with piggybacked broadcasts (memberlist's
-/// `TransmitLimitedQueue` and `sendMsg`), so it must know every message's encoded length. The msgpack codec
-/// writes into NIO's `ByteBuffer` and belongs to the shell; rather than inject an encoder into a value type,
-/// the core computes the length with go-msgpack 0.5.5's length rules (``MsgPackLength``) over the same
-/// fields, in the same `omitempty` cases, as each message's `encode(into:)` in `Sources/Gossip/Wire`.
+/// `TransmitLimitedQueue` and `sendMsg`), so it must know every message's encoded length. The message values
+/// live in this target, but their msgpack codec writes into NIO's byte buffers (the `Wire` target) and
+/// stays in the Gossip target, which GossipCore cannot import. Rather than inject an encoder into a value
+/// type, the core computes the length with go-msgpack 0.5.5's length rules (``MsgPackLength``) over the
+/// same fields, in the same `omitempty` cases, as each message's `encode(into:)` in `Sources/Gossip/Wire`.
 ///
 /// The two must agree byte for byte, or the broadcast selection changes: `GossipMessage.encodedMessage()`
 /// asserts it in debug builds, and `MessageLengthTests` checks it at every encoding boundary. A change to a

@@ -18,7 +18,7 @@ let package = Package(
     products: [
         .library(name: "Cohort", targets: ["Cohort"]),
         // The memberlist wire layer on its own, for the benchmarks and the fuzz target.
-        .library(name: "CohortGossipWire", targets: ["Wire", "Gossip"]),
+        .library(name: "CohortGossipWire", targets: ["Wire", "GossipCore", "Gossip"]),
         // The internode mesh on its own, for the benchmarks.
         .library(name: "CohortMesh", targets: ["CohortCore", "NIOSupport", "MeshCore", "Mesh"]),
         // Raft over the mesh on its own, for the benchmarks.
@@ -53,11 +53,14 @@ let package = Package(
         .target(name: "NIOSupport", dependencies: [nio], swiftSettings: strict),
         // msgpack with memberlist's quirks, CRC32, LZW (Go compress/lzw compatible).
         .target(name: "Wire", dependencies: ["CohortCore", nio], swiftSettings: strict),
-        // SWIM + Lifeguard core, memberlist messages, keyring; the GossipService shell.
+        // The SWIM + Lifeguard core (pure): membership, probes, suspicion, awareness, the broadcast queue, and
+        // the memberlist message values it speaks with their encoded lengths. No NIO, no I/O, no clock.
+        .target(name: "GossipCore", dependencies: ["CohortCore"], swiftSettings: strict),
+        // The memberlist messages' codecs, packet/stream layering, keyring; the GossipService shell.
         .target(
             name: "Gossip",
             dependencies: [
-                "CohortCore", "Wire", "Observability", "NIOSupport", nio, nioPosix, logging, metrics, lifecycle,
+                "CohortCore", "GossipCore", "Wire", "Observability", "NIOSupport", nio, nioPosix, logging, metrics, lifecycle,
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -198,7 +201,7 @@ let package = Package(
         .testTarget(name: "WireTests", dependencies: ["Wire", "CohortTestKit", nio], swiftSettings: strict),
         .testTarget(
             name: "GossipTests",
-            dependencies: ["Gossip", "Wire", "CohortTestKit", "Observability", nio, nioPosix, logging, lifecycle],
+            dependencies: ["Gossip", "GossipCore", "Wire", "CohortTestKit", "Observability", nio, nioPosix, logging, lifecycle],
             exclude: ["Traces/testdata"],
             swiftSettings: strict
         ),

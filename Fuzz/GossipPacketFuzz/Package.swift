@@ -17,10 +17,11 @@ let package = Package(
     targets: [
         .target(name: "CohortCore"),
         .target(name: "Wire", dependencies: ["CohortCore", nio]),
+        .target(name: "GossipCore", dependencies: ["CohortCore"]),
         .target(
             name: "Gossip",
             dependencies: [
-                "CohortCore", "Wire", nio,
+                "CohortCore", "GossipCore", "Wire", nio,
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -1,25 +1,9 @@
+import GossipCore
 import NIOCore
 import Wire
 
-/// One message that can travel in a datagram, after compound and compress wrappers are removed.
-public enum GossipMessage: Hashable, Sendable {
-    /// A direct probe.
-    case ping(PingMessage)
-    /// A request to probe someone for the sender.
-    case indirectPing(IndirectPingMessage)
-    /// The answer to a probe.
-    case ackResponse(AckResponseMessage)
-    /// An indirect helper's "no answer".
-    case nackResponse(NackResponseMessage)
-    /// A suspicion.
-    case suspect(SuspectMessage)
-    /// An alive announcement.
-    case alive(AliveMessage)
-    /// A death or a leave.
-    case dead(DeadMessage)
-    /// An opaque delegate payload (Cohort multiplexes its own planes here).
-    case user([UInt8])
-
+/// The codec of ``GossipMessage`` (the value lives in GossipCore).
+extension GossipMessage {
     /// The type byte this message travels under.
     public var messageType: MessageType {
         switch self {
@@ -36,6 +20,15 @@ public enum GossipMessage: Hashable, Sendable {
 
     /// The type byte followed by the body, ready to be sent alone or as a compound part.
     public func encodedMessage() -> ByteBuffer {
+        let buffer = encodedMessageUnchecked()
+        // The SWIM core budgets datagrams with `encodedLength`, computed without encoding (see
+        // Sources/GossipCore/Messages/EncodedLength.swift); in debug builds every message sent checks that
+        // the two agree.
+        assert(buffer.readableBytes == encodedLength, "encodedLength disagrees with the encoder for \(messageType)")
+        return buffer
+    }
+
+    private func encodedMessageUnchecked() -> ByteBuffer {
         switch self {
         case .ping(let body): return body.encodedMessage()
         case .indirectPing(let body): return body.encodedMessage()

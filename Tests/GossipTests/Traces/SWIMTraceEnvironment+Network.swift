@@ -1,6 +1,7 @@
 import CohortCore
 import CohortTestKit
-@testable import Gossip
+import Gossip
+@testable import GossipCore
 
 /// Running the clock, handing inputs to cores and carrying out their effects.
 extension SWIMTraceEnvironment {

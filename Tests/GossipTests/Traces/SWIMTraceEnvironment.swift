@@ -1,6 +1,7 @@
 import CohortCore
 import CohortTestKit
-@testable import Gossip
+import Gossip
+@testable import GossipCore
 
 /// SWIM cores in memory on a manual clock, driven by the commands of a trace file (see `testdata/*.txt`).
 ///

@@ -1,6 +1,7 @@
 import CohortTestKit
 import CohortCore
-@testable import Gossip
+import Gossip
+@testable import GossipCore
 
 /// How SWIM trace files print times, messages and views. Members print in name order, so outputs are stable.
 enum SWIMTraceFormat {

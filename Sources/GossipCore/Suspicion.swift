@@ -1,7 +1,8 @@
+// Only the logarithms from the C library: the core does no I/O.
 #if canImport(Glibc)
-import Glibc
+import func Glibc.log
 #elseif canImport(Darwin)
-import Darwin
+import func Darwin.log
 #endif
 import CohortCore
 

@@ -160,7 +160,7 @@ public struct SWIMInstance: Sendable {
 
     /// Sends `message` to `address` with as many queued broadcasts as fit (memberlist's `sendMsg`).
     mutating func send(_ message: GossipMessage, to address: MemberAddress, into effects: inout [SWIMEffect]) {
-        let budget = settings.gossipBudgetBytes - message.encodedMessage().readableBytes
+        let budget = settings.gossipBudgetBytes - message.encodedLength
         let extra = broadcasts.take(budget: budget, overhead: CompoundMessage.partOverhead, transmitLimit: transmitLimit)
         effects.append(.send([message] + extra, to: address))
     }

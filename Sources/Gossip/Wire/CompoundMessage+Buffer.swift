@@ -1,19 +1,9 @@
+import GossipCore
 import NIOCore
 
-/// Several messages in one datagram (`compound`, type 7):
-/// `[7][count u8][count × length u16 BE][part]…`, each part starting with its own type byte.
-public enum CompoundMessage {
-    /// The most parts one count byte can say. memberlist 0.2.2 wraps larger counts modulo 256 when it
-    /// builds a compound (fixed in v0.3.2); we refuse to build them.
-    public static let maxParts = 255
-    /// The most parts memberlist 0.2.2 *reads* correctly: `decodeCompoundMessage` computes `count * 2` in
-    /// 8 bits, so from 128 parts on it misplaces the parts (or panics on a short length table).
-    public static let maxPartsForGoPeers = 127
-    /// Bytes of the compound header: the type byte and the count.
-    public static let headerOverhead = 2
-    /// Bytes each part adds besides its own: its length field.
-    public static let partOverhead = 2
-
+/// Building and splitting compound messages on NIO buffers (the layout and its sizes are on
+/// ``CompoundMessage``, in GossipCore).
+extension CompoundMessage {
     /// Builds a compound message from already-encoded messages.
     ///
     /// - Parameter maxParts: the most parts allowed; by default what memberlist 0.2.2 peers read correctly,

@@ -58,6 +58,6 @@ public struct BroadcastQueue: Hashable, Sendable {
 
     private mutating func append(_ message: GossipMessage, node: String?) {
         nextID += 1
-        entries.append(Entry(message: message, size: message.encodedMessage().readableBytes, transmits: 0, id: nextID, node: node))
+        entries.append(Entry(message: message, size: message.encodedLength, transmits: 0, id: nextID, node: node))
     }
 }

@@ -28,7 +28,7 @@ public struct Member: Hashable, Sendable {
     public var ip: [UInt8]
     /// Gossip port.
     public var port: UInt16
-    /// Delegate metadata (Cohort's ``NodeMeta``).
+    /// Delegate metadata (Cohort puts its `NodeMeta` here).
     public var meta: [UInt8]
     /// Protocol and delegate versions.
     public var versions: ProtocolVersions

@@ -2,7 +2,7 @@
 /// waits on. They change nothing.
 extension SWIMInstance {
     /// Broadcasts still waiting to be piggybacked; a leaving node gossips until this reaches zero.
-    var pendingBroadcasts: Int {
+    package var pendingBroadcasts: Int {
         broadcasts.count
     }
 }

@@ -1,7 +1,10 @@
+// Only the logarithms from the C library: the core does no I/O.
 #if canImport(Glibc)
-import Glibc
+import func Glibc.log10
+import func Glibc.log2
 #elseif canImport(Darwin)
-import Darwin
+import func Darwin.log10
+import func Darwin.log2
 #endif
 
 /// Tuning of the SWIM + Lifeguard core. Defaults are memberlist 0.2.2's `DefaultLANConfig`; ``wan`` and

@@ -8,8 +8,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     targets: [
         .target(name: "CohortCore"),
-        .target(name: "Consensus", dependencies: ["CohortCore"]),
+        .target(name: "RaftCore", dependencies: ["CohortCore"]),
         // main.swift starts libFuzzer's driver; build with -sanitize=fuzzer (see ../README.md).
-        .executableTarget(name: "RaftMessageFuzz", dependencies: ["Consensus"]),
+        .executableTarget(name: "RaftMessageFuzz", dependencies: ["RaftCore"]),
     ]
 )

@@ -1,4 +1,4 @@
-import Consensus
+import RaftCore
 
 let codec = MessageCodec()
 /// Small limits too, so the fuzzer reaches every limit check with short inputs.

@@ -129,3 +129,19 @@ extension PersistentSortedMap {
     }
 }
 
+// MARK: Building from sorted entries
+
+extension PersistentSortedMap {
+    /// A perfectly balanced tree of `entries[range]`, which are in strictly increasing key order: the
+    /// middle entry at the top, each half below it built the same way. O(range.count) nodes, recursion
+    /// O(log n) deep.
+    static func built(from entries: [(key: Key, value: Value)], _ range: Range<Int>) -> Node? {
+        guard !range.isEmpty else { return nil }
+        let middle = range.lowerBound + range.count / 2
+        return Node(
+            key: entries[middle].key, value: entries[middle].value,
+            left: built(from: entries, range.lowerBound..<middle),
+            right: built(from: entries, (middle + 1)..<range.upperBound)
+        )
+    }
+}

@@ -100,8 +100,7 @@ struct PersistentSortedMapTests {
 
     @Test("entries(after:) and entries(from:) with bounds below, between, at and above the keys")
     func boundedIteration() {
-        var map = IntMap()
-        for key in [30, 10, 50, 20, 40] { map[key] = key * 10 }
+        let map = IntMap(sortedUniqueEntries: [10, 20, 30, 40, 50].map { (key: $0, value: $0 * 10) })
         #expect(map.entries(after: nil).map(\.key) == [10, 20, 30, 40, 50])
         #expect(map.entries(after: 5).map(\.key) == [10, 20, 30, 40, 50])
         #expect(map.entries(after: 10).map(\.key) == [20, 30, 40, 50])
@@ -152,26 +151,70 @@ struct PersistentSortedMapTests {
         }
     }
 
+    @Test("init(validatingSorted:) builds a perfectly balanced tree of the entries: every size up to 300, and around powers of two up to 2¹⁴")
+    func buildsBalancedTrees() throws {
+        let powersOfTwo = (9...14).map { 1 << $0 }
+        for size in Array(0...300) + powersOfTwo.flatMap({ [$0 - 1, $0, $0 + 1] }) {
+            let entries = (0..<size).map { (key: $0 * 3, value: $0) }
+            let map = try IntMap(validatingSorted: entries)
+            try map.checkInvariants()
+            #expect(map.count == size)
+            #expect(pairs(map) == entries.map { Pair($0) })
+            // Perfect balance: the least height that holds `size` entries, within the AVL bound.
+            #expect(map.height == Int.bitWidth - size.leadingZeroBitCount, "size \(size)")
+            #expect(Double(map.height) <= avlHeightBound(size), "size \(size)")
+            #expect(IntMap(sortedUniqueEntries: entries) == map)
+        }
+        // A built tree is an ordinary one: writes to it keep the invariants.
+        var map = try IntMap(validatingSorted: (0..<1_000).map { (key: $0 * 2, value: $0) })
+        for key in 0..<500 { map[key * 4 + 1] = key }
+        for key in 0..<300 { map.removeValue(forKey: key * 6) }
+        try map.checkInvariants()
+        #expect(map.count == 1_000 + 500 - 300)
+    }
+
+    @Test("init(validatingSorted:) refuses entries out of order or repeated, naming the first bad position")
+    func refusesUnsortedInput() {
+        #expect(throws: PersistentSortedMapError.outOfOrder(position: 2)) {
+            try IntMap(validatingSorted: entries([1, 3, 2]))
+        }
+        #expect(throws: PersistentSortedMapError.outOfOrder(position: 1)) {
+            try IntMap(validatingSorted: entries([5, 4]))
+        }
+        #expect(throws: PersistentSortedMapError.duplicateKey(position: 1)) {
+            try IntMap(validatingSorted: entries([1, 1]))
+        }
+        #expect(throws: PersistentSortedMapError.duplicateKey(position: 100)) {
+            try IntMap(validatingSorted: entries(Array(0..<100) + [99]))
+        }
+        // The first fault is named, not a later one.
+        #expect(throws: PersistentSortedMapError.duplicateKey(position: 3)) {
+            try IntMap(validatingSorted: entries([1, 2, 3, 3, 0]))
+        }
+        #expect(PersistentSortedMapError.outOfOrder(position: 2).description == "entry 2 has a key less than the entry before it")
+    }
+
     @Test("maps with the same entries are equal whatever the shape of their trees")
-    func equalityComparesContents() {
+    func equalityComparesContents() throws {
         var ascending = IntMap()
         for key in 0..<100 { ascending[key] = key }
         var descending = IntMap()
         for key in (0..<100).reversed() { descending[key] = key }
+        let built = try IntMap(validatingSorted: (0..<100).map { (key: $0, value: $0) })
         var shrunk = IntMap()
         for key in 0..<300 { shrunk[key] = key }
         for key in 100..<300 { shrunk.removeValue(forKey: key) }
-        #expect(ascending == descending && descending == shrunk)
+        #expect(ascending == descending && descending == built && built == shrunk)
         #expect(ascending == ascending)
 
-        var changed = ascending
+        var changed = built
         changed[50] = -1
-        #expect(changed != ascending)
-        var missing = ascending
+        #expect(changed != built)
+        var missing = built
         missing[99] = nil
-        #expect(missing != ascending)
+        #expect(missing != built)
         missing[100] = 99
-        #expect(missing != ascending)
+        #expect(missing != built)
         #expect(IntMap() == IntMap())
     }
 
@@ -220,6 +263,11 @@ private func pairs(_ map: PersistentSortedMap<Int, Int>) -> [Pair] {
 /// The model's entries in key order.
 private func sortedPairs(_ model: [Int: Int]) -> [Pair] {
     model.sorted { $0.key < $1.key }.map { Pair($0) }
+}
+
+/// Entries of `keys`, each key its own value, in the order given.
+private func entries(_ keys: [Int]) -> [(key: Int, value: Int)] {
+    keys.map { (key: $0, value: $0) }
 }
 
 /// An AVL tree of `count` entries is at most about 1.44·log₂(count + 2) high.

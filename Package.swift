@@ -139,7 +139,7 @@ let package = Package(
             name: "Cohort",
             dependencies: [
                 "CohortCore", "CohortConfig", "Observability", "Systemd", "Gossip", "Mesh", "Processes",
-                "RaftCore", "RaftPersistence", "Raft", "RaftMembership", "NIOSupport", nio, logging, metrics, lifecycle,
+                "RaftCore", "RaftPersistence", "Raft", "RaftMembership", "CoordinationCore", "NIOSupport", nio, logging, metrics, lifecycle,
             ],
             swiftSettings: strict
         ),

@@ -1,5 +1,6 @@
 import CohortConfig
 import CohortCore
+import CoordinationCore
 import RaftCore
 import Foundation
 import Gossip
@@ -47,13 +48,15 @@ public final class CohortNode: Sendable {
     /// The Raft service (on every clustered node: a client node runs it outside the configuration, only
     /// to route its writes); nil when `cluster.enabled` is false.
     public let raft: RaftService?
-    /// The replicated state machine Raft applies to: a versioned key/value map.
-    public let store: SystemStore
+    /// Named stores, locks and consistent names: the replicated coordination state (or, with the cluster
+    /// disabled, the local one). See ``store(_:)``, ``locks`` and ``names``.
+    public let coordination: Coordination
 
     private let heartbeat: RuntimeHeartbeat
     private let meshMembership: MeshMembership?
     private let raftHealth: RaftHealth?
     private let raftMembership: RaftMembershipService?
+    private let coordinationService: CoordinationService?
 
     /// Builds the node for a boot ``prepare(settings:logger:metrics:environment:nowMilliseconds:)``
     /// resolved: creates its services and registers the built-in health checks. Touches neither the disk,
@@ -75,8 +78,7 @@ public final class CohortNode: Sendable {
         incarnation = boot.incarnation
         let environment = boot.environment
 
-        let store = SystemStore()
-        self.store = store
+        let store = CoordinationStore()
         if settings.cluster.enabled {
             let nodeMeta = Self.nodeMeta(settings, incarnation: incarnation)
             // Encoding fails only for oversized fields, which the configuration already rejects.
@@ -103,16 +105,31 @@ public final class CohortNode: Sendable {
             meshMembership = MeshMembership(
                 selfID: id, gossip: gossip, mesh: mesh, processes: processes, meta: publisher, logger: logger
             )
+            var raftSettings = Self.raftSettings(settings, incarnation: incarnation)
+            raftSettings.stampProposal = { CoordinationCommand.stamp(&$0, time: Coordination.wallClockMilliseconds()) }
             let raft = RaftService(
-                settings: Self.raftSettings(settings, incarnation: incarnation), storage: Self.raftStorage(settings, logger: logger), mesh: mesh,
+                settings: raftSettings, storage: Self.raftStorage(settings, logger: logger), mesh: mesh,
                 stateMachine: store, logger: logger, metrics: metrics.registry
             )
             self.raft = raft
             raftHealth = RaftHealth(raft: raft, health: health)
-            raftMembership = RaftMembershipService(
+            let raftMembership = RaftMembershipService(
                 selfID: id, settings: settings.cluster.raft, gossip: gossip, raft: raft, meta: publisher, store: store, logger: logger,
                 registry: metrics.registry, unbounded: environment["COHORT_UNBOUNDED_RAFT"] == "1"
             )
+            self.raftMembership = raftMembership
+            let server = settings.cluster.raft.role == .server
+            let coordination = Coordination(
+                store: store, log: RaftCommandLog(raft: raft, holdsReplica: server),
+                remote: RemoteReplica(mesh: mesh, members: { [id] in raftMembership.routingOrder.filter { $0 != id } }),
+                declaredStores: settings.stores, logger: logger
+            )
+            self.coordination = coordination
+            mesh.setRequestHandler(for: .coordination) { inbound in
+                try await ReplicaServer.serve(inbound.payload, coordination: coordination)
+            }
+            if server { processes.addResolver(ConsistentNameResolver(store: store)) }
+            coordinationService = CoordinationService(coordination: coordination, raft: raft, gossip: gossip, logger: logger)
         } else {
             gossip = nil
             mesh = nil
@@ -120,7 +137,17 @@ public final class CohortNode: Sendable {
             raft = nil
             raftHealth = nil
             raftMembership = nil
+            coordinationService = nil
             processes = ProcessRuntime(node: id, incarnation: incarnation, logger: logger, metrics: metrics.registry)
+            coordination = Coordination(
+                store: store, log: LocalCommandLog(store: store, now: { Coordination.wallClockMilliseconds() }), remote: nil,
+                declaredStores: settings.stores, logger: logger
+            )
+            processes.addResolver(ConsistentNameResolver(store: store))
+        }
+        let coordination = coordination
+        processes.onExit { pid, _ in
+            Task { await coordination.processExited(pid) }
         }
 
         sessions = SessionRegistry(runtime: processes, logger: logger)
@@ -149,6 +176,18 @@ public final class CohortNode: Sendable {
         return CohortNode(settings: settings, logger: logger, metrics: metrics, boot: boot)
     }
 
+    /// The store `name`: `default` (always there) or one the configuration's `stores` declares. Throws
+    /// ``CoordinationError/notFound(_:)`` for any other name: stores are declared, never created by use.
+    public func store(_ name: String = "default") throws(CoordinationError) -> KeyValueStore {
+        KeyValueStore(name: name, settings: try coordination.declaration(name), coordination: coordination)
+    }
+
+    /// Distributed locks with fencing tokens.
+    public var locks: Locks { Locks(coordination: coordination, nodeID: id) }
+
+    /// Process names in the local and consistent scopes.
+    public var names: Names { Names(coordination: coordination, processes: processes, nodeID: id) }
+
     /// Who this node is, as `GET /v1/node` reports it.
     public var info: NodeInfo {
         NodeInfo(
@@ -163,9 +202,9 @@ public final class CohortNode: Sendable {
     /// The node's long-lived services, in start order (they stop in reverse).
     public var services: [any Service] {
         var services: [any Service] = [heartbeat]
-        if let mesh, let gossip, let meshMembership, let raft, let raftHealth, let raftMembership {
+        if let mesh, let gossip, let meshMembership, let raft, let raftHealth, let raftMembership, let coordinationService {
             // Raft stops before gossip and the mesh: a leader hands over leadership while it can still talk.
-            services += [mesh, gossip, meshMembership, raft, raftHealth, raftMembership]
+            services += [mesh, gossip, meshMembership, raft, raftHealth, raftMembership, coordinationService]
         }
         // Last, so it is stopped first: processes exit (and their EXIT signals leave over the mesh) before
         // the node leaves gossip and closes the mesh.

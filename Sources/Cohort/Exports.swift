@@ -2,3 +2,4 @@
 @_exported import CohortConfig
 @_exported import CohortCore
 @_exported import Observability
+@_exported import CoordinationCore

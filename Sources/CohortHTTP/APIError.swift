@@ -2,19 +2,104 @@ import CohortConfig
 import Foundation
 import Hummingbird
 import Raft
+import Cohort
 
-/// A `/v1` request that cannot be served: the status and one line saying what was wrong, rendered as
-/// `{"error": "..."}`.
+/// A `/v1` request that cannot be served: the status, one line saying what was wrong and a
+/// machine-readable code (SPEC §11), rendered as `{"error": "...", "code": "...", ...details}`.
 struct APIError: HTTPResponseError {
     var status: HTTPResponse.Status
     var message: String
+    /// `BAD_REQUEST`, `NOT_FOUND`, `ALREADY_EXISTS`, `CONFLICT`, `NOT_HOLDER`, `NO_LEADER`, `NO_QUORUM`,
+    /// `TIMEOUT`, `COMPACTED`, `TOO_LARGE`, `UNSUPPORTED` or `CLUSTER_DISABLED`.
+    var code: String
+    /// Who holds the lock or owns the name, the key's current entry, the oldest version a watch can start from.
+    var details = ErrorDetails()
+
+    init(status: HTTPResponse.Status, message: String, code: String? = nil, details: ErrorDetails = ErrorDetails()) {
+        self.status = status
+        self.message = message
+        self.code = code ?? Self.defaultCode(status)
+        self.details = details
+    }
 
     static func badRequest(_ message: String) -> APIError { APIError(status: .badRequest, message: message) }
     static func notFound(_ message: String) -> APIError { APIError(status: .notFound, message: message) }
     static func conflict(_ message: String) -> APIError { APIError(status: .conflict, message: message) }
+    static let clusterDisabled = APIError(
+        status: .conflict, message: "cluster disabled: set cluster.enabled: true to run Raft", code: "CLUSTER_DISABLED"
+    )
+
+    static func defaultCode(_ status: HTTPResponse.Status) -> String {
+        switch status.code {
+        case 400: "BAD_REQUEST"
+        case 404: "NOT_FOUND"
+        case 409: "CONFLICT"
+        case 410: "COMPACTED"
+        case 413: "TOO_LARGE"
+        case 501: "UNSUPPORTED"
+        case 504: "NO_QUORUM"
+        default: "NO_LEADER"
+        }
+    }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        try AdminServer.jsonResponse(["error": message], status: status)
+        try AdminServer.jsonResponse(ErrorBody(error: message, code: code, details: details), status: status)
+    }
+}
+
+/// What an error body carries besides `error` and `code`; absent fields are left out.
+struct ErrorDetails: Encodable, Sendable {
+    var holder: String?
+    var owner: String?
+    var current: KVEntryView?
+    var oldest: UInt64?
+    var maybeCommitted: Bool?
+
+    enum CodingKeys: String, CodingKey {
+        case holder, owner, current, oldest
+        case maybeCommitted = "maybe_committed"
+    }
+}
+
+private struct ErrorBody: Encodable {
+    var error: String
+    var code: String
+    var details: ErrorDetails
+
+    enum CodingKeys: String, CodingKey {
+        case error, code
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(error, forKey: .error)
+        try container.encode(code, forKey: .code)
+        try details.encode(to: encoder)
+    }
+}
+
+extension APIError {
+    /// The one HTTP answer for every store, lock and name failure.
+    init(_ error: CoordinationError) {
+        switch error {
+        case .badRequest: self.init(status: .badRequest, message: "\(error)", code: error.code)
+        case .notFound: self.init(status: .notFound, message: "\(error)", code: error.code)
+        case .alreadyExists(_, let by):
+            self.init(status: .conflict, message: "\(error)", code: error.code, details: ErrorDetails(holder: by?.description, owner: by?.description))
+        case .conflict(let key, let current):
+            self.init(status: .conflict, message: "\(error)", code: error.code, details: ErrorDetails(current: current.map { KVEntryView(key: key, value: $0) }))
+        case .notHolder(_, let holder):
+            self.init(status: .conflict, message: "\(error)", code: error.code, details: ErrorDetails(holder: holder?.description))
+        case .notOwner(_, let owner):
+            self.init(status: .conflict, message: "\(error)", code: error.code, details: ErrorDetails(owner: owner.description))
+        case .noLeader, .unavailable: self.init(status: .serviceUnavailable, message: "\(error)", code: error.code)
+        case .noQuorum(_, let maybeCommitted):
+            self.init(status: .gatewayTimeout, message: "\(error)", code: error.code, details: ErrorDetails(maybeCommitted: maybeCommitted))
+        case .timeout: self.init(status: .conflict, message: "\(error)", code: error.code)
+        case .compacted(let oldest): self.init(status: .gone, message: "\(error)", code: error.code, details: ErrorDetails(oldest: oldest))
+        case .tooLarge: self.init(status: .contentTooLarge, message: "\(error)", code: error.code)
+        case .unsupported: self.init(status: .notImplemented, message: "\(error)", code: error.code)
+        }
     }
 }
 

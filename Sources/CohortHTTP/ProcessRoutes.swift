@@ -94,18 +94,24 @@ enum ProcessRoutes {
             // Validate everything before sending anything, so a bad batch sends nothing.
             let resolved = try messages.enumerated().map { index, message in try resolve(message, index: index, node: node) }
             for (message, from, payload) in resolved {
-                if let pid = PID(message.to) {
-                    node.processes.send(from: from, to: pid, topic: message.topic ?? "", payload: payload)
-                } else {
-                    do {
-                        try node.processes.send(from: from, to: message.to, topic: message.topic ?? "", payload: payload)
-                    } catch {
-                        throw APIError.notFound("to: \(error)")
-                    }
-                }
+                let pid = try await target(message, node: node)
+                node.processes.send(from: from, to: pid, topic: message.topic ?? "", payload: payload)
             }
             return try AdminServer.jsonResponse(["sent": resolved.count], status: .accepted)
         }
+    }
+
+    /// The process a message goes to: its PID, or its name resolved in `scope` (or consistent → eventual →
+    /// local; a client node asks a Raft member's replica).
+    private static func target(_ message: SendRequest, node: CohortNode) async throws -> PID {
+        if let pid = PID(message.to) { return pid }
+        let scope = try CoordinationRoutes.scope(message.scope)
+        if scope == nil, let pid = node.processes.resolve(message.to) { return pid }
+        let binding = try await CoordinationRoutes.call { () async throws(CoordinationError) in
+            try await node.names.lookup(message.to, scope: scope)
+        }
+        guard let binding else { throw APIError.notFound("to: no process is registered as \"\(message.to)\"") }
+        return binding.pid
     }
 
     private static func resolve(_ message: SendRequest, index: Int, node: CohortNode) throws -> (SendRequest, PID?, [UInt8]) {
@@ -201,13 +207,14 @@ struct RegisterRequest: Decodable {
 
 struct SendRequest: Decodable {
     var to: String
+    var scope: String?
     var from: String?
     var topic: String?
     var payload: String?
     var payloadBase64: String?
 
     enum CodingKeys: String, CodingKey {
-        case to, from, topic, payload
+        case to, scope, from, topic, payload
         case payloadBase64 = "payload_b64"
     }
 }

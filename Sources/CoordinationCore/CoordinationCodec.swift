@@ -27,17 +27,17 @@ public enum CoordinationCodecError: Error, Hashable, Sendable, CustomStringConve
 /// The length-prefixed fields of the coordination codecs.
 extension ByteWriter {
     /// UTF-8 text with a 2-byte length.
-    mutating func text(_ string: String) {
+    package mutating func text(_ string: String) {
         lengthPrefixed(Array(string.utf8), lengthWidth: 2)
     }
 
     /// Bytes with a 4-byte length.
-    mutating func blob(_ bytes: [UInt8]) {
+    package mutating func blob(_ bytes: [UInt8]) {
         lengthPrefixed(bytes, lengthWidth: 4)
     }
 
     /// A PID: its node's name, its incarnation and its serial.
-    mutating func pid(_ pid: PID) {
+    package mutating func pid(_ pid: PID) {
         text(pid.node.rawValue)
         u64(pid.incarnation.rawValue)
         u64(pid.serial)
@@ -46,18 +46,19 @@ extension ByteWriter {
 
 extension ByteReader {
     /// UTF-8 text with a 2-byte length, at most `limit` bytes.
-    mutating func text(limit: Int, _ field: String) throws(CoordinationCodecError) -> String {
+    package mutating func text(limit: Int, _ field: String) throws(CoordinationCodecError) -> String {
+        let bytes: [UInt8]
         do {
-            let bytes = try lengthPrefixed(lengthWidth: 2, limit: limit, field)
-            guard let text = String(validating: bytes, as: UTF8.self) else { throw ByteReaderError.invalidUTF8(field: field) }
-            return text
+            bytes = try lengthPrefixed(lengthWidth: 2, limit: limit, field)
         } catch {
             throw .bytes(error)
         }
+        guard let text = String(validating: bytes, as: UTF8.self) else { throw .bytes(.invalidUTF8(field: field)) }
+        return text
     }
 
     /// Bytes with a 4-byte length, at most `limit`.
-    mutating func blob(limit: Int, _ field: String) throws(CoordinationCodecError) -> [UInt8] {
+    package mutating func blob(limit: Int, _ field: String) throws(CoordinationCodecError) -> [UInt8] {
         do {
             return try lengthPrefixed(lengthWidth: 4, limit: limit, field)
         } catch {
@@ -66,7 +67,7 @@ extension ByteReader {
     }
 
     /// A big-endian u64.
-    mutating func number(_ field: String) throws(CoordinationCodecError) -> UInt64 {
+    package mutating func number(_ field: String) throws(CoordinationCodecError) -> UInt64 {
         do {
             return try u64(field)
         } catch {
@@ -75,14 +76,14 @@ extension ByteReader {
     }
 
     /// A u64 no greater than `maximum`.
-    mutating func number(max maximum: UInt64, _ field: String) throws(CoordinationCodecError) -> UInt64 {
+    package mutating func number(max maximum: UInt64, _ field: String) throws(CoordinationCodecError) -> UInt64 {
         let value = try number(field)
         guard value <= maximum else { throw .outOfRange(field: field) }
         return value
     }
 
     /// A count (u16) no greater than `maximum`.
-    mutating func count(max maximum: Int, _ field: String) throws(CoordinationCodecError) -> Int {
+    package mutating func count(max maximum: Int, _ field: String) throws(CoordinationCodecError) -> Int {
         let value: UInt16
         do {
             value = try u16(field)
@@ -94,7 +95,7 @@ extension ByteReader {
     }
 
     /// A kind byte.
-    mutating func kind(_ field: String) throws(CoordinationCodecError) -> UInt8 {
+    package mutating func kind(_ field: String) throws(CoordinationCodecError) -> UInt8 {
         do {
             return try u8(field)
         } catch {
@@ -103,7 +104,7 @@ extension ByteReader {
     }
 
     /// A PID.
-    mutating func pid(_ field: String) throws(CoordinationCodecError) -> PID {
+    package mutating func pid(_ field: String) throws(CoordinationCodecError) -> PID {
         let node = try text(limit: CoordinationLimits.maxKeyBytes, field + ".node")
         let incarnation = try number(field + ".incarnation")
         let serial = try number(field + ".serial")
@@ -111,7 +112,7 @@ extension ByteReader {
     }
 
     /// Throws unless every byte was read.
-    func end() throws(CoordinationCodecError) {
+    package func end() throws(CoordinationCodecError) {
         do {
             try expectEnd()
         } catch {

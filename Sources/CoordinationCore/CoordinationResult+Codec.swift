@@ -129,26 +129,26 @@ extension TransactionResult {
 
 extension ByteWriter {
     /// A stored value: value, version, creation index, expiry (0 for none).
-    mutating func storedValue(_ value: StoredValue) {
+    package mutating func storedValue(_ value: StoredValue) {
         blob(value.value)
         u64(value.version)
         u64(value.created)
         u64(value.expiresAt ?? 0)
     }
 
-    mutating func optionalValue(_ value: StoredValue?) {
+    package mutating func optionalValue(_ value: StoredValue?) {
         flag(value != nil)
         if let value { storedValue(value) }
     }
 
-    mutating func optionalPID(_ pid: PID?) {
+    package mutating func optionalPID(_ pid: PID?) {
         flag(pid != nil)
         if let pid { self.pid(pid) }
     }
 }
 
 extension ByteReader {
-    mutating func storedValue() throws(CoordinationCodecError) -> StoredValue {
+    package mutating func storedValue() throws(CoordinationCodecError) -> StoredValue {
         let value = try blob(limit: CoordinationLimits.maxValueBytes, "value")
         let version = try number("version")
         let created = try number("created")
@@ -156,7 +156,7 @@ extension ByteReader {
         return StoredValue(value: value, version: version, created: created, expiresAt: expiresAt == 0 ? nil : expiresAt)
     }
 
-    mutating func present(_ field: String) throws(CoordinationCodecError) -> Bool {
+    package mutating func present(_ field: String) throws(CoordinationCodecError) -> Bool {
         do {
             return try flag(field)
         } catch {
@@ -164,15 +164,15 @@ extension ByteReader {
         }
     }
 
-    mutating func optionalValue() throws(CoordinationCodecError) -> StoredValue? {
+    package mutating func optionalValue() throws(CoordinationCodecError) -> StoredValue? {
         try present("value present") ? try storedValue() : nil
     }
 
-    mutating func optionalPID() throws(CoordinationCodecError) -> PID? {
+    package mutating func optionalPID() throws(CoordinationCodecError) -> PID? {
         try present("pid present") ? try pid("pid") : nil
     }
 
-    mutating func count32(_ field: String) throws(CoordinationCodecError) -> UInt32 {
+    package mutating func count32(_ field: String) throws(CoordinationCodecError) -> UInt32 {
         do {
             return try u32(field)
         } catch {

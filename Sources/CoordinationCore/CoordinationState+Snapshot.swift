@@ -32,17 +32,7 @@ extension CoordinationState {
         writer.u32(UInt32(locks.count))
         for (name, record) in locks {
             writer.text(name.string)
-            writer.optionalPID(record.holder)
-            writer.u64(record.token)
-            writer.u64(record.grantedAt)
-            writer.u64(record.lockDelay)
-            writer.u64(record.delayedUntil)
-            writer.u32(UInt32(record.waiters.count))
-            for waiter in record.waiters {
-                writer.pid(waiter.pid)
-                writer.u64(waiter.deadline)
-                writer.u64(waiter.lockDelay)
-            }
+            writer.lockRecord(record)
         }
         writer.u32(UInt32(names.count))
         for (name, record) in names {
@@ -92,15 +82,7 @@ extension CoordinationState {
         for position in 0..<count {
             let name = ByteKey(try reader.text(limit: CoordinationLimits.maxKeyBytes, "lock"))
             if let previous = entries.last?.key, !(previous < name) { throw .unordered(section: "locks", position: position) }
-            var record = LockRecord(
-                holder: try reader.optionalPID(), token: try reader.number("token"), grantedAt: try reader.number("granted_at"),
-                lockDelay: try reader.number("lock_delay"), delayedUntil: try reader.number("delayed_until")
-            )
-            let waiters = try reader.sectionCount(minimumEntryBytes: 34, "waiters")
-            for _ in 0..<waiters {
-                record.waiters.append(LockWaiter(pid: try reader.pid("waiter"), deadline: try reader.number("deadline"), lockDelay: try reader.number("lock_delay")))
-            }
-            entries.append((name, record))
+            entries.append((name, try reader.lockRecord()))
         }
         locks = try Self.build(entries, section: "locks")
     }

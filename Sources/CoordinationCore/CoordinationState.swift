@@ -135,3 +135,15 @@ extension CoordinationState {
         return held
     }
 }
+
+extension CoordinationState {
+    /// Every node whose processes hold or wait for something, with the oldest incarnation among them: what
+    /// a new leader checks against the membership to release what departed or restarted nodes left behind.
+    public var holderNodes: [NodeID: UInt64] {
+        var nodes: [NodeID: UInt64] = [:]
+        for (holding, _) in holdings {
+            nodes[holding.pid.node] = min(nodes[holding.pid.node] ?? .max, holding.pid.incarnation.rawValue)
+        }
+        return nodes
+    }
+}

@@ -50,6 +50,9 @@ public struct MeshEndpoint: RawRepresentable, Hashable, Sendable, CustomStringCo
     public static let groups = MeshEndpoint(rawValue: 5)
     /// Name registrations and their acknowledgements.
     public static let names = MeshEndpoint(rawValue: 6)
+    /// Reads of the coordination state (stores, locks, names) and lock waits that a client node, which
+    /// holds no Raft replica, asks of a Raft member.
+    public static let coordination = MeshEndpoint(rawValue: 7)
 
     public var description: String { String(rawValue) }
 }

@@ -24,6 +24,9 @@ extension RaftService {
         guard phase == .running else { throw .stopped }
         let index: LogIndex
         do {
+            var command = command
+            // Only the leader's clock goes into the log (a follower forwards the command unstamped).
+            if node.state == .leader, let stamp = settings.stampProposal { stamp(&command) }
             index = try node.propose(command)
         } catch {
             switch error {

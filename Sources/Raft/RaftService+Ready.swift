@@ -206,9 +206,22 @@ extension RaftService {
     private func compactIfNeeded() async {
         let applied = node.appliedIndex
         let latest = node.log.latestSnapshot.index
-        guard applied > latest, applied - latest >= UInt64(max(1, settings.snapshotThreshold)),
+        guard !isTakingSnapshot, applied > latest, applied - latest >= UInt64(max(1, settings.snapshotThreshold)),
               node.compactableIndex == applied else { return }
-        let data = stateMachine.snapshot()
+        isTakingSnapshot = true
+        defer { isTakingSnapshot = false }
+        // Captured here, serialized on the thread pool: entries keep applying meanwhile.
+        let capture = stateMachine.snapshot()
+        let data: [UInt8]
+        do {
+            data = try await offLoop { () throws(RaftStorageError) in capture() }
+        } catch {
+            fail(error)
+            return
+        }
+        // A snapshot from the leader may have been installed meanwhile, or (rarely) the captured index may
+        // not be durable in the log any more: then this one is not needed, or not yet allowed.
+        guard phase == .running, node.log.latestSnapshot.index < applied, node.compactableIndex >= applied else { return }
         node.compact(through: applied, keepingTrailing: LogIndex(max(0, settings.trailingLogs)))
         let snapshot = StoredSnapshot(metadata: node.log.latestSnapshot, data: data)
         currentSnapshot = snapshot

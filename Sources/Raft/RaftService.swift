@@ -48,6 +48,8 @@ public actor RaftService: Service {
     var bootstrapWaiters: [CheckedContinuation<Void, Never>] = []
     /// The newest snapshot with its data, as stored: what a leader ships to a follower that needs it.
     var currentSnapshot: StoredSnapshot?
+    /// A snapshot is being serialized off the event loop: no second one starts meanwhile.
+    var isTakingSnapshot = false
     /// Snapshot data received from a leader, by the index of the snapshot, until the core installs it.
     var receivedSnapshots: [LogIndex: [UInt8]] = [:]
     /// The highest index the state machine applied.

@@ -18,6 +18,9 @@ public struct RaftServiceSettings: Sendable {
     /// rather than a whole snapshot. In memory while the node runs; the files on disk are compacted
     /// through the snapshot, so after a restart the log starts there. Default 10240.
     public var trailingLogs: Int = 10240
+    /// Called on the leader with each command it is about to append, to write its clock into the bytes
+    /// (the state machine then applies time the same way on every replica). Nil: commands go in as given.
+    public var stampProposal: (@Sendable (inout [UInt8]) -> Void)?
     /// How many times a proposal may be forwarded towards the leader. Default 2 (follower → leader, and
     /// once more if leadership just moved).
     public var maxForwardHops: Int = 2

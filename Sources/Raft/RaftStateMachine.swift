@@ -9,8 +9,10 @@ public protocol RaftStateMachine: Sendable {
     /// Applies one committed command entry (only `.command` payloads are handed over; no-ops and
     /// configuration entries are Raft's own). The result goes back to the proposer.
     func apply(_ entry: LogEntry) -> [UInt8]
-    /// The whole state, as of the last entry applied.
-    func snapshot() -> [UInt8]
+    /// A capture of the whole state as of the last entry applied, serialized when called. The service
+    /// calls the capture on a thread-pool thread, so a large state is written out without holding up the
+    /// event loop: capture cheaply (a copy-on-write copy, an immutable version), serialize in the closure.
+    func snapshot() -> @Sendable () -> [UInt8]
     /// Replaces the whole state with a snapshot taken by ``snapshot()`` (on this node or another). Throws,
     /// leaving the state as it was, when the bytes are not a whole snapshot: the service then refuses to
     /// go on (at start, `run()` fails; later, the service stops) rather than serve a partial state.

@@ -1,4 +1,5 @@
 import CohortCore
+import CoordinationCore
 import RaftCore
 import Gossip
 import Logging
@@ -109,7 +110,7 @@ extension RaftMembershipService.Loop {
 
     /// Advertises the group id once this node's replica has it.
     func publishGroup() async {
-        guard service.settings.role == .server, let entry = service.store.get(Self.groupKey),
+        guard service.settings.role == .server, let entry = service.store.state.value(store: "default", key: Self.groupKey),
               let group = String(validating: entry.value, as: UTF8.self), group != service.meta.meta.raftGroup else { return }
         await service.meta.update { $0.raftGroup = group }
         service.logger.info("raft group id known", metadata: ["raft.group": "\(group)"])
@@ -117,11 +118,11 @@ extension RaftMembershipService.Loop {
 
     /// On a leader of a group without an id: writes one (set-if-absent, so a racing earlier leader wins).
     func ensureGroupID() async {
-        guard service.store.get(Self.groupKey) == nil else { return }
+        guard service.store.state.value(store: "default", key: Self.groupKey) == nil else { return }
         let id = String(UInt64.random(in: 1...UInt64.max), radix: 16)
-        let command = SystemCommand.put(key: Self.groupKey, value: Array(id.utf8), condition: .absent)
+        let command = CoordinationCommand(.put(store: "default", key: Self.groupKey, value: Array(id.utf8), condition: .absent, ttl: 0))
         do {
-            _ = try await service.raft.propose(command.encode(), timeout: .seconds(5))
+            _ = try await service.raft.propose(command.encoded(), timeout: .seconds(5))
         } catch {
             service.logger.warning("cannot write the raft group id yet", metadata: ["error": "\(error)"])
         }

@@ -35,7 +35,7 @@ final class RaftMembershipService: Service, Sendable {
     let gossip: GossipService
     let raft: RaftService
     let meta: NodeMetaPublisher
-    let store: SystemStore
+    let store: CoordinationStore
     let logger: Logger
     let metrics: ReconcilerMetrics
     /// Every node kept in the configuration when true (the unbounded benchmark: `COHORT_UNBOUNDED_RAFT=1`).
@@ -49,7 +49,7 @@ final class RaftMembershipService: Service, Sendable {
 
     init(
         selfID: NodeID, settings: RaftSettings, gossip: GossipService, raft: RaftService, meta: NodeMetaPublisher,
-        store: SystemStore, logger: Logger, registry: PrometheusCollectorRegistry, unbounded: Bool = false
+        store: CoordinationStore, logger: Logger, registry: PrometheusCollectorRegistry, unbounded: Bool = false
     ) {
         self.store = store
         self.selfID = selfID

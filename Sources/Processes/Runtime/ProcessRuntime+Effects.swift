@@ -30,6 +30,12 @@ struct Deferred: Sendable {
                 runtime.logger.debug("process exited", metadata: ["process.pid": "\(pid)", "process.outcome": "\(outcome)"])
             }
         }
+        if !exits.isEmpty {
+            let observers = runtime.exitObservers.withLock { $0 }
+            for (pid, outcome) in exits {
+                for observer in observers { observer(pid, outcome) }
+            }
+        }
         if !outbound.isEmpty { runtime.drainOutbox(startingWith: outbound) }
     }
 }

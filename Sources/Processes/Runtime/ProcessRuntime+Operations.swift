@@ -45,6 +45,12 @@ extension ProcessRuntime {
         return whereis(name)
     }
 
+    /// Calls `observer` after every exit of a local process, normal or not (sessions included), outside
+    /// the table's lock. Keep it quick: hand work off.
+    public func onExit(_ observer: @escaping @Sendable (PID, ProcessOutcome) -> Void) {
+        exitObservers.withLock { $0.append(observer) }
+    }
+
     /// Adds a name scope consulted before local names and after the resolvers added earlier.
     public func addResolver(_ resolver: any NameResolver) {
         resolvers.withLock { $0.append(resolver) }

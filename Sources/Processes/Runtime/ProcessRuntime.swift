@@ -42,6 +42,8 @@ public final class ProcessRuntime: Sendable {
     let metrics: ProcessMetrics
     let state: Mutex<State>
     let resolvers = Mutex<[any NameResolver]>([])
+    /// Called after every local exit (see ``onExit(_:)``).
+    let exitObservers = Mutex<[@Sendable (PID, ProcessOutcome) -> Void]>([])
 
     /// Creates a runtime for `node` in boot `incarnation`.
     ///

@@ -20,8 +20,9 @@ final class ListStateMachine: RaftStateMachine {
         return Self.u64(UInt64(count))
     }
 
-    func snapshot() -> [UInt8] {
-        items.withLock { items in
+    func snapshot() -> @Sendable () -> [UInt8] {
+        let items = items.withLock { $0 }
+        return {
             var out = Self.u32(items.count)
             for item in items { out += Self.u32(item.count) + item }
             return out

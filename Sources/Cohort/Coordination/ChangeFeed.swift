@@ -1,0 +1,111 @@
+import CohortCore
+import CoordinationCore
+import Synchronization
+
+/// The recent key changes of every store, and the watches fed from them.
+///
+/// Fed by the state machine as entries apply (on the Raft actor), it keeps the last `capacity` changes;
+/// a watch from version V first gets the kept changes after V, then every new one, under one lock, so
+/// no change is missed or repeated between the backlog and the live stream. Versions below the oldest
+/// kept change (``WatchError/compacted(oldest:)``) are refused. A watcher that falls more than
+/// `backlogLimit` events behind is ended with ``WatchError/fellBehind`` rather than silently skipped.
+final class ChangeFeed: Sendable {
+    private struct Watch {
+        let store: String
+        let prefix: String
+        let continuation: AsyncThrowingStream<StoreEvent, any Error>.Continuation
+    }
+
+    private struct State {
+        /// Kept changes, oldest first.
+        var history: [StoreEvent] = []
+        /// Where `history` starts (a ring: the oldest is at `start`).
+        var start = 0
+        /// Every change after this version is kept (or was applied after it).
+        var floor: UInt64 = 0
+        var watches: [Int: Watch] = [:]
+        var nextWatch = 0
+    }
+
+    private let state = Mutex(State())
+    private let capacity: Int
+    private let backlogLimit: Int
+
+    /// A feed keeping the last `capacity` changes; watchers may fall `backlogLimit` events behind.
+    init(capacity: Int = 100_000, backlogLimit: Int = 10_000) {
+        self.capacity = max(1, capacity)
+        self.backlogLimit = max(1, backlogLimit)
+    }
+
+    /// The number of open watches.
+    var watchCount: Int { state.withLock { $0.watches.count } }
+
+    /// The earliest version a watch can start from.
+    var oldest: UInt64 { state.withLock { $0.floor } }
+
+    /// Records applied changes and hands them to matching watches.
+    func publish(_ changes: [CoordinationChange]) {
+        let events = changes.compactMap(StoreEvent.init)
+        guard !events.isEmpty else { return }
+        // Ended outside the lock: finishing runs the stream's termination handler, which takes the lock.
+        let behind = state.withLock { state -> [AsyncThrowingStream<StoreEvent, any Error>.Continuation] in
+            var behind: [AsyncThrowingStream<StoreEvent, any Error>.Continuation] = []
+            for event in events {
+                if state.history.count < capacity {
+                    state.history.append(event)
+                } else {
+                    state.floor = state.history[state.start].version
+                    state.history[state.start] = event
+                    state.start = (state.start + 1) % capacity
+                }
+                for (id, watch) in state.watches where event.store == watch.store && event.key.hasPrefix(watch.prefix) {
+                    if case .dropped = watch.continuation.yield(event) {
+                        behind.append(watch.continuation)
+                        state.watches[id] = nil
+                    }
+                }
+            }
+            return behind
+        }
+        for continuation in behind { continuation.finish(throwing: WatchError.fellBehind) }
+    }
+
+    /// The replica was replaced (a snapshot installed, or restored at start) at `index`: the history
+    /// restarts there and every open watch ends, since the changes inside the snapshot are unknown.
+    func reset(at index: UInt64) {
+        let watches = state.withLock { state in
+            let watches = state.watches
+            state = State()
+            state.floor = index
+            return watches
+        }
+        for watch in watches.values { watch.continuation.finish(throwing: WatchError.replicaReplaced(oldest: index)) }
+    }
+
+    /// The changes of `store` under `prefix` after version `after`, then every new one. Throws
+    /// ``WatchError/compacted(oldest:)`` when changes after `after` are no longer all kept.
+    func watch(store: String, prefix: String, after: UInt64) throws(WatchError) -> AsyncThrowingStream<StoreEvent, any Error> {
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: StoreEvent.self, bufferingPolicy: .bufferingOldest(backlogLimit))
+        let id: Int = try state.withLock { (state: inout State) throws(WatchError) -> Int in
+            guard after >= state.floor else { throw .compacted(oldest: state.floor) }
+            for offset in 0..<state.history.count {
+                let event = state.history[(state.start + offset) % state.history.count]
+                guard event.version > after, event.store == store, event.key.hasPrefix(prefix) else { continue }
+                if case .dropped = continuation.yield(event) {
+                    continuation.finish(throwing: WatchError.fellBehind)
+                    return -1
+                }
+            }
+            let id = state.nextWatch
+            state.nextWatch += 1
+            state.watches[id] = Watch(store: store, prefix: prefix, continuation: continuation)
+            return id
+        }
+        if id >= 0 {
+            continuation.onTermination = { [weak self] _ in
+                self?.state.withLock { _ = $0.watches.removeValue(forKey: id) }
+            }
+        }
+        return stream
+    }
+}

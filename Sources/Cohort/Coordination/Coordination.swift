@@ -1,0 +1,137 @@
+import CohortConfig
+import CohortCore
+import CoordinationCore
+import Foundation
+import Logging
+import Synchronization
+
+/// Everything the stores, locks and names share on one node: the replicated state (or the local one with
+/// the cluster disabled), the log commands go through, the declared stores, the way to a member's
+/// replica on a client node, and the bookkeeping of what this node's processes hold, so their exits
+/// release it.
+///
+/// Reach its parts through ``CohortNode/store(_:)``, ``CohortNode/locks`` and ``CohortNode/names``.
+public final class Coordination: Sendable {
+    /// The state machine: a Raft replica, or the local state with the cluster disabled. A client node
+    /// keeps an empty one and reads from a member.
+    public let store: CoordinationStore
+    let log: any CommandLog
+    /// How a node without a replica (a client, or a server not added yet) reads: from a Raft member.
+    /// Nil with the cluster disabled.
+    let remote: RemoteReplica?
+    let logger: Logger
+    /// The stores that may be used: `default`, then the configuration's `stores`.
+    public let declaredStores: [StoreSettings]
+    /// The default timeout of a write, a linearizable read or a remote read.
+    let timeout: Duration
+    /// Processes of this node that hold or wait for something through this node: an exit releases them.
+    private let owners = Mutex<Set<PID>>([])
+    let lockWaits = LockWaits()
+
+    init(
+        store: CoordinationStore, log: any CommandLog, remote: RemoteReplica?, declaredStores: [StoreSettings],
+        logger: Logger, timeout: Duration = .seconds(5)
+    ) {
+        self.store = store
+        self.log = log
+        self.remote = remote
+        self.logger = logger
+        self.timeout = timeout
+        self.declaredStores = [StoreSettings(name: "default", kind: .raft, durable: true)] + declaredStores.filter { $0.name != "default" }
+        store.observe { [lockWaits] changes, _ in lockWaits.observe(changes) }
+    }
+
+    /// Reads are linearizable (this replica first catches up with the leader's commit index, as etcd's
+    /// ReadIndex) or stale (this replica as applied: fast, possibly behind).
+    public enum Consistency: String, Sendable, Hashable, CaseIterable {
+        case linearizable, stale
+    }
+
+    /// The declaration of `name`, or ``CoordinationError/notFound(_:)``.
+    func declaration(_ name: String) throws(CoordinationError) -> StoreSettings {
+        guard let store = declaredStores.first(where: { $0.name == name }) else {
+            throw .notFound("no store \"\(name)\" (declared: \(declaredStores.map(\.name).joined(separator: ", ")))")
+        }
+        guard store.kind != .crdt else { throw .unsupported("store \"\(name)\" is kv.crdt: eventual stores are not built yet") }
+        return store
+    }
+
+    /// Appends an operation after checking it against the codec's limits (a refusal names the field).
+    func append(_ operation: CoordinationCommand.Operation, timeout: Duration? = nil) async throws(CoordinationError) -> (index: UInt64, result: CoordinationResult) {
+        let command = CoordinationCommand(operation)
+        let decoded: CoordinationCommand
+        do {
+            decoded = try CoordinationCommand.decode(command.encoded())
+        } catch {
+            throw Self.refusal(error)
+        }
+        guard decoded == command else { throw .tooLarge("the request is larger than its encoding allows") }
+        return try await log.append(command, timeout: timeout ?? self.timeout)
+    }
+
+    static func refusal(_ error: CoordinationCodecError) -> CoordinationError {
+        switch error {
+        case .bytes(.limitExceeded(let field, _, let limit)): .tooLarge("\(field): longer than \(limit) bytes")
+        case .outOfRange(let field): .tooLarge("\(field): over its limit")
+        default: .badRequest("\(error)")
+        }
+    }
+
+    /// Answers `query` from this node's replica (after catching up, when linearizable), or from a
+    /// member's on a client node.
+    func query(_ query: ReplicaQuery, consistency: Consistency, timeout: Duration? = nil) async throws(CoordinationError) -> ReplicaAnswer {
+        let timeout = timeout ?? self.timeout
+        if await log.hasReplica() {
+            if consistency == .linearizable { try await log.catchUp(timeout: timeout) }
+            return query.answer(from: store.state)
+        }
+        guard let remote else { throw .unavailable("this node holds no replica to read from") }
+        return try await remote.query(query, consistency: consistency, timeout: timeout)
+    }
+
+    /// Waits until `pid` is granted the lock `name` or leaves its queue, here or on a member; nil when
+    /// `timeout` passed first.
+    func awaitGrant(_ name: String, pid: PID, timeout: Duration) async throws(CoordinationError) -> LockWaits.Outcome? {
+        if await log.hasReplica() { return await waitForLock(name, pid: pid, timeout: timeout) }
+        guard let remote else { throw .unavailable("this node holds no replica to wait on") }
+        return try await remote.waitForLock(name, pid: pid, timeout: timeout)
+    }
+
+    /// Waits, on this node's replica, until `pid` is granted the lock `name` or leaves its queue; nil when
+    /// `timeout` passed first.
+    func waitForLock(_ name: String, pid: PID, timeout: Duration) async -> LockWaits.Outcome? {
+        let store = store
+        return await lockWaits.wait(name: name, pid: pid, timeout: timeout) {
+            guard let record = store.state.lock(name) else { return nil }
+            return record.holder == pid ? .granted(token: record.token) : nil
+        }
+    }
+
+    /// Notes that `pid` holds or waits for something through this node, so its exit releases it.
+    func noteOwner(_ pid: PID) {
+        owners.withLock { _ = $0.insert(pid) }
+    }
+
+    /// `pid` exited (or its session ended): when it held or waited for anything through this node, its
+    /// locks, names and places in queues are released through the log (retried while no leader answers).
+    func processExited(_ pid: PID) async {
+        guard owners.withLock({ $0.remove(pid) != nil }) else { return }
+        for attempt in 1...5 {
+            do {
+                _ = try await append(.releaseOwner(pid))
+                return
+            } catch {
+                logger.warning("cannot release what an exited process held yet", metadata: [
+                    "pid": "\(pid)", "attempt": "\(attempt)", "error": "\(error)",
+                ])
+                // A departure of the node releases it anyway; until then, try again after a pause.
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    /// The leader's wall clock for stamping: milliseconds since the Unix epoch.
+    static func wallClockMilliseconds() -> UInt64 {
+        UInt64(max(0, Date().timeIntervalSince1970 * 1000))
+    }
+}

@@ -1,0 +1,144 @@
+import CohortCore
+import CoordinationCore
+import Gossip
+import Logging
+import Raft
+import ServiceLifecycle
+
+/// The leader's duties for the coordination state, done once, through the log:
+/// - **time**: when the state's next deadline (a TTL, a lock wait, a lock delay) falls due by the leader's
+///   clock, it proposes a sweep;
+/// - **departures**: when gossip declares a node dead or left, or sees it restarted with a new
+///   incarnation, it proposes the release of what that node's earlier boots held (idempotent, so a new
+///   leader repeating it is harmless); on becoming leader it checks the whole state against the
+///   membership, so a departure during a failover is not missed.
+///
+/// Followers and clients do nothing here. A process's exit is released by its own node
+/// (``Coordination/processExited(_:)``).
+final class CoordinationService: Service, Sendable {
+    let coordination: Coordination
+    let raft: RaftService
+    let gossip: GossipService
+    let logger: Logger
+
+    init(coordination: Coordination, raft: RaftService, gossip: GossipService, logger: Logger) {
+        self.coordination = coordination
+        self.raft = raft
+        self.gossip = gossip
+        self.logger = logger
+    }
+
+    private enum Input: Sendable {
+        case membership(MembershipUpdate)
+        case status(RaftStatus)
+        case stateChanged
+        case deadline
+    }
+
+    func run() async throws {
+        let (inputs, sink) = AsyncStream.makeStream(of: Input.self, bufferingPolicy: .unbounded)
+        coordination.store.observe { _, _ in sink.yield(.stateChanged) }
+        await withDiscardingTaskGroup { group in
+            group.addTask { for await update in self.gossip.events.subscribe() { sink.yield(.membership(update)) } }
+            group.addTask { for await status in await self.raft.statusUpdates() { sink.yield(.status(status)) } }
+            var members: [NodeID: Member] = [:]
+            var isLeader = false
+            var timer: Task<Void, Never>?
+            var armedFor: UInt64?
+            for await input in inputs.cancelOnGracefulShutdown() {
+                switch input {
+                case .membership(let update):
+                    let departed = Self.apply(update, to: &members)
+                    if isLeader { for (node, incarnation) in departed { await release(node, through: incarnation) } }
+                case .status(let status):
+                    let wasLeader = isLeader
+                    isLeader = status.state == .leader
+                    if isLeader, !wasLeader { await releaseAbsent(members) }
+                case .deadline:
+                    armedFor = nil
+                case .stateChanged:
+                    break
+                }
+                guard isLeader else {
+                    timer?.cancel()
+                    armedFor = nil
+                    continue
+                }
+                // Sweep what fell due; then sleep until the next deadline (re-armed when it moves).
+                if let next = coordination.store.state.nextDeadline, next <= Coordination.wallClockMilliseconds() {
+                    await sweep()
+                }
+                guard let next = coordination.store.state.nextDeadline, next != armedFor else { continue }
+                timer?.cancel()
+                armedFor = next
+                let now = Coordination.wallClockMilliseconds()
+                // At least 100 ms: a sweep that could not commit is not retried in a tight loop.
+                let wait = Duration.milliseconds(Int64(max(next > now ? next - now : 0, 100)))
+                timer = Task {
+                    try? await Task.sleep(for: wait)
+                    if !Task.isCancelled { sink.yield(.deadline) }
+                }
+            }
+            timer?.cancel()
+            group.cancelAll()
+        }
+    }
+
+    /// Applies a membership update; returns the nodes whose earlier boots departed, with the newest
+    /// incarnation to release through.
+    static func apply(_ update: MembershipUpdate, to members: inout [NodeID: Member]) -> [(NodeID, UInt64)] {
+        var departed: [(NodeID, UInt64)] = []
+        switch update {
+        case .snapshot(let all), .resync(let all):
+            members = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { $1 })
+        case .joined(let member), .updated(let member):
+            // A restart: the new boot's incarnation replaces the old one, whose holdings are released.
+            if let old = members[member.name].flatMap(Self.incarnation), let new = Self.incarnation(member), new > old {
+                departed.append((member.name, new - 1))
+            }
+            members[member.name] = member
+        case .left(let member, _):
+            members[member.name] = nil
+            departed.append((member.name, Self.incarnation(member) ?? .max))
+        }
+        return departed
+    }
+
+    /// A member's boot incarnation, from its node metadata.
+    static func incarnation(_ member: Member) -> UInt64? {
+        (try? NodeMeta(decoding: member.meta))?.bootID
+    }
+
+    private func release(_ node: NodeID, through incarnation: UInt64) async {
+        do {
+            let (_, result) = try await coordination.append(.releaseNode(node, throughIncarnation: incarnation))
+            if case .released(let locks, let names, let waits) = result, locks + names + waits > 0 {
+                logger.info("released what a departed node held", metadata: [
+                    "peer": "\(node)", "incarnation": "\(incarnation)", "locks": "\(locks)", "names": "\(names)", "waits": "\(waits)",
+                ])
+            }
+        } catch {
+            logger.warning("cannot release what a departed node held yet", metadata: ["peer": "\(node)", "error": "\(error)"])
+        }
+    }
+
+    /// On becoming leader: releases what nodes that are gone (or restarted since) still hold.
+    private func releaseAbsent(_ members: [NodeID: Member]) async {
+        for (node, oldest) in coordination.store.state.holderNodes {
+            guard let member = members[node], !member.isGone else {
+                await release(node, through: .max)
+                continue
+            }
+            // Holdings of boots before the live one.
+            if let alive = Self.incarnation(member), oldest < alive { await release(node, through: alive - 1) }
+        }
+    }
+
+    private func sweep() async {
+        do {
+            _ = try await coordination.append(.sweep)
+        } catch {
+            logger.debug("sweep not proposed", metadata: ["error": "\(error)"])
+        }
+    }
+}

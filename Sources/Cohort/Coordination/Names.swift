@@ -1,0 +1,129 @@
+import CohortCore
+import CoordinationCore
+import Processes
+
+/// The four name scopes of SPEC §9.
+public enum NameScope: String, Sendable, Hashable, CaseIterable {
+    /// This node only; released when the process exits.
+    case local
+    /// Gossip-replicated, converging; works in a partition (not built yet).
+    case eventual
+    /// Through Raft: linearizable, first write wins, with a fencing token.
+    case consistent
+    /// Consistent, and acknowledged by every live node (not built yet).
+    case strong
+}
+
+/// A name and the process it stands for.
+public struct NameBinding: Sendable, Hashable {
+    /// The name.
+    public var name: String
+    /// The process.
+    public var pid: PID
+    /// The scope it is registered in.
+    public var scope: NameScope
+    /// The registration's fencing token (consistent scope).
+    public var token: UInt64?
+}
+
+/// Cluster-wide process names (SPEC §9). `consistent` names go through Raft: the first registration wins
+/// and gets a fencing token, and a name is released when its process exits, its session ends or its
+/// node departs. Lookups without a scope resolve consistent → eventual → local.
+public struct Names: Sendable {
+    let coordination: Coordination
+    let processes: ProcessRuntime
+    let nodeID: NodeID
+
+    /// Registers `name` for `pid`. Consistent: returns the token; throws
+    /// ``CoordinationError/alreadyExists(_:by:)`` with the owner when the name is taken. Local: `pid`
+    /// must be a live process of this node; returns nil.
+    @discardableResult
+    public func register(_ name: String, pid: PID, scope: NameScope = .consistent) async throws(CoordinationError) -> UInt64? {
+        try Self.validate(name: name)
+        switch scope {
+        case .local:
+            do {
+                try processes.register(name, pid)
+            } catch {
+                if case .nameTaken(_, let current) = error { throw .alreadyExists("name \"\(name)\" is registered to \(current)", by: current) }
+                throw .badRequest("\(error)")
+            }
+            return nil
+        case .consistent:
+            if pid.node == nodeID { coordination.noteOwner(pid) }
+            let (_, result) = try await coordination.append(.registerName(name: name, pid: pid))
+            switch result {
+            case .nameRegistered(let token): return token
+            case .nameTaken(let owner): throw .alreadyExists("name \"\(name)\" is registered to \(owner)", by: owner)
+            default: throw .unavailable("the store answered a registration with \(result)")
+            }
+        case .eventual, .strong:
+            throw Self.notBuilt(scope)
+        }
+    }
+
+    /// Unregisters `name` (consistent: only its owner `pid` may).
+    public func unregister(_ name: String, pid: PID, scope: NameScope = .consistent) async throws(CoordinationError) {
+        try Self.validate(name: name)
+        switch scope {
+        case .local:
+            guard processes.whereis(name) == pid else { throw .notFound("no local name \"\(name)\" for \(pid)") }
+            processes.unregister(name)
+        case .consistent:
+            let (_, result) = try await coordination.append(.unregisterName(name: name, pid: pid))
+            switch result {
+            case .nameUnregistered: return
+            case .notFound: throw .notFound("no name \"\(name)\"")
+            case .notOwner(let owner): throw .notOwner(name: name, owner: owner)
+            default: throw .unavailable("the store answered an unregistration with \(result)")
+            }
+        case .eventual, .strong:
+            throw Self.notBuilt(scope)
+        }
+    }
+
+    /// The process `name` stands for: in `scope`, or (nil) the first scope that knows it, consistent →
+    /// eventual → local. Consistent lookups read a replica (this node's, or a member's from a client
+    /// node) and cost no log entry.
+    public func lookup(_ name: String, scope: NameScope? = nil, consistency: Coordination.Consistency = .stale) async throws(CoordinationError) -> NameBinding? {
+        try Self.validate(name: name)
+        if scope == nil || scope == .consistent {
+            guard case .names(let names) = try await coordination.query(.name(name), consistency: consistency) else {
+                throw .unavailable("the replica answered with something else")
+            }
+            if let (found, record) = names.first { return NameBinding(name: found, pid: record.pid, scope: .consistent, token: record.token) }
+            if scope == .consistent { return nil }
+        }
+        if let scope, scope != .local { throw Self.notBuilt(scope) }
+        return processes.whereis(name).map { NameBinding(name: name, pid: $0, scope: .local, token: nil) }
+    }
+
+    /// Consistent names starting with `prefix`, in order.
+    public func list(prefix: String = "", limit: Int = 1000, consistency: Coordination.Consistency = .stale) async throws(CoordinationError) -> [NameBinding] {
+        guard (1...ReplicaQuery.maxListLimit).contains(limit) else { throw .badRequest("limit: must be 1...\(ReplicaQuery.maxListLimit)") }
+        guard case .names(let names) = try await coordination.query(.names(prefix: prefix, limit: limit), consistency: consistency) else {
+            throw .unavailable("the replica answered with something else")
+        }
+        return names.map { NameBinding(name: $0.0, pid: $0.1.pid, scope: .consistent, token: $0.1.token) }
+    }
+
+    static func validate(name: String) throws(CoordinationError) {
+        guard !name.isEmpty else { throw .badRequest("name: required") }
+        guard name.utf8.count <= CoordinationLimits.maxKeyBytes else { throw .tooLarge("name: longer than \(CoordinationLimits.maxKeyBytes) bytes") }
+    }
+
+    static func notBuilt(_ scope: NameScope) -> CoordinationError {
+        .unsupported("the \(scope.rawValue) scope is not built yet (consistent and local are)")
+    }
+}
+
+/// Resolves names of the consistent scope from this node's replica, for sends, monitors and links by
+/// name (`ProcessRuntime.resolve`). A client node holds no replica: it resolves them through
+/// ``Names/lookup(_:scope:consistency:)`` before sending.
+struct ConsistentNameResolver: NameResolver {
+    let store: CoordinationStore
+
+    func resolve(_ name: String) -> PID? {
+        store.state.name(name)?.pid
+    }
+}

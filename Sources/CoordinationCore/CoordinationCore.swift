@@ -1,1 +1,0 @@
-// The coordination state machine's pure core: see docs/coordination.md.

@@ -96,8 +96,10 @@ public struct KeyValueStore: Sendable {
     @discardableResult
     public func delete(_ key: String, ifVersion: UInt64? = nil) async throws(CoordinationError) -> UInt64 {
         try Self.validate(key: key)
-        let (_, result) = try await coordination.append(.delete(store: name, key: key, condition: ifVersion.map { .version($0) } ?? .none), timeout: timeout)
-        return try written(result, key: key)
+        return try await counted("delete") { () async throws(CoordinationError) in
+            let (_, result) = try await coordination.append(.delete(store: name, key: key, condition: ifVersion.map { .version($0) } ?? .none), timeout: timeout)
+            return try written(result, key: key)
+        }
     }
 
     /// Compares keys, then applies the success or the failure operations atomically (etcd's Txn).
@@ -106,11 +108,14 @@ public struct KeyValueStore: Sendable {
         failure: [CoordinationCommand.TransactionOperation] = []
     ) async throws(CoordinationError) -> (succeeded: Bool, version: UInt64, results: [TransactionResult]) {
         for key in compare.map(\.key) + (success + failure).map(\.key) { try Self.validate(key: key) }
-        let (_, result) = try await coordination.append(.transaction(store: name, compares: compare, success: success, failure: failure), timeout: timeout)
-        guard case .transaction(let succeeded, let version, let results) = result else {
-            throw .unavailable("the store answered a transaction with something else")
+        let outcome = try await counted("txn") { () async throws(CoordinationError) -> (succeeded: Bool, version: UInt64, results: [TransactionResult]) in
+            let (_, result) = try await coordination.append(.transaction(store: name, compares: compare, success: success, failure: failure), timeout: timeout)
+            guard case .transaction(let succeeded, let version, let results) = result else {
+                throw .unavailable("the store answered a transaction with something else")
+            }
+            return (succeeded, version, results)
         }
-        return (succeeded, version, results)
+        return outcome
     }
 
     // MARK: Watching
@@ -142,8 +147,26 @@ public struct KeyValueStore: Sendable {
             throw .tooLarge("value: \(value.count) bytes, larger than \(CoordinationLimits.maxValueBytes)")
         }
         let ttl = try Self.milliseconds(ttl, field: "ttl", limit: CoordinationLimits.maxTTL)
-        let (_, result) = try await coordination.append(.put(store: name, key: key, value: value, condition: condition, ttl: ttl), timeout: timeout)
-        return try written(result, key: key)
+        return try await counted("put") { () async throws(CoordinationError) in
+            let (_, result) = try await coordination.append(.put(store: name, key: key, value: value, condition: condition, ttl: ttl), timeout: timeout)
+            return try written(result, key: key)
+        }
+    }
+
+    /// Runs a write and counts it in `store_writes_total` by its outcome.
+    private func counted<T>(_ operation: String, _ write: () async throws(CoordinationError) -> T) async throws(CoordinationError) -> T {
+        do {
+            let value = try await write()
+            coordination.metrics?.write(store: name, operation: operation, result: "ok")
+            return value
+        } catch {
+            if case .conflict = error {
+                coordination.metrics?.write(store: name, operation: operation, result: "conflict")
+            } else {
+                coordination.metrics?.write(store: name, operation: operation, result: "error")
+            }
+            throw error
+        }
     }
 
     private func written(_ result: CoordinationResult, key: String) throws(CoordinationError) -> UInt64 {

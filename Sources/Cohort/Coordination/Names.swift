@@ -87,17 +87,33 @@ public struct Names: Sendable {
     /// The process `name` stands for: in `scope`, or (nil) the first scope that knows it, consistent →
     /// eventual → local. Consistent lookups read a replica (this node's, or a member's from a client
     /// node) and cost no log entry.
+    ///
+    /// Without a scope, a consistent scope that cannot be read (no Raft member known yet, no leader for
+    /// a linearizable read) does not hide a local name: the lookup goes on to the local scope, and if
+    /// that does not know the name either it throws `notFound` naming why the consistent scope was not
+    /// asked. With `scope: .consistent` the read's own error is thrown.
     public func lookup(_ name: String, scope: NameScope? = nil, consistency: Coordination.Consistency = .stale) async throws(CoordinationError) -> NameBinding? {
         try Self.validate(name: name)
+        var unreadable: CoordinationError?
         if scope == nil || scope == .consistent {
-            guard case .names(let names) = try await coordination.query(.name(name), consistency: consistency) else {
-                throw .unavailable("the replica answered with something else")
+            do throws(CoordinationError) {
+                guard case .names(let names) = try await coordination.query(.name(name), consistency: consistency) else {
+                    throw CoordinationError.unavailable("the replica answered with something else")
+                }
+                if let (found, record) = names.first { return NameBinding(name: found, pid: record.pid, scope: .consistent, token: record.token) }
+                if scope == .consistent { return nil }
+            } catch .noLeader(let why) where scope == nil {
+                unreadable = .noLeader(why)
+            } catch .unavailable(let why) where scope == nil {
+                unreadable = .unavailable(why)
             }
-            if let (found, record) = names.first { return NameBinding(name: found, pid: record.pid, scope: .consistent, token: record.token) }
-            if scope == .consistent { return nil }
         }
         if let scope, scope != .local { throw Self.notBuilt(scope) }
-        return processes.whereis(name).map { NameBinding(name: name, pid: $0, scope: .local, token: nil) }
+        if let pid = processes.whereis(name) { return NameBinding(name: name, pid: pid, scope: .local, token: nil) }
+        if let unreadable {
+            throw .notFound("no local process is registered as \"\(name)\", and consistent names could not be read (\(unreadable))")
+        }
+        return nil
     }
 
     /// Consistent names starting with `prefix`, in order.

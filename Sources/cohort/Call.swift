@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+
+/// Makes one call and turns every failure into the CLI's exit codes: 3 unreachable or unauthorized,
+/// 1 any other HTTP error. The error goes to standard error as `cohort: <error> (<code>)`; with `--json`
+/// the server's error body is also printed, as is, to standard output.
+func call(_ options: AdminOptions, _ method: String, _ path: String, json body: Data? = nil, accepting: Set<Int> = [200]) async throws -> AdminClient.Reply {
+    let client = try options.client()
+    let reply: AdminClient.Reply
+    do {
+        reply = try await client.send(method, path, json: body)
+    } catch {
+        fail("\(error)", exitCode: 3)
+    }
+    guard accepting.contains(reply.status) else {
+        if options.json { printBody(reply) }
+        fail(failureLine(reply, path: path), exitCode: reply.status == 401 ? 3 : 1)
+    }
+    return reply
+}
+
+/// Writes `cohort: <message>` to standard error and exits with `exitCode`.
+func fail(_ message: String, exitCode: Int32) -> Never {
+    FileHandle.standardError.write(Data("cohort: \(message)\n".utf8))
+    CohortCLI.exit(withError: ExitCode(exitCode))
+}
+
+/// Prints a reply's body as the server sent it, ending with one newline; at once, so it comes before
+/// an error line on standard error.
+func printBody(_ reply: AdminClient.Reply) {
+    guard !reply.body.isEmpty else { return }
+    FileHandle.standardOutput.write(reply.body.last == UInt8(ascii: "\n") ? reply.body : reply.body + Data("\n".utf8))
+}
+
+/// What a failed reply says: `<error> (<code>)` from a `/v1` error body, else the status and body.
+func failureLine(_ reply: AdminClient.Reply, path: String) -> String {
+    let body = try? JSONDecoder().decode(ErrorBody.self, from: reply.body)
+    var line: String
+    switch (body?.error, body?.code) {
+    case (let error?, let code?): line = "\(error) (\(code))"
+    case (let error?, nil): line = "\(error) (HTTP \(reply.status))"
+    default: line = "\(path): HTTP \(reply.status): \(String(decoding: reply.body, as: UTF8.self))"
+    }
+    if reply.status == 401 { line += "; pass --token or set COHORT_ADMIN_TOKEN" }
+    return line
+}
+
+/// A `/v1` error body: `{"error", "code", ...}`.
+struct ErrorBody: Decodable {
+    var error: String
+    var code: String?
+}
+
+/// Decodes a reply's body, or exits 1 saying the reply was not what this CLI expects.
+func decodeReply<T: Decodable>(_ type: T.Type, _ reply: AdminClient.Reply, path: String) -> T {
+    do {
+        return try JSONDecoder().decode(T.self, from: reply.body)
+    } catch {
+        fail("\(path): unexpected reply (\(error)): \(String(decoding: reply.body, as: UTF8.self))", exitCode: 1)
+    }
+}
+
+/// A time in ms since the Unix epoch, as ISO 8601 in UTC.
+func timestamp(milliseconds: UInt64) -> String {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+}

@@ -54,10 +54,20 @@ struct AdminClient {
         return request
     }
 
+    /// The one line saying why the node could not be reached, and what to check.
     func unreachable(_ error: any Error) -> Failure {
-        Failure(description: "cannot reach \(base.absoluteString): \(error.localizedDescription)")
+        let reason: String
+        switch (error as? URLError)?.code {
+        case .cannotConnectToHost?: reason = "connection refused (is cohortd running there? pass --admin or set COHORT_ADMIN_URL)"
+        case .timedOut?: reason = "no answer in time"
+        case .cannotFindHost?, .dnsLookupFailed?: reason = "unknown host"
+        case .networkConnectionLost?: reason = "the connection was closed before the reply"
+        default: reason = error.localizedDescription
+        }
+        return Failure(description: "cannot reach \(base.absoluteString): \(reason)")
     }
 
+    /// A reply's headers, names lowercased.
     static func headers(_ response: URLResponse?) -> [String: String] {
         guard let http = response as? HTTPURLResponse else { return [:] }
         var headers: [String: String] = [:]

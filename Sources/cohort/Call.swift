@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 
 /// Makes one call and turns every failure into the CLI's exit codes: 3 unreachable or unauthorized,
-/// 1 any other HTTP error. The error goes to standard error as `cohort: <error> (<code>)`; with `--json`
+/// 1 any other HTTP error. The error goes to standard error as `error: <CODE>: <message>`; with `--json`
 /// the server's error body is also printed, as is, to standard output.
 func call(_ options: AdminOptions, _ method: String, _ path: String, json body: Data? = nil, accepting: Set<Int> = [200]) async throws -> AdminClient.Reply {
     let client = try options.client()
@@ -19,9 +19,9 @@ func call(_ options: AdminOptions, _ method: String, _ path: String, json body: 
     return reply
 }
 
-/// Writes `cohort: <message>` to standard error and exits with `exitCode`.
+/// Writes `error: <message>` to standard error and exits with `exitCode`.
 func fail(_ message: String, exitCode: Int32) -> Never {
-    FileHandle.standardError.write(Data("cohort: \(message)\n".utf8))
+    FileHandle.standardError.write(Data("error: \(message)\n".utf8))
     CohortCLI.exit(withError: ExitCode(exitCode))
 }
 
@@ -32,14 +32,17 @@ func printBody(_ reply: AdminClient.Reply) {
     FileHandle.standardOutput.write(reply.body.last == UInt8(ascii: "\n") ? reply.body : reply.body + Data("\n".utf8))
 }
 
-/// What a failed reply says: `<error> (<code>)` from a `/v1` error body, else the status and body.
+/// What a failed reply says: `<CODE>: <error>` from a `/v1` error body, else the status and body, on
+/// one line.
 func failureLine(_ reply: AdminClient.Reply, path: String) -> String {
     let body = try? JSONDecoder().decode(ErrorBody.self, from: reply.body)
     var line: String
     switch (body?.error, body?.code) {
-    case (let error?, let code?): line = "\(error) (\(code))"
-    case (let error?, nil): line = "\(error) (HTTP \(reply.status))"
-    default: line = "\(path): HTTP \(reply.status): \(String(decoding: reply.body, as: UTF8.self))"
+    case (let error?, let code?): line = "\(code): \(error)"
+    case (let error?, nil): line = "HTTP \(reply.status): \(error)"
+    default:
+        let text = String(decoding: reply.body, as: UTF8.self).split(whereSeparator: \.isNewline).joined(separator: " ")
+        line = "HTTP \(reply.status): \(path)" + (text.isEmpty ? "" : ": \(text)")
     }
     if reply.status == 401 { line += "; pass --token or set COHORT_ADMIN_TOKEN" }
     return line

@@ -48,8 +48,7 @@ struct Status: AsyncParsableCommand {
             node = try await client.json(NodeStatus.self, path: "/v1/node")
             readiness = try await client.get("/readyz")
         } catch {
-            FileHandle.standardError.write(Data("cohort: \(error)\n".utf8))
-            throw ExitCode(3)
+            fail("\(error)", exitCode: 3)
         }
         let ready = readiness.status == 200
         let checks = String(decoding: readiness.body, as: UTF8.self)

@@ -69,3 +69,18 @@ func timestamp(milliseconds: UInt64) -> String {
     formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
     return formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
 }
+
+/// A duration as the node reads it: bare seconds (`5`, `1.5`) get their unit, anything else (`500ms`,
+/// `10s`, `2m`) passes as is for the node to judge.
+func durationText(_ text: String) -> String {
+    !text.isEmpty && text.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }) ? text + "s" : text
+}
+
+/// Opens a session (`POST /v1/sessions`) that lives `ttl` unless read, and returns its PID: a holder for a
+/// lock or a name from the command line, released when the session ends.
+func openSession(_ options: AdminOptions, ttl: String) async throws -> String {
+    struct Opened: Decodable { var pid: String }
+    let body = try JSONEncoder().encode(["ttl": durationText(ttl)])
+    let reply = try await call(options, "POST", "/v1/sessions", json: body, accepting: [201])
+    return decodeReply(Opened.self, reply, path: "/v1/sessions").pid
+}

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 
-/// `cohort kv get|put|delete|list|watch|txn`: the key/value stores (written through Raft).
+/// `cohort kv get|put|delete (del)|list|watch|txn`: the key/value stores (written through Raft).
 struct KV: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kv",
@@ -56,7 +56,7 @@ struct KV: AsyncParsableCommand {
         @OptionGroup var store: StoreOption
         @Flag(name: .customLong("if-absent"), help: "Only if KEY has no value.") var ifAbsent = false
         @Option(name: .customLong("if-version"), help: "Only if KEY is at this version.") var ifVersion: UInt64?
-        @Option(help: "Delete KEY this long after the write (e.g. 10s, 5m); the leader sweeps it.") var ttl: String?
+        @Option(help: "Delete KEY this long after the write (seconds, or e.g. 500ms, 5m); the leader sweeps it.") var ttl: String?
         @Argument(help: "The key.") var key: String
         @Argument(help: "The value (text).") var value: String
 
@@ -67,7 +67,7 @@ struct KV: AsyncParsableCommand {
         func run() async throws {
             let condition = query(["store": store.store, "if_absent": ifAbsent ? "true" : nil, "if_version": ifVersion.map { "\($0)" }])
             var body = ["value": value]
-            body["ttl"] = ttl
+            body["ttl"] = ttl.map(durationText)
             let reply = try await call(options, "PUT", KV.path(key) + condition, json: try JSONEncoder().encode(body))
             if options.json { return printBody(reply) }
             let version = decodeReply([String: UInt64].self, reply, path: KV.path(key))["version"] ?? 0
@@ -76,7 +76,9 @@ struct KV: AsyncParsableCommand {
     }
 
     struct Delete: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Delete KEY through Raft (exit 1 when absent).")
+        static let configuration = CommandConfiguration(
+            commandName: "delete", abstract: "Delete KEY through Raft (exit 1 when absent).", aliases: ["del"]
+        )
         @OptionGroup var options: AdminOptions
         @OptionGroup var store: StoreOption
         @Option(name: .customLong("if-version"), help: "Only if KEY is at this version.") var ifVersion: UInt64?
@@ -98,9 +100,15 @@ struct KV: AsyncParsableCommand {
         @Option(help: "Only keys after this one (to page on).") var after: String?
         @Option(help: "At most this many entries (1-10000, default 1000).") var limit: Int?
         @Flag(help: "Read this node's replica without a linearizable check (may lag).") var stale = false
-        @Argument(help: "The key prefix.") var prefix: String = ""
+        @Option(help: "Only keys starting with this.") var prefix: String?
+        @Argument(help: ArgumentHelp("The key prefix (as --prefix).", valueName: "prefix")) var positionalPrefix: String?
+
+        func validate() throws {
+            if prefix != nil && positionalPrefix != nil { throw ValidationError("give the prefix once: --prefix P or P") }
+        }
 
         func run() async throws {
+            let prefix = self.prefix ?? positionalPrefix ?? ""
             let path = "/v1/kv" + query([
                 "store": store.store, "prefix": prefix.isEmpty ? nil : prefix, "after": after,
                 "limit": limit.map { "\($0)" }, "consistency": stale ? "stale" : nil,

@@ -1,12 +1,12 @@
 import ArgumentParser
 import Foundation
 
-/// `cohort lock acquire|release|show|list`: distributed locks with fencing tokens.
+/// `cohort lock acquire|release|info|list`: distributed locks with fencing tokens.
 struct Lock: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lock",
         abstract: "Acquire, release and inspect the cluster's locks (held by a process, usually a session PID).",
-        subcommands: [Acquire.self, Release.self, Show.self, List.self]
+        subcommands: [Acquire.self, Release.self, Info.self, List.self]
     )
 
     /// `GET /v1/locks/{name}` and the rows of `GET /v1/locks`; a grant has only name, holder and token.
@@ -28,19 +28,33 @@ struct Lock: AsyncParsableCommand {
 
     struct Acquire: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Take lock NAME for a process; prints its fencing token (exit 1 when held by another)."
+            abstract: "Take lock NAME for a process; prints its holder and fencing token (exit 1 when held by another).",
+            discussion: """
+                Without --holder, a session is opened to hold the lock: it ends, releasing the lock, --ttl after \
+                the acquire (unless its events are read). Release earlier with `cohort lock release NAME --holder PID`.
+                """
         )
         @OptionGroup var options: AdminOptions
-        @Option(help: "The holder's PID (node@incarnation.serial), e.g. a session's.") var holder: String
-        @Option(help: "Queue for the lock up to this long (e.g. 5s) instead of failing at once.") var wait: String?
+        @Option(help: "The holder's PID (node@incarnation.serial), e.g. a session's; default: a new session.") var holder: String?
+        @Option(help: "Without --holder: how long the new session, and so the lock, lasts (seconds, or e.g. 2m; default 30s).")
+        var ttl: String?
+        @Option(help: "Queue for the lock up to this long (seconds, or e.g. 500ms) instead of failing at once.") var wait: String?
         @Option(name: .customLong("lock-delay"), help: "If the holder's node departs, keep the lock unavailable this long (e.g. 10s).")
         var lockDelay: String?
         @Argument(help: "The lock's name.") var name: String
 
+        func validate() throws {
+            if holder != nil && ttl != nil {
+                throw ValidationError("--ttl is for the session this command opens; a --holder lives as long as its process")
+            }
+        }
+
         func run() async throws {
+            let holder: String
+            if let given = self.holder { holder = given } else { holder = try await openSession(options, ttl: ttl ?? "30s") }
             var body = ["holder": holder]
-            body["wait"] = wait
-            body["lock_delay"] = lockDelay
+            body["wait"] = wait.map(durationText)
+            body["lock_delay"] = lockDelay.map(durationText)
             let reply = try await call(options, "POST", Lock.path(name), json: try JSONEncoder().encode(body))
             if options.json { return printBody(reply) }
             let grant = decodeReply(View.self, reply, path: Lock.path(name))
@@ -62,8 +76,10 @@ struct Lock: AsyncParsableCommand {
         }
     }
 
-    struct Show: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show lock NAME: holder, token, waiters (exit 1 when not held).")
+    struct Info: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show lock NAME: holder, node, token, waiters (exit 1 when not held).", aliases: ["show"]
+        )
         @OptionGroup var options: AdminOptions
         @Argument(help: "The lock's name.") var name: String
 

@@ -33,14 +33,28 @@ struct Names: AsyncParsableCommand {
 
     struct Register: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Register NAME for a process; the first registration wins (exit 1 when taken, naming the owner)."
+            abstract: "Register NAME for a process; the first registration wins (exit 1 when taken, naming the owner).",
+            discussion: """
+                Without --pid, a session is opened to own the name: it ends, unregistering the name, --ttl after \
+                the registration (unless its events are read).
+                """
         )
         @OptionGroup var options: AdminOptions
-        @Option(help: "The process's PID (node@incarnation.serial), e.g. a session's.") var pid: String
+        @Option(help: "The process's PID (node@incarnation.serial), e.g. a session's; default: a new session.") var pid: String?
+        @Option(help: "Without --pid: how long the new session, and so the name, lasts (seconds, or e.g. 2m; default 30s).")
+        var ttl: String?
         @Option(help: "consistent (default), local, eventual or strong.") var scope: Scope?
         @Argument(help: "The name.") var name: String
 
+        func validate() throws {
+            if pid != nil && ttl != nil {
+                throw ValidationError("--ttl is for the session this command opens; a --pid lives as long as its process")
+            }
+        }
+
         func run() async throws {
+            let pid: String
+            if let given = self.pid { pid = given } else { pid = try await openSession(options, ttl: ttl ?? "30s") }
             var body = ["name": name, "pid": pid]
             body["scope"] = scope?.rawValue
             let reply = try await call(options, "POST", "/v1/names", json: try JSONEncoder().encode(body), accepting: [201])

@@ -2,25 +2,14 @@ import CohortTestKit
 import Foundation
 import Testing
 
-/// `cohort stores`, `cohort kv` on named stores, `cohort lock` and `cohort names` against a real one-node
-/// Raft group (`bootstrap_expect: 1`) that declares the store `config`.
+/// `cohort stores`, `cohort kv` on named stores, transactions and TTLs, and the finer points of `cohort lock`
+/// and `cohort names` (JSON, refusals, sessions opened for a holder) against a real one-node Raft group that
+/// declares the store `config`. CLITests holds the basic round trips.
 @Suite("CLI: stores, kv, locks and names")
 struct CLICoordinationTests {
-    func singleNode(_ name: String) async throws -> ClusterNodeUnderTest {
-        let node = try ClusterNodeUnderTest(
-            name: name, raft: ["bootstrap_expect: 1"], extraYAML: "stores: [{name: config, kind: kv.raft}]"
-        )
-        try await node.waitUntilServing()
-        try await waitUntil(within: .seconds(30), "\(name) to lead its one-node group") {
-            guard node.process.isRunning else { throw NodeExited(output: node.process.output) }
-            return await node.raft()?.state == "leader"
-        }
-        return node
-    }
-
     @Test("cohort stores lists default and the declared store; kv put/get/list --store; an undeclared store is NOT_FOUND")
     func storesAndKeys() async throws {
-        let node = try await singleNode("cli-kv")
+        let node = try await startSingleNodeGroup("cli-kv")
         try await withNodes([node]) { _ in
             let stores = try await cohort(node, ["stores"])
             #expect(stores.status == 0, "\(stores.output)")
@@ -32,12 +21,12 @@ struct CLICoordinationTests {
 
             let put = try await cohort(node, ["kv", "put", "--store", "config", "app/color", "blue"])
             #expect(put.status == 0, "\(put.output)")
-            let version = try #require(UInt64(put.output.trimmingCharacters(in: .whitespacesAndNewlines).dropFirst("version ".count)))
+            let version = try printedVersion(put.output)
             #expect(try await cohort(node, ["kv", "get", "--store", "config", "app/color"]).output == "blue\n")
             // The default store does not see the key.
             let elsewhere = try await cohort(node, ["kv", "get", "app/color"])
             #expect(elsewhere.status == 1)
-            #expect(elsewhere.output.contains(#"cohort: no value at key "app/color" (NOT_FOUND)"#), "\(elsewhere.output)")
+            #expect(elsewhere.output == #"error: NOT_FOUND: no value at key "app/color""# + "\n", "\(elsewhere.output)")
 
             let entry = try #require(try json(try await cohort(node, ["kv", "get", "--json", "--store", "config", "app/color"]).output) as? [String: Any])
             #expect(entry["value"] as? String == "blue")
@@ -45,9 +34,6 @@ struct CLICoordinationTests {
             #expect((entry["created"] as? NSNumber)?.uint64Value == version)
             #expect(entry["expires_at"] == nil)
 
-            let stale = try await cohort(node, ["kv", "put", "--store", "config", "--if-version", "\(version + 100)", "app/color", "red"])
-            #expect(stale.status == 1)
-            #expect(stale.output.contains(#"condition failed for key "app/color""#) && stale.output.contains("(CONFLICT)"), "\(stale.output)")
             #expect(try await cohort(node, ["kv", "put", "--store", "config", "--if-version", "\(version)", "app/color", "red"]).status == 0)
             #expect(try await cohort(node, ["kv", "put", "--store", "config", "--if-absent", "app/size", "xl"]).status == 0)
 
@@ -65,7 +51,7 @@ struct CLICoordinationTests {
 
             let undeclared = try await cohort(node, ["kv", "put", "--store", "nope", "k", "v"])
             #expect(undeclared.status == 1)
-            #expect(undeclared.output == #"cohort: no store "nope" (declared: default, config) (NOT_FOUND)"# + "\n", "\(undeclared.output)")
+            #expect(undeclared.output == #"error: NOT_FOUND: no store "nope" (declared: default, config)"# + "\n", "\(undeclared.output)")
             // With --json, the server's error body comes on standard output as is.
             let undeclaredJSON = try await cohort(node, ["kv", "get", "--json", "--store", "nope", "k"])
             #expect(undeclaredJSON.status == 1)
@@ -77,7 +63,7 @@ struct CLICoordinationTests {
 
     @Test("kv put --ttl shows expires_at and the leader sweeps the key; a bad ttl is BAD_REQUEST")
     func timeToLive() async throws {
-        let node = try await singleNode("cli-ttl")
+        let node = try await startSingleNodeGroup("cli-ttl")
         try await withNodes([node]) { _ in
             let put = try await cohort(node, ["kv", "put", "--store", "config", "--ttl", "2s", "lease/a", "x"])
             #expect(put.status == 0, "\(put.output)")
@@ -92,13 +78,13 @@ struct CLICoordinationTests {
             }
             let bad = try await cohort(node, ["kv", "put", "--store", "config", "--ttl", "soon", "lease/b", "x"])
             #expect(bad.status == 1)
-            #expect(bad.output.contains("ttl") && bad.output.contains("(BAD_REQUEST)"), "\(bad.output)")
+            #expect(bad.output.hasPrefix("error: BAD_REQUEST: ttl: "), "\(bad.output)")
         }
     }
 
-    @Test("lock acquire, show, list and release with a session PID, as text and JSON; a second holder is refused")
+    @Test("lock acquire, info and list as text and JSON; another holder is refused or times out; without --holder a session holds the lock for --ttl")
     func locks() async throws {
-        let node = try await singleNode("cli-lock")
+        let node = try await startSingleNodeGroup("cli-lock")
         try await withNodes([node]) { _ in
             let holder = try await node.openSession()
             let other = try await node.openSession()
@@ -113,18 +99,17 @@ struct CLICoordinationTests {
 
             let busy = try await cohort(node, ["lock", "acquire", "jobs/nightly", "--holder", other])
             #expect(busy.status == 1)
-            #expect(busy.output.contains("is held by \(holder) (ALREADY_EXISTS)"), "\(busy.output)")
+            #expect(busy.output.hasPrefix("error: ALREADY_EXISTS: ") && busy.output.contains("is held by \(holder)"), "\(busy.output)")
             let busyJSON = try await cohort(node, ["lock", "acquire", "--json", "jobs/nightly", "--holder", other])
             #expect((try json(lines(busyJSON.output).first ?? "") as? [String: Any])?["holder"] as? String == holder)
             let waited = try await cohort(node, ["lock", "acquire", "jobs/nightly", "--holder", other, "--wait", "500ms"])
             #expect(waited.status == 1)
-            #expect(waited.output.contains("(TIMEOUT)"), "\(waited.output)")
+            #expect(waited.output.hasPrefix("error: TIMEOUT: "), "\(waited.output)")
 
+            // `show` is another name for `info`.
             let show = try await cohort(node, ["lock", "show", "jobs/nightly"])
-            #expect(show.status == 0, "\(show.output)")
-            #expect(lines(show.output).contains("holder:        \(holder)"), "\(show.output)")
-            #expect(lines(show.output).contains("token:         \(token)"), "\(show.output)")
-            let shown = try #require(try json(try await cohort(node, ["lock", "show", "--json", "jobs/nightly"]).output) as? [String: Any])
+            #expect(show.status == 0 && field("holder:", in: show.output) == holder, "\(show.output)")
+            let shown = try #require(try json(try await cohort(node, ["lock", "info", "--json", "jobs/nightly"]).output) as? [String: Any])
             #expect(shown["holder"] as? String == holder && shown["node"] as? String == "cli-lock")
             #expect((shown["token"] as? NSNumber)?.uint64Value == token)
             let listed = try #require(try json(try await cohort(node, ["lock", "list", "--json", "--prefix", "jobs/"]).output) as? [[String: Any]])
@@ -135,20 +120,26 @@ struct CLICoordinationTests {
 
             let notHolder = try await cohort(node, ["lock", "release", "jobs/nightly", "--holder", other])
             #expect(notHolder.status == 1)
-            #expect(notHolder.output.contains("(NOT_HOLDER)"), "\(notHolder.output)")
-            let released = try await cohort(node, ["lock", "release", "jobs/nightly", "--holder", holder])
-            #expect(released.status == 0 && released.output == "released jobs/nightly\n", "\(released.output)")
-            let gone = try await cohort(node, ["lock", "show", "jobs/nightly"])
-            #expect(gone.status == 1)
-            #expect(gone.output.contains("(NOT_FOUND)"), "\(gone.output)")
+            #expect(notHolder.output.hasPrefix("error: NOT_HOLDER: "), "\(notHolder.output)")
             let unknownHolder = try await cohort(node, ["lock", "acquire", "x", "--holder", "not-a-pid"])
-            #expect(unknownHolder.status == 1 && unknownHolder.output.contains("(BAD_REQUEST)"), "\(unknownHolder.output)")
+            #expect(unknownHolder.status == 1 && unknownHolder.output.hasPrefix("error: BAD_REQUEST: holder: "), "\(unknownHolder.output)")
+
+            // Without --holder, a session opened for the purpose holds the lock until its --ttl lapses.
+            let leased = try await cohort(node, ["lock", "acquire", "jobs/lease", "--ttl", "1"])
+            #expect(leased.status == 0 && leased.output.hasPrefix("acquired jobs/lease for cli-lock@"), "\(leased.output)")
+            #expect(try await cohort(node, ["lock", "info", "jobs/lease"]).status == 0)
+            try await waitUntil(within: .seconds(15), "the session holding jobs/lease to lapse", pollEvery: .milliseconds(250)) {
+                let info = try await cohort(node, ["lock", "info", "jobs/lease"])
+                return info.status == 1 && info.output.hasPrefix("error: NOT_FOUND: ")
+            }
+            let both = try await cohort(node, ["lock", "acquire", "x", "--holder", holder, "--ttl", "5s"])
+            #expect(both.status != 0 && both.output.contains("--ttl is for the session this command opens"), "\(both.output)")
         }
     }
 
     @Test("names register, lookup, list and unregister with a session PID, consistent and local, as text and JSON")
     func names() async throws {
-        let node = try await singleNode("cli-names")
+        let node = try await startSingleNodeGroup("cli-names")
         try await withNodes([node]) { _ in
             let owner = try await node.openSession()
             let other = try await node.openSession()
@@ -157,7 +148,7 @@ struct CLICoordinationTests {
             #expect(registered.output.hasPrefix("registered svc/api for \(owner) (consistent, token "), "\(registered.output)")
             let taken = try await cohort(node, ["names", "register", "--json", "svc/api", "--pid", other])
             #expect(taken.status == 1)
-            #expect(taken.output.contains("(ALREADY_EXISTS)"), "\(taken.output)")
+            #expect(taken.output.contains("error: ALREADY_EXISTS: "), "\(taken.output)")
             #expect((try json(lines(taken.output).first ?? "") as? [String: Any])?["owner"] as? String == owner)
 
             let lookup = try await cohort(node, ["names", "lookup", "svc/api"])
@@ -178,25 +169,25 @@ struct CLICoordinationTests {
 
             let notOwner = try await cohort(node, ["names", "unregister", "svc/api", "--pid", other])
             #expect(notOwner.status == 1)
-            #expect(notOwner.output.contains("(NOT_HOLDER)"), "\(notOwner.output)")
+            #expect(notOwner.output.hasPrefix("error: NOT_HOLDER: "), "\(notOwner.output)")
             let unregistered = try await cohort(node, ["names", "unregister", "svc/api", "--pid", owner])
             #expect(unregistered.status == 0 && unregistered.output == "unregistered svc/api\n", "\(unregistered.output)")
             let gone = try await cohort(node, ["names", "lookup", "svc/api"])
             #expect(gone.status == 1)
-            #expect(gone.output.contains(#"no name "svc/api" (NOT_FOUND)"#), "\(gone.output)")
+            #expect(gone.output == #"error: NOT_FOUND: no name "svc/api""# + "\n", "\(gone.output)")
             let eventual = try await cohort(node, ["names", "register", "e", "--pid", owner, "--scope", "eventual"])
-            #expect(eventual.status == 1 && eventual.output.contains("(UNSUPPORTED)"), "\(eventual.output)")
+            #expect(eventual.status == 1 && eventual.output.hasPrefix("error: UNSUPPORTED: "), "\(eventual.output)")
         }
     }
 
     @Test("kv watch prints each change as a line or a JSON object; kv txn passes a JSON file through")
     func watchAndTransaction() async throws {
-        let node = try await singleNode("cli-watch")
+        let node = try await startSingleNodeGroup("cli-watch")
         try await withNodes([node]) { _ in
             let first = try await cohort(node, ["kv", "put", "--store", "config", "feature/a", "on"])
-            let from = try #require(UInt64(first.output.trimmingCharacters(in: .whitespacesAndNewlines).dropFirst("version ".count)))
-            let watch = try DaemonProcess(executable: "cohort", arguments: ["kv", "watch", "--admin", node.base, "--store", "config", "--prefix", "feature/", "--from", "\(from)", "--json"])
-            let text = try DaemonProcess(executable: "cohort", arguments: ["kv", "watch", "--admin", node.base, "--store", "config", "--prefix", "feature/", "--from", "0"])
+            let from = try printedVersion(first.output)
+            let watch = try DaemonProcess(executable: "cohort", arguments: ["kv", "watch", "--admin", node.base, "--store", "config", "--prefix", "feature/", "--from-version", "\(from)", "--json"])
+            let text = try DaemonProcess(executable: "cohort", arguments: ["kv", "watch", "--admin", node.base, "--store", "config", "--prefix", "feature/", "--from-version", "0"])
             _ = try await cohort(node, ["kv", "put", "--store", "config", "other/x", "ignored"])
             _ = try await cohort(node, ["kv", "put", "--store", "config", "feature/b", "off"])
             _ = try await cohort(node, ["kv", "delete", "--store", "config", "feature/a"])
@@ -231,23 +222,8 @@ struct CLICoordinationTests {
             let results = try #require(again["results"] as? [[String: Any]])
             #expect(((results.first?["entry"]) as? [String: Any])?["value"] as? String == "on")
 
-            let undeclared = try await cohort(node, ["kv", "watch", "--store", "nope", "--from", "0"])
-            #expect(undeclared.status == 1 && undeclared.output.contains("(NOT_FOUND)"), "\(undeclared.output)")
+            let undeclared = try await cohort(node, ["kv", "watch", "--store", "nope", "--from-version", "0"])
+            #expect(undeclared.status == 1 && undeclared.output.hasPrefix("error: NOT_FOUND: "), "\(undeclared.output)")
         }
     }
-}
-
-/// Runs `cohort` with `arguments` against `node`; its exit status and output (standard output and error).
-func cohort(_ node: ClusterNodeUnderTest, _ arguments: [String]) async throws -> (status: Int32, output: String) {
-    try await DaemonProcess.run("cohort", arguments + ["--admin", node.base])
-}
-
-/// The non-empty lines of `text`.
-func lines(_ text: String) -> [String] {
-    text.split(separator: "\n").map(String.init)
-}
-
-/// `text` parsed as JSON.
-func json(_ text: String) throws -> Any {
-    try JSONSerialization.jsonObject(with: Data(text.utf8))
 }

@@ -7,7 +7,7 @@ struct CohortCLI: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cohort",
         abstract: "Talk to a Cohort node's admin API.",
-        subcommands: [Status.self, Members.self, Raft.self, KV.self]
+        subcommands: [Status.self, Members.self, Raft.self, Stores.self, KV.self, Lock.self, Names.self]
     )
 }
 
@@ -48,8 +48,7 @@ struct Status: AsyncParsableCommand {
             node = try await client.json(NodeStatus.self, path: "/v1/node")
             readiness = try await client.get("/readyz")
         } catch {
-            FileHandle.standardError.write(Data("cohort: \(error)\n".utf8))
-            throw ExitCode(3)
+            fail("\(error)", exitCode: 3)
         }
         let ready = readiness.status == 200
         let checks = String(decoding: readiness.body, as: UTF8.self)

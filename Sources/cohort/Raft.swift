@@ -43,22 +43,3 @@ struct Raft: AsyncParsableCommand {
         ])
     }
 }
-
-/// Makes one call and turns every failure into the CLI's exit codes: 3 unreachable or unauthorized,
-/// 1 any other HTTP error (its body printed to standard error).
-func call(_ options: AdminOptions, _ method: String, _ path: String, json body: Data? = nil, accepting: Set<Int> = [200]) async throws -> AdminClient.Reply {
-    let client = try options.client()
-    let reply: AdminClient.Reply
-    do {
-        reply = try await client.send(method, path, json: body)
-    } catch {
-        FileHandle.standardError.write(Data("cohort: \(error)\n".utf8))
-        throw ExitCode(3)
-    }
-    guard accepting.contains(reply.status) else {
-        if options.json { print(String(decoding: reply.body, as: UTF8.self), terminator: "") }
-        FileHandle.standardError.write(Data("cohort: \(path): HTTP \(reply.status): \(String(decoding: reply.body, as: UTF8.self))".utf8))
-        throw ExitCode(reply.status == 401 ? 3 : 1)
-    }
-    return reply
-}

@@ -1,0 +1,103 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// One Server-Sent Event: its `event:` name (`message` when absent) and its `data:` lines joined.
+struct ServerSentEvent: Equatable {
+    var name: String
+    var data: String
+}
+
+/// Splits a Server-Sent-Events body into events as its bytes arrive; comments are skipped.
+struct ServerSentEventParser {
+    private var buffer: [UInt8] = []
+    private var name: String?
+    private var data: [String] = []
+
+    /// Takes the next bytes and returns the events they complete.
+    mutating func feed(_ bytes: some Sequence<UInt8>) -> [ServerSentEvent] {
+        buffer.append(contentsOf: bytes)
+        var events: [ServerSentEvent] = []
+        while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+            var line = buffer[..<newline]
+            if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
+            let text = String(decoding: line, as: UTF8.self)
+            buffer.removeSubrange(...newline)
+            if let event = take(text) { events.append(event) }
+        }
+        return events
+    }
+
+    private mutating func take(_ line: String) -> ServerSentEvent? {
+        if line.isEmpty {
+            defer { (name, data) = (nil, []) }
+            guard name != nil || !data.isEmpty else { return nil }
+            return ServerSentEvent(name: name ?? "message", data: data.joined(separator: "\n"))
+        }
+        if line.hasPrefix(":") { return nil }
+        let field = line.prefix { $0 != ":" }
+        var value = line.dropFirst(field.count).dropFirst()
+        if value.hasPrefix(" ") { value = value.dropFirst() }
+        switch field {
+        case "event": name = String(value)
+        case "data": data.append(String(value))
+        default: break
+        }
+        return nil
+    }
+}
+
+/// A streamed reply: the head first, then the body's bytes as they arrive.
+enum StreamPart: Sendable {
+    case head(status: Int)
+    case body(Data)
+}
+
+extension AdminClient {
+    /// `GET path`, its reply streamed as it arrives (swift-corelibs-foundation has no `URLSession.bytes`,
+    /// so a data delegate feeds the stream). Ends when the server closes the reply; throws when the
+    /// node cannot be reached or the connection breaks.
+    func stream(_ path: String) throws -> AsyncThrowingStream<StreamPart, any Error> {
+        var request = try request("GET", path, timeout: Self.streamTimeout)
+        request.setValue("text/event-stream", forHTTPHeaderField: "Accept")
+        let (parts, continuation) = AsyncThrowingStream.makeStream(of: StreamPart.self)
+        let configuration = URLSessionConfiguration.default
+        configuration.timeoutIntervalForRequest = Self.streamTimeout
+        configuration.timeoutIntervalForResource = Self.streamTimeout
+        let session = URLSession(configuration: configuration, delegate: StreamDelegate(continuation), delegateQueue: nil)
+        let task = session.dataTask(with: request)
+        continuation.onTermination = { _ in task.cancel() }
+        task.resume()
+        return parts
+    }
+
+    /// A watch may stay quiet for a long time: no idle timeout worth the name.
+    static let streamTimeout: TimeInterval = 365 * 24 * 3600
+}
+
+/// Forwards a data task's head, bytes and end into a stream.
+private final class StreamDelegate: NSObject, URLSessionDataDelegate, Sendable {
+    let continuation: AsyncThrowingStream<StreamPart, any Error>.Continuation
+
+    init(_ continuation: AsyncThrowingStream<StreamPart, any Error>.Continuation) {
+        self.continuation = continuation
+    }
+
+    func urlSession(
+        _ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
+        completionHandler: @escaping (URLSession.ResponseDisposition) -> Void
+    ) {
+        continuation.yield(.head(status: (response as? HTTPURLResponse)?.statusCode ?? 0))
+        completionHandler(.allow)
+    }
+
+    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
+        continuation.yield(.body(data))
+    }
+
+    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: (any Error)?) {
+        if let error { continuation.finish(throwing: error) } else { continuation.finish() }
+        session.finishTasksAndInvalidate()
+    }
+}

@@ -1,0 +1,108 @@
+import ArgumentParser
+import Foundation
+
+/// `cohort names register|lookup|unregister|list`: names that stand for processes.
+struct Names: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "names",
+        abstract: "Register, look up and list process names (consistent: cluster-wide through Raft; local: this node).",
+        subcommands: [Register.self, Lookup.self, Unregister.self, List.self]
+    )
+
+    /// A name as `/v1/names` shows it.
+    struct View: Decodable {
+        var name: String
+        var pid: String
+        var node: String
+        var scope: String
+        var token: UInt64?
+    }
+
+    /// The scopes `--scope` takes.
+    enum Scope: String, ExpressibleByArgument, CaseIterable {
+        case local, eventual, consistent, strong
+    }
+
+    static func path(_ name: String) -> String { resourcePath("names", name) }
+
+    static func table(_ views: [View]) {
+        printTable([["NAME", "PID", "SCOPE", "NODE", "TOKEN"]] + views.map { view in
+            [view.name, view.pid, view.scope, view.node, view.token.map { "\($0)" } ?? "-"]
+        })
+    }
+
+    struct Register: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Register NAME for a process; the first registration wins (exit 1 when taken, naming the owner).",
+            discussion: """
+                Without --pid, a session is opened to own the name: it ends, unregistering the name, --ttl after \
+                the registration (unless its events are read).
+                """
+        )
+        @OptionGroup var options: AdminOptions
+        @Option(help: "The process's PID (node@incarnation.serial), e.g. a session's; default: a new session.") var pid: String?
+        @Option(help: "Without --pid: how long the new session, and so the name, lasts (seconds, or e.g. 2m; default 30s).")
+        var ttl: String?
+        @Option(help: "consistent (default), local, eventual or strong.") var scope: Scope?
+        @Argument(help: "The name.") var name: String
+
+        func validate() throws {
+            if pid != nil && ttl != nil {
+                throw ValidationError("--ttl is for the session this command opens; a --pid lives as long as its process")
+            }
+        }
+
+        func run() async throws {
+            let pid: String
+            if let given = self.pid { pid = given } else { pid = try await openSession(options, ttl: ttl ?? "30s") }
+            var body = ["name": name, "pid": pid]
+            body["scope"] = scope?.rawValue
+            let reply = try await call(options, "POST", "/v1/names", json: try JSONEncoder().encode(body), accepting: [201])
+            if options.json { return printBody(reply) }
+            let view = decodeReply(View.self, reply, path: "/v1/names")
+            print("registered \(view.name) for \(view.pid) (\(view.scope)" + (view.token.map { ", token \($0))" } ?? ")"))
+        }
+    }
+
+    struct Lookup: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show the process NAME stands for (exit 1 when unknown); without --scope: consistent, then eventual, then local."
+        )
+        @OptionGroup var options: AdminOptions
+        @Option(help: "Look only in this scope.") var scope: Scope?
+        @Argument(help: "The name.") var name: String
+
+        func run() async throws {
+            let path = Names.path(name) + query(["scope": scope?.rawValue])
+            let reply = try await call(options, "GET", path)
+            if options.json { return printBody(reply) }
+            Names.table([decodeReply(View.self, reply, path: path)])
+        }
+    }
+
+    struct Unregister: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Unregister NAME; only its owner may (exit 1 otherwise).")
+        @OptionGroup var options: AdminOptions
+        @Option(help: "The owner's PID.") var pid: String
+        @Option(help: "consistent (default), local, eventual or strong.") var scope: Scope?
+        @Argument(help: "The name.") var name: String
+
+        func run() async throws {
+            _ = try await call(options, "DELETE", Names.path(name) + query(["pid": pid, "scope": scope?.rawValue]), accepting: [204])
+            if !options.json { print("unregistered \(name)") }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the consistent names, in name order.")
+        @OptionGroup var options: AdminOptions
+        @Option(help: "Only names starting with this.") var prefix: String?
+
+        func run() async throws {
+            let path = "/v1/names" + query(["prefix": prefix])
+            let reply = try await call(options, "GET", path)
+            if options.json { return printBody(reply) }
+            Names.table(decodeReply([View].self, reply, path: path))
+        }
+    }
+}

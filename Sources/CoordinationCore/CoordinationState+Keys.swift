@@ -57,7 +57,7 @@ extension CoordinationState {
         if let expiresAt = current?.expiresAt {
             deadlines.removeValue(forKey: Deadline(at: expiresAt, subject: .expiry(scoped)))
         }
-        let expiresAt: UInt64? = ttl > 0 ? clock + ttl : nil
+        let expiresAt: UInt64? = ttl > 0 ? clock(after: ttl) : nil
         if let expiresAt {
             deadlines[Deadline(at: expiresAt, subject: .expiry(scoped))] = true
         }

@@ -17,7 +17,7 @@ extension CoordinationState {
             return .lockQueued(holder: record.holder, position: position)
         }
         guard wait > 0 else { return .lockBusy(holder: record.holder, delayedUntil: record.delayedUntil) }
-        let waiter = LockWaiter(pid: holder, deadline: clock + wait, lockDelay: lockDelay)
+        let waiter = LockWaiter(pid: holder, deadline: clock(after: wait), lockDelay: lockDelay)
         record.waiters.append(waiter)
         deadlines[Deadline(at: waiter.deadline, subject: .lockWait(name, holder))] = true
         holdings[Holding(pid: holder, resource: .wait(name))] = true
@@ -47,7 +47,7 @@ extension CoordinationState {
         holdings.removeValue(forKey: Holding(pid: holder, resource: .lock(name)))
         changes.append(.lockReleased(name: name, holder: holder))
         if delayed, record.lockDelay > 0 {
-            record.delayedUntil = clock + record.lockDelay
+            record.delayedUntil = clock(after: record.lockDelay)
             deadlines[Deadline(at: record.delayedUntil, subject: .lockDelay(name))] = true
         } else {
             grantNext(&record, name: name, changes: &changes)

@@ -37,6 +37,13 @@ public struct CoordinationState: Sendable {
     /// once its clock reaches it. Nil when nothing is timed.
     public var nextDeadline: UInt64? { deadlines.first?.key.at }
 
+    /// `clock + delta`, held at `UInt64.max` instead of overflowing: a timestamp comes from the leader's
+    /// clock and a duration from a request, and the two must never trap a replica, however far apart.
+    func clock(after delta: UInt64) -> UInt64 {
+        let (sum, overflow) = clock.addingReportingOverflow(delta)
+        return overflow ? .max : sum
+    }
+
     /// Applies `command`, the entry at `index`: advances the clock (expiring whatever fell due), then
     /// runs the operation. Returns the proposer's result and every change, in order.
     public mutating func apply(_ command: CoordinationCommand, index: UInt64) -> (CoordinationResult, [CoordinationChange]) {

@@ -105,4 +105,23 @@ struct LockTests {
         #expect(replica.state.lock("a") == nil && replica.state.lock("b")?.holder == new)
         #expect(replica.state.name("svc-old") == nil && replica.state.name("svc-new")?.pid == new)
     }
+
+    @Test("times near the end of the clock saturate instead of trapping: a TTL, a wait and a lock delay that run past UInt64.max end at UInt64.max (found by CoordinationFuzz)")
+    func durationsSaturateAtTheEndOfTime() {
+        let late = UInt64.max - 10
+        var replica = Replica()
+        #expect(replica.apply(.put(store: "s", key: "k", value: [1], condition: .none, ttl: 3_600_000), at: late) == .written(version: 1))
+        #expect(replica.state.value(store: "s", key: "k")?.expiresAt == .max)
+        replica.apply(.acquireLock(name: "l", holder: alice, wait: 0, lockDelay: 60_000), at: late)
+        #expect(replica.apply(.acquireLock(name: "l", holder: bob, wait: 60_000, lockDelay: 0), at: late) == .lockQueued(holder: alice, position: 0))
+        #expect(replica.state.lock("l")?.waiters.first?.deadline == .max)
+        #expect(replica.apply(.releaseNode(NodeID("n1"), throughIncarnation: 1), at: late) == .released(locks: 1, names: 0, waits: 0))
+        #expect(replica.state.lock("l")?.delayedUntil == .max)
+        #expect(replica.state.nextDeadline == .max)
+        // At the clock's last millisecond everything timed falls due together: the key expires and the
+        // delay ends, which hands the lock to bob, still waiting (his wait ends at the same instant).
+        #expect(replica.apply(.sweep, at: .max) == .swept(keys: 1, waits: 0, delaysEnded: 1))
+        #expect(replica.state.lock("l")?.holder == bob)
+        #expect(replica.state.nextDeadline == nil)
+    }
 }

@@ -149,6 +149,8 @@ let package = Package(
             dependencies: [
                 "Cohort", "CohortConfig", "Gossip", "Processes", "Observability", "Raft",
                 .product(name: "Hummingbird", package: "hummingbird"), logging, lifecycle,
+                // merge: a watch's changes and its keep-alive ticks on one SSE stream.
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
             ],
             swiftSettings: strict
         ),

@@ -1,3 +1,4 @@
+import AsyncAlgorithms
 import Cohort
 import Foundation
 import HTTPTypes
@@ -176,16 +177,34 @@ extension CoordinationRoutes {
         }
     }
 
-    /// Changes as Server-Sent Events until the client goes away; a comment every 5 s keeps proxies open.
-    /// A watch that has to end (a replaced replica, a slow reader) sends `event: error` first.
+    /// What a watch's SSE stream writes next: a change, a keep-alive comment, or nothing more (the
+    /// changes ended; the timer alone would go on forever).
+    private enum WatchItem: Sendable { case change(StoreEvent), tick, end }
+
+    /// How often a quiet watch sends a comment line, so that proxies and clients with idle timeouts keep
+    /// it open (and a client that went away is noticed by the failed write).
+    static let watchKeepAlive = Duration.seconds(5)
+
+    /// Changes as Server-Sent Events until the client goes away; a comment every ``watchKeepAlive`` keeps
+    /// proxies open. A watch that has to end (a replaced replica, a slow reader) sends `event: error` first.
     private static func watchStream(_ events: AsyncThrowingStream<StoreEvent, any Error>, node: CohortNode) -> Response {
         Response(
             status: .ok,
             headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
             body: ResponseBody { writer in
                 try await writer.write(ByteBuffer(string: ": watching\n\n"))
+                let ticks = AsyncTimerSequence.repeating(every: watchKeepAlive, clock: .continuous).map { _ in WatchItem.tick }
+                let changes = chain(events.map { WatchItem.change($0) }, [WatchItem.end].async)
                 do {
-                    for try await event in events {
+                    stream: for try await item in merge(changes, ticks) {
+                        let event: StoreEvent
+                        switch item {
+                        case .change(let change): event = change
+                        case .tick:
+                            try await writer.write(ByteBuffer(string: ": keepalive\n\n"))
+                            continue
+                        case .end: break stream
+                        }
                         let view = WatchEventView(event)
                         try await writer.write(ByteBuffer(string: "event: \(event.kind.rawValue)\ndata: \(try view.jsonLine())\n\n"))
                     }

@@ -1,0 +1,32 @@
+import CohortCore
+import CoordinationCore
+
+/// Feeds one input to every coordination decoder. Each must return a value or throw its typed error. A
+/// decoded command must survive re-encoding (its time and operation unchanged) and apply to a state
+/// without trapping; a decoded snapshot must write the same bytes again (the format is canonical); a
+/// decoded result, query or answer must decode again from its own encoding to the same thing. A crash, a
+/// hang or a failed check is a bug.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    if let command = try? CoordinationCommand.decode(bytes) {
+        guard (try? CoordinationCommand.decode(command.encoded())) == command else { fatalError("command does not survive re-encoding: \(command)") }
+        var state = CoordinationState()
+        _ = state.apply(command, index: 1)
+        _ = state.apply(CoordinationCommand(.sweep, time: command.time &+ 3_600_000), index: 2)
+    }
+    if let result = try? CoordinationResult.decode(bytes) {
+        guard (try? CoordinationResult.decode(result.encoded())) == result else { fatalError("result does not survive re-encoding: \(result)") }
+    }
+    if let state = try? CoordinationState(snapshot: bytes), bytes.starts(with: [0x43, 0x53, 0x4D, 1]) {
+        guard state.snapshot() == bytes else { fatalError("a snapshot does not write the same bytes again") }
+    }
+    if let query = try? ReplicaQuery.decode(bytes) {
+        guard (try? ReplicaQuery.decode(query.encoded())) == query else { fatalError("query does not survive re-encoding: \(query)") }
+        _ = query.answer(from: CoordinationState())
+    }
+    if let answer = try? ReplicaAnswer.decode(bytes) {
+        guard (try? ReplicaAnswer.decode(answer.encoded())) != nil else { fatalError("answer does not decode from its own encoding") }
+    }
+    return 0
+}

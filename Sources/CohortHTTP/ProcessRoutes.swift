@@ -12,7 +12,7 @@ import Processes
 ///   `Accept: application/json`) it answers once with a JSON array of the events waiting, waiting up to
 ///   `wait` for the first.
 /// - `DELETE /v1/sessions/{pid}` (optional `?reason=...` to end it failed) → 204
-/// - `POST /v1/sessions/{pid}/monitor`, `.../demonitor`, `.../link`, `.../unlink` `{"target": "<pid>"}`
+/// - `POST /v1/sessions/{pid}/monitor`, `.../demonitor`, `.../link`, `.../unlink` `{"target": "<pid or name>", "scope"?}`
 /// - `POST /v1/sessions/{pid}/register` `{"name": "..."}`: a local name (released when the session ends)
 /// - `POST /v1/send` `{"to": "<pid or name>", "from": "<session pid>", "topic": "...", "payload": "text"}`
 ///   (or `payload_b64`), or an array of those, sent in order → 202 `{"sent": n}`
@@ -56,9 +56,8 @@ enum ProcessRoutes {
             v1.post("sessions/:pid/\(action)") { request, context in
                 let session = try session(context, node)
                 let body = try await decode(TargetRequest.self, from: request)
-                guard let target = PID(body.target) else {
-                    throw APIError.badRequest("target: \"\(body.target)\" is not a PID (node@incarnation.serial)")
-                }
+                guard !body.target.isEmpty else { throw APIError.badRequest("target: required (a PID or a name)") }
+                let target = try await target(body.target, scope: body.scope, field: "target", node: node)
                 let pid = session.pid!
                 switch action {
                 case "monitor": session.addMonitor(node.processes.monitor(target, by: pid), on: target)
@@ -104,13 +103,19 @@ enum ProcessRoutes {
     /// The process a message goes to: its PID, or its name resolved in `scope` (or consistent → eventual →
     /// local; a client node asks a Raft member's replica).
     private static func target(_ message: SendRequest, node: CohortNode) async throws -> PID {
-        if let pid = PID(message.to) { return pid }
-        let scope = try CoordinationRoutes.scope(message.scope)
-        if scope == nil, let pid = node.processes.resolve(message.to) { return pid }
+        try await target(message.to, scope: message.scope, field: "to", node: node)
+    }
+
+    /// `text` as a PID, or the process registered as `text` in `scope` (nil: consistent → eventual →
+    /// local); 404 when no process has the name.
+    private static func target(_ text: String, scope: String?, field: String, node: CohortNode) async throws -> PID {
+        if let pid = PID(text) { return pid }
+        let scope = try CoordinationRoutes.scope(scope)
+        if scope == nil, let pid = node.processes.resolve(text) { return pid }
         let binding = try await CoordinationRoutes.call { () async throws(CoordinationError) in
-            try await node.names.lookup(message.to, scope: scope)
+            try await node.names.lookup(text, scope: scope)
         }
-        guard let binding else { throw APIError.notFound("to: no process is registered as \"\(message.to)\"") }
+        guard let binding else { throw APIError.notFound("\(field): no process is registered as \"\(text)\"") }
         return binding.pid
     }
 
@@ -198,7 +203,9 @@ struct OpenSessionReply: Encodable {
 }
 
 struct TargetRequest: Decodable {
+    /// A PID, or a name resolved in `scope`.
     var target: String
+    var scope: String?
 }
 
 struct RegisterRequest: Decodable {

@@ -41,6 +41,29 @@ public struct ProcessContext: Sendable {
     /// Stops `target` by force, as this process.
     public func terminate(_ target: PID) { runtime.terminate(target, from: pid) }
 
+    // By name: resolved once, through every scope this node can read synchronously (consistent from a
+    // Raft member's replica, then local), as `send(to:topic:payload:)` does. A name that resolves to
+    // nothing throws `noSuchName`, as Erlang's `monitor(process, Name)` reports `noproc` at once. On a
+    // client node, consistent names resolve through `CohortNode.names.lookup` first.
+
+    /// Monitors the process named `name` from this process.
+    @discardableResult
+    public func monitor(_ name: String) throws(ProcessError) -> MonitorReference { monitor(try resolved(name)) }
+
+    /// Links this process with the process named `name`.
+    public func link(_ name: String) throws(ProcessError) { link(try resolved(name)) }
+
+    /// Asks the process named `name` to stop, as this process.
+    public func cancel(_ name: String, reason: String) throws(ProcessError) { cancel(try resolved(name), reason: reason) }
+
+    /// Stops the process named `name` by force, as this process.
+    public func terminate(_ name: String) throws(ProcessError) { terminate(try resolved(name)) }
+
+    private func resolved(_ name: String) throws(ProcessError) -> PID {
+        guard let pid = runtime.resolve(name) else { throw .noSuchName(name) }
+        return pid
+    }
+
     /// Spawns a process linked to this one before it starts (Erlang's `spawn_link`).
     @discardableResult
     public func spawnLinked(

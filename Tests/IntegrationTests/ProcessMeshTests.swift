@@ -136,6 +136,19 @@ struct ProcessMeshTests {
         }
     }
 
+    @Test func aSessionMonitorsAProcessByItsName() async throws {
+        let node = try ClusterNodeUnderTest(name: "byname")
+        try await node.waitUntilServing()
+        let watcher = try await node.openSession(), named = try await node.openSession()
+        #expect(try await node.post("/v1/sessions/\(named)/register", #"{"name":"svc"}"#).status == 204)
+        #expect(try await node.post("/v1/sessions/\(watcher)/monitor", #"{"target":"svc"}"#).status == 204)
+        #expect(try await httpRequest("DELETE", node.base + "/v1/sessions/\(named)").status == 204)
+        let events = try await node.collectEvents(watcher) { $0.contains { $0["type"] as? String == "exit" } }
+        let exit = try #require(events.first { $0["type"] as? String == "exit" })
+        #expect(exit["pid"] as? String == named, "the monitor watched the process the name stood for")
+        await node.stop()
+    }
+
     @Test func aSessionsEventStreamIsServerSentEvents() async throws {
         let node = try ClusterNodeUnderTest(name: "sse")
         try await node.waitUntilServing()
@@ -181,7 +194,8 @@ struct ProcessMeshTests {
             ("/v1/send", #"{"to":"\#(pid)","payload":"a","payload_b64":"YQ=="}"#, 400, "not both"),
             ("/v1/send", #"{"to":"\#(pid)","payload_b64":"%%%"}"#, 400, "base64"),
             ("/v1/sessions", #"{"ttl":"soon"}"#, 400, "ttl"),
-            ("/v1/sessions/\(pid)/monitor", #"{"target":"nonsense"}"#, 400, "not a PID"),
+            ("/v1/sessions/\(pid)/monitor", #"{"target":"nonsense"}"#, 404, "nonsense"),
+            ("/v1/sessions/\(pid)/monitor", #"{"target":""}"#, 400, "target: required"),
             ("/v1/sessions/x@1.2/monitor", #"{"target":"\#(pid)"}"#, 404, "no open session"),
         ]
         for (path, body, status, fragment) in cases {

@@ -133,6 +133,39 @@ struct ProcessRuntimeTests {
         #expect(runtime.whereis("inbox") == nil)
     }
 
+    @Test("a process monitors, cancels and terminates by name, as by PID; an unknown name throws noSuchName at once")
+    func actByName() async throws {
+        let target = runtime.spawnIdle(), doomed = runtime.spawnIdle()
+        try runtime.register("svc", target)
+        try runtime.register("doomed", doomed)
+        let watcher = runtime.spawn { context in
+            do {
+                try context.monitor("svc")
+                try context.monitor("doomed")
+                try context.terminate("doomed")
+                try context.cancel("svc", reason: "by name")
+            } catch {
+                return .failed("\(error)")
+            }
+            do throws(ProcessError) {
+                try context.link("nobody")
+                return .failed("linking to an unknown name did not throw")
+            } catch {
+                guard error == .noSuchName("nobody") else { return .failed("\(error)") }
+            }
+            var exits: [PID: ProcessOutcome] = [:]
+            for await event in context.mailbox {
+                guard case .exit(let pid, let outcome) = event else { continue }
+                exits[pid] = outcome
+                if exits.count == 2 {
+                    return exits == [target: .cancelled("by name"), doomed: .terminated] ? .normal(nil) : .failed("\(exits)")
+                }
+            }
+            return .failed("mailbox ended")
+        }
+        #expect(await runtime.result(of: watcher) == .normal(nil))
+    }
+
     @Test("a resolver's answer wins over a local name")
     func resolverPrecedence() async throws {
         struct Fixed: NameResolver {

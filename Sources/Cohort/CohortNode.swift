@@ -122,7 +122,7 @@ public final class CohortNode: Sendable {
             let coordination = Coordination(
                 store: store, log: RaftCommandLog(raft: raft, holdsReplica: server),
                 remote: RemoteReplica(mesh: mesh, members: { [id] in raftMembership.routingOrder.filter { $0 != id } }),
-                declaredStores: settings.stores, logger: logger
+                declaredStores: settings.stores, logger: logger, registry: metrics.registry
             )
             self.coordination = coordination
             mesh.setRequestHandler(for: .coordination) { inbound in
@@ -141,13 +141,14 @@ public final class CohortNode: Sendable {
             processes = ProcessRuntime(node: id, incarnation: incarnation, logger: logger, metrics: metrics.registry)
             coordination = Coordination(
                 store: store, log: LocalCommandLog(store: store, now: { Coordination.wallClockMilliseconds() }), remote: nil,
-                declaredStores: settings.stores, logger: logger
+                declaredStores: settings.stores, logger: logger, registry: metrics.registry
             )
             processes.addResolver(ConsistentNameResolver(store: store))
         }
-        let coordination = coordination
+        let coordination = coordination, processes = processes
         processes.onExit { pid, _ in
-            Task { await coordination.processExited(pid) }
+            coordination.metrics?.localNames(processes.localNameCount)
+            coordination.processExited(pid)
         }
 
         sessions = SessionRegistry(runtime: processes, logger: logger)

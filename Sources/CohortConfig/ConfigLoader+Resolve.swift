@@ -177,9 +177,13 @@ extension ConfigLoader {
             let names = settings.pg.scopes.map(\.name).joined(separator: ", ")
             warnings.append("pg.scopes (\(names)) is accepted but not acted on yet: this version has no process groups")
         }
-        if !settings.stores.isEmpty {
-            let names = settings.stores.map(\.name).joined(separator: ", ")
-            warnings.append("stores (\(names)) are accepted but not created yet: this version has no named stores")
+        let eventual = settings.stores.filter { $0.kind == .crdt }.map(\.name)
+        if !eventual.isEmpty {
+            warnings.append("stores (\(eventual.joined(separator: ", "))) are kv.crdt: eventual stores are not built yet, so they refuse every call")
+        }
+        let local = settings.stores.filter { $0.kind == .local }.map(\.name)
+        if settings.cluster.enabled, !local.isEmpty {
+            warnings.append("stores (\(local.joined(separator: ", "))) are kv.local: they serve only with the cluster disabled and refuse every call here")
         }
         return warnings
     }

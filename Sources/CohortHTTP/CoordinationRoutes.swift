@@ -43,13 +43,20 @@ enum CoordinationRoutes {
         }
     }
 
+    /// The store of `?store=` (default `default`), bounded by `?timeout=` (up to 60 s; default 5 s).
     static func store(_ request: Request, _ node: CohortNode) throws -> KeyValueStore {
         let name = request.uri.queryParameters.get("store").map { String($0) } ?? "default"
+        let store: KeyValueStore
         do {
-            return try node.store(name)
+            store = try node.store(name)
         } catch {
             throw APIError(error)
         }
+        guard let text = request.uri.queryParameters.get("timeout") else { return store }
+        guard let timeout = parseDuration(text), timeout > .zero, timeout <= .seconds(60) else {
+            throw APIError.badRequest("timeout: \"\(text)\" is not a duration up to 60s")
+        }
+        return store.timeout(timeout)
     }
 
     static func consistency(_ request: Request, default fallback: Coordination.Consistency) throws -> Coordination.Consistency {

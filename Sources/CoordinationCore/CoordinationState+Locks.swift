@@ -43,6 +43,7 @@ extension CoordinationState {
     mutating func letGo(_ record: inout LockRecord, name: ByteKey, delayed: Bool, changes: inout [CoordinationChange]) {
         guard let holder = record.holder else { return }
         record.holder = nil
+        heldLocks -= 1
         holdings.removeValue(forKey: Holding(pid: holder, resource: .lock(name)))
         changes.append(.lockReleased(name: name, holder: holder))
         if delayed, record.lockDelay > 0 {
@@ -65,6 +66,7 @@ extension CoordinationState {
     /// Makes `holder` the holder, with the current index as its fencing token.
     mutating func grant(_ record: inout LockRecord, name: ByteKey, to holder: PID, lockDelay: UInt64, changes: inout [CoordinationChange]) {
         record.holder = holder
+        heldLocks += 1
         record.token = index
         record.grantedAt = clock
         record.lockDelay = lockDelay

@@ -139,8 +139,12 @@ extension CoordinationState {
             if let expiresAt = value.expiresAt { deadlines.append(Deadline(at: expiresAt, subject: .expiry(scoped))) }
         }
         var holdings: [Holding] = []
+        heldLocks = 0
         for (name, record) in locks {
-            if let holder = record.holder { holdings.append(Holding(pid: holder, resource: .lock(name))) }
+            if let holder = record.holder {
+                holdings.append(Holding(pid: holder, resource: .lock(name)))
+                heldLocks += 1
+            }
             if record.delayedUntil > 0 { deadlines.append(Deadline(at: record.delayedUntil, subject: .lockDelay(name))) }
             for waiter in record.waiters {
                 holdings.append(Holding(pid: waiter.pid, resource: .wait(name)))

@@ -21,6 +21,8 @@ public struct CoordinationState: Sendable {
     public internal(set) var index: UInt64 = 0
     /// How many keys each store holds.
     public internal(set) var keyCounts: [ByteKey: Int] = [:]
+    /// How many locks have a holder.
+    public internal(set) var heldLocks = 0
     /// What happens when: TTL expiries, lock waits running out, lock delays ending. Derived from the
     /// rest (rebuilt on restore).
     var deadlines = PersistentSortedMap<Deadline, Bool>()

@@ -155,12 +155,14 @@ import Testing
 
     @Test func keysAcceptedButNotActedOnAreNamedInAWarning() throws {
         #expect(try loader().load(yaml: "pg:\n  scopes: [default]\n").warnings == [])
-        let settings = try loader().load(yaml: "pg:\n  scopes: [default, jobs]\nstores:\n  - {name: users, kind: kv.raft}\n")
+        let settings = try loader().load(yaml: "pg:\n  scopes: [default, jobs]\nstores:\n  - {name: users, kind: kv.raft}\n  - {name: cache, kind: kv.crdt}\n")
         #expect(
             settings.warnings == [
                 "pg.scopes (default, jobs) is accepted but not acted on yet: this version has no process groups",
-                "stores (users) are accepted but not created yet: this version has no named stores",
+                "stores (cache) are kv.crdt: eventual stores are not built yet, so they refuse every call",
             ])
+        let clustered = try loader().load(yaml: "cluster:\n  enabled: true\nstores:\n  - {name: scratch, kind: kv.local}\n")
+        #expect(clustered.warnings.contains("stores (scratch) are kv.local: they serve only with the cluster disabled and refuse every call here"))
     }
 
     @Test func badEnumValuesListTheAllowedValues() {

@@ -73,6 +73,7 @@ struct DeterminismTests {
         var rebuilt = first
         rebuilt.rebuildDerived()
         #expect(rebuilt.deadlines == first.deadlines && rebuilt.holdings == first.holdings && rebuilt.keyCounts == first.keyCounts)
+        #expect(rebuilt.heldLocks == first.heldLocks && first.heldLocks == first.locks.filter { $0.value.holder != nil }.count)
     }
 
     @Test("a lock's fencing tokens strictly increase across grants, releases, departures and a restore from a snapshot")

@@ -113,7 +113,11 @@ extension MeshDaemonTests {
                            "internode_bytes_total{", "internode_frames_total{", "processes_live", "gossip_members{",
                            "raft_state ", "raft_term ", "raft_voters ", "raft_non_voters ", "raft_leader_changes_total ",
                            "raft_commit_index ", "raft_fsync_seconds_bucket{", "raft_rpc_duration_seconds_bucket{",
-                           "raft_voter_operations_total{", "raft_voter_churn_burst_total "] {
+                           "raft_voter_operations_total{", "raft_voter_churn_burst_total ",
+                           // Coordination, each at zero from the start.
+                           "store_keys{store=\"default\"} ", "store_writes_total{", "locks_held 0", "lock_acquire_total{",
+                           "lock_wait_seconds_bucket{", "names_registered{scope=\"consistent\"} 0", "names_registered{scope=\"local\"} 0",
+                           "watch_streams 0"] {
                 #expect(metrics.contains("\n" + series), "missing \(series)")
             }
             let file = try temporaryFile(metrics, suffix: ".prom")

@@ -28,6 +28,8 @@ final class ChangeFeed: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Told the number of open watches whenever it changes (the `watch_streams` gauge).
+    private let countObserver = Mutex<(@Sendable (Int) -> Void)?>(nil)
     private let capacity: Int
     private let backlogLimit: Int
 
@@ -39,6 +41,15 @@ final class ChangeFeed: Sendable {
 
     /// The number of open watches.
     var watchCount: Int { state.withLock { $0.watches.count } }
+
+    /// Calls `observer` with the number of open watches whenever it changes.
+    func observeWatchCount(_ observer: @escaping @Sendable (Int) -> Void) {
+        countObserver.withLock { $0 = observer }
+    }
+
+    private func countChanged() {
+        if let observer = countObserver.withLock({ $0 }) { observer(watchCount) }
+    }
 
     /// The earliest version a watch can start from.
     var oldest: UInt64 { state.withLock { $0.floor } }
@@ -68,6 +79,7 @@ final class ChangeFeed: Sendable {
             return behind
         }
         for continuation in behind { continuation.finish(throwing: WatchError.fellBehind) }
+        if !behind.isEmpty { countChanged() }
     }
 
     /// The replica was replaced (a snapshot installed, or restored at start) at `index`: the history
@@ -80,6 +92,7 @@ final class ChangeFeed: Sendable {
             return watches
         }
         for watch in watches.values { watch.continuation.finish(throwing: WatchError.replicaReplaced(oldest: index)) }
+        countChanged()
     }
 
     /// The changes of `store` under `prefix` after version `after`, then every new one. Throws
@@ -103,8 +116,11 @@ final class ChangeFeed: Sendable {
         }
         if id >= 0 {
             continuation.onTermination = { [weak self] _ in
-                self?.state.withLock { _ = $0.watches.removeValue(forKey: id) }
+                guard let self else { return }
+                let removed = state.withLock { $0.watches.removeValue(forKey: id) != nil }
+                if removed { countChanged() }
             }
+            countChanged()
         }
         return stream
     }

@@ -3,6 +3,7 @@ import CohortCore
 import CoordinationCore
 import Foundation
 import Logging
+import Prometheus
 import Synchronization
 
 /// Everything the stores, locks and names share on one node: the replicated state (or the local one with
@@ -27,18 +28,26 @@ public final class Coordination: Sendable {
     /// Processes of this node that hold or wait for something through this node: an exit releases them.
     private let owners = Mutex<Set<PID>>([])
     let lockWaits = LockWaits()
+    let metrics: CoordinationMetrics?
 
     init(
         store: CoordinationStore, log: any CommandLog, remote: RemoteReplica?, declaredStores: [StoreSettings],
-        logger: Logger, timeout: Duration = .seconds(5)
+        logger: Logger, registry: PrometheusCollectorRegistry? = nil, timeout: Duration = .seconds(5)
     ) {
         self.store = store
         self.log = log
         self.remote = remote
         self.logger = logger
         self.timeout = timeout
-        self.declaredStores = [StoreSettings(name: "default", kind: .raft, durable: true)] + declaredStores.filter { $0.name != "default" }
-        store.observe { [lockWaits] changes, _ in lockWaits.observe(changes) }
+        let stores = [StoreSettings(name: "default", kind: .raft, durable: true)] + declaredStores.filter { $0.name != "default" }
+        self.declaredStores = stores
+        let metrics = registry.map { CoordinationMetrics(registry: $0, stores: stores) }
+        self.metrics = metrics
+        store.observe { [lockWaits] changes, state in
+            lockWaits.observe(changes)
+            metrics?.observe(state)
+        }
+        if let metrics { store.feed.observeWatchCount { metrics.watchStreams.set(Int64($0)) } }
     }
 
     /// Reads are linearizable (this replica first catches up with the leader's commit index, as etcd's
@@ -53,6 +62,9 @@ public final class Coordination: Sendable {
             throw .notFound("no store \"\(name)\" (declared: \(declaredStores.map(\.name).joined(separator: ", ")))")
         }
         guard store.kind != .crdt else { throw .unsupported("store \"\(name)\" is kv.crdt: eventual stores are not built yet") }
+        guard store.kind != .local || remote == nil else {
+            throw .unsupported("store \"\(name)\" is kv.local: it serves only on a node with the cluster disabled")
+        }
         return store
     }
 
@@ -113,9 +125,14 @@ public final class Coordination: Sendable {
     }
 
     /// `pid` exited (or its session ended): when it held or waited for anything through this node, its
-    /// locks, names and places in queues are released through the log (retried while no leader answers).
-    func processExited(_ pid: PID) async {
+    /// locks, names and places in queues are released through the log, in a task of its own (retried
+    /// while no leader answers). Cheap for every other process: one set lookup.
+    func processExited(_ pid: PID) {
         guard owners.withLock({ $0.remove(pid) != nil }) else { return }
+        Task { await release(pid) }
+    }
+
+    private func release(_ pid: PID) async {
         for attempt in 1...5 {
             do {
                 _ = try await append(.releaseOwner(pid))

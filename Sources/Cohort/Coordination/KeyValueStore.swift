@@ -19,6 +19,20 @@ public struct KeyValueStore: Sendable {
     /// Its declaration.
     public let settings: StoreSettings
     let coordination: Coordination
+    /// How long a write or a linearizable read may take (nil: the node's default, 5 s).
+    public var timeout: Duration?
+
+    init(name: String, settings: StoreSettings, coordination: Coordination, timeout: Duration? = nil) {
+        self.name = name
+        self.settings = settings
+        self.coordination = coordination
+        self.timeout = timeout
+    }
+
+    /// The same store, with calls bounded by `timeout`.
+    public func timeout(_ timeout: Duration) -> KeyValueStore {
+        KeyValueStore(name: name, settings: settings, coordination: coordination, timeout: timeout)
+    }
 
     /// When a ``put(_:_:condition:ttl:)`` applies.
     public enum Condition: Sendable, Hashable {
@@ -38,7 +52,7 @@ public struct KeyValueStore: Sendable {
     /// The value of `key` with its version, creation index and expiry, or nil.
     public func entry(_ key: String, consistency: Coordination.Consistency = .linearizable) async throws(CoordinationError) -> StoredValue? {
         try Self.validate(key: key)
-        guard case .value(let value, _) = try await coordination.query(.get(store: name, key: key), consistency: consistency) else {
+        guard case .value(let value, _) = try await coordination.query(.get(store: name, key: key), consistency: consistency, timeout: timeout) else {
             throw .unavailable("the replica answered a read with something else")
         }
         return value
@@ -52,7 +66,7 @@ public struct KeyValueStore: Sendable {
     ) async throws(CoordinationError) -> (entries: [(key: String, value: StoredValue)], revision: UInt64) {
         guard (1...ReplicaQuery.maxListLimit).contains(limit) else { throw .badRequest("limit: must be 1...\(ReplicaQuery.maxListLimit)") }
         let query = ReplicaQuery.list(store: name, prefix: prefix, after: after, limit: limit)
-        guard case .entries(let entries, let revision) = try await coordination.query(query, consistency: consistency) else {
+        guard case .entries(let entries, let revision) = try await coordination.query(query, consistency: consistency, timeout: timeout) else {
             throw .unavailable("the replica answered a listing with something else")
         }
         return (entries.filter { !$0.key.hasPrefix("_") }, revision)
@@ -82,8 +96,10 @@ public struct KeyValueStore: Sendable {
     @discardableResult
     public func delete(_ key: String, ifVersion: UInt64? = nil) async throws(CoordinationError) -> UInt64 {
         try Self.validate(key: key)
-        let (_, result) = try await coordination.append(.delete(store: name, key: key, condition: ifVersion.map { .version($0) } ?? .none))
-        return try written(result, key: key)
+        return try await counted("delete") { () async throws(CoordinationError) in
+            let (_, result) = try await coordination.append(.delete(store: name, key: key, condition: ifVersion.map { .version($0) } ?? .none), timeout: timeout)
+            return try written(result, key: key)
+        }
     }
 
     /// Compares keys, then applies the success or the failure operations atomically (etcd's Txn).
@@ -92,11 +108,14 @@ public struct KeyValueStore: Sendable {
         failure: [CoordinationCommand.TransactionOperation] = []
     ) async throws(CoordinationError) -> (succeeded: Bool, version: UInt64, results: [TransactionResult]) {
         for key in compare.map(\.key) + (success + failure).map(\.key) { try Self.validate(key: key) }
-        let (_, result) = try await coordination.append(.transaction(store: name, compares: compare, success: success, failure: failure))
-        guard case .transaction(let succeeded, let version, let results) = result else {
-            throw .unavailable("the store answered a transaction with something else")
+        let outcome = try await counted("txn") { () async throws(CoordinationError) -> (succeeded: Bool, version: UInt64, results: [TransactionResult]) in
+            let (_, result) = try await coordination.append(.transaction(store: name, compares: compare, success: success, failure: failure), timeout: timeout)
+            guard case .transaction(let succeeded, let version, let results) = result else {
+                throw .unavailable("the store answered a transaction with something else")
+            }
+            return (succeeded, version, results)
         }
-        return (succeeded, version, results)
+        return outcome
     }
 
     // MARK: Watching
@@ -128,8 +147,26 @@ public struct KeyValueStore: Sendable {
             throw .tooLarge("value: \(value.count) bytes, larger than \(CoordinationLimits.maxValueBytes)")
         }
         let ttl = try Self.milliseconds(ttl, field: "ttl", limit: CoordinationLimits.maxTTL)
-        let (_, result) = try await coordination.append(.put(store: name, key: key, value: value, condition: condition, ttl: ttl))
-        return try written(result, key: key)
+        return try await counted("put") { () async throws(CoordinationError) in
+            let (_, result) = try await coordination.append(.put(store: name, key: key, value: value, condition: condition, ttl: ttl), timeout: timeout)
+            return try written(result, key: key)
+        }
+    }
+
+    /// Runs a write and counts it in `store_writes_total` by its outcome.
+    private func counted<T>(_ operation: String, _ write: () async throws(CoordinationError) -> T) async throws(CoordinationError) -> T {
+        do {
+            let value = try await write()
+            coordination.metrics?.write(store: name, operation: operation, result: "ok")
+            return value
+        } catch {
+            if case .conflict = error {
+                coordination.metrics?.write(store: name, operation: operation, result: "conflict")
+            } else {
+                coordination.metrics?.write(store: name, operation: operation, result: "error")
+            }
+            throw error
+        }
     }
 
     private func written(_ result: CoordinationResult, key: String) throws(CoordinationError) -> UInt64 {

@@ -53,6 +53,23 @@ public struct Locks: Sendable {
     /// so a holder that was only cut off has time to notice. Acquiring a lock the holder already holds
     /// returns the same grant.
     public func acquire(_ name: String, holder: PID, wait: Duration? = nil, lockDelay: Duration? = nil) async throws(CoordinationError) -> LockGrant {
+        let start = ContinuousClock.now
+        do {
+            let grant = try await take(name, holder: holder, wait: wait, lockDelay: lockDelay)
+            coordination.metrics?.acquired("granted")
+            coordination.metrics?.lockWait.record(ContinuousClock.now - start)
+            return grant
+        } catch {
+            switch error {
+            case .alreadyExists: coordination.metrics?.acquired("busy")
+            case .timeout: coordination.metrics?.acquired("timeout")
+            default: coordination.metrics?.acquired("error")
+            }
+            throw error
+        }
+    }
+
+    private func take(_ name: String, holder: PID, wait: Duration?, lockDelay: Duration?) async throws(CoordinationError) -> LockGrant {
         try Self.validate(name: name)
         let waitMilliseconds = try KeyValueStore.milliseconds(wait, field: "wait", limit: CoordinationLimits.maxLockWait)
         let delay = try KeyValueStore.milliseconds(lockDelay, field: "lock_delay", limit: CoordinationLimits.maxLockDelay)

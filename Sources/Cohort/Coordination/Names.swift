@@ -48,6 +48,7 @@ public struct Names: Sendable {
                 if case .nameTaken(_, let current) = error { throw .alreadyExists("name \"\(name)\" is registered to \(current)", by: current) }
                 throw .badRequest("\(error)")
             }
+            coordination.metrics?.localNames(processes.localNameCount)
             return nil
         case .consistent:
             if pid.node == nodeID { coordination.noteOwner(pid) }
@@ -69,6 +70,7 @@ public struct Names: Sendable {
         case .local:
             guard processes.whereis(name) == pid else { throw .notFound("no local name \"\(name)\" for \(pid)") }
             processes.unregister(name)
+            coordination.metrics?.localNames(processes.localNameCount)
         case .consistent:
             let (_, result) = try await coordination.append(.unregisterName(name: name, pid: pid))
             switch result {

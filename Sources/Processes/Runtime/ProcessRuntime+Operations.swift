@@ -117,6 +117,11 @@ extension ProcessRuntime {
         state.withLock { $0.table.unregister(name) }
     }
 
+    /// How many local names are registered.
+    public var localNameCount: Int {
+        state.withLock { $0.table.names.count }
+    }
+
     /// The local process registered as `name` (local scope only; ``resolve(_:)`` asks every scope).
     public func whereis(_ name: String) -> PID? {
         state.withLock { $0.table.whereis(name) }

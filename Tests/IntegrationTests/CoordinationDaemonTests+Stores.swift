@@ -57,12 +57,13 @@ extension CoordinationDaemonTests {
         }
     }
 
-    @Test("a watch on a follower sees every write exactly once, in version order, across the leader's SIGKILL")
+    @Test("across the leader's SIGKILL, a watch on a follower sees every write exactly once, in version order; a watch on the leader, cut by the kill and resumed on another voter from the last version it saw, misses and repeats none")
     func watchAcrossFailover() async throws {
         let cluster = try await CoordinationCluster.ready()
         try await cluster.withLogs {
             let leader = try await cluster.leader()
             let watched = try await cluster.follower()
+            let other = try #require(cluster.voters.first { $0 !== leader && $0 !== watched })
             let writer = cluster.clients[0]
             let run = UUID().uuidString.prefix(8)
             let prefix = "it/watch/\(run)/"
@@ -70,6 +71,9 @@ extension CoordinationDaemonTests {
             let stream = try EventStream(watched.base + "/v1/watch?from=\(from)&prefix=\(prefix)")
             defer { stream.curl.signal(SIGKILL) }
             try await stream.waitUntilOpen()
+            let cut = try EventStream(leader.base + "/v1/watch?from=\(from)&prefix=\(prefix)")
+            defer { cut.curl.signal(SIGKILL) }
+            try await cut.waitUntilOpen()
 
             var written: [String: UInt64] = [:]
             for index in 0..<20 {
@@ -78,6 +82,14 @@ extension CoordinationDaemonTests {
             }
             leader.process.signal(SIGKILL)
             _ = try await leader.process.waitForExit(within: .seconds(10))
+            // The leader's stream ends with its process; the watcher resumes after the last version it saw.
+            try await waitUntil(within: .seconds(10), "the watch on the killed leader to end") { !cut.curl.isRunning }
+            let beforeCut = try cut.events.map(Self.change)
+            let lastSeen = beforeCut.last?.version ?? from
+            let resumed = try EventStream(other.base + "/v1/watch?from=\(lastSeen)&prefix=\(prefix)")
+            defer { resumed.curl.signal(SIGKILL) }
+            try await resumed.waitUntilOpen()
+
             let clock = ContinuousClock()
             let killedAt = clock.now
             for index in 20..<40 {
@@ -86,24 +98,33 @@ extension CoordinationDaemonTests {
                 if index == 20 { report("first write after the leader's SIGKILL committed \(clock.now - killedAt) after the kill") }
             }
 
-            try await waitUntil(within: .seconds(20), "the watch to deliver all 40 writes") {
-                guard stream.curl.isRunning else { throw UnexpectedStreamEnd(output: stream.curl.output) }
-                return stream.events.count >= 40
+            try await waitUntil(within: .seconds(20), "both watches to deliver all 40 writes") {
+                for open in [stream, resumed] where !open.curl.isRunning { throw UnexpectedStreamEnd(output: open.curl.output) }
+                return stream.events.count >= 40 && beforeCut.count + resumed.events.count >= 40
             }
-            let events = stream.events
-            #expect(events.allSatisfy { $0.kind == "put" }, "\(events.filter { $0.kind != "put" })")
-            let changes = try events.map { try JSONDecoder().decode(WatchedChange.self, from: Data($0.data.utf8)) }
-            #expect(changes.count == 40, "every write exactly once: \(changes.map(\.key))")
-            #expect(Set(changes.map(\.key)) == Set(written.keys))
-            for (previous, next) in zip(changes, changes.dropFirst()) {
-                #expect(previous.version < next.version, "\(next.key) (\(next.version)) after \(previous.key) (\(previous.version))")
+            report("the watch cut by the leader's SIGKILL had seen \(beforeCut.count) of 20 writes; resumed on \(other.name) from version \(lastSeen)")
+            for (what, events) in [("the follower's watch", stream.events), ("the resumed watch", resumed.events)] {
+                #expect(events.allSatisfy { $0.kind == "put" }, "\(what): \(events.filter { $0.kind != "put" })")
             }
-            for change in changes {
-                #expect(change.version == written[change.key], "\(change.key): watched at \(change.version), written at \(String(describing: written[change.key]))")
-                #expect(change.value == "v\(Int(change.key.suffix(2))!)")
+            let follower = try stream.events.map(Self.change)
+            let resumedChanges = beforeCut + (try resumed.events.map(Self.change))
+            for (what, changes) in [("the follower's watch", follower), ("the leader's watch, resumed", resumedChanges)] {
+                #expect(changes.count == 40, "\(what): every write exactly once: \(changes.map(\.key))")
+                #expect(Set(changes.map(\.key)) == Set(written.keys), "\(what)")
+                for (previous, next) in zip(changes, changes.dropFirst()) {
+                    #expect(previous.version < next.version, "\(what): \(next.key) (\(next.version)) after \(previous.key) (\(previous.version))")
+                }
+                for change in changes {
+                    #expect(change.version == written[change.key], "\(what): \(change.key) watched at \(change.version), written at \(String(describing: written[change.key]))")
+                    #expect(change.value == "v\(Int(change.key.suffix(2))!)")
+                }
             }
             #expect(watched.process.isRunning)
         }
+    }
+
+    static func change(_ event: EventStream.Event) throws -> WatchedChange {
+        try JSONDecoder().decode(WatchedChange.self, from: Data(event.data.utf8))
     }
 
     struct WatchedChange: Decodable {

@@ -147,6 +147,16 @@ struct CoordinationDaemonTests {
                 }
                 return info.holder == waiter
             }
+            let until = try #require(delayedUntil, "the lock record showed its delay after the departure")
+            #expect(until >= killedAtWall + 2000, "the delay starts at the departure, after the kill")
+            // Nobody holds it while the delay runs (as a voter's replica sees it), up to shortly before its end.
+            let remaining = Int64(until) - Int64(Date().timeIntervalSince1970 * 1000) - 150
+            if remaining > 0 {
+                try await holdsThroughout(.milliseconds(remaining), "\(lock) to stay unheld during its lock delay", pollEvery: .milliseconds(50)) {
+                    guard let info = await observer.lockInfo(lock) else { return true }
+                    return info.holder == nil
+                }
+            }
             let (reply, grantedAt, grantedAtWall) = try await waiting.value
             #expect(reply.status == 200, "\(reply.body)")
             let second = try decodeReply(GrantReply.self, reply)
@@ -154,7 +164,6 @@ struct CoordinationDaemonTests {
             #expect(second.token > first.token)
             let elapsed = grantedAt - killedAt
             #expect(elapsed >= .seconds(2), "the waiter got the lock \(elapsed) after the kill, inside the 2 s lock delay")
-            let until = try #require(delayedUntil, "the lock record showed its delay after the departure")
             #expect(grantedAtWall >= until, "granted at \(grantedAtWall) ms, before the delay ended at \(until) ms")
             report("lock released after SIGKILL of its holder's node: the waiter got it \(elapsed) after the kill (departure noticed ~\(Int64(until) - 2000 - Int64(killedAtWall)) ms after the kill, then the 2 s lock delay)")
             #expect(try await y.release(lock, holder: waiter).status == 204)

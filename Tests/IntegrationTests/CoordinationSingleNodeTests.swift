@@ -45,8 +45,8 @@ struct CoordinationSingleNodeTests {
             // Locks, held by a session of this node.
             let sessionReply = try await httpRequest("POST", base + "/v1/sessions", body: #"{"ttl":"60s"}"#)
             #expect(sessionReply.status == 201)
-            let pid = try #require(try decodeReply([String: String].self, sessionReply)["pid"])
-            let other = try #require(try decodeReply([String: String].self, try await httpRequest("POST", base + "/v1/sessions", body: #"{"ttl":"60s"}"#))["pid"])
+            let pid = try decodeReply(SessionReply.self, sessionReply).pid
+            let other = try decodeReply(SessionReply.self, try await httpRequest("POST", base + "/v1/sessions", body: #"{"ttl":"60s"}"#)).pid
             let acquired = try await httpRequest("POST", base + "/v1/locks/solo-lock", body: jsonBody(["holder": pid]))
             #expect(acquired.status == 200, "\(acquired.body)")
             let grant = try decodeReply(GrantReply.self, acquired)

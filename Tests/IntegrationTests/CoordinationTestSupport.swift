@@ -164,6 +164,11 @@ struct ErrorReply: Decodable, Sendable {
     var current: EntryReply?
 }
 
+/// `POST /v1/sessions` → 201 `{"pid", "ttl_ms"}`.
+struct SessionReply: Decodable, Sendable {
+    var pid: String
+}
+
 /// `POST /v1/names` → 201, `GET /v1/names/{name}`.
 struct NameReply: Decodable, Sendable {
     var name: String

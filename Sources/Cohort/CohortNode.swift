@@ -57,6 +57,8 @@ public final class CohortNode: Sendable {
     private let raftHealth: RaftHealth?
     private let raftMembership: RaftMembershipService?
     private let coordinationService: CoordinationService?
+    /// With the cluster disabled: sweeps the local state's deadlines (there is no leader to).
+    private let localSweep: LocalSweepService?
 
     /// Builds the node for a boot ``prepare(settings:logger:metrics:environment:nowMilliseconds:)``
     /// resolved: creates its services and registers the built-in health checks. Touches neither the disk,
@@ -130,6 +132,7 @@ public final class CohortNode: Sendable {
             }
             if server { processes.addResolver(ConsistentNameResolver(store: store)) }
             coordinationService = CoordinationService(coordination: coordination, raft: raft, gossip: gossip, logger: logger)
+            localSweep = nil
         } else {
             gossip = nil
             mesh = nil
@@ -144,6 +147,7 @@ public final class CohortNode: Sendable {
                 declaredStores: settings.stores, logger: logger, registry: metrics.registry
             )
             processes.addResolver(ConsistentNameResolver(store: store))
+            localSweep = LocalSweepService(coordination: coordination)
         }
         let coordination = coordination, processes = processes
         processes.onExit { pid, _ in
@@ -207,6 +211,7 @@ public final class CohortNode: Sendable {
             // Raft stops before gossip and the mesh: a leader hands over leadership while it can still talk.
             services += [mesh, gossip, meshMembership, raft, raftHealth, raftMembership, coordinationService]
         }
+        if let localSweep { services.append(localSweep) }
         // Last, so it is stopped first: processes exit (and their EXIT signals leave over the mesh) before
         // the node leaves gossip and closes the mesh.
         services += [sessions, ProcessRuntimeService(runtime: processes)]

@@ -4,7 +4,8 @@ import Foundation
 ///
 /// Tests never sleep to wait for it: they wait on a condition with a deadline (`waitUntil`) or on
 /// `waitForExit(within:)`. Call `stop()` (or let `deinit` kill it) so nothing outlives the test.
-public final class DaemonProcess {
+/// Immutable (a `Process` handle and where its output goes), so tasks of one test may share it.
+public final class DaemonProcess: Sendable {
     /// The process ID.
     public let pid: Int32
     /// Where stdout and stderr go.

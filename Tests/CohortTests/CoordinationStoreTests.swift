@@ -117,12 +117,44 @@ struct CoordinationStoreTests {
         let a = PID(node: NodeID("n"), incarnation: Incarnation(1), serial: 1), b = PID(node: NodeID("n"), incarnation: Incarnation(1), serial: 2)
         _ = store.apply(entry(1, .acquireLock(name: "l", holder: a, wait: 0, lockDelay: 0)))
         _ = store.apply(entry(2, .acquireLock(name: "l", holder: b, wait: 60_000, lockDelay: 0)))
-        async let waited = coordination.waitForLock("l", pid: b, timeout: .seconds(30))
+        async let waited = coordination.waitForLock("l", pid: b, after: 2, timeout: .seconds(30))
         // Let the waiter register (or not: either way the grant must reach it).
         await Task.yield()
         _ = store.apply(entry(3, .releaseLock(name: "l", holder: a)))
         #expect(await waited == .granted(token: 3))
-        #expect(await coordination.waitForLock("l", pid: b, timeout: .seconds(30)) == .granted(token: 3), "already granted")
-        #expect(await coordination.waitForLock("l", pid: a, timeout: .milliseconds(50)) == nil, "a waits for nothing: times out")
+        #expect(await coordination.waitForLock("l", pid: b, after: 2, timeout: .seconds(30)) == .granted(token: 3), "already granted")
+        #expect(await coordination.waitForLock("l", pid: a, after: 3, timeout: .milliseconds(50)) == nil, "a waits for nothing: times out")
+    }
+
+    @Test("a wait for a request queued at an index is not answered by the replica's state or changes before it: a holder that released and queued again is granted only its new grant")
+    func lockWaitAfterItsIndex() async throws {
+        let pid = { (serial: UInt64) in PID(node: NodeID("n"), incarnation: Incarnation(1), serial: serial) }
+        let (a, b, c) = (pid(1), pid(2), pid(3))
+        // What the leader applies: b is granted at 3, c queues at 4, b releases at 5 (c granted), b queues
+        // again at 6, c releases at 7 (b granted its new grant).
+        let log: [CoordinationCommand.Operation] = [
+            .acquireLock(name: "l", holder: a, wait: 0, lockDelay: 0),
+            .acquireLock(name: "l", holder: b, wait: 60_000, lockDelay: 0),
+            .releaseLock(name: "l", holder: a),
+            .acquireLock(name: "l", holder: c, wait: 60_000, lockDelay: 0),
+            .releaseLock(name: "l", holder: b),
+            .acquireLock(name: "l", holder: b, wait: 60_000, lockDelay: 0),
+            .releaseLock(name: "l", holder: c),
+        ]
+        for behind in [2, 3] {
+            // A replica that has applied only the first `behind` entries when b's second wait (queued at 6) starts.
+            let store = CoordinationStore()
+            let coordination = Coordination(
+                store: store, log: LocalCommandLog(store: store, now: { 1000 }), remote: nil, declaredStores: [], logger: .init(label: "test")
+            )
+            for (offset, operation) in log.prefix(behind).enumerated() { _ = store.apply(entry(UInt64(offset + 1), operation)) }
+            async let waited = coordination.waitForLock("l", pid: b, after: 6, timeout: .seconds(30))
+            await Task.yield()
+            for (offset, operation) in log.enumerated().dropFirst(behind) {
+                _ = store.apply(entry(UInt64(offset + 1), operation))
+                await Task.yield()
+            }
+            #expect(await waited == .granted(token: 7), "replica \(behind) entries in")
+        }
     }
 }

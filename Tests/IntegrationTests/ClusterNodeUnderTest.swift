@@ -1,14 +1,20 @@
 import CohortTestKit
 import Foundation
+import Synchronization
 
 /// A real `cohortd` with the cluster enabled: gossip, mesh and admin all on its own loopback address,
 /// a fresh data directory, and timers fast enough that a killed peer is declared dead in a few seconds.
-final class ClusterNodeUnderTest {
+/// Sendable: tasks of one test (contending clients, a watcher) may share a node; ``restart()`` swaps the
+/// process under a lock.
+final class ClusterNodeUnderTest: Sendable {
     let name: String
     let ip: String
     let dataDirectory: String
     let configPath: String
-    private(set) var process: DaemonProcess
+    private let current: Mutex<DaemonProcess>
+
+    /// The daemon's current incarnation (replaced by ``restart()``).
+    var process: DaemonProcess { current.withLock { $0 } }
 
     var base: String { "http://\(ip):7960" }
 
@@ -54,14 +60,15 @@ final class ClusterNodeUnderTest {
             """
         try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
         self.environment = environment
-        process = try DaemonProcess(executable: "cohortd", arguments: ["--config", configPath], environment: environment)
+        current = Mutex(try DaemonProcess(executable: "cohortd", arguments: ["--config", configPath], environment: environment))
     }
 
     private let environment: [String: String]
 
     /// Starts the daemon again on the same configuration and data directory (a new incarnation).
     func restart() throws {
-        process = try DaemonProcess(executable: "cohortd", arguments: ["--config", configPath], environment: environment)
+        let next = try DaemonProcess(executable: "cohortd", arguments: ["--config", configPath], environment: environment)
+        current.withLock { $0 = next }
     }
 
     func waitUntilServing(within: Duration = .seconds(30)) async throws {

@@ -52,11 +52,13 @@ extension ClusterNodeUnderTest {
 
 /// Starts `count` nodes that join the first one: nodes `1...founders` with `bootstrap_expect: founders`,
 /// the rest with `bootstrap_expect: 0` (added by the leader's reconciler). With `staggered`, each node
-/// starts only once the one before serves and waits for its peers. `configure` adds Raft lines
-/// or a failure domain per node (1-based index). Waits until every node serves.
+/// starts only once the one before serves and waits for its peers. `raftLines`, `failureDomain` and
+/// `extraYAML` (top-level configuration, e.g. `stores:`) are per node (1-based index). Waits until every
+/// node serves.
 func startRaftCluster(
     _ count: Int, prefix: String, founders: Int = 3, staggered: Bool = false,
-    raftLines: (Int) -> [String] = { _ in [] }, failureDomain: (Int) -> String? = { _ in nil }
+    raftLines: (Int) -> [String] = { _ in [] }, failureDomain: (Int) -> String? = { _ in nil },
+    extraYAML: (Int) -> String = { _ in "" }
 ) async throws -> [ClusterNodeUnderTest] {
     var nodes: [ClusterNodeUnderTest] = []
     do {
@@ -64,7 +66,8 @@ func startRaftCluster(
             let expect = index <= founders ? founders : 0
             let node = try ClusterNodeUnderTest(
                 name: "\(prefix)\(index)", join: nodes.first.map { [$0] } ?? [],
-                raft: ["bootstrap_expect: \(expect)"] + raftLines(index), failureDomain: failureDomain(index)
+                raft: ["bootstrap_expect: \(expect)"] + raftLines(index), failureDomain: failureDomain(index),
+                extraYAML: extraYAML(index)
             )
             nodes.append(node)
             if index == 1 { try await node.waitUntilServing() }

@@ -44,7 +44,7 @@ public final class Coordination: Sendable {
         let metrics = registry.map { CoordinationMetrics(registry: $0, stores: stores) }
         self.metrics = metrics
         store.observe { [lockWaits] changes, state in
-            lockWaits.observe(changes)
+            lockWaits.observe(changes, index: state.index)
             metrics?.observe(state)
         }
         if let metrics { store.feed.observeWatchCount { metrics.watchStreams.set(Int64($0)) } }
@@ -101,20 +101,22 @@ public final class Coordination: Sendable {
         return try await remote.query(query, consistency: consistency, timeout: timeout)
     }
 
-    /// Waits until `pid` is granted the lock `name` or leaves its queue, here or on a member; nil when
-    /// `timeout` passed first.
-    func awaitGrant(_ name: String, pid: PID, timeout: Duration) async throws(CoordinationError) -> LockWaits.Outcome? {
-        if await log.hasReplica() { return await waitForLock(name, pid: pid, timeout: timeout) }
+    /// Waits until `pid`'s request for the lock `name`, queued at index `after`, is granted or leaves its
+    /// queue, here or on a member; nil when `timeout` passed first.
+    func awaitGrant(_ name: String, pid: PID, after: UInt64, timeout: Duration) async throws(CoordinationError) -> LockWaits.Outcome? {
+        if await log.hasReplica() { return await waitForLock(name, pid: pid, after: after, timeout: timeout) }
         guard let remote else { throw .unavailable("this node holds no replica to wait on") }
-        return try await remote.waitForLock(name, pid: pid, timeout: timeout)
+        return try await remote.waitForLock(name, pid: pid, after: after, timeout: timeout)
     }
 
-    /// Waits, on this node's replica, until `pid` is granted the lock `name` or leaves its queue; nil when
-    /// `timeout` passed first.
-    func waitForLock(_ name: String, pid: PID, timeout: Duration) async -> LockWaits.Outcome? {
+    /// Waits, on this node's replica, until `pid`'s request for the lock `name`, queued at index `after`,
+    /// is granted or leaves its queue; nil when `timeout` passed first. A replica behind `after` may still
+    /// show an earlier grant to `pid`, released since: only a grant applied after `after` counts.
+    func waitForLock(_ name: String, pid: PID, after: UInt64, timeout: Duration) async -> LockWaits.Outcome? {
         let store = store
-        return await lockWaits.wait(name: name, pid: pid, timeout: timeout) {
-            guard let record = store.state.lock(name) else { return nil }
+        return await lockWaits.wait(name: name, pid: pid, after: after, timeout: timeout) {
+            let state = store.state
+            guard state.index >= after, let record = state.lock(name) else { return nil }
             return record.holder == pid ? .granted(token: record.token) : nil
         }
     }

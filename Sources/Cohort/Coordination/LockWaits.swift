@@ -4,6 +4,10 @@ import Synchronization
 
 /// Callers waiting for a queued lock request to be granted, woken by the changes this node's replica
 /// applies. A Raft member serves its own callers and, over the mesh, those of client nodes.
+///
+/// A wait is for the request queued at a log index: the replica it reads may be behind that index, and
+/// what it holds before it (an earlier grant to the same process, since released) is not this request's
+/// answer. Only what the replica applies after the index ends the wait.
 final class LockWaits: Sendable {
     /// How a wait ended.
     enum Outcome: Sendable, Hashable {
@@ -20,6 +24,8 @@ final class LockWaits: Sendable {
 
     private struct Waiter {
         let id: Int
+        /// The index the request was queued at: changes at or before it concern an earlier request.
+        let after: UInt64
         let continuation: CheckedContinuation<Outcome?, Never>
     }
 
@@ -30,8 +36,8 @@ final class LockWaits: Sendable {
 
     private let state = Mutex(State())
 
-    /// Wakes the waiters a batch of applied changes concerns.
-    func observe(_ changes: [CoordinationChange]) {
+    /// Wakes the waiters a batch of changes, applied at `index`, concerns.
+    func observe(_ changes: [CoordinationChange], index: UInt64) {
         var woken: [(CheckedContinuation<Outcome?, Never>, Outcome)] = []
         state.withLock { state in
             guard !state.waiters.isEmpty else { return }
@@ -45,15 +51,19 @@ final class LockWaits: Sendable {
                 default:
                     continue
                 }
-                for waiter in state.waiters.removeValue(forKey: key) ?? [] { woken.append((waiter.continuation, outcome)) }
+                guard let list = state.waiters[key] else { continue }
+                let (due, later) = (list.filter { $0.after < index }, list.filter { $0.after >= index })
+                state.waiters[key] = later.isEmpty ? nil : later
+                for waiter in due { woken.append((waiter.continuation, outcome)) }
             }
         }
         for (continuation, outcome) in woken { continuation.resume(returning: outcome) }
     }
 
-    /// Waits until `pid` is granted `name` or leaves its queue, at most `timeout`; nil when the time ran
-    /// out. `current` reads the replica after registering, so a grant applied just before is not missed.
-    func wait(name: String, pid: PID, timeout: Duration, current: @escaping @Sendable () -> Outcome?) async -> Outcome? {
+    /// Waits until `pid`'s request queued at index `after` is granted `name` or leaves its queue, at most
+    /// `timeout`; nil when the time ran out. `current` reads the replica after registering (answering only
+    /// once the replica has applied `after`), so a grant applied just before is not missed.
+    func wait(name: String, pid: PID, after: UInt64, timeout: Duration, current: @escaping @Sendable () -> Outcome?) async -> Outcome? {
         let key = Key(name: name, pid: pid)
         let id = state.withLock { state in
             defer { state.nextID += 1 }
@@ -62,7 +72,7 @@ final class LockWaits: Sendable {
         return await withTaskGroup(of: Outcome?.self) { group in
             group.addTask {
                 await withCheckedContinuation { continuation in
-                    self.state.withLock { $0.waiters[key, default: []].append(Waiter(id: id, continuation: continuation)) }
+                    self.state.withLock { $0.waiters[key, default: []].append(Waiter(id: id, after: after, continuation: continuation)) }
                     if let outcome = current() {
                         self.resume(key, id: id, with: outcome)
                     } else if Task.isCancelled {

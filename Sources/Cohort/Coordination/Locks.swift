@@ -74,7 +74,7 @@ public struct Locks: Sendable {
         let waitMilliseconds = try KeyValueStore.milliseconds(wait, field: "wait", limit: CoordinationLimits.maxLockWait)
         let delay = try KeyValueStore.milliseconds(lockDelay, field: "lock_delay", limit: CoordinationLimits.maxLockDelay)
         if holder.node == nodeID { coordination.noteOwner(holder) }
-        let (_, result) = try await coordination.append(.acquireLock(name: name, holder: holder, wait: waitMilliseconds, lockDelay: delay))
+        let (index, result) = try await coordination.append(.acquireLock(name: name, holder: holder, wait: waitMilliseconds, lockDelay: delay))
         switch result {
         case .lockGranted(let token):
             return LockGrant(name: name, holder: holder, token: token)
@@ -82,7 +82,7 @@ public struct Locks: Sendable {
             if let current { throw .alreadyExists("lock \"\(name)\" is held by \(current)", by: current) }
             throw .alreadyExists("lock \"\(name)\" is unavailable until its lock delay ends (\(delayedUntil) ms since the epoch)", by: nil)
         case .lockQueued:
-            return try await waitInQueue(name, holder: holder, wait: wait ?? .zero)
+            return try await waitInQueue(name, holder: holder, queuedAt: index, wait: wait ?? .zero)
         default:
             throw .unavailable("the store answered an acquire with \(result)")
         }
@@ -118,10 +118,11 @@ public struct Locks: Sendable {
         return locks.map { LockInfo(name: $0.0, record: $0.1) }
     }
 
-    /// Waits for a queued request's grant; at the deadline, withdraws it (releasing the lock should the
-    /// grant and the deadline have crossed) and throws ``CoordinationError/timeout(_:)``.
-    private func waitInQueue(_ name: String, holder: PID, wait: Duration) async throws(CoordinationError) -> LockGrant {
-        let outcome = try await coordination.awaitGrant(name, pid: holder, timeout: wait)
+    /// Waits for the grant of the request queued at index `queuedAt`; at the deadline, withdraws it
+    /// (releasing the lock should the grant and the deadline have crossed) and throws
+    /// ``CoordinationError/timeout(_:)``.
+    private func waitInQueue(_ name: String, holder: PID, queuedAt: UInt64, wait: Duration) async throws(CoordinationError) -> LockGrant {
+        let outcome = try await coordination.awaitGrant(name, pid: holder, after: queuedAt, timeout: wait)
         if case .granted(let token) = outcome { return LockGrant(name: name, holder: holder, token: token) }
         _ = try? await coordination.append(.releaseLock(name: name, holder: holder))
         throw .timeout("lock \"\(name)\" was not acquired within \(wait)")

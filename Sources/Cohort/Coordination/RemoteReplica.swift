@@ -7,7 +7,7 @@ import Mesh
 /// (endpoint `coordination`), so a client never spends a log entry on a read.
 ///
 /// Request: `u8 kind | u8 consistency (0 linearizable, 1 stale) | u64 timeout ms | body` — kind 1 a
-/// ``ReplicaQuery``, kind 2 a lock wait (`text name | pid`). Reply: the ``ReplicaAnswer``, or for a wait
+/// ``ReplicaQuery``, kind 2 a lock wait (`text name | pid | u64 index the request was queued at`). Reply: the ``ReplicaAnswer``, or for a wait
 /// `u8 0 (timed out) | 1 u64 token (granted) | 2 (left the queue)`.
 struct RemoteReplica: Sendable {
     let mesh: MeshService
@@ -29,14 +29,16 @@ struct RemoteReplica: Sendable {
         }
     }
 
-    /// Waits, on a member, until `pid` is granted `name` or leaves its queue.
-    func waitForLock(_ name: String, pid: PID, timeout: Duration) async throws(CoordinationError) -> LockWaits.Outcome? {
+    /// Waits, on a member, until `pid`'s request for `name`, queued at index `after`, is granted or leaves
+    /// its queue.
+    func waitForLock(_ name: String, pid: PID, after: UInt64, timeout: Duration) async throws(CoordinationError) -> LockWaits.Outcome? {
         var writer = ByteWriter()
         writer.u8(2)
         writer.u8(1)
         writer.u64(UInt64(timeout.milliseconds))
         writer.text(name)
         writer.pid(pid)
+        writer.u64(after)
         // The member answers at the deadline at the latest; allow for the round trip.
         let reply = try await request(writer.buffer, timeout: timeout + .seconds(2))
         var reader = ByteReader(reply)
@@ -83,8 +85,9 @@ enum ReplicaServer {
         case 2:
             let name = try reader.text(limit: CoordinationLimits.maxKeyBytes, "lock")
             let pid = try reader.pid("pid")
+            let after = try reader.u64("after")
             try reader.end()
-            let outcome = await coordination.waitForLock(name, pid: pid, timeout: timeout)
+            let outcome = await coordination.waitForLock(name, pid: pid, after: after, timeout: timeout)
             var writer = ByteWriter()
             switch outcome {
             case nil: writer.u8(0)

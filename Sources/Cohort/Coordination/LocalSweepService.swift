@@ -1,35 +1,44 @@
 import ServiceLifecycle
 
 /// With the cluster disabled there is no leader to propose sweeps (``CoordinationService`` runs only on a
-/// cluster), so this node sweeps its local state itself: when the next deadline (a TTL, a lock wait)
-/// falls due by its clock, it appends a sweep. Without it a TTL key outlived its TTL until some other
-/// write happened to advance the state's clock.
+/// cluster), so this node sweeps its local state itself: when the next deadline (a TTL, a lock wait, a
+/// lock delay) falls due by its clock, it appends a sweep. Without it a TTL key outlived its TTL until
+/// some other write happened to advance the state's clock.
 ///
-/// It looks at the next deadline at least every `recheck` (a pointer copy of the state), so a deadline
-/// written while it sleeps toward a later one is at most that late.
+/// Nothing polls: a timer is armed for the next deadline and re-armed whenever an applied change moves
+/// it, as the leader's ``CoordinationService`` does.
 final class LocalSweepService: Service, Sendable {
     let coordination: Coordination
-    let recheck: Duration
 
-    init(coordination: Coordination, recheck: Duration = .milliseconds(250)) {
+    init(coordination: Coordination) {
         self.coordination = coordination
-        self.recheck = recheck
     }
 
+    private enum Input: Sendable { case changed, deadline }
+
     func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            let now = Coordination.wallClockMilliseconds()
-            var wait = recheck
-            if let next = coordination.store.state.nextDeadline {
-                if next <= now {
-                    // A local append cannot fail for want of a leader; should it fail, the pause below keeps
-                    // this from spinning.
-                    if (try? await coordination.append(.sweep)) != nil { continue }
-                } else {
-                    wait = min(wait, .milliseconds(Int64(next - now)))
-                }
+        let (inputs, sink) = AsyncStream.makeStream(of: Input.self, bufferingPolicy: .unbounded)
+        coordination.store.observe { _, _ in sink.yield(.changed) }
+        sink.yield(.changed)
+        var timer: Task<Void, Never>?
+        var armedFor: UInt64?
+        for await input in inputs.cancelOnGracefulShutdown() {
+            if input == .deadline { armedFor = nil }
+            if let next = coordination.store.state.nextDeadline, next <= Coordination.wallClockMilliseconds() {
+                // A local append does not wait for a leader; its change arrives here as `.changed`.
+                _ = try? await coordination.append(.sweep)
             }
-            try? await Task.sleep(for: wait)
+            guard let next = coordination.store.state.nextDeadline, next != armedFor else { continue }
+            timer?.cancel()
+            armedFor = next
+            let now = Coordination.wallClockMilliseconds()
+            // At least 10 ms: a sweep that failed is not retried in a tight loop.
+            let wait = Duration.milliseconds(Int64(max(next > now ? next - now : 0, 10)))
+            timer = Task {
+                try? await Task.sleep(for: wait)
+                if !Task.isCancelled { sink.yield(.deadline) }
+            }
         }
+        timer?.cancel()
     }
 }

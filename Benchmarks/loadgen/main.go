@@ -414,10 +414,14 @@ func runCommand(arguments []string) error {
 				setupOnce.Do(func() { setupErr = fmt.Errorf("setup of caller %d: %w", w.id, err) })
 				return
 			}
-			for j := 0; j < *warmup && !s.unique; j++ {
+			// A failed warm-up operation (a leader change, say) is retried, up to 5 failures per caller.
+			for j, failures := 0, 0; j < *warmup && !s.unique; j++ {
 				if err := w.operation(int64(-1)); err != nil {
-					setupOnce.Do(func() { setupErr = fmt.Errorf("warm-up of caller %d: %w", w.id, err) })
-					return
+					if failures++; failures >= 5 {
+						setupOnce.Do(func() { setupErr = fmt.Errorf("warm-up of caller %d: %w", w.id, err) })
+						return
+					}
+					time.Sleep(100 * time.Millisecond)
 				}
 			}
 		}(w)

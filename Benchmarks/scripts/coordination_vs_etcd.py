@@ -237,7 +237,9 @@ class Cohort:
         directory = os.path.join(self.base, "c%d" % (i + 1))
         os.makedirs(directory, exist_ok=True)
         path = os.path.join(directory, "cohortd.yaml")
-        join = '    join_addrs: "%s:7946"\n' % self.ip(0) if i > 0 else ""
+        # Every node lists the other two as seeds, so any of them (a wiped one too) finds the cluster at once;
+        # a node without seeds would wait for the others to notice it (up to tens of seconds).
+        join = '    join_addrs: "%s"\n' % ",".join("%s:7946" % self.ip(k) for k in range(3) if k != i)
         with open(path, "w") as f:
             f.write(
                 "cluster:\n"

@@ -121,7 +121,7 @@ extension RaftService {
             // 6. Acknowledge.
             node.advance()
             observe()
-            await compactIfNeeded()
+            startSnapshotIfNeeded()
         }
     }
 
@@ -199,19 +199,28 @@ extension RaftService {
         }
     }
 
-    /// Takes a snapshot once enough entries were applied since the last one, and compacts the log.
-    /// The state machine's snapshot is its state at the applied index, so that is the only index it can
-    /// cover; while an applied entry is not durable in the log again (a new leader's append replaced a
-    /// suffix during the write), the snapshot waits for a later round.
-    private func compactIfNeeded() async {
+    /// Starts a snapshot once enough entries were applied since the last one: the state machine's state
+    /// is captured now (at the applied index, the only index it can cover), then serialized, the log
+    /// compacted and the snapshot saved in a task of its own, so `drive()` goes on carrying out Readies
+    /// (heartbeats included) while a large state is written. While an applied entry is not durable in the
+    /// log again (a new leader's append replaced a suffix during the write), the snapshot waits for a
+    /// later round. One at a time.
+    private func startSnapshotIfNeeded() {
         let applied = node.appliedIndex
         let latest = node.log.latestSnapshot.index
         guard !isTakingSnapshot, applied > latest, applied - latest >= UInt64(max(1, settings.snapshotThreshold)),
               node.compactableIndex == applied else { return }
         isTakingSnapshot = true
-        defer { isTakingSnapshot = false }
-        // Captured here, serialized on the thread pool: entries keep applying meanwhile.
         let capture = stateMachine.snapshot()
+        snapshotTask = Task {
+            await self.takeSnapshot(capture, at: applied)
+            self.isTakingSnapshot = false
+        }
+    }
+
+    /// Serializes `capture` on the thread pool, compacts the log through `applied` and saves the snapshot
+    /// (off the event loop). Entries keep applying meanwhile.
+    private func takeSnapshot(_ capture: @escaping @Sendable () -> [UInt8], at applied: LogIndex) async {
         let data: [UInt8]
         do {
             data = try await offLoop { () throws(RaftStorageError) in capture() }
@@ -226,6 +235,8 @@ extension RaftService {
         let snapshot = StoredSnapshot(metadata: node.log.latestSnapshot, data: data)
         currentSnapshot = snapshot
         let storage = storage
+        // Saved while later Readies persist: `FileRaftStorage` takes one call at a time, and the snapshot
+        // covers only entries durable in the log already (`compactableIndex`).
         do {
             try await offLoop { () throws(RaftStorageError) in try storage.saveSnapshot(snapshot) }
         } catch {

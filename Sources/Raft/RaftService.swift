@@ -50,6 +50,9 @@ public actor RaftService: Service {
     var currentSnapshot: StoredSnapshot?
     /// A snapshot is being serialized off the event loop: no second one starts meanwhile.
     var isTakingSnapshot = false
+    /// The snapshot being taken, if any: `run()` waits for it before it stops, so a save is never cut off
+    /// by the service's own end.
+    var snapshotTask: Task<Void, Never>?
     /// Snapshot data received from a leader, by the index of the snapshot, until the core installs it.
     var receivedSnapshots: [LogIndex: [UInt8]] = [:]
     /// The highest index the state machine applied.
@@ -195,6 +198,7 @@ public actor RaftService: Service {
                 group.cancelAll()
             }
         }
+        await snapshotTask?.value
         stop()
         if let failure { throw failure }
     }

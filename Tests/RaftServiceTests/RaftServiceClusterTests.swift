@@ -1,5 +1,6 @@
 import CohortCore
 import CohortTestKit
+import Dispatch
 import RaftCore
 import Mesh
 import Raft
@@ -187,6 +188,39 @@ import Testing
             // The leader still held the entries its snapshots cover: no snapshot crossed the wire.
             #expect((restarted.metric("raft_snapshots_installed_total") ?? 0) == 0)
             #expect((leader.metric("raft_snapshots_taken_total") ?? 0) >= 2)
+        }
+    }
+
+    @Test func aLeaderGoesOnLeadingAndCommittingWhileItsSnapshotIsSlowToWrite() async throws {
+        try await withRaftCluster(configure: { $0.snapshotThreshold = 5; $0.trailingLogs = 0 }) { cluster in
+            _ = try await cluster.start(["a", "b", "c"])
+            let leader = try await cluster.waitForLeader()
+            let gate = DispatchSemaphore(value: 0)
+            leader.machine.snapshotGate.withLock { $0 = gate }
+            // Whatever happens below, the blocked serialization is let go (or the cluster could not stop).
+            defer { gate.signal() }
+            for index in 0..<6 { _ = try await proposeSafely(command("before", index), on: leader) }
+            try await waitFor("the leader's snapshot to reach the gate") { leader.machine.serializationsWaiting.load(ordering: .relaxed) == 1 }
+            let term = await leader.status.term
+            // The snapshot is stuck for as long as the test wants (here about 3 election timeouts): the
+            // leader still heartbeats and commits, and nobody takes over.
+            let window = ContinuousClock.now.advanced(by: .seconds(3))
+            var index = 0
+            while ContinuousClock.now < window {
+                _ = try await leader.raft.propose(command("during", index), timeout: .seconds(2))
+                index += 1
+                let status = await leader.status
+                #expect(status.state == .leader && status.term == term, "leadership held while a snapshot is written")
+                try await Task.sleep(for: .milliseconds(50))  // pacing: a write every ~50 ms across the window
+            }
+            #expect(index >= 3)
+            gate.signal()
+            try await waitFor("the snapshot to be taken") { (leader.metric("raft_snapshots_taken_total") ?? 0) >= 1 }
+            leader.machine.snapshotGate.withLock { $0 = nil }
+            _ = try await proposeSafely(command("after", 0), on: leader)
+            try await waitFor("every node to apply every write") {
+                cluster.running.allSatisfy { $0.machine.all.count == 6 + index + 1 }
+            }
         }
     }
 

@@ -58,7 +58,7 @@ func loadAverage() -> String {
 /// Applies nothing and keeps nothing: the cost measured is Raft's, not the application's.
 struct NullStateMachine: RaftStateMachine {
     func apply(_ entry: LogEntry) -> [UInt8] { [] }
-    func snapshot() -> [UInt8] { [] }
+    func snapshot() -> @Sendable () -> [UInt8] { { [] } }
     func restore(_ data: [UInt8]) {}
 }
 

@@ -1,3 +1,4 @@
+import Dispatch
 import RaftCore
 import Synchronization
 import Raft
@@ -20,9 +21,19 @@ final class ListStateMachine: RaftStateMachine {
         return Self.u64(UInt64(count))
     }
 
+    /// When set, a snapshot's serialization (on the thread pool) blocks until the test signals it: a slow
+    /// disk or a huge state, on demand. `serializationsWaiting` counts those that reached the gate.
+    let snapshotGate = Mutex<DispatchSemaphore?>(nil)
+    let serializationsWaiting = Atomic<Int>(0)
+
     func snapshot() -> @Sendable () -> [UInt8] {
         let items = items.withLock { $0 }
-        return {
+        let gate = snapshotGate.withLock { $0 }
+        return { [self] in
+            if let gate {
+                serializationsWaiting.add(1, ordering: .relaxed)
+                gate.wait()
+            }
             var out = Self.u32(items.count)
             for item in items { out += Self.u32(item.count) + item }
             return out

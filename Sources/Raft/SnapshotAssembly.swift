@@ -28,12 +28,21 @@ struct SnapshotAssembly: Sendable {
     }
 
     /// What to do with a chunk.
-    enum Outcome: Equatable, Sendable {
+    enum Outcome: Equatable, Sendable, CustomStringConvertible {
         /// Answer with this (nothing to hand to the core).
         case reply(SnapshotChunkReply)
         /// The snapshot is whole and checked: step the core with `message`, keep `data` for its install,
         /// answer ``SnapshotChunkReply/complete``.
         case complete(message: [UInt8], data: [UInt8])
+
+        /// Sizes and checksums, not the bytes (a test failure names these, not a snapshot's worth of numbers).
+        var description: String {
+            switch self {
+            case .reply(let reply): "reply(\(reply))"
+            case .complete(let message, let data):
+                "complete(message: \(message.count) bytes, data: \(data.count) bytes, CRC-32C \(CRC32C.checksum(data)))"
+            }
+        }
     }
 
     /// A transfer idle this long is dropped. Default 60 s.

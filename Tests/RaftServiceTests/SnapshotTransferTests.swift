@@ -26,6 +26,15 @@ import Testing
         }
     }
 
+    @Test func snapshotTransferSettingsHaveTheirDocumentedDefaults() {
+        let settings = RaftServiceSettings(nodeID: Self.leader)
+        #expect(settings.snapshotChunkBytes == 1 << 20)
+        #expect(settings.snapshotChunkTimeout == .seconds(10))
+        #expect(settings.snapshotTransferIdleTimeout == .seconds(60))
+        #expect(RaftServiceSettings.maxSnapshotChunkBytes == 16 << 20)
+        #expect(SnapshotAssembly().idleTimeout == .seconds(60))
+    }
+
     @Test func chunksAndRepliesRoundTrip() {
         for chunk in Self.chunks() + [SnapshotChunk.query(Self.identity, total: 10_000, checksum: 7)] {
             #expect(SnapshotChunk.decode(chunk.encode()) == chunk)

@@ -34,6 +34,13 @@ final class RaftMetrics: Sendable {
     let leaderChanges: Counter
     let snapshotsTaken: Counter
     let snapshotsInstalled: Counter
+    /// Outgoing snapshot transfers by outcome: the `result` label.
+    enum TransferResult: String, CaseIterable {
+        case delivered, failed
+    }
+    private let transfers: [TransferResult: Counter]
+    let snapshotTransfersResumed: Counter
+    let snapshotBytesSent: Counter
     let fsync: DurationHistogram
     private let roundTrips: [RPCTimer.Kind: DurationHistogram]
     let forwardDuration: DurationHistogram
@@ -68,6 +75,19 @@ final class RaftMetrics: Sendable {
         snapshotsTaken = registry.counter("raft_snapshots_taken_total", help: "Snapshots of the state machine taken to compact the log.")
         snapshotsInstalled = registry.counter(
             "raft_snapshots_installed_total", help: "Snapshots received from a leader and installed."
+        )
+        transfers = Dictionary(uniqueKeysWithValues: TransferResult.allCases.map { result in
+            (result, registry.counter(
+                "raft_snapshot_transfers_total", labels: [("result", result.rawValue)],
+                help: "Snapshots streamed to followers, by result (delivered: the follower has it whole and checked; failed: interrupted, resumed by the next attempt)."
+            ))
+        })
+        snapshotTransfersResumed = registry.counter(
+            "raft_snapshot_transfers_resumed_total",
+            help: "Snapshot transfers that continued where an interrupted one had left the follower, instead of from the start."
+        )
+        snapshotBytesSent = registry.counter(
+            "raft_snapshot_sent_bytes_total", help: "Snapshot data bytes sent to followers in chunks."
         )
         let diskBuckets: [Duration] = [
             .microseconds(100), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
@@ -110,6 +130,7 @@ final class RaftMetrics: Sendable {
         }
     }
 
+    func countTransfer(_ result: TransferResult) { transfers[result]?.increment() }
     func countIn(_ kind: MessageKind) { rpcIn[Self.label(kind)]?.increment() }
     func countOut(_ kind: MessageKind) { rpcOut[Self.label(kind)]?.increment() }
     func countDropped(_ reason: DropReason) { dropped[reason]?.increment() }

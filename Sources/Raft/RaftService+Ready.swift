@@ -21,25 +21,19 @@ extension RaftService {
             node.step(message)
             noteContact(from: message.from)
         case .snapshot(let inbound):
+            // A whole snapshot in one message (format version 2, from a leader of an earlier release).
             guard !bootstrapping, let (bytes, data) = SnapshotPayload.decode(inbound.payload) else {
                 if !bootstrapping { metrics?.countDropped(.malformed) }
                 return
             }
-            guard let message = decode(bytes, from: inbound.from), case .snapshot(let metadata) = message.kind else { return }
-            receivedSnapshots[metadata.index] = data
-            node.step(message)
-            noteContact(from: message.from)
-            // Keep only the data of the snapshot the core is about to install (a `Ready` already handed out
-            // carries its own copy): anything it refused would never be asked for.
-            let pending = node.log.unstableSnapshot?.index
-            receivedSnapshots = receivedSnapshots.filter { $0.key == pending }
+            deliverSnapshot(bytes, data: data, from: inbound.from)
         }
         await drive()
     }
 
     /// A core message from `peer`, or nil (counted) when it does not decode or is not addressed from that
     /// peer to this node: the mesh authenticated the peer, so a message claiming another sender is bogus.
-    private func decode(_ bytes: [UInt8], from peer: NodeID) -> Message? {
+    func decode(_ bytes: [UInt8], from peer: NodeID) -> Message? {
         let message: Message
         do {
             message = try codec.decode(bytes)
@@ -125,7 +119,8 @@ extension RaftService {
         }
     }
 
-    /// Sends core messages: snapshots with their data on `.raftSnapshot` (bulk), the rest on `.raft`.
+    /// Sends core messages: snapshots streamed in chunks on `.raftSnapshot` (bulk, see
+    /// `RaftService+Snapshots.swift`), the rest on `.raft`.
     func transmit(_ messages: [OutgoingMessage]) {
         let now = ContinuousClock.now
         for outgoing in messages {
@@ -139,26 +134,6 @@ extension RaftService {
             if case .dropped = mesh.send(codec.encode(message), to: message.to, endpoint: .raft, class: .raft) {
                 metrics?.countDropped(.sendFailed)
             }
-        }
-    }
-
-    private func sendSnapshot(_ message: Message, _ metadata: SnapshotMetadata) {
-        guard let snapshot = currentSnapshot, snapshot.metadata == metadata else {
-            logger.error("raft snapshot requested that is not the stored one", metadata: [
-                "peer": "\(message.to)", "raft.snapshot_index": "\(metadata.index)",
-            ])
-            node.reportSnapshot(to: message.to, delivered: false)
-            return
-        }
-        let payload = SnapshotPayload.encode(message: codec.encode(message), data: snapshot.data)
-        if case .dropped(let reason) = mesh.send(payload, to: message.to, endpoint: .raftSnapshot, class: .bulk) {
-            metrics?.countDropped(.sendFailed)
-            logger.warning("raft snapshot not sent", metadata: ["peer": "\(message.to)", "reason": "\(reason)"])
-            node.reportSnapshot(to: message.to, delivered: false)
-        } else {
-            logger.info("raft snapshot sent", metadata: [
-                "peer": "\(message.to)", "raft.snapshot_index": "\(metadata.index)", "bytes": "\(snapshot.data.count)",
-            ])
         }
     }
 
@@ -258,6 +233,7 @@ extension RaftService {
         logger.critical("raft stopping after a failure", metadata: ["error": "\(error)"])
         failure = error
         failAllWaiters(error)
+        cancelOutgoingSnapshots()
         phase = .stopped
         inputSink.finish()
     }
@@ -287,6 +263,7 @@ extension RaftService {
     /// Updates the gauges and notes leadership changes.
     /// Counts and logs what the core reported changing: a new leader, this replica's admission.
     func report(_ softState: SoftState?, admitted: Bool) {
+        if softState != nil, node.state != .leader { cancelOutgoingSnapshots() }
         if let softState, let leader = softState.leader {
             metrics?.leaderChanges.increment()
             logger.info("raft leader changed", metadata: ["raft.term": "\(node.term)", "raft.leader": "\(leader)"])

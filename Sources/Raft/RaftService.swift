@@ -16,8 +16,8 @@ import Synchronization
 /// fsync, install snapshots and apply committed entries to the ``RaftStateMachine``, answer reads, then
 /// `advance()`.
 ///
-/// Core messages travel on the mesh's `.raft` endpoint in the `raft` class (``MessageCodec``); snapshot
-/// data on `.raftSnapshot` in the `bulk` class (the mesh chunks it); proposals made on a follower are
+/// Core messages travel on the mesh's `.raft` endpoint in the `raft` class (``MessageCodec``); snapshots
+/// as a stream of resumable chunk requests on `.raftSnapshot` in the `bulk` class; proposals made on a follower are
 /// forwarded to the leader as `.raft` requests with a hop limit and never retried blindly.
 ///
 /// `run()` loads the storage, restores the state machine from the newest snapshot and serves until
@@ -55,6 +55,13 @@ public actor RaftService: Service {
     var snapshotTask: Task<Void, Never>?
     /// Snapshot data received from a leader, by the index of the snapshot, until the core installs it.
     var receivedSnapshots: [LogIndex: [UInt8]] = [:]
+    /// Snapshots being received in chunks, one per sender.
+    var snapshotAssembly: SnapshotAssembly
+    /// Snapshots being streamed to followers, by peer.
+    var outgoingSnapshots: [NodeID: OutgoingSnapshot] = [:]
+    var nextOutgoingSnapshot: UInt64 = 0
+    /// The checksum of the stored snapshot's data, once computed.
+    var snapshotChecksum: (snapshot: SnapshotIdentity, checksum: UInt32)?
     /// The highest index the state machine applied.
     var appliedIndex: LogIndex = 0
     var proposals: [LogIndex: ProposalWaiter] = [:]
@@ -90,7 +97,7 @@ public actor RaftService: Service {
     }
 
     /// Creates the service and registers its mesh handlers (`.raft` messages and requests, `.raftSnapshot`
-    /// messages); nothing runs until `run()`.
+    /// requests — chunks — and messages — whole snapshots from an earlier release); nothing runs until `run()`.
     ///
     /// - Parameters:
     ///   - settings: Identity, core tuning and timing.
@@ -119,6 +126,7 @@ public actor RaftService: Service {
         executor = EventLoopTaskExecutor(eventLoop: mesh.eventLoop)
         node = RaftNode(id: settings.nodeID, settings: settings.raft, storage: .empty)
         // A random incarnation still keeps this boot's contexts apart from another boot's (2⁴³ ranges).
+        snapshotAssembly = SnapshotAssembly(idleTimeout: settings.snapshotTransferIdleTimeout)
         readContexts = ReadContextSequence(incarnation: settings.incarnation != 0 ? settings.incarnation : UInt64.random(in: 1...(1 << 43)))
         (inputs, inputSink) = AsyncStream.makeStream(of: RaftInput.self, bufferingPolicy: .bufferingOldest(settings.inboxCapacity))
         metrics?.setState(.none)
@@ -128,6 +136,10 @@ public actor RaftService: Service {
         }
         mesh.setMessageHandler(for: .raftSnapshot) { inbound in
             if case .dropped = sink.yield(.snapshot(inbound)) { metrics?.countDropped(.inboxFull) }
+        }
+        mesh.setRequestHandler(for: .raftSnapshot) { [weak self] inbound in
+            guard let self else { throw RaftServiceError.stopped }
+            return try await self.receiveSnapshotChunk(inbound)
         }
         mesh.setRequestHandler(for: .raft) { [weak self] inbound in
             guard let self else { return ForwardReply.encode(.failure(.stopped)) }
@@ -237,7 +249,9 @@ public actor RaftService: Service {
     func tick() async {
         guard phase == .running else { return }
         node.tick()
-        expireWaiters(now: .now)
+        let now = ContinuousClock.now
+        expireWaiters(now: now)
+        expireSnapshotTransfers(now: now)
         await drive()
     }
 
@@ -246,6 +260,7 @@ public actor RaftService: Service {
         phase = .stopped
         inputSink.finish()
         failAllWaiters(.stopped)
+        cancelOutgoingSnapshots()
         metrics?.setState(.none)
         publishStatus()
         for watcher in statusWatchers.values { watcher.finish() }
@@ -323,6 +338,7 @@ public actor RaftService: Service {
 /// Work for the actor: a message from the mesh, or a nudge to carry out the core's effects.
 enum RaftInput: Sendable {
     case message(MeshInbound)
+    /// A whole snapshot in one message (format version 2); chunked ones arrive as requests.
     case snapshot(MeshInbound)
     case kick
 }

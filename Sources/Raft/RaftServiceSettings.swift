@@ -28,10 +28,24 @@ public struct RaftServiceSettings: Sendable {
     public var shutdownTransferTimeout: Duration = .seconds(2)
     /// Messages received and not yet handed to the core; more are dropped (Raft retransmits). Default 8192.
     public var inboxCapacity: Int = 8192
+    /// Bytes of snapshot data per chunk when a snapshot is streamed to a follower (one chunk in flight per
+    /// follower, so this bounds the memory and the bulk queue a transfer takes). Clamped to 1 B…16 MiB.
+    /// Default 1 MiB.
+    public var snapshotChunkBytes: Int = 1 << 20
+    /// How long the leader waits for a follower to answer one snapshot chunk before it counts the
+    /// transfer as interrupted (the next attempt resumes where the follower is). Default 10 s.
+    public var snapshotChunkTimeout: Duration = .seconds(10)
+    /// A snapshot a follower is receiving is dropped when no chunk of it arrived for this long. Default 60 s.
+    public var snapshotTransferIdleTimeout: Duration = .seconds(60)
+    /// Called on the receiver with each snapshot chunk before it is applied (tests cut links with it).
+    var snapshotChunkReceivedForTesting: (@Sendable (NodeID, SnapshotChunk) async -> Void)?
     /// This boot's incarnation (the node's, strictly greater on every start): read contexts are drawn from
     /// it so that no answer to an earlier boot's read completes a read of this one. 0 (the default) draws
     /// a random one.
     public var incarnation: UInt64 = 0
+
+    /// The largest ``snapshotChunkBytes`` used, well below the mesh's message limit (64 MiB by default).
+    public static let maxSnapshotChunkBytes = 16 << 20
 
     /// Settings with every default.
     public init(nodeID: NodeID, raft: RaftNodeSettings = RaftNodeSettings()) {

@@ -2,12 +2,16 @@ import CohortCore
 import RaftCore
 import RaftPersistence
 
-// The shell's own payloads on the mesh, next to the core's `MessageCodec` messages: a snapshot message
-// with its data (`.raftSnapshot`, bulk class), and a proposal forwarded to the leader with its answer
-// (requests to `.raft`, raft class). Decoders are total: bad bytes give nil, never a crash.
+// The shell's own payloads on the mesh, next to the core's `MessageCodec` messages: a whole snapshot
+// message with its data (`.raftSnapshot` message, bulk class; format version 2, kept for rolling upgrades —
+// snapshots now travel as chunk requests, see `SnapshotChunk.swift`), and a proposal forwarded to the
+// leader with its answer (requests to `.raft`, raft class). Decoders are total: bad bytes give nil, never
+// a crash.
 
-/// `.raftSnapshot` payload: `u8 version = 2 | u32 message length | MessageCodec message | u32 CRC-32C of
-/// the data | snapshot data`. The checksum covers the data end to end, from the leader's stored snapshot
+/// The earlier `.raftSnapshot` message, a whole snapshot in one: `u8 version = 2 | u32 message length |
+/// MessageCodec message | u32 CRC-32C of the data | snapshot data`. Still accepted (a leader of the previous
+/// release sends it) and still sent to a follower that has no chunk handler; limited to one mesh message
+/// (64 MiB). The checksum covers the data end to end, from the leader's stored snapshot
 /// to the follower's install, whatever the transport does (the mesh's encryption only protects it when a
 /// cluster key is set). Version 1 had no version byte and no checksum (its first byte, the high byte of a
 /// small message length, was 0); it is refused.

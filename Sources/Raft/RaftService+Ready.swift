@@ -140,6 +140,7 @@ extension RaftService {
     private func install(_ snapshot: StoredSnapshot) throws {
         try stateMachine.restore(snapshot.data)
         currentSnapshot = snapshot
+        appliedBytesSinceSnapshot = 0
         let index = snapshot.metadata.index
         receivedSnapshots = receivedSnapshots.filter { $0.key > index }
         appliedIndex = max(appliedIndex, index)
@@ -157,6 +158,7 @@ extension RaftService {
         var result: [UInt8] = []
         if case .command = entry.payload { result = stateMachine.apply(entry) }
         appliedIndex = entry.index
+        appliedBytesSinceSnapshot += entry.byteCount
         guard let waiter = proposals.removeValue(forKey: entry.index) else { return }
         if waiter.term == entry.term {
             waiter.continuation.resume(returning: .success((entry.index, result)))
@@ -180,12 +182,19 @@ extension RaftService {
     /// (heartbeats included) while a large state is written. While an applied entry is not durable in the
     /// log again (a new leader's append replaced a suffix during the write), the snapshot waits for a
     /// later round. One at a time.
+    ///
+    /// Besides `snapshotThreshold` entries, a snapshot waits until the entries applied since the last one
+    /// add up to half its size: a large state is not rewritten whole every few thousand small writes (at
+    /// 1 M keys, about 100 MB every 8,192 puts), so writing snapshots costs at most about twice the bytes
+    /// written to the log, and the log kept in memory meanwhile is at most about half the state.
     private func startSnapshotIfNeeded() {
         let applied = node.appliedIndex
         let latest = node.log.latestSnapshot.index
         guard !isTakingSnapshot, applied > latest, applied - latest >= UInt64(max(1, settings.snapshotThreshold)),
+              appliedBytesSinceSnapshot >= (currentSnapshot?.data.count ?? 0) / 2,
               node.compactableIndex == applied else { return }
         isTakingSnapshot = true
+        appliedBytesSinceSnapshot = 0
         let capture = stateMachine.snapshot()
         snapshotTask = Task {
             await self.takeSnapshot(capture, at: applied)

@@ -50,6 +50,9 @@ public actor RaftService: Service {
     var currentSnapshot: StoredSnapshot?
     /// A snapshot is being serialized off the event loop: no second one starts meanwhile.
     var isTakingSnapshot = false
+    /// Bytes of the entries applied since the last snapshot was captured or installed (`LogEntry.byteCount`):
+    /// the next snapshot waits until they add up to half the last one's size.
+    var appliedBytesSinceSnapshot = 0
     /// The snapshot being taken, if any: `run()` waits for it before it stops, so a save is never cut off
     /// by the service's own end.
     var snapshotTask: Task<Void, Never>?

@@ -12,7 +12,8 @@ public struct RaftServiceSettings: Sendable {
     /// 1–2 s election timeout).
     public var tickInterval: Duration = .milliseconds(100)
     /// A snapshot is taken (and the log compacted) once this many entries were applied since the last
-    /// one. Default 8192.
+    /// one, and their bytes add up to half the last snapshot's size (so a large state is not rewritten
+    /// every few thousand small writes). Default 8192.
     public var snapshotThreshold: Int = 8192
     /// Entries kept in the log behind a snapshot, so a follower that lags by fewer catches up by entries
     /// rather than a whole snapshot. In memory while the node runs; the files on disk are compacted

@@ -224,6 +224,28 @@ import Testing
         }
     }
 
+    @Test func aLargeStateIsNotRewrittenEveryFewEntries() async throws {
+        try await withRaftCluster(configure: { $0.snapshotThreshold = 5; $0.trailingLogs = 0 }) { cluster in
+            _ = try await cluster.start(["a", "b", "c"])
+            let leader = try await cluster.waitForLeader()
+            _ = try await proposeSafely(Array(repeating: 7, count: 64 << 10), on: leader)
+            for index in 0..<5 { _ = try await proposeSafely(command("small", index), on: leader) }
+            try await waitFor("a snapshot holding the 64 KiB entry") {
+                ((try? leader.storage.latestSnapshot())??.data.count ?? 0) >= 64 << 10
+            }
+            let taken = leader.metric("raft_snapshots_taken_total") ?? 0
+            // 40 small entries: 8 times the threshold, but their ~1 KiB is far from half of 64 KiB.
+            for index in 0..<40 { _ = try await proposeSafely(command("more", index), on: leader) }
+            try await holdsThroughout(.seconds(1), "no snapshot for a few small entries on a large state") {
+                leader.metric("raft_snapshots_taken_total") == taken
+            }
+            // 40 KiB more passes half of the last snapshot: the next one is taken.
+            _ = try await proposeSafely(Array(repeating: 8, count: 40 << 10), on: leader)
+            for index in 0..<5 { _ = try await proposeSafely(command("last", index), on: leader) }
+            try await waitFor("the next snapshot") { (leader.metric("raft_snapshots_taken_total") ?? 0) > taken }
+        }
+    }
+
     @Test func aRestartedFollowerCatchesUpThroughASnapshot() async throws {
         try await withRaftCluster(configure: { $0.snapshotThreshold = 5; $0.trailingLogs = 0 }) { cluster in
             let nodes = try await cluster.start(["a", "b", "c"])

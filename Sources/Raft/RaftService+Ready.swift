@@ -205,6 +205,7 @@ extension RaftService {
     /// Serializes `capture` on the thread pool, compacts the log through `applied` and saves the snapshot
     /// (off the event loop). Entries keep applying meanwhile.
     private func takeSnapshot(_ capture: @escaping @Sendable () -> [UInt8], at applied: LogIndex) async {
+        let started = ContinuousClock.now
         let data: [UInt8]
         do {
             data = try await offLoop { () throws(RaftStorageError) in capture() }
@@ -212,6 +213,7 @@ extension RaftService {
             fail(error)
             return
         }
+        let serialized = ContinuousClock.now
         // A snapshot from the leader may have been installed meanwhile, or (rarely) the captured index may
         // not be durable in the log any more: then this one is not needed, or not yet allowed.
         guard phase == .running, node.log.latestSnapshot.index < applied, node.compactableIndex >= applied else { return }
@@ -228,7 +230,11 @@ extension RaftService {
             return
         }
         metrics?.snapshotsTaken.increment()
-        logger.info("raft snapshot taken", metadata: ["raft.snapshot_index": "\(applied)", "bytes": "\(data.count)"])
+        let saved = ContinuousClock.now
+        logger.info("raft snapshot taken", metadata: [
+            "raft.snapshot_index": "\(applied)", "bytes": "\(data.count)",
+            "serialize_ms": "\(Int((serialized - started) / .milliseconds(1)))", "save_ms": "\(Int((saved - serialized) / .milliseconds(1)))",
+        ])
     }
 
     /// Storage failed: nothing can continue safely. Fails every waiter; `run()` ends with the error.

@@ -74,6 +74,29 @@ struct CoordinationStoreTests {
         ])
     }
 
+    @Test("a client's fetch gets the kept changes after its version (found by binary search in the ring), for its store and prefix, at most limit, and survives the wire")
+    func fetchedChanges() throws {
+        let store = CoordinationStore(historyCapacity: 5)
+        for index in 1...8 {
+            let key = index % 2 == 0 ? "p/\(index)" : "q/\(index)"
+            _ = store.apply(entry(UInt64(index), .put(store: "s", key: key, value: [UInt8(index)], condition: .none, ttl: 0)))
+        }
+        _ = store.apply(entry(9, .delete(store: "s", key: "p/8", condition: .none)))
+        // Kept: versions 5...9 (the ring wrapped). After 5 under p/: 6, 8, and the delete at 9.
+        let found = try store.feed.changes(store: "s", prefix: "p/", after: 5, limit: 10)
+        #expect(found.map(\.version) == [6, 8, 9])
+        #expect(try store.feed.changes(store: "s", prefix: "p/", after: 5, limit: 2).map(\.version) == [6, 8])
+        #expect(try store.feed.changes(store: "s", prefix: "", after: 9, limit: 10).isEmpty)
+        #expect(try store.feed.changes(store: "other", prefix: "", after: 4, limit: 10).isEmpty)
+        #expect(throws: WatchError.compacted(oldest: 4)) { _ = try store.feed.changes(store: "s", prefix: "", after: 3, limit: 10) }
+        // The fetch's reply codec, both outcomes.
+        #expect(try RemoteReplica.decodeChanges(RemoteReplica.encodeChanges(.success(found)), store: "s") == found)
+        #expect(throws: CoordinationError.compacted(oldest: 4)) {
+            _ = try RemoteReplica.decodeChanges(RemoteReplica.encodeChanges(.failure(.compacted(oldest: 4))), store: "s")
+        }
+        #expect(throws: (any Error).self) { _ = try RemoteReplica.decodeChanges([0, 0, 0, 0, 1, 7], store: "s") }
+    }
+
     @Test("history beyond the feed's capacity is compacted: a watch from before it is refused with the oldest version")
     func compactedHistory() throws {
         let store = CoordinationStore(historyCapacity: 3)

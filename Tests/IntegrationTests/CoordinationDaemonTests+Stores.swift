@@ -123,6 +123,42 @@ extension CoordinationDaemonTests {
         }
     }
 
+    @Test("a watch on a client node (no replica) sees every write exactly once, in version order, and goes on across the leader's SIGKILL")
+    func watchOnAClientNode() async throws {
+        let cluster = try await CoordinationCluster.ready()
+        try await cluster.withLogs {
+            let leader = try await cluster.leader()
+            let client = cluster.clients[0]
+            let writer = cluster.clients[1]
+            let run = UUID().uuidString.prefix(8)
+            let prefix = "it/client-watch/\(run)/"
+            let from = try await writer.putOnce("it/client-watch-start/\(run)", "start")
+            let stream = try EventStream(client.base + "/v1/watch?from=\(from)&prefix=\(prefix)")
+            defer { stream.curl.signal(SIGKILL) }
+            try await stream.waitUntilOpen()
+            var written: [String: UInt64] = [:]
+            for index in 0..<40 {
+                if index == 20 {
+                    leader.process.signal(SIGKILL)
+                    _ = try await leader.process.waitForExit(within: .seconds(10))
+                }
+                let key = prefix + String(format: "%02d", index)
+                written[key] = try await writer.putOnce(key, "v\(index)")
+            }
+            try await waitUntil(within: .seconds(30), "the client's watch to deliver all 40 writes") {
+                if !stream.curl.isRunning { throw UnexpectedStreamEnd(output: stream.curl.output) }
+                return stream.events.count >= 40
+            }
+            let changes = try stream.events.map(Self.change)
+            #expect(changes.count == 40, "every write exactly once: \(changes.map(\.key))")
+            #expect(Set(changes.map(\.key)) == Set(written.keys))
+            for (previous, next) in zip(changes, changes.dropFirst()) {
+                #expect(previous.version < next.version, "\(next.key) (\(next.version)) after \(previous.key) (\(previous.version))")
+            }
+            for change in changes { #expect(change.version == written[change.key], "\(change.key)") }
+        }
+    }
+
     static func change(_ event: EventStream.Event) throws -> WatchedChange {
         try JSONDecoder().decode(WatchedChange.self, from: Data(event.data.utf8))
     }

@@ -95,6 +95,33 @@ final class ChangeFeed: Sendable {
         countChanged()
     }
 
+    /// The kept changes of `store` under `prefix` after version `after`, oldest first, at most `limit`
+    /// of them and about `maxBytes` of values (at least one). Throws ``WatchError/compacted(oldest:)``
+    /// when changes after `after` are no longer all kept. What a client node's watch fetches.
+    func changes(store: String, prefix: String, after: UInt64, limit: Int, maxBytes: Int = 4 << 20) throws(WatchError) -> [StoreEvent] {
+        try state.withLock { (state: inout State) throws(WatchError) -> [StoreEvent] in
+            guard after >= state.floor else { throw .compacted(oldest: state.floor) }
+            let count = state.history.count
+            func event(_ offset: Int) -> StoreEvent { state.history[(state.start + offset) % count] }
+            // History is in version order: find the first change after `after`.
+            var low = 0, high = count
+            while low < high {
+                let middle = (low + high) / 2
+                if event(middle).version <= after { low = middle + 1 } else { high = middle }
+            }
+            var found: [StoreEvent] = []
+            var bytes = 0
+            for offset in low..<count {
+                guard found.count < limit, found.isEmpty || bytes < maxBytes else { break }
+                let change = event(offset)
+                guard change.store == store, change.key.hasPrefix(prefix) else { continue }
+                found.append(change)
+                bytes += change.key.utf8.count + (change.value?.count ?? 0)
+            }
+            return found
+        }
+    }
+
     /// The changes of `store` under `prefix` after version `after`, then every new one. Throws
     /// ``WatchError/compacted(oldest:)`` when changes after `after` are no longer all kept.
     func watch(store: String, prefix: String, after: UInt64) throws(WatchError) -> AsyncThrowingStream<StoreEvent, any Error> {

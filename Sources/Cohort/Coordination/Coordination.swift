@@ -121,6 +121,29 @@ public final class Coordination: Sendable {
         }
     }
 
+    /// The kept changes of `storeName` under `prefix` after `after` on this node's replica, or, when
+    /// there are none yet, the first that applies within `timeout` (and any with it); empty when none
+    /// came. What a client node's watch fetches from a member (``RemoteReplica/watch(store:prefix:after:)``).
+    func changes(store storeName: String, prefix: String, after: UInt64, limit: Int, within timeout: Duration) async throws(WatchError) -> [StoreEvent] {
+        let feed = store.feed
+        let kept = try feed.changes(store: storeName, prefix: prefix, after: after, limit: limit)
+        guard kept.isEmpty, timeout > .zero else { return kept }
+        // The watch's backlog covers what applied since the look above: nothing falls between the two.
+        let stream = try feed.watch(store: storeName, prefix: prefix, after: after)
+        let arrived = await withTaskGroup(of: Bool.self) { group in
+            group.addTask { ((try? await stream.first { _ in true }) ?? nil) != nil }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+        guard arrived else { return [] }
+        return try feed.changes(store: storeName, prefix: prefix, after: after, limit: limit)
+    }
+
     /// Notes that `pid` holds or waits for something through this node, so its exit releases it.
     func noteOwner(_ pid: PID) {
         owners.withLock { _ = $0.insert(pid) }

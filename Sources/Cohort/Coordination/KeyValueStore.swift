@@ -125,16 +125,23 @@ public struct KeyValueStore: Sendable {
     /// after `after` are no longer kept (list, then watch from the listing's revision). The stream ends
     /// with a ``WatchError`` when the watcher falls too far behind or this replica is replaced by a
     /// snapshot: resume from the last version seen, here or on another node.
+    ///
+    /// On a client node (no replica) the changes are fetched from a Raft member's feed over the mesh, a
+    /// batch at a time, each fetch waiting up to 5 s for the next change and resuming after the last
+    /// version delivered (on another member when one stops answering): the same order, exactly once.
     public func watch(prefix: String = "", after: UInt64) async throws(CoordinationError) -> AsyncThrowingStream<StoreEvent, any Error> {
         guard await coordination.log.hasReplica() else {
-            throw .unsupported("this node holds no Raft replica (it is a client): watch on a Raft member")
+            guard let remote = coordination.remote else {
+                throw .unavailable("this node holds no replica to watch, and knows no Raft member")
+            }
+            return try await remote.watch(store: name, prefix: prefix, after: after)
         }
         do {
             return try coordination.store.feed.watch(store: name, prefix: prefix, after: after)
         } catch {
             switch error {
             case .compacted(let oldest), .replicaReplaced(let oldest): throw .compacted(oldest: oldest)
-            case .fellBehind: throw .unavailable("\(error)")
+            case .fellBehind, .interrupted: throw .unavailable("\(error)")
             }
         }
     }

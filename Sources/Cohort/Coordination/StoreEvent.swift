@@ -51,12 +51,16 @@ public enum WatchError: Error, Hashable, Sendable, CustomStringConvertible {
     /// This node's replica was replaced by a snapshot from the leader: resume from the last version seen
     /// (on this node, or another).
     case replicaReplaced(oldest: UInt64)
+    /// A client node's watch could not reach a Raft member to read changes from (`reason`); resume from
+    /// the last version seen.
+    case interrupted(String)
 
     public var description: String {
         switch self {
         case .compacted(let oldest): "the history before version \(oldest) is compacted"
         case .fellBehind: "the watcher fell behind; resume from the last version it saw"
         case .replicaReplaced(let oldest): "this node's replica was replaced by a snapshot; resume from a version at or after \(oldest)"
+        case .interrupted(let reason): "no Raft member could be reached to watch from (\(reason)); resume from the last version seen"
         }
     }
 }

@@ -21,14 +21,17 @@ final class Recorder: Sendable {
         storage.withLock { $0.append(event) }
     }
 
-    /// Waits until an event matching `match` has arrived (10 s at most).
+    /// Waits until an event matching `match` has arrived (30 s at most). The deadline is generous on
+    /// purpose: in the parallel suite the synchronous SWIM simulations hold both cooperative threads of a
+    /// 2-core machine for seconds at a time, and a 10 s deadline was seen to run out once (a test whose
+    /// event arrives in microseconds alone started its wait 5.5 s late).
     func waitFor(
         _ what: String, fileID: String = #fileID, line: Int = #line, _ match: @escaping @Sendable (ProcessEvent) -> Bool
     ) async throws {
-        try await waitUntil(within: .seconds(10), what, fileID: fileID, line: line) { self.events.contains(where: match) }
+        try await waitUntil(within: .seconds(30), what, fileID: fileID, line: line) { self.events.contains(where: match) }
     }
 
-    /// Waits until `event` has arrived (10 s at most).
+    /// Waits until `event` has arrived (30 s at most).
     func waitFor(_ event: ProcessEvent, fileID: String = #fileID, line: Int = #line) async throws {
         try await waitFor("\(event)", fileID: fileID, line: line) { $0 == event }
     }

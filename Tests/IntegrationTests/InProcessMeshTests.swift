@@ -45,7 +45,9 @@ struct InProcessMeshTests {
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             for group in groups { tasks.addTask { try await group.run() } }
             do {
-                try await waitUntil(within: .seconds(20), "both meshes connected") {
+                // 60 s: alone this takes about a second, but in the parallel suite the synchronous
+                // simulations hold the cooperative threads for seconds at a time (20 s ran out twice).
+                try await waitUntil(within: .seconds(60), "both meshes connected") {
                     a.mesh!.isConnected(to: b.id) && b.mesh!.isConnected(to: a.id)
                 }
                 try await body(a, b)

@@ -171,20 +171,7 @@ import Testing
 
     @Test func trailingLogsLetARestartedFollowerCatchUpByEntries() async throws {
         try await withRaftCluster(configure: { $0.snapshotThreshold = 5; $0.trailingLogs = 50 }) { cluster in
-            let nodes = try await cluster.start(["a", "b", "c"])
-            let leader = try await cluster.waitForLeader()
-            let lagging = try #require(nodes.first { $0.id != leader.id })
-            _ = try await leader.raft.propose(command("early", 0), timeout: .seconds(10))
-            try await waitFor("the lagging node to apply the first write") { lagging.machine.all.count == 1 }
-            await cluster.crash(lagging)
-            var expected = [command("early", 0)]
-            for index in 0..<20 {
-                _ = try await proposeSafely(command("while-down", index), on: leader)
-                expected.append(command("while-down", index))
-            }
-            try await waitFor("the leader to take snapshots") { (leader.metric("raft_snapshots_taken_total") ?? 0) >= 2 }
-            let restarted = try await cluster.restart(lagging)
-            try await waitFor("the restarted node to catch up") { restarted.machine.all == expected }
+            let (leader, restarted, _) = try await Self.restartAFollowerThatMissedSnapshots(cluster)
             // The leader still held the entries its snapshots cover: no snapshot crossed the wire.
             #expect((restarted.metric("raft_snapshots_installed_total") ?? 0) == 0)
             #expect((leader.metric("raft_snapshots_taken_total") ?? 0) >= 2)
@@ -204,14 +191,12 @@ import Testing
             let term = await leader.status.term
             // The snapshot is stuck for as long as the test wants (here about 3 election timeouts): the
             // leader still heartbeats and commits, and nobody takes over.
-            let window = ContinuousClock.now.advanced(by: .seconds(3))
             var index = 0
-            while ContinuousClock.now < window {
+            try await holdsThroughout(.seconds(3), "leadership held and writes committed while a snapshot is written", pollEvery: .milliseconds(50)) {
                 _ = try await leader.raft.propose(command("during", index), timeout: .seconds(2))
                 index += 1
                 let status = await leader.status
-                #expect(status.state == .leader && status.term == term, "leadership held while a snapshot is written")
-                try await Task.sleep(for: .milliseconds(50))  // pacing: a write every ~50 ms across the window
+                return status.state == .leader && status.term == term
             }
             #expect(index >= 3)
             gate.signal()
@@ -248,20 +233,8 @@ import Testing
 
     @Test func aRestartedFollowerCatchesUpThroughASnapshot() async throws {
         try await withRaftCluster(configure: { $0.snapshotThreshold = 5; $0.trailingLogs = 0 }) { cluster in
-            let nodes = try await cluster.start(["a", "b", "c"])
-            let leader = try await cluster.waitForLeader()
-            let lagging = try #require(nodes.first { $0.id != leader.id })
-            _ = try await leader.raft.propose(command("early", 0), timeout: .seconds(10))
-            try await waitFor("the lagging node to apply the first write") { lagging.machine.all.count == 1 }
-            await cluster.crash(lagging)
-            var expected = [command("early", 0)]
-            for index in 0..<20 {
-                _ = try await proposeSafely(command("while-down", index), on: leader)
-                expected.append(command("while-down", index))
-            }
-            try await waitFor("the leader to compact its log") { (leader.metric("raft_snapshots_taken_total") ?? 0) >= 2 }
-            let restarted = try await cluster.restart(lagging)
-            try await waitFor("the restarted node to catch up") { restarted.machine.all == expected }
+            let (_, restarted, caughtUp) = try await Self.restartAFollowerThatMissedSnapshots(cluster)
+            var expected = caughtUp
             #expect((restarted.metric("raft_snapshots_installed_total") ?? 0) >= 1)
             #expect(try restarted.storage.latestSnapshot() != nil)
             #expect(cluster.running.allSatisfy { $0.callsOnEventLoop == 0 })
@@ -270,5 +243,26 @@ import Testing
             expected.append(command("after", 0))
             try await waitFor("every node to apply the last write") { cluster.running.allSatisfy { $0.machine.all == expected } }
         }
+    }
+
+    /// Three nodes; a follower applies one write and crashes; 20 writes commit without it while the leader
+    /// takes at least two snapshots; the follower restarts and catches up (by entries or by a snapshot,
+    /// as the cluster's `trailingLogs` allows). Returns the leader, the restarted node and every command.
+    static func restartAFollowerThatMissedSnapshots(_ cluster: RaftTestCluster) async throws -> (RaftTestNode, RaftTestNode, [[UInt8]]) {
+        let nodes = try await cluster.start(["a", "b", "c"])
+        let leader = try await cluster.waitForLeader()
+        let lagging = try #require(nodes.first { $0.id != leader.id })
+        _ = try await leader.raft.propose(command("early", 0), timeout: .seconds(10))
+        try await waitFor("the lagging node to apply the first write") { lagging.machine.all.count == 1 }
+        await cluster.crash(lagging)
+        var expected = [command("early", 0)]
+        for index in 0..<20 {
+            _ = try await proposeSafely(command("while-down", index), on: leader)
+            expected.append(command("while-down", index))
+        }
+        try await waitFor("the leader to take snapshots") { (leader.metric("raft_snapshots_taken_total") ?? 0) >= 2 }
+        let restarted = try await cluster.restart(lagging)
+        try await waitFor("the restarted node to catch up") { restarted.machine.all == expected }
+        return (leader, restarted, expected)
     }
 }

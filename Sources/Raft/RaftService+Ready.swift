@@ -78,6 +78,16 @@ extension RaftService {
             }
             // 1. What may leave before the fsync.
             transmit(ready.messages.filter { !$0.afterPersist })
+            // Committed entries already durable here apply now, before this round's write: a leader's
+            // commit only counts its own durable entries, so the reply to a proposal does not wait for
+            // the commit index to be written (as etcd applies while its WAL saves). Not with a snapshot to
+            // install first.
+            var appliedEarly = 0
+            if snapshot == nil {
+                let durable = node.log.stableIndex
+                appliedEarly = ready.committedEntries.prefix { $0.index <= durable }.count
+                for entry in ready.committedEntries.prefix(appliedEarly) { apply(entry) }
+            }
             // 2. Persist, off the event loop.
             if snapshot != nil || !ready.entries.isEmpty || ready.hardState != nil {
                 let storage = storage, entries = ready.entries, hardState = ready.hardState, toStore = snapshot
@@ -102,7 +112,7 @@ extension RaftService {
                     return
                 }
             }
-            for entry in ready.committedEntries { apply(entry) }
+            for entry in ready.committedEntries.dropFirst(appliedEarly) { apply(entry) }
             // 5. Reads.
             for state in ready.readStates {
                 reads[state.context]?.index = state.index

@@ -54,7 +54,8 @@ public struct SoftState: Hashable, Sendable {
 /// 2. write `snapshot` (it replaces the whole log), then `entries` (they replace every stored entry
 ///    from `entries.first.index` on), then `hardState`; fsync;
 /// 3. send the messages with `afterPersist == true`;
-/// 4. install the snapshot's data in the state machine, then apply `committedEntries` in order;
+/// 4. install the snapshot's data in the state machine, then apply `committedEntries` in order (with no
+///    snapshot, those already durable when `ready()` was called may apply before step 2: docs/raft.md);
 /// 5. hand `readStates` to their waiters (each waits until the state machine has applied its index).
 public struct Ready: Sendable {
     /// The hard state to persist, or nil when it did not change.

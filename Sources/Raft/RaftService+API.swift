@@ -211,7 +211,7 @@ extension RaftService {
         }
         guard written else { throw .alreadyBootstrapped }
         if phase == .running {
-            node = RaftNode(id: settings.nodeID, settings: settings.raft, storage: founding)
+            node = makeNode(founding)
             observe()
         }
         logger.info("raft group bootstrapped", metadata: ["raft.voters": "\(configuration.voters.map(\.rawValue))"])

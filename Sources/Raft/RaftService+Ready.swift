@@ -234,7 +234,8 @@ extension RaftService {
         // Saved while later Readies persist: `FileRaftStorage` takes one call at a time, and the snapshot
         // covers only entries durable in the log already (`compactableIndex`).
         do {
-            try await offLoop { () throws(RaftStorageError) in try storage.saveSnapshot(snapshot) }
+            let keepingAfter = node.log.snapshot.index
+            try await offLoop { () throws(RaftStorageError) in try storage.saveSnapshot(snapshot, keepingEntriesAfter: keepingAfter) }
         } catch {
             fail(error)
             return

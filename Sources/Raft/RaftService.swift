@@ -188,7 +188,7 @@ public actor RaftService: Service {
             }
         }
         currentSnapshot = snapshot
-        node = RaftNode(id: settings.nodeID, settings: settings.raft, storage: state)
+        node = makeNode(state)
         appliedIndex = state.applied
         phase = .running
         observe()
@@ -312,6 +312,14 @@ public actor RaftService: Service {
     }
 
     // MARK: Helpers
+
+    /// A core restored from `storage`, letting applied entries go from memory beyond
+    /// ``RaftServiceSettings/inMemoryLogBytes`` when the storage can read them back.
+    func makeNode(_ state: LogStorage) -> RaftNode {
+        var node = RaftNode(id: settings.nodeID, settings: settings.raft, storage: state)
+        if let reader = storage.entryReader { node.keepEntries(inMemoryBytes: settings.inMemoryLogBytes, reader: reader) }
+        return node
+    }
 
     /// Runs blocking storage work on NIO's thread pool, never on an event loop. Not cancellable once
     /// submitted: a write that started is waited for, so the core is never left with a `Ready` whose

@@ -1,9 +1,11 @@
 /// The log a core owns: a snapshot boundary, then the entries after it, of which a prefix is stable
 /// (persisted by the shell) and the rest unstable (handed out in a ``Ready``, not yet acknowledged).
 ///
-/// All entries after the last compaction are kept in memory; the shell reloads them on restart through
-/// ``LogStorage``. Configuration entries are indexed on the side so the configuration in force at any
-/// index (the latest one at or before it) is found without scanning.
+/// Entries after the last compaction are kept in memory unless the shell gave the log a ``LogEntryReader``
+/// (``RaftNode/keepEntries(inMemoryBytes:reader:)``): then applied, durable entries beyond a byte budget
+/// leave memory (their terms stay) and are read back from storage when a lagging peer needs them. The
+/// shell reloads the log on restart through ``LogStorage``. Configuration entries are indexed on the side so
+/// the configuration in force at any index (the latest one at or before it) is found without scanning.
 public struct RaftLog: Sendable {
     /// The boundary: the log holds entries after `snapshot.index` only. It is the application's snapshot
     /// or, when compaction keeps trailing entries, an older point behind it (``latestSnapshot``).
@@ -12,8 +14,18 @@ public struct RaftLog: Sendable {
     /// log. At or after ``snapshot``; after a compaction that keeps `trailing` entries, the log still
     /// holds up to that many entries it covers, so a peer that lags a little catches up by entries.
     public private(set) var latestSnapshot: SnapshotMetadata
-    /// Entries `snapshot.index + 1 ... lastIndex`.
+    /// Entries `memoryFirst ... lastIndex`.
     private var entries: [LogEntry]
+    /// The terms of the entries `snapshot.index + 1 ..< memoryFirst`, which left memory (applied and
+    /// durable: storage holds them, and ``reader`` reads them back).
+    private var evictedTerms: [Term] = []
+    /// Bytes (``LogEntry/byteCount``) of the entries in memory.
+    public private(set) var memoryBytes = 0
+    /// Reads entries that left memory back from storage; nil keeps every entry in memory.
+    var reader: (any LogEntryReader)?
+    /// Applied, durable entries are let go from memory, oldest first, once the entries in memory take more
+    /// than twice this many bytes, until they take at most this many again.
+    var memoryBudget = Int.max
     /// The highest index known to be committed.
     public private(set) var committed: LogIndex
     /// The highest index the state machine has applied (acknowledged by ``RaftNode/advance()``).
@@ -31,6 +43,7 @@ public struct RaftLog: Sendable {
         self.snapshot = snapshot
         latestSnapshot = snapshot
         self.entries = entries
+        memoryBytes = entries.reduce(0) { $0 + $1.byteCount }
         let last = snapshot.index + LogIndex(entries.count)
         self.committed = min(max(committed, snapshot.index), last)
         self.applied = min(max(applied, snapshot.index), self.committed)
@@ -47,7 +60,9 @@ public struct RaftLog: Sendable {
     /// The first index still held as an entry.
     public var firstIndex: LogIndex { snapshot.index + 1 }
     /// The index of the last entry (the snapshot's index when there is none).
-    public var lastIndex: LogIndex { snapshot.index + LogIndex(entries.count) }
+    public var lastIndex: LogIndex { memoryFirst + LogIndex(entries.count) - 1 }
+    /// The first index whose entry is in memory (`lastIndex + 1` when none is).
+    public var memoryFirst: LogIndex { snapshot.index + 1 + LogIndex(evictedTerms.count) }
     /// The position of the last entry.
     public var lastPosition: LogPosition { LogPosition(term: term(at: lastIndex) ?? 0, index: lastIndex) }
 
@@ -55,13 +70,15 @@ public struct RaftLog: Sendable {
     public func term(at index: LogIndex) -> Term? {
         if index == snapshot.index { return snapshot.term }
         guard index > snapshot.index, index <= lastIndex else { return nil }
-        return entries[Int(index - firstIndex)].term
+        let first = memoryFirst
+        return index < first ? evictedTerms[Int(index - firstIndex)] : entries[Int(index - first)].term
     }
 
     /// The entry at `index`, if held.
     public func entry(at index: LogIndex) -> LogEntry? {
         guard index >= firstIndex, index <= lastIndex else { return nil }
-        return entries[Int(index - firstIndex)]
+        guard index >= memoryFirst else { return fromStorage(index, maxCount: 1, maxBytes: .max)?.first }
+        return entries[Int(index - memoryFirst)]
     }
 
     /// True when the log holds `position` (or it is the snapshot boundary).
@@ -70,13 +87,15 @@ public struct RaftLog: Sendable {
     }
 
     /// Entries from `start` on, at most `maxCount` and about `maxBytes` (at least one when any exists), or
-    /// nil when `start` is compacted away.
+    /// nil when `start` is compacted away (or out of memory, and storage cannot give it back).
     public func entries(from start: LogIndex, maxCount: Int = .max, maxBytes: Int = .max) -> [LogEntry]? {
         guard start >= firstIndex else { return nil }
         guard start <= lastIndex else { return [] }
+        // From storage, up to the first entry in memory (the next append goes on from there).
+        if start < memoryFirst { return fromStorage(start, maxCount: maxCount, maxBytes: maxBytes) }
         var result: [LogEntry] = []
         var bytes = 0
-        var index = Int(start - firstIndex)
+        var index = Int(start - memoryFirst)
         while index < entries.count, result.count < maxCount {
             bytes += entries[index].byteCount
             if !result.isEmpty, bytes > maxBytes { break }
@@ -86,10 +105,22 @@ public struct RaftLog: Sendable {
         return result
     }
 
+    /// Entries from `start` (before ``memoryFirst``) read back through ``reader``: nil unless storage gives
+    /// consecutive entries from `start` whose terms are the ones this log knows.
+    private func fromStorage(_ start: LogIndex, maxCount: Int, maxBytes: Int) -> [LogEntry]? {
+        let end = memoryFirst - 1
+        guard let reader, let read = reader.entries(from: start, through: end, maxCount: maxCount, maxBytes: maxBytes),
+              !read.isEmpty, read.count <= Int(end - start + 1) else { return nil }
+        for (offset, entry) in read.enumerated() where entry.index != start + LogIndex(offset) || term(at: entry.index) != entry.term {
+            return nil
+        }
+        return read
+    }
+
     /// Entries not yet durable.
     var unstableEntries: [LogEntry] {
         guard stableIndex < lastIndex else { return [] }
-        return Array(entries[Int(stableIndex + 1 - firstIndex)...])
+        return Array(entries[Int(stableIndex + 1 - memoryFirst)...])
     }
 
     /// The configuration in force: the latest in the log, else the snapshot's.
@@ -128,6 +159,7 @@ public struct RaftLog: Sendable {
         for entry in newEntries {
             precondition(entry.index == lastIndex + 1, "appended entries must follow the log")
             entries.append(entry)
+            memoryBytes += entry.byteCount
             if case .configuration(let configuration) = entry.payload {
                 configurationEntries.append((entry.index, configuration))
             }
@@ -151,7 +183,10 @@ public struct RaftLog: Sendable {
 
     private mutating func truncate(after index: LogIndex) {
         guard index < lastIndex else { return }
-        entries.removeLast(Int(lastIndex - index))
+        precondition(index + 1 >= memoryFirst, "only entries in memory are truncated (they are uncommitted)")
+        let removed = Int(lastIndex - index)
+        memoryBytes -= entries.suffix(removed).reduce(0) { $0 + $1.byteCount }
+        entries.removeLast(removed)
         while let last = configurationEntries.last, last.index > index { configurationEntries.removeLast() }
         stableIndex = min(stableIndex, index)
     }
@@ -192,6 +227,8 @@ public struct RaftLog: Sendable {
         snapshot = metadata
         latestSnapshot = metadata
         entries = []
+        evictedTerms = []
+        memoryBytes = 0
         configurationEntries = []
         committed = metadata.index
         stableIndex = metadata.index
@@ -207,9 +244,31 @@ public struct RaftLog: Sendable {
         let cut = index - min(index, trailing)
         guard cut > snapshot.index else { return }
         let boundary = metadata(at: cut)
-        entries.removeFirst(Int(cut - snapshot.index))
+        let count = Int(cut - snapshot.index)
+        let fromMemory = max(0, count - evictedTerms.count)
+        evictedTerms.removeFirst(count - fromMemory)
+        memoryBytes -= entries.prefix(fromMemory).reduce(0) { $0 + $1.byteCount }
+        entries.removeFirst(fromMemory)
         configurationEntries.removeAll { $0.index <= cut }
         snapshot = boundary
+    }
+
+    /// Lets applied, durable entries go from memory, oldest first, when the entries in memory take more
+    /// than twice ``memoryBudget`` bytes, until they take at most the budget (or none is left to go).
+    /// Nothing goes without a ``reader``.
+    mutating func evictIfNeeded() {
+        guard reader != nil, memoryBudget < Int.max / 2, memoryBytes > 2 * memoryBudget else { return }
+        let floor = min(applied, stableIndex)
+        var count = 0
+        var bytes = memoryBytes
+        while bytes > memoryBudget, count < entries.count, entries[count].index <= floor {
+            bytes -= entries[count].byteCount
+            count += 1
+        }
+        guard count > 0 else { return }
+        evictedTerms.append(contentsOf: entries.prefix(count).map(\.term))
+        entries.removeFirst(count)
+        memoryBytes = bytes
     }
 
     /// A snapshot's metadata at `index`, which the log holds: its term and the configuration in force.

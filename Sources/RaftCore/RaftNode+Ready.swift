@@ -50,11 +50,23 @@ extension RaftNode {
         if let snapshot = done.snapshot { log.snapshotInstalled(snapshot) }
         if !done.entries.isEmpty { log.stable(done.entries) }
         if let applied = done.appliedThrough { log.applied(to: applied) }
+        log.evictIfNeeded()
         if state == .leader, !done.entries.isEmpty {
             // The leader's own copy counts towards a majority only once it is durable.
             let known = progressByPeer[id]?.match ?? 0
             progressByPeer[id]?.match = max(known, log.stableIndex)
             if maybeCommit() { broadcastAppend() }
         }
+    }
+}
+
+extension RaftNode {
+    /// Lets applied, durable entries leave memory once the log's entries take more than twice
+    /// `inMemoryBytes` (down to `inMemoryBytes`, oldest first); `reader` reads them back from storage when a
+    /// lagging peer needs them. Without a call every entry since the last compaction stays in memory.
+    public mutating func keepEntries(inMemoryBytes: Int, reader: any LogEntryReader) {
+        log.memoryBudget = max(0, inMemoryBytes)
+        log.reader = reader
+        log.evictIfNeeded()
     }
 }

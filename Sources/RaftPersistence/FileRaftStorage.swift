@@ -18,11 +18,13 @@ public final class FileRaftStorage: RaftStorage {
     /// The directory holding the files.
     public let directory: String
     private let state: Mutex<RaftDirectory>
+    private let fileSystem: any RaftFileSystem
 
     /// Storage in `directory` (created when missing) through `fileSystem`. A segment is sealed once it
     /// holds `segmentBytes` (default 8 MiB); one entry larger than that gets a segment of its own.
     public init(directory: String, fileSystem: any RaftFileSystem = PosixFileSystem(), segmentBytes: Int = FileRaftStorage.defaultSegmentBytes) {
         self.directory = directory
+        self.fileSystem = fileSystem
         self.state = Mutex(RaftDirectory(path: directory, fileSystem: fileSystem, segmentBytes: max(segmentBytes, 1)))
     }
 
@@ -43,11 +45,19 @@ public final class FileRaftStorage: RaftStorage {
     }
 
     public func saveSnapshot(_ snapshot: StoredSnapshot) throws(RaftStorageError) {
+        try saveSnapshot(snapshot, keepingEntriesAfter: snapshot.metadata.index)
+    }
+
+    public func saveSnapshot(_ snapshot: StoredSnapshot, keepingEntriesAfter: LogIndex) throws(RaftStorageError) {
         try withDirectory { (directory: inout RaftDirectory) throws(RaftStorageError) in
             try directory.recoverIfNeeded()
-            try directory.compact(with: snapshot)
+            try directory.compact(with: snapshot, keepingEntriesAfter: keepingEntriesAfter)
         }
     }
+
+    /// Reads entries straight from the segment files, without this storage's lock (a `persist` or a
+    /// snapshot save may hold it for a while): see ``SegmentReader``.
+    public var entryReader: (any LogEntryReader)? { SegmentReader(path: directory, fileSystem: fileSystem) }
 
     public func latestSnapshot() throws(RaftStorageError) -> StoredSnapshot? {
         try withDirectory { (directory: inout RaftDirectory) throws(RaftStorageError) -> StoredSnapshot? in

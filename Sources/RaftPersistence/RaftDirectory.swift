@@ -239,11 +239,14 @@ struct RaftDirectory: Sendable {
         emptyLogPosition = snapshot.metadata.position
     }
 
-    /// A snapshot the application took: entries through its index are no longer needed.
-    mutating func compact(with snapshot: StoredSnapshot) throws(RaftStorageError) {
+    /// A snapshot the application took: entries through its index are no longer needed, but the segments
+    /// holding any after `keepingEntriesAfter` stay (the core's trailing entries, read back by
+    /// ``SegmentReader``; recovery drops them, as the next start begins at the snapshot).
+    mutating func compact(with snapshot: StoredSnapshot, keepingEntriesAfter: LogIndex) throws(RaftStorageError) {
         guard snapshot.metadata.index > snapshotPosition.index else { return }
         try writeSnapshotFile(snapshot)
-        let covered = segments.prefix { $0.lastIndex <= snapshot.metadata.index }.count
+        let cut = min(keepingEntriesAfter, snapshot.metadata.index)
+        let covered = segments.prefix { $0.lastIndex <= cut }.count
         try removeSegments(covered, oldestFirst: true)
         if segments.isEmpty { emptyLogPosition = snapshot.metadata.position }
     }

@@ -24,8 +24,25 @@ public protocol RaftStorage: Sendable {
     /// and drops the log entries it covers.
     func saveSnapshot(_ snapshot: StoredSnapshot) throws(RaftStorageError)
 
+    /// ``saveSnapshot(_:)``, dropping only the entries through `keepingEntriesAfter` (at most the
+    /// snapshot's index): the core keeps trailing entries behind a snapshot for lagging peers, and an
+    /// ``entryReader`` must still find them. What a restart loads starts at the snapshot all the same.
+    func saveSnapshot(_ snapshot: StoredSnapshot, keepingEntriesAfter: LogIndex) throws(RaftStorageError)
+
+    /// Reads stored entries back for a core that lets them go from memory; nil (the default) keeps the
+    /// whole log in memory.
+    var entryReader: (any LogEntryReader)? { get }
+
     /// The newest snapshot with its data, or nil.
     func latestSnapshot() throws(RaftStorageError) -> StoredSnapshot?
+}
+
+extension RaftStorage {
+    public func saveSnapshot(_ snapshot: StoredSnapshot, keepingEntriesAfter: LogIndex) throws(RaftStorageError) {
+        try saveSnapshot(snapshot)
+    }
+
+    public var entryReader: (any LogEntryReader)? { nil }
 }
 
 /// A snapshot: its position and configuration, and the application's state at that index.

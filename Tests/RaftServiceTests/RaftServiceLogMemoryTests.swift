@@ -1,0 +1,44 @@
+import CohortCore
+import CohortTestKit
+import Foundation
+@testable import Raft
+import RaftCore
+import RaftPersistence
+import Testing
+
+/// The log between snapshots is not held whole in memory: with `FileRaftStorage`, applied entries beyond
+/// `inMemoryLogBytes` leave memory and a lagging follower gets them read back from the segment files.
+@Suite struct RaftServiceLogMemoryTests {
+    @Test func aFollowerBehindTheEntriesInMemoryCatchesUpByEntriesReadFromTheLeadersSegments() async throws {
+        try await RaftServiceDurableTests.withDurableCluster(configure: { settings in
+            settings.inMemoryLogBytes = 4 << 10
+            settings.snapshotThreshold = 1_000_000  // no snapshot: only the segments can serve the follower
+        }) { cluster in
+            let nodes = try await cluster.start(["a", "b", "c"])
+            let leader = try await cluster.waitForLeader()
+            let follower = try #require(nodes.first { $0.id != leader.id })
+            var expected: [[UInt8]] = []
+            for index in 0..<20 {
+                _ = try await proposeSafely(command("before", index), on: leader)
+                expected.append(command("before", index))
+            }
+            try await waitFor("every node to apply the first writes") { nodes.allSatisfy { $0.machine.all == expected } }
+            await cluster.crash(follower)
+
+            // 600 entries of about 230 bytes: about 34 times the budget.
+            let padding = String(repeating: "x", count: 200)
+            for index in 0..<600 {
+                let entry = Array("while-away-\(index)-\(padding)".utf8)
+                _ = try await proposeSafely(entry, on: leader)
+                expected.append(entry)
+            }
+            let log = await leader.raft.node.log
+            #expect(log.memoryBytes <= 8 << 10, "at most twice the budget in memory")
+            #expect(log.firstIndex <= 21 && log.memoryFirst > 400, "the entries the follower lacks are on disk only")
+
+            let restarted = try await cluster.restart(follower)
+            try await waitFor("the restarted follower to catch up") { restarted.machine.all == expected }
+            #expect(restarted.metric("raft_snapshots_installed_total") ?? 0 == 0, "by entries, not a snapshot")
+        }
+    }
+}

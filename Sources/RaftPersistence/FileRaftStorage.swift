@@ -55,6 +55,54 @@ public final class FileRaftStorage: RaftStorage {
         }
     }
 
+    /// Reads the snapshot file in 1 MiB pieces (without the lock: a snapshot file never changes once
+    /// renamed into place, and a removed one fails the read), checking the file's own CRC-32C.
+    public func snapshotSummary(_ metadata: SnapshotMetadata) throws(RaftStorageError) -> (size: Int, checksum: UInt32)? {
+        let file = snapshotFile(metadata)
+        let (start, size) = try snapshotDataRange(metadata)
+        var fileChecksum = CRC32C.checksum(StorageFormat.snapshotHeader(metadata, dataCount: size))
+        var dataChecksum: UInt32 = 0
+        var offset = 0
+        while offset < size {
+            let piece = try fileSystem.read(file, offset: start + offset, count: min(1 << 20, size - offset))
+            guard !piece.isEmpty else { throw .corrupt(path: file, reason: "ends inside its data") }
+            fileChecksum = CRC32C.checksum(piece, seed: fileChecksum)
+            dataChecksum = CRC32C.checksum(piece, seed: dataChecksum)
+            offset += piece.count
+        }
+        let trailer = try fileSystem.read(file, offset: start + size, count: 4)
+        guard trailer.count == 4, trailer == Self.bytes(of: fileChecksum) else { throw .corrupt(path: file, reason: "snapshot fails its checksum") }
+        return (size, dataChecksum)
+    }
+
+    public func snapshotData(_ metadata: SnapshotMetadata, offset: Int, count: Int) throws(RaftStorageError) -> [UInt8] {
+        let (start, size) = try snapshotDataRange(metadata)
+        guard offset >= 0, count > 0, offset < size else { return [] }
+        return try fileSystem.read(snapshotFile(metadata), offset: start + offset, count: min(count, size - offset))
+    }
+
+    private func snapshotFile(_ metadata: SnapshotMetadata) -> String {
+        directory + "/" + RaftDirectory.snapshotName(metadata)
+    }
+
+    /// Where the data of snapshot `metadata` starts in its file, and its length (checked against the
+    /// header the file must start with).
+    private func snapshotDataRange(_ metadata: SnapshotMetadata) throws(RaftStorageError) -> (start: Int, size: Int) {
+        let file = snapshotFile(metadata)
+        let expected = StorageFormat.snapshotHeader(metadata, dataCount: 0)
+        let header = try fileSystem.read(file, offset: 0, count: expected.count)
+        guard header.count == expected.count, header.prefix(expected.count - 8) == expected.prefix(expected.count - 8) else {
+            throw .corrupt(path: file, reason: "does not start with the header of snapshot \(metadata.index)")
+        }
+        let size = header.suffix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        guard size <= UInt64(Int.max / 2) else { throw .corrupt(path: file, reason: "bad data length") }
+        return (expected.count, Int(size))
+    }
+
+    private static func bytes(of checksum: UInt32) -> [UInt8] {
+        [UInt8(truncatingIfNeeded: checksum >> 24), UInt8(truncatingIfNeeded: checksum >> 16), UInt8(truncatingIfNeeded: checksum >> 8), UInt8(truncatingIfNeeded: checksum)]
+    }
+
     /// Reads entries straight from the segment files, without this storage's lock (a `persist` or a
     /// snapshot save may hold it for a while): see ``SegmentReader``.
     public var entryReader: (any LogEntryReader)? { SegmentReader(path: directory, fileSystem: fileSystem) }

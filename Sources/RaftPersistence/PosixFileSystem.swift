@@ -79,6 +79,25 @@ public struct PosixFileSystem: RaftFileSystem {
         guard unlink(path) == 0 else { throw .io(operation: "unlink", path: path, errno: errno) }
     }
 
+    public func read(_ path: String, offset: Int, count: Int) throws(RaftStorageError) -> [UInt8] {
+        guard offset >= 0, count > 0 else { return [] }
+        let fd = try openFile(path, flags: O_RDONLY)
+        defer { close(fd) }
+        var contents = [UInt8](repeating: 0, count: count)
+        var filled = 0
+        while filled < count {
+            let got = contents.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + filled, count - filled, off_t(offset + filled)) }
+            if got < 0 {
+                if errno == EINTR { continue }
+                throw .io(operation: "pread", path: path, errno: errno)
+            }
+            if got == 0 { break }
+            filled += got
+        }
+        contents.removeLast(count - filled)
+        return contents
+    }
+
     private func openFile(_ path: String, flags: Int32) throws(RaftStorageError) -> Int32 {
         let fd = open(path, flags | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw .io(operation: "open", path: path, errno: errno) }

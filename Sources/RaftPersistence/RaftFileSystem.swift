@@ -24,4 +24,15 @@ public protocol RaftFileSystem: Sendable {
     func rename(_ source: String, to destination: String) throws(RaftStorageError)
     /// Removes the file at `path`.
     func remove(_ path: String) throws(RaftStorageError)
+    /// Up to `count` bytes of the file at `path` from byte `offset` (fewer at its end).
+    func read(_ path: String, offset: Int, count: Int) throws(RaftStorageError) -> [UInt8]
+}
+
+extension RaftFileSystem {
+    /// Reads the whole file and keeps the part asked for (a simulated disk has nothing better to do).
+    public func read(_ path: String, offset: Int, count: Int) throws(RaftStorageError) -> [UInt8] {
+        let contents = try read(path)
+        guard offset >= 0, count >= 0, offset < contents.count else { return [] }
+        return Array(contents[offset..<min(contents.count, offset + count)])
+    }
 }

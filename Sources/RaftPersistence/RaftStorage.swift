@@ -33,6 +33,15 @@ public protocol RaftStorage: Sendable {
     /// whole log in memory.
     var entryReader: (any LogEntryReader)? { get }
 
+    /// The size and CRC-32C of the data of the stored snapshot `metadata`, read from storage (checking
+    /// what storage checks, such as a file's own checksum), when this storage reads snapshots in parts;
+    /// nil (the default) when it does not, and the shell keeps the newest snapshot's data in memory.
+    func snapshotSummary(_ metadata: SnapshotMetadata) throws(RaftStorageError) -> (size: Int, checksum: UInt32)?
+
+    /// Up to `count` bytes of the data of the stored snapshot `metadata` from `offset`, for a storage whose
+    /// ``snapshotSummary(_:)`` is not nil. Throws when that snapshot is no longer stored.
+    func snapshotData(_ metadata: SnapshotMetadata, offset: Int, count: Int) throws(RaftStorageError) -> [UInt8]
+
     /// The newest snapshot with its data, or nil.
     func latestSnapshot() throws(RaftStorageError) -> StoredSnapshot?
 }
@@ -43,6 +52,16 @@ extension RaftStorage {
     }
 
     public var entryReader: (any LogEntryReader)? { nil }
+
+    public func snapshotSummary(_ metadata: SnapshotMetadata) throws(RaftStorageError) -> (size: Int, checksum: UInt32)? { nil }
+
+    public func snapshotData(_ metadata: SnapshotMetadata, offset: Int, count: Int) throws(RaftStorageError) -> [UInt8] {
+        guard let snapshot = try latestSnapshot(), snapshot.metadata == metadata else {
+            throw .corrupt(path: "snapshot \(metadata.index)", reason: "no longer stored")
+        }
+        guard offset >= 0, count >= 0, offset < snapshot.data.count else { return [] }
+        return Array(snapshot.data[offset..<min(snapshot.data.count, offset + count)])
+    }
 }
 
 /// A snapshot: its position and configuration, and the application's state at that index.

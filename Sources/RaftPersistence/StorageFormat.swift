@@ -242,14 +242,22 @@ enum StorageFormat {
 
     static func encode(_ snapshot: StoredSnapshot) -> [UInt8] {
         var writer = ByteWriter()
-        writer.bytes(snapshotMagic)
-        writer.u8(snapshotVersion)
-        writer.u64(snapshot.metadata.index)
-        writer.u64(snapshot.metadata.term)
-        writer.configuration(snapshot.metadata.configuration)
-        writer.u64(UInt64(snapshot.data.count))
+        writer.bytes(snapshotHeader(snapshot.metadata, dataCount: snapshot.data.count))
         writer.bytes(snapshot.data)
         writer.u32(CRC32C.checksum(writer.buffer))
+        return writer.buffer
+    }
+
+    /// The bytes of a snapshot file before its data: magic, version, index, term, configuration and the
+    /// data's length (`dataCount`), as ``encode(_:)-swift.type.method`` writes them.
+    static func snapshotHeader(_ metadata: SnapshotMetadata, dataCount: Int) -> [UInt8] {
+        var writer = ByteWriter()
+        writer.bytes(snapshotMagic)
+        writer.u8(snapshotVersion)
+        writer.u64(metadata.index)
+        writer.u64(metadata.term)
+        writer.configuration(metadata.configuration)
+        writer.u64(UInt64(dataCount))
         return writer.buffer
     }
 

@@ -149,7 +149,7 @@ extension RaftService {
 
     private func install(_ snapshot: StoredSnapshot) throws {
         try stateMachine.restore(snapshot.data)
-        currentSnapshot = snapshot
+        currentSnapshot = hold(snapshot, saved: true)
         appliedBytesSinceSnapshot = 0
         let index = snapshot.metadata.index
         receivedSnapshots = receivedSnapshots.filter { $0.key > index }
@@ -201,7 +201,7 @@ extension RaftService {
         let applied = node.appliedIndex
         let latest = node.log.latestSnapshot.index
         guard !isTakingSnapshot, applied > latest, applied - latest >= UInt64(max(1, settings.snapshotThreshold)),
-              appliedBytesSinceSnapshot >= (currentSnapshot?.data.count ?? 0) / 2,
+              appliedBytesSinceSnapshot >= (currentSnapshot?.size ?? 0) / 2,
               node.compactableIndex == applied else { return }
         isTakingSnapshot = true
         appliedBytesSinceSnapshot = 0
@@ -229,7 +229,7 @@ extension RaftService {
         guard phase == .running, node.log.latestSnapshot.index < applied, node.compactableIndex >= applied else { return }
         node.compact(through: applied, keepingTrailing: LogIndex(max(0, settings.trailingLogs)))
         let snapshot = StoredSnapshot(metadata: node.log.latestSnapshot, data: data)
-        currentSnapshot = snapshot
+        currentSnapshot = hold(snapshot, saved: false)
         let storage = storage
         // Saved while later Readies persist: `FileRaftStorage` takes one call at a time, and the snapshot
         // covers only entries durable in the log already (`compactableIndex`).
@@ -240,6 +240,8 @@ extension RaftService {
             fail(error)
             return
         }
+        // Saved: from now on its data is read from the file when a follower needs it.
+        if let held = currentSnapshot, held.metadata == snapshot.metadata { currentSnapshot = hold(snapshot, saved: true) }
         metrics?.snapshotsTaken.increment()
         let saved = ContinuousClock.now
         logger.info("raft snapshot taken", metadata: [

@@ -16,9 +16,25 @@ extension RaftService {
         var task: Task<Void, Never>
     }
 
+    /// The newest snapshot a node holds to send: its metadata and size, and its data while storage cannot
+    /// read it back in parts (``RaftStorage/readsSnapshotsInParts``) or has not saved it yet. With
+    /// `FileRaftStorage` a node does not keep its snapshot (the size of the whole state) in memory.
+    struct HeldSnapshot: Sendable {
+        var metadata: SnapshotMetadata
+        var size: Int
+        var data: [UInt8]?
+    }
+
+    /// `snapshot` as this node holds it from now on: without its data once `saved` and storage reads it
+    /// back in parts.
+    func hold(_ snapshot: StoredSnapshot, saved: Bool) -> HeldSnapshot {
+        HeldSnapshot(metadata: snapshot.metadata, size: snapshot.data.count, data: saved && storage.readsSnapshotsInParts ? nil : snapshot.data)
+    }
+
     /// Why an outgoing transfer stopped short.
     private enum TransferFailure: Error, CustomStringConvertible {
         case mesh(MeshError)
+        case unreadable(RaftServiceError)
         case malformedReply
         case superseded
         case checksumMismatch
@@ -27,6 +43,7 @@ extension RaftService {
         var description: String {
             switch self {
             case .mesh(let error): "\(error)"
+            case .unreadable(let error): "the stored snapshot cannot be read: \(error)"
             case .malformedReply: "the follower's reply does not decode"
             case .superseded: "the follower is assembling a newer snapshot"
             case .checksumMismatch: "the data failed its checksum at the follower twice"
@@ -68,11 +85,15 @@ extension RaftService {
     /// Streams one snapshot to `peer`: a query first (where is the follower with it?), then chunks from
     /// the offset each reply names until the follower reports it complete. Any failure is reported to the
     /// core as an undelivered snapshot; it will ask again, and the next attempt resumes.
-    private func stream(_ snapshot: StoredSnapshot, message: [UInt8], to peer: NodeID, transfer id: UInt64) async {
+    private func stream(_ snapshot: HeldSnapshot, message: [UInt8], to peer: NodeID, transfer id: UInt64) async {
         let identity = SnapshotIdentity(index: snapshot.metadata.index, term: snapshot.metadata.term)
-        let data = snapshot.data
-        let total = UInt64(data.count)
-        let checksum = await checksumOf(snapshot)
+        let total = UInt64(snapshot.size)
+        let checksum: UInt32
+        do {
+            checksum = try await checksumOf(snapshot)
+        } catch {
+            return failed(transfer: id, peer: peer, identity, .unreadable(error))
+        }
         let chunkBytes = UInt64(min(max(1, settings.snapshotChunkBytes), RaftServiceSettings.maxSnapshotChunkBytes))
         var request = SnapshotChunk.query(identity, total: total, checksum: checksum)
         var chunks = 0
@@ -84,7 +105,7 @@ extension RaftService {
             do {
                 reply = try await exchange(request, with: peer)
             } catch let error as MeshError {
-                if case .noHandler = error, request.isQuery, sendWholeSnapshot(message, data: data, to: peer) {
+                if case .noHandler = error, request.isQuery, await sendWholeSnapshot(message, snapshot, to: peer) {
                     // A follower of an earlier release: it takes the whole snapshot as one message.
                     return finish(transfer: id, peer: peer)
                 }
@@ -136,7 +157,13 @@ extension RaftService {
                 stalls = 0
             }
             let end = min(next + chunkBytes, total)
-            let bytes = Array(data[Int(next)..<Int(end)])
+            let bytes: [UInt8]
+            do {
+                bytes = try await part(of: snapshot, from: Int(next), count: Int(end - next))
+            } catch {
+                failure = .unreadable(error)
+                continue
+            }
             request = SnapshotChunk(
                 snapshot: identity, total: total, checksum: checksum, offset: next,
                 message: end == total ? message : [], bytes: bytes
@@ -144,6 +171,11 @@ extension RaftService {
             chunks += 1
             metrics?.snapshotBytesSent.increment(by: Int64(bytes.count))
         }
+        failed(transfer: id, peer: peer, identity, failure)
+    }
+
+    /// Reports a transfer that stopped short: to the log, the metrics and the core (it asks again later).
+    private func failed(transfer id: UInt64, peer: NodeID, _ identity: SnapshotIdentity, _ failure: TransferFailure?) {
         let reason = failure.map { "\($0)" } ?? "unknown"
         metrics?.countTransfer(.failed)
         logger.warning("raft snapshot not sent", metadata: [
@@ -152,6 +184,18 @@ extension RaftService {
         finish(transfer: id, peer: peer)
         node.reportSnapshot(to: peer, delivered: false)
         kick()
+    }
+
+    /// `count` bytes of the snapshot's data from `offset`: from memory, or read from storage off the event
+    /// loop (exactly that many, or it throws).
+    private func part(of snapshot: HeldSnapshot, from offset: Int, count: Int) async throws(RaftServiceError) -> [UInt8] {
+        if let data = snapshot.data { return Array(data[offset..<(offset + count)]) }
+        let storage = storage, metadata = snapshot.metadata
+        let bytes = try await offLoop { () throws(RaftStorageError) in try storage.snapshotData(metadata, offset: offset, count: count) }
+        guard bytes.count == count else {
+            throw .storage(.corrupt(path: "snapshot \(metadata.index)", reason: "\(bytes.count) bytes at \(offset), expected \(count)"))
+        }
+        return bytes
     }
 
     /// One chunk out, its reply back. Throws the mesh's error, `CancellationError`, or
@@ -165,8 +209,10 @@ extension RaftService {
     }
 
     /// The earlier release's way (format version 2, one message), for a follower that has no
-    /// `.raftSnapshot` request handler; false when it cannot go that way (too big, or not queued).
-    private func sendWholeSnapshot(_ message: [UInt8], data: [UInt8], to peer: NodeID) -> Bool {
+    /// `.raftSnapshot` request handler; false when it cannot go that way (unreadable, too big, or not
+    /// queued).
+    private func sendWholeSnapshot(_ message: [UInt8], _ snapshot: HeldSnapshot, to peer: NodeID) async -> Bool {
+        guard let data = try? await part(of: snapshot, from: 0, count: snapshot.size) else { return false }
         let payload = SnapshotPayload.encode(message: message, data: data)
         guard case .queued = mesh.send(payload, to: peer, endpoint: .raftSnapshot, class: .bulk) else { return false }
         logger.info("raft snapshot sent", metadata: [
@@ -181,12 +227,22 @@ extension RaftService {
         if outgoingSnapshots[peer]?.id == id { outgoingSnapshots[peer] = nil }
     }
 
-    /// The CRC-32C of a snapshot's data, computed once per snapshot off the event loop.
-    private func checksumOf(_ snapshot: StoredSnapshot) async -> UInt32 {
+    /// The CRC-32C of a snapshot's data, computed once per snapshot off the event loop: from memory, or
+    /// by reading the stored snapshot through (which checks its file's own checksum on the way).
+    private func checksumOf(_ snapshot: HeldSnapshot) async throws(RaftServiceError) -> UInt32 {
         let identity = SnapshotIdentity(index: snapshot.metadata.index, term: snapshot.metadata.term)
         if let cached = snapshotChecksum, cached.snapshot == identity { return cached.checksum }
-        let data = snapshot.data
-        let checksum = (try? await offLoop { () throws(RaftStorageError) in CRC32C.checksum(data) }) ?? CRC32C.checksum(data)
+        let checksum: UInt32
+        if let data = snapshot.data {
+            checksum = try await offLoop { () throws(RaftStorageError) in CRC32C.checksum(data) }
+        } else {
+            let storage = storage, metadata = snapshot.metadata
+            let summary = try await offLoop { () throws(RaftStorageError) in try storage.snapshotSummary(metadata) }
+            guard let summary, summary.size == snapshot.size else {
+                throw .storage(.corrupt(path: "snapshot \(metadata.index)", reason: "its stored size is not \(snapshot.size)"))
+            }
+            checksum = summary.checksum
+        }
         snapshotChecksum = (identity, checksum)
         return checksum
     }

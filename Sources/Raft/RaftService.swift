@@ -46,8 +46,9 @@ public actor RaftService: Service {
     var bootstrapping = false
     /// `run()` waiting for a bootstrap made before it to finish writing.
     var bootstrapWaiters: [CheckedContinuation<Void, Never>] = []
-    /// The newest snapshot with its data, as stored: what a leader ships to a follower that needs it.
-    var currentSnapshot: StoredSnapshot?
+    /// The newest snapshot, as stored: what a leader ships to a follower that needs it (its data only while
+    /// storage cannot read it back in parts, or until it is saved; see ``HeldSnapshot``).
+    var currentSnapshot: HeldSnapshot?
     /// A snapshot is being serialized off the event loop: no second one starts meanwhile.
     var isTakingSnapshot = false
     /// Bytes of the entries applied since the last snapshot was captured or installed (`LogEntry.byteCount`):
@@ -187,7 +188,7 @@ public actor RaftService: Service {
                 throw RaftServiceError.storage(.corrupt(path: "snapshot \(snapshot.metadata.index)", reason: "the state machine cannot restore it: \(error)"))
             }
         }
-        currentSnapshot = snapshot
+        currentSnapshot = snapshot.map { hold($0, saved: true) }
         node = makeNode(state)
         appliedIndex = state.applied
         phase = .running

@@ -55,6 +55,8 @@ public final class FileRaftStorage: RaftStorage {
         }
     }
 
+    public var readsSnapshotsInParts: Bool { true }
+
     /// Reads the snapshot file in 1 MiB pieces (without the lock: a snapshot file never changes once
     /// renamed into place, and a removed one fails the read), checking the file's own CRC-32C.
     public func snapshotSummary(_ metadata: SnapshotMetadata) throws(RaftStorageError) -> (size: Int, checksum: UInt32)? {

@@ -33,6 +33,10 @@ public protocol RaftStorage: Sendable {
     /// whole log in memory.
     var entryReader: (any LogEntryReader)? { get }
 
+    /// True when ``snapshotSummary(_:)`` and ``snapshotData(_:offset:count:)`` read a stored snapshot in
+    /// parts, so the shell need not keep the newest snapshot's data in memory. False by default.
+    var readsSnapshotsInParts: Bool { get }
+
     /// The size and CRC-32C of the data of the stored snapshot `metadata`, read from storage (checking
     /// what storage checks, such as a file's own checksum), when this storage reads snapshots in parts;
     /// nil (the default) when it does not, and the shell keeps the newest snapshot's data in memory.
@@ -52,6 +56,8 @@ extension RaftStorage {
     }
 
     public var entryReader: (any LogEntryReader)? { nil }
+
+    public var readsSnapshotsInParts: Bool { false }
 
     public func snapshotSummary(_ metadata: SnapshotMetadata) throws(RaftStorageError) -> (size: Int, checksum: UInt32)? { nil }
 

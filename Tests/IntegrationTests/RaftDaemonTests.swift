@@ -173,8 +173,18 @@ struct RaftDaemonTests {
         let first = try ClusterNodeUnderTest(name: "g1", raft: ["bootstrap_expect: 1"])
         try await first.waitUntilServing()
         try await waitUntil(within: .seconds(30), "g1 to lead its own group") { await first.raft()?.state == "leader" }
-        let second = try ClusterNodeUnderTest(name: "g2", join: [first], raft: ["bootstrap_expect: 1"])
+        // g2 founds its group alone (started joining g1, it may hear of g1's group first and wait to be
+        // added to it instead, as a new node should); then it restarts with g1 as its seed.
+        let second = try ClusterNodeUnderTest(name: "g2", raft: ["bootstrap_expect: 1"])
         try await withNodes([first, second]) { nodes in
+            try await second.waitUntilServing()
+            try await waitUntil(within: .seconds(30), "g2 to lead its own group") { await second.raft()?.state == "leader" }
+            second.process.signal(SIGTERM)
+            _ = try await second.process.waitForExit(within: .seconds(15))
+            let config = try String(contentsOfFile: second.configPath, encoding: .utf8)
+            try config.replacingOccurrences(of: "join_addrs: \"\"", with: "join_addrs: \"\(first.ip):7946\"")
+                .write(toFile: second.configPath, atomically: true, encoding: .utf8)
+            try second.restart()
             try await second.waitUntilServing()
             try await waitUntil(within: .seconds(30), "g1 and g2 to see each other and each to lead a group") {
                 let seen = await first.aliveMembers() == ["g1", "g2"]

@@ -6,8 +6,10 @@ import RaftCore
 import RaftPersistence
 import Testing
 
-/// The log between snapshots is not held whole in memory: with `FileRaftStorage`, applied entries beyond
-/// `inMemoryLogBytes` leave memory and a lagging follower gets them read back from the segment files.
+/// Neither the log between snapshots nor the newest snapshot is held whole in memory: with
+/// `FileRaftStorage`, applied entries beyond `inMemoryLogBytes` leave memory and a lagging follower gets
+/// them read back from the segment files; a saved snapshot's data is read from its file, chunk by chunk,
+/// when a follower needs it.
 @Suite struct RaftServiceLogMemoryTests {
     @Test func aFollowerBehindTheEntriesInMemoryCatchesUpByEntriesReadFromTheLeadersSegments() async throws {
         try await RaftServiceDurableTests.withDurableCluster(configure: { settings in
@@ -39,6 +41,37 @@ import Testing
             let restarted = try await cluster.restart(follower)
             try await waitFor("the restarted follower to catch up") { restarted.machine.all == expected }
             #expect(restarted.metric("raft_snapshots_installed_total") ?? 0 == 0, "by entries, not a snapshot")
+        }
+    }
+
+    @Test func aSavedSnapshotIsNotKeptInMemoryAndGoesToAFollowerReadFromItsFileChunkByChunk() async throws {
+        try await RaftServiceDurableTests.withDurableCluster(configure: { settings in
+            settings.snapshotThreshold = 50
+            settings.trailingLogs = 0
+            settings.snapshotChunkBytes = 512
+        }) { cluster in
+            let nodes = try await cluster.start(["a", "b", "c"])
+            let leader = try await cluster.waitForLeader()
+            let follower = try #require(nodes.first { $0.id != leader.id })
+            await cluster.crash(follower)
+            var expected: [[UInt8]] = []
+            for index in 0..<300 {
+                _ = try await proposeSafely(command("state", index), on: leader)
+                expected.append(command("state", index))
+            }
+            try await waitFor("the leader to have saved a snapshot") {
+                guard let held = await leader.raft.currentSnapshot else { return false }
+                return held.data == nil && held.metadata.index >= 50
+            }
+            let held = try #require(await leader.raft.currentSnapshot)
+            #expect(held.size > 2 * 512, "several chunks")
+
+            let restarted = try await cluster.restart(follower)
+            try await waitFor("the restarted follower to catch up") { restarted.machine.all == expected }
+            #expect(restarted.metric("raft_snapshots_installed_total") ?? 0 >= 1, "through a snapshot")
+            #expect(leader.metric("raft_snapshot_sent_bytes_total") ?? 0 >= Double(held.size))
+            // The follower saved what it installed and holds it the same way.
+            try await waitFor("the follower to hold its snapshot without its data") { await restarted.raft.currentSnapshot?.data == nil }
         }
     }
 }

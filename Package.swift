@@ -209,7 +209,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CohortTests",
-            dependencies: ["Cohort", "CohortCore", "CohortTestKit", "RaftCore", "RaftPersistence", "Raft", "RaftMembership", "Observability", "Gossip", logging],
+            dependencies: ["Cohort", "CohortCore", "CohortHTTP", "CohortTestKit", "RaftCore", "RaftPersistence", "Raft", "RaftMembership", "Observability", "Gossip", logging],
             swiftSettings: strict
         ),
         .testTarget(

@@ -140,7 +140,11 @@ extension CoordinationRoutes {
                 if let condition { return try await store.put(key, value, condition: condition, ttl: ttl) }
                 return try await store.set(key, value, ttl: ttl)
             }
-            return try AdminServer.jsonResponse(["version": version])
+            // `{"version":N}` as JSONEncoder writes it, without one per write.
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(string: "{\"version\":\(version)}\n"))
+            )
         }
         v1.delete("kv/**") { request, context in
             let store = try store(request, node), key = try catchAll(context, what: "key")
@@ -205,8 +209,7 @@ extension CoordinationRoutes {
                             continue
                         case .end: break stream
                         }
-                        let view = WatchEventView(event)
-                        try await writer.write(ByteBuffer(string: "event: \(event.kind.rawValue)\ndata: \(try view.jsonLine())\n\n"))
+                        try await writer.write(WatchEventView(event).frame(kind: event.kind))
                     }
                 } catch let error as WatchError {
                     try await writer.write(ByteBuffer(string: "event: error\ndata: {\"error\":\"\(error)\"}\n\n"))

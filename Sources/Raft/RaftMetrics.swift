@@ -29,6 +29,7 @@ final class RaftMetrics: Sendable {
     let commitIndex: Gauge
     let appliedIndex: Gauge
     let lastLogIndex: Gauge
+    let logMemoryBytes: Gauge
     let voters: Gauge
     let nonVoters: Gauge
     let leaderChanges: Counter
@@ -69,6 +70,9 @@ final class RaftMetrics: Sendable {
         commitIndex = registry.gauge("raft_commit_index", help: "The highest Raft log index known committed.")
         appliedIndex = registry.gauge("raft_applied_index", help: "The highest Raft log index applied to the state machine.")
         lastLogIndex = registry.gauge("raft_last_log_index", help: "The index of the last Raft log entry.")
+        logMemoryBytes = registry.gauge(
+            "raft_log_memory_bytes", help: "Bytes of Raft log entries held in memory (the rest are read back from the log files when needed)."
+        )
         voters = registry.gauge("raft_voters", help: "Voters in the Raft configuration in force.")
         nonVoters = registry.gauge("raft_non_voters", help: "Standbys (non-voters) in the Raft configuration in force.")
         leaderChanges = registry.counter("raft_leader_changes_total", help: "Times this node saw a new Raft leader.")

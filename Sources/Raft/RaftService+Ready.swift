@@ -310,6 +310,7 @@ extension RaftService {
         metrics.commitIndex.set(Int64(clamping: node.commitIndex))
         metrics.appliedIndex.set(Int64(clamping: appliedIndex))
         metrics.lastLogIndex.set(Int64(clamping: node.lastIndex))
+        metrics.logMemoryBytes.set(Int64(clamping: node.log.memoryBytes))
         metrics.voters.set(Int64(node.voters.count))
         metrics.nonVoters.set(Int64(node.standbys.count))
     }

@@ -37,6 +37,7 @@ import Testing
             let log = await leader.raft.node.log
             #expect(log.memoryBytes <= 8 << 10, "at most twice the budget in memory")
             #expect(log.firstIndex <= 21 && log.memoryFirst > 400, "the entries the follower lacks are on disk only")
+            #expect(leader.metric("raft_log_memory_bytes").map { $0 > 0 && $0 <= Double(8 << 10) } == true)
 
             let restarted = try await cluster.restart(follower)
             try await waitFor("the restarted follower to catch up") { restarted.machine.all == expected }

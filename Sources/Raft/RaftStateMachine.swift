@@ -5,8 +5,8 @@ import RaftCore
 ///
 /// Calls come one at a time, never overlapping: `apply` and `snapshot` from the service's actor on its
 /// event loop — keep them quick (no I/O, no blocking), or Raft heartbeats wait behind them — and `restore`
-/// of a leader's snapshot from a thread-pool thread, while the service waits for it (so a large snapshot
-/// decodes without holding up the event loop). Only a capture returned by `snapshot()` may run at the same time as a later call.
+/// from a thread-pool thread, while the service waits for it (so a large snapshot decodes without holding
+/// up the event loop). Only a capture returned by `snapshot()` may run at the same time as a later call.
 public protocol RaftStateMachine: Sendable {
     /// Applies one committed command entry (only `.command` payloads are handed over; no-ops and
     /// configuration entries are Raft's own). The result goes back to the proposer.
@@ -16,7 +16,7 @@ public protocol RaftStateMachine: Sendable {
     /// event loop: capture cheaply (a copy-on-write copy, an immutable version), serialize in the closure.
     func snapshot() -> @Sendable () -> [UInt8]
     /// Replaces the whole state with a snapshot taken by ``snapshot()`` (on this node or another). Called
-    /// on a thread-pool thread when a leader's snapshot is installed (at start, on the actor). Throws,
+    /// on a thread-pool thread: at start, and when a leader's snapshot is installed. Throws,
     /// leaving the state as it was, when the bytes are not a whole snapshot: the service then refuses to
     /// go on (at start, `run()` fails; later, the service stops) rather than serve a partial state.
     func restore(_ data: [UInt8]) throws

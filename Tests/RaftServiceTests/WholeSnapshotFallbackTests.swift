@@ -70,6 +70,7 @@ import Testing
             try await EarlierReleaseLeader.with("a", logs: cluster.logs, follower: follower) { leader in
                 let (message, data) = Self.snapshot(leader: leader.id, follower: follower.id)
                 let whole = Self.formatTwo(message: message, data: data)
+                let heartbeat = Message(from: leader.id, to: follower.id, term: Self.leaderTerm, kind: .heartbeat(commit: 0, readSequence: 0))
                 var flipped = whole
                 flipped[flipped.count - 1] ^= 0x01
                 let malformed: [[UInt8]] = [
@@ -81,6 +82,7 @@ import Testing
                     [3] + Array(whole.dropFirst()),  // an unknown version
                     [],
                     Self.formatTwo(message: [0xDE, 0xAD], data: data),  // a message that does not decode
+                    Self.formatTwo(message: MessageCodec().encode(heartbeat), data: data),  // a message that is no snapshot
                 ]
                 // Well formed, but claiming a sender the mesh says it is not.
                 let spoofed = Message(from: NodeID("c"), to: follower.id, term: Self.leaderTerm, kind: .snapshot(Self.metadata(leader.id, follower.id)))

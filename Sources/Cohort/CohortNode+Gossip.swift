@@ -74,8 +74,10 @@ extension CohortNode {
 }
 
 extension CohortNode {
-    /// The Raft service's settings: `cluster.raft.heartbeat_interval`, `election_timeout` and
-    /// `snapshot_threshold`, and the boot's incarnation (read contexts are drawn from it).
+    /// The Raft service's settings: `cluster.raft.heartbeat_interval`, `election_timeout`,
+    /// `snapshot_threshold`, `trailing_logs` and the snapshot transfer's `snapshot_chunk_size`,
+    /// `snapshot_chunk_timeout` and `snapshot_idle_timeout`, and the boot's incarnation (read contexts are
+    /// drawn from it).
     static func raftSettings(_ settings: CohortSettings, incarnation: Incarnation) -> RaftServiceSettings {
         let raft = settings.cluster.raft
         var service = RaftServiceSettings(
@@ -83,6 +85,9 @@ extension CohortNode {
         )
         service.snapshotThreshold = raft.snapshotThreshold
         service.trailingLogs = raft.trailingLogs
+        service.snapshotChunkBytes = raft.snapshotChunkBytes
+        service.snapshotChunkTimeout = raft.snapshotChunkTimeout
+        service.snapshotTransferIdleTimeout = raft.snapshotIdleTimeout
         service.incarnation = incarnation.rawValue
         return service
     }

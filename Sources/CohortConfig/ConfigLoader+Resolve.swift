@@ -20,6 +20,11 @@ extension ConfigLoader {
         try checkOrder(
             shorter: raw("cluster.raft.heartbeat_interval"), settings.cluster.raft.heartbeatInterval,
             longer: raw("cluster.raft.election_timeout"), settings.cluster.raft.electionTimeout)
+        // A follower that drops a transfer between two chunks the leader is still allowed to send would
+        // make every attempt start over.
+        try checkOrder(
+            shorter: raw("cluster.raft.snapshot_chunk_timeout"), settings.cluster.raft.snapshotChunkTimeout,
+            longer: raw("cluster.raft.snapshot_idle_timeout"), settings.cluster.raft.snapshotIdleTimeout)
         settings.cluster.membership.keyring = try keyring(settings.cluster.membership, raw)
         settings.admin.resolvedToken = try token(settings.admin, raw("admin.token_file"))
         settings.cluster.raft.resolvedDataDirectory = dataDirectory(settings.cluster.raft.dataDirectory)

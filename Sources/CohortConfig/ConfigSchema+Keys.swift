@@ -164,6 +164,17 @@ extension ConfigSchema {
         ConfigKey("cluster.raft.trailing_logs") { raw, settings throws(ConfigError) in
             if let value = try raw.int(atLeast: 0) { settings.cluster.raft.trailingLogs = value }
         },
+        ConfigKey("cluster.raft.snapshot_chunk_size") { raw, settings throws(ConfigError) in
+            if let value = try raw.byteCount(in: 1...RaftSettings.maxSnapshotChunkBytes, "16 MiB") {
+                settings.cluster.raft.snapshotChunkBytes = value
+            }
+        },
+        ConfigKey("cluster.raft.snapshot_chunk_timeout") { raw, settings throws(ConfigError) in
+            if let value = try raw.positiveDuration() { settings.cluster.raft.snapshotChunkTimeout = value }
+        },
+        ConfigKey("cluster.raft.snapshot_idle_timeout") { raw, settings throws(ConfigError) in
+            if let value = try raw.positiveDuration() { settings.cluster.raft.snapshotIdleTimeout = value }
+        },
     ]
 
     private static let serviceKeys: [ConfigKey] = [

@@ -36,6 +36,16 @@ public struct RaftSettings: Sendable, Equatable {
     public var snapshotThreshold: Int
     /// `cluster.raft.trailing_logs`: entries kept after a snapshot for slow followers (≥ 0). Default: 10240.
     public var trailingLogs: Int
+    /// `cluster.raft.snapshot_chunk_size`: bytes of snapshot data per chunk when the leader streams a
+    /// snapshot to a follower (one chunk in flight per follower), 1…``maxSnapshotChunkBytes``.
+    /// Default: 1 MiB (1048576).
+    public var snapshotChunkBytes: Int
+    /// `cluster.raft.snapshot_chunk_timeout`: how long the leader waits for a follower to answer one
+    /// snapshot chunk before the transfer counts as interrupted (the next attempt resumes). Default: 10s.
+    public var snapshotChunkTimeout: Duration
+    /// `cluster.raft.snapshot_idle_timeout`: a follower drops a snapshot it is receiving when no chunk of it
+    /// arrived for this long; longer than ``snapshotChunkTimeout``. Default: 60s.
+    public var snapshotIdleTimeout: Duration
     /// The data directory in use: `data_dir` (a leading `~/` expanded) if set; else the first path of
     /// `$STATE_DIRECTORY` (systemd); else `<home>/.cohort/store`; nil when none resolves (diskless Raft).
     /// Raft lives in `<dir>/_sys/raft`. Filled by ``ConfigLoader``.
@@ -55,6 +65,9 @@ public struct RaftSettings: Sendable, Equatable {
         dataDirectory: String? = nil,
         snapshotThreshold: Int = 8192,
         trailingLogs: Int = 10240,
+        snapshotChunkBytes: Int = 1 << 20,
+        snapshotChunkTimeout: Duration = .seconds(10),
+        snapshotIdleTimeout: Duration = .seconds(60),
         resolvedDataDirectory: String? = nil
     ) {
         self.role = role
@@ -69,6 +82,12 @@ public struct RaftSettings: Sendable, Equatable {
         self.dataDirectory = dataDirectory
         self.snapshotThreshold = snapshotThreshold
         self.trailingLogs = trailingLogs
+        self.snapshotChunkBytes = snapshotChunkBytes
+        self.snapshotChunkTimeout = snapshotChunkTimeout
+        self.snapshotIdleTimeout = snapshotIdleTimeout
         self.resolvedDataDirectory = resolvedDataDirectory
     }
+
+    /// The largest `snapshot_chunk_size`: 16 MiB, well below the mesh's message limit (64 MiB).
+    public static let maxSnapshotChunkBytes = 16 << 20
 }

@@ -30,6 +30,16 @@ extension RawValue {
         return value
     }
 
+    /// A size: a whole number of bytes (no unit suffix) within `range`; `largest` names the upper bound
+    /// in a unit, e.g. "16 MiB".
+    func byteCount(in range: ClosedRange<Int>, _ largest: String) throws(ConfigError) -> Int? {
+        let hint = "use a number of bytes, \(range.lowerBound)–\(range.upperBound) (\(largest); e.g. 1048576 for 1 MiB)"
+        guard let text = try scalar("a number of bytes", hint: hint) else { return nil }
+        guard let value = Int(text) else { throw error("\(shown(text)) is not a number of bytes; \(hint)") }
+        guard range.contains(value) else { throw error("\(value) is out of range; \(hint)") }
+        return value
+    }
+
     /// A port; 0 only when `zeroMeans` says what 0 does.
     func port(zeroMeans: String? = nil) throws(ConfigError) -> Int? {
         guard let value = try int() else { return nil }

@@ -103,14 +103,16 @@ extension RaftService {
             guard phase == .running else { return }
             // 3. What vouches for the durable state.
             transmit(ready.messages.filter(\.afterPersist))
-            // 4. Install the snapshot, apply committed entries.
+            // 4. Install the snapshot (restored off the event loop; nothing applies meanwhile), apply
+            // committed entries.
             if let snapshot {
                 do {
-                    try install(snapshot)
+                    try await install(snapshot)
                 } catch {
-                    fail(.corrupt(path: "snapshot \(snapshot.metadata.index)", reason: "the state machine cannot restore it: \(error)"))
+                    fail(error)
                     return
                 }
+                guard phase == .running else { return }
             }
             for entry in ready.committedEntries.dropFirst(appliedEarly) { apply(entry) }
             // 5. Reads.
@@ -147,8 +149,15 @@ extension RaftService {
         }
     }
 
-    private func install(_ snapshot: StoredSnapshot) throws {
-        try stateMachine.restore(snapshot.data)
+    /// Restores the state machine from `snapshot` on the thread pool, then takes it as this node's
+    /// snapshot. A large snapshot takes seconds to decode: meanwhile the event loop stays free (it is the
+    /// mesh's: every connection of this node, the ticks, calls into the actor), while `drive()` waits
+    /// here, so no entry after the snapshot is applied before it is installed.
+    private func install(_ snapshot: StoredSnapshot) async throws(RaftServiceError) {
+        let started = ContinuousClock.now
+        try await restoreStateMachine(from: snapshot)
+        // The service may have stopped during the restore: then nothing more is done.
+        guard phase == .running else { return }
         currentSnapshot = hold(snapshot, saved: true)
         appliedBytesSinceSnapshot = 0
         let index = snapshot.metadata.index
@@ -160,7 +169,23 @@ extension RaftService {
             waiter.continuation.resume(returning: .failure(.outcomeUnknown(index: waiting)))
         }
         metrics?.snapshotsInstalled.increment()
-        logger.info("raft snapshot installed", metadata: ["raft.snapshot_index": "\(index)", "raft.term": "\(node.term)"])
+        logger.info("raft snapshot installed", metadata: [
+            "raft.snapshot_index": "\(index)", "raft.term": "\(node.term)", "bytes": "\(snapshot.data.count)",
+            "restore_ms": "\(Int((ContinuousClock.now - started) / .milliseconds(1)))",
+        ])
+    }
+
+    /// Hands `snapshot`'s data to ``RaftStateMachine/restore(_:)`` on the thread pool, never on the event
+    /// loop. Throws ``RaftServiceError/storage(_:)`` (`corrupt`, naming the snapshot) when the state
+    /// machine refuses the data, or ``RaftServiceError/stopped`` when the thread pool no longer runs.
+    func restoreStateMachine(from snapshot: StoredSnapshot) async throws(RaftServiceError) {
+        let stateMachine = stateMachine, data = snapshot.data
+        let outcome = try await offLoop { () throws(RaftStorageError) -> Result<Void, any Error> in
+            Result { try stateMachine.restore(data) }
+        }
+        if case .failure(let error) = outcome {
+            throw .storage(.corrupt(path: "snapshot \(snapshot.metadata.index)", reason: "the state machine cannot restore it: \(error)"))
+        }
     }
 
     private func apply(_ entry: LogEntry) {

@@ -275,9 +275,15 @@ extension RaftService {
     }
 
     /// A whole snapshot (message and data) from `peer`: the data is kept for the install and the core is
-    /// stepped with the message. Both formats end here.
+    /// stepped with the message. Both formats end here. A message that does not decode, is misaddressed
+    /// or is not a snapshot is counted and dropped.
     func deliverSnapshot(_ bytes: [UInt8], data: [UInt8], from peer: NodeID) {
-        guard let message = decode(bytes, from: peer), case .snapshot(let metadata) = message.kind else { return }
+        guard let message = decode(bytes, from: peer) else { return }
+        guard case .snapshot(let metadata) = message.kind else {
+            metrics?.countDropped(.malformed)
+            logger.debug("raft snapshot dropped: its message is not a snapshot", metadata: ["peer": "\(peer)", "message": "\(message)"])
+            return
+        }
         receivedSnapshots[metadata.index] = data
         node.step(message)
         noteContact(from: message.from)

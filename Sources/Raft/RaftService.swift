@@ -178,14 +178,17 @@ public actor RaftService: Service {
         }
         let (state, snapshot) = loaded
         if let snapshot {
+            // On the thread pool, as a leader's snapshot is: the event loop is the mesh's, serving already.
             do {
-                try stateMachine.restore(snapshot.data)
+                try await restoreStateMachine(from: snapshot)
             } catch {
                 phase = .stopped
-                logger.critical("raft snapshot does not restore; refusing to start", metadata: [
-                    "raft.snapshot_index": "\(snapshot.metadata.index)", "error": "\(error)",
-                ])
-                throw RaftServiceError.storage(.corrupt(path: "snapshot \(snapshot.metadata.index)", reason: "the state machine cannot restore it: \(error)"))
+                if case .storage = error {
+                    logger.critical("raft snapshot does not restore; refusing to start", metadata: [
+                        "raft.snapshot_index": "\(snapshot.metadata.index)", "error": "\(error)",
+                    ])
+                }
+                throw error
             }
         }
         currentSnapshot = snapshot.map { hold($0, saved: true) }

@@ -35,12 +35,14 @@ public struct RaftServiceSettings: Sendable {
     public var inboxCapacity: Int = 8192
     /// Bytes of snapshot data per chunk when a snapshot is streamed to a follower (one chunk in flight per
     /// follower, so this bounds the memory and the bulk queue a transfer takes). Clamped to 1 B…16 MiB.
-    /// Default 1 MiB.
+    /// Default 1 MiB (`cluster.raft.snapshot_chunk_size`).
     public var snapshotChunkBytes: Int = 1 << 20
     /// How long the leader waits for a follower to answer one snapshot chunk before it counts the
-    /// transfer as interrupted (the next attempt resumes where the follower is). Default 10 s.
+    /// transfer as interrupted (the next attempt resumes where the follower is). Default 10 s
+    /// (`cluster.raft.snapshot_chunk_timeout`).
     public var snapshotChunkTimeout: Duration = .seconds(10)
-    /// A snapshot a follower is receiving is dropped when no chunk of it arrived for this long. Default 60 s.
+    /// A snapshot a follower is receiving is dropped when no chunk of it arrived for this long. Default 60 s
+    /// (`cluster.raft.snapshot_idle_timeout`).
     public var snapshotTransferIdleTimeout: Duration = .seconds(60)
     /// Called on the receiver with each snapshot chunk before it is applied (tests cut links with it).
     var snapshotChunkReceivedForTesting: (@Sendable (NodeID, SnapshotChunk) async -> Void)?

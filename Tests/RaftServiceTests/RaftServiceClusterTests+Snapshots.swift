@@ -1,5 +1,6 @@
 import CohortCore
 import CohortTestKit
+import Dispatch
 import RaftCore
 import Synchronization
 import Testing
@@ -49,6 +50,42 @@ extension RaftServiceClusterTests {
             #expect((leader.metric("raft_snapshot_sent_bytes_total") ?? 0) >= Double(installed.data.count))
             #expect((leader.metric("raft_snapshot_transfers_resumed_total") ?? 0) == 0)
             _ = try await proposeSafely(command("after", 0), on: restarted)
+            try await waitFor("every node to apply the last write") {
+                cluster.running.allSatisfy { $0.machine.all == expected + [command("after", 0)] }
+            }
+        }
+    }
+
+    /// The follower's restore of the leader's snapshot is held at a gate for three election timeouts:
+    /// meanwhile the follower's event loop stays free — its actor (which runs there) answers status calls
+    /// at once, as health checks and the HTTP API make them — and nothing is applied until the snapshot
+    /// is installed. A restore on the event loop blocks the actor for as long as it takes, and
+    /// fails this test.
+    @Test func aFollowerAnswersWhileASnapshotIsSlowToRestore() async throws {
+        try await withRaftCluster(configure: { $0.snapshotThreshold = 5; $0.trailingLogs = 0 }) { cluster in
+            let (leader, lagging, expected) = try await lagBehindASnapshot(cluster)
+            let machine = ListStateMachine()
+            let gate = DispatchSemaphore(value: 0)
+            machine.restoreGate.withLock { $0 = gate }
+            // Whatever happens below, the blocked restore is let go (or the cluster could not stop).
+            defer { gate.signal() }
+            let restarted = try await cluster.restart(lagging, machine: machine)
+            try await waitFor("the leader's snapshot to reach the restore gate") { machine.restoresWaiting.load(ordering: .relaxed) == 1 }
+            let snapshotIndex = try #require(try leader.storage.latestSnapshot()).metadata.index
+            // It may hold a few early commands (appends the leader queued for it before it crashed).
+            let heldBefore = machine.all.count
+            try await holdsThroughout(.seconds(3), "the follower answering, and applying nothing, while its restore is held", pollEvery: .milliseconds(50)) {
+                // Within an election timeout (1 s here); a blocked actor would never answer.
+                guard let status = await answer(within: .seconds(1), { await restarted.status }) else { return false }
+                return status.state == .follower && status.leader == leader.id && status.appliedIndex < snapshotIndex
+                    && machine.all.count == heldBefore
+            }
+            machine.restoreGate.withLock { $0 = nil }
+            gate.signal()
+            try await waitFor("the restarted node to catch up") { restarted.machine.all == expected }
+            #expect(machine.restoresOnEventLoop.load(ordering: .relaxed) == 0)
+            #expect(restarted.metric("raft_snapshots_installed_total") == 1)
+            _ = try await proposeSafely(command("after", 0), on: leader)
             try await waitFor("every node to apply the last write") {
                 cluster.running.allSatisfy { $0.machine.all == expected + [command("after", 0)] }
             }

@@ -233,11 +233,17 @@ import Testing
 
     @Test func aRestartedFollowerCatchesUpThroughASnapshot() async throws {
         try await withRaftCluster(configure: { $0.snapshotThreshold = 5; $0.trailingLogs = 0 }) { cluster in
-            let (_, restarted, caughtUp) = try await Self.restartAFollowerThatMissedSnapshots(cluster)
+            let (_, caughtUpNode, caughtUp) = try await Self.restartAFollowerThatMissedSnapshots(cluster)
             var expected = caughtUp
-            #expect((restarted.metric("raft_snapshots_installed_total") ?? 0) >= 1)
-            #expect(try restarted.storage.latestSnapshot() != nil)
+            #expect((caughtUpNode.metric("raft_snapshots_installed_total") ?? 0) >= 1)
+            #expect(try caughtUpNode.storage.latestSnapshot() != nil)
             #expect(cluster.running.allSatisfy { $0.callsOnEventLoop == 0 })
+            // Started again, it restores the snapshot it stored, off the event loop.
+            await cluster.crash(caughtUpNode)
+            let restarted = try await cluster.restart(caughtUpNode)
+            try await waitFor("the node to restore its state") { restarted.machine.all == expected }
+            #expect(restarted.machine.restores.load(ordering: .relaxed) == 1)
+            #expect(restarted.machine.restoresOnEventLoop.load(ordering: .relaxed) == 0)
             // And it keeps up with what comes next.
             _ = try await proposeSafely(command("after", 0), on: restarted)
             expected.append(command("after", 0))

@@ -50,6 +50,9 @@ import Testing
             settings.snapshotThreshold = 50
             settings.trailingLogs = 0
             settings.snapshotChunkBytes = 512
+            // Appends the leader sent the crashed follower may still reach its next process (the mesh
+            // delivers what it queued): with 10 entries an append, those cannot cover the 300 writes.
+            settings.raft.maxEntriesPerAppend = 10
         }) { cluster in
             let nodes = try await cluster.start(["a", "b", "c"])
             let leader = try await cluster.waitForLeader()

@@ -25,7 +25,7 @@ public final class CoordinationStore: RaftStateMachine, Sendable {
     public var state: CoordinationState { current.withLock { $0 } }
 
     /// Calls `observer` after every apply that changed something, with the changes and the new state,
-    /// on the applying thread (keep it quick).
+    /// on the applying thread (keep it quick), and after a restore (no changes; on a thread-pool thread).
     func observe(_ observer: @escaping @Sendable (_ changes: [CoordinationChange], _ state: CoordinationState) -> Void) {
         observers.withLock { $0.append(observer) }
     }
@@ -50,7 +50,9 @@ public final class CoordinationStore: RaftStateMachine, Sendable {
     }
 
     /// Replaces the state with a snapshot's, or throws (changing nothing) when the bytes are not exactly
-    /// one. Open watches end (the changes inside the snapshot are unknown to them).
+    /// one. Open watches end (the changes inside the snapshot are unknown to them). Raft calls it on a
+    /// thread-pool thread, never while an apply runs; the state, the feed and the observers are behind
+    /// their own locks.
     public func restore(_ data: [UInt8]) throws(CoordinationCodecError) {
         let restored = try CoordinationState(snapshot: data)
         current.withLock { $0 = restored }

@@ -1,4 +1,5 @@
 import Dispatch
+import NIOPosix
 import RaftCore
 import Synchronization
 import Raft
@@ -40,7 +41,22 @@ final class ListStateMachine: RaftStateMachine {
         }
     }
 
+    /// When set, a restore blocks until the test signals it: a snapshot that takes long to decode, on
+    /// demand. `restores` counts every restore, `restoresWaiting` those that reached the gate,
+    /// `restoresOnEventLoop` those made on a NIO event loop thread (must stay 0: a long restore there
+    /// stalls the mesh and the Raft actor).
+    let restoreGate = Mutex<DispatchSemaphore?>(nil)
+    let restores = Atomic<Int>(0)
+    let restoresWaiting = Atomic<Int>(0)
+    let restoresOnEventLoop = Atomic<Int>(0)
+
     func restore(_ data: [UInt8]) {
+        restores.add(1, ordering: .relaxed)
+        if MultiThreadedEventLoopGroup.currentEventLoop != nil { restoresOnEventLoop.add(1, ordering: .relaxed) }
+        if let gate = restoreGate.withLock({ $0 }) {
+            restoresWaiting.add(1, ordering: .relaxed)
+            gate.wait()
+        }
         var offset = 0
         func u32() -> Int {
             defer { offset += 4 }

@@ -52,7 +52,8 @@ final class RaftTestNode: Sendable {
 
     static func start(
         _ name: String, incarnation: UInt64, host: String, storage: any RaftStorage, logs: LogBuffer,
-        bootstrapBeforeRun voters: [NodeID]? = nil, configure: (inout RaftServiceSettings) -> Void
+        bootstrapBeforeRun voters: [NodeID]? = nil, machine: ListStateMachine = ListStateMachine(),
+        configure: (inout RaftServiceSettings) -> Void
     ) async throws -> RaftTestNode {
         var meshSettings = MeshSettings(nodeID: NodeID(name), incarnation: Incarnation(incarnation))
         meshSettings.bindHost = host
@@ -66,7 +67,6 @@ final class RaftTestNode: Sendable {
         var settings = RaftServiceSettings(nodeID: NodeID(name), raft: RaftNodeSettings(electionTicks: 20, heartbeatTicks: 1))
         settings.tickInterval = .milliseconds(50)
         configure(&settings)
-        let machine = ListStateMachine()
         let raft = RaftService(
             settings: settings, storage: storage, mesh: mesh, stateMachine: machine, logger: logger, metrics: registry
         )
@@ -173,11 +173,12 @@ final class RaftTestCluster: Sendable {
     }
 
     /// Restarts `node` (which must be stopped) with its storage, a new incarnation and a new port, and
-    /// tells every running node about it.
-    func restart(_ node: RaftTestNode) async throws -> RaftTestNode {
+    /// tells every running node about it. `machine` is its (empty) state machine, prepared by the test if
+    /// it likes (a gate set before any snapshot can arrive).
+    func restart(_ node: RaftTestNode, machine: ListStateMachine = ListStateMachine()) async throws -> RaftTestNode {
         let fresh = try await RaftTestNode.start(
             node.id.rawValue, incarnation: node.incarnation.rawValue + 1, host: node.host,
-            storage: reopensStorage ? makeStorage(node.id) : node.storage, logs: logs,
+            storage: reopensStorage ? makeStorage(node.id) : node.storage, logs: logs, machine: machine,
             configure: configure
         )
         let others = running.filter { $0.id != node.id }
@@ -264,6 +265,33 @@ func proposeSafely(_ command: [UInt8], on node: RaftTestNode, within: Duration =
                 throw error
             }
         }
+    }
+}
+
+/// What `operation` returns, or nil when it takes longer than `limit`. The operation is left running then:
+/// a call into an actor whose thread is blocked cannot be cancelled, and the test must not hang on it.
+func answer<T: Sendable>(within limit: Duration, _ operation: @escaping @Sendable () async -> T) async -> T? {
+    let first = FirstAnswer<T>()
+    return await withCheckedContinuation { continuation in
+        first.deliver(to: continuation)
+        Task { first.give(await operation()) }
+        Task {
+            try? await Task.sleep(for: limit)
+            first.give(nil)
+        }
+    }
+}
+
+/// Resumes a continuation with the first answer given; later ones are ignored.
+private final class FirstAnswer<T: Sendable>: Sendable {
+    private let waiter = Mutex<CheckedContinuation<T?, Never>?>(nil)
+
+    func deliver(to continuation: CheckedContinuation<T?, Never>) {
+        waiter.withLock { $0 = continuation }
+    }
+
+    func give(_ value: T?) {
+        waiter.withLock { $0.take() }?.resume(returning: value)
     }
 }
 

@@ -18,38 +18,43 @@ extension SWIMSimulations {
             "a killed node is suspected, then declared dead by all survivors within memberlist's bound",
             arguments: [(10, 1), (10, 2), (10, 3), (50, 1), (50, 2)] as [(Int, UInt64)]
         )
-        func killedNodeIsDeclaredDeadEverywhere(size: Int, seed: UInt64) throws {
-            var cluster = SWIMCluster(SWIMClusterConfiguration(
-                size: size, seed: seed, conditions: .lan, startSpacing: .milliseconds(20),
-                compression: size <= 10  // LZW in a debug build would double the cost of the 50-node runs
-            ))
-            let convergedAt = cluster.run(upTo: .seconds(15)) { $0.running.count == size && $0.hasConverged }
-            try #require(convergedAt != nil, "not converged:\n\(cluster.summary)")
-            cluster.run(for: .seconds(2))
+        func killedNodeIsDeclaredDeadEverywhere(size: Int, seed: UInt64) async {
+            await simulate { checks in
+                var cluster = SWIMCluster(SWIMClusterConfiguration(
+                    size: size, seed: seed, conditions: .lan, startSpacing: .milliseconds(20),
+                    compression: size <= 10  // LZW in a debug build would double the cost of the 50-node runs
+                ))
+                let convergedAt = cluster.run(upTo: .seconds(15)) { $0.running.count == size && $0.hasConverged }
+                guard checks.expect(convergedAt != nil, "not converged:\n\(cluster.summary)") else { return }
+                cluster.run(for: .seconds(2))
 
-            let victim = SWIMClusterNode.name(size / 2)
-            let survivors = Set(cluster.names).subtracting([victim])
-            cluster.watch(victim)
-            cluster.kill(victim)
-            let crash = cluster.elapsed
-            let bounds = SWIMBounds(settings: cluster.configuration.settings, members: size)
-            let deadEverywhere = cluster.run(upTo: bounds.crashToDeadEverywhere) { cluster in
-                survivors.allSatisfy { cluster.departure(of: victim, seenBy: $0) != nil }
-            }
-
-            #expect(deadEverywhere != nil, "not dead everywhere within \(bounds.crashToDeadEverywhere):\n\(cluster.summary)")
-            for survivor in survivors.sorted() {
-                let departure = cluster.departure(of: victim, seenBy: survivor)
-                #expect(departure?.reason == .dead, "\(survivor) saw \(String(describing: departure))")
-                if let at = departure?.at {
-                    #expect(at - crash >= bounds.suspicionMinimum, "\(survivor) declared it dead after \(at - crash)")
+                let victim = SWIMClusterNode.name(size / 2)
+                let survivors = Set(cluster.names).subtracting([victim])
+                cluster.watch(victim)
+                cluster.kill(victim)
+                let crash = cluster.elapsed
+                let bounds = SWIMBounds(settings: cluster.configuration.settings, members: size)
+                let deadEverywhere = cluster.run(upTo: bounds.crashToDeadEverywhere) { cluster in
+                    survivors.allSatisfy { cluster.departure(of: victim, seenBy: $0) != nil }
                 }
-                let states = cluster.stateChanges.filter { $0.observer == survivor && $0.subject == victim }.map(\.state)
-                let suspected = states.firstIndex(of: .suspect), declared = states.firstIndex(of: .dead)
-                #expect(suspected != nil && declared != nil && suspected! < declared!, "\(survivor) went \(states)")
+
+                checks.expect(deadEverywhere != nil, "not dead everywhere within \(bounds.crashToDeadEverywhere):\n\(cluster.summary)")
+                for survivor in survivors.sorted() {
+                    let departure = cluster.departure(of: victim, seenBy: survivor)
+                    checks.expect(departure?.reason == .dead, "\(survivor) saw \(String(describing: departure))")
+                    if let at = departure?.at {
+                        checks.expect(at - crash >= bounds.suspicionMinimum, "\(survivor) declared it dead after \(at - crash)")
+                    }
+                    let states = cluster.stateChanges.filter { $0.observer == survivor && $0.subject == victim }.map(\.state)
+                    let suspected = states.firstIndex(of: .suspect), declared = states.firstIndex(of: .dead)
+                    checks.expect(suspected != nil && declared != nil && suspected! < declared!, "\(survivor) went \(states)")
+                }
+                checks.expect(cluster.deaths(of: survivors).isEmpty, "a survivor was declared dead")
+                checks.expect(
+                    cluster.undecodable == 0 && cluster.timerStalls == 0,
+                    "undecodable \(cluster.undecodable), timer stalls \(cluster.timerStalls)"
+                )
             }
-            #expect(cluster.deaths(of: survivors).isEmpty, "a survivor was declared dead")
-            #expect(cluster.undecodable == 0 && cluster.timerStalls == 0)
         }
     }
 }

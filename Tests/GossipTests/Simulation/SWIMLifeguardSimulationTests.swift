@@ -31,13 +31,14 @@ extension SWIMSimulations {
             var falseSuspicions: Int
         }
 
-        /// Converges, slows node-3 down for ``slowPeriod``, then lets it recover for 15 s.
-        static func run(seed: UInt64, settings: SWIMSettings) throws -> Outcome {
+        /// Converges, slows node-3 down for ``slowPeriod``, then lets it recover for 15 s; nil (and a failed
+        /// check) when the cluster does not converge first.
+        static func run(seed: UInt64, settings: SWIMSettings, checks: inout SimulationChecks) -> Outcome? {
             var cluster = SWIMCluster(SWIMClusterConfiguration(
                 size: 10, seed: seed, settings: settings, conditions: .lan, startSpacing: .milliseconds(20)
             ))
             let convergedAt = cluster.run(upTo: .seconds(15)) { $0.running.count == 10 && $0.hasConverged }
-            try #require(convergedAt != nil, "not converged:\n\(cluster.summary)")
+            guard checks.expect(convergedAt != nil, "not converged:\n\(cluster.summary)") else { return nil }
             cluster.run(for: .seconds(5))
 
             let slow = SWIMClusterNode.name(3)
@@ -61,15 +62,17 @@ extension SWIMSimulations {
         /// accused healthy peers 1–2 times in 30 s, it was itself suspected 27–31 times and refuted every time
         /// (its suspicion timers run ≥ 4 s, its refutations arrive ~1.5 s late), and nobody was declared dead.
         @Test("with Lifeguard, a slow node's awareness rises and no healthy peer is declared dead", arguments: [1, 2, 3] as [UInt64])
-        func slowNodeDoesNotKillHealthyPeers(seed: UInt64) throws {
-            let outcome = try Self.run(seed: seed, settings: .lan)
-            let cluster = outcome.cluster
-            #expect(cluster.deaths(of: outcome.healthy).isEmpty, "healthy peers declared dead:\n\(cluster.summary)")
-            #expect(outcome.slowPeak > 0, "the slow node's awareness never rose")
-            #expect(outcome.healthyPeak < outcome.slowPeak, "healthy peers' awareness \(outcome.healthyPeak) vs \(outcome.slowPeak)")
-            #expect(outcome.falseSuspicions <= 5, "the slow node accused healthy peers \(outcome.falseSuspicions) times")
-            #expect(cluster.deaths(of: [outcome.slow]).isEmpty, "the slow node always refuted in time")
-            #expect(cluster.hasConverged, "after recovering:\n\(cluster.summary)")
+        func slowNodeDoesNotKillHealthyPeers(seed: UInt64) async {
+            await simulate { checks in
+                guard let outcome = Self.run(seed: seed, settings: .lan, checks: &checks) else { return }
+                let cluster = outcome.cluster
+                checks.expect(cluster.deaths(of: outcome.healthy).isEmpty, "healthy peers declared dead:\n\(cluster.summary)")
+                checks.expect(outcome.slowPeak > 0, "the slow node's awareness never rose")
+                checks.expect(outcome.healthyPeak < outcome.slowPeak, "healthy peers' awareness \(outcome.healthyPeak) vs \(outcome.slowPeak)")
+                checks.expect(outcome.falseSuspicions <= 5, "the slow node accused healthy peers \(outcome.falseSuspicions) times")
+                checks.expect(cluster.deaths(of: [outcome.slow]).isEmpty, "the slow node always refuted in time")
+                checks.expect(cluster.hasConverged, "after recovering:\n\(cluster.summary)")
+            }
         }
 
         /// The control: awareness disabled through the settings (`awarenessMaxMultiplier` 1 pins the score at
@@ -80,13 +83,15 @@ extension SWIMSimulations {
         /// gossip), so even here no healthy peer died: what Lifeguard buys at this delay is the ten- to
         /// twenty-fold drop in false suspicions.
         @Test("control: without awareness, the slow node floods the cluster with false suspicions", arguments: [1, 2] as [UInt64])
-        func withoutAwarenessTheSlowNodeAccusesHealthyPeers(seed: UInt64) throws {
+        func withoutAwarenessTheSlowNodeAccusesHealthyPeers(seed: UInt64) async {
             var settings = SWIMSettings.lan
             settings.awarenessMaxMultiplier = 1
-            let outcome = try Self.run(seed: seed, settings: settings)
-            #expect(outcome.slowPeak == 0)
-            #expect(outcome.falseSuspicions >= 10, "only \(outcome.falseSuspicions) false suspicions without Lifeguard")
-            #expect(outcome.cluster.deaths(of: outcome.healthy).isEmpty, "\(outcome.cluster.summary)")
+            await simulate { [settings] checks in
+                guard let outcome = Self.run(seed: seed, settings: settings, checks: &checks) else { return }
+                checks.expect(outcome.slowPeak == 0, "the slow node's awareness rose to \(outcome.slowPeak) with awareness disabled")
+                checks.expect(outcome.falseSuspicions >= 10, "only \(outcome.falseSuspicions) false suspicions without Lifeguard")
+                checks.expect(outcome.cluster.deaths(of: outcome.healthy).isEmpty, "\(outcome.cluster.summary)")
+            }
         }
     }
 }

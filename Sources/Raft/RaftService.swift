@@ -42,6 +42,8 @@ public actor RaftService: Service {
     var node: RaftNode
     /// True while a `Ready` is being carried out (only one at a time).
     var driving = false
+    /// A task that will call `drive()` is queued (see `driveSoon()`).
+    var driveScheduled = false
     /// True while `bootstrap(voters:)` writes the founding state; incoming messages are dropped meanwhile.
     var bootstrapping = false
     /// `run()` waiting for a bootstrap made before it to finish writing.
@@ -259,7 +261,7 @@ public actor RaftService: Service {
         let now = ContinuousClock.now
         expireWaiters(now: now)
         expireSnapshotTransfers(now: now)
-        await drive()
+        driveSoon()
     }
 
     /// Fails every waiter, publishes state `none` and stops taking input.

@@ -58,9 +58,10 @@ extension RaftServiceClusterTests {
 
     /// The follower's restore of the leader's snapshot is held at a gate for three election timeouts:
     /// meanwhile the follower's event loop stays free — its actor (which runs there) answers status calls
-    /// at once, as health checks and the HTTP API make them — and nothing is applied until the snapshot
-    /// is installed. A restore on the event loop blocks the actor for as long as it takes, and
-    /// fails this test.
+    /// at once, as health checks and the HTTP API make them —, it keeps stepping the leader's heartbeats
+    /// (its last contact stays fresh), and nothing is applied until the snapshot is installed. A restore
+    /// on the event loop blocks the actor for as long as it takes, and an input loop that waits for the
+    /// Ready stops hearing the leader: either fails this test.
     @Test func aFollowerAnswersWhileASnapshotIsSlowToRestore() async throws {
         try await withRaftCluster(configure: { $0.snapshotThreshold = 5; $0.trailingLogs = 0 }) { cluster in
             let (leader, lagging, expected) = try await lagBehindASnapshot(cluster)
@@ -77,8 +78,11 @@ extension RaftServiceClusterTests {
             try await holdsThroughout(.seconds(3), "the follower answering, and applying nothing, while its restore is held", pollEvery: .milliseconds(50)) {
                 // Within an election timeout (1 s here); a blocked actor would never answer.
                 guard let status = await answer(within: .seconds(1), { await restarted.status }) else { return false }
+                // Heartbeats go on being stepped while the Ready waits for the restore: the leader's last
+                // contact (which the `raft.last_contact` liveness check reads) stays fresh.
+                let contact = restarted.raft.lastLeaderContactInstant.map { ContinuousClock.now - $0 }
                 return status.state == .follower && status.leader == leader.id && status.appliedIndex < snapshotIndex
-                    && machine.all.count == heldBefore
+                    && machine.all.count == heldBefore && contact.map { $0 < .seconds(1) } == true
             }
             machine.restoreGate.withLock { $0 = nil }
             gate.signal()

@@ -43,7 +43,10 @@ import Testing
             try await EarlierReleaseLeader.with("a", logs: cluster.logs, follower: follower) { leader in
                 let (message, data) = Self.snapshot(leader: leader.id, follower: follower.id)
                 #expect(leader.send(Self.formatTwo(message: message, data: data), to: follower.id) == .queued)
-                try await waitFor("the follower to restore the snapshot") { follower.machine.all == Self.commands }
+                // Restored (off the event loop), then installed on the actor: wait for both.
+                try await waitFor("the follower to restore and install the snapshot") {
+                    follower.machine.all == Self.commands && follower.metric("raft_snapshots_installed_total") == 1
+                }
                 let status = await follower.status
                 #expect(status.term == Self.leaderTerm && status.leader == leader.id)
                 #expect(status.commitIndex == Self.snapshotIndex && status.appliedIndex == Self.snapshotIndex)
@@ -102,8 +105,9 @@ import Testing
                 #expect(leader.answers.isEmpty, "the follower answered none of them")
                 // It still takes a good one.
                 #expect(leader.send(whole, to: follower.id) == .queued)
-                try await waitFor("the follower to restore the snapshot") { follower.machine.all == Self.commands }
-                #expect(follower.metric("raft_snapshots_installed_total") == 1)
+                try await waitFor("the follower to restore and install the snapshot") {
+                    follower.machine.all == Self.commands && follower.metric("raft_snapshots_installed_total") == 1
+                }
             }
         }
     }

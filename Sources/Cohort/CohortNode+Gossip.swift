@@ -85,6 +85,7 @@ extension CohortNode {
         )
         service.snapshotThreshold = raft.snapshotThreshold
         service.trailingLogs = raft.trailingLogs
+        service.inMemoryLogBytes = raft.logCacheBytes
         service.snapshotChunkBytes = raft.snapshotChunkBytes
         service.snapshotChunkTimeout = raft.snapshotChunkTimeout
         service.snapshotTransferIdleTimeout = raft.snapshotIdleTimeout

@@ -55,6 +55,7 @@ extension CohortSettings {
                 + "  # resolves to " + (raft.resolvedDataDirectory.map(quote) ?? "nothing: Raft runs diskless"),
             "    snapshot_threshold: \(raft.snapshotThreshold)",
             "    trailing_logs: \(raft.trailingLogs)",
+            "    log_cache_size: \(raft.logCacheBytes)  # bytes",
             "    snapshot_chunk_size: \(raft.snapshotChunkBytes)  # bytes",
             "    snapshot_chunk_timeout: \(duration(raft.snapshotChunkTimeout))",
             "    snapshot_idle_timeout: \(duration(raft.snapshotIdleTimeout))",

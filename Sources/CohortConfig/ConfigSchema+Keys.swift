@@ -164,6 +164,9 @@ extension ConfigSchema {
         ConfigKey("cluster.raft.trailing_logs") { raw, settings throws(ConfigError) in
             if let value = try raw.int(atLeast: 0) { settings.cluster.raft.trailingLogs = value }
         },
+        ConfigKey("cluster.raft.log_cache_size") { raw, settings throws(ConfigError) in
+            if let value = try raw.byteCount(in: 0...RaftSettings.maxLogCacheBytes, "64 GiB") { settings.cluster.raft.logCacheBytes = value }
+        },
         ConfigKey("cluster.raft.snapshot_chunk_size") { raw, settings throws(ConfigError) in
             if let value = try raw.byteCount(in: 1...RaftSettings.maxSnapshotChunkBytes, "16 MiB") {
                 settings.cluster.raft.snapshotChunkBytes = value

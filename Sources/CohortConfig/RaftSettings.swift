@@ -36,6 +36,10 @@ public struct RaftSettings: Sendable, Equatable {
     public var snapshotThreshold: Int
     /// `cluster.raft.trailing_logs`: entries kept after a snapshot for slow followers (≥ 0). Default: 10240.
     public var trailingLogs: Int
+    /// `cluster.raft.log_cache_size`: bytes of applied log entries kept in memory; once the log's entries
+    /// in memory take twice this, the oldest applied ones go (read back from the log files when a
+    /// follower needs them). 0…``maxLogCacheBytes``. Default: 16 MiB (16777216).
+    public var logCacheBytes: Int
     /// `cluster.raft.snapshot_chunk_size`: bytes of snapshot data per chunk when the leader streams a
     /// snapshot to a follower (one chunk in flight per follower), 1…``maxSnapshotChunkBytes``.
     /// Default: 1 MiB (1048576).
@@ -65,6 +69,7 @@ public struct RaftSettings: Sendable, Equatable {
         dataDirectory: String? = nil,
         snapshotThreshold: Int = 8192,
         trailingLogs: Int = 10240,
+        logCacheBytes: Int = 16 << 20,
         snapshotChunkBytes: Int = 1 << 20,
         snapshotChunkTimeout: Duration = .seconds(10),
         snapshotIdleTimeout: Duration = .seconds(60),
@@ -82,11 +87,15 @@ public struct RaftSettings: Sendable, Equatable {
         self.dataDirectory = dataDirectory
         self.snapshotThreshold = snapshotThreshold
         self.trailingLogs = trailingLogs
+        self.logCacheBytes = logCacheBytes
         self.snapshotChunkBytes = snapshotChunkBytes
         self.snapshotChunkTimeout = snapshotChunkTimeout
         self.snapshotIdleTimeout = snapshotIdleTimeout
         self.resolvedDataDirectory = resolvedDataDirectory
     }
+
+    /// The largest `log_cache_size`: 64 GiB.
+    public static let maxLogCacheBytes = 64 << 30
 
     /// The largest `snapshot_chunk_size`: 16 MiB, well below the mesh's message limit (64 MiB).
     public static let maxSnapshotChunkBytes = 16 << 20

@@ -21,7 +21,7 @@ public struct RaftServiceSettings: Sendable {
     public var trailingLogs: Int = 10240
     /// Bytes of applied, durable log entries kept in memory (storage permitting: ``FileRaftStorage``): once
     /// the entries in memory take twice this, the oldest such go, and a follower that lags behind the rest
-    /// gets them read back from the segment files. Default 16 MiB.
+    /// gets them read back from the segment files (`cluster.raft.log_cache_size`). Default 16 MiB.
     public var inMemoryLogBytes: Int = 16 << 20
     /// Called on the leader with each command it is about to append, to write its clock into the bytes
     /// (the state machine then applies time the same way on every replica). Nil: commands go in as given.

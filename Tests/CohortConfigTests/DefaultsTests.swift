@@ -59,6 +59,7 @@ let defaultCases: [DefaultCase] = [
     },
     DefaultCase("cluster.raft.snapshot_threshold") { $0.cluster.raft.snapshotThreshold == 8192 },
     DefaultCase("cluster.raft.trailing_logs") { $0.cluster.raft.trailingLogs == 10240 },
+    DefaultCase("cluster.raft.log_cache_size") { $0.cluster.raft.logCacheBytes == 16 << 20 },
     DefaultCase("cluster.raft.snapshot_chunk_size") { $0.cluster.raft.snapshotChunkBytes == 1 << 20 },
     DefaultCase("cluster.raft.snapshot_chunk_timeout") { $0.cluster.raft.snapshotChunkTimeout == .seconds(10) },
     DefaultCase("cluster.raft.snapshot_idle_timeout") { $0.cluster.raft.snapshotIdleTimeout == .seconds(60) },

@@ -42,6 +42,7 @@ import Testing
             data_dir: /srv/cohort
             snapshot_threshold: 100
             trailing_logs: 0
+            log_cache_size: 0
             snapshot_chunk_size: 65536
             snapshot_chunk_timeout: 30s
             snapshot_idle_timeout: 5m

@@ -49,6 +49,14 @@ import Testing
                 == "COHORT_CLUSTER_RAFT_SNAPSHOT_CHUNK_SIZE=0: 0 is out of range; \(Self.chunkSizeHint)")
     }
 
+    @Test func theLogCacheSizeIsANumberOfBytesFromZero() throws {
+        #expect(try loader().load(yaml: "cluster:\n  raft:\n    log_cache_size: 0\n").cluster.raft.logCacheBytes == 0)
+        #expect(try loader(environment: ["COHORT_CLUSTER_RAFT_LOG_CACHE_SIZE": "1048576"]).defaults().cluster.raft.logCacheBytes == 1 << 20)
+        let hint = "use a number of bytes, 0–68719476736 (64 GiB; e.g. 1048576 for 1 MiB)"
+        #expect(loadError("cluster:\n  raft:\n    log_cache_size: -1\n") == "cluster.raft.log_cache_size: -1 is out of range; \(hint) (line 3)")
+        #expect(loadError("cluster:\n  raft:\n    log_cache_size: 16MiB\n") == "cluster.raft.log_cache_size: \"16MiB\" is not a number of bytes; \(hint) (line 3)")
+    }
+
     @Test func timeoutsMustBeDurationsAboveZero() {
         #expect(
             loadError("cluster:\n  raft:\n    snapshot_chunk_timeout: 0\n")

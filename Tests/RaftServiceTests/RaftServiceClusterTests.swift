@@ -171,7 +171,7 @@ import Testing
 
     @Test func trailingLogsLetARestartedFollowerCatchUpByEntries() async throws {
         try await withRaftCluster(configure: { $0.snapshotThreshold = 5; $0.trailingLogs = 50 }) { cluster in
-            let (leader, restarted, _) = try await Self.restartAFollowerThatMissedSnapshots(cluster)
+            let (leader, restarted, _) = try await Self.restartAFollowerThatMissedSnapshots(cluster, throughASnapshot: false)
             // The leader still held the entries its snapshots cover: no snapshot crossed the wire.
             #expect((restarted.metric("raft_snapshots_installed_total") ?? 0) == 0)
             #expect((leader.metric("raft_snapshots_taken_total") ?? 0) >= 2)
@@ -233,7 +233,7 @@ import Testing
 
     @Test func aRestartedFollowerCatchesUpThroughASnapshot() async throws {
         try await withRaftCluster(configure: { $0.snapshotThreshold = 5; $0.trailingLogs = 0 }) { cluster in
-            let (_, caughtUpNode, caughtUp) = try await Self.restartAFollowerThatMissedSnapshots(cluster)
+            let (_, caughtUpNode, caughtUp) = try await Self.restartAFollowerThatMissedSnapshots(cluster, throughASnapshot: true)
             var expected = caughtUp
             #expect((caughtUpNode.metric("raft_snapshots_installed_total") ?? 0) >= 1)
             #expect(try caughtUpNode.storage.latestSnapshot() != nil)
@@ -253,8 +253,11 @@ import Testing
 
     /// Three nodes; a follower applies one write and crashes; 20 writes commit without it while the leader
     /// takes at least two snapshots; the follower restarts and catches up (by entries or by a snapshot,
-    /// as the cluster's `trailingLogs` allows). Returns the leader, the restarted node and every command.
-    static func restartAFollowerThatMissedSnapshots(_ cluster: RaftTestCluster) async throws -> (RaftTestNode, RaftTestNode, [[UInt8]]) {
+    /// as the cluster's `trailingLogs` allows: say which with `throughASnapshot`, so the wait covers the
+    /// install too). Returns the leader, the restarted node and every command.
+    static func restartAFollowerThatMissedSnapshots(
+        _ cluster: RaftTestCluster, throughASnapshot: Bool
+    ) async throws -> (RaftTestNode, RaftTestNode, [[UInt8]]) {
         let nodes = try await cluster.start(["a", "b", "c"])
         let leader = try await cluster.waitForLeader()
         let lagging = try #require(nodes.first { $0.id != leader.id })
@@ -268,7 +271,9 @@ import Testing
         }
         try await waitFor("the leader to take snapshots") { (leader.metric("raft_snapshots_taken_total") ?? 0) >= 2 }
         let restarted = try await cluster.restart(lagging)
-        try await waitFor("the restarted node to catch up") { restarted.machine.all == expected }
+        try await waitFor("the restarted node to catch up") {
+            throughASnapshot ? restarted.caughtUpThroughASnapshot(expected) : restarted.machine.all == expected
+        }
         return (leader, restarted, expected)
     }
 }

@@ -71,8 +71,10 @@ import Testing
             #expect(held.size > 2 * 512, "several chunks")
 
             let restarted = try await cluster.restart(follower)
-            try await waitFor("the restarted follower to catch up") { restarted.machine.all == expected }
-            #expect(restarted.metric("raft_snapshots_installed_total") ?? 0 >= 1, "through a snapshot")
+            // Through a snapshot: restored off the event loop, then installed on the actor (wait for both).
+            try await waitFor("the restarted follower to catch up through a snapshot") {
+                restarted.machine.all == expected && restarted.metric("raft_snapshots_installed_total") ?? 0 >= 1
+            }
             #expect(leader.metric("raft_snapshot_sent_bytes_total") ?? 0 >= Double(held.size))
             // The follower saved what it installed and holds it the same way.
             try await waitFor("the follower to hold its snapshot without its data") { await restarted.raft.currentSnapshot?.data == nil }

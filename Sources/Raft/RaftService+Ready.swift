@@ -31,17 +31,14 @@ extension RaftService {
         driveSoon()
     }
 
-    /// Starts carrying out the core's Readies in a task of its own unless that is running or about to:
-    /// the caller (the input loop, the tick loop) goes straight back to stepping input into the core, so a
-    /// Ready that waits for an fsync or a snapshot's restore does not hold up the heartbeats,
-    /// acknowledgements and ticks behind it (the running `drive()` picks them up next round).
+    /// Has `driveLoop()` carry out the core's Readies unless it is doing so or about to: the caller (the
+    /// input loop, the tick loop) goes straight back to stepping input into the core, so a Ready that waits
+    /// for an fsync or a snapshot's restore does not hold up the heartbeats, acknowledgements and ticks
+    /// behind it (the running `drive()` picks them up next round).
     func driveSoon() {
         guard phase == .running, !driving, !driveScheduled else { return }
         driveScheduled = true
-        Task {
-            self.driveScheduled = false
-            await self.drive()
-        }
+        driveRequestSink.yield()
     }
 
     /// A core message from `peer`, or nil (counted) when it does not decode or is not addressed from that

@@ -35,6 +35,9 @@ public actor RaftService: Service {
     nonisolated let codec = MessageCodec()
     nonisolated let inputs: AsyncStream<RaftInput>
     nonisolated let inputSink: AsyncStream<RaftInput>.Continuation
+    /// Wakes `driveLoop()` (see `driveSoon()`): one pending request at most.
+    nonisolated let driveRequests: AsyncStream<Void>
+    nonisolated let driveRequestSink: AsyncStream<Void>.Continuation
 
     enum Phase { case idle, loading, running, stopped }
 
@@ -135,6 +138,7 @@ public actor RaftService: Service {
         snapshotAssembly = SnapshotAssembly(idleTimeout: settings.snapshotTransferIdleTimeout)
         readContexts = ReadContextSequence(incarnation: settings.incarnation != 0 ? settings.incarnation : UInt64.random(in: 1...(1 << 43)))
         (inputs, inputSink) = AsyncStream.makeStream(of: RaftInput.self, bufferingPolicy: .bufferingOldest(settings.inboxCapacity))
+        (driveRequests, driveRequestSink) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         metrics?.setState(.none)
         let sink = inputSink
         mesh.setMessageHandler(for: .raft) { inbound in
@@ -208,6 +212,7 @@ public actor RaftService: Service {
             await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await self.tickLoop() }
                 group.addTask { await self.inputLoop() }
+                group.addTask { await self.driveLoop() }
                 group.addTask { await self.watchConnections() }
                 group.addTask {
                     // Graceful shutdown hands leadership over first; cancellation (a crash) does not.
@@ -230,6 +235,15 @@ public actor RaftService: Service {
             try await executor.eventLoop.sleep(for: settings.tickInterval)
             if let failure { throw failure }
             await tick()
+        }
+    }
+
+    /// Carries out the core's Readies whenever `driveSoon()` asks, on the actor's event loop (a task of
+    /// the service's own: waking it costs no thread hop).
+    private func driveLoop() async {
+        for await _ in driveRequests {
+            driveScheduled = false
+            await drive()
         }
     }
 
@@ -268,6 +282,7 @@ public actor RaftService: Service {
     private func stop() {
         phase = .stopped
         inputSink.finish()
+        driveRequestSink.finish()
         failAllWaiters(.stopped)
         cancelOutgoingSnapshots()
         metrics?.setState(.none)

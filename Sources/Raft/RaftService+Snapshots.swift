@@ -268,7 +268,9 @@ extension RaftService {
             }
             return reply.encode()
         case .complete(let message, let data):
-            deliverSnapshot(message, data: data, from: inbound.from)
+            // Data whole and checked, but a message that is no snapshot from that peer (counted where it is
+            // refused) installs nothing: the leader hears an error, not "complete".
+            guard deliverSnapshot(message, data: data, from: inbound.from) else { throw .malformedRequest }
             kick()
             return SnapshotChunkReply.complete.encode()
         }
@@ -276,13 +278,14 @@ extension RaftService {
 
     /// A whole snapshot (message and data) from `peer`: the data is kept for the install and the core is
     /// stepped with the message. Both formats end here. A message that does not decode, is misaddressed
-    /// or is not a snapshot is counted and dropped.
-    func deliverSnapshot(_ bytes: [UInt8], data: [UInt8], from peer: NodeID) {
-        guard let message = decode(bytes, from: peer) else { return }
+    /// or is not a snapshot is counted and dropped (false).
+    @discardableResult
+    func deliverSnapshot(_ bytes: [UInt8], data: [UInt8], from peer: NodeID) -> Bool {
+        guard let message = decode(bytes, from: peer) else { return false }
         guard case .snapshot(let metadata) = message.kind else {
             metrics?.countDropped(.malformed)
             logger.debug("raft snapshot dropped: its message is not a snapshot", metadata: ["peer": "\(peer)", "message": "\(message)"])
-            return
+            return false
         }
         receivedSnapshots[metadata.index] = data
         node.step(message)
@@ -291,6 +294,7 @@ extension RaftService {
         // carries its own copy): anything it refused would never be asked for.
         let pending = node.log.unstableSnapshot?.index
         receivedSnapshots = receivedSnapshots.filter { $0.key == pending }
+        return true
     }
 
     /// Drops incoming transfers idle for ``RaftServiceSettings/snapshotTransferIdleTimeout``.

@@ -4,7 +4,7 @@ import Logging
 import Mesh
 import RaftCore
 import RaftPersistence
-import Raft
+@testable import Raft
 import Synchronization
 import Testing
 
@@ -105,6 +105,39 @@ import Testing
                 #expect(leader.answers.isEmpty, "the follower answered none of them")
                 // It still takes a good one.
                 #expect(leader.send(whole, to: follower.id) == .queued)
+                try await waitFor("the follower to restore and install the snapshot") {
+                    follower.machine.all == Self.commands && follower.metric("raft_snapshots_installed_total") == 1
+                }
+            }
+        }
+    }
+}
+
+extension WholeSnapshotFallbackTests {
+    /// The chunked format's last chunk carries the core's message; data that checks out with a message
+    /// that is no snapshot installs nothing, and the leader hears an error rather than "complete".
+    @Test func aChunkedSnapshotWhoseMessageIsNoSnapshotIsRefused() async throws {
+        try await withRaftCluster { cluster in
+            let follower = try await cluster.join("b")
+            try await EarlierReleaseLeader.with("a", logs: cluster.logs, follower: follower) { leader in
+                let (message, data) = Self.snapshot(leader: leader.id, follower: follower.id)
+                let heartbeat = Message(from: leader.id, to: follower.id, term: Self.leaderTerm, kind: .heartbeat(commit: 0, readSequence: 0))
+                let identity = SnapshotIdentity(index: Self.snapshotIndex, term: Self.leaderTerm)
+                func chunk(_ message: [UInt8]) -> [UInt8] {
+                    SnapshotChunk(
+                        snapshot: identity, total: UInt64(data.count), checksum: CRC32C.checksum(data), offset: 0,
+                        message: message, bytes: data
+                    ).encode()
+                }
+                await #expect(throws: MeshError.self) {
+                    try await leader.mesh.request(chunk(MessageCodec().encode(heartbeat)), to: follower.id, endpoint: .raftSnapshot, class: .bulk, timeout: .seconds(10))
+                }
+                #expect(follower.metric("raft_dropped_messages_total", ["reason": "malformed"]) == 1)
+                #expect(follower.metric("raft_snapshots_installed_total") == 0)
+                #expect(follower.machine.all.isEmpty)
+                // The same data with the snapshot's own message completes and installs.
+                let reply = try await leader.mesh.request(chunk(message), to: follower.id, endpoint: .raftSnapshot, class: .bulk, timeout: .seconds(10))
+                #expect(SnapshotChunkReply.decode(reply) == .complete)
                 try await waitFor("the follower to restore and install the snapshot") {
                     follower.machine.all == Self.commands && follower.metric("raft_snapshots_installed_total") == 1
                 }

@@ -61,7 +61,9 @@ import Testing
             await cluster.crash(follower)
             let written = try await leader.raft.propose(command("x", 1), timeout: .seconds(10)).index
             let back = try await cluster.restart(follower)
-            #expect(!back.machine.all.contains(command("x", 1)), "its replica does not have the write yet")
+            // Its replica usually lacks the write here; not always: the mesh may hand the new process the
+            // appends it queued for the crashed one at once (seen once in about 17 runs), and then the read
+            // below has nothing to wait for. Either way it must return only with the write applied.
             var readIndex: LogIndex?
             try await waitFor("a read on the restarted follower") {
                 do {

@@ -265,7 +265,10 @@ public struct RaftLog: Sendable {
             bytes -= entries[count].byteCount
             count += 1
         }
-        guard count > 0 else { return }
+        // Entries not yet applied or durable may keep the log above its budget (a slow apply): then only a
+        // batch of at least half the budget goes at a time, not each newly applied entry (every removal
+        // shifts the array).
+        guard count > 0, bytes <= memoryBudget || memoryBytes - bytes >= memoryBudget / 2 else { return }
         evictedTerms.append(contentsOf: entries.prefix(count).map(\.term))
         entries.removeFirst(count)
         memoryBytes = bytes

@@ -19,12 +19,14 @@ public final class FileRaftStorage: RaftStorage {
     public let directory: String
     private let state: Mutex<RaftDirectory>
     private let fileSystem: any RaftFileSystem
+    private let segmentReader: SegmentReader
 
     /// Storage in `directory` (created when missing) through `fileSystem`. A segment is sealed once it
     /// holds `segmentBytes` (default 8 MiB); one entry larger than that gets a segment of its own.
     public init(directory: String, fileSystem: any RaftFileSystem = PosixFileSystem(), segmentBytes: Int = FileRaftStorage.defaultSegmentBytes) {
         self.directory = directory
         self.fileSystem = fileSystem
+        self.segmentReader = SegmentReader(path: directory, fileSystem: fileSystem)
         self.state = Mutex(RaftDirectory(path: directory, fileSystem: fileSystem, segmentBytes: max(segmentBytes, 1)))
     }
 
@@ -107,7 +109,7 @@ public final class FileRaftStorage: RaftStorage {
 
     /// Reads entries straight from the segment files, without this storage's lock (a `persist` or a
     /// snapshot save may hold it for a while): see ``SegmentReader``.
-    public var entryReader: (any LogEntryReader)? { SegmentReader(path: directory, fileSystem: fileSystem) }
+    public var entryReader: (any LogEntryReader)? { segmentReader }
 
     public func latestSnapshot() throws(RaftStorageError) -> StoredSnapshot? {
         try withDirectory { (directory: inout RaftDirectory) throws(RaftStorageError) -> StoredSnapshot? in

@@ -2,6 +2,7 @@ import CohortCore
 import CohortTestKit
 @testable import RaftCore
 @testable import RaftPersistence
+import Synchronization
 import Testing
 
 extension StorageTests {
@@ -45,6 +46,20 @@ extension StorageTests {
             #expect(reader.entries(from: 71, through: 80, maxCount: 10, maxBytes: 1 << 20) == nil)
         }
 
+        @Test("reading on through a segment, a few entries at a time, reads its file once")
+        func readsEachSegmentOnce() throws {
+            let counting = CountingFileSystem(disk)
+            _ = try filled()
+            let reader = SegmentReader(path: directory, fileSystem: counting)
+            var next: LogIndex = 1
+            while next <= 70, let batch = reader.entries(from: next, through: 70, maxCount: 3, maxBytes: 1 << 20) {
+                next += LogIndex(batch.count)
+            }
+            #expect(next == 71)
+            let segments = disk.names(in: directory).filter { $0.hasSuffix(".seg") }.count
+            #expect(counting.reads.withLock { $0 } == segments, "one read per segment, not one per batch of 3")
+        }
+
         @Test("a snapshot that keeps trailing entries leaves their segments readable; a restart starts at the snapshot")
         func trailingSegmentsStay() throws {
             let storage = try filled()
@@ -61,4 +76,26 @@ extension StorageTests {
             #expect(reopened.entryReader?.entries(from: 51, through: 51, maxCount: 1, maxBytes: 1 << 20) == nil)
         }
     }
+}
+
+/// A file system that counts whole-file reads and passes everything to another.
+final class CountingFileSystem: RaftFileSystem {
+    let base: any RaftFileSystem
+    let reads = Mutex(0)
+
+    init(_ base: any RaftFileSystem) { self.base = base }
+
+    func createDirectory(_ path: String) throws(RaftStorageError) { try base.createDirectory(path) }
+    func list(_ directory: String) throws(RaftStorageError) -> [String] { try base.list(directory) }
+    func read(_ path: String) throws(RaftStorageError) -> [UInt8] {
+        reads.withLock { $0 += 1 }
+        return try base.read(path)
+    }
+    func write(_ bytes: [UInt8], to path: String) throws(RaftStorageError) { try base.write(bytes, to: path) }
+    func append(_ bytes: [UInt8], to path: String) throws(RaftStorageError) { try base.append(bytes, to: path) }
+    func truncate(_ path: String, to length: Int) throws(RaftStorageError) { try base.truncate(path, to: length) }
+    func sync(_ path: String) throws(RaftStorageError) { try base.sync(path) }
+    func syncDirectory(_ directory: String) throws(RaftStorageError) { try base.syncDirectory(directory) }
+    func rename(_ source: String, to destination: String) throws(RaftStorageError) { try base.rename(source, to: destination) }
+    func remove(_ path: String) throws(RaftStorageError) { try base.remove(path) }
 }

@@ -52,12 +52,18 @@ func rawSession(
         channel.close(promise: nil)
     }
     defer { timer.cancel() }
-    return try await connection.executeThenClose { inbound, outbound in
-        var frames = inbound.makeAsyncIterator()
-        try await script(&frames, outbound)
-        do {
-            while try await frames.next() != nil {}
-        } catch {}
+    do {
+        return try await connection.executeThenClose { inbound, outbound in
+            var frames = inbound.makeAsyncIterator()
+            try await script(&frames, outbound)
+            do {
+                while try await frames.next() != nil {}
+            } catch {}
+            return !safety.isSet
+        }
+    } catch let error as IOError where error.errnoCode == ECONNRESET {
+        // The node closed the connection with bytes of ours unread, and the reset surfaced outside the read
+        // loop (seen once in the parallel suite): closed all the same.
         return !safety.isSet
     }
 }

@@ -310,20 +310,11 @@ public actor RaftService: Service {
         let updates = statusUpdates()
         await drive()
         let timeout = settings.shutdownTransferTimeout
-        let handedOver = await withTaskGroup(of: Bool.self) { group in
-            // True when this node stops leading; false when the service stops (the stream finishes) or
-            // the timeout passes first.
-            group.addTask {
-                for await status in updates where status.state != .leader { return true }
-                return false
-            }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return false
-            }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
+        // True when this node stops leading; false when the service stops (the stream finishes) or the
+        // timeout passes first.
+        let handedOver = await trueWithin(timeout) {
+            for await status in updates where status.state != .leader { return true }
+            return false
         }
         if handedOver {
             logger.info("raft leadership handed over", metadata: ["raft.term": "\(node.term)", "raft.leader": "\(node.leader.map(\.rawValue) ?? "")"])

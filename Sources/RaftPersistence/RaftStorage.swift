@@ -61,12 +61,9 @@ extension RaftStorage {
 
     public func snapshotSummary(_ metadata: SnapshotMetadata) throws(RaftStorageError) -> (size: Int, checksum: UInt32)? { nil }
 
+    /// A storage that does not read snapshots in parts is never asked (the shell keeps the data).
     public func snapshotData(_ metadata: SnapshotMetadata, offset: Int, count: Int) throws(RaftStorageError) -> [UInt8] {
-        guard let snapshot = try latestSnapshot(), snapshot.metadata == metadata else {
-            throw .corrupt(path: "snapshot \(metadata.index)", reason: "no longer stored")
-        }
-        guard offset >= 0, count >= 0, offset < snapshot.data.count else { return [] }
-        return Array(snapshot.data[offset..<min(snapshot.data.count, offset + count)])
+        throw .corrupt(path: "snapshot \(metadata.index)", reason: "this storage does not read snapshots in parts")
     }
 }
 

@@ -16,7 +16,7 @@ extension RaftServiceClusterTests {
 
     /// Crashes a follower of a fresh three-node cluster, writes 24 big commands (the leader compacts its
     /// log past them), and returns the leader, the crashed follower and the commands.
-    private func lagBehindASnapshot(_ cluster: RaftTestCluster) async throws -> (RaftTestNode, RaftTestNode, [[UInt8]]) {
+    static func lagBehindASnapshot(_ cluster: RaftTestCluster) async throws -> (RaftTestNode, RaftTestNode, [[UInt8]]) {
         let nodes = try await cluster.start(["a", "b", "c"])
         let leader = try await cluster.waitForLeader()
         let lagging = try #require(nodes.first { $0.id != leader.id })
@@ -39,7 +39,7 @@ extension RaftServiceClusterTests {
             $0.trailingLogs = 0
             $0.snapshotChunkBytes = Self.chunkBytes
         }) { cluster in
-            let (leader, lagging, expected) = try await lagBehindASnapshot(cluster)
+            let (leader, lagging, expected) = try await Self.lagBehindASnapshot(cluster)
             let restarted = try await cluster.restart(lagging)
             try await waitFor("the restarted node to catch up through a snapshot") { restarted.caughtUpThroughASnapshot(expected) }
             let installed = try #require(try restarted.storage.latestSnapshot())
@@ -63,7 +63,7 @@ extension RaftServiceClusterTests {
     /// Ready stops hearing the leader: either fails this test.
     @Test func aFollowerAnswersWhileASnapshotIsSlowToRestore() async throws {
         try await withRaftCluster(configure: { $0.snapshotThreshold = 5; $0.trailingLogs = 0 }) { cluster in
-            let (leader, lagging, expected) = try await lagBehindASnapshot(cluster)
+            let (leader, lagging, expected) = try await Self.lagBehindASnapshot(cluster)
             let machine = ListStateMachine()
             let gate = DispatchSemaphore(value: 0)
             machine.restoreGate.withLock { $0 = gate }
@@ -103,7 +103,7 @@ extension RaftServiceClusterTests {
             $0.snapshotChunkBytes = Self.chunkBytes
             $0.snapshotChunkReceivedForTesting = { from, chunk in await cut.chunkArrived(from: from, chunk) }
         }) { cluster in
-            let (leader, lagging, expected) = try await lagBehindASnapshot(cluster)
+            let (leader, lagging, expected) = try await Self.lagBehindASnapshot(cluster)
             cut.arm(leader: leader, follower: lagging.id)
             let restarted = try await cluster.restart(lagging)
             try await waitFor("the restarted node to catch up through a snapshot") { restarted.caughtUpThroughASnapshot(expected) }

@@ -47,28 +47,17 @@ import Testing
 
     @Test func aSavedSnapshotIsNotKeptInMemoryAndGoesToAFollowerReadFromItsFileChunkByChunk() async throws {
         try await RaftServiceDurableTests.withDurableCluster(configure: { settings in
-            settings.snapshotThreshold = 50
+            settings.snapshotThreshold = 5
             settings.trailingLogs = 0
-            settings.snapshotChunkBytes = 512
-            // Appends the leader sent the crashed follower may still reach its next process (the mesh
-            // delivers what it queued): with 10 entries an append, those cannot cover the 300 writes.
-            settings.raft.maxEntriesPerAppend = 10
+            settings.snapshotChunkBytes = 4096
         }) { cluster in
-            let nodes = try await cluster.start(["a", "b", "c"])
-            let leader = try await cluster.waitForLeader()
-            let follower = try #require(nodes.first { $0.id != leader.id })
-            await cluster.crash(follower)
-            var expected: [[UInt8]] = []
-            for index in 0..<300 {
-                _ = try await proposeSafely(command("state", index), on: leader)
-                expected.append(command("state", index))
-            }
+            let (leader, follower, expected) = try await RaftServiceClusterTests.lagBehindASnapshot(cluster)
             try await waitFor("the leader to have saved a snapshot") {
                 guard let held = await leader.raft.currentSnapshot else { return false }
-                return held.data == nil && held.metadata.index >= 50
+                return held.data == nil && held.metadata.index >= 5
             }
             let held = try #require(await leader.raft.currentSnapshot)
-            #expect(held.size > 2 * 512, "several chunks")
+            #expect(held.size > 20 * 4096, "dozens of chunks")
 
             let restarted = try await cluster.restart(follower)
             // Through a snapshot: restored off the event loop, then installed on the actor (wait for both).

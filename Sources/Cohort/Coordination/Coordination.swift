@@ -130,16 +130,7 @@ public final class Coordination: Sendable {
         guard kept.isEmpty, timeout > .zero else { return kept }
         // The watch's backlog covers what applied since the look above: nothing falls between the two.
         let stream = try feed.watch(store: storeName, prefix: prefix, after: after)
-        let arrived = await withTaskGroup(of: Bool.self) { group in
-            group.addTask { ((try? await stream.first { _ in true }) ?? nil) != nil }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return false
-            }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
-        }
+        let arrived = await trueWithin(timeout) { ((try? await stream.first { _ in true }) ?? nil) != nil }
         guard arrived else { return [] }
         return try feed.changes(store: storeName, prefix: prefix, after: after, limit: limit)
     }

@@ -268,31 +268,16 @@ func proposeSafely(_ command: [UInt8], on node: RaftTestNode, within: Duration =
     }
 }
 
-/// What `operation` returns, or nil when it takes longer than `limit`. The operation is left running then:
-/// a call into an actor whose thread is blocked cannot be cancelled, and the test must not hang on it.
+/// What `operation` returns, or nil when it has not returned within `limit` (waited for with `waitUntil`).
+/// The operation is left running then: a call into an actor whose thread is blocked cannot be cancelled,
+/// and the test must not hang on it.
 func answer<T: Sendable>(within limit: Duration, _ operation: @escaping @Sendable () async -> T) async -> T? {
-    let first = FirstAnswer<T>()
-    return await withCheckedContinuation { continuation in
-        first.deliver(to: continuation)
-        Task { first.give(await operation()) }
-        Task {
-            try? await Task.sleep(for: limit)
-            first.give(nil)
-        }
+    let result = Mutex<T?>(nil)
+    Task { let value = await operation(); result.withLock { $0 = value } }
+    guard (try? await waitUntil(within: limit, "an answer", pollEvery: .milliseconds(5), { result.withLock { $0 != nil } })) != nil else {
+        return nil
     }
-}
-
-/// Resumes a continuation with the first answer given; later ones are ignored.
-private final class FirstAnswer<T: Sendable>: Sendable {
-    private let waiter = Mutex<CheckedContinuation<T?, Never>?>(nil)
-
-    func deliver(to continuation: CheckedContinuation<T?, Never>) {
-        waiter.withLock { $0 = continuation }
-    }
-
-    func give(_ value: T?) {
-        waiter.withLock { $0.take() }?.resume(returning: value)
-    }
+    return result.withLock { $0 }
 }
 
 /// `"name-i"` as bytes.

@@ -103,6 +103,9 @@ let package = Package(
         // The coordination state machine (pure): named stores, locks with fencing, consistent names, leases,
         // on a persistent sorted map; its versioned command and snapshot codecs. No I/O, no clock of its own.
         .target(name: "CoordinationCore", dependencies: ["CohortCore"], swiftSettings: strict),
+        // Process groups (pure): one node's state of a pg scope, its protocol with the other nodes (updates,
+        // sync handshake, anti-entropy, breakers) and the frame codec. No I/O, no clock of its own.
+        .target(name: "GroupsCore", dependencies: ["CohortCore"], swiftSettings: strict),
         // Raft membership decisions (pure): the bootstrap decision, the voter-reconciler planner, its
         // debouncer and the churn tracker.
         .target(name: "RaftMembership", dependencies: ["CohortCore", "RaftCore"], swiftSettings: strict),
@@ -139,7 +142,8 @@ let package = Package(
             name: "Cohort",
             dependencies: [
                 "CohortCore", "CohortConfig", "Observability", "Systemd", "Gossip", "Mesh", "Processes",
-                "RaftCore", "RaftPersistence", "Raft", "RaftMembership", "CoordinationCore", "NIOSupport", nio, logging, metrics, lifecycle,
+                "RaftCore", "RaftPersistence", "Raft", "RaftMembership", "CoordinationCore", "GroupsCore", "NIOSupport", nio, logging, metrics, lifecycle,
+                .product(name: "DequeModule", package: "swift-collections"),
             ],
             swiftSettings: strict
         ),
@@ -173,6 +177,7 @@ let package = Package(
 
         .testTarget(name: "CohortCoreTests", dependencies: ["CohortCore"], swiftSettings: strict),
         .testTarget(name: "CoordinationCoreTests", dependencies: ["CoordinationCore", "CohortTestKit"], swiftSettings: strict),
+        .testTarget(name: "GroupsCoreTests", dependencies: ["GroupsCore", "CohortTestKit"], swiftSettings: strict),
         .testTarget(
             name: "MeshTests",
             dependencies: ["Mesh", "MeshCore", "CohortTestKit", "Observability", nio, nioPosix, logging, lifecycle],

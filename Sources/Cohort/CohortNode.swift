@@ -4,6 +4,7 @@ import CoordinationCore
 import RaftCore
 import Foundation
 import Gossip
+import GroupsCore
 import Logging
 import Mesh
 import Observability
@@ -51,6 +52,10 @@ public final class CohortNode: Sendable {
     /// Named stores, locks and consistent names: the replicated coordination state (or, with the cluster
     /// disabled, the local one). See ``store(_:)``, ``locks`` and ``names``.
     public let coordination: Coordination
+
+    /// The process-group scopes of `pg.scopes`; see ``groups(_:)``.
+    let processGroups: ProcessGroups
+    private let groupsService: GroupsService?
 
     private let heartbeat: RuntimeHeartbeat
     private let meshMembership: MeshMembership?
@@ -133,6 +138,13 @@ public final class CohortNode: Sendable {
             if server { processes.addResolver(ConsistentNameResolver(store: store)) }
             coordinationService = CoordinationService(coordination: coordination, raft: raft, gossip: gossip, logger: logger)
             localSweep = nil
+            let groups = ProcessGroups(
+                settings: settings.pg, node: id, incarnation: incarnation, mesh: mesh, processes: processes, health: health,
+                registry: metrics.registry, logger: logger
+            )
+            processGroups = groups
+            mesh.setMessageHandler(for: .groups) { inbound in groups.receive(inbound) }
+            groupsService = GroupsService(groups: groups, gossip: gossip, selfID: id)
         } else {
             gossip = nil
             mesh = nil
@@ -148,6 +160,11 @@ public final class CohortNode: Sendable {
             )
             processes.addResolver(ConsistentNameResolver(store: store))
             localSweep = LocalSweepService(coordination: coordination)
+            processGroups = ProcessGroups(
+                settings: settings.pg, node: id, incarnation: incarnation, mesh: nil, processes: processes, health: health,
+                registry: metrics.registry, logger: logger
+            )
+            groupsService = nil
         }
         let coordination = coordination, processes = processes
         processes.onExit { pid, _ in
@@ -190,6 +207,15 @@ public final class CohortNode: Sendable {
     /// Distributed locks with fencing tokens.
     public var locks: Locks { Locks(coordination: coordination, nodeID: id) }
 
+    /// The process-group scope `name` (one of `pg.scopes`; `default` unless the configuration says
+    /// otherwise). Throws ``GroupError/unknownScope(_:)`` for any other name.
+    public func groups(_ name: String = "default") throws(GroupError) -> GroupScope {
+        try processGroups.scope(name)
+    }
+
+    /// The names of the configured process-group scopes, in `pg.scopes` order.
+    public var groupScopes: [String] { processGroups.ordered.map(\.name) }
+
     /// Process names in the local and consistent scopes.
     public var names: Names { Names(coordination: coordination, processes: processes, nodeID: id) }
 
@@ -211,6 +237,7 @@ public final class CohortNode: Sendable {
             // Raft stops before gossip and the mesh: a leader hands over leadership while it can still talk.
             services += [mesh, gossip, meshMembership, raft, raftHealth, raftMembership, coordinationService]
         }
+        if let groupsService { services.append(groupsService) }
         if let localSweep { services.append(localSweep) }
         // Last, so it is stopped first: processes exit (and their EXIT signals leave over the mesh) before
         // the node leaves gossip and closes the mesh.

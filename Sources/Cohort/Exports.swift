@@ -3,3 +3,4 @@
 @_exported import CohortCore
 @_exported import Observability
 @_exported import CoordinationCore
+@_exported import GroupsCore

@@ -75,8 +75,10 @@ extension CohortSettings {
             for scope in pg.scopes {
                 lines += [
                     "    - name: \(quote(scope.name))",
+                    "      sync_interval: \(duration(scope.syncInterval))",
                     "      anti_entropy_interval: \(scope.antiEntropyInterval.map(duration) ?? "0")",
                     "      max_retries: \(scope.maxRetries)",
+                    "      max_groups: \(scope.maxGroups)",
                     "      broadcast_liveness: \(scope.broadcastLiveness.map(duration) ?? "0")",
                 ]
             }

@@ -177,11 +177,7 @@ extension ConfigLoader {
                     + "the /v1 API is open to anyone who can connect")
         }
         // Accepted so configurations written for the full product load, but not acted on yet: say so
-        // until process groups and named stores land.
-        if settings.pg != ProcessGroupSettings() {
-            let names = settings.pg.scopes.map(\.name).joined(separator: ", ")
-            warnings.append("pg.scopes (\(names)) is accepted but not acted on yet: this version has no process groups")
-        }
+        // until eventual stores land.
         let eventual = settings.stores.filter { $0.kind == .crdt }.map(\.name)
         if !eventual.isEmpty {
             warnings.append("stores (\(eventual.joined(separator: ", "))) are kv.crdt: eventual stores are not built yet, so they refuse every call")

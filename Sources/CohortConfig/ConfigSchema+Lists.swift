@@ -1,12 +1,12 @@
 /// The two list keys whose items are maps: `pg.scopes` and `stores`.
 extension ConfigSchema {
-    static let scopeItemKeys = ["name", "anti_entropy_interval", "max_retries", "broadcast_liveness"]
+    static let scopeItemKeys = ["name", "sync_interval", "anti_entropy_interval", "max_retries", "max_groups", "broadcast_liveness"]
     static let storeItemKeys = ["name", "kind", "durable"]
 
     /// `pg.scopes`: a list of names or maps. A bare name from the environment keeps the settings the file
     /// gave that scope.
     @Sendable static func applyScopes(_ raw: RawValue, _ settings: inout CohortSettings) throws(ConfigError) {
-        let kind = "a list of scope names or {name, anti_entropy_interval, max_retries, broadcast_liveness} maps"
+        let kind = "a list of scope names or {name, sync_interval, anti_entropy_interval, max_retries, max_groups, broadcast_liveness} maps"
         guard let items = try raw.list(kind) else { return }
         var scopes: [ProcessGroupScopeSettings] = []
         for item in items {
@@ -39,6 +39,15 @@ extension ConfigSchema {
                 try checkScopeName(name, value)
                 scope.name = name
                 named = true
+            case "sync_interval":
+                if let interval = try value.durationOrDisabled() {
+                    guard let interval else {
+                        throw value.error("sync_interval must be a positive duration (it cannot be disabled)")
+                    }
+                    scope.syncInterval = interval
+                }
+            case "max_groups":
+                if let limit = try value.int(atLeast: 1, hint: "use 1 or more") { scope.maxGroups = limit }
             case "anti_entropy_interval":
                 if let interval = try value.durationOrDisabled() { scope.antiEntropyInterval = interval }
             case "max_retries":

@@ -158,7 +158,6 @@ import Testing
         let settings = try loader().load(yaml: "pg:\n  scopes: [default, jobs]\nstores:\n  - {name: users, kind: kv.raft}\n  - {name: cache, kind: kv.crdt}\n")
         #expect(
             settings.warnings == [
-                "pg.scopes (default, jobs) is accepted but not acted on yet: this version has no process groups",
                 "stores (cache) are kv.crdt: eventual stores are not built yet, so they refuse every call",
             ])
         let clustered = try loader().load(yaml: "cluster:\n  enabled: true\nstores:\n  - {name: scratch, kind: kv.local}\n")
@@ -254,6 +253,19 @@ import Testing
             loadError("pg:\n  scopes:\n    - name: jobs\n      anti_entropy_interval: -5s\n")
                 == "pg.scopes[0].anti_entropy_interval: -5s is negative; use 0 to disable or a positive duration "
                 + "(line 4)")
+        #expect(
+            loadError("pg:\n  scopes:\n    - name: jobs\n      sync_interval: 0\n")
+                == "pg.scopes[0].sync_interval: sync_interval must be a positive duration (it cannot be disabled) (line 4)")
+        #expect(loadError("pg:\n  scopes:\n    - name: jobs\n      max_groups: 0\n").hasPrefix("pg.scopes[0].max_groups: "))
+    }
+
+    @Test func scopeMapsSetEveryKey() throws {
+        let settings = try loader().load(
+            yaml: "pg:\n  scopes:\n    - name: jobs\n      sync_interval: 500ms\n      max_groups: 10\n      max_retries: 1\n")
+        #expect(
+            settings.pg.scopes == [
+                ProcessGroupScopeSettings(name: "jobs", syncInterval: .milliseconds(500), maxRetries: 1, maxGroups: 10)
+            ])
     }
 
     @Test func invalidYAMLNamesTheLine() {

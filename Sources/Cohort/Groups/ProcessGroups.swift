@@ -1,0 +1,167 @@
+import CohortConfig
+import CohortCore
+import Gossip
+import GroupsCore
+import Logging
+import Mesh
+import Observability
+import Processes
+import Prometheus
+import ServiceLifecycle
+
+/// The node's process-group scopes (`pg.scopes`), the mesh endpoint they share, and the hooks that feed
+/// them: process exits, and (through ``GroupsService``) gossip membership and time.
+final class ProcessGroups: Sendable {
+    let scopes: [String: GroupScope]
+    /// In `pg.scopes` order.
+    let ordered: [GroupScope]
+    private let unknown: GroupMetrics?
+    private let logger: Logger
+
+    init(
+        settings: ProcessGroupSettings, node: NodeID, incarnation: Incarnation, mesh: MeshService?, processes: ProcessRuntime,
+        health: HealthRegistry, registry: PrometheusCollectorRegistry, logger: Logger
+    ) {
+        let base = ContinuousClock.now
+        let transport = GroupTransport(
+            send: { frame, peer in
+                mesh?.send(frame, to: peer, endpoint: .groups, class: .relay) == .queued
+            },
+            deliver: { from, to, topic, payload in processes.send(from: from, to: to, topic: topic, payload: payload) },
+            isAlive: { pid in pid.node == node && pid.incarnation == incarnation && processes.isAlive(pid) },
+            now: { GroupScope.milliseconds(ContinuousClock.now - base) + 1 }
+        )
+        ordered = settings.scopes.map { scope in
+            GroupScope(
+                settings: scope, node: node, incarnation: incarnation, transport: transport,
+                metrics: GroupMetrics(scope: scope.name, registry: registry), clustered: mesh != nil
+            )
+        }
+        scopes = Dictionary(uniqueKeysWithValues: ordered.map { ($0.name, $0) })
+        // Frames for a scope this node does not run, or that cannot be read, are counted here.
+        unknown = mesh == nil ? nil : GroupMetrics(scope: "_unknown", registry: registry)
+        self.logger = logger
+        for scope in ordered where scope.settings.broadcastLiveness != nil {
+            health.register("pg.broadcast_recent.\(scope.name)", kind: .liveness) { [weak scope] in
+                guard let failure = scope?.livenessFailure() else { return .ok }
+                return .fail(failure)
+            }
+        }
+        let scopes = ordered
+        processes.onExit { pid, _ in
+            for scope in scopes { scope.processExited(pid) }
+        }
+    }
+
+    /// The scope `name`.
+    func scope(_ name: String) throws(GroupError) -> GroupScope {
+        guard let scope = scopes[name] else { throw .unknownScope(name) }
+        return scope
+    }
+
+    /// A frame from a peer's mesh endpoint `groups`: decoded and handed to its scope, or counted and
+    /// dropped (a bad frame affects nothing else).
+    func receive(_ inbound: MeshInbound) {
+        let decoded: (scope: String, message: GroupMessage)
+        do {
+            decoded = try GroupFrame.decode(inbound.payload)
+        } catch {
+            unknown?.malformed()
+            logger.debug("malformed pg frame dropped", metadata: ["peer": "\(inbound.from)", "error": "\(error)"])
+            return
+        }
+        guard let scope = scopes[decoded.scope] else {
+            unknown?.dropped["unknown_scope"]?.increment()
+            return
+        }
+        scope.receive(decoded.message, from: inbound.from, incarnation: inbound.incarnation)
+    }
+}
+
+/// Feeds the scopes gossip membership (a peer up or down) and time (ticks), and sends their batched
+/// changes when a local change rings the doorbell.
+final class GroupsService: Service, Sendable {
+    let groups: ProcessGroups
+    let gossip: GossipService
+    let selfID: NodeID
+    /// How often the scopes tick (retries, anti-entropy, beats).
+    static let tickInterval = Duration.seconds(1)
+
+    init(groups: ProcessGroups, gossip: GossipService, selfID: NodeID) {
+        self.groups = groups
+        self.gossip = gossip
+        self.selfID = selfID
+    }
+
+    func run() async throws {
+        let scopes = groups.ordered
+        guard !scopes.isEmpty else { return }
+        await withDiscardingTaskGroup { group in
+            for scope in scopes {
+                guard let requests = scope.flushRequests else { continue }
+                group.addTask {
+                    for await _ in requests {
+                        scope.doorbellAnswered()
+                        scope.flush()
+                    }
+                }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: Self.tickInterval)
+                    for scope in scopes { scope.tick(random: UInt64.random(in: 0...UInt64.max)) }
+                }
+            }
+            var known: [NodeID: Incarnation] = [:]
+            for await update in gossip.events.subscribe().cancelOnGracefulShutdown() {
+                for change in Self.changes(update, known: &known, selfID: selfID) {
+                    for scope in scopes {
+                        switch change {
+                        case .up(let node, let incarnation): scope.nodeUp(node, incarnation: incarnation)
+                        case .down(let node): scope.nodeDown(node)
+                        }
+                    }
+                }
+            }
+            group.cancelAll()
+        }
+    }
+
+    enum Change: Equatable {
+        case up(NodeID, Incarnation)
+        case down(NodeID)
+    }
+
+    /// The Cohort peers that came up (or restarted) and went down with `update`.
+    static func changes(_ update: MembershipUpdate, known: inout [NodeID: Incarnation], selfID: NodeID) -> [Change] {
+        func alive(_ member: Member) -> (NodeID, Incarnation)? {
+            guard member.name != selfID, !member.isGone, let meta = try? NodeMeta(decoding: member.meta) else { return nil }
+            return (member.name, Incarnation(meta.bootID))
+        }
+        var changes: [Change] = []
+        switch update {
+        case .snapshot(let members), .resync(let members):
+            let present = Dictionary(members.compactMap(alive), uniquingKeysWith: { $1 })
+            for node in known.keys.sorted() where present[node] == nil {
+                known[node] = nil
+                changes.append(.down(node))
+            }
+            for (node, incarnation) in present.sorted(by: { $0.key < $1.key }) where known[node] != incarnation {
+                known[node] = incarnation
+                changes.append(.up(node, incarnation))
+            }
+        case .joined(let member), .updated(let member):
+            if let (node, incarnation) = alive(member) {
+                if known[node] != incarnation {
+                    known[node] = incarnation
+                    changes.append(.up(node, incarnation))
+                }
+            } else if member.isGone, known.removeValue(forKey: member.name) != nil {
+                changes.append(.down(member.name))
+            }
+        case .left(let member, _):
+            if known.removeValue(forKey: member.name) != nil { changes.append(.down(member.name)) }
+        }
+        return changes
+    }
+}

@@ -5,9 +5,10 @@ import CohortCore
 /// ```
 /// u8 version (1) · u8 scope length · scope · u8 kind · body
 /// update     u64 firstSeq · u32 ops · ops × (u8 join=1|leave=2 · group · u32 n · n × u64 serial)
-/// sync       u64 seq · u32 groups · groups × (group · u32 n · n × (u64 serial · u32 count))
+/// sync       u64 seq · u32 groups · groups × (group · u32 n · n × (u64 serial · u32 count)) · view
+/// view       u8 hasView · [u64 incarnation · u64 seq · u64 hash]
 /// syncAck    u64 seq
-/// digest     u64 seq · u64 hash · u8 hasView · [u64 incarnation · u64 seq · u64 hash]
+/// digest     u64 seq · u64 hash · view
 /// broadcast  group · u8 hasFrom · [u8 node length · node · u64 incarnation · u64 serial] · u16 topic length · topic · payload (the rest)
 /// syncRequest, beat: no body
 /// ```
@@ -43,7 +44,7 @@ public enum GroupFrame {
                 writer.u32(UInt32(op.serials.count))
                 for serial in op.serials { writer.u64(serial) }
             }
-        case .sync(let seq, let groups):
+        case .sync(let seq, let groups, let have):
             writer.u8(Kind.sync.rawValue)
             writer.u64(seq)
             writer.u32(UInt32(groups.count))
@@ -55,6 +56,7 @@ public enum GroupFrame {
                     writer.u32(member.count)
                 }
             }
+            view(have, &writer)
         case .syncRequest:
             writer.u8(Kind.syncRequest.rawValue)
         case .syncAck(let seq):
@@ -64,12 +66,7 @@ public enum GroupFrame {
             writer.u8(Kind.digest.rawValue)
             writer.u64(seq)
             writer.u64(hash)
-            writer.flag(view != nil)
-            if let view {
-                writer.u64(view.incarnation.rawValue)
-                writer.u64(view.seq)
-                writer.u64(view.hash)
-            }
+            self.view(view, &writer)
         case .broadcast(let name, let from, let topic, let payload):
             return broadcast(scope: scope, group: name, from: from, topic: topic, payload: payload)
         case .beat:
@@ -100,6 +97,22 @@ public enum GroupFrame {
         writer.bytes(topicBytes)
         writer.bytes(payload)
         return writer.buffer
+    }
+
+    private static func view(_ view: ViewDigest?, _ writer: inout ByteWriter) {
+        writer.flag(view != nil)
+        guard let view else { return }
+        writer.u64(view.incarnation.rawValue)
+        writer.u64(view.seq)
+        writer.u64(view.hash)
+    }
+
+    private static func view(_ reader: inout ByteReader) throws -> ViewDigest? {
+        guard try reader.flag("has view") else { return nil }
+        return ViewDigest(
+            incarnation: Incarnation(try reader.u64("view incarnation")), seq: try reader.u64("view seq"),
+            hash: try reader.u64("view hash")
+        )
     }
 
     private static func group(_ name: String, _ writer: inout ByteWriter) {
@@ -170,7 +183,7 @@ public enum GroupFrame {
                 }
                 groups.append(SyncGroup(name: name, members: members))
             }
-            return .sync(seq: seq, groups: groups)
+            return .sync(seq: seq, groups: groups, have: try view(&reader))
         case .syncRequest:
             return .syncRequest
         case .syncAck:
@@ -178,12 +191,7 @@ public enum GroupFrame {
         case .digest:
             let seq = try reader.u64("seq")
             let hash = try reader.u64("hash")
-            guard try reader.flag("has view") else { return .digest(seq: seq, hash: hash, view: nil) }
-            let view = ViewDigest(
-                incarnation: Incarnation(try reader.u64("view incarnation")), seq: try reader.u64("view seq"),
-                hash: try reader.u64("view hash")
-            )
-            return .digest(seq: seq, hash: hash, view: view)
+            return .digest(seq: seq, hash: hash, view: try view(&reader))
         case .broadcast:
             let name = try group(&reader)
             var from: PID?

@@ -8,8 +8,9 @@ import CohortCore
 public enum GroupMessage: Sendable, Equatable {
     /// Local changes, numbered `firstSeq`, `firstSeq + 1`, … in order.
     case update(firstSeq: UInt64, ops: [GroupOp])
-    /// The sender's whole local membership as of `seq` (both sides send one when they meet).
-    case sync(seq: UInt64, groups: [SyncGroup])
+    /// The sender's whole local membership as of `seq` (both sides send one when they meet), and its copy
+    /// of the receiver's (nil: none), so that the receiver sends its own back if that copy is not one it had.
+    case sync(seq: UInt64, groups: [SyncGroup], have: ViewDigest?)
     /// "Send me your whole membership": the receiver's copy has a gap.
     case syncRequest
     /// "I now hold your membership through `seq`": closes a sync.

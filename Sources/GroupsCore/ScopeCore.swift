@@ -304,9 +304,12 @@ public struct ScopeCore: Sendable {
         switch message {
         case .update(let firstSeq, let ops):
             applyUpdate(firstSeq: firstSeq, ops: ops, from: peer, incarnation: incarnation, now: now)
-        case .sync(let theirSeq, let groups):
+        case .sync(let theirSeq, let groups, let have):
             applySync(seq: theirSeq, groups: groups, from: peer, incarnation: incarnation, now: now)
             output.sends.append((peer, .syncAck(seq: views[peer]?.seq ?? theirSeq)))
+            // The peer's copy of this node is not one it had (it forgot it: gossip saw this node go and
+            // come back there). Unless a sync is on its way already (resent until acknowledged), send one.
+            if !copyIsCurrent(have), case .acked = peers[peer]?.sync { sendSync(to: peer, now: now) }
         case .syncRequest:
             output.tally.syncRequested += 1
             sendSync(to: peer, now: now)
@@ -369,6 +372,11 @@ public struct ScopeCore: Sendable {
 
     private mutating func applySync(seq theirSeq: UInt64, groups: [SyncGroup], from peer: NodeID, incarnation: Incarnation, now: UInt64) {
         output.tally.syncReceived += 1
+        if let copy = views[peer], copy.seq > theirSeq {
+            // An older state than the copy holds (a reordered resend): applying it would undo changes.
+            output.tally.dropped[.stale, default: 0] += 1
+            return
+        }
         let old = views[peer]?.members ?? Members()
         var members = Members()
         for entry in groups {
@@ -416,9 +424,14 @@ public struct ScopeCore: Sendable {
         for (name, entries) in local.groups {
             groups.append(SyncGroup(name: name, members: entries.map { SyncMember(serial: $0.key.serial, count: UInt32(clamping: $0.value)) }))
         }
-        output.sends.append((peer, .sync(seq: seq, groups: groups)))
+        output.sends.append((peer, .sync(seq: seq, groups: groups, have: viewDigest(of: peer))))
         peers[peer]?.sync = .inFlight(seq: seq, sentAt: now, attempts: attempts)
         output.tally.syncSent += 1
+    }
+
+    /// This node's copy of `peer`'s memberships, summarised.
+    private func viewDigest(of peer: NodeID) -> ViewDigest? {
+        views[peer].map { ViewDigest(incarnation: $0.incarnation, seq: $0.seq, hash: $0.members.digest) }
     }
 
     /// A send to `peer` was dropped (its queue is full, or it is unknown to the mesh): the peer's copy
@@ -465,8 +478,7 @@ public struct ScopeCore: Sendable {
                 let candidates = peers.keys.filter { !breakerIsOpen(to: $0) }.sorted()
                 if !candidates.isEmpty {
                     let peer = candidates[Int(random % UInt64(candidates.count))]
-                    let view = views[peer].map { ViewDigest(incarnation: $0.incarnation, seq: $0.seq, hash: $0.members.digest) }
-                    output.sends.append((peer, .digest(seq: seq, hash: local.digest, view: view)))
+                    output.sends.append((peer, .digest(seq: seq, hash: local.digest, view: viewDigest(of: peer))))
                     output.tally.digestsSent += 1
                 }
                 nextAntiEntropyAt = now + interval

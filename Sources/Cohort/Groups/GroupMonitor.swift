@@ -105,6 +105,11 @@ final class MonitorChannel: Sendable {
         }
     }
 
+    /// The next buffered event without waiting (nil when none is buffered).
+    func poll() -> GroupMonitorEvent? {
+        state.withLock { $0.buffer.popFirst() }
+    }
+
     /// Ends the channel; returns whether it was still open.
     @discardableResult
     func finish() -> Bool {

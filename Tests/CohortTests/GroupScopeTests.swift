@@ -1,0 +1,174 @@
+@testable import Cohort
+import CohortCore
+import CohortTestKit
+import Logging
+import Processes
+import Prometheus
+import Synchronization
+import Testing
+
+/// The process-group shell: the Swift API on a node with the cluster disabled (groups work locally there),
+/// and two scopes joined by an in-memory channel for what crosses nodes.
+@Suite("Process groups, the shell")
+struct GroupScopeTests {
+    static func node(pg: String = "") throws -> CohortNode {
+        let settings = try ConfigLoader(environment: [:], hostName: "solo", homeDirectory: nil) { _ in [] }
+            .load(yaml: "cluster:\n  enabled: false\n" + pg)
+        return CohortNode(settings: settings, logger: Logger(label: "test"), boot: NodeBoot(incarnation: Incarnation(3)))
+    }
+
+    /// A process that keeps every message it receives until its mailbox ends.
+    static func collector(_ node: CohortNode, into box: Shared<[PID: [String]]>) -> PID {
+        node.processes.spawn { context in
+            for await event in context.mailbox {
+                if case .message(let message) = event { box.withLock { $0[context.pid, default: []].append(message.topic) } }
+            }
+            return nil
+        }
+    }
+
+    @Test("the README's example: join twice, broadcast once to each member, leave, and an exit takes the rest")
+    func readmeExample() async throws {
+        let node = try Self.node()
+        let received = Shared<[PID: [String]]>([:])
+        let workers = (0..<3).map { _ in Self.collector(node, into: received) }
+        let jobs = try node.groups()
+        try jobs.join("workers", workers)
+        try jobs.join("workers", workers[0])
+        #expect(jobs.members("workers").count == 4)
+        #expect(jobs.localMembers("workers") == jobs.members("workers"))
+        #expect(jobs.whichGroups() == ["workers"])
+        #expect(jobs.groups(of: workers[0]) == ["workers"])
+        #expect(jobs.broadcast("workers", topic: "job-1") == 3, "each distinct member once")
+        #expect(jobs.broadcastLocal("workers", topic: "job-2") == 3)
+        try await waitUntil(within: .seconds(10), "three members to receive both broadcasts") {
+            received.withLock { $0.count == 3 && $0.values.allSatisfy { $0 == ["job-1", "job-2"] } }
+        }
+        #expect(jobs.leave("workers", workers[0]))
+        #expect(jobs.members("workers").count == 3, "joined twice, left once: still a member")
+        #expect(!jobs.leave("workers", node.processes.spawn { _ in nil }), "never joined: not_joined")
+        // An exit takes every membership of the process.
+        node.processes.terminate(workers[0], from: nil)
+        try await waitUntil(within: .seconds(10), "the exited process to leave") { jobs.members("workers").count == 2 }
+        #expect(throws: GroupError.unknownScope("nope")) { try node.groups("nope") }
+    }
+
+    @Test("only this node's live processes join; bad names and max_groups are refused and change nothing")
+    func badInput() async throws {
+        let node = try Self.node(pg: "pg:\n  scopes:\n    - name: default\n      max_groups: 1\n")
+        let groups = try node.groups()
+        let live = node.processes.spawn { context in
+            for await _ in context.mailbox {}
+            return nil
+        }
+        let dead = node.processes.spawn { _ in nil }
+        _ = await node.processes.result(of: dead)
+        #expect(throws: GroupError.notLocal(dead.description)) { try groups.join("g", [live, dead]) }
+        let remote = PID(node: NodeID("elsewhere"), incarnation: Incarnation(3), serial: 1)
+        #expect(throws: GroupError.notLocal(remote.description)) { try groups.join("g", remote) }
+        #expect(throws: GroupError.self) { try groups.join(String(repeating: "x", count: 2000), live) }
+        #expect(groups.whichGroups() == [], "a refused join adds no member, not even the valid ones")
+        try groups.join("g", live)
+        #expect(throws: GroupError.tooManyGroups(limit: 1)) { try groups.join("h", live) }
+        #expect(groups.whichGroups() == ["g"])
+    }
+
+    @Test("monitors: the snapshot and the events after it add up to the membership at the end, under concurrent joins and leaves")
+    func monitorAtomicity() async throws {
+        let node = try Self.node()
+        let scope = try node.groups()
+        let pids = (0..<16).map { _ in
+            node.processes.spawn { context in
+                for await _ in context.mailbox {}
+                return nil
+            }
+        }
+        let groups = ["g1", "g2", "g3"]
+        let stop = Shared(false)
+        // Monitors are taken at random moments while four tasks join and leave; each one replays its
+        // snapshot and events into what it believes the membership is.
+        let replays = try await withThrowingTaskGroup(of: [Replay].self) { group in
+            for worker in 0..<4 {
+                group.addTask {
+                    var rng = SplitMix64(seed: UInt64(worker))
+                    for _ in 0..<3_000 {
+                        let pid = pids[Int(rng.next() % UInt64(pids.count))]
+                        let name = groups[Int(rng.next() % 3)]
+                        if rng.next() % 2 == 0 { try scope.join(name, pid) } else { scope.leave(name, pid) }
+                        if rng.next() % 64 == 0 { await Task.yield() }
+                    }
+                    return []
+                }
+            }
+            for taker in 0..<6 {
+                group.addTask {
+                    if taker > 0 { for _ in 0..<(taker * 50) { await Task.yield() } }
+                    let monitor = taker % 2 == 0 ? scope.monitorScope() : scope.monitor("g1")
+                    var state = monitor.snapshot.mapValues { Self.counts($0) }
+                    var iterator = monitor.makeAsyncIterator()
+                    // Read until the workers are done and every event is in.
+                    while let event = await Self.next(&iterator, stop: stop) {
+                        switch event {
+                        case .join(let name, let joined): for pid in joined { state[name, default: [:]][pid, default: 0] += 1 }
+                        case .leave(let name, let left): for pid in left { state[name, default: [:]][pid, default: 0] -= 1 }
+                        case .resync: Issue.record("the monitor fell behind")
+                        }
+                    }
+                    let members = state.mapValues { counts in counts.flatMap { Array(repeating: $0.key, count: $0.value) }.sorted() }
+                    return [Replay(wholeScope: taker % 2 == 0, members: members.filter { !$0.value.isEmpty })]
+                }
+            }
+            // Workers finish first (their results are empty); then the monitors are told to drain and stop.
+            var replays: [Replay] = []
+            var finished = 0
+            for try await result in group {
+                if result.isEmpty {
+                    finished += 1
+                    if finished == 4 { stop.withLock { $0 = true } }
+                } else {
+                    replays += result
+                }
+            }
+            return replays
+        }
+        let final = Dictionary(uniqueKeysWithValues: groups.map { ($0, scope.members($0)) }).filter { !$0.value.isEmpty }
+        #expect(replays.count == 6)
+        for replay in replays {
+            let same = replay.members == (replay.wholeScope ? final : final.filter { $0.key == "g1" })
+            #expect(same, "a \(replay.wholeScope ? "scope" : "group") monitor replays its snapshot and events to another membership than the scope's")
+        }
+        // Planted once: taking the snapshot before registering the monitor (outside the lock) fails this test.
+    }
+
+    struct Replay: Sendable {
+        var wholeScope: Bool
+        var members: [String: [PID]]
+    }
+
+    static func counts(_ pids: [PID]) -> [PID: Int] {
+        pids.reduce(into: [:]) { $0[$1, default: 0] += 1 }
+    }
+
+    /// The next event, or nil once `stop` is set and no event came within a moment.
+    static func next(_ iterator: inout GroupMonitor.AsyncIterator, stop: Shared<Bool>) async -> GroupMonitorEvent? {
+        let monitor = iterator.monitor
+        while true {
+            if let event = monitor.channel.poll() { return event }
+            if stop.withLock({ $0 }) { return monitor.channel.poll() }
+            await Task.yield()
+        }
+    }
+}
+
+/// A value shared between tasks, behind a lock.
+final class Shared<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+
+    init(_ value: Value) {
+        mutex = Mutex(value)
+    }
+
+    func withLock<T: Sendable>(_ body: (inout Value) -> T) -> T {
+        mutex.withLock { body(&$0) }
+    }
+}

@@ -214,7 +214,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CohortTests",
-            dependencies: ["Cohort", "CohortCore", "CohortHTTP", "CohortTestKit", "RaftCore", "RaftPersistence", "Raft", "RaftMembership", "Observability", "Gossip", logging],
+            dependencies: ["Cohort", "CohortCore", "CohortHTTP", "CohortTestKit", "RaftCore", "RaftPersistence", "Raft", "RaftMembership", "Observability", "Gossip", "Mesh", logging],
             swiftSettings: strict
         ),
         .testTarget(

@@ -140,7 +140,7 @@ public final class CohortNode: Sendable {
             localSweep = nil
             let groups = ProcessGroups(
                 settings: settings.pg, node: id, incarnation: incarnation, mesh: mesh, processes: processes, health: health,
-                registry: metrics.registry, logger: logger
+                registry: metrics.registry, logger: logger, environment: environment
             )
             processGroups = groups
             mesh.setMessageHandler(for: .groups) { inbound in groups.receive(inbound) }

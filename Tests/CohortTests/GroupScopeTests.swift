@@ -2,6 +2,7 @@
 import CohortCore
 import CohortTestKit
 import Logging
+import Mesh
 import Processes
 import Prometheus
 import Synchronization
@@ -138,6 +139,32 @@ struct GroupScopeTests {
             #expect(same, "a \(replay.wholeScope ? "scope" : "group") monitor replays its snapshot and events to another membership than the scope's")
         }
         // Planted once: taking the snapshot before registering the monitor (outside the lock) fails this test.
+    }
+
+    @Test("a malformed pg frame, or one from a node that is not up, is counted and dropped; the scope is unaffected")
+    func badFramesFromPeers() throws {
+        let node = try Self.node()
+        let scope = try node.groups()
+        let member = node.processes.spawn { context in
+            for await _ in context.mailbox {}
+            return nil
+        }
+        try scope.join("g", member)
+        func inbound(_ payload: [UInt8]) -> MeshInbound {
+            MeshInbound(from: NodeID("peer"), incarnation: Incarnation(1), endpoint: .groups, trafficClass: .relay, payload: payload)
+        }
+        for garbage: [UInt8] in [[], [1], [9, 1, 0x61, 7], [1, 7, 100, 101, 102, 97, 117, 108, 116, 1, 0xff, 0xff, 0xff, 0xff]] {
+            node.processGroups.receive(inbound(garbage))
+        }
+        node.processGroups.receive(inbound(GroupFrame.encode(scope: "elsewhere", .beat)))
+        let update = GroupMessage.update(firstSeq: 1, ops: [GroupOp(.join, group: "g", serials: [5])])
+        node.processGroups.receive(inbound(GroupFrame.encode(scope: "default", update)))
+        let text = node.metrics.render()
+        #expect(metricValue(in: text, "pg_dropped_total", ["scope": "_unknown", "reason": "malformed"]) == 4)
+        #expect(metricValue(in: text, "pg_dropped_total", ["scope": "_unknown", "reason": "unknown_scope"]) == 1)
+        #expect(metricValue(in: text, "pg_dropped_total", ["scope": "default", "reason": "unknown_node"]) == 1)
+        #expect(scope.members("g") == [member])
+        #expect(metricValue(in: text, "pg_members", ["scope": "default", "locality": "local"]) == 1)
     }
 
     struct Replay: Sendable {

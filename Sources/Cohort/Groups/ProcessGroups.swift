@@ -1,4 +1,5 @@
 import CohortConfig
+import Foundation
 import CohortCore
 import Gossip
 import GroupsCore
@@ -15,17 +16,23 @@ final class ProcessGroups: Sendable {
     let scopes: [String: GroupScope]
     /// In `pg.scopes` order.
     let ordered: [GroupScope]
-    private let unknown: GroupMetrics?
+    let unknown: GroupMetrics
     private let logger: Logger
+
+    /// Test-only failpoint: while the file this variable names exists, every pg frame to a peer is silently
+    /// lost (a wedged pg path while gossip stays healthy), which the peers' broadcast liveness check sees.
+    static let muteVariable = "COHORT_FAILPOINT_PG_MUTE_FILE"
 
     init(
         settings: ProcessGroupSettings, node: NodeID, incarnation: Incarnation, mesh: MeshService?, processes: ProcessRuntime,
-        health: HealthRegistry, registry: PrometheusCollectorRegistry, logger: Logger
+        health: HealthRegistry, registry: PrometheusCollectorRegistry, logger: Logger, environment: [String: String] = [:]
     ) {
         let base = ContinuousClock.now
+        let mute = environment[Self.muteVariable].flatMap { $0.isEmpty ? nil : $0 }
         let transport = GroupTransport(
             send: { frame, peer in
-                mesh?.send(frame, to: peer, endpoint: .groups, class: .relay) == .queued
+                if let mute, access(mute, F_OK) == 0 { return true }
+                return mesh?.send(frame, to: peer, endpoint: .groups, class: .relay) == .queued
             },
             deliver: { from, to, topic, payload in processes.send(from: from, to: to, topic: topic, payload: payload) },
             isAlive: { pid in pid.node == node && pid.incarnation == incarnation && processes.isAlive(pid) },
@@ -39,7 +46,7 @@ final class ProcessGroups: Sendable {
         }
         scopes = Dictionary(uniqueKeysWithValues: ordered.map { ($0.name, $0) })
         // Frames for a scope this node does not run, or that cannot be read, are counted here.
-        unknown = mesh == nil ? nil : GroupMetrics(scope: "_unknown", registry: registry)
+        unknown = GroupMetrics(scope: "_unknown", registry: registry)
         self.logger = logger
         for scope in ordered where scope.settings.broadcastLiveness != nil {
             health.register("pg.broadcast_recent.\(scope.name)", kind: .liveness) { [weak scope] in
@@ -66,12 +73,12 @@ final class ProcessGroups: Sendable {
         do {
             decoded = try GroupFrame.decode(inbound.payload)
         } catch {
-            unknown?.malformed()
+            unknown.malformed()
             logger.debug("malformed pg frame dropped", metadata: ["peer": "\(inbound.from)", "error": "\(error)"])
             return
         }
         guard let scope = scopes[decoded.scope] else {
-            unknown?.dropped["unknown_scope"]?.increment()
+            unknown.dropped["unknown_scope"]?.increment()
             return
         }
         scope.receive(decoded.message, from: inbound.from, incarnation: inbound.incarnation)

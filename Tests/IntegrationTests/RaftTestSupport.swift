@@ -58,7 +58,7 @@ extension ClusterNodeUnderTest {
 func startRaftCluster(
     _ count: Int, prefix: String, founders: Int = 3, staggered: Bool = false,
     raftLines: (Int) -> [String] = { _ in [] }, failureDomain: (Int) -> String? = { _ in nil },
-    extraYAML: (Int) -> String = { _ in "" }
+    extraYAML: (Int) -> String = { _ in "" }, environment: (Int) -> [String: String] = { _ in [:] }
 ) async throws -> [ClusterNodeUnderTest] {
     var nodes: [ClusterNodeUnderTest] = []
     do {
@@ -67,7 +67,7 @@ func startRaftCluster(
             let node = try ClusterNodeUnderTest(
                 name: "\(prefix)\(index)", join: nodes.first.map { [$0] } ?? [],
                 raft: ["bootstrap_expect: \(expect)"] + raftLines(index), failureDomain: failureDomain(index),
-                extraYAML: extraYAML(index)
+                extraYAML: extraYAML(index), environment: environment(index)
             )
             nodes.append(node)
             if index == 1 { try await node.waitUntilServing() }

@@ -44,6 +44,35 @@ struct ProcessRuntimeTests {
         #expect(await runtime.result(of: receiver) == .normal(nil))
     }
 
+    @Test("send(toEach:) delivers one message to each live local PID in order with other sends, and counts the rest as drops")
+    func sendToEach() async throws {
+        let runtime = Self.roomy()
+        let (reports, report) = AsyncStream.makeStream(of: String.self)
+        let receivers = (0..<3).map { _ in
+            runtime.spawn { context in
+                var topics: [String] = []
+                for await event in context.mailbox {
+                    guard case .message(let message) = event else { continue }
+                    topics.append(message.topic)
+                    if topics.count == 3 { break }
+                }
+                report.yield(topics.joined(separator: ","))
+                return nil
+            }
+        }
+        let dead = runtime.spawn { _ in nil }
+        _ = await runtime.result(of: dead)
+        for receiver in receivers { runtime.send(from: nil, to: receiver, topic: "a", payload: []) }
+        #expect(runtime.send(from: nil, toEach: receivers + [dead], topic: "b", payload: []) == 3)
+        for receiver in receivers { runtime.send(from: nil, to: receiver, topic: "c", payload: []) }
+        var seen: [String] = []
+        for await line in reports {
+            seen.append(line)
+            if seen.count == 3 { break }
+        }
+        #expect(seen == ["a,b,c", "a,b,c", "a,b,c"])
+    }
+
     @Test("a full mailbox drops the new message and counts it; notifications still arrive")
     func mailboxOverflow() async throws {
         let (gate, open) = AsyncStream<Void>.makeStream()

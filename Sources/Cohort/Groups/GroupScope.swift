@@ -150,8 +150,9 @@ public final class GroupScope: Sendable {
     }
 
     private func deliver(_ recipients: [PID], from sender: PID?, topic: String, payload: [UInt8]) {
-        for pid in recipients { transport.deliver(sender, pid, topic, payload) }
-        if !recipients.isEmpty { metrics?.deliveries.increment(by: Int64(recipients.count)) }
+        guard !recipients.isEmpty else { return }
+        let delivered = transport.deliver(sender, recipients, topic, payload)
+        if delivered > 0 { metrics?.deliveries.increment(by: Int64(delivered)) }
     }
 
     /// Monitors `group`: its members now, then each join and leave, atomically (OTP 25's `pg:monitor/2`).
@@ -291,8 +292,8 @@ public final class GroupScope: Sendable {
 struct GroupTransport: Sendable {
     /// Queues a frame for a peer on the mesh's relay class; false when it was dropped.
     var send: @Sendable ([UInt8], NodeID) -> Bool
-    /// Delivers a message to a local process.
-    var deliver: @Sendable (PID?, PID, String, [UInt8]) -> Void
+    /// Delivers one message to each of these local processes; returns how many received it.
+    var deliver: @Sendable (PID?, [PID], String, [UInt8]) -> Int
     /// Whether a local process is alive.
     var isAlive: @Sendable (PID) -> Bool
     /// Milliseconds of a monotonic clock.

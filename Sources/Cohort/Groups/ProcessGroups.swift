@@ -34,7 +34,7 @@ final class ProcessGroups: Sendable {
                 if let mute, access(mute, F_OK) == 0 { return true }
                 return mesh?.send(frame, to: peer, endpoint: .groups, class: .relay) == .queued
             },
-            deliver: { from, to, topic, payload in processes.send(from: from, to: to, topic: topic, payload: payload) },
+            deliver: { from, recipients, topic, payload in processes.send(from: from, toEach: recipients, topic: topic, payload: payload) },
             isAlive: { pid in pid.node == node && pid.incarnation == incarnation && processes.isAlive(pid) },
             now: { GroupScope.milliseconds(ContinuousClock.now - base) + 1 }
         )

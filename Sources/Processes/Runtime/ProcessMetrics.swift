@@ -58,8 +58,8 @@ final class ProcessMetrics: Sendable {
         monitorCount.set(Int64(total))
     }
 
-    func message(_ path: Path) {
-        messages[path]?.increment()
+    func message(_ path: Path, count: Int = 1) {
+        messages[path]?.increment(by: Int64(count))
     }
 
     func dropped(_ reason: DropReason) {

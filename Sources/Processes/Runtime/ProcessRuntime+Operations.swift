@@ -27,6 +27,34 @@ extension ProcessRuntime {
         deferred?.perform(self)
     }
 
+    /// Sends the same message to each of `pids`, as many ``send(from:to:topic:payload:)`` calls would, but
+    /// decides this node's deliveries under one lock (what a group broadcast does on each node). Returns how
+    /// many local deliveries succeeded; other PIDs are sent to one by one.
+    @discardableResult
+    public func send(from: PID?, toEach pids: some Sequence<PID>, topic: String, payload: [UInt8]) -> Int {
+        var remote: [PID] = []
+        let event = ProcessEvent.message(ProcessMessage(from: from, topic: topic, payload: payload))
+        let (delivered, deferred): (Int, Deferred) = state.withLock { state in
+            var deferred = Deferred()
+            var delivered = 0
+            for pid in pids {
+                switch state.table.route(pid) {
+                case .local:
+                    if deliver(event, to: pid, in: &state, deferred: &deferred) { delivered += 1 }
+                case .remote:
+                    remote.append(pid)
+                case .dropped(let reason):
+                    metrics.dropped(reason)
+                }
+            }
+            return (delivered, deferred)
+        }
+        if delivered > 0 { metrics.message(.local, count: delivered) }
+        deferred.perform(self)
+        for pid in remote { send(from: from, to: pid, topic: topic, payload: payload) }
+        return delivered
+    }
+
     /// Sends a message to the process named `name`: the resolvers added with ``addResolver(_:)`` are asked first, in
     /// the order they were added (cluster scopes), then this node's local names.
     ///

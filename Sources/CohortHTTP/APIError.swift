@@ -10,7 +10,8 @@ struct APIError: HTTPResponseError {
     var status: HTTPResponse.Status
     var message: String
     /// `BAD_REQUEST`, `NOT_FOUND`, `ALREADY_EXISTS`, `CONFLICT`, `NOT_HOLDER`, `NO_LEADER`, `NO_QUORUM`,
-    /// `TIMEOUT`, `COMPACTED`, `TOO_LARGE`, `UNSUPPORTED` or `CLUSTER_DISABLED`.
+    /// `TIMEOUT`, `COMPACTED`, `TOO_LARGE`, `UNSUPPORTED`, `CLUSTER_DISABLED`, or for process groups
+    /// `NOT_JOINED` and `TOO_MANY_GROUPS`.
     var code: String
     /// Who holds the lock or owns the name, the key's current entry, the oldest version a watch can start from.
     var details = ErrorDetails()

@@ -59,6 +59,7 @@ public enum AdminServer {
         ProcessRoutes.add(to: v1, node: node)
         RaftRoutes.add(to: v1, node: node)
         CoordinationRoutes.add(to: v1, node: node)
+        GroupRoutes.add(to: v1, node: node)
         return router
     }
 

@@ -122,26 +122,33 @@ enum ProcessRoutes {
     private static func resolve(_ message: SendRequest, index: Int, node: CohortNode) throws -> (SendRequest, PID?, [UInt8]) {
         let at = "message \(index)"
         guard !message.to.isEmpty else { throw APIError.badRequest("\(at): to: required (a PID or a name)") }
-        var from: PID?
-        if let text = message.from {
-            guard let pid = PID(text) else { throw APIError.badRequest("\(at): from: \"\(text)\" is not a PID") }
-            guard node.sessions.session(pid) != nil else {
-                throw APIError.badRequest("\(at): from: \(text) is not an open session on this node")
-            }
-            from = pid
+        let from = try sender(message.from, at: "\(at): ", node: node)
+        let payload = try payload(text: message.payload, base64: message.payloadBase64, at: "\(at): ")
+        return (message, from, payload)
+    }
+
+    /// The `from` of a message: nil, or an open session of this node. `at` prefixes the error messages.
+    static func sender(_ text: String?, at: String = "", node: CohortNode) throws -> PID? {
+        guard let text else { return nil }
+        guard let pid = PID(text) else { throw APIError.badRequest("\(at)from: \"\(text)\" is not a PID") }
+        guard node.sessions.session(pid) != nil else {
+            throw APIError.badRequest("\(at)from: \(text) is not an open session on this node")
         }
-        let payload: [UInt8]
-        switch (message.payload, message.payloadBase64) {
-        case (let text?, nil): payload = Array(text.utf8)
+        return pid
+    }
+
+    /// A message's bytes from `payload` (text) or `payload_b64`, at most one of them; none is empty.
+    static func payload(text: String?, base64: String?, at: String = "") throws -> [UInt8] {
+        switch (text, base64) {
+        case (let text?, nil): return Array(text.utf8)
         case (nil, let encoded?):
             guard let data = Data(base64Encoded: encoded) else {
-                throw APIError.badRequest("\(at): payload_b64: not valid base64")
+                throw APIError.badRequest("\(at)payload_b64: not valid base64")
             }
-            payload = Array(data)
-        case (nil, nil): payload = []
-        case (.some, .some): throw APIError.badRequest("\(at): give payload or payload_b64, not both")
+            return Array(data)
+        case (nil, nil): return []
+        case (.some, .some): throw APIError.badRequest("\(at)give payload or payload_b64, not both")
         }
-        return (message, from, payload)
     }
 
     private static func session(_ context: BasicRequestContext, _ node: CohortNode) throws -> Session {

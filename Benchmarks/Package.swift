@@ -10,6 +10,8 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/package-benchmark.git", from: "1.38.0", traits: ["MallocInterposer"]),
         // Already in the graph through the main package; MeshBenchmarks builds a Logger for MeshService.
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        // Already in the graph too; GroupBenchNode runs its node's services in a ServiceGroup.
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         .executableTarget(
@@ -45,6 +47,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/RaftBenchmarks"
+        ),
+        // One Cohort node embedded in a Swift server, its process groups driven from stdin: the Cohort half of
+        // scripts/pg_vs_otp.py (five of them on loopback, beside five OTP 25 nodes). Run in release:
+        // swift build -c release --product GroupBenchNode --scratch-path .build-release-pg
+        .executableTarget(
+            name: "GroupBenchNode",
+            dependencies: [
+                .product(name: "Cohort", package: "cohort"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Benchmarks/GroupBenchNode"
         ),
     ]
 )

@@ -211,7 +211,7 @@ extension GossipService {
         // Cancellation (shutdown) closes a connection still being established instead of waiting out its timeout.
         let attempt = ConnectAttempt()
         let connection = try await withTaskCancellationHandler {
-            try await Self.connect(to: address, on: executor.eventLoop, deadline: deadline, attempt: attempt)
+            try await Self.connect(to: address, from: sourceAddress, on: executor.eventLoop, deadline: deadline, attempt: attempt)
         } onCancel: {
             attempt.cancel()
         }
@@ -230,11 +230,14 @@ extension GossipService {
     }
 
     private static func connect(
-        to address: SocketAddress, on eventLoop: any EventLoop, deadline: ContinuousClock.Instant, attempt: ConnectAttempt
+        to address: SocketAddress, from source: SocketAddress?, on eventLoop: any EventLoop, deadline: ContinuousClock.Instant,
+        attempt: ConnectAttempt
     ) async throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer> {
-        try await ClientBootstrap(group: eventLoop)
+        var bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(TimeAmount(max(.zero, ContinuousClock.now.duration(to: deadline))))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
+        if let source, source.protocol == address.protocol { bootstrap = bootstrap.bind(to: source) }
+        return try await bootstrap
             .connect(to: address) { (channel: any Channel) -> EventLoopFuture<NIOAsyncChannel<ByteBuffer, ByteBuffer>> in
                 guard attempt.register(channel) else { return channel.eventLoop.makeFailedFuture(CancellationError()) }
                 return channel.eventLoop.makeCompletedFuture {

@@ -29,6 +29,9 @@ public actor GossipService: Service {
     nonisolated let metrics: GossipMetrics?
     nonisolated let router = UserMessageRouter()
     nonisolated let codec: GossipCodec
+    /// Where this node's TCP connections leave from: the bind address when it is an IP literal (not a
+    /// wildcard), so that peers (and firewalls) see the node's own address on every connection it opens.
+    nonisolated let sourceAddress: SocketAddress?
     nonisolated let connectionSlots = Slots(limit: GossipService.maxConnections)
     /// The event loop the actor, its child tasks and its sockets all run on.
     nonisolated let executor: EventLoopTaskExecutor
@@ -77,6 +80,7 @@ public actor GossipService: Service {
     ///   - metrics: Where the `gossip_*` metrics are registered; nil records none.
     public init(settings: GossipServiceSettings, logger: Logger, metrics: PrometheusCollectorRegistry? = nil) {
         self.settings = settings
+        sourceAddress = GossipAddressing.isWildcard(settings.bindHost) ? nil : try? SocketAddress(ipAddress: settings.bindHost, port: 0)
         var logger = logger
         logger[metadataKey: "gossip.node"] = "\(settings.name)"
         self.logger = logger

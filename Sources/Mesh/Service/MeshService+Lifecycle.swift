@@ -232,6 +232,10 @@ extension MeshService {
                     .channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(settings.socketBufferBytes))
                     .channelOption(.socketOption(.so_sndbuf), value: SocketOptionValue(settings.socketBufferBytes))
             }
+            // The source family must match the peer's; a name resolved to the other family connects unbound.
+            if let source = sourceAddress, (source.protocol == .inet) == !host.contains(":") {
+                bootstrap = bootstrap.bind(to: source)
+            }
             return try await bootstrap
                 .channelOption(.writeBufferWaterMark, value: MeshChannel.writeWatermark)
                 .connect(host: host, port: port) { channel in

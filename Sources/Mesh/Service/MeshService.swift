@@ -23,6 +23,9 @@ import ServiceLifecycle
 /// nothing unbounded accumulates for names that may never become peers.
 public actor MeshService: Service {
     nonisolated let settings: MeshSettings
+    /// Where outgoing connections leave from: ``MeshSettings/bindHost`` when it is an IP literal (not a
+    /// wildcard), so that peers and firewalls see the node's own address.
+    nonisolated let sourceAddress: SocketAddress?
     nonisolated let logger: Logger
     nonisolated let metrics: MeshMetrics?
     nonisolated let keyring: MeshKeyring?
@@ -55,6 +58,8 @@ public actor MeshService: Service {
     ///   - metrics: Where the `internode_*` metrics are registered; nil records none.
     public init(settings: MeshSettings, logger: Logger, metrics: PrometheusCollectorRegistry? = nil) {
         self.settings = settings
+        let wildcard = ["", "0.0.0.0", "::", "[::]"].contains(settings.bindHost)
+        sourceAddress = wildcard ? nil : try? SocketAddress(ipAddress: settings.bindHost, port: 0)
         var logger = logger
         logger[metadataKey: "mesh.node"] = "\(settings.nodeID)"
         self.logger = logger

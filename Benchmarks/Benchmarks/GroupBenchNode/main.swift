@@ -1,0 +1,123 @@
+// A Swift server that embeds one Cohort node (the library, as an application would) and drives its
+// process groups from commands on stdin, one per line, answering one line each on stdout. Started five
+// times by Benchmarks/scripts/pg_vs_otp.py, side by side with OTP 25's pg.
+//
+//   peers                    → ok <Cohort peers gossip sees alive>
+//   sinks <group> <k>        → spawns k processes that count what they receive, joins them to <group>
+//   delivered                → ok <messages the sinks received>
+//   broadcast <group> <m>    → m broadcasts to <group>, back to back → ok <elapsed ns> <recipients of the last>
+//   members <group>          → ok <members of <group> this node sees>
+//   groups                   → ok <groups this node sees>
+//   fill <prefix> <n> <p>    → p processes join <prefix>0 … <prefix>(n-1), one member per group
+//   joinone <group>          → spawns a process and joins it → ok <unix µs just before the join>
+//   watch                    → a scope monitor prints `event <group> <unix µs>` for every join it sees
+//   unwatch                  → stops it
+//   quit
+import Cohort
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+let out = Mutex(())
+func say(_ line: String) {
+    out.withLock { _ in FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+}
+
+func unixMicros() -> Int64 {
+    var now = timespec()
+    clock_gettime(CLOCK_REALTIME, &now)
+    return Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec) / 1000
+}
+
+guard CommandLine.arguments.count == 2 else {
+    FileHandle.standardError.write(Data("usage: GroupBenchNode <config.yaml>\n".utf8))
+    exit(2)
+}
+let settings = try ConfigLoader.system().load(path: CommandLine.arguments[1])
+var logger = Logger(label: "bench")
+logger.logLevel = .warning
+let node = CohortNode.prepare(settings: settings, logger: logger)
+let scope = try node.groups()
+let group = ServiceGroup(services: node.services, gracefulShutdownSignals: [.sigterm], logger: logger)
+let running = Task { try await group.run() }
+
+let delivered = Atomic<Int>(0)
+let watcher = Mutex<Task<Void, Never>?>(nil)
+
+func idle() -> PID {
+    node.processes.spawn { context in
+        for await _ in context.mailbox {}
+        return nil
+    }
+}
+
+while let line = readLine() {
+    let words = line.split(separator: " ").map(String.init)
+    guard let command = words.first else { continue }
+    do {
+        switch command {
+        case "peers":
+            let members = await node.gossip?.members ?? []
+            say("ok \(members.filter { $0.name != node.id && !$0.isGone }.count)")
+        case "sinks":
+            let name = words[1], count = Int(words[2])!
+            let pids = (0..<count).map { _ in
+                node.processes.spawn { context in
+                    for await event in context.mailbox {
+                        if case .message = event { delivered.add(1, ordering: .relaxed) }
+                    }
+                    return nil
+                }
+            }
+            try scope.join(name, pids)
+            say("ok")
+        case "delivered":
+            say("ok \(delivered.load(ordering: .relaxed))")
+        case "broadcast":
+            let name = words[1], count = Int(words[2])!
+            let payload = [UInt8](repeating: 7, count: 16)
+            let clock = ContinuousClock()
+            let start = clock.now
+            var recipients = 0
+            for _ in 0..<count { recipients = scope.broadcast(name, topic: "b", payload: payload) }
+            let elapsed = clock.now - start
+            say("ok \(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000) \(recipients)")
+        case "members":
+            say("ok \(scope.members(words[1]).count)")
+        case "groups":
+            say("ok \(scope.whichGroups().count)")
+        case "fill":
+            let prefix = words[1], count = Int(words[2])!, processes = max(1, Int(words[3])!)
+            let pids = (0..<processes).map { _ in idle() }
+            for index in 0..<count { try scope.join("\(prefix)\(index)", pids[index % processes]) }
+            say("ok")
+        case "joinone":
+            let pid = idle()
+            let at = unixMicros()
+            try scope.join(words[1], pid)
+            say("ok \(at)")
+        case "watch":
+            let monitor = scope.monitorScope()
+            let task = Task {
+                for await event in monitor {
+                    if case .join(let name, _) = event { say("event \(name) \(unixMicros())") }
+                }
+            }
+            watcher.withLock { $0 = task }
+            say("ok")
+        case "unwatch":
+            watcher.withLock { $0?.cancel(); $0 = nil }
+            say("ok")
+        case "quit":
+            say("ok")
+            running.cancel()
+            exit(0)
+        default:
+            say("err unknown command \(command)")
+        }
+    } catch {
+        say("err \(error)")
+    }
+}
+running.cancel()

@@ -59,7 +59,8 @@ while let line = readLine() {
         switch command {
         case "peers":
             let members = await node.gossip?.members ?? []
-            say("ok \(members.filter { $0.name != node.id && !$0.isGone }.count)")
+            let peers = members.filter { $0.name != node.id && !$0.isGone }
+            say("ok \(peers.count) \(members.map { "\($0.name):\($0.state)" }.joined(separator: ","))")
         case "sinks":
             let name = words[1], count = Int(words[2])!
             let pids = (0..<count).map { _ in

@@ -61,6 +61,25 @@ def proc_comm(pid):
         return None
 
 
+def die_with_parent():
+    """preexec_fn: the child gets SIGTERM if this script dies without cleaning up (Linux prctl)."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+def cpu_pressure():
+    """'some avg10/avg60' of /proc/pressure/cpu (share of time some task waited for a CPU), if present."""
+    try:
+        with open("/proc/pressure/cpu") as f:
+            some = f.readline().split()
+        return {kv.split("=")[0]: float(kv.split("=")[1]) for kv in some[1:3]}
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def atom(s):
     return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
@@ -112,7 +131,8 @@ class OtpCluster:
         logf = open(os.path.join(self.workdir, "epmd.log"), "w")
         # foreground (no -daemon): it stays our child, so we can stop it by PID
         self.epmd = subprocess.Popen(["epmd", "-address", "127.0.0.1"], stdin=subprocess.DEVNULL,
-                                     stdout=logf, stderr=logf)
+                                     stdout=logf, stderr=logf, preexec_fn=die_with_parent,
+                                     start_new_session=True)
         wait_for("epmd", epmd_up, 15, 0.1)
         log(f"started epmd (pid {self.epmd.pid})")
 
@@ -125,7 +145,9 @@ class OtpCluster:
                "-pa", self.workdir] + self.args.erl_flags.split() + \
               ["-run", "pg_otp", "node_main"] + roles
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE if driver else logf,
-                                stderr=logf, cwd=self.workdir, text=True, bufsize=1)
+                                stderr=logf, cwd=self.workdir, text=True, bufsize=1,
+                                preexec_fn=die_with_parent, start_new_session=True)
+        # own session: a terminal's Ctrl-C reaches only this script, which then stops the nodes
         node = ErlNode(short, proc, logfile)
         self.nodes.append(node)
         if self.host:
@@ -145,42 +167,48 @@ class OtpCluster:
         finally:
             node.lines.put(None)
 
-    def stop_node(self, node, timeout_s=15):
-        p = node.proc
-        if p.poll() is None:
+    def stop_nodes(self, nodes, timeout_s=10):
+        """Closes their standard input (the node halts on end of input), then SIGTERM, then SIGKILL,
+        each step with a deadline, all nodes at once."""
+        live = [n for n in nodes if n.proc.poll() is None]
+        for n in live:
             try:
-                p.stdin.close()  # watchdog / driver loop: end of input halts the node
+                n.proc.stdin.close()
             except OSError:
                 pass
-            try:
-                p.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                p.send_signal(signal.SIGTERM)
+        for sig, wait_s in ((None, timeout_s), (signal.SIGTERM, 5), (signal.SIGKILL, 5)):
+            live = [n for n in live if n.proc.poll() is None]
+            if not live:
+                break
+            if sig is not None:
+                log(f"sending {sig.name} to {[n.proc.pid for n in live]}")
+                for n in live:
+                    n.proc.send_signal(sig)
+            deadline = time.monotonic() + wait_s
+            while time.monotonic() < deadline and any(n.proc.poll() is None for n in live):
+                time.sleep(0.02)
+        for n in nodes:
+            for f in (n.proc.stdin, n.proc.stdout):
                 try:
-                    p.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait(timeout=5)
-        for s in (p.stdin, p.stdout):
-            try:
-                if s:
-                    s.close()
-            except OSError:
-                pass
+                    if f:
+                        f.close()
+                except OSError:
+                    pass
+
+    def stop_node(self, node):
+        self.stop_nodes([node])
 
     def close(self):
-        for node in reversed(self.nodes):
-            try:
-                self.stop_node(node)
-            except Exception as e:   # keep stopping the others
-                log(f"stopping {node.name}: {e}")
-        if self.epmd is not None and self.epmd.poll() is None:
-            self.epmd.terminate()
-            try:
-                self.epmd.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.epmd.kill()
-                self.epmd.wait(timeout=5)
+        try:
+            self.stop_nodes(self.nodes)
+        finally:
+            if self.epmd is not None and self.epmd.poll() is None:
+                self.epmd.terminate()
+                try:
+                    self.epmd.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    self.epmd.kill()
+                    self.epmd.wait(timeout=5)
 
     # --- driver protocol
     def wait_ready(self, driver, timeout_s=60):
@@ -211,8 +239,77 @@ class OtpCluster:
         return msg["result"]
 
 
+def otp_broadcast(c, names, args):
+    log(f"a. broadcast: {args.members} members x {args.broadcasts} broadcasts x {args.repeats} runs")
+    b = c.command(f"{{broadcast,{atoms(names)},{args.members},{args.broadcasts},{args.repeats},%TIMEOUT%}}",
+                  1800)
+    for r in b["runs"]:
+        log(f"   run {r['run']}: {r['deliveries_per_s']:,.0f} deliveries/s in {r['elapsed_s']:.2f} s "
+            f"(send loop {r['send_loop_s']:.2f} s), {r['dist']['messages_per_tcp_segment']:.1f} remote msgs "
+            f"per TCP segment")
+    return b
+
+
+def otp_join_visible(c, names, args):
+    log(f"b. join -> visible on all nodes: {args.join_samples} samples")
+    jv = c.command(f"{{join_visible,{atoms(names)},{args.join_samples},%TIMEOUT%}}", 600)
+    log(f"   p50 {jv['p50_ms']:.3f} ms, p99 {jv['p99_ms']:.3f} ms")
+    return jv
+
+
+def otp_memory(c, names, args):
+    # node 2 holds the members, node 3 is the remote view; the driver (node 1) is neither
+    log(f"d. memory at {args.groups} groups x 1 member")
+    mem = c.command(f"{{memory,{atom(names[1])},{atom(names[2])},{atoms(names)},{args.groups},%TIMEOUT%}}",
+                    1200)
+    log(f"   local {mem['local_bytes_per_member']:.0f} B/member, remote {mem['remote_bytes_per_member']:.0f} "
+        f"B/member")
+    return mem
+
+
+def otp_idle(c, names, pids, groups, args):
+    tag = f"idle{groups}"
+    setup = c.command(f"{{setup_groups,{tag},{atoms(names)},{groups},%TIMEOUT%}}", 600)
+    try:
+        time.sleep(args.settle_seconds)        # let the joins' after-effects pass (fixed, bounded)
+        c0, w0 = [cpu_seconds(p) for p in pids], time.monotonic()
+        time.sleep(args.idle_seconds)          # the measurement window itself
+        c1, w1 = [cpu_seconds(p) for p in pids], time.monotonic()
+    finally:
+        c.command(f"{{teardown,{tag},{atoms(names)},%TIMEOUT%}}", 600)
+    per_node = [round((b - a) / (w1 - w0) * 100, 3) for a, b in zip(c0, c1)]
+    res = {"groups": groups, "per_node_percent": per_node, "mean_percent": round(statistics.mean(per_node), 3),
+           "window_s": round(w1 - w0, 2), "tick_resolution_percent": round(100 / os.sysconf("SC_CLK_TCK") /
+                                                                           (w1 - w0), 3),
+           "setup": setup}
+    log(f"e. idle {groups} groups: mean {res['mean_percent']}% of a core per node {per_node}")
+    return res
+
+
+def otp_sync(c, names, node5, args):
+    """Node 5 leaves; nodes 1-4 hold the groups; a fresh node 5 (never connected) connects."""
+    log(f"c. sync: stop node 5, {args.groups} groups on nodes 1-4, then a fresh node 5 connects")
+    c.stop_node(node5)
+    c.command(f"{{wait_gone,{atom(names[4])},{atoms(names[:4])},%TIMEOUT%}}", 60)
+    setup = c.command(f"{{setup_groups,sync,{atoms(names[:4])},{args.groups},%TIMEOUT%}}", 1200)
+    ready_file = os.path.join(c.workdir, "sync_ready.json")
+    fresh = c.start_node(f"{node5.name}b", ["watchdog", "sync_watch", str(args.groups), str(NODES - 1),
+                                            ready_file])
+    before = wait_for("fresh node's watcher", lambda: os.path.exists(ready_file) and
+                      json.load(open(ready_file)), 60, 0.05)
+    if before["nodes_at_start"] != 0 or before["groups_at_start"] != 0:
+        raise RuntimeError(f"the fresh node was not alone before the connect: {before}")
+    sync = c.command(f"{{sync_connect,{atom(fresh.full)},{args.groups},{atoms(names[:4])},%TIMEOUT%}}", 900)
+    sync["setup"] = setup
+    log(f"   {sync['sync_s']:.3f} s to {args.groups} groups (connect call {sync['connect_call_s']:.3f} s, "
+        f"first group {sync['first_group_s']:.3f} s, full mesh {sync['full_mesh_s']:.3f} s)")
+    c.command(f"{{teardown,sync,{atoms(names[:4] + [fresh.full])},%TIMEOUT%}}", 600)
+    return sync
+
+
 def run_otp(args):
-    """Runs the OTP pg yardstick; returns the figures (keys shared with the Cohort half)."""
+    """Runs the OTP pg yardstick; returns the figures (keys shared with the Cohort half).
+    A phase left out by --phases reports None."""
     workdir = tempfile.mkdtemp(prefix="pg-otp-")
     c = OtpCluster(args, workdir)
     t_start = time.monotonic()
@@ -224,87 +321,44 @@ def run_otp(args):
         others = [c.start_node(s, ["watchdog"]) for s in shorts[1:]]
         ready = c.wait_ready(driver)
         c.host = ready["node"].split("@", 1)[1]
-        for n in [driver] + others:
+        nodes = [driver] + others
+        for n in nodes:
             n.full = f"{n.name}@{c.host}"
-        names = [n.full for n in [driver] + others]
-        for n in [driver] + others:
             wait_for(f"{n.name} is beam.smp", lambda: proc_comm(n.proc.pid) == "beam.smp", 30)
+        names = [n.full for n in nodes]
         log(f"OTP {ready['otp_release']} (erts {ready['erts']}), nodes {names}")
         conn = c.command(f"{{connect,{atoms(names)},%TIMEOUT%}}", 60)
         log(f"connected, full mesh, pg scopes see each other ({conn['connect_ms']:.0f} ms)")
 
-        # a. broadcast
-        log(f"a. broadcast: {args.members} members x {args.broadcasts} broadcasts x {args.repeats} runs")
-        bcast = c.command(f"{{broadcast,{atoms(names)},{args.members},{args.broadcasts},{args.repeats},"
-                          f"%TIMEOUT%}}", 1800)
-        for r in bcast["runs"]:
-            log(f"   run {r['run']}: {r['deliveries_per_s']:,.0f} deliveries/s in {r['elapsed_s']:.2f} s, "
-                f"{r['dist']['messages_per_tcp_segment']} remote msgs per TCP segment")
+        ph = args.phases
+        bcast = otp_broadcast(c, names, args) if "a" in ph else None
+        jv = otp_join_visible(c, names, args) if "b" in ph else None
+        mem = otp_memory(c, names, args) if "d" in ph else None
+        idle = {g: otp_idle(c, names, [n.proc.pid for n in nodes], g, args)
+                for g in (10, args.idle_groups)} if "e" in ph else None
+        sync = otp_sync(c, names, others[-1], args) if "c" in ph else None
 
-        # b. join -> visible
-        log(f"b. join -> visible on all nodes: {args.join_samples} samples")
-        jv = c.command(f"{{join_visible,{atoms(names)},{args.join_samples},%TIMEOUT%}}", 600)
-        log(f"   p50 {jv['p50_ms']:.3f} ms, p99 {jv['p99_ms']:.3f} ms")
-
-        # d. memory (node 2 holds the members, node 3 is the remote view; the driver is neither)
-        log(f"d. memory at {args.groups} groups x 1 member")
-        mem = c.command(f"{{memory,{atom(names[1])},{atom(names[2])},{atoms(names)},{args.groups},"
-                        f"%TIMEOUT%}}", 1200)
-        log(f"   local {mem['local_bytes_per_member']:.0f} B/member, "
-            f"remote {mem['remote_bytes_per_member']:.0f} B/member")
-
-        # e. idle CPU
-        idle = {}
-        for groups in (10, args.idle_groups):
-            tag = f"idle{groups}"
-            setup = c.command(f"{{setup_groups,{tag},{atoms(names)},{groups},%TIMEOUT%}}", 600)
-            time.sleep(args.settle_seconds)        # let the joins' after-effects pass (fixed, bounded)
-            pids = [n.proc.pid for n in [driver] + others]
-            c0, w0 = [cpu_seconds(p) for p in pids], time.monotonic()
-            time.sleep(args.idle_seconds)          # the measurement window itself
-            c1, w1 = [cpu_seconds(p) for p in pids], time.monotonic()
-            per_node = [round((b - a) / (w1 - w0) * 100, 3) for a, b in zip(c0, c1)]
-            idle[groups] = {"groups": groups, "per_node_percent": per_node,
-                            "mean_percent": round(statistics.mean(per_node), 3),
-                            "window_s": round(w1 - w0, 2), "setup": setup}
-            log(f"e. idle {groups} groups: mean {idle[groups]['mean_percent']}% of a core per node {per_node}")
-            c.command(f"{{teardown,{tag},{atoms(names)},%TIMEOUT%}}", 600)
-
-        # c. sync of a fresh node: node 5 leaves; nodes 1-4 hold the groups; a new node 5 connects
-        log(f"c. sync: stop node 5, {args.groups} groups on nodes 1-4, then a fresh node 5 connects")
-        c.stop_node(others[-1])
-        c.command(f"{{wait_gone,{atom(names[4])},{atoms(names[:4])},%TIMEOUT%}}", 60)
-        setup_c = c.command(f"{{setup_groups,sync,{atoms(names[:4])},{args.groups},%TIMEOUT%}}", 1200)
-        ready_file = os.path.join(workdir, "sync_ready.json")
-        fresh_short = f"pgb{c.run_id}n5b"
-        fresh = c.start_node(fresh_short, ["watchdog", "sync_watch", str(args.groups), str(NODES - 1),
-                                            ready_file])
-        fresh_name = fresh.full
-        before = wait_for("fresh node's watcher", lambda: os.path.exists(ready_file) and
-                          json.load(open(ready_file)), 60, 0.05)
-        if before["nodes_at_start"] != 0 or before["groups_at_start"] != 0:
-            raise RuntimeError(f"the fresh node was not alone before the connect: {before}")
-        sync = c.command(f"{{sync_connect,{atom(fresh_name)},{args.groups},{atoms(names[:4])},%TIMEOUT%}}",
-                         900)
-        sync["setup"] = setup_c
-        log(f"   {sync['sync_s']:.3f} s to {args.groups} groups (connect call {sync['connect_call_s']:.3f} s, "
-            f"first group {sync['first_group_s']}, full mesh {sync['full_mesh_s']})")
-        c.command(f"{{teardown,sync,{atoms(names[:4] + [fresh_name])},%TIMEOUT%}}", 600)
+        def pick(d, *keys):
+            for k in keys:
+                if d is None:
+                    return None
+                d = d[k]
+            return d
 
         return {
             "implementation": f"Erlang/OTP {ready['otp_release']} pg (erts {ready['erts']})",
-            "broadcast_deliveries_per_s": bcast["median_deliveries_per_s"],
-            "join_visible_ms": {"p50": jv["p50_ms"], "p99": jv["p99_ms"]},
-            "sync_100k_groups_s": sync["sync_s"],
-            "memory_bytes_per_member": {"local": mem["local_bytes_per_member"],
-                                        "remote": mem["remote_bytes_per_member"]},
-            "idle_cpu_percent": {f"groups_{args.idle_groups}": idle[args.idle_groups]["mean_percent"],
-                                 "groups_10": idle[10]["mean_percent"]},
+            "broadcast_deliveries_per_s": pick(bcast, "median_deliveries_per_s"),
+            "join_visible_ms": {"p50": pick(jv, "p50_ms"), "p99": pick(jv, "p99_ms")},
+            "sync_100k_groups_s": pick(sync, "sync_s"),
+            "memory_bytes_per_member": {"local": pick(mem, "local_bytes_per_member"),
+                                        "remote": pick(mem, "remote_bytes_per_member")},
+            "idle_cpu_percent": {"groups_10000": pick(idle, args.idle_groups, "mean_percent"),
+                                 "groups_10": pick(idle, 10, "mean_percent")},
             "details": {
-                "nodes": names, "schedulers_per_node": ready["schedulers"],
-                "erl_flags": args.erl_flags,
+                "nodes": names, "schedulers_per_node": ready["schedulers"], "erl_flags": args.erl_flags,
+                "groups_for_sync_and_memory": args.groups, "groups_for_idle": args.idle_groups,
                 "broadcast": bcast, "join_visible": jv, "sync": sync, "memory": mem,
-                "idle": {str(k): v for k, v in idle.items()},
+                "idle": None if idle is None else {str(k): v for k, v in idle.items()},
                 "wall_s": round(time.monotonic() - t_start, 1),
             },
         }
@@ -327,6 +381,8 @@ def parse_args(argv=None):
     ap.add_argument("--idle-seconds", type=float, default=30, help="idle CPU window (e)")
     ap.add_argument("--settle-seconds", type=float, default=2, help="pause after setup before the idle window")
     ap.add_argument("--erl-flags", default="", help="extra erl flags for every node, e.g. '+sbwt none'")
+    ap.add_argument("--phases", default="abcde",
+                    help="which measurements to run, letters a-e (default all: abcde)")
     ap.add_argument("--quick", action="store_true", help="small sizes for a smoke run (under a minute)")
     ap.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     ap.add_argument("--out", help="also write the JSON summary to this file")
@@ -335,6 +391,8 @@ def parse_args(argv=None):
         args.members, args.broadcasts, args.repeats = 100, 200, 3
         args.join_samples, args.groups, args.idle_groups = 50, 5000, 1000
         args.idle_seconds, args.settle_seconds = 3, 0.5
+    if not args.phases or set(args.phases) - set("abcde"):
+        ap.error("--phases takes letters from abcde")
     for k in ("members", "broadcasts", "repeats", "join_samples", "groups", "idle_groups"):
         if getattr(args, k) < 1:
             ap.error(f"--{k.replace('_', '-')} must be at least 1")
@@ -343,6 +401,8 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C does, so every finally block stops what it started
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(f"pg_vs_otp: terminated"))
     LOG_QUIET[0] = args.quiet
     for tool in ("erl", "erlc", "epmd"):
         if shutil.which(tool) is None:
@@ -352,7 +412,8 @@ def main(argv=None):
     summary = {
         "benchmark": "process groups: Cohort vs Erlang/OTP pg",
         "machine": {"cpus": os.cpu_count(), "kernel": platform.release(),
-                    "python": platform.python_version(), "loadavg_before": load_before},
+                    "python": platform.python_version(), "loadavg_before": load_before,
+                    "cpu_pressure_before": cpu_pressure()},
         "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
         "sizes": {k: getattr(args, k) for k in ("members", "broadcasts", "repeats", "join_samples", "groups",
                                                   "idle_groups", "idle_seconds")},
@@ -360,6 +421,7 @@ def main(argv=None):
     if args.only == "otp":
         summary["otp"] = run_otp(args)
     summary["machine"]["loadavg_after"] = os.getloadavg()
+    summary["machine"]["cpu_pressure_after"] = cpu_pressure()
     summary["wall_s"] = round(time.monotonic() - t0, 1)
     text = json.dumps(summary, indent=2)
     print(text)

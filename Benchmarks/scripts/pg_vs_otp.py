@@ -53,6 +53,14 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_busy_seconds():
+    """CPU seconds the whole machine spent busy (all cores), from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:9]]
+    user, nice, system, idle, iowait, irq, softirq, steal = v
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def proc_comm(pid):
     try:
         with open(f"/proc/{pid}/comm") as f:
@@ -210,6 +218,32 @@ class OtpCluster:
                     self.epmd.kill()
                     self.epmd.wait(timeout=5)
 
+    def our_cpu_seconds(self):
+        """CPU seconds of this script and everything it started: itself, the reaped children (os.times)
+        and the live ones (/proc)."""
+        t = os.times()
+        total = t.user + t.system + t.children_user + t.children_system
+        for p in [n.proc for n in self.nodes] + ([self.epmd] if self.epmd else []):
+            if p.returncode is None:
+                try:
+                    total += cpu_seconds(p.pid)
+                except OSError:
+                    pass
+        return total
+
+    def measure(self, fn, *a):
+        """Runs one measurement; adds how much CPU the rest of the machine used meanwhile (in cores),
+        to tell a clean figure from one taken next to other work."""
+        b0, o0, w0 = machine_busy_seconds(), self.our_cpu_seconds(), time.monotonic()
+        res = fn(*a)
+        b1, o1, w1 = machine_busy_seconds(), self.our_cpu_seconds(), time.monotonic()
+        res["foreign_cpu_cores"] = round(max(0.0, (b1 - b0) - (o1 - o0)) / (w1 - w0), 3)
+        res["phase_wall_s"] = round(w1 - w0, 2)
+        # clock ticks (1/100 s) make this coarse for a short phase: note it only for longer ones
+        if res["foreign_cpu_cores"] > 0.1 and w1 - w0 >= 5:
+            log(f"   note: other processes used {res['foreign_cpu_cores']} cores during this measurement")
+        return res
+
     # --- driver protocol
     def wait_ready(self, driver, timeout_s=60):
         msg = self._next(driver, timeout_s, "driver ready")
@@ -331,12 +365,13 @@ def run_otp(args):
         log(f"connected, full mesh, pg scopes see each other ({conn['connect_ms']:.0f} ms)")
 
         ph = args.phases
-        bcast = otp_broadcast(c, names, args) if "a" in ph else None
-        jv = otp_join_visible(c, names, args) if "b" in ph else None
-        mem = otp_memory(c, names, args) if "d" in ph else None
-        idle = {g: otp_idle(c, names, [n.proc.pid for n in nodes], g, args)
+        bcast = c.measure(otp_broadcast, c, names, args) if "a" in ph else None
+        jv = c.measure(otp_join_visible, c, names, args) if "b" in ph else None
+        mem = c.measure(otp_memory, c, names, args) if "d" in ph else None
+        idle = {g: c.measure(otp_idle, c, names, [n.proc.pid for n in nodes], g, args)
                 for g in (10, args.idle_groups)} if "e" in ph else None
-        sync = otp_sync(c, names, others[-1], args) if "c" in ph else None
+        sync = c.measure(otp_sync, c, names, others[-1], args) if "c" in ph else None
+        foreign = [r["foreign_cpu_cores"] for r in [bcast, jv, mem, sync] + list((idle or {}).values()) if r]
 
         def pick(d, *keys):
             for k in keys:
@@ -354,6 +389,7 @@ def run_otp(args):
                                         "remote": pick(mem, "remote_bytes_per_member")},
             "idle_cpu_percent": {"groups_10000": pick(idle, args.idle_groups, "mean_percent"),
                                  "groups_10": pick(idle, 10, "mean_percent")},
+            "foreign_cpu_cores_max": max(foreign) if foreign else None,
             "details": {
                 "nodes": names, "schedulers_per_node": ready["schedulers"], "erl_flags": args.erl_flags,
                 "groups_for_sync_and_memory": args.groups, "groups_for_idle": args.idle_groups,

@@ -53,6 +53,22 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def run_ns(pid):
+    """Nanoseconds on a CPU of all of pid's threads (/proc/<pid>/task/*/schedstat, first field): finer
+    than the clock ticks of /proc/<pid>/stat; None where schedstat is missing."""
+    total = 0
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                    total += int(f.read().split()[0])
+            except (OSError, ValueError, IndexError):
+                pass
+    except OSError:
+        return None
+    return total
+
+
 def machine_busy_seconds():
     """CPU seconds the whole machine spent busy (all cores), from /proc/stat."""
     with open("/proc/stat") as f:
@@ -306,17 +322,22 @@ def otp_idle(c, names, pids, groups, args):
     setup = c.command(f"{{setup_groups,{tag},{atoms(names)},{groups},%TIMEOUT%}}", 600)
     try:
         time.sleep(args.settle_seconds)        # let the joins' after-effects pass (fixed, bounded)
-        c0, w0 = [cpu_seconds(p) for p in pids], time.monotonic()
+        c0, n0, w0 = [cpu_seconds(p) for p in pids], [run_ns(p) for p in pids], time.monotonic()
         time.sleep(args.idle_seconds)          # the measurement window itself
-        c1, w1 = [cpu_seconds(p) for p in pids], time.monotonic()
+        c1, n1, w1 = [cpu_seconds(p) for p in pids], [run_ns(p) for p in pids], time.monotonic()
     finally:
         c.command(f"{{teardown,{tag},{atoms(names)},%TIMEOUT%}}", 600)
     per_node = [round((b - a) / (w1 - w0) * 100, 3) for a, b in zip(c0, c1)]
     res = {"groups": groups, "per_node_percent": per_node, "mean_percent": round(statistics.mean(per_node), 3),
            "window_s": round(w1 - w0, 2), "tick_resolution_percent": round(100 / os.sysconf("SC_CLK_TCK") /
                                                                            (w1 - w0), 3),
+           "per_node_percent_schedstat": [None if a is None or b is None else round((b - a) / 1e9 / (w1 - w0) * 100, 4)
+                                          for a, b in zip(n0, n1)],
            "setup": setup}
-    log(f"e. idle {groups} groups: mean {res['mean_percent']}% of a core per node {per_node}")
+    fine = res["per_node_percent_schedstat"]
+    res["mean_percent_schedstat"] = None if None in fine else round(statistics.mean(fine), 4)
+    log(f"e. idle {groups} groups: mean {res['mean_percent']}% of a core per node {per_node} "
+        f"(schedstat {res['per_node_percent_schedstat']})")
     return res
 
 

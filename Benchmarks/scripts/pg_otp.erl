@@ -288,12 +288,14 @@ broadcast_run(R, Nodes, Members, Broadcasts, Deadline) ->
     garbage_collect(),
     Stats0 = dist_stats(),
     Segs0 = tcp_out_segments(),
+    Io0 = own_io(),
     T0 = now_us(),
     send_broadcasts(Broadcasts, Group),
     TSent = now_us(),
     LastDone = collect_done(Members, Deadline),
     Stats1 = dist_stats(),
     Segs1 = tcp_out_segments(),
+    Io1 = own_io(),
     Elapsed = (LastDone - T0) / 1.0e6,
     Deliveries = Members * Broadcasts,
     [stop_holder_remote(H) || H <- Holders],
@@ -305,6 +307,12 @@ broadcast_run(R, Nodes, Members, Broadcasts, Deadline) ->
       remote_messages => Remote * Broadcasts,
       dist => (dist_delta(Stats0, Stats1, Remote * Broadcasts))#{
                 tcp_out_segments_all_nodes => seg_delta(Segs0, Segs1),
+                driver_write_syscalls => io_delta(syscw, Io0, Io1),
+                remote_messages_per_write_syscall =>
+                    case io_delta(syscw, Io0, Io1) of
+                        W when is_integer(W), W > 0 -> Remote * Broadcasts / W;
+                        _ -> null
+                    end,
                 messages_per_tcp_segment => case seg_delta(Segs0, Segs1) of
                                                 D when is_integer(D), D > 0 -> Remote * Broadcasts / D;
                                                 _ -> null
@@ -325,6 +333,23 @@ tcp_out_segments() ->
                     end;
                 _ -> null
             end;
+        _ -> null
+    end.
+
+%% This OS process's write-family system calls (/proc/self/io syscw: write, writev, ...): the socket
+%% writes the distribution made for the driver's sends.
+own_io() ->
+    case file:read_file("/proc/self/io") of
+        {ok, Bin} ->
+            maps:from_list([{binary_to_atom(K), binary_to_integer(string:trim(V))}
+                            || L <- string:split(Bin, "\n", all),
+                               [K, V] <- [string:split(L, ":")], V =/= <<>>]);
+        _ -> #{}
+    end.
+
+io_delta(K, A, B) ->
+    case {maps:find(K, A), maps:find(K, B)} of
+        {{ok, X}, {ok, Y}} -> Y - X;
         _ -> null
     end.
 

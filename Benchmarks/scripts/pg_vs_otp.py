@@ -299,8 +299,8 @@ def otp_broadcast(c, names, args):
                   1800)
     for r in b["runs"]:
         log(f"   run {r['run']}: {r['deliveries_per_s']:,.0f} deliveries/s in {r['elapsed_s']:.2f} s "
-            f"(send loop {r['send_loop_s']:.2f} s), {r['dist']['messages_per_tcp_segment']:.1f} remote msgs "
-            f"per TCP segment")
+            f"(send loop {r['send_loop_s']:.2f} s), {r['dist']['remote_messages_per_write_syscall']:.2f} remote "
+            f"msgs per write syscall, {r['dist']['messages_per_tcp_segment']:.1f} per TCP segment")
     return b
 
 

@@ -14,10 +14,15 @@ line to its standard input and reads one `RESULT <json>` line back. Measured:
   d. memory per member at N groups (local node and a remote node's view);
   e. idle CPU of each beam process with 10,000 groups and with 10 groups.
 
+Each measurement also reports foreign_cpu_cores: the CPU the rest of the machine used meanwhile
+(/proc/stat less this script's process tree). A figure taken while it is well above 0 was taken next
+to other work; run again on a quiet machine.
+
     apt-get install -y erlang-base
-    python3 Benchmarks/scripts/pg_vs_otp.py                  # full run (about 4-6 minutes)
-    python3 Benchmarks/scripts/pg_vs_otp.py --quick          # smoke run (under a minute)
+    python3 Benchmarks/scripts/pg_vs_otp.py                  # full run (about 2 minutes)
+    python3 Benchmarks/scripts/pg_vs_otp.py --quick          # smoke run (about 10 seconds)
     python3 Benchmarks/scripts/pg_vs_otp.py --out results.json
+    python3 Benchmarks/scripts/pg_vs_otp.py --phases ab      # only some measurements
 """
 import argparse, json, os, platform, queue, secrets, shutil, signal, statistics, subprocess, sys
 import tempfile, threading, time

@@ -131,9 +131,6 @@ class ErlNode:
         self.lines = queue.Queue()
         self.other = []          # non-RESULT stdout lines (kept for error messages)
 
-    def beam_pid(self):
-        return self.proc.pid
-
 
 class OtpCluster:
     def __init__(self, args, workdir):

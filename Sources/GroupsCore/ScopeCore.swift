@@ -435,17 +435,11 @@ public struct ScopeCore: Sendable {
     }
 
     /// A send to `peer` was dropped (its queue is full, or it is unknown to the mesh): the peer's copy
-    /// of this node has a hole, so a sync follows after `syncInterval` (counted as a failed attempt).
+    /// of this node has a hole, so a sync follows after `syncInterval` unless one is already due (each
+    /// sync sent counts as one attempt toward the breaker).
     public mutating func sendFailed(to peer: NodeID, now: UInt64) {
-        guard let state = peers[peer] else { return }
-        switch state.sync {
-        case .open:
-            return
-        case .acked:
-            peers[peer]?.sync = .inFlight(seq: seq, sentAt: now, attempts: 1)
-        case .inFlight(_, _, let attempts):
-            peers[peer]?.sync = .inFlight(seq: seq, sentAt: now, attempts: attempts + 1)
-        }
+        guard let state = peers[peer], case .acked = state.sync else { return }
+        peers[peer]?.sync = .inFlight(seq: seq, sentAt: now, attempts: 1)
     }
 
     // MARK: Time

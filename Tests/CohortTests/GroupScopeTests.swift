@@ -167,6 +167,53 @@ struct GroupScopeTests {
         #expect(metricValue(in: text, "pg_members", ["scope": "default", "locality": "local"]) == 1)
     }
 
+    @Test("a peer whose queue refuses every send is retried, then its breaker opens; the other peer gets every update meanwhile")
+    func aStuckPeerDoesNotHoldTheOthers() throws {
+        let clock = Shared<UInt64>(1)
+        let sent = Shared<[NodeID: [GroupMessage]]>([:])
+        let transport = GroupTransport(
+            send: { frame, peer in
+                guard peer != NodeID("stuck") else { return false }
+                let message = try! GroupFrame.decode(frame).message
+                sent.withLock { $0[peer, default: []].append(message) }
+                return true
+            },
+            deliver: { _, recipients, _, _ in recipients.count },
+            isAlive: { _ in true },
+            now: { clock.withLock { $0 } }
+        )
+        let registry = PrometheusCollectorRegistry()
+        let settings = ProcessGroupScopeSettings(name: "s", syncInterval: .milliseconds(100), antiEntropyInterval: .seconds(10), maxRetries: 2)
+        let scope = GroupScope(
+            settings: settings, node: NodeID("me"), incarnation: Incarnation(1), transport: transport,
+            metrics: GroupMetrics(scope: "s", registry: registry), clustered: true
+        )
+        scope.nodeUp(NodeID("fine"), incarnation: Incarnation(1))
+        scope.nodeUp(NodeID("stuck"), incarnation: Incarnation(1))
+        // The fine peer acknowledges what it gets.
+        let ack = { scope.receive(.syncAck(seq: .max), from: NodeID("fine"), incarnation: Incarnation(1)) }
+        ack()
+        for serial in 1...3 {
+            try scope.join("g", PID(node: NodeID("me"), incarnation: Incarnation(1), serial: UInt64(serial)))
+            scope.flush()
+            clock.withLock { $0 += 100 }
+            scope.tick(random: 0)
+            ack()
+        }
+        // The stuck peer: the first sync and two retries failed, then the breaker opened.
+        var text = registry.emitToString()
+        #expect(metricValue(in: text, "pg_sync_total", ["scope": "s", "result": "failed"]) == 1)
+        #expect(metricValue(in: text, "pg_sync_total", ["scope": "s", "result": "retried"]) == 2)
+        #expect((metricValue(in: text, "pg_dropped_total", ["scope": "s", "reason": "queue_full"]) ?? 0) >= 3)
+        // While open, nothing is even tried for it; the fine peer gets each change.
+        try scope.join("g", PID(node: NodeID("me"), incarnation: Incarnation(1), serial: 9))
+        scope.flush()
+        text = registry.emitToString()
+        #expect(metricValue(in: text, "pg_dropped_total", ["scope": "s", "reason": "breaker_open"]) == 1)
+        let updates = sent.withLock { $0[NodeID("fine")] ?? [] }.filter { if case .update = $0 { true } else { false } }
+        #expect(updates.count == 4)
+    }
+
     struct Replay: Sendable {
         var wholeScope: Bool
         var members: [String: [PID]]

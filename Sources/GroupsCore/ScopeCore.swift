@@ -488,6 +488,31 @@ public struct ScopeCore: Sendable {
         }
     }
 
+    /// When ``tick(now:random:)`` has something to do next (a sync retry, a breaker to half-open, the next
+    /// anti-entropy round, a beat), or nil when nothing is scheduled: the shell sleeps until then instead
+    /// of ticking on a fixed period.
+    public func nextDeadline() -> UInt64? {
+        var next: UInt64?
+        func consider(_ time: UInt64) { next = min(next ?? time, time) }
+        for state in peers.values {
+            switch state.sync {
+            case .acked: break
+            case .inFlight(_, let sentAt, _): consider(sentAt + settings.syncInterval)
+            case .open(let until): consider(until)
+            }
+        }
+        if settings.antiEntropyInterval != nil, !peers.isEmpty { consider(nextAntiEntropyAt ?? 0) }
+        if let beat = settings.beatInterval, local.count > 0 {
+            for state in peers.values where !isOpen(state.sync) { consider(state.lastSent + beat) }
+        }
+        return next
+    }
+
+    private func isOpen(_ state: SyncState) -> Bool {
+        if case .open = state { return true }
+        return false
+    }
+
     /// Notes that a broadcast went to `peers` at `now` (they need no beat for a while).
     public mutating func noteBroadcast(to sent: [NodeID], now: UInt64) {
         for peer in sent { peers[peer]?.lastSent = now }

@@ -223,6 +223,22 @@ import Testing
         #expect(a.takeOutput().sends.filter { $0.1 == .beat }.map(\.0) == [NodeID("c")])
     }
 
+    @Test func theNextDeadlineIsTheEarliestRetryRoundOrBeat() throws {
+        var a = core("a", settings: ScopeSettings(syncInterval: 100, antiEntropyInterval: 10_000, maxRetries: 1, beatInterval: 3_000))
+        #expect(a.nextDeadline() == nil, "no peers: nothing to do, no timer")
+        a.nodeUp(NodeID("b"), incarnation: Incarnation(1), now: 1_000)
+        #expect(a.nextDeadline() == 0, "anti-entropy is scheduled at the first tick")
+        a.tick(now: 1_000, random: 0)
+        #expect(a.nextDeadline() == 1_100, "the sync's retry")
+        a.receive(.syncAck(seq: 0), from: NodeID("b"), incarnation: Incarnation(1), now: 1_050)
+        #expect(a.nextDeadline() == 11_000, "the next anti-entropy round")
+        try a.join("g", [pid("a", 1)])
+        #expect(a.nextDeadline() == 4_000, "a beat, now that this node has members")
+        a.tick(now: 4_000, random: 0)
+        #expect(a.takeOutput().sends.contains { $0.1 == .beat })
+        #expect(a.nextDeadline() == 7_000)
+    }
+
     @Test func broadcastTargetsCountDistinctMembersPerNode() throws {
         var cores = ["a": core("a"), "b": core("b")]
         try cores["a"]!.join("g", [pid("a", 1), pid("a", 1)])

@@ -24,6 +24,8 @@ public final class GroupScope: Sendable {
     /// Wakes the service's flush of this scope (nil with the cluster disabled: nothing to spread).
     private let doorbell: AsyncStream<Void>.Continuation?
     let flushRequests: AsyncStream<Void>?
+    /// Wakes the service's timer when a change brings this scope's next deadline forward.
+    private let rearm = Mutex<(@Sendable () -> Void)?>(nil)
     /// The most events a monitor buffers before it gets a `resync` instead.
     static let monitorBuffer = 10_000
 
@@ -32,6 +34,8 @@ public final class GroupScope: Sendable {
         var monitors: [UInt64: MonitorChannel] = [:]
         var nextMonitor: UInt64 = 1
         var flushPending = false
+        /// The core's next deadline as the service's timer last learned it (nil: none).
+        var armedFor: UInt64?
     }
 
     init(settings: ProcessGroupScopeSettings, node: NodeID, incarnation: Incarnation, transport: GroupTransport, metrics: GroupMetrics?, clustered: Bool) {
@@ -208,6 +212,25 @@ public final class GroupScope: Sendable {
         mutate { core in core.tick(now: now, random: random) }
     }
 
+    /// Ticks if a deadline fell due; returns the next deadline (ms on ``GroupTransport/now``), which the
+    /// service's timer sleeps until.
+    func tickIfDue(random: UInt64) -> UInt64? {
+        let now = transport.now()
+        if let due = state.withLock({ $0.core.nextDeadline() }), due <= now { tick(random: random) }
+        return state.withLock { state in
+            state.armedFor = state.core.nextDeadline()
+            return state.armedFor
+        }
+    }
+
+    /// The clock deadlines are on.
+    func now() -> UInt64 { transport.now() }
+
+    /// Sets what wakes the service's timer (once, before the service runs).
+    func onRearm(_ wake: @escaping @Sendable () -> Void) {
+        rearm.withLock { $0 = wake }
+    }
+
     /// Sends the batched local changes (the service calls it when the doorbell rings).
     func flush() {
         mutate { core in core.flush() }
@@ -238,7 +261,7 @@ public final class GroupScope: Sendable {
     /// the core's order and monitors see events in the order the core made them.
     @discardableResult
     private func mutate<T, E: Error>(_ body: (inout ScopeCore) throws(E) -> T) throws(E) -> T {
-        let (result, ring): (T, Bool) = try state.withLock { (state) throws(E) -> (T, Bool) in
+        let (result, ring, earlier): (T, Bool, Bool) = try state.withLock { (state) throws(E) -> (T, Bool, Bool) in
             let result = try body(&state.core)
             let output = state.core.takeOutput()
             var lastMessage: GroupMessage?
@@ -264,9 +287,15 @@ public final class GroupScope: Sendable {
                 state.flushPending = true
                 ring = true
             }
-            return (result, ring)
+            var earlier = false
+            if let next = state.core.nextDeadline(), state.armedFor.map({ next < $0 }) ?? true {
+                state.armedFor = next
+                earlier = true
+            }
+            return (result, ring, earlier)
         }
         if ring { doorbell?.yield() }
+        if earlier { rearm.withLock { $0 }?() }
         return result
     }
 

@@ -91,9 +91,6 @@ final class GroupsService: Service, Sendable {
     let groups: ProcessGroups
     let gossip: GossipService
     let selfID: NodeID
-    /// How often the scopes tick (retries, anti-entropy, beats).
-    static let tickInterval = Duration.seconds(1)
-
     init(groups: ProcessGroups, gossip: GossipService, selfID: NodeID) {
         self.groups = groups
         self.gossip = gossip
@@ -113,11 +110,27 @@ final class GroupsService: Service, Sendable {
                     }
                 }
             }
+            // One timer for every scope: it sleeps until the earliest deadline (a sync retry, a breaker,
+            // anti-entropy, a beat), and a change that brings one forward wakes it early.
+            let (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+            for scope in scopes { scope.onRearm { wake.yield() } }
+            wake.yield()
             group.addTask {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: Self.tickInterval)
-                    for scope in scopes { scope.tick(random: UInt64.random(in: 0...UInt64.max)) }
+                var timer: Task<Void, Never>?
+                for await _ in wakes {
+                    var next: UInt64?
+                    for scope in scopes {
+                        if let due = scope.tickIfDue(random: UInt64.random(in: 0...UInt64.max)) { next = min(next ?? due, due) }
+                    }
+                    timer?.cancel()
+                    guard let next, let now = scopes.first?.now() else { continue }
+                    let wait = Duration.milliseconds(Int64(next > now ? next - now : 0))
+                    timer = Task {
+                        try? await Task.sleep(for: wait)
+                        if !Task.isCancelled { wake.yield() }
+                    }
                 }
+                timer?.cancel()
             }
             var known: [NodeID: Incarnation] = [:]
             for await update in gossip.events.subscribe().cancelOnGracefulShutdown() {

@@ -144,7 +144,7 @@ public final class CohortNode: Sendable {
             )
             processGroups = groups
             mesh.setMessageHandler(for: .groups) { inbound in groups.receive(inbound) }
-            groupsService = GroupsService(groups: groups, gossip: gossip, selfID: id)
+            groupsService = GroupsService(groups: groups, gossip: gossip, mesh: mesh, selfID: id)
         } else {
             gossip = nil
             mesh = nil

@@ -72,6 +72,8 @@ public struct ScopeCore: Sendable {
         var sync: SyncState
         /// When a broadcast or beat was last sent to it.
         var lastSent: UInt64
+        /// A send to it was refused since the last sync (the mesh did not know it yet, or its queue was full).
+        var lostSend = false
     }
 
     enum SyncState: Sendable, Equatable {
@@ -426,6 +428,7 @@ public struct ScopeCore: Sendable {
         }
         output.sends.append((peer, .sync(seq: seq, groups: groups, have: viewDigest(of: peer))))
         peers[peer]?.sync = .inFlight(seq: seq, sentAt: now, attempts: attempts)
+        peers[peer]?.lostSend = false
         output.tally.syncSent += 1
     }
 
@@ -438,8 +441,17 @@ public struct ScopeCore: Sendable {
     /// of this node has a hole, so a sync follows after `syncInterval` unless one is already due (each
     /// sync sent counts as one attempt toward the breaker).
     public mutating func sendFailed(to peer: NodeID, now: UInt64) {
-        guard let state = peers[peer], case .acked = state.sync else { return }
+        guard let state = peers[peer] else { return }
+        peers[peer]?.lostSend = true
+        guard case .acked = state.sync else { return }
         peers[peer]?.sync = .inFlight(seq: seq, sentAt: now, attempts: 1)
+    }
+
+    /// The mesh connected to `peer`: if a send to it was refused since the last sync (typically the
+    /// handshake's sync, sent before the mesh knew the peer), a sync goes now rather than at the retry.
+    public mutating func connected(_ peer: NodeID, now: UInt64) {
+        guard let state = peers[peer], state.lostSend else { return }
+        sendSync(to: peer, now: now)
     }
 
     // MARK: Time

@@ -167,6 +167,19 @@ import Testing
         #expect(a.takeOutput().sends.isEmpty)
     }
 
+    @Test func aSyncRefusedBeforeTheMeshKnewThePeerGoesWhenItConnects() throws {
+        var a = core("a")
+        a.nodeUp(NodeID("b"), incarnation: Incarnation(1), now: 0)
+        _ = a.takeOutput()
+        a.connected(NodeID("b"), now: 5)
+        #expect(a.takeOutput().sends.isEmpty, "nothing was lost: nothing to resend")
+        a.sendFailed(to: NodeID("b"), now: 0)
+        a.connected(NodeID("b"), now: 10)
+        #expect(a.takeOutput().sends.map(\.1).contains { if case .sync = $0 { true } else { false } })
+        a.connected(NodeID("b"), now: 20)
+        #expect(a.takeOutput().sends.isEmpty, "once")
+    }
+
     @Test func antiEntropyFindsADivergedCopyAndRepairsIt() throws {
         let settings = ScopeSettings(syncInterval: 100, antiEntropyInterval: 1_000, beatInterval: nil)
         var cores = ["a": core("a", settings: settings), "b": core("b", settings: settings)]

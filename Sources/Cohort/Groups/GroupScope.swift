@@ -203,6 +203,11 @@ public final class GroupScope: Sendable {
         mutate { core in core.nodeUp(node, incarnation: incarnation, now: now) }
     }
 
+    func connected(_ node: NodeID) {
+        let now = transport.now()
+        mutate { core in core.connected(node, now: now) }
+    }
+
     func nodeDown(_ node: NodeID) {
         mutate { core in core.nodeDown(node) }
     }

@@ -85,15 +85,17 @@ final class ProcessGroups: Sendable {
     }
 }
 
-/// Feeds the scopes gossip membership (a peer up or down) and time (ticks), and sends their batched
-/// changes when a local change rings the doorbell.
+/// Feeds the scopes gossip membership (a peer up or down), mesh connections and time (a timer until the
+/// earliest deadline), and sends their batched changes when a local change rings the doorbell.
 final class GroupsService: Service, Sendable {
     let groups: ProcessGroups
     let gossip: GossipService
+    let mesh: MeshService
     let selfID: NodeID
-    init(groups: ProcessGroups, gossip: GossipService, selfID: NodeID) {
+    init(groups: ProcessGroups, gossip: GossipService, mesh: MeshService, selfID: NodeID) {
         self.groups = groups
         self.gossip = gossip
+        self.mesh = mesh
         self.selfID = selfID
     }
 
@@ -131,6 +133,12 @@ final class GroupsService: Service, Sendable {
                     }
                 }
                 timer?.cancel()
+            }
+            // A sync refused before the mesh knew the peer goes as soon as the connection is up.
+            group.addTask {
+                for await event in self.mesh.peerEvents {
+                    if case .connected(let node, _) = event { for scope in scopes { scope.connected(node) } }
+                }
             }
             var known: [NodeID: Incarnation] = [:]
             for await update in gossip.events.subscribe().cancelOnGracefulShutdown() {

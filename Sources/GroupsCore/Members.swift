@@ -41,10 +41,11 @@ public struct Members: Sendable, Equatable {
     /// Removes up to `times` memberships of `pid` from `group`; returns how many it removed.
     @discardableResult
     public mutating func remove(_ pid: PID, from group: String, times: Int = 1) -> Int {
-        guard var entries = groups[group], let held = entries[pid] else { return 0 }
+        // In place (no copy of the group's members, which may be many).
+        guard let held = groups[group]?[pid] else { return 0 }
         let removed = min(held, times)
-        if held > removed { entries[pid] = held - removed } else { entries[pid] = nil }
-        groups[group] = entries.isEmpty ? nil : entries
+        groups[group]![pid] = held > removed ? held - removed : nil
+        if groups[group]!.isEmpty { groups[group] = nil }
         count -= removed
         digest &-= UInt64(removed) &* Self.hash(group, pid)
         return removed

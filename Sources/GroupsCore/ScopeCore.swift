@@ -210,9 +210,10 @@ public struct ScopeCore: Sendable {
     }
 
     private mutating func decrementLocal(_ pid: PID, _ group: String, by times: Int) {
-        guard var groups = localByPID[pid], let held = groups[group] else { return }
-        groups[group] = held > times ? held - times : nil
-        localByPID[pid] = groups.isEmpty ? nil : groups
+        // In place: a process may be in very many groups.
+        guard let held = localByPID[pid]?[group] else { return }
+        localByPID[pid]![group] = held > times ? held - times : nil
+        if localByPID[pid]!.isEmpty { localByPID[pid] = nil }
     }
 
     private mutating func record(_ op: GroupOp) {
@@ -276,9 +277,8 @@ public struct ScopeCore: Sendable {
     }
 
     private mutating func dropHolder(_ holder: NodeID, of group: String) {
-        guard var nodes = holders[group] else { return }
-        nodes.remove(holder)
-        holders[group] = nodes.isEmpty ? nil : nodes
+        guard holders[group]?.remove(holder) != nil else { return }
+        if holders[group]!.isEmpty { holders[group] = nil }
     }
 
     // MARK: Messages from peers
@@ -341,19 +341,23 @@ public struct ScopeCore: Sendable {
     }
 
     private mutating func applyUpdate(firstSeq: UInt64, ops: [GroupOp], from peer: NodeID, incarnation: Incarnation, now: UInt64) {
-        var view = views[peer] ?? RemoteView(incarnation: incarnation, seq: 0)
+        let copySeq = views[peer]?.seq ?? 0
         let lastSeq = firstSeq + UInt64(ops.count) - 1
-        guard lastSeq > view.seq else {
+        guard lastSeq > copySeq else {
             output.tally.dropped[.duplicate, default: 0] += 1
             return
         }
-        guard firstSeq <= view.seq + 1 else {
+        guard firstSeq <= copySeq + 1 else {
             output.tally.dropped[.gap, default: 0] += 1
-            views[peer] = view
+            if views[peer] == nil { views[peer] = RemoteView(incarnation: incarnation, seq: 0) }
             requestSync(from: peer, now: now, force: false)
             return
         }
-        let skip = Int(view.seq + 1 - firstSeq)
+        // Moved out of the dictionary while it changes: with a second reference, the first change would
+        // copy the whole copy (100,000 groups: ~1 ms per update, measured by the pg benchmark).
+        var view = views.removeValue(forKey: peer) ?? RemoteView(incarnation: incarnation, seq: 0)
+        defer { views[peer] = view }
+        let skip = Int(copySeq + 1 - firstSeq)
         for op in ops[skip...] {
             let pids = op.serials.map { PID(node: peer, incarnation: incarnation, serial: $0) }
             switch op.kind {
@@ -369,7 +373,6 @@ public struct ScopeCore: Sendable {
             }
         }
         view.seq = lastSeq
-        views[peer] = view
     }
 
     private mutating func applySync(seq theirSeq: UInt64, groups: [SyncGroup], from peer: NodeID, incarnation: Incarnation, now: UInt64) {

@@ -173,10 +173,10 @@ struct GroupScopeTests {
         let sent = Shared<[NodeID: [GroupMessage]]>([:])
         let transport = GroupTransport(
             send: { frame, peer in
-                guard peer != NodeID("stuck") else { return false }
+                guard peer != NodeID("stuck") else { return "queue_full" }
                 let message = try! GroupFrame.decode(frame).message
                 sent.withLock { $0[peer, default: []].append(message) }
-                return true
+                return nil
             },
             deliver: { _, recipients, _, _ in recipients.count },
             isAlive: { _ in true },

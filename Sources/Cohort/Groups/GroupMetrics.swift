@@ -4,10 +4,12 @@ import Prometheus
 /// The `pg_*` metrics of one scope (SPEC §10), every series at zero from the start.
 final class GroupMetrics: Sendable {
     static let syncResults = ["sent", "received", "acked", "retried", "failed", "requested"]
-    /// Reasons of `pg_dropped_total`: the core's, the shell's `queue_full` (the mesh refused a send) and
+    /// Reasons of `pg_dropped_total`: the core's, the mesh's refusals (`queue_full`, `too_large`,
+    /// `unreachable`: the mesh does not know the peer yet, or it left) and
     /// `breaker_open` (an update not sent to a peer whose breaker is open), and the receiver's `malformed` and
     /// `unknown_scope` (counted under the scope label `_unknown`).
-    static let dropReasons = ScopeDropReason.allCases.map(\.rawValue) + ["queue_full", "breaker_open", "malformed", "unknown_scope"]
+    static let dropReasons = ScopeDropReason.allCases.map(\.rawValue)
+        + ["queue_full", "too_large", "unreachable", "breaker_open", "malformed", "unknown_scope"]
 
     let groups: Gauge
     let localMembers: Gauge
@@ -39,11 +41,11 @@ final class GroupMetrics: Sendable {
     }
 
     /// Follows the core after a change and adds what it counted.
-    func observe(_ core: ScopeCore, tally: ScopeTally, queueFull: Int) {
+    func observe(_ core: ScopeCore, tally: ScopeTally, refused: [String: Int]) {
         groups.set(Int64(core.groupCount))
         localMembers.set(Int64(core.local.count))
         remoteMembers.set(Int64(core.remoteMemberCount))
-        guard tally != ScopeTally() || queueFull > 0 else { return }
+        guard tally != ScopeTally() || !refused.isEmpty else { return }
         for (result, count) in [
             ("sent", tally.syncSent), ("received", tally.syncReceived), ("acked", tally.syncAcked),
             ("retried", tally.syncRetried), ("failed", tally.syncFailed), ("requested", tally.syncRequested),
@@ -52,7 +54,7 @@ final class GroupMetrics: Sendable {
         }
         for (reason, count) in tally.dropped { dropped[reason.rawValue]?.increment(by: Int64(count)) }
         if tally.skipped > 0 { dropped["breaker_open"]?.increment(by: Int64(tally.skipped)) }
-        if queueFull > 0 { dropped["queue_full"]?.increment(by: Int64(queueFull)) }
+        for (reason, count) in refused { dropped[reason]?.increment(by: Int64(count)) }
     }
 
     func malformed() {

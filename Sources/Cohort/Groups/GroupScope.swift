@@ -137,7 +137,7 @@ public final class GroupScope: Sendable {
         var reached = recipients.count
         if !nodes.isEmpty {
             let frame = GroupFrame.broadcast(scope: name, group: group, from: sender, topic: topic, payload: payload)
-            for (node, members) in nodes where transport.send(frame, node) { reached += members }
+            for (node, members) in nodes where transport.send(frame, node) == nil { reached += members }
         }
         deliver(recipients, from: sender, topic: topic, payload: payload)
         metrics?.broadcasts.increment()
@@ -272,12 +272,16 @@ public final class GroupScope: Sendable {
             var lastMessage: GroupMessage?
             var lastFrame: [UInt8] = []
             var failed: Set<NodeID> = []
+            var refusals: [String: Int] = [:]
             for (peer, message) in output.sends {
                 if message != lastMessage {
                     lastFrame = GroupFrame.encode(scope: name, message)
                     lastMessage = message
                 }
-                if !transport.send(lastFrame, peer) { failed.insert(peer) }
+                if let reason = transport.send(lastFrame, peer) {
+                    failed.insert(peer)
+                    refusals[reason, default: 0] += 1
+                }
             }
             if !failed.isEmpty {
                 let now = transport.now()
@@ -286,7 +290,7 @@ public final class GroupScope: Sendable {
             if !output.events.isEmpty, !state.monitors.isEmpty {
                 publish(output.events, to: state.monitors, core: state.core)
             }
-            metrics?.observe(state.core, tally: output.tally, queueFull: failed.count)
+            metrics?.observe(state.core, tally: output.tally, refused: refusals)
             var ring = false
             if state.core.hasPending, !state.flushPending {
                 state.flushPending = true
@@ -324,8 +328,9 @@ public final class GroupScope: Sendable {
 
 /// How a scope reaches the rest of the node: the mesh, the process runtime and the clock.
 struct GroupTransport: Sendable {
-    /// Queues a frame for a peer on the mesh's relay class; false when it was dropped.
-    var send: @Sendable ([UInt8], NodeID) -> Bool
+    /// Queues a frame for a peer on the mesh's relay class; nil when queued, else why not (a
+    /// `pg_dropped_total` reason: `queue_full`, `too_large` or `unreachable`).
+    var send: @Sendable ([UInt8], NodeID) -> String?
     /// Delivers one message to each of these local processes; returns how many received it.
     var deliver: @Sendable (PID?, [PID], String, [UInt8]) -> Int
     /// Whether a local process is alive.

@@ -31,8 +31,13 @@ final class ProcessGroups: Sendable {
         let mute = environment[Self.muteVariable].flatMap { $0.isEmpty ? nil : $0 }
         let transport = GroupTransport(
             send: { frame, peer in
-                if let mute, access(mute, F_OK) == 0 { return true }
-                return mesh?.send(frame, to: peer, endpoint: .groups, class: .relay) == .queued
+                if let mute, access(mute, F_OK) == 0 { return nil }
+                switch mesh?.send(frame, to: peer, endpoint: .groups, class: .relay) {
+                case .queued: return nil
+                case .dropped(.queueFull): return "queue_full"
+                case .dropped(.tooLarge): return "too_large"
+                case .dropped, nil: return "unreachable"
+                }
             },
             deliver: { from, recipients, topic, payload in processes.send(from: from, toEach: recipients, topic: topic, payload: payload) },
             isAlive: { pid in pid.node == node && pid.incarnation == incarnation && processes.isAlive(pid) },

@@ -13,6 +13,10 @@
 //   watch                    → a scope monitor prints `event <group> <unix µs>` for every join it sees
 //   unwatch                  → stops it
 //   quit
+//
+// The node's services and the `watch` monitor run in detached tasks: the command loop blocks the main
+// actor in readLine(), so a task that inherited it would only run while a command is being handled.
+// When the service group ends (SIGTERM: graceful shutdown), the process exits.
 import Cohort
 import Foundation
 import Logging
@@ -40,7 +44,10 @@ logger.logLevel = .warning
 let node = CohortNode.prepare(settings: settings, logger: logger)
 let scope = try node.groups()
 let group = ServiceGroup(services: node.services, gracefulShutdownSignals: [.sigterm], logger: logger)
-let running = Task { try await group.run() }
+let running = Task.detached {
+    do { try await group.run() } catch { FileHandle.standardError.write(Data("service group: \(error)\n".utf8)) }
+    exit(0)
+}
 
 let delivered = Atomic<Int>(0)
 let watcher = Mutex<Task<Void, Never>?>(nil)
@@ -100,7 +107,7 @@ while let line = readLine() {
             say("ok \(at)")
         case "watch":
             let monitor = scope.monitorScope()
-            let task = Task {
+            let task = Task.detached {
                 for await event in monitor {
                     if case .join(let name, _) = event { say("event \(name) \(unixMicros())") }
                 }

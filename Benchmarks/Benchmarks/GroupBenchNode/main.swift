@@ -9,6 +9,9 @@
 //   members <group>          → ok <members of <group> this node sees>
 //   groups                   → ok <groups this node sees>
 //   fill <prefix> <n> <p>    → p processes join <prefix>0 … <prefix>(n-1), one member per group
+//   spawn <k>                → k idle processes that join nothing (kept in a pool) → ok <pool size>
+//   fillpool <prefix> <n>    → the pool's processes join <prefix>0 … <prefix>(n-1), round robin
+//   heap                     → malloc_trim(0), then glibc's malloc_info: ok <bytes in use> <free bytes held> <mmapped>
 //   joinone <group>          → spawns a process and joins it → ok <unix µs just before the join>
 //   watch                    → a scope monitor prints `event <group> <unix µs>` for every join it sees
 //   unwatch                  → stops it
@@ -51,6 +54,34 @@ let running = Task.detached {
 
 let delivered = Atomic<Int>(0)
 let watcher = Mutex<Task<Void, Never>?>(nil)
+var pool: [PID] = []
+
+/// glibc's heap after malloc_trim(0): (bytes in use, free bytes the allocator still holds, bytes in
+/// mmapped chunks), from malloc_info's XML totals (looked up with dlsym: malloc.h is not in Glibc's module).
+func heap() -> (inUse: Int, free: Int, mmapped: Int)? {
+    typealias Trim = @convention(c) (Int) -> Int32
+    typealias Info = @convention(c) (Int32, UnsafeMutablePointer<FILE>?) -> Int32
+    guard let trimSymbol = dlsym(nil, "malloc_trim"), let infoSymbol = dlsym(nil, "malloc_info") else { return nil }
+    _ = unsafeBitCast(trimSymbol, to: Trim.self)(0)
+    var buffer: UnsafeMutablePointer<CChar>?
+    var size = 0
+    guard let stream = open_memstream(&buffer, &size) else { return nil }
+    _ = unsafeBitCast(infoSymbol, to: Info.self)(0, stream)
+    fclose(stream)
+    guard let buffer else { return nil }
+    defer { free(buffer) }
+    // The last lines are the totals over all arenas: <total type="fast|rest|mmap" count=".." size=".."/>,
+    // <system type="current" size=".."/>.
+    var totals: [String: Int] = [:]
+    for line in String(cString: buffer).split(separator: "\n") where line.hasPrefix("<total ") || line.hasPrefix("<system ") {
+        let fields = line.split(separator: "\"")
+        guard fields.count >= 2, let value = Int(fields[fields.count - 2]) else { continue }
+        totals[(line.hasPrefix("<total ") ? "total." : "system.") + fields[1]] = value
+    }
+    let free = (totals["total.fast"] ?? 0) + (totals["total.rest"] ?? 0)
+    let mmapped = totals["total.mmap"] ?? 0
+    return ((totals["system.current"] ?? 0) - free + mmapped, free, mmapped)
+}
 
 func idle() -> PID {
     node.processes.spawn { context in
@@ -100,6 +131,18 @@ while let line = readLine() {
             let pids = (0..<processes).map { _ in idle() }
             for index in 0..<count { try scope.join("\(prefix)\(index)", pids[index % processes]) }
             say("ok")
+        case "spawn":
+            let count = Int(words[1])!
+            pool += (0..<count).map { _ in idle() }
+            say("ok \(pool.count)")
+        case "fillpool":
+            let prefix = words[1], count = Int(words[2])!
+            guard !pool.isEmpty else { say("err the pool is empty: spawn first"); continue }
+            for index in 0..<count { try scope.join("\(prefix)\(index)", pool[index % pool.count]) }
+            say("ok")
+        case "heap":
+            guard let (inUse, free, mmapped) = heap() else { say("err malloc_info unavailable"); continue }
+            say("ok \(inUse) \(free) \(mmapped)")
         case "joinone":
             let pid = idle()
             let at = unixMicros()

@@ -606,6 +606,24 @@ admin:
         if any(c != expected for c in confirmed):
             raise RuntimeError(f"pg_groups showed {expected} groups everywhere but whichGroups() has {confirmed}")
 
+    @staticmethod
+    def wait_quiet(nodes, timeout_s=300, window_s=2.0, max_percent=5.0):
+        """Waits (bounded) until no node used more than max_percent of a core over the last window_s
+        (the groups' traffic after a fill has died down); returns the seconds it took."""
+        t0 = time.monotonic()
+        history = []
+        while True:
+            now = time.monotonic()
+            history.append((now, [cpu_seconds(n.proc.pid) for n in nodes]))
+            old = [h for h in history if h[0] <= now - window_s]
+            if old:
+                t_old, c_old = old[-1]
+                if all((b - a) / (now - t_old) * 100 <= max_percent for a, b in zip(c_old, history[-1][1])):
+                    return round(now - t0, 2)
+            if now - t0 > timeout_s:
+                raise TimeoutError(f"the nodes were still busy after {timeout_s}s")
+            time.sleep(0.25)
+
     def wait_event(self, node, group, deadline):
         with node.cond:
             while group not in node.events:
@@ -807,8 +825,9 @@ def cohort_sync(c, args):
     c.cmd_all(nodes, [f"fill sync{k}_ {n} {n}" for k, n in enumerate(shares)], 900)
     t_joined = time.monotonic()
     c.wait_groups(nodes, args.groups, 900, 0.2)
+    t_visible = time.monotonic()
     setup = {"groups": args.groups, "processes": args.groups, "joined_s": round(t_joined - t0, 3),
-             "visible_s": round(time.monotonic() - t0, 3)}
+             "visible_s": round(t_visible - t0, 3), "then_quiet_after_s": c.wait_quiet(nodes)}
     calls = []
     for _ in range(3):
         t = time.monotonic()
@@ -821,7 +840,7 @@ def cohort_sync(c, args):
     fresh = c.start_node(NODES)
     deadline = t_start + args.sync_timeout
     t_up = t_mesh = t_first = t_reached = None
-    polls, count = 0, 0
+    polls, count, steps = 0, 0, []
     while t_reached is None:
         left = max(1.0, deadline - time.monotonic())
         if t_mesh is None:
@@ -834,6 +853,8 @@ def cohort_sync(c, args):
         now = time.monotonic()
         t_up = t_up or now
         polls += 1
+        if not steps or steps[-1][1] != count:
+            steps.append((round(now - t_start, 3), count))
         if count > 0 and t_first is None:
             t_first = now
         if count >= args.groups:
@@ -850,7 +871,8 @@ def cohort_sync(c, args):
            "first_reply_s": t_up - t_start, "gossip_peers_s": None if t_mesh is None else t_mesh - t_start,
            "first_group_s": t_first - t_start,
            "sync_after_gossip_peers_s": None if t_mesh is None else t_reached - t_mesh,
-           "reached_groups": count, "polls": polls, "fresh_node_cpu_s": round(cpu, 3), "setup": setup}
+           "reached_groups": count, "polls": polls, "count_steps": steps[:200],
+           "pgstats": {n.name: c.cmd(n, "pgstats") for n in nodes + [fresh]}, "fresh_node_cpu_s": round(cpu, 3), "setup": setup}
     log(f"   {res['sync_s']:.3f} s from process start to {args.groups} groups (first reply "
         f"{res['first_reply_s']:.3f} s, gossip shows the 4 peers at {(res['gossip_peers_s'] or 0):.3f} s, first "
         f"group {res['first_group_s']:.3f} s; node 5 used {cpu:.2f} s of CPU)")
@@ -865,8 +887,17 @@ def cohort_memory(c, args):
     l0, r0 = cohort_snapshot(c, local), cohort_snapshot(c, remote)
     c.cmd(local, f"spawn {args.groups}", 600)
     l1, r1 = cohort_snapshot(c, local), cohort_snapshot(c, remote)
+    t_fill = time.monotonic()
     c.cmd(local, f"fillpool mem {args.groups}", 900)
+    t_joined = time.monotonic()
     c.wait_groups(nodes, args.groups, 900, 0.2)
+    t_visible = time.monotonic()
+    quiet_s = c.wait_quiet(nodes)
+    fill = {"joined_s": round(t_joined - t_fill, 2), "visible_s": round(t_visible - t_fill, 2),
+            "then_quiet_after_s": quiet_s, "node_cpu_s": [round(cpu_seconds(n.proc.pid), 2) for n in nodes],
+            "pgstats": {n.name: c.cmd(n, "pgstats") for n in nodes}}
+    log(f"   {args.groups} joins on node 2 took {fill['joined_s']} s, visible everywhere at {fill['visible_s']} s, "
+        f"quiet {quiet_s} s later; node CPU so far {fill['node_cpu_s']} s")
     l2, r2 = cohort_snapshot(c, local), cohort_snapshot(c, remote)
     g = args.groups
     # not an OTP figure: one more join on the member node, now that every node holds its 100,000 groups
@@ -886,7 +917,7 @@ def cohort_memory(c, args):
             a, b = a[k], b[k]
         return (b - a) / g
 
-    res = {"groups": g,
+    res = {"groups": g, "fill": fill,
            "local_bytes_per_member": per(l1, l2, "trimmed", "RssAnon"),
            "remote_bytes_per_member": per(r1, r2, "trimmed", "RssAnon"),
            "local_rss_bytes_per_member": per(l1, l2, "raw", "VmRSS"),
@@ -917,6 +948,7 @@ def cohort_idle(c, nodes, groups, have, args):
     c.cmd_all([n for n, k in zip(nodes, add) if k], [f"fill idle{groups}n{n.index}_ {k} {k}"
                                                       for n, k in zip(nodes, add) if k], 600)
     c.wait_groups(nodes, groups, 600, 0.1)
+    quiet_s = c.wait_quiet(nodes)
     pids = [n.proc.pid for n in nodes]
     time.sleep(args.settle_seconds)        # let the joins' after-effects pass (fixed, bounded)
     c0, n0, w0 = [cpu_seconds(p) for p in pids], [run_ns(p) for p in pids], time.monotonic()
@@ -925,7 +957,7 @@ def cohort_idle(c, nodes, groups, have, args):
     per_node = [round((b - a) / (w1 - w0) * 100, 3) for a, b in zip(c0, c1)]
     fine = [None if a is None or b is None else round((b - a) / 1e9 / (w1 - w0) * 100, 4) for a, b in zip(n0, n1)]
     res = {"groups": groups, "per_node_percent": per_node, "mean_percent": round(statistics.mean(per_node), 3),
-           "window_s": round(w1 - w0, 2),
+           "window_s": round(w1 - w0, 2), "quiet_after_s": quiet_s,
            "tick_resolution_percent": round(100 / os.sysconf("SC_CLK_TCK") / (w1 - w0), 3),
            "per_node_percent_schedstat": fine,
            "mean_percent_schedstat": None if None in fine else round(statistics.mean(fine), 4)}

@@ -1085,15 +1085,20 @@ def fmt(v, unit=""):
 def table(summary):
     """Markdown table of the headline figures, side by side, with Cohort / OTP."""
     co, otp = summary.get("cohort") or {}, summary.get("otp") or {}
+    sizes = summary["sizes"]
+    g, ig = sizes["groups"], sizes["idle_groups"]
     rows = [("broadcast deliveries/s (higher is better)", ("broadcast_deliveries_per_s",), ""),
             ("join → visible on all nodes, p50", ("join_visible_ms", "p50"), " ms"),
             ("join → visible on all nodes, p99", ("join_visible_ms", "p99"), " ms"),
-            ("sync of a new node, 100k groups", ("sync_100k_groups_s",), " s"),
-            ("memory per member, member's node", ("memory_bytes_per_member", "local"), " B"),
-            ("memory per member, remote node", ("memory_bytes_per_member", "remote"), " B"),
+            (f"sync of a new node, {g:,} groups", ("sync_100k_groups_s",), " s"),
+            (f"memory per member at {g:,} groups, member's node", ("memory_bytes_per_member", "local"), " B"),
+            (f"memory per member at {g:,} groups, remote node", ("memory_bytes_per_member", "remote"), " B"),
             ("idle CPU per node, 10 groups", ("idle_cpu_percent", "groups_10"), " %"),
-            ("idle CPU per node, 10,000 groups", ("idle_cpu_percent", "groups_10000"), " %"),
-            ("foreign CPU during a phase, max", ("foreign_cpu_cores_max",), " cores")]
+            (f"idle CPU per node, {ig:,} groups", ("idle_cpu_percent", "groups_10000"), " %"),
+            ("idle CPU per node, 10 groups (schedstat)", ("details", "idle", "10", "mean_percent_schedstat"), " %"),
+            (f"idle CPU per node, {ig:,} groups (schedstat)", ("details", "idle", str(ig), "mean_percent_schedstat"),
+             " %"),
+            ("foreign CPU during a phase, max (noise)", ("foreign_cpu_cores_max",), " cores")]
 
     def get(d, keys):
         for k in keys:
@@ -1103,7 +1108,8 @@ def table(summary):
     lines = ["| measurement | Cohort | OTP pg | Cohort / OTP |", "|---|---|---|---|"]
     for label, keys, unit in rows:
         a, b = get(co, keys), get(otp, keys)
-        ratio = f"{a / b:.2f}" if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else "—"
+        ratio = f"{a / b:.2f}" if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b \
+            and "noise" not in label else "—"
         lines.append(f"| {label} | {fmt(a, unit)} | {fmt(b, unit)} | {ratio} |")
     return "\n".join(lines)
 

@@ -14,8 +14,9 @@ directory; a fresh cluster for each measurement. Measured:
      time; rotating over the nodes, `joinone <fresh group>`; the latency is the last of the 4 other
      nodes' event times less the time taken just before the join (p50/p99 ms);
   c. sync: nodes 1-4 hold N groups (one member process per group), then node 5's process starts; the
-     time from its start until its `groups` reaches N (so it includes process start and gossip join,
-     which the OTP side does not: there the node runs already and the clock starts at connect);
+     time from its start until its group count reaches N (`groupcount`, the pg_groups gauge, polled; so it
+     includes process start and gossip join, which the OTP side does not: there the node runs already
+     and the clock starts at connect);
   d. memory per member at N groups: RssAnon of the member node (node 2) and a remote node (node 3) after
      malloc_trim(0), before and after the N member processes join one group each; the processes are
      spawned first (`spawn`) and measured on their own, so their cost is not in the figure;
@@ -38,7 +39,8 @@ to other work; run again on a quiet machine.
 
     apt-get install -y erlang-base
     (cd Benchmarks && swift build -c release --product GroupBenchNode --scratch-path .build-release-pg)
-    python3 Benchmarks/scripts/pg_vs_otp.py                  # full run, both halves (about 6 minutes)
+    python3 Benchmarks/scripts/pg_vs_otp.py                  # full run, both halves (about 6 minutes; 2+ of
+                                                             # them are the Cohort memory fill, see results/pg.md)
     python3 Benchmarks/scripts/pg_vs_otp.py --quick          # smoke run (about a minute)
     python3 Benchmarks/scripts/pg_vs_otp.py --only cohort --cohort-node /path/to/GroupBenchNode
     python3 Benchmarks/scripts/pg_vs_otp.py --out results.json

@@ -85,30 +85,34 @@ struct GroupScopeTests {
             }
         }
         let groups = ["g1", "g2", "g3"]
-        let stop = Shared(false)
         // Monitors are taken at random moments while four tasks join and leave; each one replays its
-        // snapshot and events into what it believes the membership is.
+        // snapshot and events into what it believes the membership is. When the writers are done, the
+        // monitors are cancelled: each then ends after the events it has buffered.
+        let monitors = Shared<[GroupMonitor]>([])
         let replays = try await withThrowingTaskGroup(of: [Replay].self) { group in
-            for worker in 0..<4 {
-                group.addTask {
-                    var rng = SplitMix64(seed: UInt64(worker))
-                    for _ in 0..<3_000 {
-                        let pid = pids[Int(rng.next() % UInt64(pids.count))]
-                        let name = groups[Int(rng.next() % 3)]
-                        if rng.next() % 2 == 0 { try scope.join(name, pid) } else { scope.leave(name, pid) }
-                        if rng.next() % 64 == 0 { await Task.yield() }
+            // Four writers run throughout.
+            async let writing: Void = withThrowingTaskGroup(of: Void.self) { writers in
+                for worker in 0..<4 {
+                    writers.addTask {
+                        var rng = SplitMix64(seed: UInt64(100 + worker))
+                        for _ in 0..<3_000 {
+                            let pid = pids[Int(rng.next() % UInt64(pids.count))]
+                            let name = groups[Int(rng.next() % 3)]
+                            if rng.next() % 2 == 0 { try scope.join(name, pid) } else { scope.leave(name, pid) }
+                            if rng.next() % 64 == 0 { await Task.yield() }
+                        }
                     }
-                    return []
                 }
+                try await writers.waitForAll()
             }
             for taker in 0..<6 {
+                // Taken while the writers write (after letting them run a little).
+                for _ in 0..<(taker * 20) { await Task.yield() }
+                let monitor = taker % 2 == 0 ? scope.monitorScope() : scope.monitor("g1")
+                monitors.withLock { $0.append(monitor) }
                 group.addTask {
-                    if taker > 0 { for _ in 0..<(taker * 50) { await Task.yield() } }
-                    let monitor = taker % 2 == 0 ? scope.monitorScope() : scope.monitor("g1")
                     var state = monitor.snapshot.mapValues { Self.counts($0) }
-                    var iterator = monitor.makeAsyncIterator()
-                    // Read until the workers are done and every event is in.
-                    while let event = await Self.next(&iterator, stop: stop) {
+                    for await event in monitor {
                         switch event {
                         case .join(let name, let joined): for pid in joined { state[name, default: [:]][pid, default: 0] += 1 }
                         case .leave(let name, let left): for pid in left { state[name, default: [:]][pid, default: 0] -= 1 }
@@ -119,17 +123,11 @@ struct GroupScopeTests {
                     return [Replay(wholeScope: taker % 2 == 0, members: members.filter { !$0.value.isEmpty })]
                 }
             }
-            // Workers finish first (their results are empty); then the monitors are told to drain and stop.
+            try await writing
+            // Cancelled, each monitor ends after the events it has buffered.
+            for monitor in monitors.withLock({ $0 }) { monitor.cancel() }
             var replays: [Replay] = []
-            var finished = 0
-            for try await result in group {
-                if result.isEmpty {
-                    finished += 1
-                    if finished == 4 { stop.withLock { $0 = true } }
-                } else {
-                    replays += result
-                }
-            }
+            for try await result in group { replays += result }
             return replays
         }
         let final = Dictionary(uniqueKeysWithValues: groups.map { ($0, scope.members($0)) }).filter { !$0.value.isEmpty }

@@ -24,15 +24,15 @@ struct GroupEventStreamTests {
             return nil
         }
         do {
-            try await waitUntil(within: .seconds(10), "the admin server to listen") {
+            try await waitUntil(within: .seconds(30), "the admin server to listen") {
                 (try? await httpGet("http://\(host):7960/livez")) != nil
             }
             let curl = try DaemonProcess(path: "/usr/bin/curl", arguments: ["-sN", "http://\(host):7960/v1/pg/default/room/events"])
             defer { curl.signal(SIGKILL) }
-            try await waitUntil(within: .seconds(10), "the stream's snapshot") { curl.output.contains("event: snapshot") }
+            try await waitUntil(within: .seconds(30), "the stream's snapshot") { curl.output.contains("event: snapshot") }
             #expect(scope.monitorCount == 1)
             try scope.join("room", worker)
-            try await waitUntil(within: .seconds(10), "the join on the stream") { curl.output.contains("event: join") }
+            try await waitUntil(within: .seconds(30), "the join on the stream") { curl.output.contains("event: join") }
             curl.signal(SIGKILL)
             try await waitUntil(within: GroupRoutes.keepAlive * 4, "the monitor to be cancelled") { scope.monitorCount == 0 }
         } catch {

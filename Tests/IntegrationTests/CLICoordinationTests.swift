@@ -66,17 +66,18 @@ struct CLICoordinationTests {
         let node = try await startSingleNodeGroup("cli-ttl")
         try await withNodes([node]) { _ in
             // The leader stamps the write with its clock (this machine's) between these two readings, so the
-            // expiry is 2 s after a moment inside them, however long the CLI takes under load.
+            // expiry is 8 s after a moment inside them, however long the CLI takes under load (8 s: the key must
+            // still be there for the `get` that follows, a second CLI process).
             let before = (Date().timeIntervalSince1970 * 1000).rounded(.down)
-            let put = try await cohort(node, ["kv", "put", "--store", "config", "--ttl", "2s", "lease/a", "x"])
+            let put = try await cohort(node, ["kv", "put", "--store", "config", "--ttl", "8s", "lease/a", "x"])
             let after = (Date().timeIntervalSince1970 * 1000).rounded(.up)
             #expect(put.status == 0, "\(put.output)")
             let entry = try #require(try json(try await cohort(node, ["kv", "get", "--json", "--store", "config", "lease/a"]).output) as? [String: Any])
             let expiresAt = try #require((entry["expires_at"] as? NSNumber)?.doubleValue)
-            #expect(expiresAt >= before + 2_000 && expiresAt <= after + 2_000, "expires_at \(expiresAt), put between \(before) and \(after)")
+            #expect(expiresAt >= before + 8_000 && expiresAt <= after + 8_000, "expires_at \(expiresAt), put between \(before) and \(after)")
             let list = try await cohort(node, ["kv", "list", "--store", "config", "lease/"])
             #expect(!list.output.contains(" - "), "the expiry shows in the listing: \(list.output)")
-            try await waitUntil(within: .seconds(15), "the leader to sweep lease/a", pollEvery: .milliseconds(250)) {
+            try await waitUntil(within: .seconds(30), "the leader to sweep lease/a", pollEvery: .milliseconds(250)) {
                 try await cohort(node, ["kv", "get", "--store", "config", "lease/a"]).status == 1
             }
             let bad = try await cohort(node, ["kv", "put", "--store", "config", "--ttl", "soon", "lease/b", "x"])

@@ -397,6 +397,31 @@ def otp_sync(c, names, node5, args):
     return sync
 
 
+def pick(d, *keys):
+    """d[k1][k2]..., or None when d (or a level of it) is missing."""
+    for k in keys:
+        if d is None:
+            return None
+        d = d[k]
+    return d
+
+
+def headline(implementation, bcast, jv, sync, mem, idle, args):
+    """The figures both halves report, from their measurements (None where a phase did not run)."""
+    foreign = [r["foreign_cpu_cores"] for r in [bcast, jv, mem, sync] + list((idle or {}).values()) if r]
+    return {
+        "implementation": implementation,
+        "broadcast_deliveries_per_s": pick(bcast, "median_deliveries_per_s"),
+        "join_visible_ms": {"p50": pick(jv, "p50_ms"), "p99": pick(jv, "p99_ms")},
+        "sync_100k_groups_s": pick(sync, "sync_s"),
+        "memory_bytes_per_member": {"local": pick(mem, "local_bytes_per_member"),
+                                    "remote": pick(mem, "remote_bytes_per_member")},
+        "idle_cpu_percent": {"groups_10000": pick(idle, args.idle_groups, "mean_percent"),
+                             "groups_10": pick(idle, 10, "mean_percent")},
+        "foreign_cpu_cores_max": max(foreign) if foreign else None,
+    }
+
+
 def run_otp(args):
     """Runs the OTP pg yardstick; returns the figures (keys shared with the Cohort half).
     A phase left out by --phases reports None."""
@@ -427,25 +452,9 @@ def run_otp(args):
         idle = {g: c.measure(otp_idle, c, names, [n.proc.pid for n in nodes], g, args)
                 for g in (10, args.idle_groups)} if "e" in ph else None
         sync = c.measure(otp_sync, c, names, others[-1], args) if "c" in ph else None
-        foreign = [r["foreign_cpu_cores"] for r in [bcast, jv, mem, sync] + list((idle or {}).values()) if r]
 
-        def pick(d, *keys):
-            for k in keys:
-                if d is None:
-                    return None
-                d = d[k]
-            return d
-
-        return {
-            "implementation": f"Erlang/OTP {ready['otp_release']} pg (erts {ready['erts']})",
-            "broadcast_deliveries_per_s": pick(bcast, "median_deliveries_per_s"),
-            "join_visible_ms": {"p50": pick(jv, "p50_ms"), "p99": pick(jv, "p99_ms")},
-            "sync_100k_groups_s": pick(sync, "sync_s"),
-            "memory_bytes_per_member": {"local": pick(mem, "local_bytes_per_member"),
-                                        "remote": pick(mem, "remote_bytes_per_member")},
-            "idle_cpu_percent": {"groups_10000": pick(idle, args.idle_groups, "mean_percent"),
-                                 "groups_10": pick(idle, 10, "mean_percent")},
-            "foreign_cpu_cores_max": max(foreign) if foreign else None,
+        return headline(f"Erlang/OTP {ready['otp_release']} pg (erts {ready['erts']})",
+                        bcast, jv, sync, mem, idle, args) | {
             "details": {
                 "nodes": names, "schedulers_per_node": ready["schedulers"], "erl_flags": args.erl_flags,
                 "groups_for_sync_and_memory": args.groups, "groups_for_idle": args.idle_groups,
@@ -1001,25 +1010,9 @@ def run_cohort(args):
 
         idle = phase("e", idle_both, whole=False)
         sync = phase("c", cohort_sync)
-        foreign = [r["foreign_cpu_cores"] for r in [bcast, jv, mem, sync] + list((idle or {}).values()) if r]
 
-        def pick(d, *keys):
-            for k in keys:
-                if d is None:
-                    return None
-                d = d[k]
-            return d
-
-        return {
-            "implementation": f"Cohort process groups ({os.path.basename(args.cohort_node)}, one node per process)",
-            "broadcast_deliveries_per_s": pick(bcast, "median_deliveries_per_s"),
-            "join_visible_ms": {"p50": pick(jv, "p50_ms"), "p99": pick(jv, "p99_ms")},
-            "sync_100k_groups_s": pick(sync, "sync_s"),
-            "memory_bytes_per_member": {"local": pick(mem, "local_bytes_per_member"),
-                                        "remote": pick(mem, "remote_bytes_per_member")},
-            "idle_cpu_percent": {"groups_10000": pick(idle, args.idle_groups, "mean_percent"),
-                                 "groups_10": pick(idle, 10, "mean_percent")},
-            "foreign_cpu_cores_max": max(foreign) if foreign else None,
+        return headline(f"Cohort process groups ({os.path.basename(args.cohort_node)}, one node per process)",
+                        bcast, jv, sync, mem, idle, args) | {
             "details": {
                 "binary": args.cohort_node, "groups_for_sync_and_memory": args.groups,
                 "groups_for_idle": args.idle_groups,

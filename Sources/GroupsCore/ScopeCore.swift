@@ -139,9 +139,6 @@ public struct ScopeCore: Sendable {
     /// Whether local changes wait for ``flush()``.
     public var hasPending: Bool { !pending.isEmpty }
 
-    /// The peers that gossip says are up, sorted.
-    public var upPeers: [NodeID] { peers.keys.sorted() }
-
     /// Why `pg.broadcast_recent.<scope>` fails now, or nil when it passes: it fails while the scope has
     /// remote members and no broadcast (or beat) arrived for `window` ms.
     public func livenessFailure(now: UInt64, window: UInt64) -> String? {
@@ -300,7 +297,6 @@ public struct ScopeCore: Sendable {
         }
         if case .open = state.sync {
             // It speaks again: close the breaker and bring it up to date.
-            output.tally.breakerClosed += 1
             sendSync(to: peer, now: now)
         }
         switch message {
@@ -321,7 +317,6 @@ public struct ScopeCore: Sendable {
                 output.tally.syncAcked += 1
             }
         case .digest(let theirSeq, let hash, let view):
-            output.tally.digestsReceived += 1
             if let copy = views[peer], copy.incarnation == incarnation, copy.seq == theirSeq, copy.members.digest == hash {
                 // Our copy of the peer matches.
             } else {
@@ -488,7 +483,6 @@ public struct ScopeCore: Sendable {
                 if !candidates.isEmpty {
                     let peer = candidates[Int(random % UInt64(candidates.count))]
                     output.sends.append((peer, .digest(seq: seq, hash: local.digest, view: viewDigest(of: peer))))
-                    output.tally.digestsSent += 1
                 }
                 nextAntiEntropyAt = now + interval
             } else {
@@ -560,9 +554,6 @@ public struct ScopeTally: Sendable, Equatable {
     /// Syncs given up on: the peer's breaker opened.
     public var syncFailed = 0
     public var syncRequested = 0
-    public var breakerClosed = 0
-    public var digestsSent = 0
-    public var digestsReceived = 0
     /// Updates not sent because a peer's breaker is open.
     public var skipped = 0
     public var dropped: [ScopeDropReason: Int] = [:]

@@ -101,3 +101,45 @@ private final class StreamDelegate: NSObject, URLSessionDataDelegate, Sendable {
         session.finishTasksAndInvalidate()
     }
 }
+
+extension AdminClient {
+    /// Follows the Server-Sent Events at `path`, handing each to `handle` (which prints it and says whether
+    /// it counts toward `count`). Returns once `count` events counted; a stream the node refuses prints its
+    /// error (the body too with `json`) and exits 1 (3 when unauthorized or unreachable); a stream that
+    /// breaks or ends exits 1 with `broke` or `ended` (what to say, e.g. where to resume).
+    func follow(
+        _ path: String, json: Bool, count: Int?, broke: (String) -> String, ended: () -> String,
+        _ handle: (ServerSentEvent) -> Bool
+    ) async {
+        var parser = ServerSentEventParser()
+        var status: Int?
+        var errorBody = Data()
+        var counted = 0
+        do {
+            for try await part in try stream(path) {
+                switch part {
+                case .head(let code):
+                    status = code
+                case .body(let data) where status == 200:
+                    for event in parser.feed(data) where handle(event) {
+                        counted += 1
+                        if let count, counted >= count { return }
+                    }
+                case .body(let data):
+                    errorBody.append(data)
+                }
+            }
+        } catch let error as AdminClient.Failure {
+            fail("\(error)", exitCode: 3)
+        } catch {
+            guard status != nil else { fail("\(unreachable(error))", exitCode: 3) }
+            fail(broke(error.localizedDescription), exitCode: 1)
+        }
+        guard let status, status == 200 else {
+            let reply = AdminClient.Reply(status: status ?? 0, body: errorBody)
+            if json { printBody(reply) }
+            fail(failureLine(reply, path: path), exitCode: status == 401 ? 3 : 1)
+        }
+        fail(ended(), exitCode: 1)
+    }
+}

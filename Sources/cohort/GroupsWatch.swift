@@ -33,37 +33,9 @@ extension Groups {
 
         func run() async throws {
             let path = Groups.path(scope.scope, group) + "/events"
-            let client = try options.client()
-            var parser = ServerSentEventParser()
-            var status: Int?
-            var errorBody = Data()
-            var printed = 0
-            do {
-                for try await part in try client.stream(path) {
-                    switch part {
-                    case .head(let code):
-                        status = code
-                    case .body(let data) where status == 200:
-                        for event in parser.feed(data) where show(event) {
-                            printed += 1
-                            if let count, printed >= count { return }
-                        }
-                    case .body(let data):
-                        errorBody.append(data)
-                    }
-                }
-            } catch let error as AdminClient.Failure {
-                fail("\(error)", exitCode: 3)
-            } catch {
-                guard status != nil else { fail("\(client.unreachable(error))", exitCode: 3) }
-                fail("the watch broke (\(error.localizedDescription))", exitCode: 1)
-            }
-            guard let status, status == 200 else {
-                let reply = AdminClient.Reply(status: status ?? 0, body: errorBody)
-                if options.json { printBody(reply) }
-                fail(failureLine(reply, path: path), exitCode: status == 401 ? 3 : 1)
-            }
-            fail("the node ended the watch", exitCode: 1)
+            try await options.client().follow(
+                path, json: options.json, count: count, broke: { "the watch broke (\($0))" }, ended: { "the node ended the watch" }
+            ) { show($0) }
         }
 
         /// Prints one event; returns whether it was a join or a leave.

@@ -30,40 +30,16 @@ extension KV {
         func run() async throws {
             let start = try await startVersion()
             let path = "/v1/watch" + query(["store": store.store, "prefix": prefix, "from": "\(start)"])
-            let client = try options.client()
-            var parser = ServerSentEventParser()
-            var status: Int?
-            var errorBody = Data()
             var last = start
-            var printed = 0
-            do {
-                for try await part in try client.stream(path) {
-                    switch part {
-                    case .head(let code):
-                        status = code
-                    case .body(let data) where status == 200:
-                        for event in parser.feed(data) {
-                            guard let version = show(event, after: last) else { continue }
-                            last = version
-                            printed += 1
-                            if let count, printed >= count { return }
-                        }
-                    case .body(let data):
-                        errorBody.append(data)
-                    }
-                }
-            } catch let error as AdminClient.Failure {
-                fail("\(error)", exitCode: 3)
-            } catch {
-                guard status != nil else { fail("\(client.unreachable(error))", exitCode: 3) }
-                fail("the watch broke (\(error.localizedDescription)); resume with --from-version \(last)", exitCode: 1)
+            try await options.client().follow(
+                path, json: options.json, count: count,
+                broke: { "the watch broke (\($0)); resume with --from-version \(last)" },
+                ended: { "the node ended the watch; resume with --from-version \(last)" }
+            ) { event in
+                guard let version = show(event, after: last) else { return false }
+                last = version
+                return true
             }
-            guard let status, status == 200 else {
-                let reply = AdminClient.Reply(status: status ?? 0, body: errorBody)
-                if options.json { printBody(reply) }
-                fail(failureLine(reply, path: path), exitCode: status == 401 ? 3 : 1)
-            }
-            fail("the node ended the watch; resume with --from-version \(last)", exitCode: 1)
         }
 
         /// `--from`, else the store's current revision on this node (where a watch of "from now" starts).

@@ -28,7 +28,7 @@ struct GroupScopeTests {
         }
     }
 
-    @Test("the README's example: join twice, broadcast once to each member, leave, and an exit takes the rest")
+    @Test("docs/groups.md's example: join twice, broadcast once to each member, leave, and an exit takes the rest")
     func readmeExample() async throws {
         let node = try Self.node()
         let received = Shared<[PID: [String]]>([:])

@@ -84,6 +84,7 @@ public final class CohortNode: Sendable {
         self.logger = logger
         self.metrics = metrics
         health = HealthRegistry()
+        health.export(to: metrics)
         heartbeat = RuntimeHeartbeat()
         incarnation = boot.incarnation
         let environment = boot.environment

@@ -21,6 +21,7 @@ public final class CohortMetrics: Sendable {
     private let lastCPUSeconds = Mutex<Double>(0)
     private let adminRequests: [String: Prometheus.Counter]
     private let adminRejected: Prometheus.Counter
+    private let renderHooks = Mutex<[@Sendable () -> Void]>([])
 
     /// The admin endpoints counted by `cohort_admin_requests_total{endpoint}`.
     public static let adminEndpoints = ["livez", "readyz", "metrics", "v1", "other"]
@@ -64,9 +65,16 @@ public final class CohortMetrics: Sendable {
         adminRejected.increment()
     }
 
-    /// Refreshes the process metrics from `/proc` and renders the whole registry in Prometheus text format.
+    /// Runs `hook` before every render, to bring gauges that are read rather than pushed up to date.
+    public func beforeRender(_ hook: @escaping @Sendable () -> Void) {
+        renderHooks.withLock { $0.append(hook) }
+    }
+
+    /// Refreshes the process metrics from `/proc` (and runs the ``beforeRender(_:)`` hooks), then renders the
+    /// whole registry in Prometheus text format.
     public func render() -> String {
         refreshProcessMetrics()
+        for hook in renderHooks.withLock({ $0 }) { hook() }
         return registry.emitToString()
     }
 

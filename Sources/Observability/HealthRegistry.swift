@@ -101,4 +101,21 @@ public final class HealthRegistry: Sendable {
         let selected = checks.withLock { list in list.filter { $0.kind == kind } }
         return HealthReport(entries: selected.map { .init(name: $0.name, status: $0.check()) })
     }
+
+    /// Publishes every check as `cohort_health_check{check,kind}` (1 passing, 0 failing), evaluated when
+    /// `/metrics` is scraped, so an alert can watch the very checks behind `/livez`, `/readyz` and the
+    /// systemd watchdog.
+    public func export(to metrics: CohortMetrics) {
+        let registry = metrics.registry
+        metrics.beforeRender { [self] in
+            for kind in HealthKind.allCases {
+                for entry in evaluate(kind).entries {
+                    registry.gauge(
+                        "cohort_health_check", labels: [("check", entry.name), ("kind", kind.rawValue)],
+                        help: "1 while the health check passes, 0 while it fails; kind liveness feeds /livez and the watchdog, readiness /readyz."
+                    ).set(entry.status.isPassing ? 1.0 : 0.0)
+                }
+            }
+        }
+    }
 }

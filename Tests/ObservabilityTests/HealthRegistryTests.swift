@@ -1,4 +1,5 @@
 import Observability
+import Synchronization
 import Testing
 
 @Suite struct HealthRegistryTests {
@@ -33,5 +34,20 @@ import Testing
         registry.unregister("x", kind: .liveness)
         #expect(registry.evaluate(.liveness).entries.isEmpty)
         #expect(registry.evaluate(.liveness).isPassing)
+    }
+
+    @Test func everyCheckIsAGaugeOnMetricsOneWhilePassingZeroWhileFailing() {
+        let registry = HealthRegistry()
+        let metrics = CohortMetrics(version: "test")
+        registry.export(to: metrics)
+        let failing = Mutex(false)
+        registry.register("raft.last_contact", kind: .liveness) { failing.withLock { $0 } ? .fail("silent") : .ok }
+        registry.register("raft.member", kind: .readiness) { .ok }
+        var text = metrics.render()
+        #expect(text.contains(#"cohort_health_check{check="raft.last_contact",kind="liveness"} 1"#), "\(text)")
+        #expect(text.contains(#"cohort_health_check{check="raft.member",kind="readiness"} 1"#))
+        failing.withLock { $0 = true }
+        text = metrics.render()
+        #expect(text.contains(#"cohort_health_check{check="raft.last_contact",kind="liveness"} 0"#), "\(text)")
     }
 }

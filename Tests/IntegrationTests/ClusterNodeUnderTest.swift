@@ -23,16 +23,18 @@ final class ClusterNodeUnderTest: Sendable {
     ///     never founds a Raft group (`bootstrap_expect: 0`), as the gossip, mesh and process tests need none.
     ///   - failureDomain: `cluster.failure_domain`.
     ///   - environment: extra environment for the daemon.
+    ///   - dataDirectory: the data directory to use (e.g. one `cohortd restore` prepared); a fresh one
+    ///     inside the node's temporary directory by default.
     init(
         name: String, ip: String = uniqueLoopbackAddress(), join: [ClusterNodeUnderTest] = [], key: String? = nil,
         raft: [String] = ["bootstrap_expect: 0"], failureDomain: String? = nil, extraYAML: String = "",
-        environment: [String: String] = [:]
+        environment: [String: String] = [:], dataDirectory: String? = nil
     ) throws {
         self.name = name
         self.ip = ip
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-cluster-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        dataDirectory = directory.appendingPathComponent("data").path
+        self.dataDirectory = dataDirectory ?? directory.appendingPathComponent("data").path
         configPath = directory.appendingPathComponent("cohortd.yaml").path
         var yaml = """
             cluster:
@@ -53,7 +55,7 @@ final class ClusterNodeUnderTest: Sendable {
               internode:
                 bind_addr: \(ip)
               raft:
-                data_dir: \(dataDirectory)\(raft.map { "\n    \($0)" }.joined())
+                data_dir: \(self.dataDirectory)\(raft.map { "\n    \($0)" }.joined())
             admin:
               address: \(ip):7960
             \(extraYAML)

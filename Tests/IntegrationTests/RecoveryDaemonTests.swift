@@ -68,7 +68,7 @@ struct RecoveryDaemonTests {
                 let after = try await fresh[0].put("after-recovery", "yes")
                 #expect(after.status == 200, "\(after.body)")
                 #expect(await fresh[1].value("after-recovery") == "yes")
-                try await written.expectFencingContinues(on: fresh[0])
+                try await written.expectFencingContinues(on: fresh[0], above: UInt64(try #require(report["index"] as? Int)))
             }
         }
     }
@@ -89,6 +89,8 @@ struct RecoveryDaemonTests {
                 oldGroup = groupID(in: source.process.output)
                 return oldGroup != nil
             }
+            let badTimeout = try await httpGet(source.base + "/v1/snapshot?timeout=forever")
+            #expect(badTimeout.status == 400 && badTimeout.body.contains("\"code\":\"BAD_REQUEST\""), "\(badTimeout.body)")
             let save = try await cohort(source, ["snapshot", "save", file, "--json"])
             #expect(save.status == 0, "\(save.output)")
             saved = try #require(try json(save.output) as? [String: Any], "\(save.output)")
@@ -161,7 +163,7 @@ struct RecoveryDaemonTests {
                     return group != nil
                 }
                 #expect(group != oldGroup, "the restored group has a new id")
-                try await writes.expectFencingContinues(on: fresh[1])
+                try await writes.expectFencingContinues(on: fresh[1], above: UInt64(try #require(saved["index"] as? Int)))
             }
         }
     }
@@ -231,12 +233,14 @@ struct AcknowledgedWrites {
         #expect((try? json(lock.body) as? [String: Any])?["token"] as? Int == Int(lockToken), "\(lock.body)")
     }
 
-    /// A new grant of `job` (once its lock delay is over) gets a token above the one before the loss.
-    func expectFencingContinues(on node: ClusterNodeUnderTest) async throws {
+    /// A new grant of `job` (once its lock delay is over) gets a token above the one before the loss and
+    /// above `index`, the saved or recovered state's index (which bounds every token in it).
+    func expectFencingContinues(on node: ClusterNodeUnderTest, above index: UInt64) async throws {
         let pid = try await node.openSession(ttl: "600s")
         let reply = try await httpRequest("POST", node.base + "/v1/locks/job", body: jsonBody(["holder": pid, "wait": "45s"]), timeout: 60)
         #expect(reply.status == 200, "\(reply.body)")
         let token = try #require((try json(reply.body) as? [String: Any])?["token"] as? Int)
         #expect(UInt64(token) > lockToken)
+        #expect(UInt64(token) > index, "token \(token), state index \(index)")
     }
 }

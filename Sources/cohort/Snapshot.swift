@@ -72,7 +72,7 @@ struct Snapshot: AsyncParsableCommand {
             print("saved \(file)")
             print("  index  \(header.index) (term \(header.term), taken \(timestamp(milliseconds: header.takenAt)))")
             print("  size   \(bytes.count) bytes")
-            print("  state  \(header.keys) keys, \(header.locks) locks, \(header.names) names")
+            print("  state  keys \(header.keys), locks \(header.locks), names \(header.names)")
         }
     }
 }

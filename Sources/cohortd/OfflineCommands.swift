@@ -115,7 +115,7 @@ struct Restore: AsyncParsableCommand {
         print("restored \(file) into \(dataDirectory)")
         print("  node    \(node) (the one voter of a new Raft group)")
         print("  index   \(summary.index) (new writes and fencing tokens start above it)")
-        print("  state   \(summary.keys) keys, \(summary.locks) locks, \(summary.names) names")
+        print("  state   keys \(summary.keys), locks \(summary.locks), names \(summary.names)")
         print("start the node on this data directory; servers that join it are added by its voter reconciler")
     }
 }
@@ -191,7 +191,7 @@ struct Recover: AsyncParsableCommand {
         print("  voters  \(summary.configuration.voters.map(\.rawValue).joined(separator: ",")) (were \(summary.previous.voters.map(\.rawValue).joined(separator: ","))"
             + (summary.previous.standbys.isEmpty ? "" : "; standbys \(summary.previous.standbys.map(\.rawValue).joined(separator: ","))") + ")")
         print("  index   \(summary.index) term \(summary.term) (was committed through \(summary.previousCommit); \(summary.entriesApplied) log entries applied)")
-        print("  state   \(summary.keys) keys, \(summary.locks) locks, \(summary.names) names")
+        print("  state   keys \(summary.keys), locks \(summary.locks), names \(summary.names)")
         if summary.wasBlank {
             print("warning: this node was a blank replica (never admitted since its data was lost): it may lack writes the old group acknowledged")
         }

@@ -14,11 +14,18 @@ struct RecoveryDaemonTests {
         let survivor = nodes[0]
         try await withNodes(nodes) { nodes in
             let names = nodes.map(\.name).sorted()
-            try await waitForAgreement(nodes, "3 founders to agree") { $0.voters == names }
+            let formed = try await waitForAgreement(nodes, "3 founders to agree") { $0.voters == names }
 
             // Acknowledged writes: keys in two stores, a lock (with a lock delay, so its record and token
             // outlive the release of its holder's session), a name.
             let written = try await AcknowledgedWrites.make(on: survivor)
+            // The runbook's precondition: recover the survivor holding the most entries. A write needs only a
+            // majority, so wait until this one holds everything the leader committed.
+            let leader = try #require(nodes.first { $0.name == formed.leader })
+            let committed = try #require(await leader.raft()).commitIndex
+            try await waitUntil(within: .seconds(30), "\(survivor.name) to hold every committed entry") {
+                (await survivor.raft()?.appliedIndex ?? 0) >= committed
+            }
 
             // Two voters die for good: killed, their data directories deleted.
             for lost in nodes[1...] {
@@ -99,7 +106,7 @@ struct RecoveryDaemonTests {
             #expect((saved["keys"] as? Int ?? 0) >= (written?.keys.count ?? .max))
             let text = try await cohort(source, ["snapshot", "save", file])
             #expect(text.status == 0, "\(text.output)")
-            #expect(text.output.contains("saved \(file)") && text.output.contains("1 locks, 1 names"), "\(text.output)")
+            #expect(text.output.contains("saved \(file)") && text.output.contains("locks 1, names 1"), "\(text.output)")
             // Atomic: nothing but the file itself is left beside it.
             #expect(try FileManager.default.contentsOfDirectory(atPath: scratch) == ["backup.snap"])
         }

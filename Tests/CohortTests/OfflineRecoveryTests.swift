@@ -80,6 +80,21 @@ struct OfflineRecoveryTests {
         }
     }
 
+    @Test("the decoder is total on damage: every proper prefix and every single corrupted byte of an archive is refused with a typed error")
+    func everyDamageIsRefused() {
+        let bytes = SnapshotArchive(state: Self.sampleState(), term: 2, takenAt: 99).encoded()
+        for length in 0..<bytes.count {
+            #expect(throws: SnapshotArchiveError.self) { try SnapshotArchive(decoding: Array(bytes.prefix(length))) }
+        }
+        for position in bytes.indices {
+            for mask: UInt8 in [0x01, 0x80, 0xFF] {
+                var damaged = bytes
+                damaged[position] ^= mask
+                #expect(throws: SnapshotArchiveError.self, "byte \(position) ^ \(mask)") { try SnapshotArchive(decoding: damaged) }
+            }
+        }
+    }
+
     // MARK: Restore
 
     @Test("restore writes a committed one-voter snapshot at the archive's index, without the old group id; a Raft core on it leads alone and appends above every fencing token")

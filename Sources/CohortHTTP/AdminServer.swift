@@ -60,6 +60,7 @@ public enum AdminServer {
         RaftRoutes.add(to: v1, node: node)
         CoordinationRoutes.add(to: v1, node: node)
         GroupRoutes.add(to: v1, node: node)
+        SnapshotRoutes.add(to: v1, node: node)
         return router
     }
 

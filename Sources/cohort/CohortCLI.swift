@@ -7,7 +7,7 @@ struct CohortCLI: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cohort",
         abstract: "Talk to a Cohort node's admin API.",
-        subcommands: [Status.self, Members.self, Raft.self, Stores.self, KV.self, Lock.self, Names.self, Groups.self]
+        subcommands: [Status.self, Members.self, Raft.self, Stores.self, KV.self, Lock.self, Names.self, Groups.self, Snapshot.self]
     )
 }
 

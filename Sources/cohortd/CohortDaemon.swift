@@ -9,18 +9,34 @@ import Metrics
 import ServiceLifecycle
 import Systemd
 
-/// `cohortd`: runs one Cohort node.
+/// `cohortd`: runs one Cohort node (`run`, the default subcommand, so `cohortd`, `cohortd --config X` and
+/// `cohortd --check` run it), and the offline tools for its data directory: `restore` and `recover`.
 @main
 struct CohortDaemon: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cohortd",
-        abstract: "Run a Cohort node.",
+        abstract: "Run a Cohort node, or restore or recover its data directory offline.",
+        discussion: """
+            With no subcommand, runs the node (see `cohortd run --help`). Exit codes: 0 clean shutdown, 1 runtime
+            failure, 2 bad configuration or a refusal (the data directory is in use, a bad snapshot file).
+            """,
+        version: CohortVersion.current,
+        subcommands: [Run.self, Restore.self, Recover.self],
+        defaultSubcommand: Run.self
+    )
+}
+
+/// `cohortd run` (the default): runs one Cohort node.
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a Cohort node (the default subcommand).",
         discussion: """
             With no --config, runs a single node on built-in defaults. Every configuration key can also be set
             from the environment (COHORT_CLUSTER_NAME, COHORT_ADMIN_ADDRESS, ...; see docs/configuration.md).
-            Exit codes: 0 clean shutdown, 1 runtime failure, 2 bad configuration.
-            """,
-        version: CohortVersion.current
+            A server holds an exclusive lock on <data_dir>/_sys/raft/LOCK while it runs: a second cohortd (or
+            `cohortd recover`/`restore`) on the same data directory is refused.
+            Exit codes: 0 clean shutdown, 1 runtime failure, 2 bad configuration or the data directory in use.
+            """
     )
 
     @Option(name: .long, help: "The YAML configuration file.")
@@ -46,6 +62,10 @@ struct CohortDaemon: AsyncParsableCommand {
             }
             return
         }
+
+        // Before anything touches the data directory (the incarnation file included): a second daemon on
+        // it would write the same Raft log.
+        try lockDataDirectory(settings)
 
         LogBootstrap.bootstrap(settings.log, environment: environment)
         let logger = Logger(label: "cohortd")
@@ -91,5 +111,19 @@ struct CohortDaemon: AsyncParsableCommand {
             throw ExitCode(1)
         }
         logger.info("node stopped")
+    }
+
+    /// Takes the Raft directory's lock on a server that keeps Raft state on disk (`<data_dir>/_sys/raft`),
+    /// held until the process exits (the lock is never released by dropping it); exits 2 when another
+    /// process holds it.
+    private func lockDataDirectory(_ settings: CohortSettings) throws {
+        guard settings.cluster.enabled, settings.cluster.raft.role == .server,
+              let dataDirectory = settings.cluster.raft.resolvedDataDirectory else { return }
+        do {
+            _ = try OfflineRaft.lock(dataDirectory)
+        } catch {
+            FileHandle.standardError.write(Data("cohortd: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
     }
 }

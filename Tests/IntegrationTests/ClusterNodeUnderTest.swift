@@ -24,16 +24,18 @@ final class ClusterNodeUnderTest: Sendable {
     ///   - failureDomain: `cluster.failure_domain`.
     ///   - membership: more lines under `cluster.membership:` (e.g. `rejoin_interval: 10m`).
     ///   - environment: extra environment for the daemon.
+    ///   - dataDirectory: the data directory to use (e.g. one `cohortd restore` prepared); a fresh one
+    ///     inside the node's temporary directory by default.
     init(
         name: String, ip: String = uniqueLoopbackAddress(), join: [ClusterNodeUnderTest] = [], key: String? = nil,
         raft: [String] = ["bootstrap_expect: 0"], failureDomain: String? = nil, membership: [String] = [], extraYAML: String = "",
-        environment: [String: String] = [:]
+        environment: [String: String] = [:], dataDirectory: String? = nil
     ) throws {
         self.name = name
         self.ip = ip
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-cluster-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        dataDirectory = directory.appendingPathComponent("data").path
+        self.dataDirectory = dataDirectory ?? directory.appendingPathComponent("data").path
         configPath = directory.appendingPathComponent("cohortd.yaml").path
         var yaml = """
             cluster:
@@ -55,7 +57,7 @@ final class ClusterNodeUnderTest: Sendable {
               internode:
                 bind_addr: \(ip)
               raft:
-                data_dir: \(dataDirectory)\(raft.map { "\n    \($0)" }.joined())
+                data_dir: \(self.dataDirectory)\(raft.map { "\n    \($0)" }.joined())
             admin:
               address: \(ip):7960
             \(extraYAML)

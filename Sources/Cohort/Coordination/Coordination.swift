@@ -168,3 +168,22 @@ public final class Coordination: Sendable {
         UInt64(max(0, Date().timeIntervalSince1970 * 1000))
     }
 }
+
+extension CohortNode {
+    /// A consistent snapshot of the coordination state (every store's keys, the locks with their fencing
+    /// tokens, the names), as `GET /v1/snapshot` serves it: this node's replica after a linearizable read
+    /// point, so it holds every write acknowledged before the call. Serialized off the caller's thread.
+    ///
+    /// - Throws: ``CoordinationError/unsupported(_:)`` on a node without a replica (a client node, or a
+    ///   server not added yet: take it from a Raft member); the read point's errors (no leader, no quorum).
+    public func snapshotArchive(timeout: Duration? = nil) async throws(CoordinationError) -> SnapshotArchive {
+        guard await coordination.log.hasReplica() else {
+            throw .unsupported("this node holds no replica of the coordination state (a client node, or a server not added yet): ask a Raft member")
+        }
+        try await coordination.log.catchUp(timeout: timeout ?? coordination.timeout)
+        let state = coordination.store.state
+        let term = await raft?.status.term ?? 0
+        let takenAt = Coordination.wallClockMilliseconds()
+        return await Task.detached { SnapshotArchive(state: state, term: term, takenAt: takenAt) }.value
+    }
+}

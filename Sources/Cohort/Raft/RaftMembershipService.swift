@@ -40,6 +40,8 @@ final class RaftMembershipService: Service, Sendable {
     let metrics: ReconcilerMetrics
     /// Every node kept in the configuration when true (the unbounded benchmark: `COHORT_UNBOUNDED_RAFT=1`).
     let unbounded: Bool
+    /// The last 64 operations the reconciler (and the bootstrap) carried out here.
+    let operations: RaftOperationLog
     private let routing = Mutex<[NodeID]>([])
 
     /// How long exactly N founders must stay visible before they bootstrap (SPEC section 7).
@@ -49,8 +51,10 @@ final class RaftMembershipService: Service, Sendable {
 
     init(
         selfID: NodeID, settings: RaftSettings, gossip: GossipService, raft: RaftService, meta: NodeMetaPublisher,
-        store: CoordinationStore, logger: Logger, registry: PrometheusCollectorRegistry, unbounded: Bool = false
+        store: CoordinationStore, logger: Logger, registry: PrometheusCollectorRegistry, unbounded: Bool = false,
+        operations: RaftOperationLog = RaftOperationLog()
     ) {
+        self.operations = operations
         self.store = store
         self.selfID = selfID
         self.settings = settings

@@ -83,6 +83,10 @@ struct RaftOperatorTests {
             let removed = try #require(try json(removal.body) as? [String: Any])
             #expect(removed["removed"] as? String == victim.name)
             #expect(removed["suffrage"] as? String == "voter")
+            // Out at once on the leader, before the reconciler could have acted (it waits for gossip to declare
+            // the node dead, an election timeout of silence and its debounce).
+            let right = try #require(await current.raft())
+            #expect(!right.voters.contains(victim.name), "\(right)")
             let survivors = [current, other]
             // Then the reconciler shrinks to one voter (2 candidates: largest odd count is 1); the removed
             // node never comes back while it is dead.

@@ -130,7 +130,7 @@ public final class CohortNode: Sendable {
             self.raftMembership = raftMembership
             let raftOperator = RaftOperator(
                 selfID: id, raft: raft, mesh: mesh, gossip: gossip, log: raftMembership.operations,
-                routing: { raftMembership.routingOrder }, logger: logger
+                routing: { raftMembership.routingOrder }, holdOut: { raftMembership.holdOut($0) }, logger: logger
             )
             self.raftOperator = raftOperator
             mesh.setRequestHandler(for: .raftOperator) { inbound in

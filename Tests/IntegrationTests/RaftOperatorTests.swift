@@ -8,7 +8,9 @@ import Testing
 struct RaftOperatorTests {
     @Test("peers from any node is the leader's view; transfer-leader to a named voter and to any voter moves leadership everywhere; remove-peer of a SIGKILLed voter takes it out; bad input gets its code; operations lists the steps")
     func threeDaemons() async throws {
-        let nodes = try await startRaftCluster(3, prefix: "op")
+        // A short debounce: the reconciler re-plans right after a removal, while gossip still has a SIGKILLed
+        // node alive (declaring it dead takes a few probe rounds).
+        let nodes = try await startRaftCluster(3, prefix: "op", raftLines: { _ in ["reconcile_debounce: 100ms"] })
         try await withNodes(nodes) { nodes in
             let names = nodes.map(\.name).sorted()
             let formed = try await waitForAgreement(nodes, "3 founders to agree") { $0.voters == names }
@@ -99,6 +101,8 @@ struct RaftOperatorTests {
             }
             let removeOps = try await current.operations()
             #expect(removeOps.contains { $0["op"] as? String == "remove" && $0["source"] as? String == "operator" && $0["node"] as? String == victim.name && $0["outcome"] as? String == "ok" })
+            // Held out while gossip still thought it alive: the reconciler never added it back.
+            #expect(!removeOps.contains { $0["node"] as? String == victim.name && $0["source"] as? String == "reconciler" }, "\(removeOps)")
             let soleVoter = try #require(settled.voters.first)
             let sole = try #require(survivors.first { $0.name == soleVoter })
             let standby = try #require(survivors.first { $0 !== sole })

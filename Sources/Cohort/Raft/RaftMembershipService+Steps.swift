@@ -156,8 +156,9 @@ extension RaftMembershipService.Loop {
             let plan = VoterPlanner.plan(input)
             guard let operation = plan.operations.first else {
                 let settled = Set(plan.targetVoters) == Set(current.voters) && Set(plan.targetStandbys) == Set(current.standbys)
-                // A target not reached yet waits on something outside the plan (a standby catching up).
-                recheckAt = settled ? nil : .now + .seconds(1)
+                // A target not reached yet waits on something outside the plan (a standby catching up); a
+                // removed node held out is looked at again when its hold ends.
+                recheckAt = settled ? service.currentHolds().values.min() : .now + .seconds(1)
                 return
             }
             guard await apply(operation, reason: operation.reason(plan: plan, input: input), term: current.term) else {

@@ -142,6 +142,8 @@ public final class RaftOperator: Sendable {
     let gossip: GossipService
     let log: RaftOperationLog
     let routing: @Sendable () -> [NodeID]
+    /// Keeps a node being removed out of the reconciler's plans while gossip still says it is alive.
+    let holdOut: @Sendable (NodeID) -> Void
     let logger: Logger
 
     /// A configuration change waits at most this long for the reconciler's change in flight and its commit.
@@ -153,8 +155,9 @@ public final class RaftOperator: Sendable {
 
     init(
         selfID: NodeID, raft: RaftService, mesh: MeshService, gossip: GossipService, log: RaftOperationLog,
-        routing: @escaping @Sendable () -> [NodeID], logger: Logger
+        routing: @escaping @Sendable () -> [NodeID], holdOut: @escaping @Sendable (NodeID) -> Void = { _ in }, logger: Logger
     ) {
+        self.holdOut = holdOut
         self.selfID = selfID
         self.raft = raft
         self.mesh = mesh
@@ -299,10 +302,13 @@ public final class RaftOperator: Sendable {
             }
         }
         let state = await gossipStates()[name] ?? "unknown"
+        let alive = state == "alive" || state == "suspect"
+        // Before the change, so the reconciler's pass that the change triggers already leaves it out.
+        if alive { holdOut(name) }
         let index = try await change(.remove(name), op: "remove", node: name, reason: "operator: remove-peer (gossip state \(state))")
         logger.notice("raft peer removed by the operator", metadata: ["peer": "\(name)", "raft.index": "\(index)"])
-        let note = state == "alive" || state == "suspect"
-            ? "\(name) is still \(state) in gossip: the voter reconciler adds a live server back (as a standby, promoted if a voter slot needs it); stop cohortd on \(name) for good to keep it out"
+        let note = alive
+            ? "\(name) is still \(state) in gossip: the voter reconciler keeps it out until gossip declares it dead or for \(RaftMembershipService.removalHold.components.seconds)s; a server still alive then is added back (as a standby, promoted if a voter slot needs it) — stop cohortd on \(name) for good to keep it out"
             : "\(name) is \(state) in gossip, so the voter reconciler will not add it back unless it returns; it re-plans now and may promote a standby or demote a voter to keep an odd number of voters"
         return RaftPeerRemoval(removed: name.rawValue, suffrage: isVoter ? "voter" : "standby", index: index, gossip: state, note: note)
     }

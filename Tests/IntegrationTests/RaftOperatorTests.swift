@@ -3,15 +3,19 @@ import Foundation
 import Testing
 
 /// `GET /v1/raft/peers`, `DELETE /v1/raft/peers/{name}`, `POST /v1/raft/transfer-leader` and
-/// `GET /v1/raft/operations` across three real `cohortd` daemons, and `cohort raft …` on one.
+/// `GET /v1/raft/operations` across three real `cohortd` daemons and a client node (`cohort raft …` on one
+/// node: `CLIRaftTests`).
 @Suite("Raft operator commands", .serialized)
 struct RaftOperatorTests {
-    @Test("peers from any node is the leader's view; transfer-leader to a named voter and to any voter moves leadership everywhere; remove-peer of a SIGKILLed voter takes it out; bad input gets its code; operations lists the steps")
+    @Test("peers from any node (a client node too) is the leader's view; transfer-leader to a named voter and to any voter moves leadership everywhere; remove-peer of a SIGKILLed voter takes it out; bad input gets its code; operations lists the steps")
     func threeDaemons() async throws {
-        // A short debounce: the reconciler re-plans right after a removal, while gossip still has a SIGKILLed
-        // node alive (declaring it dead takes a few probe rounds).
-        let nodes = try await startRaftCluster(3, prefix: "op", raftLines: { _ in ["reconcile_debounce: 100ms"] })
-        try await withNodes(nodes) { nodes in
+        // Three founders and a client node. A short debounce: the reconciler re-plans right after a removal,
+        // while gossip still has a SIGKILLed node alive (declaring it dead takes a few probe rounds).
+        let all = try await startRaftCluster(
+            4, prefix: "op", raftLines: { $0 == 4 ? ["role: client"] : ["reconcile_debounce: 100ms"] }
+        )
+        try await withNodes(all) { all in
+            let nodes = Array(all.prefix(3)), client = all[3]
             let names = nodes.map(\.name).sorted()
             let formed = try await waitForAgreement(nodes, "3 founders to agree") { $0.voters == names }
             let leaderName = try #require(formed.leader)
@@ -31,8 +35,10 @@ struct RaftOperatorTests {
             #expect(rows.allSatisfy { $0["suffrage"] as? String == "voter" && $0["gossip"] as? String == "alive" })
             #expect(rows.filter { $0["leader"] as? Bool == true }.compactMap { $0["name"] as? String } == [leaderName])
             #expect(view["leader"] as? String == leaderName)
-            // Asked of a follower: the same leader and members (the follower passes it on).
-            for node in nodes where node !== leader {
+            // Asked of a follower or the client node: the same leader and members (passed on to the leader, by
+            // the client node through a Raft member).
+            #expect(await client.raft()?.role == "client")
+            for node in all where node !== leader {
                 let peers = try await node.peers()
                 #expect(peers["leader"] as? String == leaderName, "\(node.name)")
                 #expect((peers["peers"] as? [[String: Any]])?.compactMap { $0["name"] as? String } == names)
@@ -120,48 +126,6 @@ struct RaftOperatorTests {
         }
     }
 
-    @Test("a one-node group: cohort raft keeps showing the status; raft peers, remove-peer, transfer-leader and operations as text and JSON, with their errors")
-    func cli() async throws {
-        let node = try await startSingleNodeGroup("opcli1")
-        try await withNodes([node]) { _ in
-            let status = try await cohort(node, ["raft"])
-            #expect(status.status == 0, "\(status.output)")
-            #expect(status.output.contains("state:          leader"))
-            let explicit = try await cohort(node, ["raft", "status", "--json"])
-            #expect((try json(explicit.output) as? [String: Any])?["leader"] as? String == "opcli1")
-
-            let peers = try await cohort(node, ["raft", "peers"])
-            #expect(peers.status == 0, "\(peers.output)")
-            let peerLines = lines(peers.output)
-            #expect(peerLines.first?.hasPrefix("leader opcli1, term ") == true, "\(peers.output)")
-            #expect(peerLines.dropFirst().first?.hasPrefix("NAME") == true)
-            #expect(peerLines.last?.split(separator: " ", omittingEmptySubsequences: true).prefix(3) == ["opcli1", "voter", "yes"])
-            let peersJSON = try #require(try json(try await cohort(node, ["raft", "peers", "--json"]).output) as? [String: Any])
-            #expect((peersJSON["peers"] as? [[String: Any]])?.first?["suffrage"] as? String == "voter")
-
-            let last = try await cohort(node, ["raft", "remove-peer", "opcli1"])
-            #expect(last.status == 1)
-            #expect(last.output.hasPrefix("error: CONFLICT: opcli1 is the last voter"), "\(last.output)")
-            let unknown = try await cohort(node, ["raft", "remove-peer", "nosuch"])
-            #expect(unknown.status == 1)
-            #expect(unknown.output.hasPrefix("error: NOT_FOUND: nosuch is not in the Raft configuration"), "\(unknown.output)")
-            let alone = try await cohort(node, ["raft", "transfer-leader"])
-            #expect(alone.status == 1)
-            #expect(alone.output.hasPrefix("error: CONFLICT: no other voter"), "\(alone.output)")
-            let badTimeout = try await cohort(node, ["raft", "transfer-leader", "--timeout", "soon"])
-            #expect(badTimeout.status == 1)
-            #expect(badTimeout.output.hasPrefix("error: BAD_REQUEST: timeout"), "\(badTimeout.output)")
-
-            let operations = try await cohort(node, ["raft", "operations"])
-            #expect(operations.status == 0, "\(operations.output)")
-            #expect(lines(operations.output).first?.hasPrefix("#") == true)
-            #expect(operations.output.contains("bootstrap") && operations.output.contains("bootstrap_expect 1"), "\(operations.output)")
-            let operationsJSON = try #require(try json(try await cohort(node, ["raft", "operations", "--json"]).output) as? [String: Any])
-            #expect(operationsJSON["node"] as? String == "opcli1")
-            #expect(operationsJSON["capacity"] as? Int == 64)
-            #expect((operationsJSON["operations"] as? [[String: Any]])?.first?["op"] as? String == "bootstrap")
-        }
-    }
 }
 
 extension ClusterNodeUnderTest {

@@ -49,4 +49,35 @@ struct RaftOperatorUnitTests {
             try RaftOperator.decodeReply([77], from: NodeID("n1"))
         }
     }
+
+    @Test("the leader's answers round-trip in binary; every cut, a trailing byte or an unknown flag or gossip code is refused")
+    func answers() throws {
+        let peers = RaftPeers(leader: "n1", term: 7, commitIndex: 42, lastLogIndex: 43, peers: [
+            RaftPeerInfo(name: "n1", suffrage: "voter", leader: true, matchIndex: 43, lastContactMs: 0, caughtUp: true, gossip: "alive"),
+            RaftPeerInfo(name: "n2", suffrage: "voter", leader: false, matchIndex: 40, lastContactMs: 250, caughtUp: true, gossip: "suspect"),
+            RaftPeerInfo(name: "n4", suffrage: "standby", leader: false, matchIndex: 0, lastContactMs: 9000, caughtUp: false, gossip: "unknown"),
+        ])
+        let removal = RaftPeerRemoval(removed: "n3", suffrage: "voter", index: 58, gossip: "dead", note: "n3 is dead in gossip")
+        let transfer = RaftLeaderTransfer(previous: "n1", target: "n2", leader: "n2")
+        #expect(RaftPeers(wire: peers.wire) == peers)
+        #expect(RaftPeerRemoval(wire: removal.wire) == removal)
+        #expect(RaftLeaderTransfer(wire: transfer.wire) == transfer)
+        for bytes in [peers.wire, removal.wire, transfer.wire] {
+            for cut in 0..<bytes.count {
+                let prefix = Array(bytes.prefix(cut))
+                #expect(RaftPeers(wire: prefix) == nil && RaftPeerRemoval(wire: prefix) == nil && RaftLeaderTransfer(wire: prefix) == nil)
+            }
+        }
+        #expect(RaftPeers(wire: peers.wire + [0]) == nil)
+        #expect(RaftPeerRemoval(wire: removal.wire + [0]) == nil)
+        #expect(RaftLeaderTransfer(wire: transfer.wire + [0]) == nil)
+        // The first peer's flags byte, then its gossip code, made unknown.
+        let flagsOffset = 8 * 3 + 3 + 2 + 3  // three u64, the leader's name, the count, the first peer's name
+        var badFlags = peers.wire
+        badFlags[flagsOffset] = 8
+        #expect(RaftPeers(wire: badFlags) == nil)
+        var badGossip = peers.wire
+        badGossip[flagsOffset + 1 + 16] = 9
+        #expect(RaftPeers(wire: badGossip) == nil)
+    }
 }

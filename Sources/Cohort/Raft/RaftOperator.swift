@@ -253,9 +253,9 @@ public final class RaftOperator: Sendable {
 
     private func lead(_ request: Request, status: RaftStatus) async throws(RaftOperatorError) -> [UInt8] {
         switch request {
-        case .peers: return try encode(await peersHere(status))
-        case .removePeer(let name): return try encode(try await removeHere(name, status: status))
-        case .transfer(let target, let timeout): return try encode(try await transferHere(to: target, timeout: timeout, status: status))
+        case .peers: return try await peersHere(status).wire
+        case .removePeer(let name): return try await removeHere(name, status: status).wire
+        case .transfer(let target, let timeout): return try await transferHere(to: target, timeout: timeout, status: status).wire
         }
     }
 
@@ -439,98 +439,10 @@ public final class RaftOperator: Sendable {
         return UInt64(max(0, seconds)) * 1000 + UInt64(max(0, attoseconds) / 1_000_000_000_000_000)
     }
 
-    private func encode(_ value: some Encodable) throws(RaftOperatorError) -> [UInt8] {
-        do {
-            return Array(try JSONEncoder().encode(value))
-        } catch {
-            throw .conflict("the leader could not encode its answer: \(error)")
+    private func decode<T: OperatorAnswer>(_ type: T.Type, _ bytes: [UInt8]) throws(RaftOperatorError) -> T {
+        guard let value = T(wire: bytes) else {
+            throw .noLeader("the Raft leader's answer did not decode (a node of another version?)")
         }
-    }
-
-    private func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8]) throws(RaftOperatorError) -> T {
-        do {
-            return try JSONDecoder().decode(type, from: Data(bytes))
-        } catch {
-            throw .noLeader("the Raft leader's answer did not decode (a node of another version?): \(error)")
-        }
-    }
-}
-
-// MARK: Wire
-
-extension RaftOperator {
-    /// `u8 version = 1 | u8 hops left | u8 kind | kind's fields`: kind 1 peers; 2 remove-peer with
-    /// `u8 length | name`; 3 transfer with `u32 timeout ms | u8 length | name` (length 0: any voter).
-    static func encode(_ request: Request, hopsLeft: UInt8) -> [UInt8] {
-        var writer = ByteWriter()
-        writer.u8(1)
-        writer.u8(hopsLeft)
-        switch request {
-        case .peers:
-            writer.u8(1)
-        case .removePeer(let name):
-            writer.u8(2)
-            writer.name(name)
-        case .transfer(let target, let timeout):
-            writer.u8(3)
-            writer.u32(UInt32(clamping: milliseconds(timeout)))
-            writer.name(target)
-        }
-        return writer.buffer
-    }
-
-    static func decodeRequest(_ bytes: [UInt8]) -> (Request, UInt8)? {
-        var reader = ByteReader(bytes)
-        guard (try? reader.u8()) == 1, let hops = try? reader.u8(), hops <= maxHops, let kind = try? reader.u8() else { return nil }
-        let request: Request
-        switch kind {
-        case 1:
-            request = .peers
-        case 2:
-            guard let name = reader.name(), let name else { return nil }
-            request = .removePeer(name)
-        case 3:
-            guard let millis = try? reader.u32(), Duration.milliseconds(Int64(millis)) <= maxTransferTimeout, let name = reader.name() else {
-                return nil
-            }
-            request = .transfer(name, timeout: .milliseconds(Int64(millis)))
-        default:
-            return nil
-        }
-        guard reader.isAtEnd else { return nil }
-        return (request, hops)
-    }
-
-    /// `u8 0 | JSON answer`, or `u8 error code | UTF-8 message`.
-    static func encodeReply(_ outcome: Result<[UInt8], RaftOperatorError>) -> [UInt8] {
-        switch outcome {
-        case .success(let json): return [0] + json
-        case .failure(let error): return [error.wireCode] + Array(error.description.utf8.prefix(2048))
-        }
-    }
-
-    static func decodeReply(_ bytes: [UInt8], from peer: NodeID) throws(RaftOperatorError) -> [UInt8] {
-        guard let code = bytes.first else { throw .noLeader("\(peer) sent an empty answer") }
-        let rest = Array(bytes.dropFirst())
-        if code == 0 { return rest }
-        throw RaftOperatorError(wireCode: code, text: String(decoding: rest, as: UTF8.self))
-            ?? .noLeader("\(peer) answered with an unknown error code \(code)")
-    }
-}
-
-extension ByteWriter {
-    /// `u8 length | UTF-8` (length 0 for none).
-    fileprivate mutating func name(_ node: NodeID?) {
-        let utf8 = Array((node?.rawValue ?? "").utf8.prefix(255))
-        u8(UInt8(utf8.count))
-        bytes(utf8)
-    }
-}
-
-extension ByteReader {
-    /// What ``ByteWriter/name(_:)`` wrote: `.some(nil)` for length 0, nil when cut short.
-    fileprivate mutating func name() -> NodeID?? {
-        guard let length = try? u8(), let raw = try? utf8(Int(length), "node") else { return nil }
-        return .some(length == 0 ? nil : NodeID(raw))
+        return value
     }
 }

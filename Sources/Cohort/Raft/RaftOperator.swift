@@ -232,7 +232,13 @@ public final class RaftOperator: Sendable {
         } catch MeshError.noHandler {
             throw .noLeader("\(target) runs a Cohort version without the Raft operator commands; ask it directly or upgrade it")
         } catch {
-            throw .noLeader("could not reach the Raft leader \(target): \(error)")
+            // Refused before the leader could act on it, or not: a change may then have been carried out.
+            let unsent: Bool = switch error as? MeshError {
+            case .unknownPeer?, .dropped?, .tooLarge?, .overloaded?, .invalidSettings?, .bindFailed?: true
+            default: false
+            }
+            let maybeDone = unsent || request == .peers ? "" : "; it may have been carried out — check with cohort raft peers"
+            throw .noLeader("could not reach the Raft leader \(target): \(error)\(maybeDone)")
         }
         return try Self.decodeReply(reply, from: target)
     }

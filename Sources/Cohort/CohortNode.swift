@@ -52,6 +52,9 @@ public final class CohortNode: Sendable {
     /// Named stores, locks and consistent names: the replicated coordination state (or, with the cluster
     /// disabled, the local one). See ``store(_:)``, ``locks`` and ``names``.
     public let coordination: Coordination
+    /// The operator's Raft commands (peers, remove-peer, transfer-leader, the reconciler's recent
+    /// operations); nil when `cluster.enabled` is false.
+    public let raftOperator: RaftOperator?
 
     /// The process-group scopes of `pg.scopes`; see ``groups(_:)``.
     let processGroups: ProcessGroups
@@ -135,6 +138,14 @@ public final class CohortNode: Sendable {
                 registry: metrics.registry, unbounded: environment["COHORT_UNBOUNDED_RAFT"] == "1"
             )
             self.raftMembership = raftMembership
+            let raftOperator = RaftOperator(
+                selfID: id, raft: raft, mesh: mesh, gossip: gossip, log: raftMembership.operations,
+                routing: { raftMembership.routingOrder }, holdOut: { raftMembership.holdOut($0) }, logger: logger
+            )
+            self.raftOperator = raftOperator
+            mesh.setRequestHandler(for: .raftOperator) { inbound in
+                await raftOperator.serve(inbound.payload)
+            }
             let server = settings.cluster.raft.role == .server
             let coordination = Coordination(
                 store: store, log: RaftCommandLog(raft: raft, holdsReplica: server),
@@ -163,6 +174,7 @@ public final class CohortNode: Sendable {
             raft = nil
             raftHealth = nil
             raftMembership = nil
+            raftOperator = nil
             coordinationService = nil
             processes = ProcessRuntime(node: id, incarnation: incarnation, logger: logger, metrics: metrics.registry)
             coordination = Coordination(

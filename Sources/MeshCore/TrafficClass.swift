@@ -28,7 +28,7 @@ public enum TrafficClass: UInt8, Sendable, CaseIterable, CustomStringConvertible
 
 /// The receiving subsystem of a message: handlers are registered per endpoint.
 ///
-/// Values 1…6 are Cohort's own; the rest are free for embedding applications.
+/// Values 1…8 are Cohort's own; the rest are free for embedding applications.
 public struct MeshEndpoint: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     /// The number on the wire.
     public let rawValue: UInt16
@@ -53,6 +53,9 @@ public struct MeshEndpoint: RawRepresentable, Hashable, Sendable, CustomStringCo
     /// Reads of the coordination state (stores, locks, names) and lock waits that a client node, which
     /// holds no Raft replica, asks of a Raft member.
     public static let coordination = MeshEndpoint(rawValue: 7)
+    /// Operator requests (`cohort raft peers`, `remove-peer`, `transfer-leader`) that a node which is not
+    /// the Raft leader passes on to the leader.
+    public static let raftOperator = MeshEndpoint(rawValue: 8)
 
     public var description: String { String(rawValue) }
 }

@@ -37,6 +37,11 @@ extension RaftMembershipService.Loop {
         var founded = true
         do {
             try await service.raft.bootstrap(voters: voters)
+            service.operations.record(
+                op: "bootstrap", node: service.selfID, source: "bootstrap",
+                reason: "bootstrap_expect \(service.settings.bootstrapExpect): founders \(voters.map(\.rawValue).joined(separator: ", ")) visible and agreeing for \(RaftMembershipService.stabilityWindow.components.seconds)s",
+                term: 1
+            )
             service.logger.notice("raft group founded", metadata: [
                 "raft.voters": "\(voters.map(\.rawValue))", "bootstrap_expect": "\(service.settings.bootstrapExpect)",
             ])
@@ -151,11 +156,12 @@ extension RaftMembershipService.Loop {
             let plan = VoterPlanner.plan(input)
             guard let operation = plan.operations.first else {
                 let settled = Set(plan.targetVoters) == Set(current.voters) && Set(plan.targetStandbys) == Set(current.standbys)
-                // A target not reached yet waits on something outside the plan (a standby catching up).
-                recheckAt = settled ? nil : .now + .seconds(1)
+                // A target not reached yet waits on something outside the plan (a standby catching up); a
+                // removed node held out is looked at again when its hold ends.
+                recheckAt = settled ? service.currentHolds().values.min() : .now + .seconds(1)
                 return
             }
-            guard await apply(operation) else {
+            guard await apply(operation, reason: operation.reason(plan: plan, input: input), term: current.term) else {
                 recheckAt = .now + service.settings.reconcileDebounce
                 return
             }
@@ -165,7 +171,7 @@ extension RaftMembershipService.Loop {
     }
 
     /// Applies one operation; true when it succeeded.
-    private mutating func apply(_ operation: VoterOperation) async -> Bool {
+    private mutating func apply(_ operation: VoterOperation, reason: String, term: UInt64) async -> Bool {
         let raft = service.raft
         let logger = service.logger
         if churn.record(at: .now) { service.metrics.churnBursts.increment() }
@@ -178,10 +184,14 @@ extension RaftMembershipService.Loop {
                 try await raft.changeConfiguration(change)
             }
             service.metrics.count(operation, succeeded: true)
-            logger.notice("raft voter reconciler: \(operation)", metadata: ["op": "\(operation.metricLabel)"])
+            service.operations.record(op: operation.metricLabel, node: operation.node, source: "reconciler", reason: reason, term: term)
+            logger.notice("raft voter reconciler: \(operation)", metadata: ["op": "\(operation.metricLabel)", "reason": "\(reason)"])
             return true
         } catch {
             service.metrics.count(operation, succeeded: false)
+            service.operations.record(
+                op: operation.metricLabel, node: operation.node, source: "reconciler", reason: reason, term: term, error: "\(error)"
+            )
             logger.warning("raft voter reconciler: \(operation) failed", metadata: ["op": "\(operation.metricLabel)", "error": "\(error)"])
             return false
         }

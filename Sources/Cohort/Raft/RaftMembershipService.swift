@@ -40,17 +40,25 @@ final class RaftMembershipService: Service, Sendable {
     let metrics: ReconcilerMetrics
     /// Every node kept in the configuration when true (the unbounded benchmark: `COHORT_UNBOUNDED_RAFT=1`).
     let unbounded: Bool
+    /// The last 64 operations the reconciler (and the bootstrap) carried out here.
+    let operations: RaftOperationLog
     private let routing = Mutex<[NodeID]>([])
+    /// Nodes the operator removed (`remove-peer`), each with when its hold ends: see ``holdOut(_:)``.
+    private let removalHolds = Mutex<[NodeID: ContinuousClock.Instant]>([:])
 
     /// How long exactly N founders must stay visible before they bootstrap (SPEC section 7).
     static let stabilityWindow = Duration.seconds(5)
     /// A standby is promoted only when within this many entries of the leader (SPEC section 8).
     static let promotionLag: LogIndex = 250
+    /// How long a node the operator removed is kept out while gossip still says it is alive.
+    static let removalHold = Duration.seconds(60)
 
     init(
         selfID: NodeID, settings: RaftSettings, gossip: GossipService, raft: RaftService, meta: NodeMetaPublisher,
-        store: CoordinationStore, logger: Logger, registry: PrometheusCollectorRegistry, unbounded: Bool = false
+        store: CoordinationStore, logger: Logger, registry: PrometheusCollectorRegistry, unbounded: Bool = false,
+        operations: RaftOperationLog = RaftOperationLog()
     ) {
+        self.operations = operations
         self.store = store
         self.selfID = selfID
         self.settings = settings
@@ -82,6 +90,27 @@ final class RaftMembershipService: Service, Sendable {
             loop.cancelTimer()
             group.cancelAll()
         }
+    }
+
+    /// Keeps `node`, which the operator is removing, out of the configuration while gossip still says it
+    /// is alive: until gossip declares it dead or left (a SIGKILLed node takes a few probe rounds), or for
+    /// ``removalHold`` at most. After that the usual rules apply: a dead node stays out, a live eligible
+    /// server is added back (as Consul's autopilot does). Held on this node only (the leader that removed it).
+    func holdOut(_ node: NodeID) {
+        removalHolds.withLock { $0[node] = .now + Self.removalHold }
+    }
+
+    /// The holds in force now (expired ones are dropped).
+    func currentHolds(now: ContinuousClock.Instant = .now) -> [NodeID: ContinuousClock.Instant] {
+        removalHolds.withLock { holds in
+            holds = holds.filter { $0.value > now }
+            return holds
+        }
+    }
+
+    /// Ends `node`'s hold (gossip declared it gone).
+    func releaseHold(_ node: NodeID) {
+        removalHolds.withLock { _ = $0.removeValue(forKey: node) }
     }
 
     fileprivate func publishRouting(_ order: [NodeID]) {
@@ -158,12 +187,19 @@ extension RaftMembershipService {
         /// The view the reconciler plans with: a node that has Raft state of another group (or whose group
         /// this leader cannot confirm yet) and is not in the configuration counts as a client, so two groups
         /// founded apart never mix their logs.
+        ///
+        /// A node the operator removed counts as a client while its hold lasts and gossip says it is alive
+        /// (``RaftMembershipService/holdOut(_:)``).
         func reconcileView(configuration: Set<NodeID>) -> [RaftMemberView] {
             let ours = service.meta.meta.raftGroup
+            let holds = service.currentHolds()
             return viewWithGroups().map { member, group in
                 var member = member
                 if member.inCluster, !configuration.contains(member.id), ours.isEmpty || group != ours {
                     member.isServer = false
+                }
+                if holds[member.id] != nil, !configuration.contains(member.id) {
+                    if member.isAlive { member.isServer = false } else { service.releaseHold(member.id) }
                 }
                 return member
             }

@@ -170,6 +170,7 @@ let package = Package(
         .executableTarget(
             name: "cohort",
             dependencies: [
+                "CohortCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

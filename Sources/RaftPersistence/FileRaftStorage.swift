@@ -1,3 +1,4 @@
+import CohortCore
 import RaftCore
 import Synchronization
 

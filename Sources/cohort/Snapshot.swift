@@ -1,4 +1,5 @@
 import ArgumentParser
+import CohortCore
 import Foundation
 
 /// `cohort snapshot`: backups of the coordination state.
@@ -48,9 +49,9 @@ struct Snapshot: AsyncParsableCommand {
             let query = timeout.map { "?timeout=\(durationText($0))" } ?? ""
             let reply = try await call(options, "GET", "/v1/snapshot" + query)
             let bytes = [UInt8](reply.body)
-            let header: ArchiveHeader
+            let header: SnapshotArchiveHeader
             do {
-                header = try ArchiveHeader(checking: bytes)
+                header = try SnapshotArchiveHeader.checking(bytes).header
             } catch {
                 fail("/v1/snapshot: the reply is not a whole snapshot: \(error)", exitCode: 1)
             }
@@ -74,61 +75,6 @@ struct Snapshot: AsyncParsableCommand {
             print("  size   \(bytes.count) bytes")
             print("  state  keys \(header.keys), locks \(header.locks), names \(header.names)")
         }
-    }
-}
-
-/// The header of a snapshot file (the layout `SnapshotArchive` in the Cohort module writes: "CHRTSNAP",
-/// u8 version 1, u64 index, term, taken_at, keys, locks, names, data length; the data; a CRC-32C of all
-/// the bytes before), read and checked whole so a torn or damaged reply is never saved.
-struct ArchiveHeader {
-    var index: UInt64
-    var term: UInt64
-    var takenAt: UInt64
-    var keys: UInt64
-    var locks: UInt64
-    var names: UInt64
-
-    struct Damaged: Error, CustomStringConvertible {
-        var description: String
-    }
-
-    static let headerBytes = 8 + 1 + 8 * 7
-
-    init(checking bytes: [UInt8]) throws(Damaged) {
-        guard bytes.count >= Self.headerBytes + 4, bytes.starts(with: Array("CHRTSNAP".utf8)) else {
-            throw Damaged(description: "it does not start with a snapshot header")
-        }
-        guard bytes[8] == 1 else { throw Damaged(description: "format version \(bytes[8]), this cohort reads version 1") }
-        func field(_ number: Int) -> UInt64 {
-            bytes[(9 + number * 8)..<(17 + number * 8)].reduce(0) { $0 << 8 | UInt64($1) }
-        }
-        index = field(0)
-        term = field(1)
-        takenAt = field(2)
-        keys = field(3)
-        locks = field(4)
-        names = field(5)
-        let length = field(6)
-        guard length == UInt64(bytes.count - Self.headerBytes - 4) else {
-            throw Damaged(description: "\(bytes.count) bytes, the header says \(UInt64(Self.headerBytes + 4) &+ length)")
-        }
-        let stored = bytes.suffix(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-        guard stored == CRC32C.checksum(bytes.dropLast(4)) else { throw Damaged(description: "it fails its checksum") }
-    }
-}
-
-/// CRC-32C (Castagnoli), as the node computes a snapshot file's checksum.
-enum CRC32C {
-    private static let table: [UInt32] = (0..<256).map { byte in
-        var crc = UInt32(byte)
-        for _ in 0..<8 { crc = crc & 1 != 0 ? (crc >> 1) ^ 0x82F6_3B78 : crc >> 1 }
-        return crc
-    }
-
-    static func checksum(_ bytes: some Collection<UInt8>) -> UInt32 {
-        var crc = ~UInt32(0)
-        for byte in bytes { crc = table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8) }
-        return ~crc
     }
 }
 

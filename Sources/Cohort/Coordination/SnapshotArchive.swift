@@ -1,92 +1,53 @@
 import CohortCore
 import CoordinationCore
-import RaftPersistence
 
 /// A snapshot of the coordination state as `GET /v1/snapshot` serves it and `cohort snapshot save`
-/// writes it: a fixed header, the state machine's own snapshot bytes (``CoordinationState/snapshot()``),
-/// and a CRC-32C of everything before it, so a torn or altered file is refused by `cohortd restore`.
-///
-/// ```
-/// "CHRTSNAP" | u8 version 1 | u64 index | u64 term | u64 taken_at (ms since the Unix epoch)
-/// | u64 keys | u64 locks | u64 names | u64 data length | data | u32 CRC-32C of all the bytes before
-/// ```
-///
-/// Integers are big-endian. `index` is the state's applied index (every fencing token in it is at most
-/// that), `term` the Raft term in which it was read; the three counts describe the data, for a reader
-/// that does not decode it.
+/// writes it: the envelope of ``SnapshotArchiveHeader`` (header, data, CRC-32C) around the state machine's
+/// own snapshot bytes (``CoordinationState/snapshot()``), so a torn or altered file is refused by
+/// `cohortd restore`.
 public struct SnapshotArchive: Sendable, Equatable {
-    /// The first eight bytes of every archive.
-    public static let magic: [UInt8] = Array("CHRTSNAP".utf8)
-    /// The format version this release writes and reads.
-    public static let version: UInt8 = 1
-    /// Bytes before the data.
-    public static let headerBytes = 8 + 1 + 8 * 7
-    /// Bytes after the data: the checksum.
-    public static let trailerBytes = 4
+    public static let magic = SnapshotArchiveHeader.magic
+    public static let version = SnapshotArchiveHeader.version
+    public static let headerBytes = SnapshotArchiveHeader.headerBytes
+    public static let trailerBytes = SnapshotArchiveHeader.trailerBytes
 
-    /// The last index the state includes.
-    public var index: UInt64
-    /// The Raft term in which the state was read (0 with the cluster disabled).
-    public var term: UInt64
-    /// When the state was read: ms since the Unix epoch.
-    public var takenAt: UInt64
+    /// Index, term, time taken and counts.
+    public var header: SnapshotArchiveHeader
     /// The state machine's snapshot bytes.
     public var data: [UInt8]
+
+    /// The last index the state includes.
+    public var index: UInt64 { header.index }
+    /// The Raft term in which the state was read (0 with the cluster disabled).
+    public var term: UInt64 { header.term }
+    /// When the state was read: ms since the Unix epoch.
+    public var takenAt: UInt64 { header.takenAt }
     /// How many keys (every store), locks and names `data` holds.
-    public var keys: UInt64
-    public var locks: UInt64
-    public var names: UInt64
+    public var keys: UInt64 { header.keys }
+    public var locks: UInt64 { header.locks }
+    public var names: UInt64 { header.names }
 
     /// The archive of `state`, read in `term` at `takenAt`.
     public init(state: CoordinationState, term: UInt64, takenAt: UInt64) {
-        self.index = state.index
-        self.term = term
-        self.takenAt = takenAt
-        self.data = state.snapshot()
-        self.keys = UInt64(state.keys.count)
-        self.locks = UInt64(state.locks.count)
-        self.names = UInt64(state.names.count)
+        header = SnapshotArchiveHeader(
+            index: state.index, term: term, takenAt: takenAt,
+            keys: UInt64(state.keys.count), locks: UInt64(state.locks.count), names: UInt64(state.names.count)
+        )
+        data = state.snapshot()
     }
 
     /// The archive's bytes.
     public func encoded() -> [UInt8] {
-        var writer = ByteWriter()
-        writer.bytes(Self.magic)
-        writer.u8(Self.version)
-        for value in [index, term, takenAt, keys, locks, names, UInt64(data.count)] { writer.u64(value) }
-        writer.bytes(data)
-        writer.u32(CRC32C.checksum(writer.buffer))
-        return writer.buffer
+        header.encoded(data: data)
     }
 
-    /// The archive in `bytes`, checked whole: magic, version, length, checksum, and data that decodes
-    /// as a state holding the counts the header names. Throws, saying what is wrong, otherwise.
+    /// The archive in `bytes`, checked whole: the envelope (magic, version, length, checksum), and data
+    /// that decodes as a state holding the index and counts the header names. Throws, saying what is
+    /// wrong, otherwise.
     public init(decoding bytes: [UInt8]) throws(SnapshotArchiveError) {
-        guard bytes.count >= Self.magic.count, bytes.starts(with: Self.magic) else { throw .notAnArchive }
-        var reader = ByteReader(bytes)
-        do {
-            _ = try reader.bytes(Self.magic.count)
-            let version = try reader.u8()
-            guard version == Self.version else { throw SnapshotArchiveError.unsupportedVersion(version) }
-            index = try reader.u64()
-            term = try reader.u64()
-            takenAt = try reader.u64()
-            keys = try reader.u64()
-            locks = try reader.u64()
-            names = try reader.u64()
-            let length = try reader.u64()
-            let expected = UInt64(Self.headerBytes + Self.trailerBytes).addingReportingOverflow(length)
-            guard !expected.overflow, expected.partialValue == UInt64(bytes.count) else {
-                throw SnapshotArchiveError.wrongLength(expected: expected.overflow ? .max : expected.partialValue, actual: UInt64(bytes.count))
-            }
-            data = try reader.bytes(Int(length))
-            let stored = try reader.u32()
-            guard stored == CRC32C.checksum(bytes[..<(bytes.count - Self.trailerBytes)]) else { throw SnapshotArchiveError.checksumMismatch }
-        } catch let error as SnapshotArchiveError {
-            throw error
-        } catch {
-            throw .wrongLength(expected: UInt64(Self.headerBytes + Self.trailerBytes), actual: UInt64(bytes.count))
-        }
+        let (header, range) = try SnapshotArchiveHeader.checking(bytes)
+        self.header = header
+        data = Array(bytes[range])
         let decoded = try self.state()
         guard decoded.index == index, UInt64(decoded.keys.count) == keys, UInt64(decoded.locks.count) == locks,
               UInt64(decoded.names.count) == names
@@ -99,31 +60,6 @@ public struct SnapshotArchive: Sendable, Equatable {
             return try CoordinationState(snapshot: data)
         } catch {
             throw .badState("\(error)")
-        }
-    }
-}
-
-/// Why bytes are not a usable ``SnapshotArchive``.
-public enum SnapshotArchiveError: Error, Equatable, CustomStringConvertible {
-    /// It does not start with the archive's magic: not a Cohort snapshot.
-    case notAnArchive
-    /// A format version this release does not read.
-    case unsupportedVersion(UInt8)
-    /// Shorter or longer than its header says: torn (an interrupted copy) or appended to.
-    case wrongLength(expected: UInt64, actual: UInt64)
-    /// The checksum does not match: altered or damaged.
-    case checksumMismatch
-    /// The data does not decode as a coordination state, or not as the one the header describes.
-    case badState(String)
-
-    public var description: String {
-        switch self {
-        case .notAnArchive: "not a Cohort snapshot file (it does not start with \"CHRTSNAP\")"
-        case .unsupportedVersion(let version):
-            "snapshot format version \(version) is not supported (this release reads version \(SnapshotArchive.version))"
-        case .wrongLength(let expected, let actual): "the file is \(actual) bytes, its header says \(expected): torn or truncated"
-        case .checksumMismatch: "the file fails its checksum: damaged or altered"
-        case .badState(let reason): "the snapshot's state does not decode: \(reason)"
         }
     }
 }

@@ -1,4 +1,3 @@
-import RaftCore
 /// CRC-32C (Castagnoli), the checksum of every storage record and file: it detects torn writes and bit
 /// flips, and is what ext4, iSCSI and etcd's WAL use for the same job.
 public enum CRC32C {

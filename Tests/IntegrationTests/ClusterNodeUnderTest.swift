@@ -24,12 +24,14 @@ final class ClusterNodeUnderTest: Sendable {
     ///   - failureDomain: `cluster.failure_domain`.
     ///   - membership: more lines under `cluster.membership:` (e.g. `rejoin_interval: 10m`).
     ///   - environment: extra environment for the daemon.
+    ///   - launcher: a command that runs the daemon (e.g. `setpriv --bounding-set -net_admin --`); the
+    ///     daemon's path and arguments follow it. Empty: the daemon is started directly.
     ///   - dataDirectory: the data directory to use (e.g. one `cohortd restore` prepared); a fresh one
     ///     inside the node's temporary directory by default.
     init(
         name: String, ip: String = uniqueLoopbackAddress(), join: [ClusterNodeUnderTest] = [], key: String? = nil,
         raft: [String] = ["bootstrap_expect: 0"], failureDomain: String? = nil, membership: [String] = [], extraYAML: String = "",
-        environment: [String: String] = [:], dataDirectory: String? = nil
+        environment: [String: String] = [:], launcher: [String] = [], dataDirectory: String? = nil
     ) throws {
         self.name = name
         self.ip = ip
@@ -64,14 +66,24 @@ final class ClusterNodeUnderTest: Sendable {
             """
         try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
         self.environment = environment
-        current = Mutex(try DaemonProcess(executable: "cohortd", arguments: ["--config", configPath], environment: environment))
+        self.launcher = launcher
+        current = Mutex(try Self.launch(launcher, configPath: configPath, environment: environment))
     }
 
     private let environment: [String: String]
+    private let launcher: [String]
+
+    private static func launch(_ launcher: [String], configPath: String, environment: [String: String]) throws -> DaemonProcess {
+        guard let program = launcher.first else {
+            return try DaemonProcess(executable: "cohortd", arguments: ["--config", configPath], environment: environment)
+        }
+        let cohortd = DaemonProcess.productsDirectory.appendingPathComponent("cohortd").path
+        return try DaemonProcess(path: program, arguments: launcher.dropFirst() + [cohortd, "--config", configPath], environment: environment)
+    }
 
     /// Starts the daemon again on the same configuration and data directory (a new incarnation).
     func restart() throws {
-        let next = try DaemonProcess(executable: "cohortd", arguments: ["--config", configPath], environment: environment)
+        let next = try Self.launch(launcher, configPath: configPath, environment: environment)
         current.withLock { $0 = next }
     }
 

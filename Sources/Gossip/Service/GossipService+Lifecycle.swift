@@ -54,7 +54,7 @@ extension GossipService {
                     })
                 }
             }
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             // Accepted channels are handed over raw, with reads off, and wrapped by the accept loop. Wrapping
             // them here traps when the listener stops while connections are still queued in its stream
             // ("Deinited NIOAsyncWriter without calling finish()", apple/swift-nio#3481); a raw channel can be

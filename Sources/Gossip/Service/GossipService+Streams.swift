@@ -235,7 +235,7 @@ extension GossipService {
     ) async throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer> {
         var bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(TimeAmount(max(.zero, ContinuousClock.now.duration(to: deadline))))
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
         if let source, source.protocol == address.protocol { bootstrap = bootstrap.bind(to: source) }
         return try await bootstrap
             .connect(to: address) { (channel: any Channel) -> EventLoopFuture<NIOAsyncChannel<ByteBuffer, ByteBuffer>> in

@@ -78,7 +78,7 @@ extension MeshService {
                 var bootstrap = ServerBootstrap(group: executor.eventLoop)
                     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                     .serverChannelOption(.backlog, value: 256)
-                    .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                    .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
                 if settings.socketBufferBytes > 0 {
                     // On the listener too: accepted sockets inherit it before the window is negotiated.
                     bootstrap = bootstrap
@@ -226,7 +226,7 @@ extension MeshService {
         return try await withTaskCancellationHandler {
             var bootstrap = ClientBootstrap(group: executor.eventLoop)
                 .connectTimeout(TimeAmount(settings.connectTimeout))
-                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             if settings.socketBufferBytes > 0 {
                 bootstrap = bootstrap
                     .channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(settings.socketBufferBytes))

@@ -84,7 +84,8 @@ has_cli=no; inside test -x /usr/bin/cohort && has_cli=yes
 
 step "2. systemctl enable --now cohortd (the example config as shipped)"
 t0=$(date +%s.%N)
-inside systemctl enable --now cohortd 2>&1 | tail -n 2
+inside systemctl enable --now cohortd 2>&1 | tail -n 2 ||
+  { inside journalctl -u cohortd --no-pager | tail -n 15; fail "systemctl enable --now cohortd failed"; }
 wait_for 60 "cohortd active" bash -c "[ \"\$(nsenter -t $init -a systemctl is-active cohortd)\" = active ]"
 printf 'active %.2f s after enable --now; StatusText=%s\n' "$(echo "$(date +%s.%N) - $t0" | bc)" "$(inside systemctl show cohortd -p StatusText --value)"
 livez /readyz | grep -q ' 200 ' || fail "/readyz is not 200"
@@ -96,7 +97,7 @@ fi
 
 step "3. clustering on (the conffile edited): a single-node Raft group"
 inside sed -i 's/^  enabled: false/  enabled: true/' /etc/cohort/cohortd.yaml
-inside systemctl restart cohortd
+inside systemctl restart cohortd || { inside journalctl -u cohortd --no-pager | tail -n 15; fail "restart failed"; }
 wait_for 60 "cohortd active again" bash -c "[ \"\$(nsenter -t $init -a systemctl is-active cohortd)\" = active ]"
 if [ "$has_cli" = yes ]; then
   inside cohort raft

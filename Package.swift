@@ -38,6 +38,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
         .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // Identity (NodeID, Incarnation, PID), the version, and the one bounds-checked byte reader/writer.
@@ -168,7 +169,12 @@ let package = Package(
         ),
         .executableTarget(
             name: "cohort",
-            dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                nio, nioPosix,
+            ],
             swiftSettings: strict
         ),
         // Helpers for tests: daemon processes, notify listeners, deadlines, the simulation scheduler and network,

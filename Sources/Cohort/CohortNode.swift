@@ -64,6 +64,9 @@ public final class CohortNode: Sendable {
     private let coordinationService: CoordinationService?
     /// With the cluster disabled: sweeps the local state's deadlines (there is no leader to).
     private let localSweep: LocalSweepService?
+    /// Records the live members under `<data_dir>/_sys/known-members` for the next start; nil without a
+    /// data directory or a cluster.
+    private let knownMembers: KnownMembersService?
 
     /// Builds the node for a boot ``prepare(settings:logger:metrics:environment:nowMilliseconds:)``
     /// resolved: creates its services and registers the built-in health checks. Touches neither the disk,
@@ -90,10 +93,16 @@ public final class CohortNode: Sendable {
             let nodeMeta = Self.nodeMeta(settings, incarnation: incarnation)
             // Encoding fails only for oversized fields, which the configuration already rejects.
             let meta = (try? nodeMeta.encoded()) ?? []
-            let gossip = GossipService(
-                settings: Self.gossipSettings(settings, meta: meta), logger: logger, metrics: metrics.registry
-            )
+            var gossipSettings = Self.gossipSettings(settings, meta: meta)
+            gossipSettings.knownAddresses = boot.knownMembers.filter { $0.name != settings.cluster.name }.map(\.address)
+            let gossip = GossipService(settings: gossipSettings, logger: logger, metrics: metrics.registry)
             self.gossip = gossip
+            let selfID = id
+            knownMembers = settings.cluster.raft.resolvedDataDirectory.map { directory in
+                KnownMembersService(
+                    gossip: gossip, file: KnownMembersFile(directory: directory + "/_sys"), selfID: selfID, logger: logger
+                )
+            }
             let publisher = NodeMetaPublisher(meta: nodeMeta, gossip: gossip, logger: logger)
             // Registers its checks; they read the service's published state when asked.
             _ = GossipHealth(gossip: gossip, health: health)
@@ -147,6 +156,7 @@ public final class CohortNode: Sendable {
             groupsService = GroupsService(groups: groups, gossip: gossip, mesh: mesh, selfID: id)
         } else {
             gossip = nil
+            knownMembers = nil
             mesh = nil
             meshMembership = nil
             raft = nil
@@ -237,6 +247,7 @@ public final class CohortNode: Sendable {
             // Raft stops before gossip and the mesh: a leader hands over leadership while it can still talk.
             services += [mesh, gossip, meshMembership, raft, raftHealth, raftMembership, coordinationService]
         }
+        if let knownMembers { services.append(knownMembers) }
         if let groupsService { services.append(groupsService) }
         if let localSweep { services.append(localSweep) }
         // Last, so it is stopped first: processes exit (and their EXIT signals leave over the mesh) before

@@ -13,16 +13,21 @@ public struct NodeBoot: Sendable {
     /// Environment variables the node reads: `COHORT_FAILPOINT_*` (test failpoints) and
     /// `COHORT_UNBOUNDED_RAFT` (the benchmark's every-server-a-voter mode).
     public var environment: [String: String]
+    /// The members this node saw alive before it stopped (`<data_dir>/_sys/known-members`), tried as join
+    /// addresses; empty without a data directory.
+    public var knownMembers: [KnownMember]
 
     /// A boot with a given incarnation, for tests and embedders that manage incarnations themselves.
-    public init(incarnation: Incarnation, environment: [String: String] = [:]) {
+    public init(incarnation: Incarnation, environment: [String: String] = [:], knownMembers: [KnownMember] = []) {
         self.incarnation = incarnation
         self.environment = environment
+        self.knownMembers = knownMembers
     }
 
     /// The incarnation is the wall clock, bumped past the last one persisted under `<data_dir>/_sys`, and
     /// persisted in turn (a failure to persist is logged: a restart within the same millisecond could
-    /// then reuse it). Without a data directory it is the wall clock alone.
+    /// then reuse it). Without a data directory it is the wall clock alone. The known members are read from
+    /// the same directory.
     public static func resolve(
         settings: CohortSettings, logger: Logger, environment: [String: String], nowMilliseconds: UInt64
     ) -> NodeBoot {
@@ -39,6 +44,7 @@ public struct NodeBoot: Sendable {
                 metadata: ["path": "\(store.path)", "error": "\(error)"]
             )
         }
-        return NodeBoot(incarnation: next, environment: environment)
+        let known = KnownMembersFile(directory: dataDirectory + "/_sys").load()
+        return NodeBoot(incarnation: next, environment: environment, knownMembers: known)
     }
 }

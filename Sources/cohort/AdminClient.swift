@@ -1,9 +1,10 @@
+import AsyncHTTPClient
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
+import NIOCore
+import NIOHTTP1
+import NIOPosix
 
-/// A small client for a node's admin API.
+/// A small client for a node's admin API, over AsyncHTTPClient.
 struct AdminClient {
     /// A reply: status code, headers (names lowercased) and body.
     struct Reply {
@@ -23,57 +24,86 @@ struct AdminClient {
     let base: URL
     let token: String?
 
+    /// The largest reply body the CLI reads (a node's replies are far smaller; a snapshot may be large).
+    static let maxBody = 1 << 30
+
     func get(_ path: String) async throws -> Reply {
         try await send("GET", path)
     }
 
     /// One call: `method` on `path` (which may carry a query), with an optional JSON body.
     func send(_ method: String, _ path: String, json body: Data? = nil) async throws -> Reply {
-        let request = try self.request(method, path, json: body, timeout: 30)
+        let request = try self.request(method, path, json: body)
         do {
-            let (data, response) = try await URLSession.shared.data(for: request)
-            return Reply(status: (response as? HTTPURLResponse)?.statusCode ?? 0, body: data, headers: Self.headers(response))
+            let response = try await Self.http.execute(request, timeout: .seconds(30))
+            let bytes = try await response.body.collect(upTo: Self.maxBody)
+            return Reply(status: Int(response.status.code), body: Data(bytes.readableBytesView), headers: Self.headers(response))
         } catch {
             throw unreachable(error)
         }
     }
 
     /// The request for `method` on `path`, with the token and an optional JSON body.
-    func request(_ method: String, _ path: String, json body: Data? = nil, timeout: TimeInterval) throws -> URLRequest {
-        guard let url = URL(string: base.absoluteString.trimmingSuffix("/") + path) else {
+    func request(_ method: String, _ path: String, json body: Data? = nil) throws -> HTTPClientRequest {
+        let url = base.absoluteString.trimmingSuffix("/") + path
+        guard URL(string: url) != nil else {
             throw Failure(description: "\(path): not a valid path")
         }
-        var request = URLRequest(url: url)
-        request.httpMethod = method
-        request.timeoutInterval = timeout
-        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        var request = HTTPClientRequest(url: url)
+        request.method = HTTPMethod(rawValue: method)
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         if let body {
-            request.httpBody = body
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            request.body = .bytes(ByteBuffer(bytes: body))
+            request.headers.add(name: "Content-Type", value: "application/json")
         }
         return request
     }
 
     /// The one line saying why the node could not be reached, and what to check.
     func unreachable(_ error: any Error) -> Failure {
-        let reason: String
-        switch (error as? URLError)?.code {
-        case .cannotConnectToHost?: reason = "connection refused (is cohortd running there? pass --admin or set COHORT_ADMIN_URL)"
-        case .timedOut?: reason = "no answer in time"
-        case .cannotFindHost?, .dnsLookupFailed?: reason = "unknown host"
-        case .networkConnectionLost?: reason = "the connection was closed before the reply"
-        default: reason = error.localizedDescription
-        }
-        return Failure(description: "cannot reach \(base.absoluteString): \(reason)")
+        Failure(description: "cannot reach \(base.absoluteString): \(Self.reason(error))")
     }
 
+    /// Why a call failed, in words: a refused connection, a timeout, an unknown host, a broken connection.
+    static func reason(_ error: any Error) -> String {
+        switch error {
+        case let error as HTTPClientError:
+            if [.connectTimeout, .deadlineExceeded, .readTimeout, .writeTimeout].contains(error) { return "no answer in time" }
+            if error == .remoteConnectionClosed { return "the connection was closed before the reply" }
+            if error == .bodyLengthMismatch { return "the reply was cut short" }
+            return "\(error)"
+        case let error as NIOConnectionError:
+            if error.connectionErrors.contains(where: { ($0.error as? IOError)?.errnoCode == ECONNREFUSED }) { return refused }
+            if error.connectionErrors.isEmpty, error.dnsAError != nil || error.dnsAAAAError != nil { return "unknown host" }
+            return error.connectionErrors.first.map { "\($0.error)" } ?? "\(error)"
+        case let error as IOError where error.errnoCode == ECONNREFUSED:
+            return refused
+        case let error as IOError where error.errnoCode == ECONNRESET:
+            return "the connection was closed before the reply"
+        default:
+            if "\(error)".contains("NXDOMAIN") || "\(error)".contains("lookup") { return "unknown host" }
+            return "\(error)"
+        }
+    }
+
+    static let refused = "connection refused (is cohortd running there? pass --admin or set COHORT_ADMIN_URL)"
+
     /// A reply's headers, names lowercased.
-    static func headers(_ response: URLResponse?) -> [String: String] {
-        guard let http = response as? HTTPURLResponse else { return [:] }
+    static func headers(_ response: HTTPClientResponse) -> [String: String] {
         var headers: [String: String] = [:]
-        for case (let name as String, let value as String) in http.allHeaderFields { headers[name.lowercased()] = value }
+        for (name, value) in response.headers { headers[name.lowercased()] = value }
         return headers
     }
+
+    /// The CLI's one HTTP client: a refused connection fails at once (no retrying until the deadline), and
+    /// a connection must open within 5 s. Never shut down: the process exits with it.
+    static let http: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(5)
+        configuration.decompression = .disabled
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
 
     func json<T: Decodable>(_ type: T.Type, path: String) async throws -> T {
         let reply = try await get(path)

@@ -1,7 +1,5 @@
+import AsyncHTTPClient
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// One Server-Sent Event: its `event:` name (`message` when absent) and its `data:` lines joined.
 struct ServerSentEvent: Equatable {
@@ -55,50 +53,27 @@ enum StreamPart: Sendable {
 }
 
 extension AdminClient {
-    /// `GET path`, its reply streamed as it arrives (swift-corelibs-foundation has no `URLSession.bytes`,
-    /// so a data delegate feeds the stream). Ends when the server closes the reply; throws when the
-    /// node cannot be reached or the connection breaks.
+    /// `GET path`, its reply streamed as it arrives: the head, then the body's bytes. Ends when the server
+    /// closes the reply; throws when the node cannot be reached or the connection breaks.
     func stream(_ path: String) throws -> AsyncThrowingStream<StreamPart, any Error> {
-        var request = try request("GET", path, timeout: Self.streamTimeout)
-        request.setValue("text/event-stream", forHTTPHeaderField: "Accept")
+        var request = try request("GET", path)
+        request.headers.add(name: "Accept", value: "text/event-stream")
         let (parts, continuation) = AsyncThrowingStream.makeStream(of: StreamPart.self)
-        let configuration = URLSessionConfiguration.default
-        configuration.timeoutIntervalForRequest = Self.streamTimeout
-        configuration.timeoutIntervalForResource = Self.streamTimeout
-        let session = URLSession(configuration: configuration, delegate: StreamDelegate(continuation), delegateQueue: nil)
-        let task = session.dataTask(with: request)
+        let task = Task {
+            do {
+                // A watch may stay quiet for a long time: no deadline worth the name.
+                let response = try await Self.http.execute(request, timeout: .hours(24 * 365))
+                continuation.yield(.head(status: Int(response.status.code)))
+                for try await buffer in response.body {
+                    continuation.yield(.body(Data(buffer.readableBytesView)))
+                }
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
         continuation.onTermination = { _ in task.cancel() }
-        task.resume()
         return parts
-    }
-
-    /// A watch may stay quiet for a long time: no idle timeout worth the name.
-    static let streamTimeout: TimeInterval = 365 * 24 * 3600
-}
-
-/// Forwards a data task's head, bytes and end into a stream.
-private final class StreamDelegate: NSObject, URLSessionDataDelegate, Sendable {
-    let continuation: AsyncThrowingStream<StreamPart, any Error>.Continuation
-
-    init(_ continuation: AsyncThrowingStream<StreamPart, any Error>.Continuation) {
-        self.continuation = continuation
-    }
-
-    func urlSession(
-        _ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
-        completionHandler: @escaping (URLSession.ResponseDisposition) -> Void
-    ) {
-        continuation.yield(.head(status: (response as? HTTPURLResponse)?.statusCode ?? 0))
-        completionHandler(.allow)
-    }
-
-    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
-        continuation.yield(.body(data))
-    }
-
-    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: (any Error)?) {
-        if let error { continuation.finish(throwing: error) } else { continuation.finish() }
-        session.finishTasksAndInvalidate()
     }
 }
 
@@ -133,7 +108,7 @@ extension AdminClient {
             fail("\(error)", exitCode: 3)
         } catch {
             guard status != nil else { fail("\(unreachable(error))", exitCode: 3) }
-            fail(broke(error.localizedDescription), exitCode: 1)
+            fail(broke(Self.reason(error)), exitCode: 1)
         }
         guard let status, status == 200 else {
             let reply = AdminClient.Reply(status: status ?? 0, body: errorBody)

@@ -22,10 +22,11 @@ final class ClusterNodeUnderTest: Sendable {
     ///   - raft: lines under `cluster.raft:` (two-space indented relative to `raft:`); by default the node
     ///     never founds a Raft group (`bootstrap_expect: 0`), as the gossip, mesh and process tests need none.
     ///   - failureDomain: `cluster.failure_domain`.
+    ///   - membership: more lines under `cluster.membership:` (e.g. `rejoin_interval: 10m`).
     ///   - environment: extra environment for the daemon.
     init(
         name: String, ip: String = uniqueLoopbackAddress(), join: [ClusterNodeUnderTest] = [], key: String? = nil,
-        raft: [String] = ["bootstrap_expect: 0"], failureDomain: String? = nil, extraYAML: String = "",
+        raft: [String] = ["bootstrap_expect: 0"], failureDomain: String? = nil, membership: [String] = [], extraYAML: String = "",
         environment: [String: String] = [:]
     ) throws {
         self.name = name
@@ -47,6 +48,7 @@ final class ClusterNodeUnderTest: Sendable {
                 suspicion_mult: 3
                 push_pull_interval: 5s
             """
+        yaml += membership.map { "\n    \($0)" }.joined()
         if let key { yaml += "\n    secret_key: \(key)" }
         yaml += """
 

@@ -90,14 +90,21 @@ extension GossipService {
 
     /// Joins through the seeds with exponential backoff until one answers, then re-joins every
     /// `rejoinInterval` while no other member is alive.
+    /// A seed (no join addresses) that knew other members tries them once at start, then re-joins through
+    /// them like any node while it is alone.
     nonisolated func joinAndRejoin() async -> LoopOutcome {
-        guard !settings.joinAddresses.isEmpty else {
+        guard !settings.joinAddresses.isEmpty || !settings.knownAddresses.isEmpty else {
             await markJoined(through: 0)
             return .keepRunning
         }
         var backoff = settings.joinBackoffInitial
         var attempt = 0
-        while !Task.isCancelled {
+        if settings.joinAddresses.isEmpty {
+            let joined = await joinOnce() ?? 0
+            if joined > 0 { logger.info("re-joined the members known before the restart", metadata: ["answered": "\(joined)"]) }
+            await markJoined(through: joined)
+        }
+        while !Task.isCancelled && !settings.joinAddresses.isEmpty {
             attempt += 1
             if let joined = await joinOnce() {
                 await markJoined(through: joined)
@@ -137,12 +144,13 @@ extension GossipService {
         return missing.isEmpty ? nil : "seed \(missing[0]) is not a live member"
     }
 
-    /// One join round: resolves every seed (all records of each name), skips ourselves, and push/pulls
-    /// with `join: true` to all of them at once. Returns how many answered, 0 when every seed is this node
+    /// One join round: resolves every seed (all records of each name) and known member, skips ourselves,
+    /// and push/pulls with `join: true` to all of them at once. Returns how many answered, 0 when every seed is this node
     /// (nothing to join: we are the seed), nil when none answered.
     nonisolated func joinOnce() async -> Int? {
         var targets: [SocketAddress] = []
-        for seed in settings.joinAddresses {
+        var seedTargets = 0
+        for (index, seed) in (settings.joinAddresses + settings.knownAddresses).enumerated() {
             do {
                 for address in try await GossipAddressing.resolve(seed.host, port: seed.port) where !targets.contains(address) {
                     targets.append(address)
@@ -150,25 +158,37 @@ extension GossipService {
             } catch {
                 logger.warning("cannot resolve join address", metadata: ["join_addr": "\(seed)", "error": "\(error)"])
             }
+            if index == settings.joinAddresses.count - 1 { seedTargets = targets.count }
         }
         guard !targets.isEmpty else { return nil }
         let own = await ownEndpoints
-        let others = targets.filter { target in !own.contains(target) }
+        let others = targets.enumerated().filter { !own.contains($0.element) }
         guard !others.isEmpty else { return 0 }
         // A node that is leaving has nothing to join; one that joins while leaving is told about by `leave()`.
         guard await beginJoin() else { return nil }
-        let answered = await withTaskGroup(of: Bool.self) { group in
-            for target in others {
+        let isSeed = others.map { $0.offset < seedTargets }
+        let seeds = isSeed.count(where: { $0 })
+        let answered = await withTaskGroup(of: (seed: Bool, answered: Bool).self) { group in
+            for ((_, target), seed) in zip(others, isSeed) {
                 group.addTask {
                     do {
-                        return try await self.pushPull(with: target, join: true)
+                        return (seed, try await self.pushPull(with: target, join: true))
                     } catch {
                         self.logger.debug("join push/pull failed", metadata: ["peer": "\(target)", "error": "\(error)"])
-                        return false
+                        return (seed, false)
                     }
                 }
             }
-            return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            // Every seed is waited for; a known member that is gone (its address may belong to nobody now)
+            // is not, once this node is in: one answer brings the whole membership.
+            var answered = 0
+            var seedsPending = seeds
+            for await result in group {
+                if result.seed { seedsPending -= 1 }
+                if result.answered { answered += 1 }
+                if answered > 0, seedsPending == 0 { group.cancelAll() }
+            }
+            return answered
         }
         await endJoin()
         return answered > 0 ? answered : nil

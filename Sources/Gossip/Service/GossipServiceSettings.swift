@@ -55,6 +55,11 @@ public struct GossipServiceSettings: Sendable {
     public var advertisePort: Int?
     /// Seeds to join through (`join_addrs`); empty makes this node a seed.
     public var joinAddresses: [JoinAddress]
+    /// Members this node saw alive before it last stopped (Cohort keeps them under
+    /// `<data_dir>/_sys/known-members`, as Serf's snapshot does), tried beside the seeds: with every join
+    /// and re-join round, and on a seed once at start, so a restarted node is back in its cluster at once
+    /// instead of after `rejoinInterval`. None of them has to answer.
+    public var knownAddresses: [JoinAddress] = []
     /// AES keys of 16, 24 or 32 bytes, the primary (the one we encrypt with) first; empty disables
     /// encryption.
     public var keyring: [[UInt8]]

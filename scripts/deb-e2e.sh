@@ -10,7 +10,7 @@
 #    node ready, `cohort status` (when the package has the CLI) talks to it;
 # 3. the conffile edited to turn clustering on: a single-node Raft group, `cohort kv put/get`;
 # 4. `apt remove cohort`: the node is stopped, the binaries and unit gone, config and state kept;
-# 5. `apt install` again: the kept state and enablement come back (same incarnation file, same key);
+# 5. `apt install` again: the kept state and enablement come back (the key written in 3 reads back);
 # 6. `apt purge cohort`: the state and /etc/cohort are gone.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -69,8 +69,14 @@ wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
 }
 wait_for 60 "systemd up" bash -c "nsenter -t $init -a systemctl is-system-running 2>/dev/null | grep -qE 'running|degraded'"
 active() { inside systemctl is-active cohortd 2>/dev/null || true; }
-# GET path on the node's admin port with bash alone (the container has no curl); prints the status line.
-livez() { inside bash -c 'exec 3<>/dev/tcp/127.0.0.1/7960 && printf "GET $0 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" >&3 && head -n1 <&3' "$1"; }
+# req METHOD PATH [JSON]: an HTTP request to the node's admin port with bash alone (the container has no
+# curl); prints the status code, a space, and the body.
+req() {
+  inside bash -c 'exec 3<>/dev/tcp/127.0.0.1/7960 || exit 1
+    printf "%s %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" "$0" "$1" "${#2}" "$2" >&3
+    read -r _ code _ <&3; body=$(sed "1,/^\r\{0,1\}$/d" <&3); echo "$code $body"' "$1" "$2" "${3:-}"
+}
+running_cohortd() { inside bash -c 'for c in /proc/[0-9]*/comm; do [ "$(cat "$c" 2>/dev/null)" = cohortd ] && exit 0; done; exit 1'; }
 name=$(basename "$deb")
 
 step "1. apt install ./$name"
@@ -88,11 +94,11 @@ inside systemctl enable --now cohortd 2>&1 | tail -n 2 ||
   { inside journalctl -u cohortd --no-pager | tail -n 15; fail "systemctl enable --now cohortd failed"; }
 wait_for 60 "cohortd active" bash -c "[ \"\$(nsenter -t $init -a systemctl is-active cohortd)\" = active ]"
 printf 'active %.2f s after enable --now; StatusText=%s\n' "$(echo "$(date +%s.%N) - $t0" | bc)" "$(inside systemctl show cohortd -p StatusText --value)"
-livez /readyz | grep -q ' 200 ' || fail "/readyz is not 200"
+reply=$(req GET /readyz); [ "${reply%% *}" = 200 ] || fail "/readyz is not 200: $reply"
 if [ "$has_cli" = yes ]; then
   inside cohort status || fail "cohort status did not report a ready node"
 else
-  echo "(this package has no cohort CLI; /readyz: $(livez /readyz | tr -d '\r'))"
+  echo "(this package has no cohort CLI; /readyz: $(req GET /readyz | head -n1))"
 fi
 
 step "3. clustering on (the conffile edited): a single-node Raft group"
@@ -104,16 +110,16 @@ if [ "$has_cli" = yes ]; then
   inside cohort kv put deb/e2e survived
   [ "$(inside cohort kv get deb/e2e)" = survived ] || fail "kv get"
 else
-  inside bash -c 'exec 3<>/dev/tcp/127.0.0.1/7960; body="{\"value\":\"survived\"}"; printf "PUT /v1/kv/deb/e2e HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${#body}\r\nConnection: close\r\n\r\n$body" >&3; head -n1 <&3' | grep -q ' 200 ' || fail "kv put"
+  reply=$(req PUT /v1/kv/deb/e2e '{"value":"survived"}'); echo "PUT /v1/kv/deb/e2e: $reply"
+  [ "${reply%% *}" = 200 ] || fail "kv put"
 fi
-incarnation=$(inside cat /var/lib/cohort/_sys/incarnation)
-echo "state: $(inside ls /var/lib/cohort/_sys | tr '\n' ' ')(incarnation $incarnation)"
+echo "state in /var/lib/cohort/_sys: $(inside ls /var/lib/cohort/_sys | tr '\n' ' ')"
 
 step "4. apt remove cohort: stopped, binaries gone, config and state kept"
 inside bash -c 'DEBIAN_FRONTEND=noninteractive apt remove -y cohort' 2>&1 | grep -vE '^(WARNING: apt does not|$)' | tail -n 3
 [ "$(active)" != active ] || fail "still active after apt remove"
 inside test ! -e /usr/bin/cohortd || fail "/usr/bin/cohortd still there"
-inside pgrep -x cohortd >/dev/null && fail "a cohortd process is still running"
+running_cohortd && fail "a cohortd process is still running"
 inside test -f /etc/cohort/cohortd.yaml || fail "the conffile went on remove"
 inside test -d /var/lib/cohort/_sys || fail "the state went on remove"
 echo "active: $(active); /etc/cohort/cohortd.yaml and /var/lib/cohort kept; dpkg: $(inside dpkg-query -W -f '${db:Status-Abbrev}' cohort)"
@@ -124,10 +130,9 @@ echo "enabled: $(inside systemctl is-enabled cohortd || true)"
 inside systemctl start cohortd
 wait_for 60 "cohortd active after reinstall" bash -c "[ \"\$(nsenter -t $init -a systemctl is-active cohortd)\" = active ]"
 inside grep -q '^  enabled: true' /etc/cohort/cohortd.yaml || fail "the edited conffile was replaced"
-if [ "$has_cli" = yes ]; then
-  [ "$(inside cohort kv get deb/e2e)" = survived ] || fail "the key did not survive remove + install"
-  echo "kv get deb/e2e: survived"
-fi
+reply=$(req GET /v1/kv/deb/e2e); echo "GET /v1/kv/deb/e2e: $reply"
+[[ "$reply" == 200\ *'"value":"survived"'* ]] || fail "the key did not survive remove + install"
+[ "$has_cli" = no ] || [ "$(inside cohort kv get deb/e2e)" = survived ] || fail "cohort kv get after reinstall"
 
 step "6. apt purge cohort: state and configuration gone"
 inside bash -c 'DEBIAN_FRONTEND=noninteractive apt purge -y cohort' 2>&1 | grep -vE '^(WARNING: apt does not|$)' | tail -n 3

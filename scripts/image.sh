@@ -6,6 +6,8 @@
 #   --binaries DIR  take cohortd (and cohort, when there) from DIR instead of building them
 #   --tag NAME      the image name (default localhost/cohort:latest)
 #   --base NAME     the base image (default docker.io/library/debian:bookworm-slim, the Containerfile's)
+#   --no-strip      keep the binaries' symbol tables (by default they are stripped, as Debian packages
+#                   are: about half the size; symbolicate crash addresses against the unstripped build)
 #
 # Without --binaries it builds static release binaries (`swift build -c release --static-swift-stdlib`,
 # scratch path $COHORT_BUILD_SCRATCH, default .build-static): cohortd must build; cohort is included
@@ -15,13 +17,14 @@
 # run reuses the base image and podman's layer cache. Prints the image size at the end.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-binaries="" with_cli=yes tag=localhost/cohort:latest base=docker.io/library/debian:bookworm-slim
+binaries="" with_cli=yes strip=yes tag=localhost/cohort:latest base=docker.io/library/debian:bookworm-slim
 while [ $# -gt 0 ]; do
   case "$1" in
     --binaries) binaries=$2; shift 2 ;;
     --tag) tag=$2; shift 2 ;;
     --base) base=$2; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --no-strip) strip=no; shift ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "image.sh: unknown argument $1" >&2; exit 64 ;;
   esac
 done
@@ -64,6 +67,7 @@ install -m 0755 "$binaries/cohortd" "$context/bin/cohortd"
 if [ "$with_cli" = yes ] && [ -x "$binaries/cohort" ]; then
   install -m 0755 "$binaries/cohort" "$context/bin/cohort"
 fi
+if [ "$strip" = yes ]; then strip "$context"/bin/*; fi
 cp "$repo/deploy/container/entrypoint.sh" "$repo/deploy/container/healthcheck.sh" "$repo/deploy/container/container.yaml" "$context/"
 
 echo "== podman build $tag (from $base; binaries: $(ls "$context/bin" | tr '\n' ' '))"

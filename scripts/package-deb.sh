@@ -5,6 +5,7 @@
 #
 #   --binaries DIR  take cohortd (and cohort, when there) from DIR instead of building them
 #   --out DIR       where the .deb goes (default: dist/ in the repository)
+#   --no-strip      keep the binaries' symbol tables (stripped by default, as dh_strip does)
 #
 # Without --binaries it builds static release binaries (scratch path $COHORT_BUILD_SCRATCH, default
 # .build-static): cohortd must build; the cohort CLI is packaged when it builds and left out with a
@@ -16,12 +17,13 @@
 # deploy/debian (postinst: the user and daemon-reload; prerm: stop; postrm: purge drops the state).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-binaries="" out="$repo/dist" with_cli=yes
+binaries="" out="$repo/dist" with_cli=yes strip=yes
 while [ $# -gt 0 ]; do
   case "$1" in
     --binaries) binaries=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    --no-strip) strip=no; shift ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "package-deb.sh: unknown argument $1" >&2; exit 64 ;;
   esac
 done
@@ -49,6 +51,7 @@ trap 'rm -rf "$stage"' EXIT
 root="$stage/root"
 install -D -m 0755 "$binaries/cohortd" "$root/usr/bin/cohortd"
 [ "$with_cli" = yes ] && install -D -m 0755 "$binaries/cohort" "$root/usr/bin/cohort"
+if [ "$strip" = yes ]; then strip "$root"/usr/bin/*; fi
 # The shipped unit, with the binary where the package puts it.
 install -d "$root/lib/systemd/system"
 sed 's|^ExecStart=/usr/local/bin/cohortd |ExecStart=/usr/bin/cohortd |' "$repo/deploy/systemd/cohortd.service" \
@@ -66,14 +69,24 @@ install -d -m 0755 "$root/DEBIAN"
 install -m 0755 "$repo/deploy/debian/postinst" "$repo/deploy/debian/prerm" "$repo/deploy/debian/postrm" "$root/DEBIAN/"
 echo /etc/cohort/cohortd.yaml > "$root/DEBIAN/conffiles"
 installed_size=$(du -sk --exclude=DEBIAN "$root" | cut -f1)
-# glibc >= 2.35 is what the static-stdlib binaries need (docs/deploy.md); Debian 12 has 2.36.
+# The shared libraries the binaries link (glibc >= 2.35, libstdc++ and libgcc_s from GCC 12, libsystemd),
+# as dpkg-shlibdeps maps them to packages; the known answer for Debian 12 when it is not installed.
+depends="libc6 (>= 2.35), libgcc-s1 (>= 3.3.1), libstdc++6 (>= 12), libsystemd0"
+if command -v dpkg-shlibdeps >/dev/null; then
+  mkdir -p "$stage/src/debian"
+  printf 'Source: cohort\n\nPackage: cohort\nArchitecture: any\n' > "$stage/src/debian/control"
+  args=()
+  for b in "$root"/usr/bin/*; do args+=("-e$b"); done
+  depends=$(cd "$stage/src" && dpkg-shlibdeps -O "${args[@]}" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
+  [ -n "$depends" ] || { echo "package-deb.sh: dpkg-shlibdeps found no dependencies" >&2; exit 1; }
+fi
 cat > "$root/DEBIAN/control" <<CONTROL
 Package: cohort
 Version: $version
 Architecture: $arch
 Maintainer: Cohort maintainers <maintainers@cohort.invalid>
 Installed-Size: $installed_size
-Depends: libc6 (>= 2.35), libsystemd0
+Depends: $depends
 Section: net
 Priority: optional
 Description: clustering runtime for Swift servers: the cohortd node and the cohort CLI

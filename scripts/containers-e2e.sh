@@ -2,7 +2,11 @@
 # End-to-end check of the cohortd container image with podman: a 30-container cluster on a podman
 # network of its own (run by hand, as root; takes about 10 minutes).
 #
-#   scripts/containers-e2e.sh [--binaries DIR] [--clients N]
+#   scripts/containers-e2e.sh [--binaries DIR] [--clients N] [--cap-add CAP]
+#
+#   --cap-add CAP  give every node container capability CAP (podman makes it ambient for the image's
+#                  non-root user). `--cap-add NET_ADMIN` works around a daemon bug found with this script:
+#                  cohortd sets SO_DEBUG on its gossip and mesh TCP sockets, which needs CAP_NET_ADMIN.
 #
 # 1. builds the image (scripts/image.sh; --binaries DIR skips the Swift build);
 # 2. start -> READY of a single-node container against the bare binary on loopback;
@@ -21,12 +25,13 @@
 # removed at the end, on failure and on Ctrl-C (trap).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-binaries="" clients=27 image=localhost/cohort:e2e
+binaries="" clients=27 caps="" image=localhost/cohort:e2e
 while [ $# -gt 0 ]; do
   case "$1" in
     --binaries) binaries=$2; shift 2 ;;
     --clients) clients=$2; shift 2 ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    --cap-add) caps="$caps $2"; shift 2 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "containers-e2e.sh: unknown argument $1" >&2; exit 64 ;;
   esac
 done
@@ -47,7 +52,7 @@ cleanup() {
   local ids
   ids=$(pm ps -aq --filter "label=io.cohort.e2e=$run" 2>/dev/null || true)
   # shellcheck disable=SC2086
-  [ -n "$ids" ] && pm rm -f -t 5 $ids >/dev/null 2>&1 || true
+  [ -n "$ids" ] && pm rm -f -v -t 5 $ids >/dev/null 2>&1 || true
   ids=$(pm volume ls -q --filter "label=io.cohort.e2e=$run" 2>/dev/null || true)
   # shellcheck disable=SC2086
   [ -n "$ids" ] && pm volume rm -f $ids >/dev/null 2>&1 || true
@@ -59,6 +64,6 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 pm network create --label "io.cohort.e2e=$run" "$run" >/dev/null
-E2E_RUN=$run E2E_NETWORK=$run E2E_IMAGE=$image E2E_CLIENTS=$clients E2E_BINARIES=$binaries E2E_WORK=$work \
+E2E_CAPS=$caps E2E_RUN=$run E2E_NETWORK=$run E2E_IMAGE=$image E2E_CLIENTS=$clients E2E_BINARIES=$binaries E2E_WORK=$work \
 E2E_PODMAN="podman --runtime $runc_path --cgroup-manager=cgroupfs" \
   python3 -u "$repo/scripts/lib/containers_e2e.py"

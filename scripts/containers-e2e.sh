@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end check of the cohortd container image with podman: a 30-container cluster on a podman
-# network of its own (run by hand, as root; takes about 10 minutes).
+# network of its own (run by hand, as root; about 4–6 minutes).
 #
 #   scripts/containers-e2e.sh [--binaries DIR] [--clients N] [--cap-add CAP]
 #
@@ -31,7 +31,7 @@ while [ $# -gt 0 ]; do
     --binaries) binaries=$2; shift 2 ;;
     --clients) clients=$2; shift 2 ;;
     --cap-add) caps="$caps $2"; shift 2 ;;
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "containers-e2e.sh: unknown argument $1" >&2; exit 64 ;;
   esac
 done

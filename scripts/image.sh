@@ -24,7 +24,7 @@ while [ $# -gt 0 ]; do
     --tag) tag=$2; shift 2 ;;
     --base) base=$2; shift 2 ;;
     --no-strip) strip=no; shift ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "image.sh: unknown argument $1" >&2; exit 64 ;;
   esac
 done

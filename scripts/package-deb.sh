@@ -23,7 +23,7 @@ while [ $# -gt 0 ]; do
     --binaries) binaries=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --no-strip) strip=no; shift ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "package-deb.sh: unknown argument $1" >&2; exit 64 ;;
   esac
 done

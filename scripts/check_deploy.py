@@ -25,7 +25,7 @@ import yaml
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MONITORING = os.path.join(ROOT, "deploy", "monitoring")
 KUBERNETES = os.path.join(ROOT, "deploy", "kubernetes")
-DOC = os.path.join(ROOT, "docs", "deploy-kubernetes.md")
+DOC = os.path.join(ROOT, "docs", "deploy.md")
 
 problems = []
 
@@ -212,7 +212,7 @@ def check_metrics():
                 runbook = rule.get("annotations", {}).get("runbook", "")
                 anchor = runbook.partition("#")[2]
                 if anchor and anchor not in anchors:
-                    problem(f"alerts.yaml {name}: runbook {runbook} names no heading of docs/deploy-kubernetes.md")
+                    problem(f"alerts.yaml {name}: runbook {runbook} names no heading of docs/deploy.md")
     ok(f"alerts.yaml: {len(alerts)} alerts over {len(used)} metrics, all exported by cohortd: {', '.join(sorted(used))}", mark)
 
     tests = yaml.safe_load(open(os.path.join(MONITORING, "alerts.test.yaml"), encoding="utf-8"))

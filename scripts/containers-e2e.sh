@@ -5,8 +5,8 @@
 #   scripts/containers-e2e.sh [--binaries DIR] [--clients N] [--cap-add CAP]
 #
 #   --cap-add CAP  give every node container capability CAP (podman makes it ambient for the image's
-#                  non-root user). `--cap-add NET_ADMIN` works around a daemon bug found with this script:
-#                  cohortd sets SO_DEBUG on its gossip and mesh TCP sockets, which needs CAP_NET_ADMIN.
+#                  non-root user). cohortd needs none: this script found a bug that made it need
+#                  NET_ADMIN (SO_DEBUG set for TCP_NODELAY), fixed since and tested by CapabilityDaemonTests.
 #
 # 1. builds the image (scripts/image.sh; --binaries DIR skips the Swift build);
 # 2. start -> READY of a single-node container against the bare binary on loopback;

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// The Kubernetes manifests, alert rules and Grafana dashboard in deploy/, validated offline by
-/// scripts/check-deploy.sh (docs/deploy-kubernetes.md) with the cohortd of this build. Without promtool or
+/// scripts/check-deploy.sh (docs/deploy.md) with the cohortd of this build. Without promtool or
 /// kubernetes-validate the script fails, saying how to install them, and so does this test.
 @Suite struct DeployArtifactsTests {
     static let repository = URL(fileURLWithPath: #filePath)

@@ -31,8 +31,11 @@ extension RaftService {
         } catch {
             switch error {
             case .notLeader(let leader):
-                guard let target = leader ?? fallbackTarget(), target != settings.nodeID else { throw .noLeader }
-                guard hopsLeft > 0 else { throw leader.map { .notLeader(leader: $0) } ?? .noLeader }
+                if leader == nil, node.memberRole == nil {
+                    return try await forwardFromOutside(command, timeout: timeout, hopsLeft: hopsLeft)
+                }
+                guard let target = leader, target != settings.nodeID else { throw .noLeader }
+                guard hopsLeft > 0 else { throw .notLeader(leader: target) }
                 // A follower heard its leader over the mesh; with that connection gone the leader has likely
                 // failed, and a forward would only wait out its timeout for a reconnect that may never come.
                 // Fail at once ("nothing was written"): the caller retries, and finds the next leader.
@@ -49,13 +52,35 @@ extension RaftService {
         return try await waitForApply(index: index, timeout: timeout)
     }
 
-    /// Where a proposal goes when no leader is known: the best Raft member other than this node, when this
-    /// node is not in the configuration itself (a member without a leader is in an election: waiting is
-    /// better than bouncing the write around).
-    private func fallbackTarget() -> NodeID? {
-        guard node.memberRole == nil, let forwardingCandidates else { return nil }
-        return forwardingCandidates().first { $0 != settings.nodeID }
+    /// A node outside the configuration (a client) knows no leader: it hands the proposal to the Raft
+    /// members in routing order, moving on from one that knows no leader either or cannot be reached —
+    /// nothing was written there — to the next (at most ``maxOutsideCandidates``), so one member that
+    /// restarts or lags does not fail every client's writes. (A member without a leader is in an election:
+    /// waiting is better than bouncing the write around, so members never do this.)
+    private func forwardFromOutside(
+        _ command: [UInt8], timeout: Duration, hopsLeft: Int
+    ) async throws(RaftServiceError) -> (index: LogIndex, result: [UInt8]) {
+        let candidates = (forwardingCandidates?() ?? []).filter { $0 != settings.nodeID }.prefix(Self.maxOutsideCandidates)
+        guard hopsLeft > 0, !candidates.isEmpty else { throw .noLeader }
+        let deadline = ContinuousClock.now + timeout
+        var last = RaftServiceError.noLeader
+        for target in candidates {
+            let remaining = ContinuousClock.now.duration(to: deadline)
+            guard remaining > .zero else { break }
+            do {
+                return try await forward(command, to: target, timeout: remaining, hopsLeft: hopsLeft - 1)
+            } catch {
+                switch error {
+                case .noLeader, .forwardFailed(_, _, maybeCommitted: false): last = error
+                default: throw error
+                }
+            }
+        }
+        throw last
     }
+
+    /// How many members a client tries for one proposal.
+    static let maxOutsideCandidates = 3
 
     /// Waits until the entry this leader appended at `index` in its current term is applied here.
     private func waitForApply(index: LogIndex, timeout: Duration) async throws(RaftServiceError) -> (index: LogIndex, result: [UInt8]) {

@@ -27,6 +27,26 @@ import Testing
         }
     }
 
+    @Test func aClientMovesOnFromAMemberThatKnowsNoLeaderToTheNext() async throws {
+        try await withRaftCluster { cluster in
+            _ = try await cluster.start(["a", "b", "c"])
+            let leader = try await cluster.waitForLeader()
+            // `lost` answers as a member that knows no leader does (it knows none: it is outside the
+            // configuration and has no candidates of its own); the client's routing order puts it first.
+            let lost = try await cluster.join("lost")
+            let client = try await cluster.join("client")
+            await client.raft.setForwardingCandidates { [lost.id, leader.id] }
+            let written = try await client.raft.propose(command("through", 0), timeout: .seconds(10))
+            #expect(written.index > 0)
+            try await waitFor("the leader to apply the client's write") { leader.machine.all.contains(command("through", 0)) }
+            // With only members that know no leader, the client says so, at once.
+            await client.raft.setForwardingCandidates { [lost.id] }
+            await #expect(throws: RaftServiceError.noLeader) {
+                try await client.raft.propose(command("nowhere", 0), timeout: .seconds(10))
+            }
+        }
+    }
+
     @Test func aStandbyIsAddedReplicatedAndPromoted() async throws {
         try await withRaftCluster { cluster in
             let nodes = try await cluster.start(["a", "b", "c"])

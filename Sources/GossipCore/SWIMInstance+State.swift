@@ -25,8 +25,10 @@ extension SWIMInstance {
         var reclaimed = false
         if let existing, existing.ip != announcement.address || existing.port != announcement.port {
             let reclaimable = settings.deadNodeReclaimTime > .zero && now - existing.stateChange > settings.deadNodeReclaimTime
-            // A live name at another address is a conflict, not a move.
-            guard existing.state == .left || (existing.state == .dead && reclaimable) else { return }
+            // A live name at another address is a conflict, not a move — unless it is a later boot of it.
+            guard existing.state == .left || (existing.state == .dead && reclaimable)
+                || isLaterBoot?(existing.meta, announcement.meta) == true
+            else { return }
             reclaimed = true
         }
         let isLocal = name == localName

@@ -21,6 +21,13 @@ public struct SWIMInstance: Sendable {
     public internal(set) var awareness: Awareness
     /// True once ``leave(now:)`` was called.
     public internal(set) var hasLeft = false
+    /// Whether an announcement's metadata shows a later boot of the node known by that name (Cohort's node
+    /// metadata carries its boot ID; the shell judges). Such an announcement from another address is that
+    /// node restarted there (a container or pod with a new IP) and is believed at once, where memberlist's
+    /// rule — a name at a new address only once the old one left, or died `deadNodeReclaimTime` ago —
+    /// kept it out for 30 s or more whenever it came back before its departure was known everywhere.
+    /// Peers whose metadata says nothing of boots (Go memberlist) keep memberlist's rule.
+    public var isLaterBoot: (@Sendable (_ known: [UInt8], _ announced: [UInt8]) -> Bool)?
 
     var probeOrder: [NodeID] = []
     var probeIndex = 0

@@ -82,6 +82,33 @@ struct CoreStateTests {
         #expect(harness.instance.members[NodeID("b")]?.ip == [10, 9, 9, 9] && harness.state(of: "b") == .alive)
     }
 
+    @Test("a later boot of a live Cohort node at another address is its restart there, believed at once; an earlier boot or a foreign peer is still a conflict")
+    func laterBootAtAnotherAddress() throws {
+        func meta(boot: UInt64) throws -> [UInt8] {
+            try NodeMeta(internodePort: 7950, bootID: boot, buildVersion: "test").encoded()
+        }
+        var harness = Self.harness(members: [])
+        harness.instance.isLaterBoot = NodeMeta.isLaterBoot
+        harness.add("b", ip: [10, 0, 0, 2], incarnation: 7, meta: try meta(boot: 100))
+        harness.add("memberlist", ip: [10, 0, 0, 3], incarnation: 7, meta: [])
+        _ = harness.drain()
+        // The same boot, or an earlier one, from elsewhere: a conflict, as in memberlist.
+        harness.add("b", ip: [10, 9, 9, 9], incarnation: 9, meta: try meta(boot: 100))
+        harness.add("b", ip: [10, 9, 9, 9], incarnation: 9, meta: try meta(boot: 99))
+        harness.add("memberlist", ip: [10, 9, 9, 8], incarnation: 9, meta: [])
+        #expect(harness.drain().events.isEmpty)
+        #expect(harness.instance.members[NodeID("b")]?.ip == [10, 0, 0, 2])
+        #expect(harness.instance.members[NodeID("memberlist")]?.ip == [10, 0, 0, 3])
+        // A later boot, although its gossip incarnation starts again low and the old one is not yet known
+        // to be gone: the node moved.
+        harness.add("b", ip: [10, 9, 9, 9], incarnation: 1, meta: try meta(boot: 200))
+        #expect(harness.instance.members[NodeID("b")]?.ip == [10, 9, 9, 9] && harness.state(of: "b") == .alive)
+        #expect(harness.instance.members[NodeID("b")]?.incarnation == 1)
+        // The old boot's announcements, still travelling, do not move it back.
+        harness.add("b", ip: [10, 0, 0, 2], incarnation: 8, meta: try meta(boot: 100))
+        #expect(harness.instance.members[NodeID("b")]?.ip == [10, 9, 9, 9])
+    }
+
     @Test("a dead message from the node itself is a leave")
     func leaveVersusDeath() {
         var harness = Self.harness(members: ["b", "c"])

@@ -245,10 +245,11 @@ public actor GossipService: Service {
 
     /// Creates the core for our advertised address and announces ourselves to local subscribers.
     private func start(ip: [UInt8], port: UInt16) {
-        let instance = SWIMInstance(
+        var instance = SWIMInstance(
             settings: settings.swim, name: settings.name, ip: ip, port: port, meta: meta,
             now: .now, using: &generator
         )
+        instance.isLaterBoot = NodeMeta.isLaterBoot
         swim = instance
         publish(.joined(instance.localMember))
         let address = (try? GossipAddressing.socketAddress(ip: ip, port: port))?.description ?? "\(ip):\(port)"

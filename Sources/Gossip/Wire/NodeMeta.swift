@@ -106,6 +106,13 @@ public struct NodeMeta: Hashable, Sendable {
         self.buildVersion = buildVersion
     }
 
+    /// Whether `announced` is Cohort metadata of a later boot than `known` (both must decode): the same
+    /// node restarted. Anything else, a foreign peer's metadata among it, is no evidence of a restart.
+    @Sendable public static func isLaterBoot(_ known: [UInt8], _ announced: [UInt8]) -> Bool {
+        guard let known = try? NodeMeta(decoding: known), let announced = try? NodeMeta(decoding: announced) else { return false }
+        return announced.bootID > known.bootID
+    }
+
     /// The version-1 encoding.
     public func encoded() throws(GossipEncodeError) -> [UInt8] {
         guard failureDomain.utf8.count <= Self.maxFailureDomainBytes else {

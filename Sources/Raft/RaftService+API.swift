@@ -53,8 +53,8 @@ extension RaftService {
     }
 
     /// A node outside the configuration (a client) knows no leader: it hands the proposal to the Raft
-    /// members in routing order, moving on from one that knows no leader either or cannot be reached —
-    /// nothing was written there — to the next (at most ``maxOutsideCandidates``), so one member that
+    /// members in routing order, moving on from one that knows no leader either, is stopping, or cannot be
+    /// reached — nothing was written there — to the next (at most ``maxOutsideCandidates``), so one member that
     /// restarts or lags does not fail every client's writes. (A member without a leader is in an election:
     /// waiting is better than bouncing the write around, so members never do this.)
     private func forwardFromOutside(
@@ -71,7 +71,9 @@ extension RaftService {
                 return try await forward(command, to: target, timeout: remaining, hopsLeft: hopsLeft - 1)
             } catch {
                 switch error {
-                case .noLeader, .forwardFailed(_, _, maybeCommitted: false): last = error
+                // `.stopped` before anything was proposed there (a member shutting down; a proposal it had
+                // appended answers `.outcomeUnknown`).
+                case .noLeader, .stopped, .forwardFailed(_, _, maybeCommitted: false): last = error
                 default: throw error
                 }
             }

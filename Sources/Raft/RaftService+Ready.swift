@@ -301,11 +301,16 @@ extension RaftService {
         inputSink.finish()
     }
 
+    /// Fails every waiter with `error`, except that a proposal already appended may still commit (through
+    /// another leader, or this one's log after a restart): it learns that its outcome is unknown, never
+    /// that "nothing was written".
     func failAllWaiters(_ error: RaftServiceError) {
         let proposals = proposals, reads = reads
         self.proposals = [:]
         self.reads = [:]
-        for waiter in proposals.values { waiter.continuation.resume(returning: .failure(error)) }
+        for (index, waiter) in proposals {
+            waiter.continuation.resume(returning: .failure(error == .stopped ? .outcomeUnknown(index: index) : error))
+        }
         for waiter in reads.values { waiter.continuation.resume(returning: .failure(error)) }
     }
 

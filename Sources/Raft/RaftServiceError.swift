@@ -43,7 +43,8 @@ public enum RaftServiceError: Error, Sendable, Equatable, CustomStringConvertibl
     case alreadyStarted
     /// Storage failed; the service stopped because it cannot continue safely.
     case storage(RaftStorageError)
-    /// The service is not running (not started yet, or stopped). Nothing was written.
+    /// The service is not running (not started yet, or stopped) and took nothing: nothing was written. (A
+    /// proposal it had appended before stopping answers ``outcomeUnknown(index:)`` instead.)
     case stopped
 
     public var description: String {

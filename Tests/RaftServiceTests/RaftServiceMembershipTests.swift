@@ -47,6 +47,34 @@ import Testing
         }
     }
 
+    @Test func aProposalPendingWhenItsLeaderStopsMayHaveCommittedAndSaysSo() async throws {
+        try await withRaftCluster { cluster in
+            let nodes = try await cluster.start(["a", "b", "c"])
+            let leader = try await cluster.waitForLeader()
+            for node in nodes where node.id != leader.id { await cluster.crash(node) }
+            let before = await leader.status.lastLogIndex
+            let pending = Task { () -> RaftServiceError? in
+                do {
+                    _ = try await leader.raft.propose(command("pending", 0), timeout: .seconds(60))
+                    return nil
+                } catch let error as RaftServiceError {
+                    return error
+                } catch {
+                    return nil
+                }
+            }
+            // Appended (it cannot commit: the followers are down), then the leader stops.
+            try await waitFor("the proposal to be appended") { await leader.status.lastLogIndex > before }
+            try await cluster.stop(leader)
+            let outcome = await pending.value
+            #expect(outcome == .outcomeUnknown(index: before + 1), "\(String(describing: outcome))")
+            // A proposal made after the stop took nothing: that one is `.stopped`.
+            await #expect(throws: RaftServiceError.stopped) {
+                try await leader.raft.propose(command("late", 0), timeout: .seconds(1))
+            }
+        }
+    }
+
     @Test func aStandbyIsAddedReplicatedAndPromoted() async throws {
         try await withRaftCluster { cluster in
             let nodes = try await cluster.start(["a", "b", "c"])

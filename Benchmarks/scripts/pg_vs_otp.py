@@ -61,6 +61,36 @@ def log(msg):
         print(f"[pg_vs_otp {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
+def stop_processes(nodes, ask, timeout_s):
+    """Stops every node's process (`n.proc`): `ask(n)` asks it to exit, then SIGTERM, then SIGKILL, each step
+    with a deadline, all nodes at once; then closes their pipes."""
+    live = [n for n in nodes if n.proc.poll() is None]
+    for n in live:
+        try:
+            ask(n)
+        except (OSError, ValueError):
+            pass
+    for sig, wait_s in ((None, timeout_s), (signal.SIGTERM, 5), (signal.SIGKILL, 5)):
+        live = [n for n in live if n.proc.poll() is None]
+        if not live:
+            break
+        if sig is not None:
+            log(f"sending {sig.name} to {[n.proc.pid for n in live]}")
+            for n in live:
+                n.proc.send_signal(sig)
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline and any(n.proc.poll() is None for n in live):
+            time.sleep(0.02)
+    for n in nodes:
+        for f in (n.proc.stdin, n.proc.stdout):
+            try:
+                if f:
+                    f.close()
+            except (OSError, ValueError):
+                pass
+
+
+
 LOG_QUIET = [False]
 
 
@@ -239,30 +269,9 @@ class OtpCluster:
     def stop_nodes(self, nodes, timeout_s=10):
         """Closes their standard input (the node halts on end of input), then SIGTERM, then SIGKILL,
         each step with a deadline, all nodes at once."""
-        live = [n for n in nodes if n.proc.poll() is None]
-        for n in live:
-            try:
-                n.proc.stdin.close()
-            except OSError:
-                pass
-        for sig, wait_s in ((None, timeout_s), (signal.SIGTERM, 5), (signal.SIGKILL, 5)):
-            live = [n for n in live if n.proc.poll() is None]
-            if not live:
-                break
-            if sig is not None:
-                log(f"sending {sig.name} to {[n.proc.pid for n in live]}")
-                for n in live:
-                    n.proc.send_signal(sig)
-            deadline = time.monotonic() + wait_s
-            while time.monotonic() < deadline and any(n.proc.poll() is None for n in live):
-                time.sleep(0.02)
-        for n in nodes:
-            for f in (n.proc.stdin, n.proc.stdout):
-                try:
-                    if f:
-                        f.close()
-                except OSError:
-                    pass
+        def ask(n):
+            n.proc.stdin.close()
+        stop_processes(nodes, ask, timeout_s)
 
     def stop_node(self, node):
         self.stop_nodes([node])
@@ -647,30 +656,7 @@ admin:
     # --- lifecycle
     def stop_nodes(self, nodes, timeout_s=10):
         """`quit` (the node answers and exits), then SIGTERM, then SIGKILL, each with a deadline, all at once."""
-        live = [n for n in nodes if n.proc.poll() is None]
-        for n in live:
-            try:
-                self.send(n, "quit")
-            except (OSError, ValueError):
-                pass
-        for sig, wait_s in ((None, timeout_s), (signal.SIGTERM, 5), (signal.SIGKILL, 5)):
-            live = [n for n in live if n.proc.poll() is None]
-            if not live:
-                break
-            if sig is not None:
-                log(f"sending {sig.name} to {[n.proc.pid for n in live]}")
-                for n in live:
-                    n.proc.send_signal(sig)
-            deadline = time.monotonic() + wait_s
-            while time.monotonic() < deadline and any(n.proc.poll() is None for n in live):
-                time.sleep(0.02)
-        for n in nodes:
-            for f in (n.proc.stdin, n.proc.stdout):
-                try:
-                    if f:
-                        f.close()
-                except (OSError, ValueError):
-                    pass
+        stop_processes(nodes, lambda n: self.send(n, "quit"), timeout_s)
 
     def close(self):
         self.stop_nodes(self.nodes)

@@ -44,6 +44,13 @@ func refuse(_ message: String) -> Never {
     CohortDaemon.exit(withError: ExitCode(2))
 }
 
+/// Exits for a failed `restore` or `recover`: 1 when storage failed, 2 (refused) for anything else.
+func failOffline(_ error: OfflineRaftError) -> Never {
+    guard case .storage = error else { refuse("\(error)") }
+    FileHandle.standardError.write(Data("cohortd: \(error)\n".utf8))
+    CohortDaemon.exit(withError: ExitCode(1))
+}
+
 /// Prints `value` as sorted JSON.
 func printJSON(_ value: some Encodable) throws {
     let encoder = JSONEncoder()
@@ -100,11 +107,7 @@ struct Restore: AsyncParsableCommand {
         do {
             summary = try OfflineRaft.restore(archive, dataDirectory: dataDirectory, node: node)
         } catch {
-            if case .storage = error {
-                FileHandle.standardError.write(Data("cohortd: \(error)\n".utf8))
-                throw ExitCode(1)
-            }
-            refuse("\(error)")
+            failOffline(error)
         }
         if target.json {
             return try printJSON(Report(
@@ -172,11 +175,7 @@ struct Recover: AsyncParsableCommand {
         do {
             summary = try OfflineRaft.recover(dataDirectory: dataDirectory, voters: names, node: node)
         } catch {
-            if case .storage = error {
-                FileHandle.standardError.write(Data("cohortd: \(error)\n".utf8))
-                throw ExitCode(1)
-            }
-            refuse("\(error)")
+            failOffline(error)
         }
         if target.json {
             return try printJSON(Report(

@@ -28,8 +28,9 @@ done
 step() { printf '\n== %s\n' "$*"; }
 fail() { printf 'FAIL: %s\n' "$*"; exit 1; }
 
-command -v debootstrap >/dev/null && command -v systemd-nspawn >/dev/null ||
-  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap systemd-container >/dev/null; }
+# shellcheck source=lib/nspawn.sh
+. "$repo/scripts/lib/nspawn.sh"
+nspawn_tools
 
 if [ -z "$deb" ]; then
   step "building the package"
@@ -38,35 +39,14 @@ if [ -z "$deb" ]; then
 fi
 [ -f "$deb" ] || fail "no package at $deb"
 
-if [ ! -x "$pristine/usr/lib/systemd/systemd" ]; then
-  step "debootstrapping a pristine Debian bookworm into $pristine"
-  debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,libsystemd0 bookworm "$pristine" >/dev/null
-fi
+nspawn_debootstrap "$pristine"
 step "a clean copy of it in $root"
 rm -rf "$root"
 cp -a "$pristine" "$root"
 install -m 0644 "$deb" "$root/root/"
 echo cohort-deb-e2e > "$root/etc/hostname"
 
-step "booting the container"
-systemd-nspawn -D "$root" --boot --register=no --keep-unit --private-network >/tmp/cohort-deb-e2e-console.log 2>&1 &
-nspawn=$!
-init=""
-# Killing the container's PID 1 ends its whole PID namespace; killing only nspawn would leave it running.
-cleanup() {
-  [ -n "$init" ] && kill -KILL "$init" 2>/dev/null || true
-  kill -KILL "$nspawn" 2>/dev/null || true
-  wait "$nspawn" 2>/dev/null || true
-}
-trap cleanup EXIT
-for _ in $(seq 100); do init=$(pgrep -P "$nspawn" | head -n1 || true); [ -n "$init" ] && break; sleep 0.1; done
-[ -n "$init" ] || fail "container did not start"
-inside() { nsenter -t "$init" -a "$@"; }
-wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
-  local limit=$1 what=$2; shift 2
-  for _ in $(seq $((limit * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  fail "timed out after ${limit}s waiting for $what"
-}
+nspawn_boot "$root" /tmp/cohort-deb-e2e-console.log
 wait_for 60 "systemd up" bash -c "nsenter -t $init -a systemctl is-system-running 2>/dev/null | grep -qE 'running|degraded'"
 active() { inside systemctl is-active cohortd 2>/dev/null || true; }
 # req METHOD PATH [JSON]: an HTTP request to the node's admin port with bash alone (the container has no

@@ -19,17 +19,15 @@ scratch=${COHORT_E2E_SCRATCH:-$repo/.build-static}
 step() { printf '\n== %s\n' "$*"; }
 fail() { printf 'FAIL: %s\n' "$*"; exit 1; }
 
-command -v debootstrap >/dev/null && command -v systemd-nspawn >/dev/null ||
-  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap systemd-container >/dev/null; }
+# shellcheck source=lib/nspawn.sh
+. "$repo/scripts/lib/nspawn.sh"
+nspawn_tools
 
 step "building a static release cohortd"
 (cd "$repo" && swift build -c release --static-swift-stdlib --scratch-path "$scratch" --product cohortd 2>&1 | tail -n 2)
 binary="$scratch/release/cohortd"
 
-if [ ! -x "$root/usr/lib/systemd/systemd" ]; then
-  step "debootstrapping Debian bookworm into $root"
-  debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,libsystemd0 bookworm "$root" >/dev/null
-fi
+nspawn_debootstrap "$root"
 
 step "installing the unit, the sysusers file and the example config as shipped"
 install -m 0755 "$binary" "$root/usr/local/bin/cohortd"
@@ -46,26 +44,8 @@ ln -sf /etc/systemd/system/cohortd.service "$root/etc/systemd/system/multi-user.
 rm -f "$root/etc/cohort/livez-fail"
 echo cohort-e2e > "$root/etc/hostname"
 
-step "booting the container"
-systemd-nspawn -D "$root" --boot --register=no --keep-unit --private-network >/tmp/cohort-e2e-console.log 2>&1 &
-nspawn=$!
-init=""
-# Killing the container's PID 1 ends its whole PID namespace; killing only nspawn would leave it running.
-cleanup() {
-  [ -n "$init" ] && kill -KILL "$init" 2>/dev/null || true
-  kill -KILL "$nspawn" 2>/dev/null || true
-  wait "$nspawn" 2>/dev/null || true
-}
-trap cleanup EXIT
-for _ in $(seq 100); do init=$(pgrep -P "$nspawn" | head -n1 || true); [ -n "$init" ] && break; sleep 0.1; done
-[ -n "$init" ] || fail "container did not start"
-inside() { nsenter -t "$init" -a "$@"; }
+nspawn_boot "$root" /tmp/cohort-e2e-console.log
 prop() { inside systemctl show cohortd -p "$1" --value; }
-wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
-  local limit=$1 what=$2; shift 2
-  for _ in $(seq $((limit * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  fail "timed out after ${limit}s waiting for $what"
-}
 
 step "1. the unit becomes active after READY=1"
 wait_for 60 "cohortd active" bash -c "[ \"\$(nsenter -t $init -a systemctl is-active cohortd)\" = active ]"

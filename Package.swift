@@ -104,6 +104,9 @@ let package = Package(
         // The coordination state machine (pure): named stores, locks with fencing, consistent names, leases,
         // on a persistent sorted map; its versioned command and snapshot codecs. No I/O, no clock of its own.
         .target(name: "CoordinationCore", dependencies: ["CohortCore"], swiftSettings: strict),
+        // The eventual planes' data (pure): hybrid logical clocks, last-writer-wins entries and tombstones,
+        // sharded digests for anti-entropy, tombstone collection, the entry and digest codecs.
+        .target(name: "PlaneCore", dependencies: ["CohortCore", "CoordinationCore"], swiftSettings: strict),
         // Process groups (pure): one node's state of a pg scope, its protocol with the other nodes (updates,
         // sync handshake, anti-entropy, breakers) and the frame codec. No I/O, no clock of its own.
         .target(name: "GroupsCore", dependencies: ["CohortCore"], swiftSettings: strict),
@@ -143,7 +146,7 @@ let package = Package(
             name: "Cohort",
             dependencies: [
                 "CohortCore", "CohortConfig", "Observability", "Systemd", "Gossip", "Mesh", "Processes",
-                "RaftCore", "RaftPersistence", "Raft", "RaftMembership", "CoordinationCore", "GroupsCore", "NIOSupport", nio, logging, metrics, lifecycle,
+                "RaftCore", "RaftPersistence", "Raft", "RaftMembership", "CoordinationCore", "GroupsCore", "PlaneCore", "NIOSupport", nio, logging, metrics, lifecycle,
                 .product(name: "DequeModule", package: "swift-collections"),
             ],
             swiftSettings: strict
@@ -184,6 +187,7 @@ let package = Package(
 
         .testTarget(name: "CohortCoreTests", dependencies: ["CohortCore"], swiftSettings: strict),
         .testTarget(name: "CoordinationCoreTests", dependencies: ["CoordinationCore", "CohortTestKit"], swiftSettings: strict),
+        .testTarget(name: "PlaneCoreTests", dependencies: ["PlaneCore", "CohortTestKit"], swiftSettings: strict),
         .testTarget(name: "GroupsCoreTests", dependencies: ["GroupsCore", "CohortTestKit"], swiftSettings: strict),
         .testTarget(
             name: "MeshTests",

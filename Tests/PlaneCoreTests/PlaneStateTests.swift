@@ -1,0 +1,39 @@
+import CohortCore
+import PlaneCore
+import Testing
+
+@Suite struct PlaneStateTests {
+    static func entry(_ key: String, _ value: String?, time: UInt64, node: String = "a") -> PlaneEntry {
+        let stamp = PlaneStamp(time: HLC(millis: time, logical: 0), node: NodeID(node))
+        guard let value else { return PlaneEntry(tombstone: Array(key.utf8), stamp: stamp) }
+        return PlaneEntry(key: Array(key.utf8), stamp: stamp, value: Array(value.utf8))
+    }
+
+    @Test func theLaterStampWinsWhateverTheOrder() {
+        let older = Self.entry("k", "1", time: 10)
+        let newer = Self.entry("k", "2", time: 11)
+        var a = PlaneState(), b = PlaneState()
+        a.merge(older, atLocalMillis: 0, physicalMillis: 0)
+        a.merge(newer, atLocalMillis: 0, physicalMillis: 0)
+        b.merge(newer, atLocalMillis: 0, physicalMillis: 0)
+        #expect(b.merge(older, atLocalMillis: 0, physicalMillis: 0) == nil)
+        #expect(a[Array("k".utf8)] == newer && b[Array("k".utf8)] == newer)
+        #expect(a.digest == b.digest)
+    }
+
+    @Test func aDeleteWinsATieAndDigestsTrackEveryChange() {
+        let value = Self.entry("k", "1", time: 10)
+        let delete = Self.entry("k", nil, time: 10)
+        var a = PlaneState()
+        let empty = a.digest
+        a.merge(value, atLocalMillis: 0, physicalMillis: 0)
+        let withValue = a.digest
+        #expect(withValue != empty)
+        a.merge(delete, atLocalMillis: 5, physicalMillis: 0)
+        #expect(a[Array("k".utf8)]?.isTombstone == true)
+        #expect(a.tombstoneCount == 1 && a.valueCount == 0)
+        #expect(a.digest != withValue)
+        #expect(a.collectTombstones(arrivedBefore: Array(repeating: 6, count: a.shardCount)) == 1)
+        #expect(a.digest == empty)
+    }
+}

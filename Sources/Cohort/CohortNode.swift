@@ -56,6 +56,15 @@ public final class CohortNode: Sendable {
     /// operations); nil when `cluster.enabled` is false.
     public let raftOperator: RaftOperator?
 
+    /// The node's eventual state planes (gossip-replicated CRDT maps): eventual names, kv.crdt stores.
+    public let planes: StatePlanes
+    /// The eventual name scope, on the `names` plane.
+    let eventualNames: EventualNames
+    /// A client node's cache of consistent names (nil on a Raft server and with the cluster disabled).
+    let nameCache: ConsistentNameCache?
+    private let nameCacheService: NameCacheService?
+    private let nameMetrics: NameMetrics
+
     /// The process-group scopes of `pg.scopes`; see ``groups(_:)``.
     let processGroups: ProcessGroups
     private let groupsService: GroupsService?
@@ -93,6 +102,11 @@ public final class CohortNode: Sendable {
         let environment = boot.environment
 
         let store = CoordinationStore()
+        let planes = StatePlanes(node: id)
+        self.planes = planes
+        let nameMetrics = NameMetrics(registry: metrics.registry)
+        self.nameMetrics = nameMetrics
+        let eventualPlane = planes.plane(EventualNames.planeID, options: EventualNames.planeOptions)
         if settings.cluster.enabled {
             let nodeMeta = Self.nodeMeta(settings, incarnation: incarnation)
             // Encoding fails only for oversized fields, which the configuration already rejects.
@@ -156,7 +170,20 @@ public final class CohortNode: Sendable {
             mesh.setRequestHandler(for: .coordination) { inbound in
                 try await ReplicaServer.serve(inbound.payload, coordination: coordination)
             }
-            if server { processes.addResolver(ConsistentNameResolver(store: store)) }
+            if server {
+                processes.addResolver(ConsistentNameResolver(store: store))
+                nameCache = nil
+            } else {
+                let cache = ConsistentNameCache()
+                processes.addResolver(CachedNameResolver(cache: cache))
+                nameCache = cache
+            }
+            nameCacheService = NameCacheService(
+                cache: nameCache, gossip: gossip, raft: raft, store: store, publishes: server, logger: logger
+            )
+            eventualNames = EventualNames(
+                plane: eventualPlane, processes: processes, nodeID: id, logger: logger, onConflict: { nameMetrics.conflicts.increment() }
+            )
             coordinationService = CoordinationService(coordination: coordination, raft: raft, gossip: gossip, logger: logger)
             localSweep = nil
             let groups = ProcessGroups(
@@ -182,6 +209,11 @@ public final class CohortNode: Sendable {
                 declaredStores: settings.stores, logger: logger, registry: metrics.registry
             )
             processes.addResolver(ConsistentNameResolver(store: store))
+            nameCache = nil
+            nameCacheService = nil
+            eventualNames = EventualNames(
+                plane: eventualPlane, processes: processes, nodeID: id, logger: logger, onConflict: { nameMetrics.conflicts.increment() }
+            )
             localSweep = LocalSweepService(coordination: coordination)
             processGroups = ProcessGroups(
                 settings: settings.pg, node: id, incarnation: incarnation, mesh: nil, processes: processes, health: health,
@@ -189,11 +221,14 @@ public final class CohortNode: Sendable {
             )
             groupsService = nil
         }
-        let coordination = coordination, processes = processes
+        let coordination = coordination, processes = processes, eventualNames = eventualNames
+        processes.addResolver(EventualNameResolver(names: eventualNames))
         processes.onExit { pid, _ in
             coordination.metrics?.localNames(processes.localNameCount)
             coordination.processExited(pid)
+            eventualNames.processExited(pid)
         }
+        metrics.beforeRender { coordination.metrics?.eventualNames(eventualNames.count) }
 
         sessions = SessionRegistry(runtime: processes, logger: logger)
         heartbeat.register(with: health)
@@ -239,8 +274,10 @@ public final class CohortNode: Sendable {
     /// The names of the configured process-group scopes, in `pg.scopes` order.
     public var groupScopes: [String] { processGroups.ordered.map(\.name) }
 
-    /// Process names in the local and consistent scopes.
-    public var names: Names { Names(coordination: coordination, processes: processes, nodeID: id) }
+    /// Process names in the local, eventual and consistent scopes.
+    public var names: Names {
+        Names(coordination: coordination, processes: processes, nodeID: id, eventual: eventualNames, cache: nameCache)
+    }
 
     /// Who this node is, as `GET /v1/node` reports it.
     public var info: NodeInfo {
@@ -260,6 +297,8 @@ public final class CohortNode: Sendable {
             // Raft stops before gossip and the mesh: a leader hands over leadership while it can still talk.
             services += [mesh, gossip, meshMembership, raft, raftHealth, raftMembership, coordinationService]
         }
+        services += [planes, eventualNames]
+        if let nameCacheService { services.append(nameCacheService) }
         if let knownMembers { services.append(knownMembers) }
         if let groupsService { services.append(groupsService) }
         if let localSweep { services.append(localSweep) }

@@ -25,7 +25,7 @@ import Hummingbird
 ///   `NOT_HOLDER`. `GET /v1/locks/{name}`, `GET /v1/locks?prefix=`.
 /// - `POST /v1/names` `{"name", "pid", "scope"?}` → 201 `{"name", "pid", "scope", "token"?}`; 409
 ///   `ALREADY_EXISTS` `{"owner"}`. `GET /v1/names/{name}?scope=`, `DELETE /v1/names/{name}?scope=&pid=`,
-///   `GET /v1/names?prefix=`.
+///   `GET /v1/names?scope=&prefix=` (scope absent: consistent).
 enum CoordinationRoutes {
     static let defaultTimeout = Duration.seconds(5)
 
@@ -290,13 +290,11 @@ extension CoordinationRoutes {
         }
         v1.get("names") { request, _ in
             let parameters = request.uri.queryParameters
-            if let scope = try scope(parameters.get("scope").map { String($0) }), scope != .consistent {
-                throw APIError(status: .notImplemented, message: "listing is for the consistent scope", code: "UNSUPPORTED")
-            }
+            let scope = try scope(parameters.get("scope").map { String($0) }) ?? .consistent
             let prefix = parameters.get("prefix").map { String($0) } ?? ""
             let limit = try limit(request), consistency = try consistency(request, default: .stale)
             let names = try await call { () async throws(CoordinationError) in
-                try await node.names.list(prefix: prefix, limit: limit, consistency: consistency)
+                try await node.names.list(prefix: prefix, limit: limit, scope: scope, consistency: consistency)
             }
             return try AdminServer.jsonResponse(names.map { NameView(name: $0.name, pid: $0.pid, scope: $0.scope, token: $0.token) })
         }

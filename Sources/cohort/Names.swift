@@ -5,12 +5,12 @@ import Foundation
 struct Names: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "names",
-        abstract: "Register, look up and list process names (consistent: cluster-wide through Raft; local: this node).",
+        abstract: "Register, look up and list process names (consistent: cluster-wide through Raft; eventual: spread by gossip; local: this node).",
         subcommands: [Register.self, Lookup.self, Unregister.self, List.self]
     )
 
     /// A name as `/v1/names` shows it.
-    struct View: Decodable {
+    struct View: Codable {
         var name: String
         var pid: String
         var node: String
@@ -94,15 +94,42 @@ struct Names: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the consistent names, in name order.")
+        static let configuration = CommandConfiguration(
+            abstract: "List names in name order: one scope (default consistent) or all of them, optionally only one owner's or one node's."
+        )
         @OptionGroup var options: AdminOptions
         @Option(help: "Only names starting with this.") var prefix: String?
+        @Option(help: "consistent (default), eventual, local, strong, or all.") var scope: String?
+        @Option(help: "Only names of this process (node@incarnation.serial).") var owner: String?
+        @Option(help: "Only names of processes on this node.") var node: String?
 
         func run() async throws {
-            let path = "/v1/names" + query(["prefix": prefix])
-            let reply = try await call(options, "GET", path)
-            if options.json { return printBody(reply) }
-            Names.table(decodeReply([View].self, reply, path: path))
+            let scopes: [String]
+            switch scope {
+            case nil: scopes = ["consistent"]
+            case "all": scopes = Scope.allCases.map(\.rawValue)
+            case let text?:
+                guard Scope(rawValue: text) != nil else {
+                    throw ValidationError("--scope: \"\(text)\" is not consistent, eventual, local, strong or all")
+                }
+                scopes = [text]
+            }
+            var views: [View] = []
+            var replies: [AdminClient.Reply] = []
+            for scope in scopes {
+                let path = "/v1/names" + query(["scope": scope, "prefix": prefix])
+                let reply = try await call(options, "GET", path)
+                replies.append(reply)
+                views += decodeReply([View].self, reply, path: path)
+            }
+            views = views.filter { view in (owner == nil || view.pid == owner) && (node == nil || view.node == node) }
+            if options.json {
+                if replies.count == 1, owner == nil, node == nil { return printBody(replies[0]) }
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                return printBody(AdminClient.Reply(status: 200, body: try encoder.encode(views)))
+            }
+            Names.table(views)
         }
     }
 }

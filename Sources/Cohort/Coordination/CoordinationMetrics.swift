@@ -71,4 +71,8 @@ final class CoordinationMetrics: Sendable {
     func localNames(_ count: Int) {
         names[.local]?.set(Int64(count))
     }
+
+    func eventualNames(_ count: Int) {
+        names[.eventual]?.set(Int64(count))
+    }
 }

@@ -6,7 +6,7 @@ import Processes
 public enum NameScope: String, Sendable, Hashable, CaseIterable {
     /// This node only; released when the process exits.
     case local
-    /// Gossip-replicated, converging; works in a partition (not built yet).
+    /// Gossip-replicated, converging; works in a partition and on gossip-only clients.
     case eventual
     /// Through Raft: linearizable, first write wins, with a fencing token.
     case consistent
@@ -28,11 +28,19 @@ public struct NameBinding: Sendable, Hashable {
 
 /// Cluster-wide process names (SPEC §9). `consistent` names go through Raft: the first registration wins
 /// and gets a fencing token, and a name is released when its process exits, its session ends or its
-/// node departs. Lookups without a scope resolve consistent → eventual → local.
+/// node departs. `eventual` names spread by gossip (``EventualNames``): a registration succeeds at once
+/// on the process's own node, and of two concurrent ones the earlier wins everywhere while the later's
+/// process gets `CANCEL` "name revoked: <name>". Lookups without a scope resolve consistent → eventual →
+/// local; on a gossip-only client, consistent lookups are answered from a cache that the Raft leader's
+/// published changes keep fresh (``ConsistentNameCache``).
 public struct Names: Sendable {
     let coordination: Coordination
     let processes: ProcessRuntime
     let nodeID: NodeID
+    /// The eventual scope; nil when the node has no state planes (never, once built by `CohortNode`).
+    var eventual: EventualNames?
+    /// A client node's cache of consistent names; nil on Raft servers and with the cluster disabled.
+    var cache: ConsistentNameCache?
 
     /// Registers `name` for `pid`. Consistent: returns the token; throws
     /// ``CoordinationError/alreadyExists(_:by:)`` with the owner when the name is taken. Local: `pid`
@@ -58,7 +66,11 @@ public struct Names: Sendable {
             case .nameTaken(let owner): throw .alreadyExists("name \"\(name)\" is registered to \(owner)", by: owner)
             default: throw .unavailable("the store answered a registration with \(result)")
             }
-        case .eventual, .strong:
+        case .eventual:
+            guard let eventual else { throw Self.notBuilt(scope) }
+            try eventual.register(name, pid: pid)
+            return nil
+        case .strong:
             throw Self.notBuilt(scope)
         }
     }
@@ -79,7 +91,10 @@ public struct Names: Sendable {
             case .notOwner(let owner): throw .notOwner(name: name, owner: owner)
             default: throw .unavailable("the store answered an unregistration with \(result)")
             }
-        case .eventual, .strong:
+        case .eventual:
+            guard let eventual else { throw Self.notBuilt(scope) }
+            try eventual.unregister(name, pid: pid)
+        case .strong:
             throw Self.notBuilt(scope)
         }
     }
@@ -97,10 +112,7 @@ public struct Names: Sendable {
         var unreadable: CoordinationError?
         if scope == nil || scope == .consistent {
             do throws(CoordinationError) {
-                guard case .names(let names) = try await coordination.query(.name(name), consistency: consistency) else {
-                    throw CoordinationError.unavailable("the replica answered with something else")
-                }
-                if let (found, record) = names.first { return NameBinding(name: found, pid: record.pid, scope: .consistent, token: record.token) }
+                if let binding = try await consistentBinding(name, consistency: consistency) { return binding }
                 if scope == .consistent { return nil }
             } catch .noLeader(let why) where scope == nil {
                 unreadable = .noLeader(why)
@@ -108,21 +120,53 @@ public struct Names: Sendable {
                 unreadable = .unavailable(why)
             }
         }
+        if scope == nil || scope == .eventual {
+            if let binding = eventual?.lookup(name) { return binding }
+            if scope == .eventual {
+                guard eventual != nil else { throw Self.notBuilt(.eventual) }
+                return nil
+            }
+        }
         if let scope, scope != .local { throw Self.notBuilt(scope) }
         if let pid = processes.whereis(name) { return NameBinding(name: name, pid: pid, scope: .local, token: nil) }
         if let unreadable {
-            throw .notFound("no local process is registered as \"\(name)\", and consistent names could not be read (\(unreadable))")
+            throw .notFound("no local or eventual name \"\(name)\", and consistent names could not be read (\(unreadable))")
         }
         return nil
     }
 
-    /// Consistent names starting with `prefix`, in order.
-    public func list(prefix: String = "", limit: Int = 1000, consistency: Coordination.Consistency = .stale) async throws(CoordinationError) -> [NameBinding] {
-        guard (1...ReplicaQuery.maxListLimit).contains(limit) else { throw .badRequest("limit: must be 1...\(ReplicaQuery.maxListLimit)") }
-        guard case .names(let names) = try await coordination.query(.names(prefix: prefix, limit: limit), consistency: consistency) else {
-            throw .unavailable("the replica answered with something else")
+    /// The consistent binding of `name`: from this node's replica; on a client node, from its cache when
+    /// fresh (stale reads only), else from a member's replica (and kept in the cache).
+    private func consistentBinding(_ name: String, consistency: Coordination.Consistency) async throws(CoordinationError) -> NameBinding? {
+        if consistency == .stale, let cache, let cached = cache.lookup(name) { return cached }
+        guard case .names(let names) = try await coordination.query(.name(name), consistency: consistency) else {
+            throw CoordinationError.unavailable("the replica answered with something else")
         }
-        return names.map { NameBinding(name: $0.0, pid: $0.1.pid, scope: .consistent, token: $0.1.token) }
+        let binding = names.first.map { found, record in NameBinding(name: found, pid: record.pid, scope: .consistent, token: record.token) }
+        if let cache { cache.store(name, binding, index: 0) }
+        return binding
+    }
+
+    /// Names starting with `prefix`, in order, in `scope`: consistent (a replica: this node's or a
+    /// member's), eventual (this node's view) or local.
+    public func list(
+        prefix: String = "", limit: Int = 1000, scope: NameScope = .consistent, consistency: Coordination.Consistency = .stale
+    ) async throws(CoordinationError) -> [NameBinding] {
+        guard (1...ReplicaQuery.maxListLimit).contains(limit) else { throw .badRequest("limit: must be 1...\(ReplicaQuery.maxListLimit)") }
+        switch scope {
+        case .consistent:
+            guard case .names(let names) = try await coordination.query(.names(prefix: prefix, limit: limit), consistency: consistency) else {
+                throw .unavailable("the replica answered with something else")
+            }
+            return names.map { NameBinding(name: $0.0, pid: $0.1.pid, scope: .consistent, token: $0.1.token) }
+        case .eventual:
+            guard let eventual else { throw Self.notBuilt(scope) }
+            return eventual.list(prefix: prefix, limit: limit)
+        case .local:
+            return processes.localNames(prefix: prefix, limit: limit).map { NameBinding(name: $0.name, pid: $0.pid, scope: .local, token: nil) }
+        case .strong:
+            throw Self.notBuilt(scope)
+        }
     }
 
     static func validate(name: String) throws(CoordinationError) {
@@ -131,7 +175,7 @@ public struct Names: Sendable {
     }
 
     static func notBuilt(_ scope: NameScope) -> CoordinationError {
-        .unsupported("the \(scope.rawValue) scope is not built yet (consistent and local are)")
+        .unsupported("the \(scope.rawValue) scope is not built yet")
     }
 }
 

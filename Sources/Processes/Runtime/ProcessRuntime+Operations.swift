@@ -155,6 +155,14 @@ extension ProcessRuntime {
         state.withLock { $0.table.whereis(name) }
     }
 
+    /// Local names starting with `prefix`, in name order, at most `limit`.
+    public func localNames(prefix: String = "", limit: Int = .max) -> [(name: String, pid: PID)] {
+        let names = state.withLock { $0.table.names }
+        return names.filter { $0.key.hasPrefix(prefix) }
+            .sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+            .prefix(limit).map { (name: $0.key, pid: $0.value) }
+    }
+
     /// Runs a table handler under the lock, applies its effects and performs the rest after unlocking.
     func perform(path: ProcessMetrics.Path = .local, _ handler: (inout ProcessTable) -> [ProcessEffect]) {
         let deferred = state.withLock { state in

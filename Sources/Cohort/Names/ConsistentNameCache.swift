@@ -1,0 +1,298 @@
+import CohortCore
+import CoordinationCore
+import Gossip
+import Logging
+import Processes
+import Raft
+import ServiceLifecycle
+import Synchronization
+
+/// A gossip-only client's cache of consistent (and strong) names, so that resolving a name costs no Raft
+/// round trip and no request to a member after the first.
+///
+/// What it holds comes from two places: the answers of the members a lookup asked (``store(_:_:index:)``),
+/// and the name changes the Raft leader publishes on gossip as it applies them (``NameCacheUpdate``, the
+/// `name-cache` user message, kind 0x63). An entry is trusted for `ttl` after it was last confirmed (by an
+/// answer or an update); a change is usually in within a few gossip rounds (the update is piggybacked like
+/// memberlist's broadcasts), and in the worst case (every retransmission lost, or a leader that failed
+/// between apply and broadcast) the TTL bounds how stale an entry can be. An entry whose process's node
+/// leaves membership is dropped at once, so a send to a PID that is gone resolves again.
+///
+/// Updates carry the Raft index of the change: one older than what an entry already reflects is ignored.
+final class ConsistentNameCache: Sendable {
+    /// The gossip user-message kind of name-cache updates.
+    static let messageKind: UInt8 = 0x63
+
+    struct Entry: Sendable, Hashable {
+        /// The binding (nil: the name is known to be free).
+        var binding: NameBinding?
+        /// The Raft index this entry reflects.
+        var index: UInt64
+        /// When it was last confirmed.
+        var confirmed: ContinuousClock.Instant
+    }
+
+    private struct State {
+        var entries: [String: Entry] = [:]
+        var hits: UInt64 = 0
+        var misses: UInt64 = 0
+    }
+
+    private let state = Mutex(State())
+    /// How long an entry is trusted after its last confirmation.
+    let ttl: Duration
+    /// The most names kept; past it the least recently confirmed go first.
+    let capacity: Int
+    private let now: @Sendable () -> ContinuousClock.Instant
+
+    init(ttl: Duration = .seconds(30), capacity: Int = 10_000, now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
+        self.ttl = ttl
+        self.capacity = capacity
+        self.now = now
+    }
+
+    /// The cached answer for `name`: `.some(binding or nil)` when fresh, nil when unknown or stale.
+    func lookup(_ name: String) -> NameBinding?? {
+        let now = now()
+        return state.withLock { state -> NameBinding?? in
+            guard let entry = state.entries[name], now - entry.confirmed < ttl else {
+                state.misses += 1
+                return nil
+            }
+            state.hits += 1
+            return .some(entry.binding)
+        }
+    }
+
+    /// Keeps a member's answer for `name` (nil: free), read at replica index `index`.
+    func store(_ name: String, _ binding: NameBinding?, index: UInt64) {
+        let now = now()
+        state.withLock { state in
+            if let old = state.entries[name], old.index > index { return }
+            state.entries[name] = Entry(binding: binding, index: index, confirmed: now)
+            evictIfFull(&state)
+        }
+    }
+
+    /// Applies a leader's update: changes of names this cache holds replace their entries (only when newer);
+    /// changes of other names are not kept (the cache holds what this node asked for).
+    func apply(_ update: NameCacheUpdate) {
+        let now = now()
+        state.withLock { state in
+            for change in update.changes {
+                guard let old = state.entries[change.name], old.index <= update.index else { continue }
+                let binding = change.pid.map { NameBinding(name: change.name, pid: $0, scope: change.strong ? .strong : .consistent, token: change.token) }
+                state.entries[change.name] = Entry(binding: binding, index: update.index, confirmed: now)
+            }
+        }
+    }
+
+    /// `node` left membership: bindings to its processes go (their next lookup asks a member).
+    func nodeDown(_ node: NodeID) {
+        state.withLock { state in
+            state.entries = state.entries.filter { $0.value.binding?.pid.node != node }
+        }
+    }
+
+    /// Membership was resynchronized: bindings to processes of nodes not among `nodes` go.
+    func keepOnly(nodes: Set<NodeID>) {
+        state.withLock { state in
+            state.entries = state.entries.filter { $0.value.binding.map { nodes.contains($0.pid.node) } ?? true }
+        }
+    }
+
+    /// Entries held, hits and misses since start.
+    var statistics: (entries: Int, hits: UInt64, misses: UInt64) {
+        state.withLock { ($0.entries.count, $0.hits, $0.misses) }
+    }
+
+    private func evictIfFull(_ state: inout State) {
+        guard state.entries.count > capacity else { return }
+        let excess = state.entries.count - capacity
+        let oldest = state.entries.sorted { $0.value.confirmed < $1.value.confirmed }.prefix(excess).map(\.key)
+        for name in oldest { state.entries[name] = nil }
+    }
+}
+
+/// Resolves consistent names on a client node from its cache (sends, monitors and links by name); a miss
+/// falls through to the next scope, and ``Names/lookup(_:scope:consistency:)`` fills the cache.
+struct CachedNameResolver: NameResolver {
+    let cache: ConsistentNameCache
+
+    func resolve(_ name: String) -> PID? {
+        cache.lookup(name).flatMap { $0 }?.pid
+    }
+}
+
+/// The name changes of one applied batch, as the Raft leader publishes them for clients' caches.
+///
+/// Wire (after the gossip kind byte 0x63): version (u8, 1), Raft index (u64), count (u16), then per change
+/// flags (u8: bit 0 bound, bit 1 strong), name (u16 length + UTF-8), and when bound: PID text (u8 length +
+/// UTF-8) and token (u64).
+struct NameCacheUpdate: Sendable, Hashable {
+    struct Change: Sendable, Hashable {
+        var name: String
+        var pid: PID?
+        var token: UInt64?
+        var strong: Bool = false
+    }
+
+    var index: UInt64
+    var changes: [Change]
+
+    static let version: UInt8 = 1
+
+    func encoded() -> [UInt8] {
+        var writer = ByteWriter()
+        writer.u8(Self.version)
+        writer.u64(index)
+        writer.u16(UInt16(changes.count))
+        for change in changes {
+            writer.u8((change.pid != nil ? 1 : 0) | (change.strong ? 2 : 0))
+            writer.lengthPrefixed(Array(change.name.utf8), lengthWidth: 2)
+            if let pid = change.pid {
+                writer.lengthPrefixed(Array(pid.description.utf8), lengthWidth: 1)
+                writer.u64(change.token ?? 0)
+            }
+        }
+        return writer.buffer
+    }
+
+    init(index: UInt64, changes: [Change]) {
+        self.index = index
+        self.changes = changes
+    }
+
+    init(decoding bytes: [UInt8]) throws(ByteReaderError) {
+        var reader = ByteReader(bytes)
+        let version = try reader.u8("name cache version")
+        guard version == Self.version else { throw .invalidFlag(field: "name cache version", value: version) }
+        index = try reader.u64("name cache index")
+        let count = Int(try reader.u16("name cache count"))
+        var changes: [Change] = []
+        for _ in 0..<count {
+            let flags = try reader.u8("name cache flags")
+            guard flags & ~3 == 0 else { throw .invalidFlag(field: "name cache flags", value: flags) }
+            let name = try reader.utf8(Int(try reader.u16("name cache name length")), "name cache name")
+            guard flags & 1 != 0 else {
+                changes.append(Change(name: name, pid: nil, token: nil))
+                continue
+            }
+            let text = try reader.utf8(Int(try reader.u8("name cache pid length")), "name cache pid")
+            guard let pid = PID(text) else { throw .invalidUTF8(field: "name cache pid") }
+            let token = try reader.u64("name cache token")
+            changes.append(Change(name: name, pid: pid, token: token, strong: flags & 2 != 0))
+        }
+        try reader.expectEnd()
+        self.changes = changes
+    }
+
+    /// The name changes among applied coordination changes, or nil when there are none.
+    static func from(_ changes: [CoordinationChange], index: UInt64) -> NameCacheUpdate? {
+        var named: [Change] = []
+        for change in changes {
+            switch change {
+            case .nameRegistered(let name, let pid, let token): named.append(Change(name: name.string, pid: pid, token: token))
+            case .nameReleased(let name, _): named.append(Change(name: name.string, pid: nil, token: nil))
+            default: continue
+            }
+        }
+        return named.isEmpty ? nil : NameCacheUpdate(index: index, changes: named)
+    }
+
+    /// Splits the update into messages that each fit `budget` bytes (a gossip datagram's room).
+    func split(budget: Int) -> [NameCacheUpdate] {
+        var parts: [NameCacheUpdate] = []
+        var current = NameCacheUpdate(index: index, changes: [])
+        for change in changes {
+            var candidate = current
+            candidate.changes.append(change)
+            if candidate.encoded().count > budget, !current.changes.isEmpty {
+                parts.append(current)
+                current = NameCacheUpdate(index: index, changes: [change])
+            } else {
+                current = candidate
+            }
+        }
+        if !current.changes.isEmpty { parts.append(current) }
+        return parts
+    }
+}
+
+/// Keeps the name cache moving: on a Raft leader, publishes each applied batch's name changes on gossip;
+/// on every node, applies the updates it hears to its cache and drops the bindings of departed nodes.
+final class NameCacheService: Service, Sendable {
+    /// Room for one update in a gossip datagram (the plane frames' limit, SPEC §3).
+    static let updateBudget = 1200
+
+    /// The cache this node keeps (a client's); nil on a Raft server, which reads its replica.
+    let cache: ConsistentNameCache?
+    let gossip: GossipService
+    let raft: RaftService
+    let store: CoordinationStore
+    let publishes: Bool
+    let logger: Logger
+    private let leading = Atomic<Bool>(false)
+    private let outbox: AsyncStream<[UInt8]>
+    private let outboxSink: AsyncStream<[UInt8]>.Continuation
+
+    init(cache: ConsistentNameCache?, gossip: GossipService, raft: RaftService, store: CoordinationStore, publishes: Bool, logger: Logger) {
+        self.cache = cache
+        self.gossip = gossip
+        self.raft = raft
+        self.store = store
+        self.publishes = publishes
+        self.logger = logger
+        (outbox, outboxSink) = AsyncStream.makeStream(of: [UInt8].self, bufferingPolicy: .bufferingNewest(4096))
+        guard publishes else { return }
+        store.observe { [weak self, outboxSink] changes, state in
+            guard let self, self.leading.load(ordering: .relaxed), let update = NameCacheUpdate.from(changes, index: state.index) else { return }
+            for part in update.split(budget: Self.updateBudget) { outboxSink.yield(part.encoded()) }
+        }
+    }
+
+    func run() async throws {
+        await withDiscardingTaskGroup { group in
+            if let cache {
+                group.addTask { [self] in await follow(into: cache) }
+            }
+            guard publishes else { return }
+            group.addTask { [self] in
+                for await status in await raft.statusUpdates().cancelOnGracefulShutdown() {
+                    leading.store(status.state == .leader, ordering: .relaxed)
+                }
+            }
+            group.addTask { [self] in
+                for await payload in outbox.cancelOnGracefulShutdown() {
+                    await gossip.broadcast(kind: Self.messageKind, payload: payload)
+                }
+            }
+        }
+    }
+
+    /// A client's side: applies the updates heard on gossip, drops the bindings of departed nodes.
+    private func follow(into cache: ConsistentNameCache) async {
+        await withDiscardingTaskGroup { group in
+            group.addTask { [self] in
+                for await (payload, _) in gossip.userMessages(kind: Self.messageKind).cancelOnGracefulShutdown() {
+                    guard let update = try? NameCacheUpdate(decoding: payload) else {
+                        logger.debug("a name-cache update could not be read; dropped")
+                        continue
+                    }
+                    cache.apply(update)
+                }
+            }
+            group.addTask { [self] in
+                for await update in gossip.events.subscribe().cancelOnGracefulShutdown() {
+                    switch update {
+                    case .left(let member, _): cache.nodeDown(member.name)
+                    case .resync(let members): cache.keepOnly(nodes: Set(members.map(\.name)))
+                    default: continue
+                    }
+                }
+            }
+        }
+    }
+
+    private static var messageKind: UInt8 { ConsistentNameCache.messageKind }
+}

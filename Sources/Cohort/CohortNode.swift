@@ -175,7 +175,7 @@ public final class CohortNode: Sendable {
                 nameCache = nil
             } else {
                 let cache = ConsistentNameCache()
-                processes.addResolver(CachedNameResolver(cache: cache))
+                processes.addResolver(CachedNameResolver(cache: cache, processes: processes))
                 nameCache = cache
             }
             nameCacheService = NameCacheService(

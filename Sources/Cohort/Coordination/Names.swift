@@ -138,7 +138,11 @@ public struct Names: Sendable {
     /// The consistent binding of `name`: from this node's replica; on a client node, from its cache when
     /// fresh (stale reads only), else from a member's replica (and kept in the cache).
     private func consistentBinding(_ name: String, consistency: Coordination.Consistency) async throws(CoordinationError) -> NameBinding? {
-        if consistency == .stale, let cache, let cached = cache.lookup(name) { return cached }
+        // A cached binding to a process that is surely dead (its node is down, or restarted) is not used:
+        // the name is asked for again.
+        if consistency == .stale, let cache, let cached = cache.lookup(name), cached.map({ processes.mayBeAlive($0.pid) }) ?? true {
+            return cached
+        }
         guard case .names(let names) = try await coordination.query(.name(name), consistency: consistency) else {
             throw CoordinationError.unavailable("the replica answered with something else")
         }

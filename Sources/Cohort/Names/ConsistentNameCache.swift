@@ -16,7 +16,8 @@ import Synchronization
 /// answer or an update); a change is usually in within a few gossip rounds (the update is piggybacked like
 /// memberlist's broadcasts), and in the worst case (every retransmission lost, or a leader that failed
 /// between apply and broadcast) the TTL bounds how stale an entry can be. An entry whose process's node
-/// leaves membership is dropped at once, so a send to a PID that is gone resolves again.
+/// leaves membership is dropped at once, and a cached binding to a process that is surely dead (its node is
+/// down or has restarted since) is never used, so a send to a PID that is gone resolves again.
 ///
 /// Updates carry the Raft index of the change: one older than what an entry already reflects is ignored.
 final class ConsistentNameCache: Sendable {
@@ -118,9 +119,11 @@ final class ConsistentNameCache: Sendable {
 /// falls through to the next scope, and ``Names/lookup(_:scope:consistency:)`` fills the cache.
 struct CachedNameResolver: NameResolver {
     let cache: ConsistentNameCache
+    let processes: ProcessRuntime
 
     func resolve(_ name: String) -> PID? {
-        cache.lookup(name).flatMap { $0 }?.pid
+        guard let pid = cache.lookup(name).flatMap({ $0 })?.pid, processes.mayBeAlive(pid) else { return nil }
+        return pid
     }
 }
 

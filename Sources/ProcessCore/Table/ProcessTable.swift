@@ -103,6 +103,15 @@ package struct ProcessTable: Sendable {
     /// The process registered locally under `name`.
     package func whereis(_ name: String) -> PID? { names[name] }
 
+    /// False when `pid` is surely dead as far as this node can tell: a local PID that is not alive, or a
+    /// PID of a node that is not up or of an earlier boot of it. (A remote process may have exited all the
+    /// same: only its node knows.)
+    package func mayBeAlive(_ pid: PID) -> Bool {
+        if pid.node == node { return isAlive(pid) }
+        guard let remote = nodes[pid.node] else { return false }
+        return remote.isUp && remote.incarnation == pid.incarnation
+    }
+
     /// Adds a process and returns its PID; serials start at 1 and never repeat within this boot.
     package mutating func spawn(trapLinks: Bool) -> PID {
         let pid = PID(node: node, incarnation: incarnation, serial: nextSerial)

@@ -145,6 +145,13 @@ public final class ProcessRuntime: Sendable {
         state.withLock { $0.table.isAlive(pid) }
     }
 
+    /// False when `pid` is surely dead as far as this node can tell: a local process that is not alive, or a
+    /// process of a node that is not up or of an earlier boot of it. True does not promise the process lives
+    /// (only its node knows): it is what a cache of names uses to drop bindings that cannot be right.
+    public func mayBeAlive(_ pid: PID) -> Bool {
+        state.withLock { $0.table.mayBeAlive(pid) }
+    }
+
     /// Live processes on this node.
     public var processCount: Int {
         state.withLock { $0.table.count }

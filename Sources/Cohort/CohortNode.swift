@@ -174,7 +174,7 @@ public final class CohortNode: Sendable {
                 processes.addResolver(ConsistentNameResolver(store: store))
                 nameCache = nil
             } else {
-                let cache = ConsistentNameCache()
+                let cache = ConsistentNameCache(onLookup: { nameMetrics.cacheLookup(hit: $0) })
                 processes.addResolver(CachedNameResolver(cache: cache, processes: processes))
                 nameCache = cache
             }

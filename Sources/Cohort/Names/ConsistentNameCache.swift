@@ -45,17 +45,22 @@ final class ConsistentNameCache: Sendable {
     /// The most names kept; past it the least recently confirmed go first.
     let capacity: Int
     private let now: @Sendable () -> ContinuousClock.Instant
+    private let onLookup: @Sendable (_ hit: Bool) -> Void
 
-    init(ttl: Duration = .seconds(30), capacity: Int = 10_000, now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
+    init(
+        ttl: Duration = .seconds(30), capacity: Int = 10_000, now: @escaping @Sendable () -> ContinuousClock.Instant = { .now },
+        onLookup: @escaping @Sendable (_ hit: Bool) -> Void = { _ in }
+    ) {
         self.ttl = ttl
         self.capacity = capacity
         self.now = now
+        self.onLookup = onLookup
     }
 
     /// The cached answer for `name`: `.some(binding or nil)` when fresh, nil when unknown or stale.
     func lookup(_ name: String) -> NameBinding?? {
         let now = now()
-        return state.withLock { state -> NameBinding?? in
+        let found = state.withLock { state -> NameBinding?? in
             guard let entry = state.entries[name], now - entry.confirmed < ttl else {
                 state.misses += 1
                 return nil
@@ -63,6 +68,8 @@ final class ConsistentNameCache: Sendable {
             state.hits += 1
             return .some(entry.binding)
         }
+        onLookup(found != nil)
+        return found
     }
 
     /// Keeps a member's answer for `name` (nil: free), read at replica index `index`.

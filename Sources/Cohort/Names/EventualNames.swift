@@ -95,26 +95,11 @@ final class EventualNames: Service, Sendable {
 
     /// The bindings of names starting with `prefix`, in name order, at most `limit`.
     func list(prefix: String, limit: Int) -> [NameBinding] {
-        var found: [NameBinding] = []
-        var current: (name: String, pid: PID, stamp: PlaneStamp)?
-        for entry in plane.state.values(prefix: Array(prefix.utf8), physicalMillis: 0) {
-            guard let (name, pid) = EventualNameKey.decode(entry.key) else { continue }
-            if let held = current, held.name == name {
-                if entry.stamp < held.stamp { current = (name, pid, entry.stamp) }
-                continue
-            }
-            if let held = current {
-                found.append(NameBinding(name: held.name, pid: held.pid, scope: .eventual, token: nil))
-                if found.count == limit { return found }
-            }
-            current = (name, pid, entry.stamp)
-        }
-        if let held = current, found.count < limit { found.append(NameBinding(name: held.name, pid: held.pid, scope: .eventual, token: nil)) }
-        return found
+        NamePlane.bindings(prefix: prefix, limit: limit, in: plane.state).map { NameBinding(name: $0.name, pid: $0.pid, scope: .eventual, token: nil) }
     }
 
     /// The number of names bound in the eventual scope here (a walk of the plane: for metrics scrapes).
-    var count: Int { Self.bindingCount(plane.state) }
+    var count: Int { NamePlane.bindingCount(in: plane.state) }
 
     /// A local process exited: its eventual names are released.
     func processExited(_ pid: PID) {
@@ -150,22 +135,13 @@ final class EventualNames: Service, Sendable {
     /// Revokes this node's entries that lose to an earlier registration of the same name, among `names`
     /// (nil: every name this node's processes hold).
     func revokeLosers(of names: Set<String>?) {
-        let state = plane.state
-        var losers: [(name: String, pid: PID, key: [UInt8])] = []
         let candidates: [String]
         if let names {
             candidates = Array(names)
         } else {
             candidates = local.withLock { local in Array(Set(local.held.values.flatMap { $0 })) }
         }
-        for name in candidates {
-            let entries = Self.entries(of: name, in: state)
-            guard let winner = entries.min(by: { $0.stamp < $1.stamp }) else { continue }
-            for entry in entries where entry.stamp != winner.stamp {
-                guard let (_, pid) = EventualNameKey.decode(entry.key), pid.node == nodeID else { continue }
-                losers.append((name, pid, entry.key))
-            }
-        }
+        let losers = NamePlane.losers(of: candidates, in: plane.state, node: nodeID)
         let fresh = local.withLock { local in losers.filter { local.revoked.insert($0.key).inserted } }
         for loser in fresh {
             logger.info("eventual name revoked: an earlier registration wins", metadata: ["name": "\(loser.name)", "pid": "\(loser.pid)"])
@@ -180,25 +156,7 @@ final class EventualNames: Service, Sendable {
     }
 
     private func binding(_ name: String, in state: PlaneState) -> (pid: PID, stamp: PlaneStamp)? {
-        guard let winner = Self.entries(of: name, in: state).min(by: { $0.stamp < $1.stamp }),
-              let (_, pid) = EventualNameKey.decode(winner.key) else { return nil }
-        return (pid, winner.stamp)
-    }
-
-    private static func entries(of name: String, in state: PlaneState) -> [PlaneEntry] {
-        state.values(prefix: EventualNameKey.prefix(name), physicalMillis: 0)
-    }
-
-    /// Distinct names with a live entry.
-    private static func bindingCount(_ state: PlaneState) -> Int {
-        var count = 0
-        var last: String?
-        for entry in state.values(physicalMillis: 0) {
-            guard let (name, _) = EventualNameKey.decode(entry.key), name != last else { continue }
-            last = name
-            count += 1
-        }
-        return count
+        NamePlane.binding(of: name, in: state)
     }
 }
 
@@ -211,30 +169,14 @@ struct EventualNameResolver: NameResolver {
     }
 }
 
-/// The key of an eventual registration on the `names` plane: the name's UTF-8 bytes, a 0 byte, the owner's
-/// PID as text (`node@incarnation.serial`). Its value is one format byte (1).
+/// The Cohort side of the `names` plane's keys (``NamePlane`` has the rules): validation with the API's errors.
 enum EventualNameKey {
-    /// The value of every registration (format 1).
-    static let value: [UInt8] = [1]
+    static let value = NamePlane.value
+    static let maxNameBytes = NamePlane.maxNameBytes
 
-    /// The longest eventual name: the key must fit the plane's limit with the longest PID text.
-    static let maxNameBytes = PlaneLimits.maxKeyBytes - 1 - 300
+    static func key(name: String, pid: PID) -> [UInt8] { NamePlane.key(name: name, pid: pid) }
 
-    static func key(name: String, pid: PID) -> [UInt8] {
-        prefix(name) + Array(pid.description.utf8)
-    }
-
-    static func prefix(_ name: String) -> [UInt8] {
-        Array(name.utf8) + [0]
-    }
-
-    static func decode(_ key: [UInt8]) -> (name: String, pid: PID)? {
-        guard let zero = key.firstIndex(of: 0), zero > 0,
-              let name = String(validating: key[..<zero], as: UTF8.self),
-              let text = String(validating: key[(zero + 1)...], as: UTF8.self),
-              let pid = PID(text) else { return nil }
-        return (name, pid)
-    }
+    static func decode(_ key: [UInt8]) -> (name: String, pid: PID)? { NamePlane.decode(key) }
 
     static func validate(_ name: String) throws(CoordinationError) {
         guard !name.isEmpty else { throw .badRequest("name: required") }

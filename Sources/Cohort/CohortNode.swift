@@ -56,8 +56,6 @@ public final class CohortNode: Sendable {
     /// operations); nil when `cluster.enabled` is false.
     public let raftOperator: RaftOperator?
 
-    /// The node's eventual state planes (gossip-replicated CRDT maps): eventual names, kv.crdt stores.
-    public let planes: StatePlanes
     /// The eventual name scope, on the `names` plane.
     let eventualNames: EventualNames
     /// A client node's cache of consistent names (nil on a Raft server and with the cluster disabled).
@@ -104,11 +102,8 @@ public final class CohortNode: Sendable {
         let environment = boot.environment
 
         let store = CoordinationStore()
-        let planes = StatePlanes(node: id)
-        self.planes = planes
         let nameMetrics = NameMetrics(registry: metrics.registry)
         self.nameMetrics = nameMetrics
-        let eventualPlane = planes.plane(EventualNames.planeID, options: EventualNames.planeOptions)
         if settings.cluster.enabled {
             let nodeMeta = Self.nodeMeta(settings, incarnation: incarnation)
             // Encoding fails only for oversized fields, which the configuration already rejects.
@@ -183,9 +178,6 @@ public final class CohortNode: Sendable {
             nameCacheService = NameCacheService(
                 cache: nameCache, gossip: gossip, raft: raft, store: store, publishes: server, logger: logger
             )
-            eventualNames = EventualNames(
-                plane: eventualPlane, processes: processes, nodeID: id, logger: logger, onConflict: { nameMetrics.conflicts.increment() }
-            )
             coordinationService = CoordinationService(coordination: coordination, raft: raft, gossip: gossip, logger: logger)
             localSweep = nil
             let groups = ProcessGroups(
@@ -217,9 +209,6 @@ public final class CohortNode: Sendable {
             processes.addResolver(ConsistentNameResolver(store: store))
             nameCache = nil
             nameCacheService = nil
-            eventualNames = EventualNames(
-                plane: eventualPlane, processes: processes, nodeID: id, logger: logger, onConflict: { nameMetrics.conflicts.increment() }
-            )
             localSweep = LocalSweepService(coordination: coordination)
             processGroups = ProcessGroups(
                 settings: settings.pg, node: id, incarnation: incarnation, mesh: nil, processes: processes, health: health,
@@ -228,6 +217,10 @@ public final class CohortNode: Sendable {
             groupsService = nil
             planes = StatePlanes(selfID: id, incarnation: incarnation, logger: logger, metrics: metrics.registry)
         }
+        eventualNames = EventualNames(
+            plane: planes.plane(EventualNames.planeID, options: EventualNames.planeOptions), processes: processes, nodeID: id,
+            logger: logger, onConflict: { nameMetrics.conflicts.increment() }
+        )
         let coordination = coordination, processes = processes, eventualNames = eventualNames
         processes.addResolver(EventualNameResolver(names: eventualNames))
         processes.onExit { pid, _ in
@@ -304,11 +297,10 @@ public final class CohortNode: Sendable {
             // Raft stops before gossip and the mesh: a leader hands over leadership while it can still talk.
             services += [mesh, gossip, meshMembership, raft, raftHealth, raftMembership, coordinationService]
         }
-        services += [planes, eventualNames]
         if let nameCacheService { services.append(nameCacheService) }
         if let knownMembers { services.append(knownMembers) }
         if let groupsService { services.append(groupsService) }
-        services.append(planes)
+        services += [planes, eventualNames]
         if let localSweep { services.append(localSweep) }
         // Last, so it is stopped first: processes exit (and their EXIT signals leave over the mesh) before
         // the node leaves gossip and closes the mesh.

@@ -77,9 +77,11 @@ struct EventualNamesTests {
         let (loser, reasons) = Self.recorder(node)
         try await node.names.register("leader", pid: loser, scope: .eventual)
         let mine = try #require(node.eventualNames.plane.state[EventualNameKey.key(name: "leader", pid: loser)])
-        // Another node's registration of the same name, made one millisecond earlier, arrives.
-        let remote = PID(node: NodeID("other"), incarnation: Incarnation(3), serial: 9)
-        let earlier = PlaneStamp(time: HLC(millis: mine.stamp.time.millis - 1, logical: 0), node: NodeID("other"))
+        // Another registration of the same name, made one millisecond earlier, arrives (as from a peer; the
+        // plane's owner rule takes entries only of alive members, and this single node is its only member, so
+        // the other owner is a process of this node: the rule under test is the same).
+        let remote = node.processes.spawn { context in for await _ in context.mailbox {}; return nil }
+        let earlier = PlaneStamp(time: HLC(millis: mine.stamp.time.millis - 1, logical: 0), node: node.id)
         node.eventualNames.plane.load([PlaneEntry(key: EventualNameKey.key(name: "leader", pid: remote), stamp: earlier, value: EventualNameKey.value)])
         node.eventualNames.revokeLosers(of: ["leader"])
         node.eventualNames.revokeLosers(of: ["leader"])
@@ -95,18 +97,18 @@ struct EventualNamesTests {
     @Test("the winner does not depend on arrival order: the earliest stamp, then the node ID")
     func winnerIsOrderIndependent() throws {
         let node = try Self.node()
-        let x = PID(node: NodeID("x"), incarnation: Incarnation(1), serial: 1)
-        let y = PID(node: NodeID("y"), incarnation: Incarnation(1), serial: 1)
-        let stamp = HLC(millis: 1000, logical: 0)
+        let x = PID(node: node.id, incarnation: node.incarnation, serial: 1001)
+        let y = PID(node: node.id, incarnation: node.incarnation, serial: 1002)
         let entries = [
-            PlaneEntry(key: EventualNameKey.key(name: "n", pid: y), stamp: PlaneStamp(time: stamp, node: NodeID("y")), value: EventualNameKey.value),
-            PlaneEntry(key: EventualNameKey.key(name: "n", pid: x), stamp: PlaneStamp(time: stamp, node: NodeID("x")), value: EventualNameKey.value),
+            PlaneEntry(key: EventualNameKey.key(name: "n", pid: y), stamp: PlaneStamp(time: HLC(millis: 1000, logical: 1), node: node.id), value: EventualNameKey.value),
+            PlaneEntry(key: EventualNameKey.key(name: "n", pid: x), stamp: PlaneStamp(time: HLC(millis: 1000, logical: 0), node: node.id), value: EventualNameKey.value),
         ]
         node.eventualNames.plane.load(entries)
-        #expect(node.eventualNames.lookup("n")?.pid == x, "equal clocks: the smaller node ID wins")
+        #expect(node.eventualNames.lookup("n")?.pid == x, "the earlier stamp wins")
         let other = try Self.node()
         other.eventualNames.plane.load(entries.reversed())
         #expect(other.eventualNames.lookup("n")?.pid == x)
+        // (Equal clocks of two nodes: the smaller node ID wins — NamePlaneTests and the stamp order.)
     }
 
     @Test("keys: a name and a PID round-trip; NUL, empty and oversized names are refused")

@@ -65,6 +65,8 @@ public final class CohortNode: Sendable {
     private let raftHealth: RaftHealth?
     private let raftMembership: RaftMembershipService?
     private let coordinationService: CoordinationService?
+    /// The strong name scope's acknowledgement rounds; nil with the cluster disabled.
+    public let strongNames: StrongNames?
     /// With the cluster disabled: sweeps the local state's deadlines (there is no leader to).
     private let localSweep: LocalSweepService?
     /// Records the live members under `<data_dir>/_sys/known-members` for the next start; nil without a
@@ -157,6 +159,11 @@ public final class CohortNode: Sendable {
                 try await ReplicaServer.serve(inbound.payload, coordination: coordination)
             }
             if server { processes.addResolver(ConsistentNameResolver(store: store)) }
+            let strongNames = StrongNames(
+                coordination: coordination, mesh: mesh, gossip: gossip, nodeID: id, conflictCheck: .localNames(processes), logger: logger
+            )
+            self.strongNames = strongNames
+            mesh.setRequestHandler(for: .names) { inbound in try strongNames.serve(inbound.payload) }
             coordinationService = CoordinationService(coordination: coordination, raft: raft, gossip: gossip, logger: logger)
             localSweep = nil
             let groups = ProcessGroups(
@@ -176,6 +183,7 @@ public final class CohortNode: Sendable {
             raftMembership = nil
             raftOperator = nil
             coordinationService = nil
+            strongNames = nil
             processes = ProcessRuntime(node: id, incarnation: incarnation, logger: logger, metrics: metrics.registry)
             coordination = Coordination(
                 store: store, log: LocalCommandLog(store: store, now: { Coordination.wallClockMilliseconds() }), remote: nil,
@@ -239,8 +247,8 @@ public final class CohortNode: Sendable {
     /// The names of the configured process-group scopes, in `pg.scopes` order.
     public var groupScopes: [String] { processGroups.ordered.map(\.name) }
 
-    /// Process names in the local and consistent scopes.
-    public var names: Names { Names(coordination: coordination, processes: processes, nodeID: id) }
+    /// Process names in the local, consistent and strong scopes.
+    public var names: Names { Names(coordination: coordination, processes: processes, nodeID: id, strong: strongNames) }
 
     /// Who this node is, as `GET /v1/node` reports it.
     public var info: NodeInfo {

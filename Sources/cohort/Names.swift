@@ -5,7 +5,7 @@ import Foundation
 struct Names: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "names",
-        abstract: "Register, look up and list process names (consistent: cluster-wide through Raft; local: this node).",
+        abstract: "Register, look up and list process names (consistent: cluster-wide through Raft; strong: consistent and acknowledged by every live node; local: this node).",
         subcommands: [Register.self, Lookup.self, Unregister.self, List.self]
     )
 
@@ -37,6 +37,10 @@ struct Names: AsyncParsableCommand {
             discussion: """
                 Without --pid, a session is opened to own the name: it ends, unregistering the name, --ttl after \
                 the registration (unless its events are read).
+
+                --scope strong waits until every live node (servers and clients) acknowledged holding no \
+                conflicting binding: exit 1 naming the nodes that did not answer within --timeout, or the owner \
+                a node reported.
                 """
         )
         @OptionGroup var options: AdminOptions
@@ -44,11 +48,16 @@ struct Names: AsyncParsableCommand {
         @Option(help: "Without --pid: how long the new session, and so the name, lasts (seconds, or e.g. 2m; default 30s).")
         var ttl: String?
         @Option(help: "consistent (default), local, eventual or strong.") var scope: Scope?
+        @Option(help: "With --scope strong: how long to wait for every node's acknowledgement (e.g. 3s; default 10s, at most 25s here).")
+        var timeout: String?
         @Argument(help: "The name.") var name: String
 
         func validate() throws {
             if pid != nil && ttl != nil {
                 throw ValidationError("--ttl is for the session this command opens; a --pid lives as long as its process")
+            }
+            if timeout != nil && scope != .strong {
+                throw ValidationError("--timeout is the strong scope's wait for acknowledgements: add --scope strong")
             }
         }
 
@@ -57,6 +66,7 @@ struct Names: AsyncParsableCommand {
             if let given = self.pid { pid = given } else { pid = try await openSession(options, ttl: ttl ?? "30s") }
             var body = ["name": name, "pid": pid]
             body["scope"] = scope?.rawValue
+            body["timeout"] = timeout
             let reply = try await call(options, "POST", "/v1/names", json: try JSONEncoder().encode(body), accepting: [201])
             if options.json { return printBody(reply) }
             let view = decodeReply(View.self, reply, path: "/v1/names")
@@ -94,12 +104,13 @@ struct Names: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the consistent names, in name order.")
+        static let configuration = CommandConfiguration(abstract: "List the consistent names (strong ones included), in name order.")
         @OptionGroup var options: AdminOptions
         @Option(help: "Only names starting with this.") var prefix: String?
+        @Option(help: "consistent (default; strong names included) or strong (only those).") var scope: Scope?
 
         func run() async throws {
-            let path = "/v1/names" + query(["prefix": prefix])
+            let path = "/v1/names" + query(["prefix": prefix, "scope": scope?.rawValue])
             let reply = try await call(options, "GET", path)
             if options.json { return printBody(reply) }
             Names.table(decodeReply([View].self, reply, path: path))

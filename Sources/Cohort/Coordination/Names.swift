@@ -10,7 +10,8 @@ public enum NameScope: String, Sendable, Hashable, CaseIterable {
     case eventual
     /// Through Raft: linearizable, first write wins, with a fencing token.
     case consistent
-    /// Consistent, and acknowledged by every live node (not built yet).
+    /// Consistent, and acknowledged by every live node (servers and clients) holding no conflicting
+    /// binding; see ``StrongNames``.
     case strong
 }
 
@@ -22,7 +23,7 @@ public struct NameBinding: Sendable, Hashable {
     public var pid: PID
     /// The scope it is registered in.
     public var scope: NameScope
-    /// The registration's fencing token (consistent scope).
+    /// The registration's fencing token (consistent and strong scopes).
     public var token: UInt64?
 }
 
@@ -33,12 +34,18 @@ public struct Names: Sendable {
     let coordination: Coordination
     let processes: ProcessRuntime
     let nodeID: NodeID
+    /// The strong scope's acknowledgement rounds; nil with the cluster disabled.
+    var strong: StrongNames? = nil
 
     /// Registers `name` for `pid`. Consistent: returns the token; throws
     /// ``CoordinationError/alreadyExists(_:by:)`` with the owner when the name is taken. Local: `pid`
     /// must be a live process of this node; returns nil.
+    ///
+    /// Strong: as consistent, once every live node acknowledged holding no conflicting binding, within
+    /// `timeout` (default 10 s); throws ``CoordinationError/notAcknowledged(_:missing:)`` naming the nodes
+    /// that did not answer, or `alreadyExists` with the owner a node reported. See ``StrongNames``.
     @discardableResult
-    public func register(_ name: String, pid: PID, scope: NameScope = .consistent) async throws(CoordinationError) -> UInt64? {
+    public func register(_ name: String, pid: PID, scope: NameScope = .consistent, timeout: Duration? = nil) async throws(CoordinationError) -> UInt64? {
         try Self.validate(name: name)
         switch scope {
         case .local:
@@ -58,12 +65,15 @@ public struct Names: Sendable {
             case .nameTaken(let owner): throw .alreadyExists("name \"\(name)\" is registered to \(owner)", by: owner)
             default: throw .unavailable("the store answered a registration with \(result)")
             }
-        case .eventual, .strong:
+        case .strong:
+            guard let strong else { throw .unsupported("the strong scope needs the cluster enabled") }
+            return try await strong.register(name, pid: pid, timeout: timeout ?? StrongNames.defaultTimeout)
+        case .eventual:
             throw Self.notBuilt(scope)
         }
     }
 
-    /// Unregisters `name` (consistent: only its owner `pid` may).
+    /// Unregisters `name` (consistent and strong, one namespace: only its owner `pid` may).
     public func unregister(_ name: String, pid: PID, scope: NameScope = .consistent) async throws(CoordinationError) {
         try Self.validate(name: name)
         switch scope {
@@ -71,7 +81,7 @@ public struct Names: Sendable {
             guard processes.whereis(name) == pid else { throw .notFound("no local name \"\(name)\" for \(pid)") }
             processes.unregister(name)
             coordination.metrics?.localNames(processes.localNameCount)
-        case .consistent:
+        case .consistent, .strong:
             let (_, result) = try await coordination.append(.unregisterName(name: name, pid: pid))
             switch result {
             case .nameUnregistered: return
@@ -79,7 +89,7 @@ public struct Names: Sendable {
             case .notOwner(let owner): throw .notOwner(name: name, owner: owner)
             default: throw .unavailable("the store answered an unregistration with \(result)")
             }
-        case .eventual, .strong:
+        case .eventual:
             throw Self.notBuilt(scope)
         }
     }
@@ -95,13 +105,16 @@ public struct Names: Sendable {
     public func lookup(_ name: String, scope: NameScope? = nil, consistency: Coordination.Consistency = .stale) async throws(CoordinationError) -> NameBinding? {
         try Self.validate(name: name)
         var unreadable: CoordinationError?
-        if scope == nil || scope == .consistent {
+        if scope == nil || scope == .consistent || scope == .strong {
             do throws(CoordinationError) {
                 guard case .names(let names) = try await coordination.query(.name(name), consistency: consistency) else {
                     throw CoordinationError.unavailable("the replica answered with something else")
                 }
-                if let (found, record) = names.first { return NameBinding(name: found, pid: record.pid, scope: .consistent, token: record.token) }
-                if scope == .consistent { return nil }
+                // A strong name is a consistent one too; `scope: .strong` finds only strong names.
+                if let (found, record) = names.first, scope != .strong || record.scope == .strong {
+                    return NameBinding(name: found, pid: record.pid, scope: NameScope(record.scope), token: record.token)
+                }
+                if scope == .consistent || scope == .strong { return nil }
             } catch .noLeader(let why) where scope == nil {
                 unreadable = .noLeader(why)
             } catch .unavailable(let why) where scope == nil {
@@ -116,13 +129,17 @@ public struct Names: Sendable {
         return nil
     }
 
-    /// Consistent names starting with `prefix`, in order.
-    public func list(prefix: String = "", limit: Int = 1000, consistency: Coordination.Consistency = .stale) async throws(CoordinationError) -> [NameBinding] {
+    /// Consistent names (strong ones included, with scope `strong`) starting with `prefix`, in order;
+    /// with `scope: .strong` only the strong ones among the first ``ReplicaQuery/maxListLimit`` names.
+    public func list(prefix: String = "", limit: Int = 1000, scope: NameScope = .consistent, consistency: Coordination.Consistency = .stale) async throws(CoordinationError) -> [NameBinding] {
         guard (1...ReplicaQuery.maxListLimit).contains(limit) else { throw .badRequest("limit: must be 1...\(ReplicaQuery.maxListLimit)") }
-        guard case .names(let names) = try await coordination.query(.names(prefix: prefix, limit: limit), consistency: consistency) else {
+        guard scope == .consistent || scope == .strong else { throw .unsupported("listing is for the consistent and strong scopes") }
+        let scan = scope == .strong ? ReplicaQuery.maxListLimit : limit
+        guard case .names(let names) = try await coordination.query(.names(prefix: prefix, limit: scan), consistency: consistency) else {
             throw .unavailable("the replica answered with something else")
         }
-        return names.map { NameBinding(name: $0.0, pid: $0.1.pid, scope: .consistent, token: $0.1.token) }
+        let bindings = names.map { NameBinding(name: $0.0, pid: $0.1.pid, scope: NameScope($0.1.scope), token: $0.1.token) }
+        return Array(bindings.filter { scope != .strong || $0.scope == .strong }.prefix(limit))
     }
 
     static func validate(name: String) throws(CoordinationError) {
@@ -135,7 +152,7 @@ public struct Names: Sendable {
     }
 }
 
-/// Resolves names of the consistent scope from this node's replica, for sends, monitors and links by
+/// Resolves names of the consistent scope (strong names included) from this node's replica, for sends, monitors and links by
 /// name (`ProcessRuntime.resolve`). A client node holds no replica: it resolves them through
 /// ``Names/lookup(_:scope:consistency:)`` before sending.
 struct ConsistentNameResolver: NameResolver {

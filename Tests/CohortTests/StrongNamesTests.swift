@@ -1,6 +1,8 @@
 @testable import Cohort
 import CohortCore
+import Gossip
 import Logging
+import Synchronization
 import Testing
 
 @Suite("Strong names: conflict checks, acknowledgement answers, the scope without a cluster")
@@ -37,4 +39,87 @@ struct StrongNamesTests {
             try await node.names.register("x", pid: pid, scope: .strong)
         }
     }
+
+    static func member(_ name: String, _ state: MemberStateKind = .alive) -> Member {
+        Member(name: NodeID(name), ip: [127, 0, 0, 1], port: 7946, incarnation: 1, state: state, stateChange: .now)
+    }
+
+    /// A membership feed the test drives, and the asks made, in order.
+    final class Harness: Sendable {
+        let feed: AsyncStream<MembershipUpdate>
+        let membership: AsyncStream<MembershipUpdate>.Continuation
+        let asked = Mutex<[NodeID]>([])
+        /// How each node answers; absent: it stays silent until the round ends.
+        let answers: [String: StrongNames.Answer]
+
+        init(_ answers: [String: StrongNames.Answer]) {
+            (feed, membership) = AsyncStream.makeStream(of: MembershipUpdate.self)
+            self.answers = answers
+        }
+
+        func ask(_ node: NodeID) async -> StrongNames.Answer? {
+            asked.withLock { $0.append(node) }
+            if let answer = answers[node.rawValue] { return answer }
+            try? await Task.sleep(for: .seconds(120))
+            return nil
+        }
+
+        func round(within: Duration) async -> StrongNames.RoundOutcome {
+            await StrongNames.round(self: NodeID("self"), membership: feed, until: .now + within) { await self.ask($0) }
+        }
+    }
+
+    @Test("every live member but this node is asked; the round ends as soon as all answered clear")
+    func everyMemberAnswers() async {
+        let harness = Harness(["a": .clear, "b": .clear])
+        harness.membership.yield(.snapshot([Self.member("self"), Self.member("a"), Self.member("b", .suspect), Self.member("gone", .dead)]))
+        let started = ContinuousClock.now
+        #expect(await harness.round(within: .seconds(30)) == .acknowledged)
+        #expect(ContinuousClock.now - started < .seconds(10))
+        #expect(Set(harness.asked.withLock { $0 }) == [NodeID("a"), NodeID("b")], "this node, and a dead member, are not asked over the mesh")
+    }
+
+    @Test("a conflict ends the round at once, naming the node and the owner, though another member is still silent")
+    func conflictEndsTheRound() async {
+        let owner = PID(node: NodeID("b"), incarnation: Incarnation(1), serial: 3)
+        let harness = Harness(["b": .conflict(pid: owner, scope: .local)])
+        harness.membership.yield(.snapshot([Self.member("a"), Self.member("b")]))
+        let started = ContinuousClock.now
+        #expect(await harness.round(within: .seconds(30)) == .conflict(node: NodeID("b"), owner: owner, scope: .local))
+        #expect(ContinuousClock.now - started < .seconds(10))
+    }
+
+    @Test("at the deadline the round lists exactly the members that did not answer")
+    func deadlineListsTheSilent() async {
+        let harness = Harness(["a": .clear, "c": .clear])
+        harness.membership.yield(.snapshot([Self.member("a"), Self.member("b"), Self.member("c"), Self.member("d")]))
+        #expect(await harness.round(within: .milliseconds(300)) == .missing([NodeID("b"), NodeID("d")]))
+    }
+
+    @Test("a member that joins during the round is asked too; one that leaves is no longer waited for")
+    func joinsAreAskedAndLeaversForgotten() async {
+        let harness = Harness(["late": .clear])
+        harness.membership.yield(.snapshot([Self.member("silent")]))
+        harness.membership.yield(.joined(Self.member("late")))
+        harness.membership.yield(.left(Self.member("silent", .dead), reason: .dead))
+        let started = ContinuousClock.now
+        #expect(await harness.round(within: .seconds(30)) == .acknowledged)
+        #expect(ContinuousClock.now - started < .seconds(10), "the round did not wait for the departed member")
+        #expect(harness.asked.withLock { $0 } .contains(NodeID("late")))
+
+        // A joiner that does not answer keeps the round waiting until the deadline, and is named.
+        let second = Harness([:])
+        second.membership.yield(.snapshot([Self.member("silent")]))
+        second.membership.yield(.joined(Self.member("newcomer")))
+        #expect(await second.round(within: .milliseconds(300)) == .missing([NodeID("newcomer"), NodeID("silent")]))
+    }
+
+    @Test("a resync drops the members it no longer lists and asks the new ones")
+    func resync() async {
+        let harness = Harness(["b": .clear])
+        harness.membership.yield(.snapshot([Self.member("a")]))
+        harness.membership.yield(.resync([Self.member("b")]))
+        #expect(await harness.round(within: .seconds(30)) == .acknowledged)
+    }
 }
+

@@ -134,18 +134,18 @@ public final class StrongNames: Sendable {
         }
     }
 
-    enum RoundOutcome: Equatable {
+    enum RoundOutcome: Equatable, Sendable {
         case acknowledged
         case conflict(node: NodeID, owner: PID, scope: NameScope)
         case missing([NodeID])
     }
 
-    enum Answer: Equatable {
+    enum Answer: Equatable, Sendable {
         case clear
         case conflict(pid: PID, scope: NameScope)
     }
 
-    private enum RoundEvent: Sendable {
+    enum RoundEvent: Sendable {
         case membership(MembershipUpdate)
         case answer(NodeID, generation: Int, Answer)
         case deadline
@@ -160,10 +160,23 @@ public final class StrongNames: Sendable {
         writer.pid(pid)
         writer.u64(token)
         let request = writer.buffer
+        return await Self.round(self: nodeID, membership: gossip.events.subscribe(), until: deadline) { node in
+            await self.ask(node, request: request, until: deadline)
+        }
+    }
+
+    /// The round over the other members: every live member of `membership` (a feed that starts with a
+    /// snapshot) other than `self` is asked with `ask` (nil: no answer before the deadline), members that
+    /// join are asked too, members that leave are no longer waited for (and asked afresh if they join
+    /// again: a new boot). Ends at the first conflict, when every member asked has answered, or at
+    /// `deadline` with the members still silent.
+    static func round(
+        self selfID: NodeID, membership: AsyncStream<MembershipUpdate>, until deadline: ContinuousClock.Instant,
+        ask: @escaping @Sendable (NodeID) async -> Answer?
+    ) async -> RoundOutcome {
         let (events, sink) = AsyncStream.makeStream(of: RoundEvent.self, bufferingPolicy: .unbounded)
-        let gossip = gossip
         return await withTaskGroup(of: Void.self) { group in
-            group.addTask { for await update in gossip.events.subscribe() { sink.yield(.membership(update)) } }
+            group.addTask { for await update in membership { sink.yield(.membership(update)) } }
             group.addTask {
                 try? await Task.sleep(until: deadline, clock: .continuous)
                 sink.yield(.deadline)
@@ -195,15 +208,13 @@ public final class StrongNames: Sendable {
                         asked[node] = nil
                         waiting.remove(node)
                     }
-                    for member in live where member.name != nodeID && !member.isGone && asked[member.name] == nil {
+                    for member in live where member.name != selfID && !member.isGone && asked[member.name] == nil {
                         generation += 1
                         let node = member.name, current = generation
                         asked[node] = current
                         waiting.insert(node)
                         group.addTask {
-                            if let answer = await self.ask(node, request: request, until: deadline) {
-                                sink.yield(.answer(node, generation: current, answer))
-                            }
+                            if let answer = await ask(node) { sink.yield(.answer(node, generation: current, answer)) }
                         }
                     }
                 case .answer(let node, let answerGeneration, let answer):

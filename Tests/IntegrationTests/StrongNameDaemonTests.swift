@@ -62,6 +62,19 @@ struct StrongNameDaemonTests {
                     return binding.pid == owner && binding.scope == "strong" && binding.token == registered.token
                 }
             }
+            let strongLookup = try await httpGet(clients[2].base + "/v1/names/svc/strong?scope=strong&consistency=linearizable")
+            #expect(strongLookup.status == 200 && (try? decodeReply(NameReply.self, strongLookup))?.scope == "strong", "\(strongLookup.body)")
+            // A message sent to the name from a voter and from another client reaches the owner's session.
+            for (index, sender) in [voters[1], clients[1]].enumerated() {
+                let marker = "strong-\(index)-\(UUID().uuidString)"
+                let sent = try await sender.post("/v1/send", #"{"to":"svc/strong","topic":"by-strong-name","payload":"\#(marker)"}"#)
+                #expect(sent.status == 202, "\(sent.body)")
+                let events = try await clients[0].collectEvents(owner, within: .seconds(10)) { events in
+                    events.contains { $0["payload"] as? String == marker }
+                }
+                #expect(events.contains { $0["topic"] as? String == "by-strong-name" && $0["payload"] as? String == marker })
+            }
+
             // The CLI registers one too, from a voter, and lists only the strong names with --scope strong.
             let cliOwner = try await voters[1].openSession(ttl: "5m")
             let byCLI = try await cohort(voters[1], ["names", "register", "svc/cli", "--pid", cliOwner, "--scope", "strong", "--timeout", "5s"])
@@ -73,10 +86,15 @@ struct StrongNameDaemonTests {
                 for voter in voters where await voter.metric(#"names_registered{scope="strong"}"#) != 2 { return false }
                 return true
             }
-            // A consistent registration of a strong name names its owner.
+            // A consistent registration of a strong name names its owner; only the owner unregisters it.
             let rival = try await voters[0].openSession(ttl: "5m")
             let taken = try await voters[0].register("svc/strong", pid: rival)
             #expect(taken.status == 409 && (try? decodeReply(ErrorReply.self, taken))?.owner == owner, "\(taken.body)")
+            #expect(try await voters[0].delete("/v1/names/svc/cli?scope=strong&pid=\(rival)").status == 409)
+            #expect(try await voters[0].delete("/v1/names/svc/cli?scope=strong&pid=\(cliOwner)").status == 204)
+            try await waitUntil(within: .seconds(5), "names_registered{scope=\"strong\"} to drop to 1") {
+                await voters[0].metric(#"names_registered{scope="strong"}"#) == 1
+            }
 
             // (b) One client does not answer: stopped, so still a live member, just silent.
             let silent = clients[2]
@@ -120,6 +138,7 @@ struct StrongNameDaemonTests {
             let conflict = try decodeReply(ErrorReply.self, rejected)
             #expect(conflict.code == "ALREADY_EXISTS" && conflict.owner == local, "\(rejected.body)")
             #expect(rejectedAfter < .seconds(2), "a conflicting local binding rejects at once, not at the 10 s deadline: \(rejectedAfter)")
+            report("a strong registration of a name held locally on \(clients[1].name) was refused after \(rejectedAfter)")
             #expect(try await httpGet(voters[2].base + "/v1/names/svc/local?scope=consistent&consistency=linearizable").status == 404)
             // The reservation was cancelled: the local owner itself can now take the name strongly.
             let ownerTakes = try await Self.registerStrong(clients[1], "svc/local", pid: local, timeout: "10s")

@@ -48,7 +48,7 @@ struct Names: AsyncParsableCommand {
         @Option(help: "Without --pid: how long the new session, and so the name, lasts (seconds, or e.g. 2m; default 30s).")
         var ttl: String?
         @Option(help: "consistent (default), local, eventual or strong.") var scope: Scope?
-        @Option(help: "With --scope strong: how long to wait for every node's acknowledgement (e.g. 3s; default 10s, at most 25s here).")
+        @Option(help: "With --scope strong: how long to wait for every node's acknowledgement (seconds, or e.g. 3s, 500ms; default 10s; at most 25s, within the CLI's 30 s request timeout).")
         var timeout: String?
         @Argument(help: "The name.") var name: String
 
@@ -66,7 +66,7 @@ struct Names: AsyncParsableCommand {
             if let given = self.pid { pid = given } else { pid = try await openSession(options, ttl: ttl ?? "30s") }
             var body = ["name": name, "pid": pid]
             body["scope"] = scope?.rawValue
-            body["timeout"] = timeout
+            body["timeout"] = timeout.map(durationText)
             let reply = try await call(options, "POST", "/v1/names", json: try JSONEncoder().encode(body), accepting: [201])
             if options.json { return printBody(reply) }
             let view = decodeReply(View.self, reply, path: "/v1/names")

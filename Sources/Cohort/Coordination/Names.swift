@@ -148,13 +148,13 @@ public struct Names: Sendable {
     }
 
     static func notBuilt(_ scope: NameScope) -> CoordinationError {
-        .unsupported("the \(scope.rawValue) scope is not built yet (consistent and local are)")
+        .unsupported("the \(scope.rawValue) scope is not built yet (local, consistent and strong are)")
     }
 }
 
-/// Resolves names of the consistent scope (strong names included) from this node's replica, for sends, monitors and links by
-/// name (`ProcessRuntime.resolve`). A client node holds no replica: it resolves them through
-/// ``Names/lookup(_:scope:consistency:)`` before sending.
+/// Resolves names of the consistent scope (strong names included) from this node's replica, for sends,
+/// monitors and links by name (`ProcessRuntime.resolve`). A client node holds no replica: it resolves them
+/// through ``Names/lookup(_:scope:consistency:)`` before sending.
 struct ConsistentNameResolver: NameResolver {
     let store: CoordinationStore
 

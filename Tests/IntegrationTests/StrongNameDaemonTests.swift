@@ -41,6 +41,22 @@ struct StrongNameDaemonTests {
         return try await httpRequest("POST", node.base + "/v1/names", body: jsonBody(fields), timeout: 30)
     }
 
+    @Test("a one-node cluster has only itself to ask: a strong name registers at once, and its owner's session end releases it")
+    func oneNode() async throws {
+        let node = try ClusterNodeUnderTest(name: "strong-solo", raft: ["bootstrap_expect: 1"])
+        try await withNodes([node]) { _ in
+            try await node.waitUntilServing()
+            try await node.putEventually("ready", "yes")
+            let owner = try await node.openSession(ttl: "5m")
+            let reply = try await Self.registerStrong(node, "solo", pid: owner, timeout: "2s")
+            #expect(reply.status == 201 && (try? decodeReply(NameReply.self, reply))?.scope == "strong", "\(reply.body)")
+            #expect(try await node.delete("/v1/sessions/\(owner)").status == 204)
+            try await waitUntil(within: .seconds(10), "the strong name to be released with its session") {
+                (try? await node.lookup("solo"))?.status == 404
+            }
+        }
+    }
+
     @Test("with all six nodes up, a strong name registers (token, scope strong), resolves from every node, lists under ?scope=strong and counts in names_registered{scope=\"strong\"}; a lone client stopped with SIGSTOP fails a 3 s registration with 504 naming exactly it, and the name stays free; a node holding the name locally rejects at once with 409 and its owner")
     func strongNames() async throws {
         let nodes = try await Self.startCluster()

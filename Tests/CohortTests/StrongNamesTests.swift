@@ -1,5 +1,6 @@
 @testable import Cohort
 import CohortCore
+import CohortTestKit
 import Gossip
 import Logging
 import Synchronization
@@ -57,15 +58,34 @@ struct StrongNamesTests {
             self.answers = answers
         }
 
+        /// The nodes whose answers `ask` has returned.
+        let answered = Mutex<Set<NodeID>>([])
+
         func ask(_ node: NodeID) async -> StrongNames.Answer? {
             asked.withLock { $0.append(node) }
-            if let answer = answers[node.rawValue] { return answer }
+            if let answer = answers[node.rawValue] {
+                answered.withLock { _ = $0.insert(node) }
+                return answer
+            }
             try? await Task.sleep(for: .seconds(120))
             return nil
         }
 
+        /// A round whose deadline passes `within` after every member that answers has answered (so a slow
+        /// machine cannot turn an answer into a miss), or after `within` when nobody answers.
         func round(within: Duration) async -> StrongNames.RoundOutcome {
-            await StrongNames.round(self: NodeID("self"), membership: feed, until: .now + within) { await self.ask($0) }
+            let answering = Set(answers.keys.map(NodeID.init))
+            return await StrongNames.round(
+                self: NodeID("self"), membership: feed,
+                expiry: {
+                    if !answering.isEmpty {
+                        try? await waitUntil(within: .seconds(60), "the answering members to answer", pollEvery: .milliseconds(10)) {
+                            self.answered.withLock { $0 } == answering
+                        }
+                    }
+                    try? await Task.sleep(for: within)
+                }
+            ) { await self.ask($0) }
         }
     }
 

@@ -160,7 +160,9 @@ public final class StrongNames: Sendable {
         writer.pid(pid)
         writer.u64(token)
         let request = writer.buffer
-        return await Self.round(self: nodeID, membership: gossip.events.subscribe(), until: deadline) { node in
+        return await Self.round(
+            self: nodeID, membership: gossip.events.subscribe(), expiry: { try? await Task.sleep(until: deadline, clock: .continuous) }
+        ) { node in
             await self.ask(node, request: request, until: deadline)
         }
     }
@@ -168,17 +170,17 @@ public final class StrongNames: Sendable {
     /// The round over the other members: every live member of `membership` (a feed that starts with a
     /// snapshot) other than `self` is asked with `ask` (nil: no answer before the deadline), members that
     /// join are asked too, members that leave are no longer waited for (and asked afresh if they join
-    /// again: a new boot). Ends at the first conflict, when every member asked has answered, or at
-    /// `deadline` with the members still silent.
+    /// again: a new boot). Ends at the first conflict, when every member asked has answered, or when
+    /// `expiry` returns (the deadline) with the members still silent.
     static func round(
-        self selfID: NodeID, membership: AsyncStream<MembershipUpdate>, until deadline: ContinuousClock.Instant,
+        self selfID: NodeID, membership: AsyncStream<MembershipUpdate>, expiry: @escaping @Sendable () async -> Void,
         ask: @escaping @Sendable (NodeID) async -> Answer?
     ) async -> RoundOutcome {
         let (events, sink) = AsyncStream.makeStream(of: RoundEvent.self, bufferingPolicy: .unbounded)
         return await withTaskGroup(of: Void.self) { group in
             group.addTask { for await update in membership { sink.yield(.membership(update)) } }
             group.addTask {
-                try? await Task.sleep(until: deadline, clock: .continuous)
+                await expiry()
                 sink.yield(.deadline)
             }
             // Each member asked, with the generation of the ask: a member that leaves and joins again is a

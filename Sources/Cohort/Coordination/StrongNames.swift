@@ -118,9 +118,9 @@ public final class StrongNames: Sendable {
             throw .alreadyExists("name \"\(name)\" is registered to \(owner) in the \(scope.rawValue) scope on \(node)", by: owner)
         case .missing(let nodes):
             await cancel(name, pid: pid, token: token)
+            let from = nodes.isEmpty ? "(this node could not read the membership)" : "from \(nodes.map(\.rawValue).joined(separator: ", "))"
             throw .notAcknowledged(
-                "no acknowledgement of the strong name \"\(name)\" within \(timeout) from \(nodes.map(\.rawValue).joined(separator: ", ")): the name was not registered",
-                missing: nodes
+                "no acknowledgement of the strong name \"\(name)\" within \(timeout) \(from): the name was not registered", missing: nodes
             )
         }
     }

@@ -74,6 +74,8 @@ public final class CohortNode: Sendable {
     private let raftHealth: RaftHealth?
     private let raftMembership: RaftMembershipService?
     private let coordinationService: CoordinationService?
+    /// The strong name scope's acknowledgement rounds; nil with the cluster disabled.
+    public let strongNames: StrongNames?
     /// With the cluster disabled: sweeps the local state's deadlines (there is no leader to).
     private let localSweep: LocalSweepService?
     /// Records the live members under `<data_dir>/_sys/known-members` for the next start; nil without a
@@ -178,6 +180,11 @@ public final class CohortNode: Sendable {
             nameCacheService = NameCacheService(
                 cache: nameCache, gossip: gossip, raft: raft, store: store, publishes: server, logger: logger
             )
+            let strongNames = StrongNames(
+                coordination: coordination, mesh: mesh, gossip: gossip, nodeID: id, conflictCheck: .localNames(processes), logger: logger
+            )
+            self.strongNames = strongNames
+            mesh.setRequestHandler(for: .names) { inbound in try strongNames.serve(inbound.payload) }
             coordinationService = CoordinationService(coordination: coordination, raft: raft, gossip: gossip, logger: logger)
             localSweep = nil
             let groups = ProcessGroups(
@@ -201,6 +208,7 @@ public final class CohortNode: Sendable {
             raftMembership = nil
             raftOperator = nil
             coordinationService = nil
+            strongNames = nil
             processes = ProcessRuntime(node: id, incarnation: incarnation, logger: logger, metrics: metrics.registry)
             coordination = Coordination(
                 store: store, log: LocalCommandLog(store: store, now: { Coordination.wallClockMilliseconds() }), remote: nil,
@@ -222,6 +230,8 @@ public final class CohortNode: Sendable {
             logger: logger, onConflict: { nameMetrics.conflicts.increment() }
         )
         let coordination = coordination, processes = processes, eventualNames = eventualNames
+        // A strong registration is refused by a node that holds the name in its eventual scope too.
+        strongNames?.addConflictCheck(NameConflictCheck { name in eventualNames.conflict(name).map { ($0, .eventual) } })
         processes.addResolver(EventualNameResolver(names: eventualNames))
         processes.onExit { pid, _ in
             coordination.metrics?.localNames(processes.localNameCount)
@@ -274,9 +284,9 @@ public final class CohortNode: Sendable {
     /// The names of the configured process-group scopes, in `pg.scopes` order.
     public var groupScopes: [String] { processGroups.ordered.map(\.name) }
 
-    /// Process names in the local, eventual and consistent scopes.
+    /// Process names in all four scopes: local, eventual, consistent and strong.
     public var names: Names {
-        Names(coordination: coordination, processes: processes, nodeID: id, eventual: eventualNames, cache: nameCache)
+        Names(coordination: coordination, processes: processes, nodeID: id, eventual: eventualNames, cache: nameCache, strong: strongNames)
     }
 
     /// Who this node is, as `GET /v1/node` reports it.

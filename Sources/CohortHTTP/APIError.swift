@@ -55,9 +55,11 @@ struct ErrorDetails: Encodable, Sendable {
     var current: KVEntryView?
     var oldest: UInt64?
     var maybeCommitted: Bool?
+    /// The nodes that did not acknowledge a strong name in time.
+    var missing: [String]?
 
     enum CodingKeys: String, CodingKey {
-        case holder, owner, current, oldest
+        case holder, owner, current, oldest, missing
         case maybeCommitted = "maybe_committed"
     }
 }
@@ -97,6 +99,8 @@ extension APIError {
         case .noQuorum(_, let maybeCommitted):
             self.init(status: .gatewayTimeout, message: "\(error)", code: error.code, details: ErrorDetails(maybeCommitted: maybeCommitted))
         case .timeout: self.init(status: .conflict, message: "\(error)", code: error.code)
+        case .notAcknowledged(_, let missing):
+            self.init(status: .gatewayTimeout, message: "\(error)", code: error.code, details: ErrorDetails(missing: missing.map(\.rawValue)))
         case .compacted(let oldest): self.init(status: .gone, message: "\(error)", code: error.code, details: ErrorDetails(oldest: oldest))
         case .tooLarge: self.init(status: .contentTooLarge, message: "\(error)", code: error.code)
         case .unsupported: self.init(status: .notImplemented, message: "\(error)", code: error.code)

@@ -23,9 +23,11 @@ import Hummingbird
 /// - `POST /v1/locks/{name}` `{"holder", "wait"?, "lock_delay"?}` → `{"name", "holder", "token"}`; 409
 ///   `ALREADY_EXISTS` `{"holder"}` or `TIMEOUT`. `DELETE /v1/locks/{name}?holder=PID` → 204; 409
 ///   `NOT_HOLDER`. `GET /v1/locks/{name}`, `GET /v1/locks?prefix=`.
-/// - `POST /v1/names` `{"name", "pid", "scope"?}` → 201 `{"name", "pid", "scope", "token"?}`; 409
-///   `ALREADY_EXISTS` `{"owner"}`. `GET /v1/names/{name}?scope=`, `DELETE /v1/names/{name}?scope=&pid=`,
-///   `GET /v1/names?scope=&prefix=` (scope absent: consistent).
+/// - `POST /v1/names` `{"name", "pid", "scope"?, "timeout"?}` → 201 `{"name", "pid", "scope", "token"?}`;
+///   409 `ALREADY_EXISTS` `{"owner"}`; strong: 504 `TIMEOUT` `{"missing"}` (`timeout`, default 10s, is
+///   the strong scope's wait for acknowledgements). `GET /v1/names/{name}?scope=`,
+///   `DELETE /v1/names/{name}?scope=&pid=`, `GET /v1/names?prefix=&scope=` (any scope;
+///   absent: consistent).
 enum CoordinationRoutes {
     static let defaultTimeout = Duration.seconds(5)
 
@@ -267,7 +269,17 @@ extension CoordinationRoutes {
             let body = try await decode(NameRequest.self, from: request)
             let target = try pid(body.pid, field: "pid")
             let scope = try scope(body.scope) ?? .consistent
-            let token = try await call { () async throws(CoordinationError) in try await node.names.register(body.name, pid: target, scope: scope) }
+            var timeout: Duration?
+            if let text = body.timeout {
+                guard scope == .strong else { throw APIError.badRequest("timeout: only the strong scope waits for acknowledgements") }
+                guard let parsed = parseDuration(text), parsed > .zero, parsed <= StrongNames.maxTimeout else {
+                    throw APIError.badRequest("timeout: \"\(text)\" is not a duration above 0 and up to \(StrongNames.maxTimeout)")
+                }
+                timeout = parsed
+            }
+            let token = try await call { () async throws(CoordinationError) in
+                try await node.names.register(body.name, pid: target, scope: scope, timeout: timeout)
+            }
             return try AdminServer.jsonResponse(NameView(name: body.name, pid: target, scope: scope, token: token), status: .created)
         }
         v1.get("names/**") { request, context in

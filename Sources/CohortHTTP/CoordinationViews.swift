@@ -255,6 +255,8 @@ struct NameRequest: Decodable {
     var name: String
     var pid: String
     var scope: String?
+    /// Strong scope: how long to wait for every live node's acknowledgement (e.g. "3s").
+    var timeout: String?
 }
 
 /// A name and its process.

@@ -1,20 +1,28 @@
 import CohortCore
 
-/// The command's bytes: `u8 format (0xC1) | u64 time | u8 kind | operation`. Text has a 2-byte length,
-/// values a 4-byte one, PIDs are node text, incarnation and serial.
+/// The command's bytes: `u8 format | u64 time | u8 kind | operation`. Text has a 2-byte length, values
+/// a 4-byte one, PIDs are node text, incarnation and serial.
+///
+/// The format byte is the oldest format that can read the command: `0xC1` for kinds 1–11 (everything
+/// before strong names), `0xC2` for the strong-name kinds 12–14 (reserve, confirm, cancel). So a node
+/// of the earlier version replaying a log, or following a newer leader during a rolling upgrade, reads
+/// every entry it can, and refuses (identically on every such replica) only the strong-name ones.
+/// Kinds 12–14 under `0xC1` are refused as unknown.
 ///
 /// Entries written by earlier versions (the `SystemStore` commands, whose first byte is 1, 2 or 3:
 /// put, delete, read of the default store) still decode, so an existing Raft log replays unchanged.
 extension CoordinationCommand {
-    /// The format byte of this encoding.
+    /// The format byte of the commands that existed before strong names.
     public static let format: UInt8 = 0xC1
+    /// The format byte of the strong-name commands (and the newest format this decoder reads).
+    public static let strongFormat: UInt8 = 0xC2
     /// Where the time sits in the bytes.
     static let timeOffset = 1
 
     /// The command's bytes.
     public func encoded() -> [UInt8] {
         var writer = ByteWriter()
-        writer.u8(Self.format)
+        writer.u8(operation.isStrongName ? Self.strongFormat : Self.format)
         writer.u64(time)
         operation.encode(into: &writer)
         return writer.buffer
@@ -23,7 +31,7 @@ extension CoordinationCommand {
     /// Writes the leader's `time` into an encoded command, in place; commands of the earlier format
     /// (which have no time) are left as they are.
     public static func stamp(_ bytes: inout [UInt8], time: UInt64) {
-        guard bytes.count >= timeOffset + 8, bytes[0] == format else { return }
+        guard bytes.count >= timeOffset + 8, bytes[0] == format || bytes[0] == strongFormat else { return }
         for position in 0..<8 {
             bytes[timeOffset + position] = UInt8(truncatingIfNeeded: time >> (8 * (7 - position)))
         }
@@ -35,9 +43,11 @@ extension CoordinationCommand {
         let format = try reader.kind("format")
         let command: CoordinationCommand
         switch format {
-        case Self.format:
+        case Self.format, Self.strongFormat:
             let time = try reader.number("time")
-            command = CoordinationCommand(try Operation.decode(&reader), time: time)
+            let operation = try Operation.decode(&reader)
+            if operation.isStrongName, format == Self.format { throw .unknownKind(field: "operation", value: operation.kind) }
+            command = CoordinationCommand(operation, time: time)
         case 1, 2, 3:
             command = CoordinationCommand(try Operation.decodeEarlier(kind: format, &reader))
         default:
@@ -103,6 +113,39 @@ extension CoordinationCommand.Operation {
             writer.u64(incarnation)
         case .sweep:
             writer.u8(11)
+        case .reserveName(let name, let pid, let timeout):
+            writer.u8(12)
+            writer.text(name)
+            writer.pid(pid)
+            writer.u64(timeout)
+        case .confirmName(let name, let pid, let token):
+            writer.u8(13)
+            writer.text(name)
+            writer.pid(pid)
+            writer.u64(token)
+        case .cancelReservation(let name, let pid, let token):
+            writer.u8(14)
+            writer.text(name)
+            writer.pid(pid)
+            writer.u64(token)
+        }
+    }
+
+    /// The strong-name operations, written in format `0xC2`.
+    var isStrongName: Bool {
+        switch self {
+        case .reserveName, .confirmName, .cancelReservation: true
+        default: false
+        }
+    }
+
+    /// The operation's kind byte.
+    var kind: UInt8 {
+        switch self {
+        case .reserveName: 12
+        case .confirmName: 13
+        case .cancelReservation: 14
+        default: 0
         }
     }
 
@@ -142,6 +185,18 @@ extension CoordinationCommand.Operation {
             return .releaseNode(NodeID(node), throughIncarnation: try reader.number("incarnation"))
         case 11:
             return .sweep
+        case 12:
+            let name = try reader.text(limit: CoordinationLimits.maxKeyBytes, "name")
+            let pid = try reader.pid("pid")
+            return .reserveName(name: name, pid: pid, timeout: try reader.number(max: CoordinationLimits.maxReservation, "timeout"))
+        case 13:
+            let name = try reader.text(limit: CoordinationLimits.maxKeyBytes, "name")
+            let pid = try reader.pid("pid")
+            return .confirmName(name: name, pid: pid, token: try reader.number("token"))
+        case 14:
+            let name = try reader.text(limit: CoordinationLimits.maxKeyBytes, "name")
+            let pid = try reader.pid("pid")
+            return .cancelReservation(name: name, pid: pid, token: try reader.number("token"))
         default:
             throw .unknownKind(field: "operation", value: kind)
         }

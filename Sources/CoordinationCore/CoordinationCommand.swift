@@ -45,8 +45,16 @@ public struct CoordinationCommand: Sendable, Hashable {
         /// `node` departed, or restarted past `throughIncarnation`: releases everything held by its
         /// processes of incarnations up to `throughIncarnation`, with the lock delays of their locks.
         case releaseNode(NodeID, throughIncarnation: UInt64)
-        /// Time passed: expires TTL keys and lock waits whose time came, ends lock delays that are over.
+        /// Time passed: expires TTL keys, lock waits and name reservations whose time came, ends lock
+        /// delays that are over.
         case sweep
+        /// Reserves `name` for `pid` for `timeout` ms (the first step of a strong registration) if no
+        /// name record and no other reservation holds it. The reservation's token is the entry's index.
+        case reserveName(name: String, pid: PID, timeout: UInt64)
+        /// Turns the reservation `token` of `name` for `pid` into a strong name, if it is still there.
+        case confirmName(name: String, pid: PID, token: UInt64)
+        /// Drops the reservation `token` of `name` for `pid`, if it is still there.
+        case cancelReservation(name: String, pid: PID, token: UInt64)
     }
 
     /// When a conditional write applies.
@@ -113,4 +121,6 @@ public enum CoordinationLimits {
     public static let maxLockWait: UInt64 = 3600 * 1000
     /// A lock delay (ms): one minute, as Consul's.
     public static let maxLockDelay: UInt64 = 60 * 1000
+    /// A name reservation (ms): ten minutes.
+    public static let maxReservation: UInt64 = 600 * 1000
 }

@@ -1,6 +1,7 @@
 import CohortCore
 
-/// The result's bytes, as they travel back to a proposer on another node: `u8 kind | fields`.
+/// The result's bytes, as they travel back to a proposer on another node: `u8 kind | fields`. Kinds
+/// 18–20 answer the strong-name commands, which only a node that knows them proposes.
 extension CoordinationResult {
     /// The result's bytes.
     public func encoded() -> [UInt8] {
@@ -58,6 +59,14 @@ extension CoordinationResult {
             for count in [keys, waits, delaysEnded] { writer.u32(UInt32(truncatingIfNeeded: count)) }
         case .malformed:
             writer.u8(17)
+        case .nameReserved(let token, let deadline):
+            writer.u8(18)
+            writer.u64(token)
+            writer.u64(deadline)
+        case .reservationGone:
+            writer.u8(19)
+        case .reservationCancelled:
+            writer.u8(20)
         }
         return writer.buffer
     }
@@ -94,6 +103,9 @@ extension CoordinationResult {
         case 16:
             result = .swept(keys: Int(try reader.count32("keys")), waits: Int(try reader.count32("waits")), delaysEnded: Int(try reader.count32("delays")))
         case 17: result = .malformed
+        case 18: result = .nameReserved(token: try reader.number("token"), deadline: try reader.number("deadline"))
+        case 19: result = .reservationGone
+        case 20: result = .reservationCancelled
         default: throw .unknownKind(field: "result", value: kind)
         }
         try reader.end()

@@ -30,6 +30,14 @@ public enum CoordinationResult: Sendable, Hashable {
     case nameUnregistered
     /// The name belongs to `owner`, not the caller.
     case notOwner(owner: PID)
+    /// The name is reserved for the caller (also when it already was) with this token, until `deadline`
+    /// (state clock, ms).
+    case nameReserved(token: UInt64, deadline: UInt64)
+    /// A confirmation or cancellation named a reservation that is no longer there (it lapsed, was
+    /// cancelled, or its process or node was released).
+    case reservationGone
+    /// The reservation was dropped.
+    case reservationCancelled
     /// What a release of an owner or a node let go.
     case released(locks: Int, names: Int, waits: Int)
     /// What a sweep expired.
@@ -62,7 +70,7 @@ public enum CoordinationChange: Sendable, Hashable {
     case lockReleased(name: ByteKey, holder: PID)
     /// `pid` stopped waiting for `name` without getting it (its wait expired, or it was released).
     case lockWaitEnded(name: ByteKey, pid: PID)
-    /// `name` now resolves to `pid` in the consistent scope.
+    /// `name` now resolves to `pid` in the consistent (or strong) scope.
     case nameRegistered(name: ByteKey, pid: PID, token: UInt64)
     /// `name` no longer resolves to `pid`.
     case nameReleased(name: ByteKey, pid: PID)

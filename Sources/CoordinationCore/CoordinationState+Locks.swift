@@ -93,6 +93,8 @@ extension CoordinationState {
         if let current = names[name] {
             return current.pid == pid ? .nameRegistered(token: current.token) : .nameTaken(owner: current.pid)
         }
+        // A strong registration in progress holds the name: the reserving process is its owner-to-be.
+        if let reservation = reservations[name] { return .nameTaken(owner: reservation.pid) }
         names[name] = NameRecord(pid: pid, token: index)
         holdings[Holding(pid: pid, resource: .name(name))] = true
         changes.append(.nameRegistered(name: name, pid: pid, token: index))
@@ -107,7 +109,7 @@ extension CoordinationState {
     }
 
     mutating func unbind(_ name: ByteKey, pid: PID, changes: inout [CoordinationChange]) {
-        names.removeValue(forKey: name)
+        if names.removeValue(forKey: name)?.scope == .strong { strongNames -= 1 }
         holdings.removeValue(forKey: Holding(pid: pid, resource: .name(name)))
         changes.append(.nameReleased(name: name, pid: pid))
     }
@@ -139,6 +141,9 @@ extension CoordinationState {
                 guard names[name]?.pid == holding.pid else { continue }
                 unbind(name, pid: holding.pid, changes: &changes)
                 released.names += 1
+            case .reservation(let name):
+                guard let reservation = reservations[name], reservation.pid == holding.pid else { continue }
+                dropReservation(name, reservation)
             }
         }
         return .released(locks: released.locks, names: released.names, waits: released.waits)
@@ -150,7 +155,7 @@ extension Holding.Resource {
     fileprivate var releaseOrder: Int {
         switch self {
         case .wait: 0
-        case .name: 1
+        case .name, .reservation: 1
         case .lock: 2
         }
     }

@@ -3,19 +3,25 @@ import CohortCore
 /// The state's snapshot bytes:
 ///
 /// ```
-/// "CSM" | u8 format 1 | u64 index | u64 clock
+/// "CSM" | u8 format 2 | u64 index | u64 clock
 /// u32 count | keys:  text store | text key | blob value | u64 version | u64 created | u64 expires_at (0: none)
 /// u32 count | locks: text name | holder? | u64 token | u64 granted_at | u64 lock_delay | u64 delayed_until
 ///                    | u32 count | waiters: pid | u64 deadline | u64 lock_delay
-/// u32 count | names: text name | pid | u64 token
+/// u32 count | names: text name | pid | u64 token | u8 scope (0 consistent, 1 strong)
+/// u32 count | reservations: text name | pid | u64 token | u64 deadline
 /// ```
+///
+/// Format 1 (before strong names) has no scope byte and no reservations section; it still restores,
+/// every name consistent.
 ///
 /// Each section strictly increasing by its key (store then key; names as UTF-8 bytes). The deadlines,
 /// the holdings and the key counts are derived, so they are rebuilt rather than stored. A snapshot of
 /// the earlier `SystemStore` (`u32 count | u32 key | u32 value | u64 version`, the default store only)
 /// still restores.
 extension CoordinationState {
-    static let snapshotMagic: [UInt8] = [0x43, 0x53, 0x4D, 1]
+    static let snapshotMagic: [UInt8] = [0x43, 0x53, 0x4D, 2]
+    /// Format 1, before strong names.
+    static let snapshotMagicV1: [UInt8] = [0x43, 0x53, 0x4D, 1]
 
     /// The whole state's bytes. Pure: call it on a copy, off the thread that applies entries.
     public func snapshot() -> [UInt8] {
@@ -39,6 +45,14 @@ extension CoordinationState {
             writer.text(name.string)
             writer.pid(record.pid)
             writer.u64(record.token)
+            writer.u8(record.scope.rawValue)
+        }
+        writer.u32(UInt32(reservations.count))
+        for (name, reservation) in reservations {
+            writer.text(name.string)
+            writer.pid(reservation.pid)
+            writer.u64(reservation.token)
+            writer.u64(reservation.deadline)
         }
         return writer.buffer
     }
@@ -47,7 +61,12 @@ extension CoordinationState {
     /// (truncated, out of order, repeated, bad text, over a limit, bytes after the end).
     public init(snapshot bytes: [UInt8]) throws(CoordinationCodecError) {
         self.init()
-        guard bytes.starts(with: Self.snapshotMagic) else {
+        let version: Int
+        if bytes.starts(with: Self.snapshotMagic) {
+            version = 2
+        } else if bytes.starts(with: Self.snapshotMagicV1) {
+            version = 1
+        } else {
             try restoreEarlier(bytes)
             return
         }
@@ -57,7 +76,8 @@ extension CoordinationState {
         clock = try reader.number("clock")
         try restoreKeys(&reader)
         try restoreLocks(&reader)
-        try restoreNames(&reader)
+        try restoreNames(&reader, scoped: version >= 2)
+        if version >= 2 { try restoreReservations(&reader) }
         try reader.end()
         rebuildDerived()
     }
@@ -87,15 +107,35 @@ extension CoordinationState {
         locks = try Self.build(entries, section: "locks")
     }
 
-    private mutating func restoreNames(_ reader: inout ByteReader) throws(CoordinationCodecError) {
-        let count = try reader.sectionCount(minimumEntryBytes: 28, "names")
+    private mutating func restoreNames(_ reader: inout ByteReader, scoped: Bool) throws(CoordinationCodecError) {
+        let count = try reader.sectionCount(minimumEntryBytes: scoped ? 29 : 28, "names")
         var entries: [(key: ByteKey, value: NameRecord)] = []
         for position in 0..<count {
             let name = ByteKey(try reader.text(limit: CoordinationLimits.maxKeyBytes, "name"))
             if let previous = entries.last?.key, !(previous < name) { throw .unordered(section: "names", position: position) }
-            entries.append((name, NameRecord(pid: try reader.pid("pid"), token: try reader.number("token"))))
+            var record = NameRecord(pid: try reader.pid("pid"), token: try reader.number("token"))
+            if scoped {
+                let scope = try reader.kind("name.scope")
+                guard let known = NameRecord.Scope(rawValue: scope) else { throw .unknownKind(field: "name.scope", value: scope) }
+                record.scope = known
+            }
+            entries.append((name, record))
         }
         names = try Self.build(entries, section: "names")
+    }
+
+    private mutating func restoreReservations(_ reader: inout ByteReader) throws(CoordinationCodecError) {
+        let count = try reader.sectionCount(minimumEntryBytes: 36, "reservations")
+        var entries: [(key: ByteKey, value: NameReservation)] = []
+        for position in 0..<count {
+            let name = ByteKey(try reader.text(limit: CoordinationLimits.maxKeyBytes, "reservation"))
+            if let previous = entries.last?.key, !(previous < name) { throw .unordered(section: "reservations", position: position) }
+            // A name is bound or reserved, never both.
+            if names[name] != nil { throw .outOfRange(field: "reservation of a registered name") }
+            let pid = try reader.pid("pid"), token = try reader.number("token")
+            entries.append((name, NameReservation(pid: pid, token: token, deadline: try reader.number("deadline"))))
+        }
+        reservations = try Self.build(entries, section: "reservations")
     }
 
     /// The earlier `SystemStore` snapshot: the default store's keys with their versions.
@@ -151,7 +191,15 @@ extension CoordinationState {
                 deadlines.append(Deadline(at: waiter.deadline, subject: .lockWait(name, waiter.pid)))
             }
         }
-        for (name, record) in names { holdings.append(Holding(pid: record.pid, resource: .name(name))) }
+        strongNames = 0
+        for (name, record) in names {
+            holdings.append(Holding(pid: record.pid, resource: .name(name)))
+            if record.scope == .strong { strongNames += 1 }
+        }
+        for (name, reservation) in reservations {
+            holdings.append(Holding(pid: reservation.pid, resource: .reservation(name)))
+            deadlines.append(Deadline(at: reservation.deadline, subject: .reservation(name)))
+        }
         self.deadlines = PersistentSortedMap(sortedSet: deadlines)
         self.holdings = PersistentSortedMap(sortedSet: holdings)
     }

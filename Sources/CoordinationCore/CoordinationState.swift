@@ -13,8 +13,11 @@ public struct CoordinationState: Sendable {
     public internal(set) var keys = PersistentSortedMap<ScopedKey, StoredValue>()
     /// Locks that are held, delayed or waited for.
     public internal(set) var locks = PersistentSortedMap<ByteKey, LockRecord>()
-    /// Names of the consistent scope.
+    /// Names of the consistent and strong scopes (one namespace).
     public internal(set) var names = PersistentSortedMap<ByteKey, NameRecord>()
+    /// Strong registrations in progress: names held while the registering node asks every live node.
+    /// Never visible to a lookup; they lapse at their deadline.
+    public internal(set) var reservations = PersistentSortedMap<ByteKey, NameReservation>()
     /// The state's clock: the largest command time applied (ms since the Unix epoch, the leaders').
     public internal(set) var clock: UInt64 = 0
     /// The index of the last entry applied.
@@ -23,6 +26,8 @@ public struct CoordinationState: Sendable {
     public internal(set) var keyCounts: [ByteKey: Int] = [:]
     /// How many locks have a holder.
     public internal(set) var heldLocks = 0
+    /// How many of `names` are strong.
+    public internal(set) var strongNames = 0
     /// What happens when: TTL expiries, lock waits running out, lock delays ending. Derived from the
     /// rest (rebuilt on restore).
     var deadlines = PersistentSortedMap<Deadline, Bool>()
@@ -76,6 +81,12 @@ public struct CoordinationState: Sendable {
             result = releaseHoldings(from: first, through: last, departed: true, changes: &changes)
         case .sweep:
             result = .swept(keys: due.keys, waits: due.waits, delaysEnded: due.delays)
+        case .reserveName(let name, let pid, let timeout):
+            result = reserve(ByteKey(name), pid: pid, timeout: timeout)
+        case .confirmName(let name, let pid, let token):
+            result = confirm(ByteKey(name), pid: pid, token: token, changes: &changes)
+        case .cancelReservation(let name, let pid, let token):
+            result = cancel(ByteKey(name), pid: pid, token: token)
         }
         return (result, changes)
     }
@@ -127,8 +138,11 @@ extension CoordinationState {
     /// The lock `name`, when it is held, delayed or waited for.
     public func lock(_ name: String) -> LockRecord? { locks[ByteKey(name)] }
 
-    /// The process `name` resolves to in the consistent scope.
+    /// The process `name` resolves to in the consistent or strong scope (a reservation does not count).
     public func name(_ name: String) -> NameRecord? { names[ByteKey(name)] }
+
+    /// The strong registration of `name` in progress, if any.
+    public func reservation(_ name: String) -> NameReservation? { reservations[ByteKey(name)] }
 
     /// The locks and the names `pid` holds, and the locks it waits for.
     public func holdings(of pid: PID) -> (locks: [String], names: [String], waits: [String]) {
@@ -139,6 +153,7 @@ extension CoordinationState {
             case .lock(let name): held.locks.append(name.string)
             case .name(let name): held.names.append(name.string)
             case .wait(let name): held.waits.append(name.string)
+            case .reservation: break
             }
         }
         return held

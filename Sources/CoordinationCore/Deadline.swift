@@ -15,6 +15,8 @@ struct Deadline: Hashable, Comparable, Sendable {
         case lockDelay(ByteKey)
         /// A process stops waiting for a lock.
         case lockWait(ByteKey, PID)
+        /// A name reservation lapses.
+        case reservation(ByteKey)
     }
 
     static func < (lhs: Deadline, rhs: Deadline) -> Bool {
@@ -37,6 +39,8 @@ struct Holding: Hashable, Comparable, Sendable {
         case name(ByteKey)
         /// A lock it waits for.
         case wait(ByteKey)
+        /// A name reserved for it (a strong registration in progress).
+        case reservation(ByteKey)
 
         /// Sorts before every other resource: where a scan of one process's holdings starts.
         static let lowest = Resource.lock(ByteKey(bytes: []))
@@ -53,6 +57,7 @@ extension CoordinationState {
         var keys = 0
         var waits = 0
         var delays = 0
+        var reservations = 0
     }
 
     /// Moves the clock to `time` (never backwards) and handles, in order, every deadline at or before it.
@@ -79,6 +84,10 @@ extension CoordinationState {
                 grantNext(&record, name: name, changes: &changes)
                 store(record, name: name)
                 expired.delays += 1
+            case .reservation(let name):
+                guard let reservation = reservations[name], reservation.deadline == deadline.at else { continue }
+                dropReservation(name, reservation)
+                expired.reservations += 1
             }
         }
         return expired

@@ -69,16 +69,49 @@ public struct LockWaiter: Sendable, Hashable {
     }
 }
 
-/// A name registered in the consistent scope.
+/// A name registered through Raft: in the consistent scope, or in the strong scope (a consistent name that
+/// every live node acknowledged first). Both share one namespace.
 public struct NameRecord: Sendable, Hashable {
     /// The process the name resolves to.
     public var pid: PID
-    /// The fencing token of the registration: the Raft index of the entry that made it.
+    /// The fencing token of the registration: the Raft index of the entry that made it (for a strong
+    /// name, of the entry that reserved it).
     public var token: UInt64
+    /// Which scope registered it.
+    public var scope: Scope
 
     /// A registration.
-    public init(pid: PID, token: UInt64) {
+    public init(pid: PID, token: UInt64, scope: Scope = .consistent) {
         self.pid = pid
         self.token = token
+        self.scope = scope
+    }
+
+    /// The scopes whose names Raft holds.
+    public enum Scope: UInt8, Sendable, Hashable {
+        /// First write wins.
+        case consistent = 0
+        /// First write wins, once every live node acknowledged it holds no conflicting binding.
+        case strong = 1
+    }
+}
+
+/// A strong registration in progress: the name is held for `pid` while the registering node asks every
+/// live node; it becomes a ``NameRecord`` on confirmation, and lapses at `deadline`. Never visible to a
+/// lookup.
+public struct NameReservation: Sendable, Hashable {
+    /// The process the name will resolve to.
+    public var pid: PID
+    /// The Raft index of the entry that reserved it: the registration's fencing token once confirmed,
+    /// and what a confirmation or a cancellation names, so a stale one cannot touch a newer reservation.
+    public var token: UInt64
+    /// When it lapses (state clock, ms, stamped by the leader).
+    public var deadline: UInt64
+
+    /// A reservation.
+    public init(pid: PID, token: UInt64, deadline: UInt64) {
+        self.pid = pid
+        self.token = token
+        self.deadline = deadline
     }
 }

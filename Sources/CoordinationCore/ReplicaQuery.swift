@@ -11,7 +11,7 @@ public enum ReplicaQuery: Sendable, Hashable {
     case lock(name: String)
     /// Locks under a prefix, up to a limit.
     case locks(prefix: String, limit: Int)
-    /// One name of the consistent scope.
+    /// One name of the consistent or strong scope.
     case name(String)
     /// Names under a prefix, up to a limit.
     case names(prefix: String, limit: Int)
@@ -56,7 +56,7 @@ public enum ReplicaAnswer: Sendable {
     case entries([(key: String, value: StoredValue)], revision: UInt64)
     /// Locks in name order.
     case locks([(String, LockRecord)])
-    /// Names in order.
+    /// Names in order (consistent and strong; never a reservation).
     case names([(String, NameRecord)])
 }
 
@@ -145,12 +145,16 @@ extension ReplicaAnswer {
                 writer.lockRecord(record)
             }
         case .names(let names):
-            writer.u8(4)
+            // Kind 4 (no scope byte) while every name is consistent, so a client node of the version
+            // before strong names still reads the answer; kind 5 carries each name's scope.
+            let scoped = names.contains { $0.1.scope != .consistent }
+            writer.u8(scoped ? 5 : 4)
             writer.u32(UInt32(names.count))
             for (name, record) in names {
                 writer.text(name)
                 writer.pid(record.pid)
                 writer.u64(record.token)
+                if scoped { writer.u8(record.scope.rawValue) }
             }
         }
         return writer.buffer
@@ -178,11 +182,17 @@ extension ReplicaAnswer {
                 locks.append((try reader.text(limit: CoordinationLimits.maxKeyBytes, "lock"), try reader.lockRecord()))
             }
             answer = .locks(locks)
-        case 4:
+        case 4, 5:
             var names: [(String, NameRecord)] = []
-            for _ in 0..<(try reader.sectionCount(minimumEntryBytes: 28, "names")) {
+            for _ in 0..<(try reader.sectionCount(minimumEntryBytes: kind == 5 ? 29 : 28, "names")) {
                 let name = try reader.text(limit: CoordinationLimits.maxKeyBytes, "name")
-                names.append((name, NameRecord(pid: try reader.pid("pid"), token: try reader.number("token"))))
+                var record = NameRecord(pid: try reader.pid("pid"), token: try reader.number("token"))
+                if kind == 5 {
+                    let scope = try reader.kind("name.scope")
+                    guard let known = NameRecord.Scope(rawValue: scope) else { throw .unknownKind(field: "name.scope", value: scope) }
+                    record.scope = known
+                }
+                names.append((name, record))
             }
             answer = .names(names)
         default: throw .unknownKind(field: "answer", value: kind)

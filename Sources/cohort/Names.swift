@@ -5,7 +5,7 @@ import Foundation
 struct Names: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "names",
-        abstract: "Register, look up and list process names (consistent: cluster-wide through Raft; eventual: spread by gossip; local: this node).",
+        abstract: "Register, look up and list process names (consistent: cluster-wide through Raft; strong: consistent and acknowledged by every live node; eventual: spread by gossip; local: this node).",
         subcommands: [Register.self, Lookup.self, Unregister.self, List.self]
     )
 
@@ -37,6 +37,10 @@ struct Names: AsyncParsableCommand {
             discussion: """
                 Without --pid, a session is opened to own the name: it ends, unregistering the name, --ttl after \
                 the registration (unless its events are read).
+
+                --scope strong waits until every live node (servers and clients) acknowledged holding no \
+                conflicting binding: exit 1 naming the nodes that did not answer within --timeout, or the owner \
+                a node reported.
                 """
         )
         @OptionGroup var options: AdminOptions
@@ -44,11 +48,16 @@ struct Names: AsyncParsableCommand {
         @Option(help: "Without --pid: how long the new session, and so the name, lasts (seconds, or e.g. 2m; default 30s).")
         var ttl: String?
         @Option(help: "consistent (default), local, eventual or strong.") var scope: Scope?
+        @Option(help: "With --scope strong: how long to wait for every node's acknowledgement (seconds, or e.g. 3s, 500ms; default 10s; at most 25s, within the CLI's 30 s request timeout).")
+        var timeout: String?
         @Argument(help: "The name.") var name: String
 
         func validate() throws {
             if pid != nil && ttl != nil {
                 throw ValidationError("--ttl is for the session this command opens; a --pid lives as long as its process")
+            }
+            if timeout != nil && scope != .strong {
+                throw ValidationError("--timeout is the strong scope's wait for acknowledgements: add --scope strong")
             }
         }
 
@@ -57,6 +66,7 @@ struct Names: AsyncParsableCommand {
             if let given = self.pid { pid = given } else { pid = try await openSession(options, ttl: ttl ?? "30s") }
             var body = ["name": name, "pid": pid]
             body["scope"] = scope?.rawValue
+            body["timeout"] = timeout.map(durationText)
             let reply = try await call(options, "POST", "/v1/names", json: try JSONEncoder().encode(body), accepting: [201])
             if options.json { return printBody(reply) }
             let view = decodeReply(View.self, reply, path: "/v1/names")
@@ -99,7 +109,7 @@ struct Names: AsyncParsableCommand {
         )
         @OptionGroup var options: AdminOptions
         @Option(help: "Only names starting with this.") var prefix: String?
-        @Option(help: "consistent (default), eventual, local, strong, or all.") var scope: String?
+        @Option(help: "consistent (default; strong names included), strong (only those), eventual, local, or all.") var scope: String?
         @Option(help: "Only names of this process (node@incarnation.serial).") var owner: String?
         @Option(help: "Only names of processes on this node.") var node: String?
 
@@ -107,7 +117,7 @@ struct Names: AsyncParsableCommand {
             let scopes: [String]
             switch scope {
             case nil: scopes = ["consistent"]
-            case "all": scopes = Scope.allCases.map(\.rawValue)
+            case "all": scopes = ["consistent", "eventual", "local"]  // consistent lists the strong names too
             case let text?:
                 guard Scope(rawValue: text) != nil else {
                     throw ValidationError("--scope: \"\(text)\" is not consistent, eventual, local, strong or all")

@@ -21,6 +21,9 @@ struct CodecTests {
         .releaseOwner(pid("n1")),
         .releaseNode(NodeID("n3"), throughIncarnation: .max),
         .sweep,
+        .reserveName(name: "strong", pid: pid("n1", 2, 9), timeout: 10_000),
+        .confirmName(name: "strong", pid: pid("n1", 2, 9), token: 77),
+        .cancelReservation(name: "strong", pid: pid("n1", 2, 9), token: 77),
     ]
 
     @Test("every command round-trips through its bytes, and the leader's stamp sets its time in place")
@@ -43,7 +46,7 @@ struct CodecTests {
             .lockBusy(holder: pid("n2"), delayedUntil: 0), .lockBusy(holder: nil, delayedUntil: 77), .lockReleased,
             .notHolder(current: pid("n1")), .notHolder(current: nil), .nameRegistered(token: 9), .nameTaken(owner: pid("n4")),
             .nameUnregistered, .notOwner(owner: pid("n4")), .released(locks: 1, names: 2, waits: 3), .swept(keys: 4, waits: 5, delaysEnded: 6),
-            .malformed,
+            .malformed, .nameReserved(token: 12, deadline: 1_764_000_010_000), .reservationGone, .reservationCancelled,
         ]
         for result in results {
             #expect(try CoordinationResult.decode(result.encoded()) == result)
@@ -63,6 +66,8 @@ struct CodecTests {
         #expect(throws: CoordinationCodecError.unknownKind(field: "operation", value: 99)) {
             try CoordinationCommand.decode([CoordinationCommand.format, 0, 0, 0, 0, 0, 0, 0, 0, 99])
         }
+        let longReservation = CoordinationCommand(.reserveName(name: "n", pid: pid("n"), timeout: CoordinationLimits.maxReservation + 1)).encoded()
+        #expect(throws: CoordinationCodecError.outOfRange(field: "timeout")) { try CoordinationCommand.decode(longReservation) }
         for operation in Self.operations {
             let bytes = CoordinationCommand(operation).encoded()
             for length in 0..<bytes.count {

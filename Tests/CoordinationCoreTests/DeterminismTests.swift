@@ -7,7 +7,8 @@ import Testing
 struct DeterminismTests {
     /// A random command over a small world (3 stores, 6 keys, 4 locks, 4 names, PIDs of 3 nodes with 2
     /// boots), so that conditions, conflicts, queues and departures all happen; one in twenty is garbage.
-    static func randomEntry(_ random: inout SplitMix64, time: inout UInt64) -> [UInt8] {
+    /// `state`: what the proposer sees, so strong names get confirmed and cancelled by their holders.
+    static func randomEntry(_ random: inout SplitMix64, time: inout UInt64, state: CoordinationState = CoordinationState()) -> [UInt8] {
         time += UInt64.random(in: 0...700, using: &random)
         let store = ["default", "a", "b"].randomElement(using: &random)!
         let key = ["k1", "k2", "k3", "p/1", "p/2", "caf\u{E9}"].randomElement(using: &random)!
@@ -20,7 +21,7 @@ struct DeterminismTests {
         let ttl = Bool.random(using: &random) ? 0 : UInt64.random(in: 1...3000, using: &random)
         let condition: CoordinationCommand.Condition = [.none, .absent, .version(UInt64.random(in: 0...50, using: &random))].randomElement(using: &random)!
         let operation: CoordinationCommand.Operation
-        switch Int.random(in: 0..<14, using: &random) {
+        switch Int.random(in: 0..<17, using: &random) {
         case 0, 1: operation = .put(store: store, key: key, value: [UInt8.random(in: 0...255, using: &random)], condition: condition, ttl: ttl)
         case 2: operation = .delete(store: store, key: key, condition: condition)
         case 3: operation = .read(store: store, key: key)
@@ -36,6 +37,14 @@ struct DeterminismTests {
         case 10: operation = .releaseOwner(process)
         case 11: operation = .releaseNode(process.node, throughIncarnation: process.incarnation.rawValue)
         case 12: operation = .sweep
+        case 13: operation = .reserveName(name: name, pid: process, timeout: [0, 500, 3000].randomElement(using: &random)!)
+        case 14: operation = .confirmName(name: name, pid: process, token: UInt64.random(in: 0...10_000, using: &random))
+        case 15:
+            // Confirm (mostly) or cancel the name's reservation as its holder would.
+            let reservation = state.reservation(name) ?? NameReservation(pid: process, token: 0, deadline: 0)
+            operation = Int.random(in: 0..<4, using: &random) > 0
+                ? .confirmName(name: name, pid: reservation.pid, token: reservation.token)
+                : .cancelReservation(name: name, pid: reservation.pid, token: reservation.token)
         default:
             var garbage = CoordinationCommand(.sweep, time: time).encoded()
             garbage[Int.random(in: 0..<garbage.count, using: &random)] ^= 0x5A
@@ -50,9 +59,9 @@ struct DeterminismTests {
         var time: UInt64 = 1_000_000
         var first = CoordinationState(), second = CoordinationState()
         var restored: CoordinationState?
-        var malformed = 0, granted = 0, expired = 0
+        var malformed = 0, granted = 0, expired = 0, strong = 0
         for index in 1...10_000 {
-            let entry = Self.randomEntry(&random, time: &time)
+            let entry = Self.randomEntry(&random, time: &time, state: first)
             let (result, changes) = first.apply(encoded: entry, index: UInt64(index))
             let (again, sameChanges) = second.apply(encoded: entry, index: UInt64(index))
             #expect(result == again && changes == sameChanges, "entry \(index) applied differently")
@@ -65,6 +74,7 @@ struct DeterminismTests {
             if (try? CoordinationResult.decode(result)) == .malformed { malformed += 1 }
             granted += changes.filter { if case .lockGranted = $0 { true } else { false } }.count
             expired += changes.filter { if case .lockWaitEnded = $0 { true } else { false } }.count
+            strong = max(strong, first.strongNames)
         }
         #expect(first.snapshot() == second.snapshot())
         #expect(first.snapshot() == restored?.snapshot())
@@ -74,6 +84,10 @@ struct DeterminismTests {
         rebuilt.rebuildDerived()
         #expect(rebuilt.deadlines == first.deadlines && rebuilt.holdings == first.holdings && rebuilt.keyCounts == first.keyCounts)
         #expect(rebuilt.heldLocks == first.heldLocks && first.heldLocks == first.locks.filter { $0.value.holder != nil }.count)
+        #expect(strong > 0, "the run bound strong names")
+        #expect(rebuilt.strongNames == first.strongNames && first.strongNames == first.names.filter { $0.value.scope == .strong }.count)
+        // A name is bound or reserved, never both.
+        #expect(first.reservations.allSatisfy { first.names[$0.key] == nil })
     }
 
     @Test("a lock's fencing tokens strictly increase across grants, releases, departures and a restore from a snapshot")

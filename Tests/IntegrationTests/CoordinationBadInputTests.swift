@@ -44,6 +44,10 @@ struct CoordinationBadInputTests {
             ("POST", "/v1/names", #"{"name":"","pid":"\#(pid)"}"#, 400, "BAD_REQUEST", "name"),
             ("POST", "/v1/names", #"{"name":"x","pid":"\#(pid)","scope":"galactic"}"#, 400, "BAD_REQUEST", "galactic"),
             ("POST", "/v1/names", #"{"name":"x","pid":"\#(pid)","scope":"eventual"}"#, 501, "UNSUPPORTED", "eventual"),
+            ("POST", "/v1/names", #"{"name":"x","pid":"\#(pid)","timeout":"3s"}"#, 400, "BAD_REQUEST", "timeout: only the strong scope"),
+            ("POST", "/v1/names", #"{"name":"x","pid":"\#(pid)","scope":"strong","timeout":"forever"}"#, 400, "BAD_REQUEST", "timeout"),
+            ("POST", "/v1/names", #"{"name":"x","pid":"\#(pid)","scope":"strong","timeout":"2m"}"#, 400, "BAD_REQUEST", "timeout"),
+            ("GET", "/v1/names?scope=local", nil, 501, "UNSUPPORTED", "consistent and strong"),
             ("DELETE", "/v1/names/ghost?pid=\(pid)", nil, 404, "NOT_FOUND", "ghost"),
         ]
         for (method, path, body, status, code, fragment) in cases {

@@ -24,6 +24,9 @@ public enum CoordinationError: Error, Hashable, Sendable, CustomStringConvertibl
     case noQuorum(String, maybeCommitted: Bool)
     /// A lock wait ran out.
     case timeout(String)
+    /// A strong name's registration was not acknowledged by every live node in time (`missing`: those
+    /// that did not answer); the name was not registered. Retry once they answer (or have left).
+    case notAcknowledged(String, missing: [NodeID])
     /// A watch asked for history that is gone; `oldest` is the earliest version a watch can start from.
     case compacted(oldest: UInt64)
     /// A key, value, name or transaction is over its limit.
@@ -43,7 +46,7 @@ public enum CoordinationError: Error, Hashable, Sendable, CustomStringConvertibl
         case .notHolder, .notOwner: "NOT_HOLDER"
         case .noLeader, .unavailable: "NO_LEADER"
         case .noQuorum: "NO_QUORUM"
-        case .timeout: "TIMEOUT"
+        case .timeout, .notAcknowledged: "TIMEOUT"
         case .compacted: "COMPACTED"
         case .tooLarge: "TOO_LARGE"
         case .unsupported: "UNSUPPORTED"
@@ -61,7 +64,7 @@ public enum CoordinationError: Error, Hashable, Sendable, CustomStringConvertibl
         case .notHolder(let lock, let holder):
             "lock \"\(lock)\" is not held by the caller" + (holder.map { " (held by \($0))" } ?? "")
         case .notOwner(let name, let owner): "name \"\(name)\" belongs to \(owner), not the caller"
-        case .noQuorum(let message, _): message
+        case .noQuorum(let message, _), .notAcknowledged(let message, _): message
         case .compacted(let oldest): "the history before version \(oldest) is compacted: list, then watch from \(oldest)"
         }
     }

@@ -4,7 +4,7 @@ import Observability
 import Prometheus
 
 /// The coordination metrics (SPEC §10), every series at zero from the start. Gauges of the replicated
-/// state (`store_keys`, `locks_held`, `names_registered{scope="consistent"}`) follow this node's replica
+/// state (`store_keys`, `locks_held`, `names_registered{scope="consistent"|"strong"}`) follow this node's replica
 /// (a client node holds none: they stay 0 there); counters count the calls made through this node.
 final class CoordinationMetrics: Sendable {
     static let writeOperations = ["put", "delete", "txn"]
@@ -48,7 +48,7 @@ final class CoordinationMetrics: Sendable {
             help: "Time from an acquire through this node to its grant, queueing included."
         )
         names = Dictionary(uniqueKeysWithValues: NameScope.allCases.map { scope in
-            (scope, registry.gauge("names_registered", labels: [("scope", scope.rawValue)], help: "Registered names by scope (consistent: this node's replica; local: this node)."))
+            (scope, registry.gauge("names_registered", labels: [("scope", scope.rawValue)], help: "Registered names by scope (consistent, strong: this node's replica; local: this node)."))
         })
         watchStreams = registry.gauge("watch_streams", help: "Open watches of this node's stores.")
     }
@@ -57,7 +57,9 @@ final class CoordinationMetrics: Sendable {
     func observe(_ state: CoordinationState) {
         for (store, gauge) in storeKeys { gauge.set(Int64(state.count(store: store))) }
         locksHeld.set(Int64(state.heldLocks))
-        names[.consistent]?.set(Int64(state.names.count))
+        // The consistent scope counts the names bound without the strong scope's acknowledgements.
+        names[.consistent]?.set(Int64(state.names.count - state.strongNames))
+        names[.strong]?.set(Int64(state.strongNames))
     }
 
     func write(store: String, operation: String, result: String) {

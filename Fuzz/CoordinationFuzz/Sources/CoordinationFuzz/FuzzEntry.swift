@@ -3,7 +3,8 @@ import CoordinationCore
 
 /// Feeds one input to every coordination decoder. Each must return a value or throw its typed error. A
 /// decoded command must survive re-encoding (its time and operation unchanged) and apply to a state
-/// without trapping; a decoded snapshot must write the same bytes again (the format is canonical); a
+/// without trapping; a decoded snapshot of the current format must write the same bytes again (the format
+/// is canonical; an earlier format restores and is written in the current one); a
 /// decoded result, query or answer must decode again from its own encoding to the same thing. A crash, a
 /// hang or a failed check is a bug.
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -18,7 +19,7 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     if let result = try? CoordinationResult.decode(bytes) {
         guard (try? CoordinationResult.decode(result.encoded())) == result else { fatalError("result does not survive re-encoding: \(result)") }
     }
-    if let state = try? CoordinationState(snapshot: bytes), bytes.starts(with: [0x43, 0x53, 0x4D, 1]) {
+    if let state = try? CoordinationState(snapshot: bytes), bytes.starts(with: [0x43, 0x53, 0x4D, 2]) {
         guard state.snapshot() == bytes else { fatalError("a snapshot does not write the same bytes again") }
     }
     if let query = try? ReplicaQuery.decode(bytes) {

@@ -180,7 +180,11 @@ struct CLICoordinationTests {
             #expect(gone.status == 1)
             #expect(gone.output == #"error: NOT_FOUND: no name "svc/api""# + "\n", "\(gone.output)")
             let eventual = try await cohort(node, ["names", "register", "e", "--pid", owner, "--scope", "eventual"])
-            #expect(eventual.status == 1 && eventual.output.hasPrefix("error: UNSUPPORTED: "), "\(eventual.output)")
+            #expect(eventual.status == 0 && eventual.output == "registered e for \(owner) (eventual)\n", "\(eventual.output)")
+            let listed = try await cohort(node, ["names", "list", "--scope", "all", "--owner", owner])
+            #expect(listed.status == 0 && listed.output.contains("eventual"), "\(listed.output)")
+            let foreign = try await cohort(node, ["names", "register", "f", "--pid", "elsewhere@1.1", "--scope", "eventual"])
+            #expect(foreign.status == 1 && foreign.output.hasPrefix("error: BAD_REQUEST: "), "\(foreign.output)")
         }
     }
 

@@ -43,11 +43,14 @@ struct CoordinationBadInputTests {
             ("DELETE", "/v1/locks/l?holder=\(pid)", nil, 404, "NOT_FOUND", "not held"),
             ("POST", "/v1/names", #"{"name":"","pid":"\#(pid)"}"#, 400, "BAD_REQUEST", "name"),
             ("POST", "/v1/names", #"{"name":"x","pid":"\#(pid)","scope":"galactic"}"#, 400, "BAD_REQUEST", "galactic"),
-            ("POST", "/v1/names", #"{"name":"x","pid":"\#(pid)","scope":"eventual"}"#, 501, "UNSUPPORTED", "eventual"),
+            ("POST", "/v1/names", #"{"name":"x","pid":"elsewhere@1.1","scope":"eventual"}"#, 400, "BAD_REQUEST", "its process's own node"),
+            ("POST", "/v1/names", #"{"name":"a\u0000b","pid":"\#(pid)","scope":"eventual"}"#, 400, "BAD_REQUEST", "NUL"),
+            ("POST", "/v1/names", #"{"name":"\#(String(repeating: "n", count: 800))","pid":"\#(pid)","scope":"eventual"}"#, 413, "TOO_LARGE", "eventual name"),
+            ("DELETE", "/v1/names/ghost?pid=\(pid)&scope=eventual", nil, 404, "NOT_FOUND", "ghost"),
             ("POST", "/v1/names", #"{"name":"x","pid":"\#(pid)","timeout":"3s"}"#, 400, "BAD_REQUEST", "timeout: only the strong scope"),
             ("POST", "/v1/names", #"{"name":"x","pid":"\#(pid)","scope":"strong","timeout":"forever"}"#, 400, "BAD_REQUEST", "timeout"),
             ("POST", "/v1/names", #"{"name":"x","pid":"\#(pid)","scope":"strong","timeout":"2m"}"#, 400, "BAD_REQUEST", "timeout"),
-            ("GET", "/v1/names?scope=local", nil, 501, "UNSUPPORTED", "consistent and strong"),
+            ("GET", "/v1/names?scope=nowhere", nil, 400, "BAD_REQUEST", "nowhere"),
             ("DELETE", "/v1/names/ghost?pid=\(pid)", nil, 404, "NOT_FOUND", "ghost"),
         ]
         for (method, path, body, status, code, fragment) in cases {

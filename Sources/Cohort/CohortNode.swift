@@ -59,6 +59,8 @@ public final class CohortNode: Sendable {
     /// The process-group scopes of `pg.scopes`; see ``groups(_:)``.
     let processGroups: ProcessGroups
     private let groupsService: GroupsService?
+    /// The node's state planes (gossip-replicated eventual state; local only with the cluster disabled).
+    public let planes: StatePlanes
 
     private let heartbeat: RuntimeHeartbeat
     private let meshMembership: MeshMembership?
@@ -168,6 +170,10 @@ public final class CohortNode: Sendable {
             processGroups = groups
             mesh.setMessageHandler(for: .groups) { inbound in groups.receive(inbound) }
             groupsService = GroupsService(groups: groups, gossip: gossip, mesh: mesh, selfID: id)
+            planes = StatePlanes(
+                selfID: id, incarnation: incarnation, gossip: gossip, mesh: mesh, logger: logger, metrics: metrics.registry,
+                gossipBudgetBytes: gossipSettings.swim.gossipBudgetBytes
+            )
         } else {
             gossip = nil
             knownMembers = nil
@@ -190,6 +196,7 @@ public final class CohortNode: Sendable {
                 registry: metrics.registry, logger: logger
             )
             groupsService = nil
+            planes = StatePlanes(selfID: id, incarnation: incarnation, logger: logger, metrics: metrics.registry)
         }
         let coordination = coordination, processes = processes
         processes.onExit { pid, _ in
@@ -279,6 +286,7 @@ public final class CohortNode: Sendable {
         }
         if let knownMembers { services.append(knownMembers) }
         if let groupsService { services.append(groupsService) }
+        services.append(planes)
         if let localSweep { services.append(localSweep) }
         // Last, so it is stopped first: processes exit (and their EXIT signals leave over the mesh) before
         // the node leaves gossip and closes the mesh.

@@ -28,7 +28,7 @@ public enum TrafficClass: UInt8, Sendable, CaseIterable, CustomStringConvertible
 
 /// The receiving subsystem of a message: handlers are registered per endpoint.
 ///
-/// Values 1…8 are Cohort's own; the rest are free for embedding applications.
+/// Values 1…9 are Cohort's own; the rest are free for embedding applications.
 public struct MeshEndpoint: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     /// The number on the wire.
     public let rawValue: UInt16
@@ -56,6 +56,8 @@ public struct MeshEndpoint: RawRepresentable, Hashable, Sendable, CustomStringCo
     /// Operator requests (`cohort raft peers`, `remove-peer`, `transfer-leader`) that a node which is not
     /// the Raft leader passes on to the leader.
     public static let raftOperator = MeshEndpoint(rawValue: 8)
+    /// State planes: anti-entropy pulls (request/reply) and direct pushes of entries too large for gossip.
+    public static let planes = MeshEndpoint(rawValue: 9)
 
     public var description: String { String(rawValue) }
 }

@@ -136,4 +136,6 @@ public enum PlaneLimits {
     public static let maxValueBytes = 512 * 1024
     /// Longest node ID.
     public static let maxNodeBytes = 255
+    /// Longest plane id.
+    public static let maxPlaneIDBytes = 255
 }

@@ -28,6 +28,9 @@ public struct PlaneState: Sendable {
     public private(set) var tombstoneCount = 0
     /// When each tombstone was merged here (the shell's monotonic milliseconds): local, not replicated.
     public private(set) var tombstoneArrivals: [ByteKey: UInt64] = [:]
+    /// No value expires before this (physical milliseconds); nil: none has an expiry. A lower bound: it
+    /// may be earlier than the earliest expiry left after removals.
+    public private(set) var nextExpiryMillis: UInt64?
 
     /// An empty state.
     public init(shardCount: Int = PlaneState.defaultShardCount) {
@@ -60,15 +63,27 @@ public struct PlaneState: Sendable {
         public var old: PlaneEntry?
         /// The entry after (nil: removed without a tombstone).
         public var new: PlaneEntry?
+
+        /// A change.
+        public init(key: [UInt8], old: PlaneEntry?, new: PlaneEntry?) {
+            self.key = key
+            self.old = old
+            self.new = new
+        }
     }
 
     /// Merges `entry`: it replaces the current entry of its key when it supersedes it. A value already
-    /// expired at `physicalMillis` is not taken in (every node drops it at the same time anyway).
-    /// `localMillis` is the shell's monotonic clock, recorded for tombstone collection. Returns the change,
-    /// or nil when nothing changed.
+    /// expired at `physicalMillis` is taken in as a tombstone of the same stamp (what ``expire(atMillis:localMillis:)``
+    /// turns it into on every node that merged it earlier), so it still replaces the older entries it
+    /// superseded: dropping it instead would leave this node with an older value that the others no longer
+    /// hold. `localMillis` is the shell's monotonic clock, recorded for tombstone collection. Returns the
+    /// change, or nil when nothing changed.
     @discardableResult
     public mutating func merge(_ entry: PlaneEntry, atLocalMillis localMillis: UInt64, physicalMillis: UInt64) -> Change? {
-        if !entry.isTombstone, entry.isExpired(atMillis: physicalMillis) { return nil }
+        var entry = entry
+        if !entry.isTombstone, entry.isExpired(atMillis: physicalMillis) {
+            entry = PlaneEntry(tombstone: entry.key, stamp: entry.stamp)
+        }
         let key = ByteKey(bytes: entry.key)
         let old = entries[key]
         if let old, !entry.supersedes(old) { return nil }
@@ -76,6 +91,27 @@ public struct PlaneState: Sendable {
         entries.updateValue(entry, forKey: key)
         account(adding: entry, key: key, atLocalMillis: localMillis)
         return Change(key: entry.key, old: old, new: entry)
+    }
+
+    /// Turns every value expired at `physicalMillis` into a tombstone of the same stamp (which supersedes
+    /// it: a delete wins a tie), so the expiry replicates like a delete and is collected like one. Every
+    /// node makes the same change, whenever its timer runs. Cheap when nothing can have expired yet.
+    /// Returns the changes, in key order.
+    @discardableResult
+    public mutating func expire(atMillis physicalMillis: UInt64, localMillis: UInt64) -> [Change] {
+        guard let next = nextExpiryMillis, next <= physicalMillis else { return [] }
+        var expired: [PlaneEntry] = []
+        var earliest: UInt64?
+        for (_, entry) in entries {
+            guard !entry.isTombstone, let expiry = entry.expiresAtMillis else { continue }
+            if expiry <= physicalMillis {
+                expired.append(entry)
+            } else {
+                earliest = min(earliest ?? expiry, expiry)
+            }
+        }
+        nextExpiryMillis = earliest
+        return expired.compactMap { merge(PlaneEntry(tombstone: $0.key, stamp: $0.stamp), atLocalMillis: localMillis, physicalMillis: physicalMillis) }
     }
 
     /// Removes, without tombstones, every entry `predicate` picks (a departed owner's entries, expired
@@ -99,14 +135,22 @@ public struct PlaneState: Sendable {
     /// shard, so every one of them has the tombstone already. Returns how many were dropped.
     @discardableResult
     public mutating func collectTombstones(arrivedBefore cutoffs: [UInt64]) -> Int {
+        removeTombstones(arrivedBefore: cutoffs).count
+    }
+
+    /// ``collectTombstones(arrivedBefore:)``, returning what was removed, in key order.
+    @discardableResult
+    public mutating func removeTombstones(arrivedBefore cutoffs: [UInt64]) -> [Change] {
         precondition(cutoffs.count == shardCount, "one cutoff per shard")
-        let doomed = tombstoneArrivals.filter { key, arrived in arrived < cutoffs[shard(of: key.bytes)] }.map(\.key)
+        let doomed = tombstoneArrivals.filter { key, arrived in arrived < cutoffs[shard(of: key.bytes)] }.map(\.key).sorted()
+        var removed: [Change] = []
         for key in doomed {
             guard let entry = entries[key] else { continue }
             account(removing: entry, key: key)
             entries.removeValue(forKey: key)
+            removed.append(Change(key: key.bytes, old: entry, new: nil))
         }
-        return doomed.count
+        return removed
     }
 
     /// The values (not tombstones) whose keys start with `prefix` and sort after `after`, in key order, at
@@ -154,6 +198,8 @@ public struct PlaneState: Sendable {
         if entry.isTombstone {
             tombstoneCount += 1
             tombstoneArrivals[key] = localMillis
+        } else if let expiry = entry.expiresAtMillis {
+            nextExpiryMillis = min(nextExpiryMillis ?? expiry, expiry)
         }
     }
 

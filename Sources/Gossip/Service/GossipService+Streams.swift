@@ -78,7 +78,10 @@ extension GossipService {
                     guard let local = await localState(join: remote.join) else { return }
                     try await write(try codec.streamEncoder.encode(.pushPull(local)), .pushPull(local), to: outbound)
                     outbound.finish()
-                    await merge(remote, from: peer)
+                    if await merge(remote, from: peer) {
+                        let ip = connection.channel.remoteAddress.flatMap(GossipAddressing.packedIP)
+                        delegateMerge(remote, peer: nil, peerIP: ip)
+                    }
                     try await reader.drain()
                 case .ping(let ping):
                     guard ping.node.isEmpty || ping.node == settings.name.rawValue else {
@@ -143,7 +146,7 @@ extension GossipService {
         case .pushPull(let member):
             do {
                 let address = try GossipAddressing.socketAddress(ip: member.ip, port: member.port)
-                _ = try await pushPull(with: address, join: false)
+                _ = try await pushPull(with: address, join: false, peer: member.name)
             } catch {
                 logger.debug("push/pull failed", metadata: ["peer": "\(member.name?.rawValue ?? "?")", "error": "\(error)"])
             }
@@ -159,11 +162,13 @@ extension GossipService {
 
     /// Sends our state to `address` and merges its reply (memberlist's `pushPullNode`). Returns true when
     /// the reply was merged.
-    nonisolated func pushPull(with address: SocketAddress, join: Bool) async throws -> Bool {
+    nonisolated func pushPull(with address: SocketAddress, join: Bool, peer: NodeID? = nil) async throws -> Bool {
         guard let local = await localState(join: join) else { return false }
         switch try await exchange(.pushPull(local), with: address, deadline: .now + settings.tcpTimeout) {
         case .pushPull(let remote):
-            return await merge(remote, from: "\(address)")
+            guard await merge(remote, from: "\(address)") else { return false }
+            delegateMerge(remote, peer: peer, peerIP: GossipAddressing.packedIP(address))
+            return true
         case .error(let error):
             logger.debug("push/pull refused", metadata: ["peer": "\(address)", "error": "\(error.error)"])
             return false
@@ -173,9 +178,10 @@ extension GossipService {
         }
     }
 
-    /// Our side of a push/pull.
+    /// Our side of a push/pull, with the state delegate's bytes.
     func localState(join: Bool) -> PushPullMessage? {
-        swim?.localState(join: join)
+        guard let swim else { return nil }
+        return swim.localState(join: join, userState: delegateLocalState(join: join))
     }
 
     /// Merges a remote push/pull. Returns false when the core refused it (incompatible versions).

@@ -28,6 +28,8 @@ public actor GossipService: Service {
     nonisolated let logger: Logger
     nonisolated let metrics: GossipMetrics?
     nonisolated let router = UserMessageRouter()
+    /// The push/pull user-state delegate (see ``setStateDelegate(_:)``).
+    nonisolated let stateDelegate = Mutex<GossipStateDelegate?>(nil)
     nonisolated let codec: GossipCodec
     /// Where this node's TCP connections leave from: the bind address when it is an IP literal (not a
     /// wildcard), so that peers (and firewalls) see the node's own address on every connection it opens.

@@ -1,0 +1,165 @@
+import CohortCore
+import Gossip
+import GossipCore
+import Logging
+import Mesh
+import PlaneCore
+import Prometheus
+import ServiceLifecycle
+
+/// All planes of a node; a swift-service-lifecycle Service created by CohortNode when the cluster is
+/// enabled (and, without gossip, keeping local state only, when it is not).
+///
+/// The protocol (docs/planes.md): local writes go out as gossip user messages of kind ``gossipKind``
+/// (batched, each at most one datagram); every gossip push/pull carries the digests of all planes as its
+/// user state, and each side pulls the shards that differ from the other over the mesh endpoint
+/// `planes` (9); entries too large for a datagram are pushed over the mesh to a few random peers and
+/// otherwise left to anti-entropy. A one-second timer expires values and collects tombstones.
+public final class StatePlanes: Service, Sendable {
+    /// The gossip user-message kind of plane deltas.
+    public static let gossipKind: UInt8 = 0x50
+    /// How many peers an entry too large for gossip is pushed to directly.
+    static let directPushFanout = 3
+    /// Pulls in flight at once; further digests' pulls wait for the next push/pull.
+    static let maxPullsInFlight = 8
+    /// How long a pull may take.
+    static let pullTimeout: Duration = .seconds(10)
+    /// How often values are expired and tombstones collected.
+    static let tickInterval: Duration = .seconds(1)
+
+    let hub: PlaneHub
+    private let selfID: NodeID
+    private let gossip: GossipService?
+    private let mesh: MeshService?
+    private let logger: Logger
+    private let deltaBell: AsyncStream<Void>
+    private let pulls: AsyncStream<(peer: NodeID, request: [UInt8])>
+    private let pullSink: AsyncStream<(peer: NodeID, request: [UInt8])>.Continuation
+
+    /// Planes with no cluster: writes merge locally, nothing is sent (a node with `cluster.enabled` false,
+    /// or a test).
+    public convenience init(selfID: NodeID, incarnation: Incarnation, logger: Logger, metrics: PrometheusCollectorRegistry? = nil) {
+        self.init(selfID: selfID, incarnation: incarnation, gossip: nil, mesh: nil, logger: logger, metrics: metrics)
+    }
+
+    /// Planes on gossip and the mesh. Installs the gossip state delegate and the mesh handlers of the
+    /// `planes` endpoint at once, so the first (join) push/pull already carries the digests.
+    init(
+        selfID: NodeID, incarnation: Incarnation, gossip: GossipService?, mesh: MeshService?, logger: Logger,
+        metrics: PrometheusCollectorRegistry?, gossipBudgetBytes: Int = SWIMSettings.lan.gossipBudgetBytes
+    ) {
+        self.selfID = selfID
+        self.gossip = gossip
+        self.mesh = mesh
+        var logger = logger
+        logger[metadataKey: "planes.node"] = "\(selfID)"
+        self.logger = logger
+        let (bell, ring) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        deltaBell = bell
+        (pulls, pullSink) = AsyncStream.makeStream(of: (peer: NodeID, request: [UInt8]).self, bufferingPolicy: .bufferingNewest(Self.maxPullsInFlight))
+        // A delta rides one gossip datagram: kind byte and part overhead (2) within the gossip budget.
+        let maxDelta = gossipBudgetBytes - 1 - 2 - 1
+        let sync = PlaneSync(selfID: selfID, incarnation: incarnation, maxDeltaBytes: maxDelta)
+        hub = PlaneHub(sync: sync, metrics: metrics.map { PlaneMetrics(registry: $0) }, deltasQueued: { ring.yield() })
+        guard let gossip, let mesh else { return }
+        let hub = hub, pullSink = pullSink
+        gossip.setStateDelegate(GossipStateDelegate(
+            localState: { _ in hub.digestMessage() },
+            mergeRemoteState: { bytes, _, _ in
+                if let pull = hub.receiveDigest(bytes) { pullSink.yield((peer: pull.peer, request: pull.pull)) }
+            }
+        ))
+        mesh.setMessageHandler(for: .planes) { inbound in hub.receiveEntries(inbound.payload) }
+        mesh.setRequestHandler(for: .planes) { inbound in
+            guard let reply = hub.answerPull(inbound.payload) else { throw PlaneRequestError.malformed }
+            return reply
+        }
+    }
+
+    /// Registers a plane; call before `run()` (at node build time). Same id twice: precondition failure.
+    public func plane(_ id: String, options: PlaneOptions = PlaneOptions()) -> Plane {
+        hub.register(id, options: options)
+    }
+
+    /// The registered plane `id`, if any.
+    public func registered(_ id: String) -> Plane? {
+        hub.plane(id)
+    }
+
+    /// Every registered plane, by id.
+    public var all: [Plane] {
+        hub.planes
+    }
+
+    /// Sends queued deltas, pulls what peers' digests show missing, follows membership and expires and
+    /// collects on a timer, until graceful shutdown.
+    public func run() async throws {
+        hub.start()
+        defer { hub.finishFeeds() }
+        guard let gossip, let mesh else {
+            await tickUntilShutdown()
+            return
+        }
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.tickUntilShutdown() }
+            group.addTask {
+                for await _ in self.deltaBell.cancelOnGracefulShutdown() { await self.sendDeltas(gossip: gossip, mesh: mesh) }
+            }
+            group.addTask {
+                for await message in gossip.userMessages(kind: Self.gossipKind).cancelOnGracefulShutdown() {
+                    self.hub.receiveEntries(message.payload)
+                }
+            }
+            group.addTask {
+                await withDiscardingTaskGroup { pullGroup in
+                    for await pull in self.pulls.cancelOnGracefulShutdown() {
+                        pullGroup.addTask { await self.pull(pull.request, from: pull.peer, mesh: mesh) }
+                    }
+                }
+            }
+            var known: [NodeID: Incarnation] = [:]
+            for await update in gossip.events.subscribe().cancelOnGracefulShutdown() {
+                for change in GroupsService.changes(update, known: &known, selfID: selfID) {
+                    switch change {
+                    case .up(let node, let incarnation): hub.memberUp(node, incarnation: incarnation)
+                    case .down(let node): hub.memberDown(node)
+                    }
+                }
+            }
+            group.cancelAll()
+        }
+    }
+
+    private func tickUntilShutdown() async {
+        while !Task.isCancelled, !Task.isShuttingDownGracefully {
+            hub.tick()
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: Self.tickInterval) }
+        }
+    }
+
+    private func sendDeltas(gossip: GossipService, mesh: MeshService) async {
+        let (messages, oversized) = hub.takeDeltas()
+        for message in messages { await gossip.broadcast(kind: Self.gossipKind, payload: message) }
+        guard !oversized.isEmpty else { return }
+        let peers = hub.alivePeers.shuffled().prefix(Self.directPushFanout)
+        for message in oversized {
+            for peer in peers { _ = mesh.send(message, to: peer, endpoint: .planes, class: .bulk) }
+        }
+    }
+
+    private func pull(_ request: [UInt8], from peer: NodeID, mesh: MeshService) async {
+        do {
+            let reply = try await mesh.request(request, to: peer, endpoint: .planes, class: .bulk, timeout: Self.pullTimeout)
+            hub.receiveEntries(reply)
+        } catch {
+            logger.debug("plane pull failed", metadata: ["peer": "\(peer)", "error": "\(error)"])
+        }
+    }
+}
+
+/// Why a plane request was refused.
+enum PlaneRequestError: Error, CustomStringConvertible {
+    case malformed
+
+    var description: String { "not a plane pull request" }
+}

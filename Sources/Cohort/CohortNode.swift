@@ -204,12 +204,11 @@ public final class CohortNode: Sendable {
             coordination.processExited(pid)
         }
 
-        let nodeID = id
+        let planes = planes
         crdtStores = CRDTStores(
             declared: coordination.declaredStores, loaded: boot.crdtStores, firstSequence: incarnation.rawValue,
             metrics: coordination.metrics, logger: logger, physicalMillis: { Coordination.wallClockMilliseconds() },
-            // Until the gossip shell's replicated planes are wired in: this node's copy alone.
-            plane: { _ in LocalStorePlane(node: nodeID, physicalMillis: { Coordination.wallClockMilliseconds() }) }
+            plane: { planes.plane($0) }
         )
         sessions = SessionRegistry(runtime: processes, logger: logger)
         heartbeat.register(with: health)

@@ -18,13 +18,13 @@ final class CRDTStoreHarness {
     let clock: ManualMillis
     let plane: LocalStorePlane
     let backend: CRDTStoreBackend
-    private var iterator: AsyncStream<StorePlaneEvent>.Iterator
+    private var iterator: AsyncStream<PlaneEvent>.Iterator
 
     init(start: UInt64 = 1_000_000, firstSequence: UInt64 = 100, historyLimit: Int = 100) {
         let clock = ManualMillis(start)
         self.clock = clock
         plane = LocalStorePlane(node: NodeID("n1"), physicalMillis: { clock.read() })
-        iterator = plane.storeChanges().makeAsyncIterator()
+        iterator = plane.changes().makeAsyncIterator()
         backend = CRDTStoreBackend(
             name: "cache", plane: plane, log: nil, firstSequence: firstSequence, metrics: nil,
             physicalMillis: { clock.read() }, historyLimit: historyLimit

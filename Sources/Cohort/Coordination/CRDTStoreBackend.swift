@@ -5,7 +5,8 @@ import PlaneCore
 import Synchronization
 
 /// A `kv.crdt` store on this node: eventual, last-writer-wins by hybrid logical clock, held whole by every
-/// node (servers and clients) in the plane `kv:<store>`, which gossip replicates. What ``KeyValueStore``
+/// node (servers and clients) in the state plane `kv:<store>`, which gossip replicates (this node's copy
+/// alone with the cluster disabled). What ``KeyValueStore``
 /// calls for a `kv.crdt` store.
 ///
 /// - Reads answer from this node's copy (a read's `consistency` is ignored): a write made elsewhere
@@ -45,6 +46,8 @@ final class CRDTStoreBackend: Sendable {
     let name: String
     let plane: any StorePlane
     let feed: ChangeFeed
+    /// The plane's changes, subscribed at once so none made before ``follow(expiryCheck:)`` runs is lost.
+    private let changes: AsyncStream<PlaneEvent>
     /// The durable writer; nil for a store in memory only.
     let log: CRDTStoreLog?
     private let physicalMillis: @Sendable () -> UInt64
@@ -61,6 +64,7 @@ final class CRDTStoreBackend: Sendable {
         self.log = log
         self.metrics = metrics
         self.physicalMillis = physicalMillis
+        changes = plane.changes()
         feed = ChangeFeed(capacity: historyLimit, backlogLimit: historyLimit)
         feed.reset(at: firstSequence)
         var tracking = Tracking(sequence: firstSequence)
@@ -136,7 +140,6 @@ final class CRDTStoreBackend: Sendable {
     /// Numbers and publishes what the plane applied, queues it for the durable copy, and reports the
     /// expiries that fell due since, until cancelled. `expiryCheck` bounds how long a due expiry waits.
     func follow(expiryCheck: Duration = .milliseconds(250)) async {
-        let changes = plane.storeChanges()
         await withTaskGroup(of: Void.self) { group in
             let (ticks, tick) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
             group.addTask {
@@ -157,7 +160,7 @@ final class CRDTStoreBackend: Sendable {
     }
 
     /// Applies one plane event: numbers each visible change and publishes it to watches.
-    func apply(_ event: StorePlaneEvent) {
+    func apply(_ event: PlaneEvent) {
         switch event {
         case .changed(let changes):
             // Published under the lock, so that expiries and changes reach the feed in number order.

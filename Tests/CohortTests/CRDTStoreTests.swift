@@ -123,6 +123,14 @@ struct CRDTStoreTests {
         #expect(throws: CoordinationError.compacted(oldest: 105)) { try store.backend.watch(prefix: "", after: 100) }
         #expect(throws: CoordinationError.compacted(oldest: 105)) { try store.backend.watch(prefix: "", after: 500) }
         _ = try store.backend.watch(prefix: "", after: 105)
+        #expect(throws: CoordinationError.compacted(oldest: 105), "0 is every change since the start, no longer all kept") {
+            try store.backend.watch(prefix: "", after: 0)
+        }
+        let fresh = CRDTStoreHarness(firstSequence: 100)
+        fresh.backend.write("a", [1], ttlMillis: 0)
+        await fresh.pump()
+        var fromStart = try fresh.backend.watch(prefix: "", after: 0).makeAsyncIterator()
+        #expect(try await fromStart.next()?.version == 101, "0 is every change since the start while all are kept")
     }
 
     @Test("a listing's revision is the last change number: a watch from it sees every later change")

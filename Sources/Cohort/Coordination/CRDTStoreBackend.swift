@@ -50,6 +50,8 @@ final class CRDTStoreBackend: Sendable {
     private let changes: AsyncStream<PlaneEvent>
     /// The durable writer; nil for a store in memory only.
     let log: CRDTStoreLog?
+    /// The number changes are counted from (the boot's incarnation).
+    let firstSequence: UInt64
     private let physicalMillis: @Sendable () -> UInt64
     private let metrics: CoordinationMetrics?
     private let tracking: Mutex<Tracking>
@@ -62,6 +64,7 @@ final class CRDTStoreBackend: Sendable {
         self.name = name
         self.plane = plane
         self.log = log
+        self.firstSequence = firstSequence
         self.metrics = metrics
         self.physicalMillis = physicalMillis
         changes = plane.changes()
@@ -122,8 +125,10 @@ final class CRDTStoreBackend: Sendable {
 
     // MARK: Watching
 
+    /// Changes after `after`: 0 is every change this node numbered since it started (when all are still
+    /// kept); a number this node has not given yet (another node's, or an earlier run's) is COMPACTED.
     func watch(prefix: String, after: UInt64) throws(CoordinationError) -> AsyncThrowingStream<StoreEvent, any Error> {
-        // A number this node has not given yet comes from another node or an earlier run.
+        let after = after == 0 ? firstSequence : after
         guard after <= sequence else { throw .compacted(oldest: feed.oldest) }
         do {
             return try feed.watch(store: name, prefix: prefix, after: after)

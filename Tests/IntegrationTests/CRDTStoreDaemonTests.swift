@@ -76,6 +76,11 @@ struct CRDTStoreDaemonTests {
             }
             #expect(await Self.metric(base, #"store_writes_total{store="cache",op="put",result="ok"}"#) == 2)
             #expect(await Self.metric(base, #"store_writes_total{store="cache",op="txn",result="error"}"#) == 1)
+            if FileManager.default.isExecutableFile(atPath: "/usr/bin/promtool") {
+                let file = try temporaryFile(try await node.get("/metrics").body, suffix: ".prom")
+                let (status, output) = try await runShell("/usr/bin/promtool check metrics < \(file)")
+                #expect(status == 0, "promtool: \(output)")
+            }
 
             // A crash once the writes are on disk: the restart reads them back from the log.
             try await waitUntil(within: .seconds(10), "the writes to reach the log") { Self.logSize(node.dataDirectory) > 9 }
@@ -129,11 +134,12 @@ struct CRDTStoreDaemonTests {
         await node.stop()
     }
 
-    @Test("across three gossiping nodes a write on one is read on the others, and a durable store survives a restart of every node")
+    @Test("across three gossiping nodes (one a Raft client) a write on one is read on the others, and a durable store survives a restart of every node")
     func replicatedAndDurableAcrossAFullRestart() async throws {
         let first = try ClusterNodeUnderTest(name: "crdt1", extraYAML: Self.storeYAML)
         let second = try ClusterNodeUnderTest(name: "crdt2", join: [first], extraYAML: Self.storeYAML)
-        let third = try ClusterNodeUnderTest(name: "crdt3", join: [first], extraYAML: Self.storeYAML)
+        // A Raft client node holds every kv.crdt store as a server does.
+        let third = try ClusterNodeUnderTest(name: "crdt3", join: [first], raft: ["bootstrap_expect: 0", "role: client"], extraYAML: Self.storeYAML)
         let nodes = [first, second, third]
         try await withNodes(nodes) { nodes in
             for node in nodes { try await node.waitUntilServing() }

@@ -60,6 +60,8 @@ final class CRDTStores: Service, Sendable {
 
     func run() async {
         await withDiscardingTaskGroup { group in
+            // Runs until the node stops, stores or not: a service that returns ends the whole group.
+            group.addTask { try? await gracefulShutdown() }
             for backend in backends.values {
                 group.addTask {
                     await cancelWhenGracefulShutdown { await backend.follow() }

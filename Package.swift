@@ -225,7 +225,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CohortTests",
-            dependencies: ["Cohort", "CohortCore", "CohortHTTP", "CohortTestKit", "RaftCore", "RaftPersistence", "Raft", "RaftMembership", "Observability", "Gossip", "Mesh", logging],
+            dependencies: ["Cohort", "CohortCore", "CohortHTTP", "CohortTestKit", "RaftCore", "RaftPersistence", "Raft", "RaftMembership", "Observability", "Gossip", "Mesh", "PlaneCore", logging],
             swiftSettings: strict
         ),
         .testTarget(

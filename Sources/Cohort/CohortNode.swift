@@ -78,6 +78,8 @@ public final class CohortNode: Sendable {
     public let strongNames: StrongNames?
     /// With the cluster disabled: sweeps the local state's deadlines (there is no leader to).
     private let localSweep: LocalSweepService?
+    /// The `kv.crdt` stores, each over its plane.
+    let crdtStores: CRDTStores
     /// Records the live members under `<data_dir>/_sys/known-members` for the next start; nil without a
     /// data directory or a cluster.
     private let knownMembers: KnownMembersService?
@@ -240,14 +242,23 @@ public final class CohortNode: Sendable {
         }
         metrics.beforeRender { coordination.metrics?.eventualNames(eventualNames.count) }
 
+        let planes = planes
+        crdtStores = CRDTStores(
+            declared: coordination.declaredStores, loaded: boot.crdtStores, firstSequence: incarnation.rawValue,
+            metrics: coordination.metrics, logger: logger, physicalMillis: { Coordination.wallClockMilliseconds() },
+            plane: { planes.plane($0) }
+        )
         sessions = SessionRegistry(runtime: processes, logger: logger)
         heartbeat.register(with: health)
         Failpoints.register(environment: environment, with: health)
     }
 
     /// The start-up step: resolves this boot's incarnation (reading and durably bumping
-    /// `<data_dir>/_sys/incarnation` when a data directory resolves), logs the configuration's warnings,
-    /// and builds the node.
+    /// `<data_dir>/_sys/incarnation` when a data directory resolves), reads the durable `kv.crdt` stores
+    /// (`<data_dir>/_sys/crdt/<store>/`), logs the configuration's warnings, and builds the node.
+    ///
+    /// - Throws: ``CRDTStoreFileError`` when a `kv.crdt` store's file is corrupt (the node must not start
+    ///   and overwrite it; the error names the file).
     ///
     /// - Parameters:
     ///   - environment: read for test failpoints (`COHORT_FAILPOINT_*`); the process environment by default.
@@ -258,8 +269,11 @@ public final class CohortNode: Sendable {
         metrics: CohortMetrics = CohortMetrics(version: CohortVersion.current),
         environment: [String: String] = ProcessInfo.processInfo.environment,
         nowMilliseconds: UInt64 = UInt64(Date().timeIntervalSince1970 * 1000)
-    ) -> CohortNode {
-        let boot = NodeBoot.resolve(settings: settings, logger: logger, environment: environment, nowMilliseconds: nowMilliseconds)
+    ) throws(CRDTStoreFileError) -> CohortNode {
+        var boot = NodeBoot.resolve(settings: settings, logger: logger, environment: environment, nowMilliseconds: nowMilliseconds)
+        if let dataDirectory = settings.cluster.raft.resolvedDataDirectory {
+            boot.crdtStores = try CRDTStores.load(settings.stores, dataDirectory: dataDirectory, logger: logger)
+        }
         for warning in settings.warnings {
             logger.warning("\(warning)")
         }
@@ -269,7 +283,8 @@ public final class CohortNode: Sendable {
     /// The store `name`: `default` (always there) or one the configuration's `stores` declares. Throws
     /// ``CoordinationError/notFound(_:)`` for any other name: stores are declared, never created by use.
     public func store(_ name: String = "default") throws(CoordinationError) -> KeyValueStore {
-        KeyValueStore(name: name, settings: try coordination.declaration(name), coordination: coordination)
+        let settings = try coordination.declaration(name)
+        return KeyValueStore(name: name, settings: settings, coordination: coordination, crdt: crdtStores.backends[name])
     }
 
     /// Distributed locks with fencing tokens.
@@ -302,7 +317,8 @@ public final class CohortNode: Sendable {
 
     /// The node's long-lived services, in start order (they stop in reverse).
     public var services: [any Service] {
-        var services: [any Service] = [heartbeat]
+        // The kv.crdt stores first: stopped last, their final snapshots hold every write made until then.
+        var services: [any Service] = [crdtStores, heartbeat]
         if let mesh, let gossip, let meshMembership, let raft, let raftHealth, let raftMembership, let coordinationService {
             // Raft stops before gossip and the mesh: a leader hands over leadership while it can still talk.
             services += [mesh, gossip, meshMembership, raft, raftHealth, raftMembership, coordinationService]

@@ -16,6 +16,9 @@ public struct NodeBoot: Sendable {
     /// The members this node saw alive before it stopped (`<data_dir>/_sys/known-members`), tried as join
     /// addresses; empty without a data directory.
     public var knownMembers: [KnownMember]
+    /// The durable `kv.crdt` stores' files and what they held (``CohortNode/prepare(settings:logger:metrics:environment:nowMilliseconds:)``
+    /// reads them); a durable store missing here keeps memory only.
+    var crdtStores: [String: CRDTStores.Durable] = [:]
 
     /// A boot with a given incarnation, for tests and embedders that manage incarnations themselves.
     public init(incarnation: Incarnation, environment: [String: String] = [:], knownMembers: [KnownMember] = []) {

@@ -176,11 +176,11 @@ extension ConfigLoader {
                 "admin.address \(address) is reachable from other hosts and no admin.token is set: "
                     + "the /v1 API is open to anyone who can connect")
         }
-        // Accepted so configurations written for the full product load, but not acted on yet: say so
-        // until eventual stores land.
-        let eventual = settings.stores.filter { $0.kind == .crdt }.map(\.name)
-        if !eventual.isEmpty {
-            warnings.append("stores (\(eventual.joined(separator: ", "))) are kv.crdt: eventual stores are not built yet, so they refuse every call")
+        let diskless = settings.stores.filter { $0.kind == .crdt && $0.durable }.map(\.name)
+        if !diskless.isEmpty, settings.cluster.raft.resolvedDataDirectory == nil {
+            warnings.append(
+                "stores (\(diskless.joined(separator: ", "))) are durable kv.crdt stores but data_dir does not resolve: "
+                    + "they keep memory only (a restart starts them from what the other nodes hold)")
         }
         let local = settings.stores.filter { $0.kind == .local }.map(\.name)
         if settings.cluster.enabled, !local.isEmpty {

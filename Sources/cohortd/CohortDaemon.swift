@@ -69,7 +69,15 @@ struct Run: AsyncParsableCommand {
 
         LogBootstrap.bootstrap(settings.log, environment: environment)
         let logger = Logger(label: "cohortd")
-        let node = CohortNode.prepare(settings: settings, logger: logger, environment: environment)
+        let node: CohortNode
+        do {
+            node = try CohortNode.prepare(settings: settings, logger: logger, environment: environment)
+        } catch {
+            // A corrupt kv.crdt store file: starting would overwrite it.
+            logger.critical("cannot start", metadata: ["error": "\(error)"])
+            FileHandle.standardError.write(Data("cohortd: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
         MetricsSystem.bootstrap(node.metrics.factory)
 
         // ServiceGroup stops services in reverse order. The watchdog comes first so it is stopped last and

@@ -40,15 +40,15 @@ struct NodeBootTests {
         defer { try? FileManager.default.removeItem(atPath: data) }
         let settings = try Self.settings(data: data)
         let logger = Logger(label: "test")
-        let first = CohortNode.prepare(settings: settings, logger: logger, environment: [:], nowMilliseconds: 5000)
+        let first = try CohortNode.prepare(settings: settings, logger: logger, environment: [:], nowMilliseconds: 5000)
         #expect(first.incarnation == Incarnation(5000))
         let text = try String(contentsOfFile: data + "/_sys/incarnation", encoding: .utf8)
         #expect(text == "5000\n")
-        let same = CohortNode.prepare(settings: settings, logger: logger, environment: [:], nowMilliseconds: 5000)
+        let same = try CohortNode.prepare(settings: settings, logger: logger, environment: [:], nowMilliseconds: 5000)
         #expect(same.incarnation == Incarnation(5001))
-        let back = CohortNode.prepare(settings: settings, logger: logger, environment: [:], nowMilliseconds: 10)
+        let back = try CohortNode.prepare(settings: settings, logger: logger, environment: [:], nowMilliseconds: 10)
         #expect(back.incarnation == Incarnation(5002))
-        let later = CohortNode.prepare(settings: settings, logger: logger, environment: [:], nowMilliseconds: 9000)
+        let later = try CohortNode.prepare(settings: settings, logger: logger, environment: [:], nowMilliseconds: 9000)
         #expect(later.incarnation == Incarnation(9000))
     }
 }

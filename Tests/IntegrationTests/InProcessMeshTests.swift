@@ -37,8 +37,8 @@ struct InProcessMeshTests {
         defer { try? FileManager.default.removeItem(atPath: data) }
         var logger = Logger(label: "test")
         logger.logLevel = .warning
-        let a = CohortNode.prepare(settings: try settings(name: "a", ip: ipA, join: nil, data: data + "/a"), logger: logger)
-        let b = CohortNode.prepare(settings: try settings(name: "b", ip: ipB, join: ipA, data: data + "/b"), logger: logger)
+        let a = try CohortNode.prepare(settings: try settings(name: "a", ip: ipA, join: nil, data: data + "/a"), logger: logger)
+        let b = try CohortNode.prepare(settings: try settings(name: "b", ip: ipB, join: ipA, data: data + "/b"), logger: logger)
         let groups = [a, b].map {
             ServiceGroup(configuration: .init(services: $0.services.map { .init(service: $0) }, logger: logger))
         }

@@ -56,7 +56,12 @@ final class ChangeFeed: Sendable {
 
     /// Records applied changes and hands them to matching watches.
     func publish(_ changes: [CoordinationChange]) {
-        let events = changes.compactMap(StoreEvent.init)
+        publish(events: changes.compactMap(StoreEvent.init))
+    }
+
+    /// Records changes already made events (a `kv.crdt` store's, numbered by the store) and hands them
+    /// to matching watches. Their versions must grow.
+    func publish(events: [StoreEvent]) {
         guard !events.isEmpty else { return }
         // Ended outside the lock: finishing runs the stream's termination handler, which takes the lock.
         let behind = state.withLock { state -> [AsyncThrowingStream<StoreEvent, any Error>.Continuation] in

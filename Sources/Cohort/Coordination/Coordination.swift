@@ -61,7 +61,6 @@ public final class Coordination: Sendable {
         guard let store = declaredStores.first(where: { $0.name == name }) else {
             throw .notFound("no store \"\(name)\" (declared: \(declaredStores.map(\.name).joined(separator: ", ")))")
         }
-        guard store.kind != .crdt else { throw .unsupported("store \"\(name)\" is kv.crdt: eventual stores are not built yet") }
         guard store.kind != .local || remote == nil else {
             throw .unsupported("store \"\(name)\" is kv.local: it serves only on a node with the cluster disabled")
         }

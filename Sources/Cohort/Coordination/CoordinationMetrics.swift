@@ -6,12 +6,14 @@ import Prometheus
 /// The coordination metrics (SPEC §10), every series at zero from the start. Gauges of the replicated
 /// state (`store_keys`, `locks_held`, `names_registered{scope="consistent"|"strong"}`) follow this node's replica
 /// (a client node holds none: they stay 0 there); counters count the calls made through this node.
+/// A `kv.crdt` store's keys are `crdt_keys` (every node holds its copy), not `store_keys`.
 final class CoordinationMetrics: Sendable {
     static let writeOperations = ["put", "delete", "txn"]
     static let writeResults = ["ok", "conflict", "error"]
     static let acquireResults = ["granted", "busy", "timeout", "error"]
 
     private let storeKeys: [String: Gauge]
+    private let crdtKeys: [String: Gauge]
     private let writes: [String: Counter]
     private let locksHeld: Gauge
     private let acquires: [String: Counter]
@@ -20,7 +22,10 @@ final class CoordinationMetrics: Sendable {
     let watchStreams: Gauge
 
     init(registry: PrometheusCollectorRegistry, stores: [StoreSettings]) {
-        storeKeys = Dictionary(uniqueKeysWithValues: stores.map { store in
+        crdtKeys = Dictionary(uniqueKeysWithValues: stores.filter { $0.kind == .crdt }.map { store in
+            (store.name, registry.gauge("crdt_keys", labels: [("store", store.name)], help: "Live keys of each kv.crdt store, as this node's copy holds them."))
+        })
+        storeKeys = Dictionary(uniqueKeysWithValues: stores.filter { $0.kind != .crdt }.map { store in
             (store.name, registry.gauge("store_keys", labels: [("store", store.name)], help: "Keys in each store, as this node's replica holds them."))
         })
         var writes: [String: Counter] = [:]
@@ -60,6 +65,11 @@ final class CoordinationMetrics: Sendable {
         // The consistent scope counts the names bound without the strong scope's acknowledgements.
         names[.consistent]?.set(Int64(state.names.count - state.strongNames))
         names[.strong]?.set(Int64(state.strongNames))
+    }
+
+    /// Follows a `kv.crdt` store's live keys.
+    func crdtKeys(store: String, count: Int) {
+        crdtKeys[store]?.set(Int64(count))
     }
 
     func write(store: String, operation: String, result: String) {

@@ -3,7 +3,10 @@ import CohortCore
 import CoordinationCore
 
 /// One named store (`kv.raft` through Raft on a clustered node, `kv.local` in memory with the cluster
-/// disabled): versioned keys, conditional writes, TTLs, transactions and watches.
+/// disabled): versioned keys, conditional writes, TTLs, transactions and watches. A `kv.crdt` store
+/// (eventual, last-writer-wins, held by every node) answers the same calls from this node's copy, except
+/// conditional writes and transactions (``CoordinationError/unsupported(_:)``); see ``CRDTStoreBackend``
+/// for what its versions mean.
 ///
 /// ```swift
 /// let config = try node.store("config")
@@ -19,19 +22,22 @@ public struct KeyValueStore: Sendable {
     /// Its declaration.
     public let settings: StoreSettings
     let coordination: Coordination
+    /// A `kv.crdt` store's backend; nil for the stores served by ``Coordination``.
+    let crdt: CRDTStoreBackend?
     /// How long a write or a linearizable read may take (nil: the node's default, 5 s).
     public var timeout: Duration?
 
-    init(name: String, settings: StoreSettings, coordination: Coordination, timeout: Duration? = nil) {
+    init(name: String, settings: StoreSettings, coordination: Coordination, crdt: CRDTStoreBackend? = nil, timeout: Duration? = nil) {
         self.name = name
         self.settings = settings
         self.coordination = coordination
+        self.crdt = crdt
         self.timeout = timeout
     }
 
     /// The same store, with calls bounded by `timeout`.
     public func timeout(_ timeout: Duration) -> KeyValueStore {
-        KeyValueStore(name: name, settings: settings, coordination: coordination, timeout: timeout)
+        KeyValueStore(name: name, settings: settings, coordination: coordination, crdt: crdt, timeout: timeout)
     }
 
     /// When a ``put(_:_:condition:ttl:)`` applies.
@@ -49,9 +55,11 @@ public struct KeyValueStore: Sendable {
         try await entry(key, consistency: consistency)?.value
     }
 
-    /// The value of `key` with its version, creation index and expiry, or nil.
+    /// The value of `key` with its version, creation index and expiry, or nil. (A `kv.crdt` store reads
+    /// this node's copy whatever `consistency` says.)
     public func entry(_ key: String, consistency: Coordination.Consistency = .linearizable) async throws(CoordinationError) -> StoredValue? {
         try Self.validate(key: key)
+        if let crdt { return crdt.entry(key) }
         guard case .value(let value, _) = try await coordination.query(.get(store: name, key: key), consistency: consistency, timeout: timeout) else {
             throw .unavailable("the replica answered a read with something else")
         }
@@ -65,6 +73,7 @@ public struct KeyValueStore: Sendable {
         prefix: String = "", after: String? = nil, limit: Int = 1000, consistency: Coordination.Consistency = .linearizable
     ) async throws(CoordinationError) -> (entries: [(key: String, value: StoredValue)], revision: UInt64) {
         guard (1...ReplicaQuery.maxListLimit).contains(limit) else { throw .badRequest("limit: must be 1...\(ReplicaQuery.maxListLimit)") }
+        if let crdt { return crdt.list(prefix: prefix, after: after, limit: limit) }
         let query = ReplicaQuery.list(store: name, prefix: prefix, after: after, limit: limit)
         guard case .entries(let entries, let revision) = try await coordination.query(query, consistency: consistency, timeout: timeout) else {
             throw .unavailable("the replica answered a listing with something else")
@@ -85,9 +94,10 @@ public struct KeyValueStore: Sendable {
     /// current value otherwise. Returns the new version.
     @discardableResult
     public func put(_ key: String, _ value: [UInt8], condition: Condition, ttl: Duration? = nil) async throws(CoordinationError) -> UInt64 {
+        if let crdt { throw crdt.unsupported("put", "a conditional write") }
         switch condition {
-        case .onlyIfAbsent: try await write(key, value, condition: .absent, ttl: ttl)
-        case .ifVersion(let version): try await write(key, value, condition: .version(version), ttl: ttl)
+        case .onlyIfAbsent: return try await write(key, value, condition: .absent, ttl: ttl)
+        case .ifVersion(let version): return try await write(key, value, condition: .version(version), ttl: ttl)
         }
     }
 
@@ -96,6 +106,10 @@ public struct KeyValueStore: Sendable {
     @discardableResult
     public func delete(_ key: String, ifVersion: UInt64? = nil) async throws(CoordinationError) -> UInt64 {
         try Self.validate(key: key)
+        if let crdt {
+            guard ifVersion == nil else { throw crdt.unsupported("delete", "a conditional delete") }
+            return crdt.write(key, nil, ttlMillis: 0)
+        }
         return try await counted("delete") { () async throws(CoordinationError) in
             let (_, result) = try await coordination.append(.delete(store: name, key: key, condition: ifVersion.map { .version($0) } ?? .none), timeout: timeout)
             return try written(result, key: key)
@@ -108,6 +122,7 @@ public struct KeyValueStore: Sendable {
         failure: [CoordinationCommand.TransactionOperation] = []
     ) async throws(CoordinationError) -> (succeeded: Bool, version: UInt64, results: [TransactionResult]) {
         for key in compare.map(\.key) + (success + failure).map(\.key) { try Self.validate(key: key) }
+        if let crdt { throw crdt.unsupported("txn", "a transaction") }
         let outcome = try await counted("txn") { () async throws(CoordinationError) -> (succeeded: Bool, version: UInt64, results: [TransactionResult]) in
             let (_, result) = try await coordination.append(.transaction(store: name, compares: compare, success: success, failure: failure), timeout: timeout)
             guard case .transaction(let succeeded, let version, let results) = result else {
@@ -130,6 +145,7 @@ public struct KeyValueStore: Sendable {
     /// batch at a time, each fetch waiting up to 5 s for the next change and resuming after the last
     /// version delivered (on another member when one stops answering): the same order, exactly once.
     public func watch(prefix: String = "", after: UInt64) async throws(CoordinationError) -> AsyncThrowingStream<StoreEvent, any Error> {
+        if let crdt { return try crdt.watch(prefix: prefix, after: after) }
         guard await coordination.log.hasReplica() else {
             guard let remote = coordination.remote else {
                 throw .unavailable("this node holds no replica to watch, and knows no Raft member")
@@ -154,6 +170,7 @@ public struct KeyValueStore: Sendable {
             throw .tooLarge("value: \(value.count) bytes, larger than \(CoordinationLimits.maxValueBytes)")
         }
         let ttl = try Self.milliseconds(ttl, field: "ttl", limit: CoordinationLimits.maxTTL)
+        if let crdt { return crdt.write(key, value, ttlMillis: ttl) }
         return try await counted("put") { () async throws(CoordinationError) in
             let (_, result) = try await coordination.append(.put(store: name, key: key, value: value, condition: condition, ttl: ttl), timeout: timeout)
             return try written(result, key: key)

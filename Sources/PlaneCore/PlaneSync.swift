@@ -88,7 +88,7 @@ public struct PlaneSync: Sendable {
     public private(set) var counters = Counters()
     /// Bytes per plane since the last ``takeTraffic()``.
     public private(set) var traffic: [String: Traffic] = [:]
-    /// Local writes not yet taken as deltas, per plane, by key.
+    /// Local writes, and deltas received that were news here, not yet taken as deltas, per plane, by key.
     private var pending: [String: [ByteKey: PlaneEntry]] = [:]
 
     /// A sync with no planes.
@@ -264,12 +264,15 @@ public struct PlaneSync: Sendable {
     /// Merges a delta (gossip, or a direct push) or a pull's reply. Returns the changes per plane.
     public mutating func receiveEntries(_ bytes: [UInt8], at time: PlaneTime) -> [String: [PlaneState.Change]] {
         let sections: [PlaneMessage.PlaneEntries]
+        let isDelta: Bool
         switch decode(bytes) {
         case .delta(let sender, let planes)?:
             guard sender != selfID else { return [:] }
             sections = planes
+            isDelta = true
         case .entries(let planes)?:
             sections = planes
+            isDelta = false
         case nil:
             return [:]
         default:
@@ -285,6 +288,17 @@ public struct PlaneSync: Sendable {
             traffic[section.plane, default: Traffic()].bytesIn += UInt64(section.entries.reduce(0) { $0 + Self.encodedSize($1) })
             let applied = merge(section.entries, into: section.plane, at: time)
             if !applied.isEmpty { changes[section.plane, default: []] += applied }
+            // Rumor mongering, as memberlist does with membership news: a delta that was news here is
+            // passed on (queued as this node's own delta, so gossip retransmits it a bounded number of
+            // times), so it spreads epidemically in O(log N) rounds instead of depending on the writer's
+            // few transmissions alone. News that is old here stops. Pulled entries (anti-entropy) are not
+            // passed on: they repair one node.
+            if isDelta {
+                for change in applied {
+                    guard let entry = change.new, planes[section.plane]!.state[entry.key] == entry else { continue }
+                    pending[section.plane, default: [:]][ByteKey(bytes: entry.key)] = entry
+                }
+            }
         }
         return changes
     }

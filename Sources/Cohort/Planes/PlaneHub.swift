@@ -97,7 +97,12 @@ final class PlaneHub: Sendable {
 
     func receiveEntries(_ bytes: [UInt8]) {
         let time = now()
-        step { sync in ((), sync.receiveEntries(bytes, at: time)) }
+        // A delta that was news here is queued to be passed on (rumor mongering): ring the sender.
+        let queued = step { sync in
+            let changes = sync.receiveEntries(bytes, at: time)
+            return (sync.hasPendingDeltas, changes)
+        }
+        if queued { deltasQueued() }
     }
 
     /// A peer's push/pull state: returns the peer and the pull request to send it, if any.

@@ -117,6 +117,11 @@ struct PlaneIntegrationTests {
             #expect(text.contains("plane_bytes_total{plane=\"kv:test\",direction=\"out\"}"))
             #expect(!text.contains("plane_bytes_total{plane=\"kv:test\",direction=\"in\"} 0\n"))
             #expect(text.contains("plane_entries{plane=\"names\"}"))
+            if FileManager.default.isExecutableFile(atPath: "/usr/bin/promtool") {
+                let file = try temporaryFile(text, suffix: ".prom")
+                let (status, output) = try await runShell("/usr/bin/promtool check metrics < \(file)")
+                #expect(status == 0, "promtool: \(output)")
+            }
         } catch {
             for node in nodes { await node.group.triggerGracefulShutdown() }
             throw error

@@ -344,6 +344,20 @@ public struct PlaneSync: Sendable {
         return changes
     }
 
+    /// Adds traffic and counts made on a copy of this sync (the shell answers pulls on a snapshot, outside
+    /// its lock): `counters` minus `base` is what the copy added.
+    public mutating func absorb(traffic more: [String: Traffic], counters: Counters, since base: Counters) {
+        for (id, item) in more {
+            traffic[id, default: Traffic()].bytesIn += item.bytesIn
+            traffic[id, default: Traffic()].bytesOut += item.bytesOut
+        }
+        self.counters.unknownVersion += counters.unknownVersion - base.unknownVersion
+        self.counters.malformed += counters.malformed - base.malformed
+        self.counters.unknownPlane += counters.unknownPlane - base.unknownPlane
+        self.counters.refusedOwner += counters.refusedOwner - base.refusedOwner
+        self.counters.digestMismatches += counters.digestMismatches - base.digestMismatches
+    }
+
     /// Takes the traffic counted since the last call.
     public mutating func takeTraffic() -> [String: Traffic] {
         defer { traffic = [:] }

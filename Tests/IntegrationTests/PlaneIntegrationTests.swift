@@ -60,7 +60,7 @@ struct PlaneIntegrationTests {
         }
     }
 
-    @Test func writesReachEveryNodeAndALateNodeCatchesUpByAntiEntropy() async throws {
+    @Test func writesReachEveryNodeAndLateOrRestartedNodesCatchUpByAntiEntropy() async throws {
         var logger = Logger(label: "test")
         logger.logLevel = .warning
         let (ipA, ipB, ipC) = (uniqueLoopbackAddress(), uniqueLoopbackAddress(), uniqueLoopbackAddress())
@@ -100,17 +100,30 @@ struct PlaneIntegrationTests {
                 nodes.allSatisfy { $0.value("ttl") == nil && $0.kv.state[Array("ttl".utf8)]?.isTombstone != false }
             }
 
-            // Owner rule: c registers a name for one of its processes; when c leaves, the others drop it.
+            // Owner rule: c registers a name for one of its processes; when c crashes (no leave: the others
+            // declare it dead), they drop it.
             let pid = PID(node: c.node.id, incarnation: c.node.incarnation, serial: 1)
             c.names.write(Array("service".utf8), value: Array(pid.description.utf8))
             try await waitUntil(within: .seconds(30), "a and b to hold c's name") {
                 [a, b].allSatisfy { $0.names.state[Array("service".utf8)] != nil }
             }
-            try await c.stop()
+            c.task.cancel()
+            _ = try? await c.task.value
             nodes.removeLast()
             try await waitUntil(within: .seconds(30), "a and b to drop c's name") {
                 [a, b].allSatisfy { $0.names.state[Array("service".utf8)] == nil }
             }
+
+            // While c is down: writes and deletes; c comes back (a new boot, empty) and catches up.
+            for index in 40..<50 { a.kv.write(Array("key-\(index)".utf8), value: nil) }
+            b.kv.write(Array("after".utf8), value: Array("crash".utf8))
+            let c2 = try Running(name: "c", ip: ipC, join: ipA, logger: logger)
+            nodes.append(c2)
+            try await waitUntil(within: .seconds(60), "the restarted c to hold the same plane") {
+                Set(nodes.map { $0.kv.state.digest }).count == 1 && c2.value("after") != nil
+            }
+            #expect(c2.value("key-45") == nil && c2.value("key-39") == Array("v39".utf8))
+            #expect(c2.names.state[Array("service".utf8)] == nil)
 
             // Metrics: bytes counted both ways, digests found different at least once.
             let text = a.node.metrics.registry.emitToString()

@@ -4,3 +4,4 @@
 @_exported import Observability
 @_exported import CoordinationCore
 @_exported import GroupsCore
+@_exported import PlaneCore

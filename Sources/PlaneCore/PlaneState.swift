@@ -20,7 +20,8 @@ public struct PlaneState: Sendable {
     public let shardCount: Int
     /// Every entry, values and tombstones, by key.
     public private(set) var entries = PersistentSortedMap<ByteKey, PlaneEntry>()
-    /// Per shard: the wrapping sum of its entries' ``PlaneEntry/digestHash``.
+    /// Per shard: the wrapping sum of its entries' ``PlaneEntry/digestHash`` (and its remembered collected
+    /// tombstones').
     public private(set) var shardHashes: [UInt64]
     /// Per shard: its number of entries.
     public private(set) var shardCounts: [Int]
@@ -28,6 +29,15 @@ public struct PlaneState: Sendable {
     public private(set) var tombstoneCount = 0
     /// When each tombstone was merged here (the shell's monotonic milliseconds): local, not replicated.
     public private(set) var tombstoneArrivals: [ByteKey: UInt64] = [:]
+    /// Tombstones collected here and still remembered, by key: the tombstone and when it went (the shell's
+    /// monotonic milliseconds). Local, not replicated. A remembered tombstone still counts in its shard's
+    /// hash (and the digest's count), so this node keeps matching the peers that still hold it (and they
+    /// can collect it too), but it is no longer served to pulls; an entry no newer than it is not taken in
+    /// (a delayed copy of the value it deleted cannot come back, nor can the tombstone itself from a peer
+    /// that has not collected it yet: were it pulled back, it would need a new round of matches, and with
+    /// three nodes or more the collection could chase itself forever). ``forgetCollected(before:)`` ends
+    /// the memory.
+    public private(set) var collected: [ByteKey: (tombstone: PlaneEntry, atLocalMillis: UInt64)] = [:]
     /// No value expires before this (physical milliseconds); nil: none has an expiry. A lower bound: it
     /// may be earlier than the earliest expiry left after removals.
     public private(set) var nextExpiryMillis: UInt64?
@@ -85,6 +95,10 @@ public struct PlaneState: Sendable {
             entry = PlaneEntry(tombstone: entry.key, stamp: entry.stamp)
         }
         let key = ByteKey(bytes: entry.key)
+        if let gone = collected[key] {
+            guard entry.supersedes(gone.tombstone) else { return nil }
+            unremember(key)
+        }
         let old = entries[key]
         if let old, !entry.supersedes(old) { return nil }
         if let old { account(removing: old, key: key) }
@@ -134,13 +148,13 @@ public struct PlaneState: Sendable {
     /// monotonic milliseconds): the moment after which every alive member was seen to hold the same
     /// shard, so every one of them has the tombstone already. Returns how many were dropped.
     @discardableResult
-    public mutating func collectTombstones(arrivedBefore cutoffs: [UInt64]) -> Int {
-        removeTombstones(arrivedBefore: cutoffs).count
+    public mutating func collectTombstones(arrivedBefore cutoffs: [UInt64], atLocalMillis localMillis: UInt64 = 0) -> Int {
+        removeTombstones(arrivedBefore: cutoffs, atLocalMillis: localMillis).count
     }
 
     /// ``collectTombstones(arrivedBefore:)``, returning what was removed, in key order.
     @discardableResult
-    public mutating func removeTombstones(arrivedBefore cutoffs: [UInt64]) -> [Change] {
+    public mutating func removeTombstones(arrivedBefore cutoffs: [UInt64], atLocalMillis localMillis: UInt64) -> [Change] {
         precondition(cutoffs.count == shardCount, "one cutoff per shard")
         let doomed = tombstoneArrivals.filter { key, arrived in arrived < cutoffs[shard(of: key.bytes)] }.map(\.key).sorted()
         var removed: [Change] = []
@@ -148,9 +162,22 @@ public struct PlaneState: Sendable {
             guard let entry = entries[key] else { continue }
             account(removing: entry, key: key)
             entries.removeValue(forKey: key)
+            collected[key] = (entry, localMillis)
+            shardHashes[shard(of: key.bytes)] &+= entry.digestHash
             removed.append(Change(key: key.bytes, old: entry, new: nil))
         }
         return removed
+    }
+
+    /// Forgets the tombstones collected before `localMillis` (see ``collected``).
+    public mutating func forgetCollected(before localMillis: UInt64) {
+        guard !collected.isEmpty else { return }
+        for (key, gone) in collected where gone.atLocalMillis < localMillis { unremember(key) }
+    }
+
+    private mutating func unremember(_ key: ByteKey) {
+        guard let gone = collected.removeValue(forKey: key) else { return }
+        shardHashes[shard(of: key.bytes)] &-= gone.tombstone.digestHash
     }
 
     /// The values (not tombstones) whose keys start with `prefix` and sort after `after`, in key order, at
@@ -172,9 +199,10 @@ public struct PlaneState: Sendable {
         return found
     }
 
-    /// This state's digest: the entry count and every shard's hash.
+    /// This state's digest: the entry count and every shard's hash (remembered collected tombstones
+    /// included, see ``collected``).
     public var digest: PlaneDigest {
-        PlaneDigest(count: UInt64(entries.count), shardHashes: shardHashes)
+        PlaneDigest(count: UInt64(entries.count + collected.count), shardHashes: shardHashes)
     }
 
     /// The shards whose hash differs from `remote`'s (every shard when the shard counts differ).

@@ -48,6 +48,8 @@ public struct PlaneSync: Sendable {
         public internal(set) var collector: TombstoneCollector
         /// Its owner function, when entries belong to processes.
         public let owner: PlaneOwner?
+        /// How long a collected tombstone is remembered (``PlaneState/collected``).
+        public let rememberMillis: UInt64
     }
 
     /// Counts of what the sync refused or dropped, for metrics and tests.
@@ -103,11 +105,19 @@ public struct PlaneSync: Sendable {
         self.maxPullReplyBytes = maxPullReplyBytes
     }
 
-    /// Adds a plane. Same id twice: precondition failure.
-    public mutating func addPlane(_ id: String, graceMillis: UInt64 = 60_000, owner: PlaneOwner? = nil, shardCount: Int = PlaneState.defaultShardCount) {
+    /// Adds a plane. Same id twice: precondition failure. `rememberMillis`: how long a collected tombstone
+    /// is remembered (nil: ten times the grace, at least ten minutes); it should exceed the time every
+    /// pair of nodes takes to exchange digests, or the last holders of a tombstone need a second round.
+    public mutating func addPlane(
+        _ id: String, graceMillis: UInt64 = 60_000, owner: PlaneOwner? = nil, rememberMillis: UInt64? = nil,
+        shardCount: Int = PlaneState.defaultShardCount
+    ) {
         precondition(planes[id] == nil, "plane \(id) registered twice")
         precondition(!id.isEmpty && id.utf8.count <= PlaneLimits.maxPlaneIDBytes, "plane id must be 1…255 bytes")
-        planes[id] = Plane(state: PlaneState(shardCount: shardCount), collector: TombstoneCollector(graceMillis: graceMillis), owner: owner)
+        planes[id] = Plane(
+            state: PlaneState(shardCount: shardCount), collector: TombstoneCollector(graceMillis: graceMillis), owner: owner,
+            rememberMillis: rememberMillis ?? max(10 * graceMillis, 600_000)
+        )
     }
 
     /// The plane ids, sorted.
@@ -311,6 +321,8 @@ public struct PlaneSync: Sendable {
     public mutating func memberUp(_ node: NodeID, incarnation: Incarnation) -> [String: [PlaneState.Change]] {
         guard node != selfID else { return [:] }
         if let known = members[node], known >= incarnation { return [:] }
+        // A new boot may hold nothing of what the old one matched (or an old durable copy).
+        if members[node] != nil { for id in planeIDs { planes[id]!.collector.forget(peer: node) } }
         members[node] = incarnation
         return removeOwned { $0.node == node && $0.incarnation < incarnation }
     }
@@ -335,12 +347,29 @@ public struct PlaneSync: Sendable {
             var applied = plane.state.expire(atMillis: time.physicalMillis, localMillis: time.localMillis)
             if plane.state.tombstoneCount > 0 {
                 let cutoffs = plane.collector.cutoffs(alive: members.keys, shardCount: plane.state.shardCount, atLocalMillis: time.localMillis)
-                applied += plane.state.removeTombstones(arrivedBefore: cutoffs)
+                applied += plane.state.removeTombstones(arrivedBefore: cutoffs, atLocalMillis: time.localMillis)
+            }
+            if time.localMillis > plane.rememberMillis {
+                plane.state.forgetCollected(before: time.localMillis - plane.rememberMillis)
             }
             planes[id] = plane
             if !applied.isEmpty { changes[id] = applied }
         }
         return changes
+    }
+
+    /// Adds traffic and counts made on a copy of this sync (the shell answers pulls on a snapshot, outside
+    /// its lock): `counters` minus `base` is what the copy added.
+    public mutating func absorb(traffic more: [String: Traffic], counters: Counters, since base: Counters) {
+        for (id, item) in more {
+            traffic[id, default: Traffic()].bytesIn += item.bytesIn
+            traffic[id, default: Traffic()].bytesOut += item.bytesOut
+        }
+        self.counters.unknownVersion += counters.unknownVersion - base.unknownVersion
+        self.counters.malformed += counters.malformed - base.malformed
+        self.counters.unknownPlane += counters.unknownPlane - base.unknownPlane
+        self.counters.refusedOwner += counters.refusedOwner - base.refusedOwner
+        self.counters.digestMismatches += counters.digestMismatches - base.digestMismatches
     }
 
     /// Takes the traffic counted since the last call.

@@ -2,6 +2,7 @@ import CohortTestKit
 import CohortCore
 import Foundation
 import Gossip
+import Synchronization
 import Testing
 
 /// GossipService nodes in one cluster with Go memberlist 0.2.2 peers (`Tools/memberlist-peer`): joins both
@@ -40,6 +41,24 @@ struct ServiceGoInteropTests {
                 }
                 try await cluster.waitForConvergence([s1, s2], alive: everyone)
                 #expect(go1.members()["s1"]?.meta == "c701")
+
+                // Push/pull user state (memberlist's LocalState/MergeRemoteState): Go peers read it and
+                // ignore it (they have no delegate state), Swift peers hand it to their delegate.
+                let states = Mutex<[String]>([])
+                for (name, node) in [("s1", s1), ("s2", s2)] {
+                    node.service.setStateDelegate(GossipStateDelegate(
+                        localState: { _ in Array("state-\(name)".utf8) },
+                        mergeRemoteState: { bytes, _, peer in
+                            states.withLock { $0.append("\(name)<-\(String(decoding: bytes, as: UTF8.self))@\(peer?.rawValue ?? "?")") }
+                        }
+                    ))
+                }
+                try await waitFor("a Swift node to merge the other's push/pull state") {
+                    states.withLock { $0.contains { $0.hasPrefix("s2<-state-s1") || $0.hasPrefix("s1<-state-s2") } }
+                }
+                // Only Swift peers' states arrive, and a named sender is the right one.
+                #expect(states.withLock { $0 }.allSatisfy { $0 == "s2<-state-s1@s1" || $0 == "s1<-state-s2@s2" || $0.hasSuffix("@?") && !$0.contains("go") })
+                try await waitFor("the Go peers to still see everyone alive") { go1.alive() == everyone && go2.alive() == everyone }
 
                 let heard = Collector(s2.service.userMessages(kind: UInt8(ascii: "h")))
                 var lastSent: ContinuousClock.Instant?

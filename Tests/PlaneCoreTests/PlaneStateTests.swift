@@ -33,7 +33,11 @@ import Testing
         #expect(a[Array("k".utf8)]?.isTombstone == true)
         #expect(a.tombstoneCount == 1 && a.valueCount == 0)
         #expect(a.digest != withValue)
-        #expect(a.collectTombstones(arrivedBefore: Array(repeating: 6, count: a.shardCount)) == 1)
+        #expect(a.collectTombstones(arrivedBefore: Array(repeating: 6, count: a.shardCount), atLocalMillis: 7) == 1)
+        // Remembered: still in the digest, not served, and the value it deleted cannot come back.
+        #expect(a.digest != empty && a.entries.isEmpty)
+        #expect(a.merge(value, atLocalMillis: 8, physicalMillis: 0) == nil)
+        a.forgetCollected(before: 8)
         #expect(a.digest == empty)
     }
 }

@@ -117,8 +117,19 @@ final class PlaneHub: Sendable {
         step { sync in (sync.digestMessage(), [:]) }
     }
 
+    /// Answers a pull on a snapshot, outside the lock (it walks the plane), so that the gossip event loop,
+    /// which takes the lock for every push/pull, never waits for it.
     func answerPull(_ bytes: [UInt8]) -> [UInt8]? {
-        step { sync in (sync.answerPull(bytes), [:]) }
+        // Every step takes its traffic before it releases the lock: the snapshot has none counted yet.
+        let snapshot = state.withLock { $0.sync }
+        var copy = snapshot
+        let reply = copy.answerPull(bytes)
+        let traffic = copy.takeTraffic()
+        step { sync in
+            sync.absorb(traffic: traffic, counters: copy.counters, since: snapshot.counters)
+            return ((), [:])
+        }
+        return reply
     }
 
     func takeDeltas() -> (messages: [[UInt8]], oversized: [[UInt8]]) {

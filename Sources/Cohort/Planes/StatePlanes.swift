@@ -6,6 +6,7 @@ import Mesh
 import PlaneCore
 import Prometheus
 import ServiceLifecycle
+import Synchronization
 
 /// All planes of a node; a swift-service-lifecycle Service created by CohortNode when the cluster is
 /// enabled (and, without gossip, keeping local state only, when it is not).
@@ -35,6 +36,7 @@ public final class StatePlanes: Service, Sendable {
     private let deltaBell: AsyncStream<Void>
     private let pulls: AsyncStream<(peer: NodeID, request: [UInt8])>
     private let pullSink: AsyncStream<(peer: NodeID, request: [UInt8])>.Continuation
+    private let pullsInFlight = Atomic<Int>(0)
 
     /// Planes with no cluster: writes merge locally, nothing is sent (a node with `cluster.enabled` false,
     /// or a test).
@@ -113,7 +115,15 @@ public final class StatePlanes: Service, Sendable {
             group.addTask {
                 await withDiscardingTaskGroup { pullGroup in
                     for await pull in self.pulls.cancelOnGracefulShutdown() {
-                        pullGroup.addTask { await self.pull(pull.request, from: pull.peer, mesh: mesh) }
+                        // The next push/pull asks again for whatever a skipped pull would have brought.
+                        guard self.pullsInFlight.add(1, ordering: .relaxed).newValue <= Self.maxPullsInFlight else {
+                            self.pullsInFlight.subtract(1, ordering: .relaxed)
+                            continue
+                        }
+                        pullGroup.addTask {
+                            await self.pull(pull.request, from: pull.peer, mesh: mesh)
+                            self.pullsInFlight.subtract(1, ordering: .relaxed)
+                        }
                     }
                 }
             }

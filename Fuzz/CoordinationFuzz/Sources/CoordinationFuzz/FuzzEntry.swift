@@ -1,5 +1,6 @@
 import CohortCore
 import CoordinationCore
+import PlaneCore
 
 /// Feeds one input to every coordination decoder. Each must return a value or throw its typed error. A
 /// decoded command must survive re-encoding (its time and operation unchanged) and apply to a state
@@ -29,5 +30,17 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     if let answer = try? ReplicaAnswer.decode(bytes) {
         guard (try? ReplicaAnswer.decode(answer.encoded())) != nil else { fatalError("answer does not decode from its own encoding") }
     }
+    if let message = try? PlaneMessage(decoding: bytes) {
+        guard (try? PlaneMessage(decoding: message.encoded())) == message else { fatalError("plane message does not survive re-encoding: \(message)") }
+    }
+    // Every plane entry point takes any bytes without trapping.
+    var sync = PlaneSync(selfID: NodeID("fuzz"), incarnation: Incarnation(1))
+    sync.addPlane("p")
+    sync.addPlane("q", owner: { entry in entry.value.flatMap { PID(String(decoding: $0, as: UTF8.self)) } })
+    let time = PlaneTime(physicalMillis: 1_700_000_000_000, localMillis: 1)
+    _ = sync.receiveEntries(bytes, at: time)
+    _ = sync.receiveDigest(bytes, at: time)
+    _ = sync.answerPull(bytes)
+    _ = sync.tick(at: PlaneTime(physicalMillis: 1_800_000_000_000, localMillis: 100_000_000))
     return 0
 }

@@ -41,9 +41,9 @@ struct PlaneIntegrationTests {
         let task: Task<Void, any Error>
 
         init(name: String, ip: String, join: String?, logger: Logger) throws {
-            node = CohortNode.prepare(settings: try PlaneIntegrationTests.settings(name: name, ip: ip, join: join), logger: logger)
+            node = try CohortNode.prepare(settings: try PlaneIntegrationTests.settings(name: name, ip: ip, join: join), logger: logger)
             kv = node.planes.plane("kv:test", options: PlaneOptions(tombstoneGrace: .seconds(2)))
-            names = node.planes.plane("names", options: PlaneOptions(owner: PlaneIntegrationTests.owner))
+            names = node.planes.plane("test-names", options: PlaneOptions(owner: PlaneIntegrationTests.owner))
             let group = ServiceGroup(configuration: .init(services: node.services.map { .init(service: $0) }, logger: logger))
             self.group = group
             task = Task { try await group.run() }

@@ -30,14 +30,19 @@ public struct PlaneState: Sendable {
     /// When each tombstone was merged here (the shell's monotonic milliseconds): local, not replicated.
     public private(set) var tombstoneArrivals: [ByteKey: UInt64] = [:]
     /// Tombstones collected here and still remembered, by key: the tombstone and when it went (the shell's
-    /// monotonic milliseconds). Local, not replicated. A remembered tombstone still counts in its shard's
-    /// hash (and the digest's count), so this node keeps matching the peers that still hold it (and they
-    /// can collect it too), but it is no longer served to pulls; an entry no newer than it is not taken in
-    /// (a delayed copy of the value it deleted cannot come back, nor can the tombstone itself from a peer
-    /// that has not collected it yet: were it pulled back, it would need a new round of matches, and with
-    /// three nodes or more the collection could chase itself forever). ``forgetCollected(before:)`` ends
-    /// the memory.
+    /// monotonic milliseconds). A remembered tombstone still counts in its shard's hash (and the digest's
+    /// count) and is still served to pulls (``entries(inShards:)``), so this node keeps matching the peers
+    /// that hold it and a newcomer still learns it; but it no longer counts as an entry, and an entry no
+    /// newer than it is not taken in. (Forgetting it at once would make this node pull it back from a peer
+    /// that has not collected it yet, which would then need a new round of matches: with three nodes or
+    /// more the collection chases itself forever.) Every node forgets it at the same wall-clock time, its
+    /// stamp plus ``horizonMillis``.
     public private(set) var collected: [ByteKey: (tombstone: PlaneEntry, atLocalMillis: UInt64)] = [:]
+    /// How long after its stamp (wall-clock milliseconds) a tombstone is kept at most, collected or not;
+    /// nil: no limit. A tombstone older than this is not stored on arrival (it still removes the older
+    /// entry it supersedes), and ``dropPastHorizon(physicalMillis:)`` removes those held, so that every node
+    /// forgets a delete at about the same time. Set once, before the first merge.
+    public var horizonMillis: UInt64?
     /// No value expires before this (physical milliseconds); nil: none has an expiry. A lower bound: it
     /// may be earlier than the earliest expiry left after removals.
     public private(set) var nextExpiryMillis: UInt64?
@@ -101,6 +106,13 @@ public struct PlaneState: Sendable {
         }
         let old = entries[key]
         if let old, !entry.supersedes(old) { return nil }
+        if entry.isTombstone, let horizon = horizonMillis, entry.stamp.time.millis &+ horizon < physicalMillis {
+            // Past its horizon: it deletes what it supersedes, and is not kept.
+            guard let old else { return nil }
+            account(removing: old, key: key)
+            entries.removeValue(forKey: key)
+            return Change(key: entry.key, old: old, new: nil)
+        }
         if let old { account(removing: old, key: key) }
         entries.updateValue(entry, forKey: key)
         account(adding: entry, key: key, atLocalMillis: localMillis)
@@ -169,6 +181,24 @@ public struct PlaneState: Sendable {
         return removed
     }
 
+    /// Removes the tombstones, held or remembered, whose stamp is more than ``horizonMillis`` before
+    /// `physicalMillis`. Returns the held ones removed, in key order.
+    @discardableResult
+    public mutating func dropPastHorizon(physicalMillis: UInt64) -> [Change] {
+        guard let horizon = horizonMillis, physicalMillis > horizon else { return [] }
+        let limit = physicalMillis - horizon
+        for (key, gone) in collected where gone.tombstone.stamp.time.millis < limit { unremember(key) }
+        guard tombstoneCount > 0 else { return [] }
+        var removed: [Change] = []
+        for key in tombstoneArrivals.keys.sorted() {
+            guard let entry = entries[key], entry.stamp.time.millis < limit else { continue }
+            account(removing: entry, key: key)
+            entries.removeValue(forKey: key)
+            removed.append(Change(key: key.bytes, old: entry, new: nil))
+        }
+        return removed
+    }
+
     /// Forgets the tombstones collected before `localMillis` (see ``collected``).
     public mutating func forgetCollected(before localMillis: UInt64) {
         guard !collected.isEmpty else { return }
@@ -211,12 +241,15 @@ public struct PlaneState: Sendable {
         return (0..<shardCount).filter { shardHashes[$0] != remote.shardHashes[$0] }
     }
 
-    /// Every entry (values and tombstones) of the given shards, in key order. O(n): anti-entropy pulls are
+    /// Every entry (values and tombstones) of the given shards, in key order, then the remembered collected
+    /// tombstones of those shards. O(n): anti-entropy pulls are
     /// rare, and a walk costs less memory than an index per shard.
     public func entries(inShards shards: some Sequence<Int>) -> [PlaneEntry] {
         let wanted = Set(shards)
         guard !wanted.isEmpty else { return [] }
-        return entries.lazy.filter { wanted.contains(self.shard(of: $0.key.bytes)) }.map(\.value)
+        var found = Array(entries.lazy.filter { wanted.contains(self.shard(of: $0.key.bytes)) }.map(\.value))
+        found += collected.values.map(\.tombstone).filter { wanted.contains(self.shard(of: $0.key)) }.sorted { $0.key.lexicographicallyPrecedes($1.key) }
+        return found
     }
 
     private mutating func account(adding entry: PlaneEntry, key: ByteKey, atLocalMillis localMillis: UInt64) {

@@ -48,8 +48,8 @@ public struct PlaneSync: Sendable {
         public internal(set) var collector: TombstoneCollector
         /// Its owner function, when entries belong to processes.
         public let owner: PlaneOwner?
-        /// How long a collected tombstone is remembered (``PlaneState/collected``).
-        public let rememberMillis: UInt64
+        /// How long after its stamp a tombstone is kept at most (``PlaneState/horizonMillis``).
+        public let horizonMillis: UInt64
     }
 
     /// Counts of what the sync refused or dropped, for metrics and tests.
@@ -105,18 +105,21 @@ public struct PlaneSync: Sendable {
         self.maxPullReplyBytes = maxPullReplyBytes
     }
 
-    /// Adds a plane. Same id twice: precondition failure. `rememberMillis`: how long a collected tombstone
-    /// is remembered (nil: ten times the grace, at least ten minutes); it should exceed the time every
-    /// pair of nodes takes to exchange digests, or the last holders of a tombstone need a second round.
+    /// Adds a plane. Same id twice: precondition failure. `horizonMillis`: how long after its stamp a
+    /// tombstone is kept at most, collected (remembered) or not (nil: ten times the grace, at least ten
+    /// minutes); it must exceed the time every pair of nodes takes to exchange digests, and the clocks'
+    /// differences.
     public mutating func addPlane(
-        _ id: String, graceMillis: UInt64 = 60_000, owner: PlaneOwner? = nil, rememberMillis: UInt64? = nil,
+        _ id: String, graceMillis: UInt64 = 60_000, owner: PlaneOwner? = nil, horizonMillis: UInt64? = nil,
         shardCount: Int = PlaneState.defaultShardCount
     ) {
         precondition(planes[id] == nil, "plane \(id) registered twice")
         precondition(!id.isEmpty && id.utf8.count <= PlaneLimits.maxPlaneIDBytes, "plane id must be 1…255 bytes")
+        let horizon = horizonMillis ?? max(10 * graceMillis, 600_000)
+        var state = PlaneState(shardCount: shardCount)
+        state.horizonMillis = horizon
         planes[id] = Plane(
-            state: PlaneState(shardCount: shardCount), collector: TombstoneCollector(graceMillis: graceMillis), owner: owner,
-            rememberMillis: rememberMillis ?? max(10 * graceMillis, 600_000)
+            state: state, collector: TombstoneCollector(graceMillis: graceMillis), owner: owner, horizonMillis: horizon
         )
     }
 
@@ -349,9 +352,7 @@ public struct PlaneSync: Sendable {
                 let cutoffs = plane.collector.cutoffs(alive: members.keys, shardCount: plane.state.shardCount, atLocalMillis: time.localMillis)
                 applied += plane.state.removeTombstones(arrivedBefore: cutoffs, atLocalMillis: time.localMillis)
             }
-            if time.localMillis > plane.rememberMillis {
-                plane.state.forgetCollected(before: time.localMillis - plane.rememberMillis)
-            }
+            applied += plane.state.dropPastHorizon(physicalMillis: time.physicalMillis)
             planes[id] = plane
             if !applied.isEmpty { changes[id] = applied }
         }

@@ -54,8 +54,8 @@ import Testing
 
         mutating func boot(_ index: Int, incarnation: UInt64) {
             var sync = PlaneSync(selfID: PlaneSimulationTests.id(index), incarnation: Incarnation(incarnation))
-            sync.addPlane("kv", graceMillis: 2000, rememberMillis: 10_000)
-            sync.addPlane("names", graceMillis: 2000, owner: PlaneSimulationTests.owner, rememberMillis: 10_000)
+            sync.addPlane("kv", graceMillis: 2000, horizonMillis: 10_000)
+            sync.addPlane("names", graceMillis: 2000, owner: PlaneSimulationTests.owner, horizonMillis: 10_000)
             let skew = Int64.random(in: -80...80, using: &random)
             nodes[index] = Node(sync: sync, incarnation: incarnation, clockSkew: skew)
             network.restart(index)

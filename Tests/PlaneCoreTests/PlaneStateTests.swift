@@ -40,4 +40,18 @@ import Testing
         a.forgetCollected(before: 8)
         #expect(a.digest == empty)
     }
+
+    @Test func aTombstonePastItsHorizonDeletesButIsNotKept() {
+        var a = PlaneState()
+        a.horizonMillis = 100
+        a.merge(Self.entry("k", "1", time: 10), atLocalMillis: 0, physicalMillis: 50)
+        a.merge(Self.entry("j", nil, time: 60), atLocalMillis: 0, physicalMillis: 60)
+        // A delete stamped 20, arriving at 200: past its horizon (120). It removes the value, keeps nothing.
+        let change = a.merge(Self.entry("k", nil, time: 20), atLocalMillis: 1, physicalMillis: 200)
+        #expect(change?.old != nil && change?.new == nil && a[Array("k".utf8)] == nil)
+        // A held tombstone goes at its horizon, on every node alike.
+        #expect(a.dropPastHorizon(physicalMillis: 150).isEmpty)
+        #expect(a.dropPastHorizon(physicalMillis: 161).map(\.key) == [Array("j".utf8)])
+        #expect(a.entries.isEmpty && a.digest == PlaneState().digest)
+    }
 }

@@ -16,6 +16,13 @@ public struct BroadcastQueue: Hashable, Sendable {
 
     private var entries: [Entry] = []
     private var nextID: UInt64 = 0
+    /// User messages among `entries`.
+    public private(set) var userCount = 0
+
+    /// The most user messages kept: past it, the most transmitted (then oldest) user message is dropped,
+    /// as Serf prunes its queue, so a burst of user broadcasts cannot grow the queue (and the cost of
+    /// choosing from it every gossip round) without bound. Membership messages are never dropped.
+    public static let maxUserMessages = 1024
 
     /// Creates an empty queue.
     public init() {}
@@ -29,9 +36,22 @@ public struct BroadcastQueue: Hashable, Sendable {
         append(message, node: node)
     }
 
-    /// Queues a user message; user messages never replace each other.
+    /// Queues a user message; user messages never replace each other. Past ``maxUserMessages`` the most
+    /// transmitted (then oldest) user message is dropped.
     public mutating func enqueue(user payload: [UInt8]) {
         append(.user(payload), node: nil)
+        userCount += 1
+        guard userCount > Self.maxUserMessages else { return }
+        var victim: Int?
+        for index in entries.indices where entries[index].node == nil {
+            guard let current = victim else { victim = index; continue }
+            let x = entries[index], y = entries[current]
+            if x.transmits > y.transmits || (x.transmits == y.transmits && x.id < y.id) { victim = index }
+        }
+        if let victim {
+            entries.remove(at: victim)
+            userCount -= 1
+        }
     }
 
     /// Takes messages that fit `budget` bytes, counting `overhead` bytes per message, and counts a transmit
@@ -52,6 +72,7 @@ public struct BroadcastQueue: Hashable, Sendable {
             entries[index].transmits += 1
             if entries[index].transmits >= transmitLimit { finished.insert(entries[index].id) }
         }
+        userCount -= entries.reduce(0) { $0 + (finished.contains($1.id) && $1.node == nil ? 1 : 0) }
         entries.removeAll { finished.contains($0.id) }
         return taken
     }

@@ -5,4 +5,9 @@ extension SWIMInstance {
     package var pendingBroadcasts: Int {
         broadcasts.count
     }
+
+    /// User messages among the pending broadcasts.
+    package var pendingUserBroadcasts: Int {
+        broadcasts.userCount
+    }
 }

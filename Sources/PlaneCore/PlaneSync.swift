@@ -158,8 +158,11 @@ public struct PlaneSync: Sendable {
     /// The queued local writes as delta messages, each at most ``maxDeltaBytes``, small entries batched
     /// (planes in id order, keys in order); `oversized`: one delta message per entry too large for a
     /// datagram, to push directly to a few peers.
-    public mutating func takeDeltas() -> (messages: [[UInt8]], oversized: [[UInt8]]) {
+    ///
+    /// `maxBytes` replaces ``maxDeltaBytes`` for this call (larger batches for the mesh, when gossip is busy).
+    public mutating func takeDeltas(maxBytes: Int? = nil) -> (messages: [[UInt8]], oversized: [[UInt8]]) {
         guard !pending.isEmpty else { return ([], []) }
+        let maxDeltaBytes = maxBytes ?? self.maxDeltaBytes
         let queued = pending
         pending = [:]
         let header = PlaneMessage.deltaHeaderBytes(sender: selfID)

@@ -132,8 +132,8 @@ final class PlaneHub: Sendable {
         return reply
     }
 
-    func takeDeltas() -> (messages: [[UInt8]], oversized: [[UInt8]]) {
-        step { sync in (sync.takeDeltas(), [:]) }
+    func takeDeltas(maxBytes: Int? = nil) -> (messages: [[UInt8]], oversized: [[UInt8]]) {
+        step { sync in (sync.takeDeltas(maxBytes: maxBytes), [:]) }
     }
 
     func memberUp(_ node: NodeID, incarnation: Incarnation) {

@@ -19,8 +19,14 @@ import Synchronization
 public final class StatePlanes: Service, Sendable {
     /// The gossip user-message kind of plane deltas.
     public static let gossipKind: UInt8 = 0x50
-    /// How many peers an entry too large for gossip is pushed to directly.
+    /// How many peers a delta that does not go by gossip (too large for a datagram, or gossip busy) is
+    /// pushed to directly over the mesh; each receiver to which it is news passes it on the same way (or
+    /// by gossip), so it spreads epidemically over TCP.
     static let directPushFanout = 3
+    /// Plane deltas go by gossip while fewer user messages than this wait in its broadcast queue.
+    static let gossipQueueLimit = 64
+    /// The largest delta message pushed over the mesh when gossip is busy.
+    static let directBatchBytes = 1 << 20
     /// Pulls in flight at once; further digests' pulls wait for the next push/pull.
     static let maxPullsInFlight = 8
     /// How long a pull may take.
@@ -148,11 +154,25 @@ public final class StatePlanes: Service, Sendable {
     }
 
     private func sendDeltas(gossip: GossipService, mesh: MeshService) async {
-        let (messages, oversized) = hub.takeDeltas()
-        for message in messages { await gossip.broadcast(kind: Self.gossipKind, payload: message) }
-        guard !oversized.isEmpty else { return }
+        // Gossip already busy with earlier deltas (a burst of writes): this batch goes over the mesh, in
+        // large messages.
+        if await gossip.queuedUserBroadcasts >= Self.gossipQueueLimit {
+            let (messages, oversized) = hub.takeDeltas(maxBytes: Self.directBatchBytes)
+            push(messages + oversized, mesh: mesh)
+            return
+        }
+        var (messages, direct) = hub.takeDeltas()
+        for message in messages where await !gossip.broadcastIfRoom(kind: Self.gossipKind, payload: message, limit: Self.gossipQueueLimit) {
+            direct.append(message)
+        }
+        push(direct, mesh: mesh)
+    }
+
+    /// Pushes delta messages to a few random peers over the mesh.
+    private func push(_ direct: [[UInt8]], mesh: MeshService) {
+        guard !direct.isEmpty else { return }
         let peers = hub.alivePeers.shuffled().prefix(Self.directPushFanout)
-        for message in oversized {
+        for message in direct {
             for peer in peers { _ = mesh.send(message, to: peer, endpoint: .planes, class: .bulk) }
         }
     }

@@ -169,6 +169,23 @@ public actor GossipService: Service {
         }
     }
 
+    /// User messages waiting in the broadcast queue.
+    public var queuedUserBroadcasts: Int { swim?.pendingUserBroadcasts ?? 0 }
+
+    /// Gossips a user message of `kind` that fits a datagram, unless `limit` or more user messages already
+    /// wait in the broadcast queue (or the service has not started, or the message is too large): then it
+    /// is not queued and the call returns false, so the caller can send it another way (the state planes
+    /// push it over the mesh instead). A burst of writes thus cannot clog gossip, whose bandwidth is a few
+    /// datagrams per member every gossip interval.
+    public func broadcastIfRoom(kind: UInt8, payload: [UInt8], limit: Int) -> Bool {
+        let message = [kind] + payload
+        guard swim != nil, swim!.pendingUserBroadcasts < limit,
+              1 + message.count + CompoundMessage.partOverhead <= settings.swim.gossipBudgetBytes else { return false }
+        swim!.broadcast(user: message)
+        rearmTimer()
+        return true
+    }
+
     /// The user messages of `kind` received from now on: the payload without its kind byte, and the sender
     /// when known (datagrams; nil over TCP). Bounded: the newest 1024 unread are kept.
     public nonisolated func userMessages(kind: UInt8) -> AsyncStream<(payload: [UInt8], from: NodeID?)> {

@@ -99,4 +99,30 @@ struct CoreTimingTests {
         let third = queue.take(budget: fits, overhead: 2, transmitLimit: 5)
         #expect(third == [small])
     }
+
+    @Test("the broadcast queue keeps at most 1024 user messages, dropping the most transmitted, then the oldest; membership news is never dropped")
+    func broadcastQueueBoundsUserMessages() {
+        var queue = BroadcastQueue()
+        let news = GossipMessage.suspect(SuspectMessage(incarnation: 1, node: "x", from: "y"))
+        queue.enqueue(news, about: "x")
+        queue.enqueue(user: [0, 0])
+        _ = queue.take(budget: 1000, overhead: 2, transmitLimit: 10)  // news and [0, 0] sent once
+        for index in 1...BroadcastQueue.maxUserMessages {
+            queue.enqueue(user: [UInt8(index >> 8), UInt8(index & 0xff)])
+        }
+        #expect(queue.userCount == BroadcastQueue.maxUserMessages)
+        #expect(queue.count == BroadcastQueue.maxUserMessages + 1, "the membership message stays")
+        var sent: Set<[UInt8]> = []
+        while queue.userCount > 0 {
+            for case .user(let payload) in queue.take(budget: 100_000, overhead: 2, transmitLimit: 1) { sent.insert(payload) }
+        }
+        #expect(!sent.contains([0, 0]), "the one already transmitted went first")
+        #expect(sent.count == BroadcastQueue.maxUserMessages)
+        queue.enqueue(user: [9])
+        queue.enqueue(user: [8])
+        for _ in 0..<BroadcastQueue.maxUserMessages - 1 { queue.enqueue(user: [7]) }
+        #expect(queue.userCount == BroadcastQueue.maxUserMessages)
+        let rest = queue.take(budget: 1_000_000, overhead: 2, transmitLimit: 1)
+        #expect(!rest.contains(.user([9])) && rest.contains(.user([8])), "equal transmits: the oldest is dropped")
+    }
 }

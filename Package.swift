@@ -146,7 +146,7 @@ let package = Package(
             name: "Cohort",
             dependencies: [
                 "CohortCore", "CohortConfig", "Observability", "Systemd", "Gossip", "Mesh", "Processes",
-                "RaftCore", "RaftPersistence", "Raft", "RaftMembership", "CoordinationCore", "GroupsCore", "PlaneCore", "NIOSupport", nio, logging, metrics, lifecycle,
+                "RaftCore", "RaftPersistence", "Raft", "RaftMembership", "CoordinationCore", "GroupsCore", "PlaneCore", "NIOSupport", nio, nioPosix, logging, metrics, lifecycle,
                 .product(name: "DequeModule", package: "swift-collections"),
             ],
             swiftSettings: strict

@@ -46,7 +46,7 @@ func contents(_ state: PlaneState) -> [PlaneEntry] {
         return state
     }
 
-    @Test(arguments: 0..<200 as Range<UInt64>)
+    @Test(arguments: 0..<64 as Range<UInt64>)
     func mergeIsCommutativeAssociativeAndIdempotent(seed: UInt64) {
         var generator = EntryGenerator(seed: seed)
         let entries = generator.entries(Int.random(in: 0...30, using: &generator.random))
@@ -67,7 +67,7 @@ func contents(_ state: PlaneState) -> [PlaneEntry] {
         #expect(again.digest == reference.digest)
     }
 
-    @Test(arguments: 0..<200 as Range<UInt64>)
+    @Test(arguments: 0..<64 as Range<UInt64>)
     func digestsAreEqualExactlyWhenEntriesAre(seed: UInt64) {
         var generator = EntryGenerator(seed: seed)
         let a = Self.merged(generator.entries(Int.random(in: 0...8, using: &generator.random)))
@@ -86,7 +86,7 @@ func contents(_ state: PlaneState) -> [PlaneEntry] {
         #expect(contents(a2) == contents(b2) && a2.digest == b2.digest)
     }
 
-    @Test(arguments: 0..<100 as Range<UInt64>)
+    @Test(arguments: 0..<40 as Range<UInt64>)
     func anExpiredValueStillReplacesWhatItSuperseded(seed: UInt64) {
         // A node that merges a value before it expires (and expires it later) and one that merges it
         // after end up alike: the expiry is a tombstone of the value's stamp on both. (One stamp is one
@@ -101,7 +101,7 @@ func contents(_ state: PlaneState) -> [PlaneEntry] {
         #expect(late.values(physicalMillis: 100).allSatisfy { $0.expiresAtMillis == nil })
     }
 
-    @Test(arguments: 0..<100 as Range<UInt64>)
+    @Test(arguments: 0..<40 as Range<UInt64>)
     func entriesAndMessagesRoundTrip(seed: UInt64) throws {
         var generator = EntryGenerator(seed: seed)
         let entries = generator.entries(Int.random(in: 0...10, using: &generator.random))

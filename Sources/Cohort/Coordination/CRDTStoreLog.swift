@@ -1,6 +1,7 @@
 import CohortCore
 import Foundation
 import Logging
+import NIOPosix
 import PlaneCore
 import Synchronization
 
@@ -63,15 +64,26 @@ final class CRDTStoreLog: Sendable {
         wake.yield()
     }
 
-    /// Writes queued batches until cancelled, then a last snapshot.
+    /// Writes queued batches until cancelled, then a last snapshot. The writes and fsyncs run on NIO's
+    /// blocking-I/O thread pool, never on a cooperative thread (two on a 2-core machine: one held by an
+    /// fsync would stall half of every task).
     func run() async {
         for await _ in wakes.cancelOnGracefulShutdown() {
-            flush()
+            await offCooperativePool { self.flush() }
         }
-        writeSnapshot()
+        await offCooperativePool { self.writeSnapshot() }
         disk.withLock { disk in
             if let descriptor = disk.descriptor, descriptor >= 0 { close(descriptor) }
             disk.descriptor = -1
+        }
+    }
+
+    /// Runs blocking file work on NIO's thread pool (inline if the pool is not running).
+    private func offCooperativePool(_ work: @escaping @Sendable () -> Void) async {
+        do {
+            try await NIOThreadPool.singleton.runIfActive(work)
+        } catch {
+            work()
         }
     }
 

@@ -24,6 +24,17 @@ struct CRDTStoreFileTests {
     }
 
     /// Writes through the plane and appends what it applied to the log, as the follow loop does.
+    /// A store in `data` with "a" and "b" written, its files, and its log's bytes.
+    static func logOfTwoRecords(
+        _ data: String, clock: ManualMillis
+    ) throws -> (store: (plane: LocalStorePlane, log: CRDTStoreLog, loaded: CRDTStoreFiles.Loaded), files: CRDTStoreFiles, log: [UInt8]) {
+        let store = try open(data, clock: clock)
+        write(store, "a", [1])
+        write(store, "b", [2])
+        let files = CRDTStoreFiles(dataDirectory: data, store: "cache")
+        return (store, files, Array(FileManager.default.contents(atPath: files.logPath)!))
+    }
+
     static func write(_ store: (plane: LocalStorePlane, log: CRDTStoreLog, loaded: CRDTStoreFiles.Loaded), _ key: String, _ value: [UInt8]?, expiry: UInt64? = nil) {
         let entry = store.plane.write(Array(key.utf8), value: value, expiresAtMillis: expiry)
         store.log.append([entry])
@@ -75,12 +86,9 @@ struct CRDTStoreFileTests {
         let data = try Self.directory()
         defer { try? FileManager.default.removeItem(atPath: data) }
         let clock = ManualMillis(10_000)
-        let first = try Self.open(data, clock: clock)
-        Self.write(first, "a", [1])
-        Self.write(first, "b", [2])
-        let files = CRDTStoreFiles(dataDirectory: data, store: "cache")
+        let (_, files, log) = try Self.logOfTwoRecords(data, clock: clock)
+        var bytes = log
         // A crash in the middle of the second record.
-        var bytes = Array(FileManager.default.contents(atPath: files.logPath)!)
         bytes.removeLast(3)
         _ = FileManager.default.createFile(atPath: files.logPath, contents: Data(bytes))
         let second = try Self.open(data, clock: clock)
@@ -97,11 +105,8 @@ struct CRDTStoreFileTests {
         let data = try Self.directory()
         defer { try? FileManager.default.removeItem(atPath: data) }
         let clock = ManualMillis(10_000)
-        let first = try Self.open(data, clock: clock)
-        Self.write(first, "a", [1])
-        Self.write(first, "b", [2])
-        let files = CRDTStoreFiles(dataDirectory: data, store: "cache")
-        var bytes = Array(FileManager.default.contents(atPath: files.logPath)!)
+        let (first, files, log) = try Self.logOfTwoRecords(data, clock: clock)
+        var bytes = log
         bytes[CRDTStoreFiles.magic.count + 9] ^= 0xff
         _ = FileManager.default.createFile(atPath: files.logPath, contents: Data(bytes))
         #expect {

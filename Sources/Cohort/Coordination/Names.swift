@@ -158,7 +158,9 @@ public struct Names: Sendable {
         let binding = names.first.map { found, record in
             NameBinding(name: found, pid: record.pid, scope: NameScope(record.scope), token: record.token)
         }
-        if let cache { cache.store(name, binding, index: 0) }
+        // A member's answer carries no index; a binding's token is the Raft index of its registration, so an
+        // update older than that (still travelling) cannot replace it.
+        if let cache { cache.store(name, binding, index: binding?.token ?? 0) }
         return binding
     }
 

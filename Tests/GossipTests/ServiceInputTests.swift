@@ -190,11 +190,14 @@ enum GossipTestAddress {
 /// Runs `body` while a fake member listens on `host`: its UDP socket swallows every datagram, its TCP
 /// listener (same port) acks every ping. Both sockets are closed when `body` returns.
 func withFakePeer(host: String, _ body: (Int) async throws -> Void) async throws {
+    // Accepted channels come raw, reads off, and are wrapped by the accept loop (as the gossip service does):
+    // wrapping them in the child initializer traps when the listener closes while a node's next ping is
+    // being accepted ("Deinited NIOAsyncWriter without calling finish()", apple/swift-nio#3481), which
+    // crashed a full parallel run once.
     let tcp = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        .childChannelOption(.autoRead, value: false)
         .bind(host: host, port: 0) { channel in
-            channel.eventLoop.makeCompletedFuture {
-                try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-            }
+            channel.eventLoop.makeCompletedFuture { channel }
         }
     let port = try #require(tcp.channel.localAddress?.port)
     let udp = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -209,8 +212,19 @@ func withFakePeer(host: String, _ body: (Int) async throws -> Void) async throws
                 group.addTask { for try await _ in udpIn {} }
                 group.addTask {
                     try await withThrowingDiscardingTaskGroup { serving in
-                        for try await connection in connections {
-                            serving.addTask { try? await answerPings(connection) }
+                        for try await child in connections {
+                            serving.addTask {
+                                let wrapping = child.eventLoop.submit {
+                                    let connection = try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: child)
+                                    try child.syncOptions?.setOption(.autoRead, value: true)
+                                    return connection
+                                }
+                                guard let connection = try? await wrapping.get() else {
+                                    child.close(promise: nil)
+                                    return
+                                }
+                                try? await answerPings(connection)
+                            }
                         }
                     }
                 }

@@ -349,13 +349,13 @@ import Testing
         }
     }
 
-    /// Six seeds run one after another on one dedicated thread (about 22 s of one core in a debug build;
+    /// Three seeds run one after another on one dedicated thread (about 11 s of one core in a debug build;
     /// `PLANE_SIMULATION_SEEDS=100` runs more): a long synchronous run on the two
     /// cooperative threads would stall every test waiting on a socket or a process, and ten runs on ten
     /// threads at once would starve the daemons other tests start (see `onDedicatedThread`).
     @Test func replicasConvergeUnderFaults() async {
         let failures = await onDedicatedThread {
-            let seeds = UInt64(ProcessInfo.processInfo.environment["PLANE_SIMULATION_SEEDS"] ?? "") ?? 6
+            let seeds = UInt64(ProcessInfo.processInfo.environment["PLANE_SIMULATION_SEEDS"] ?? "") ?? 3
             return (0..<seeds).flatMap { seed in Self.run(seed: seed).prefix(5).map { "seed \(seed): \($0)" } }
         }
         #expect(failures.isEmpty, "\(failures.prefix(10).joined(separator: "; "))")

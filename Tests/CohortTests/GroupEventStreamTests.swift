@@ -24,7 +24,9 @@ struct GroupEventStreamTests {
             return nil
         }
         do {
-            try await waitUntil(within: .seconds(30), "the admin server to listen") {
+            // A full parallel run keeps both cooperative threads busy for its first 40 s or so (CPU-bound
+            // suites), and this server runs on them: the wait is generous, not a measure.
+            try await waitUntil(within: .seconds(90), "the admin server to listen") {
                 (try? await httpGet("http://\(host):7960/livez")) != nil
             }
             let curl = try DaemonProcess(path: "/usr/bin/curl", arguments: ["-sN", "http://\(host):7960/v1/pg/default/room/events"])

@@ -6,7 +6,7 @@ import Processes
 public enum NameScope: String, Sendable, Hashable, CaseIterable {
     /// This node only; released when the process exits.
     case local
-    /// Gossip-replicated, converging; works in a partition (not built yet).
+    /// Gossip-replicated, converging; works in a partition and on gossip-only clients (``EventualNames``).
     case eventual
     /// Through Raft: linearizable, first write wins, with a fencing token.
     case consistent

@@ -69,7 +69,7 @@ struct ConsistentNameCacheTests {
             cache.store(name, nil, index: 1)
             clock.advance(.milliseconds(1))
         }
-        #expect(cache.statistics.entries == 2)
+        #expect(cache.count == 2)
         #expect(cache.lookup("a") == nil && cache.lookup("c") != nil)
     }
 

@@ -6,7 +6,7 @@ import Logging
 import Synchronization
 import Testing
 
-@Suite("Strong names: conflict checks, acknowledgement answers, the scope without a cluster")
+@Suite("Strong names: conflict checks, acknowledgement answers, the scope without a cluster", .timeLimit(.minutes(1)))
 struct StrongNamesTests {
     @Test("a conflict check combined with another reports the first binding either finds")
     func conflictChecksCombine() {
@@ -55,13 +55,16 @@ struct StrongNamesTests {
 
         init(_ answers: [String: StrongNames.Answer]) {
             (feed, membership) = AsyncStream.makeStream(of: MembershipUpdate.self)
+            (silence, silenceKeeper) = AsyncStream.makeStream(of: Void.self)
             self.answers = answers
         }
 
         /// The nodes whose answers `ask` has returned.
         let answered = Mutex<Set<NodeID>>([])
-        /// Set when a round's deadline has passed: a round that returned without it ended on its answers.
-        let expired = Mutex(false)
+        /// A stream that never yields: awaiting it lasts until the awaiting task is cancelled (a silent
+        /// member, a deadline that never comes).
+        let silence: AsyncStream<Void>
+        private let silenceKeeper: AsyncStream<Void>.Continuation
 
         func ask(_ node: NodeID) async -> StrongNames.Answer? {
             asked.withLock { $0.append(node) }
@@ -69,27 +72,28 @@ struct StrongNamesTests {
                 answered.withLock { _ = $0.insert(node) }
                 return answer
             }
-            try? await Task.sleep(for: .seconds(120))
+            for await _ in silence {}
             return nil
         }
 
-        /// A round whose deadline passes `within` after every member that answers has answered (so a slow
-        /// machine cannot turn an answer into a miss), or after `within` when nobody answers.
-        func round(within: Duration) async -> StrongNames.RoundOutcome {
+        /// When a round's deadline comes: never (the round must end on its answers, or the test's time limit
+        /// fails it), or once every node of `asked` has been asked and every answering one has answered.
+        enum Deadline {
+            case never
+            case onceAsked(Set<NodeID>)
+        }
+
+        func round(deadline: Deadline) async -> StrongNames.RoundOutcome {
             let answering = Set(answers.keys.map(NodeID.init))
             return await StrongNames.round(
                 self: NodeID("self"), membership: feed,
                 expiry: {
-                    if !answering.isEmpty {
-                        try? await waitUntil(within: .seconds(60), "the answering members to answer", pollEvery: .milliseconds(10)) {
-                            self.answered.withLock { $0 } == answering
-                        }
+                    guard case .onceAsked(let expected) = deadline else {
+                        for await _ in self.silence {}
+                        return
                     }
-                    do {
-                        try await Task.sleep(for: within)
-                        self.expired.withLock { $0 = true }
-                    } catch {
-                        // Cancelled: the round ended before its deadline.
+                    try? await waitUntil(within: .seconds(60), "every member to be asked and the answering to answer", pollEvery: .milliseconds(5)) {
+                        expected.isSubset(of: Set(self.asked.withLock { $0 })) && self.answered.withLock { $0 } == answering
                     }
                 }
             ) { await self.ask($0) }
@@ -100,9 +104,7 @@ struct StrongNamesTests {
     func everyMemberAnswers() async {
         let harness = Harness(["a": .clear, "b": .clear])
         harness.membership.yield(.snapshot([Self.member("self"), Self.member("a"), Self.member("b", .suspect), Self.member("gone", .dead)]))
-        #expect(await harness.round(within: .seconds(30)) == .acknowledged)
-        let expired = harness.expired.withLock { $0 }
-        #expect(expired == false, "the round ended on the answers, not at its deadline")
+        #expect(await harness.round(deadline: .never) == .acknowledged)
         #expect(Set(harness.asked.withLock { $0 }) == [NodeID("a"), NodeID("b")], "this node, and a dead member, are not asked over the mesh")
     }
 
@@ -111,16 +113,14 @@ struct StrongNamesTests {
         let owner = PID(node: NodeID("b"), incarnation: Incarnation(1), serial: 3)
         let harness = Harness(["b": .conflict(pid: owner, scope: .local)])
         harness.membership.yield(.snapshot([Self.member("a"), Self.member("b")]))
-        #expect(await harness.round(within: .seconds(30)) == .conflict(node: NodeID("b"), owner: owner, scope: .local))
-        let expired = harness.expired.withLock { $0 }
-        #expect(expired == false, "the conflict ended the round before its deadline")
+        #expect(await harness.round(deadline: .never) == .conflict(node: NodeID("b"), owner: owner, scope: .local))
     }
 
     @Test("at the deadline the round lists exactly the members that did not answer")
     func deadlineListsTheSilent() async {
         let harness = Harness(["a": .clear, "c": .clear])
         harness.membership.yield(.snapshot([Self.member("a"), Self.member("b"), Self.member("c"), Self.member("d")]))
-        #expect(await harness.round(within: .milliseconds(300)) == .missing([NodeID("b"), NodeID("d")]))
+        #expect(await harness.round(deadline: .onceAsked([NodeID("a"), NodeID("b"), NodeID("c"), NodeID("d")])) == .missing([NodeID("b"), NodeID("d")]))
     }
 
     @Test("a member that joins during the round is asked too; one that leaves is no longer waited for")
@@ -129,16 +129,14 @@ struct StrongNamesTests {
         harness.membership.yield(.snapshot([Self.member("silent")]))
         harness.membership.yield(.joined(Self.member("late")))
         harness.membership.yield(.left(Self.member("silent", .dead), reason: .dead))
-        #expect(await harness.round(within: .seconds(30)) == .acknowledged)
-        let expired = harness.expired.withLock { $0 }
-        #expect(expired == false, "the round did not wait for the departed member")
+        #expect(await harness.round(deadline: .never) == .acknowledged)
         #expect(harness.asked.withLock { $0 } .contains(NodeID("late")))
 
         // A joiner that does not answer keeps the round waiting until the deadline, and is named.
         let second = Harness([:])
         second.membership.yield(.snapshot([Self.member("silent")]))
         second.membership.yield(.joined(Self.member("newcomer")))
-        #expect(await second.round(within: .milliseconds(300)) == .missing([NodeID("newcomer"), NodeID("silent")]))
+        #expect(await second.round(deadline: .onceAsked([NodeID("newcomer"), NodeID("silent")])) == .missing([NodeID("newcomer"), NodeID("silent")]))
     }
 
     @Test("a resync drops the members it no longer lists and asks the new ones")
@@ -146,7 +144,7 @@ struct StrongNamesTests {
         let harness = Harness(["b": .clear])
         harness.membership.yield(.snapshot([Self.member("a")]))
         harness.membership.yield(.resync([Self.member("b")]))
-        #expect(await harness.round(within: .seconds(30)) == .acknowledged)
+        #expect(await harness.round(deadline: .never) == .acknowledged)
     }
 }
 

@@ -33,13 +33,7 @@ final class ConsistentNameCache: Sendable {
         var confirmed: ContinuousClock.Instant
     }
 
-    private struct State {
-        var entries: [String: Entry] = [:]
-        var hits: UInt64 = 0
-        var misses: UInt64 = 0
-    }
-
-    private let state = Mutex(State())
+    private let state = Mutex<[String: Entry]>([:])
     /// How long an entry is trusted after its last confirmation.
     let ttl: Duration
     /// The most names kept; past it the least recently confirmed go first.
@@ -60,12 +54,8 @@ final class ConsistentNameCache: Sendable {
     /// The cached answer for `name`: `.some(binding or nil)` when fresh, nil when unknown or stale.
     func lookup(_ name: String) -> NameBinding?? {
         let now = now()
-        let found = state.withLock { state -> NameBinding?? in
-            guard let entry = state.entries[name], now - entry.confirmed < ttl else {
-                state.misses += 1
-                return nil
-            }
-            state.hits += 1
+        let found = state.withLock { entries -> NameBinding?? in
+            guard let entry = entries[name], now - entry.confirmed < ttl else { return nil }
             return .some(entry.binding)
         }
         onLookup(found != nil)
@@ -75,10 +65,10 @@ final class ConsistentNameCache: Sendable {
     /// Keeps a member's answer for `name` (nil: free), read at replica index `index`.
     func store(_ name: String, _ binding: NameBinding?, index: UInt64) {
         let now = now()
-        state.withLock { state in
-            if let old = state.entries[name], old.index > index { return }
-            state.entries[name] = Entry(binding: binding, index: index, confirmed: now)
-            evictIfFull(&state)
+        state.withLock { entries in
+            if let old = entries[name], old.index > index { return }
+            entries[name] = Entry(binding: binding, index: index, confirmed: now)
+            evictIfFull(&entries)
         }
     }
 
@@ -86,39 +76,37 @@ final class ConsistentNameCache: Sendable {
     /// changes of other names are not kept (the cache holds what this node asked for).
     func apply(_ update: NameCacheUpdate) {
         let now = now()
-        state.withLock { state in
+        state.withLock { entries in
             for change in update.changes {
-                guard let old = state.entries[change.name], old.index <= update.index else { continue }
+                guard let old = entries[change.name], old.index <= update.index else { continue }
                 let binding = change.pid.map { NameBinding(name: change.name, pid: $0, scope: change.strong ? .strong : .consistent, token: change.token) }
-                state.entries[change.name] = Entry(binding: binding, index: update.index, confirmed: now)
+                entries[change.name] = Entry(binding: binding, index: update.index, confirmed: now)
             }
         }
     }
 
     /// `node` left membership: bindings to its processes go (their next lookup asks a member).
     func nodeDown(_ node: NodeID) {
-        state.withLock { state in
-            state.entries = state.entries.filter { $0.value.binding?.pid.node != node }
+        state.withLock { entries in
+            entries = entries.filter { $0.value.binding?.pid.node != node }
         }
     }
 
     /// Membership was resynchronized: bindings to processes of nodes not among `nodes` go.
     func keepOnly(nodes: Set<NodeID>) {
-        state.withLock { state in
-            state.entries = state.entries.filter { $0.value.binding.map { nodes.contains($0.pid.node) } ?? true }
+        state.withLock { entries in
+            entries = entries.filter { $0.value.binding.map { nodes.contains($0.pid.node) } ?? true }
         }
     }
 
-    /// Entries held, hits and misses since start.
-    var statistics: (entries: Int, hits: UInt64, misses: UInt64) {
-        state.withLock { ($0.entries.count, $0.hits, $0.misses) }
-    }
+    /// Entries held (hits and misses are `name_cache_lookups_total`).
+    var count: Int { state.withLock { $0.count } }
 
-    private func evictIfFull(_ state: inout State) {
-        guard state.entries.count > capacity else { return }
-        let excess = state.entries.count - capacity
-        let oldest = state.entries.sorted { $0.value.confirmed < $1.value.confirmed }.prefix(excess).map(\.key)
-        for name in oldest { state.entries[name] = nil }
+    private func evictIfFull(_ entries: inout [String: Entry]) {
+        guard entries.count > capacity else { return }
+        let excess = entries.count - capacity
+        let oldest = entries.sorted { $0.value.confirmed < $1.value.confirmed }.prefix(excess).map(\.key)
+        for name in oldest { entries[name] = nil }
     }
 }
 

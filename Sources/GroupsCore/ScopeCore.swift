@@ -44,6 +44,9 @@ public struct ScopeCore: Sendable {
     /// Memberships on other nodes, with multiplicity.
     public private(set) var remoteMemberCount = 0
     private var nextAntiEntropyAt: UInt64?
+    /// Peers whose members were dropped when gossip said they went; asked for them again when they are
+    /// back (see ``nodeUp(_:incarnation:now:)``).
+    private var forgottenWithMembers: Set<NodeID> = []
     /// When a broadcast or beat last arrived from a peer.
     private var lastHeard: UInt64?
     /// Since when the scope has had remote members (nil: it has none).
@@ -253,12 +256,18 @@ public struct ScopeCore: Sendable {
         if let known = peers[peer], known.incarnation >= incarnation { return }
         if let view = views[peer], view.incarnation < incarnation { dropView(of: peer) }
         peers[peer] = Peer(incarnation: incarnation, sync: .acked, lastSent: now)
-        sendSync(to: peer, now: now)
+        // A node with no members has nothing to tell: the peer's copy of it starts empty, and the next
+        // update (a gap from there) or digest brings it up to date. So an idle scope opens no connection
+        // to each node that comes up — a full mesh of syncs at every mass start otherwise. The exception
+        // is a peer whose members this node dropped when gossip said it went: it may never have noticed,
+        // so it would not resend them; the sync (with no copy of it) asks for them.
+        if local.count > 0 || forgottenWithMembers.remove(peer) != nil { sendSync(to: peer, now: now) }
     }
 
     /// Gossip says `peer` left or died: its members vanish here at once.
     public mutating func nodeDown(_ peer: NodeID) {
         peers[peer] = nil
+        if let view = views[peer], view.members.count > 0 { forgottenWithMembers.insert(peer) }
         dropView(of: peer)
     }
 
@@ -476,7 +485,7 @@ public struct ScopeCore: Sendable {
                 if now >= until { sendSync(to: peer, now: now, attempts: settings.maxRetries + 1) }
             }
         }
-        if let interval = settings.antiEntropyInterval {
+        if let interval = settings.antiEntropyInterval, hasStateToCompare {
             let due = nextAntiEntropyAt ?? now + interval
             if now >= due {
                 let candidates = peers.keys.filter { !breakerIsOpen(to: $0) }.sorted()
@@ -510,11 +519,17 @@ public struct ScopeCore: Sendable {
             case .open(let until): consider(until)
             }
         }
-        if settings.antiEntropyInterval != nil, !peers.isEmpty { consider(nextAntiEntropyAt ?? 0) }
+        if settings.antiEntropyInterval != nil, !peers.isEmpty, hasStateToCompare { consider(nextAntiEntropyAt ?? 0) }
         if let beat = settings.beatInterval, local.count > 0 {
             for state in peers.values where !isOpen(state.sync) { consider(state.lastSent + beat) }
         }
         return next
+    }
+
+    /// Whether anti-entropy has anything to compare: members here, or a copy of some peer's. A scope empty
+    /// everywhere exchanges no digests (and opens no connections).
+    private var hasStateToCompare: Bool {
+        local.count > 0 || !views.isEmpty
     }
 
     private func isOpen(_ state: SyncState) -> Bool {

@@ -68,6 +68,7 @@ extension CohortNode {
         mesh.bindHost = internode.bindAddress
         mesh.bindPort = internode.bindPort
         mesh.advertiseHost = internode.advertiseAddress
+        mesh.idleTimeout = internode.idleTimeout
         mesh.keyring = settings.cluster.membership.keyring
         return mesh
     }

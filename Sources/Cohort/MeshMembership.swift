@@ -8,8 +8,8 @@ import ServiceLifecycle
 /// Keeps the mesh and the process runtime in step with gossip membership.
 ///
 /// - Once the mesh has bound its port, republishes this node's gossip metadata with it, so peers can dial.
-/// - For every live Cohort member: tells the mesh where to reach it (the mesh dials it when this node has
-///   the smaller ID) and tells the process runtime which boot of that node is current, so PIDs of earlier
+/// - For every live Cohort member: tells the mesh where to reach it (the mesh dials it when a message needs
+///   a connection) and tells the process runtime which boot of that node is current, so PIDs of earlier
 ///   boots are dead.
 /// - For every member that leaves or is declared dead: the mesh drops its queues and pending requests, and
 ///   the runtime fires the monitors and links held on that node's processes.

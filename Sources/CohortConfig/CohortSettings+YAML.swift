@@ -41,6 +41,7 @@ extension CohortSettings {
             "    bind_port: \(cluster.internode.bindPort)" + (cluster.internode.bindPort == 0 ? "  # auto" : ""),
             "    advertise_addr: \(quote(cluster.internode.advertiseAddress ?? ""))"
                 + (cluster.internode.advertiseAddress == nil ? "  # the gossip address" : ""),
+            "    idle_timeout: \(cluster.internode.idleTimeout.map(duration) ?? "0")" + (cluster.internode.idleTimeout == nil ? "  # never" : ""),
             "  raft:",
             "    role: \(raft.role.rawValue)",
             "    eligible: \(raft.eligible)",

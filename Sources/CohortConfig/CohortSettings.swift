@@ -86,14 +86,21 @@ public struct InternodeSettings: Sendable, Equatable {
     /// `cluster.internode.advertise_addr`: address peers dial for the mesh. Default: nil (the gossip
     /// advertise address).
     public var advertiseAddress: String?
+    /// `cluster.internode.idle_timeout`: a connection unused this long is closed (the next message dials
+    /// again); nil (`0` in the file) keeps connections open. Default: 60 s.
+    public var idleTimeout: Duration?
 
     /// The first port tried when ``bindPort`` is 0 (auto).
     public static let autoPortRange: ClosedRange<Int> = 7950...7959
 
     /// Creates mesh settings; every argument defaults to the key table's default.
-    public init(bindAddress: String = "0.0.0.0", bindPort: Int = 0, advertiseAddress: String? = nil) {
+    public init(
+        bindAddress: String = "0.0.0.0", bindPort: Int = 0, advertiseAddress: String? = nil,
+        idleTimeout: Duration? = .seconds(60)
+    ) {
         self.bindAddress = bindAddress
         self.bindPort = bindPort
         self.advertiseAddress = advertiseAddress
+        self.idleTimeout = idleTimeout
     }
 }

@@ -112,6 +112,9 @@ extension ConfigSchema {
         ConfigKey("cluster.internode.advertise_addr") { raw, settings throws(ConfigError) in
             if let value = try raw.host() { settings.cluster.internode.advertiseAddress = value }
         },
+        ConfigKey("cluster.internode.idle_timeout") { raw, settings throws(ConfigError) in
+            if let value = try raw.durationOrDisabled() { settings.cluster.internode.idleTimeout = value }
+        },
     ]
 
     private static let raftKeys: [ConfigKey] = [

@@ -50,6 +50,8 @@ package struct KeepaliveWatch: Sendable {
     private var sendsAtLastLook: UInt64 = 0
     /// Parked: no look is scheduled until the writer next takes a batch with news.
     package private(set) var isParked = false
+    /// A frame arrived while parked, since the idle timer last looked.
+    private var heardWhileParked = false
 
     /// A watch for a connection whose handshake just finished.
     package init(interval: Duration, deadAfter: Duration) {
@@ -63,6 +65,13 @@ package struct KeepaliveWatch: Sendable {
     package mutating func peerHeard() {
         heard = true
         sendsWhenLastHeard = sends
+        if isParked { heardWhileParked = true }
+    }
+
+    /// For the idle timer: whether nothing arrived since the keepalive parked or since the last call.
+    package mutating func takeQuietWhileParked() -> Bool {
+        defer { heardWhileParked = false }
+        return !heardWhileParked
     }
 
     /// The writer took a batch with news. Returns true when that unparks the keepalive, which then starts
@@ -81,7 +90,10 @@ package struct KeepaliveWatch: Sendable {
         sendsAtLastLook = sends
         let action = keepalive.look(heard: heard, sent: sent, answered: sendsWhenLastHeard == sends)
         heard = false
-        if action == .park { isParked = true }
+        if action == .park {
+            isParked = true
+            heardWhileParked = false
+        }
         return action
     }
 }

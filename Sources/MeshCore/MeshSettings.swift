@@ -4,7 +4,8 @@ import CohortCore
 ///
 /// The defaults are pinned by a test, so this documentation and the code cannot drift.
 public struct MeshSettings: Sendable {
-    /// This node's name (`cluster.name`); 1…255 bytes of UTF-8. The smaller of two IDs dials.
+    /// This node's name (`cluster.name`); 1…255 bytes of UTF-8. Of two nodes dialling each other at once,
+    /// the smaller ID's connection is kept.
     public var nodeID: NodeID
     /// This node's boot identity; a peer that sees it change resets its reliable stream to us.
     public var incarnation: Incarnation
@@ -43,6 +44,11 @@ public struct MeshSettings: Sendable {
     public var keepaliveInterval: Duration = .seconds(5)
     /// A connection that receives nothing (not even a pong) for this long is closed. Default 15 s.
     public var deadPeerTimeout: Duration = .seconds(15)
+    /// A connection idle this long — nothing sent or received beyond keepalives, nothing queued, no
+    /// request under way either way — is closed; the next message dials again. Checked once the keepalive
+    /// has parked (after one to two ``keepaliveInterval``s of quiet), so a connection closes 1–2 intervals
+    /// plus this after its last use. Default 60 s; nil keeps connections open (`cluster.internode.idle_timeout: 0`).
+    public var idleTimeout: Duration? = .seconds(60)
     /// The longest a delivered relay message waits to be acknowledged. Default 20 ms.
     public var ackInterval: Duration = .milliseconds(20)
     /// Acknowledge at once after this many relay messages, whatever the interval. Default 256.

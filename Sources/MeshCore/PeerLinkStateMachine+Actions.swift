@@ -5,8 +5,9 @@ extension PeerLinkStateMachine {
     /// What became of a message given to ``enqueue(_:in:)``.
     package enum EnqueueAction {
         /// Queued; `droppedOldest` older messages of the class made room for it (count them as
-        /// `queue_full`). Set the class's depth gauge to `depth` and wake `wakeWriter`'s writer.
-        case queued(droppedOldest: Int, depth: Int, wakeWriter: Connection?)
+        /// `queue_full`). Set the class's depth gauge to `depth` and wake `wakeWriter`'s writer; start a
+        /// dial loop when `startDialing` (the peer is unconnected and nothing dials it yet).
+        case queued(droppedOldest: Int, depth: Int, wakeWriter: Connection?, startDialing: Bool)
         /// The class's queue is full and its policy drops the newest: this one.
         case full(depth: Int)
         /// The peer was removed.
@@ -59,8 +60,9 @@ extension PeerLinkStateMachine {
     package enum LossAction {
         /// It was not the live one (replaced, or the peer removed): nothing changes.
         case wasNotLive
-        /// The link is disconnected: wake the connection's writer (it stops), count and publish it.
-        case disconnected(Connection)
+        /// The link is disconnected: wake the connection's writer (it stops), count and publish it; start
+        /// a dial loop when `startDialing` (something still waits for the peer).
+        case disconnected(Connection, startDialing: Bool)
     }
 
     /// What to do with a relay message that arrived.
@@ -87,9 +89,21 @@ extension PeerLinkStateMachine {
         case close(Connection, silentFor: Duration)
     }
 
+    /// What the idle timer of a parked keepalive decides.
+    package enum IdleAction {
+        /// Its connection is no longer the live one: the keepalive ends.
+        case stop
+        /// The keepalive was unparked meanwhile: it watches again.
+        case resume
+        /// The peer talked to us, or something is under way: stay parked for another idle timeout.
+        case stayParked
+        /// Idle: the link is disconnected already; close the connection (count and publish it).
+        case close(Connection)
+    }
+
     /// What a membership update asks of the shell.
     package struct UpdateAction {
-        /// Start a dial loop: we dial this peer and none runs.
+        /// Start a dial loop: something waits for this peer, it is unconnected and none runs.
         package var startDialing: Bool
         /// The live connection goes to an older incarnation than membership reports (the peer restarted
         /// without our noticing): close it.
@@ -102,7 +116,7 @@ extension PeerLinkStateMachine {
     package enum DialAction: Equatable {
         /// Pause this long (or until woken by a new address or the removal), then dial again.
         case retry(after: Duration)
-        /// The peer was removed: the loop ends.
+        /// The peer is connected, no longer needed, or removed: the loop ends.
         case stop
     }
 
@@ -119,3 +133,4 @@ extension PeerLinkStateMachine.EnqueueAction: Equatable where Connection: Equata
 extension PeerLinkStateMachine.LossAction: Equatable where Connection: Equatable {}
 extension PeerLinkStateMachine.RelayAction: Equatable where Connection: Equatable {}
 extension PeerLinkStateMachine.KeepaliveAction: Equatable where Connection: Equatable {}
+extension PeerLinkStateMachine.IdleAction: Equatable where Connection: Equatable {}

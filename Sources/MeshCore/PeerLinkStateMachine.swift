@@ -15,6 +15,12 @@ package struct PeerAddress: Equatable, Sendable {
 /// streams both ways, the connection that carries them and that connection's keepalive, and the dial
 /// loop's address and backoff.
 ///
+/// Connections are made on demand: either side dials when it has something queued for the peer (relay
+/// messages count until acknowledged) and no connection, and an idle connection is closed (see
+/// ``idleLook(epoch:)``). When both sides dial at once, the smaller ID's connection is kept: a node with an
+/// attempt of its own in progress refuses a connection dialled by a larger ID (``refusesCrossedDial``),
+/// while a connection dialled by the smaller ID is always taken.
+///
 /// Each `mutating` handler is one event — a message queued, the writer taking a batch, a frame heard, a
 /// connection established or lost, a keepalive look, a dial attempt ending, the peer removed — and returns
 /// what the shell must do: wake a writer or a parked keepalive, close a connection, pause before
@@ -65,6 +71,10 @@ package struct PeerLinkStateMachine<Connection: Sendable>: Sendable {
     package private(set) var isKnown: Bool
     /// A dial loop runs for this peer.
     package private(set) var isDialing = false
+    /// The dial loop is connecting or handshaking (not pausing, not serving its connection).
+    package private(set) var isAttempting = false
+    /// A connection was asked for with nothing to send yet (``connectSoon()``); cleared once one is live.
+    private var wantsConnection = false
     private var everConnected = false
     private var backoff: ReconnectBackoff
     private let keepaliveInterval: Duration
@@ -106,6 +116,28 @@ package struct PeerLinkStateMachine<Connection: Sendable>: Sendable {
         TrafficClass.allCases.map { outbox.depth($0) }
     }
 
+    /// Whether anything waits to go to the peer: a queued message of any class, or a relay message not yet
+    /// acknowledged. That is what makes a node dial; signals (pings, pongs, acknowledgements) belong to a
+    /// connection and do not.
+    package var hasDemand: Bool {
+        wantsConnection || TrafficClass.allCases.contains { outbox.depth($0) > 0 }
+    }
+
+    /// Asks for a connection with nothing to send yet (a warm-up, so the first message need not wait for
+    /// a handshake): the peer is needed until a connection is live. Returns whether to start a dial loop.
+    package mutating func connectSoon() -> Bool {
+        guard !isRemoved, live == nil else { return false }
+        wantsConnection = true
+        return dialIfNeeded()
+    }
+
+    /// Whether a connection that a larger ID dialled to us is refused during its handshake: we are
+    /// dialling the peer ourselves (both dialled at once), and our connection — the smaller ID's — is the
+    /// one both sides keep.
+    package var refusesCrossedDial: Bool {
+        isAttempting
+    }
+
     /// The resume point to state in a handshake for the peer's stream `streamID` (changes nothing).
     package func resumePoint(forStream streamID: UInt64) -> UInt64 {
         receiving.resumePoint(forStream: streamID)
@@ -119,7 +151,15 @@ package struct PeerLinkStateMachine<Connection: Sendable>: Sendable {
         let (queued, droppedOldest) = outbox.enqueue(message, in: trafficClass)
         let depth = outbox.depth(trafficClass)
         guard queued else { return .full(depth: depth) }
-        return .queued(droppedOldest: droppedOldest, depth: depth, wakeWriter: live?.connection)
+        return .queued(droppedOldest: droppedOldest, depth: depth, wakeWriter: live?.connection, startDialing: dialIfNeeded())
+    }
+
+    /// Starts the dial loop when the peer should be dialled and no loop runs: something waits for it, no
+    /// connection carries it, and its address is known.
+    private mutating func dialIfNeeded() -> Bool {
+        guard case .disconnected = phase, !isDialing, address != nil, hasDemand else { return false }
+        isDialing = true
+        return true
     }
 
     /// The writer of connection `epoch` asks for up to `maxFrames` frames or about `maxBytes`, taken by
@@ -166,9 +206,13 @@ package struct PeerLinkStateMachine<Connection: Sendable>: Sendable {
     /// replaces any live connection (the dialler only dials without one, so an older one is dead). The
     /// relay stream rewinds to resend what the peer has not delivered, a partly written message restarts
     /// and the old connection's pings and pongs are dropped.
+    /// `dialedByUs`: the connection is the dial loop's own (its attempt is over).
     package mutating func connectionEstablished(
-        _ connection: Connection, epoch: UInt64, peerIncarnation: Incarnation, resume: UInt64, peerStreamID: UInt64
+        _ connection: Connection, epoch: UInt64, peerIncarnation: Incarnation, resume: UInt64, peerStreamID: UInt64,
+        dialedByUs: Bool = false
     ) -> EstablishAction {
+        if dialedByUs { isAttempting = false }
+        wantsConnection = false
         let replaced: Connection?
         switch phase {
         case .removed: return .refuse
@@ -186,12 +230,29 @@ package struct PeerLinkStateMachine<Connection: Sendable>: Sendable {
         return .activated(Activation(replaced: replaced, droppedForRestart: dropped, reconnect: reconnect, depths: depths))
     }
 
-    /// Connection `epoch` ended. What was queued stays for the next connection. (The shell fails the
-    /// non-relay requests written on it in either case.)
+    /// Connection `epoch` ended. What was queued stays for the next connection, which is dialled at once
+    /// when something waits and no dial loop runs (`startDialing`). (The shell fails the non-relay
+    /// requests written on it in either case.)
     package mutating func connectionLost(epoch: UInt64) -> LossAction {
         guard case .connected(let live) = phase, live.epoch == epoch else { return .wasNotLive }
         phase = .disconnected
-        return .disconnected(live.connection)
+        return .disconnected(live.connection, startDialing: dialIfNeeded())
+    }
+
+    /// The idle timer of connection `epoch`, parked since its keepalive last parked, fired. The connection
+    /// is closed when it is still parked, nothing arrived from the peer while it was (a peer that only
+    /// sends to us keeps the connection), nothing waits to go, and the shell knows of no request in
+    /// progress on it either way (`requestsInProgress`). Closing disconnects the link at once, so a message
+    /// queued a moment later dials a new connection instead of going to the closing one.
+    package mutating func idleLook(epoch: UInt64, requestsInProgress: Bool) -> IdleAction {
+        guard case .connected(var live) = phase, live.epoch == epoch else { return .stop }
+        guard live.keepalive.isParked else { return .resume }
+        guard live.keepalive.takeQuietWhileParked(), !hasDemand, !requestsInProgress else {
+            phase = .connected(live)
+            return .stayParked
+        }
+        phase = .disconnected
+        return .close(live.connection)
     }
 
     /// A frame arrived on connection `epoch`: the path works (for the keepalive).
@@ -246,31 +307,37 @@ package struct PeerLinkStateMachine<Connection: Sendable>: Sendable {
 
     // MARK: Membership and dialling
 
-    /// Membership reports the peer at `address`, of `incarnation` when known; `weDial` when our ID is the
-    /// smaller. Makes the peer known (sends to it queue from now on).
-    package mutating func update(address: PeerAddress, incarnation: Incarnation?, weDial: Bool) -> UpdateAction {
+    /// Membership reports the peer at `address`, of `incarnation` when known. Makes the peer known (sends
+    /// to it queue from now on); dials it when something already waits for it.
+    package mutating func update(address: PeerAddress, incarnation: Incarnation?) -> UpdateAction {
         let moved = self.address != address
         self.address = address
         isKnown = true
         var stale: LiveConnection?
         if let incarnation, let live, live.peerIncarnation < incarnation { stale = live }
-        guard weDial, !isRemoved else { return UpdateAction(startDialing: false, closeStale: stale, wakeDialer: moved) }
-        let start = !isDialing
-        isDialing = true
-        return UpdateAction(startDialing: start, closeStale: stale, wakeDialer: moved)
+        guard !isRemoved else { return UpdateAction(startDialing: false, closeStale: stale, wakeDialer: moved) }
+        return UpdateAction(startDialing: dialIfNeeded(), closeStale: stale, wakeDialer: moved)
     }
 
-    /// Where the dial loop dials next; nil once the peer is removed (the loop ends).
-    package var dialTarget: PeerAddress? {
-        isRemoved ? nil : address
+    /// The dial loop asks where to dial now: the peer's address while it is needed — not removed, no
+    /// connection, something waiting. Nil ends the loop (a later need starts a new one).
+    package mutating func beginAttempt() -> PeerAddress? {
+        guard case .disconnected = phase, let address, hasDemand else {
+            isDialing = false
+            return nil
+        }
+        isAttempting = true
+        return address
     }
 
     /// A dial attempt ended (it failed to connect, or its connection ended); `handshakeFinished` when it
-    /// got as far as a finished handshake, which resets the backoff. The pause starts at the initial one
-    /// and doubles to the maximum, scaled by a jitter drawn from `generator`.
+    /// got as far as a finished handshake, which resets the backoff. The loop pauses and tries again while
+    /// the peer is still needed and unconnected; the pause starts at the initial one and doubles to the
+    /// maximum, scaled by a jitter drawn from `generator`.
     package mutating func dialAttemptEnded(handshakeFinished: Bool, using generator: inout some RandomNumberGenerator) -> DialAction {
+        isAttempting = false
         if handshakeFinished { backoff.reset() }
-        guard dialTarget != nil else {
+        guard case .disconnected = phase, address != nil, hasDemand else {
             isDialing = false
             return .stop
         }
@@ -280,6 +347,7 @@ package struct PeerLinkStateMachine<Connection: Sendable>: Sendable {
     /// The dial loop ended (the peer was removed, or the service is stopping).
     package mutating func dialLoopEnded() {
         isDialing = false
+        isAttempting = false
     }
 
     /// The peer left: drops every queued message and ends the relay streams. Terminal: later sends are

@@ -37,7 +37,9 @@ package enum PortPlan {
     }
 }
 
-/// The dialling rule: of two nodes, the one with the smaller ID dials.
+/// The crossed-dial rule: either node dials when it needs a connection, and when both dial at once the
+/// connection dialled by the smaller ID (by UTF-8 bytes) is the one both keep.
 package enum DialRule {
-    package static func shouldDial(local: NodeID, remote: NodeID) -> Bool { local < remote }
+    /// Whether a connection dialled by `dialer` to `acceptor` is the kept one of a crossed pair.
+    package static func isPreferred(dialer: NodeID, acceptor: NodeID) -> Bool { dialer < acceptor }
 }

@@ -45,6 +45,7 @@ let defaultCases: [DefaultCase] = [
     DefaultCase("cluster.internode.bind_addr") { $0.cluster.internode.bindAddress == "0.0.0.0" },
     DefaultCase("cluster.internode.bind_port") { $0.cluster.internode.bindPort == 0 },
     DefaultCase("cluster.internode.advertise_addr") { $0.cluster.internode.advertiseAddress == nil },
+    DefaultCase("cluster.internode.idle_timeout") { $0.cluster.internode.idleTimeout == .seconds(60) },
     DefaultCase("cluster.raft.role") { $0.cluster.raft.role == .server },
     DefaultCase("cluster.raft.eligible") { $0.cluster.raft.eligible == true },
     DefaultCase("cluster.raft.priority") { $0.cluster.raft.priority == 100 },

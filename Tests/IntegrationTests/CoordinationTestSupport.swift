@@ -52,16 +52,16 @@ final class CoordinationCluster: Sendable {
         return cluster
     }
 
-    /// Restarts every node that is down; waits until the three voters agree on a leader, every node has a
-    /// mesh connection to every other, and every node (clients through a member) answers a linearizable read.
+    /// Restarts every node that is down; waits until the three voters agree on a leader, every node's mesh
+    /// knows every other, and every node (clients through a member) answers a linearizable read.
     func heal() async throws {
         for node in nodes where !node.process.isRunning { try node.restart() }
         for node in nodes { try await node.waitUntilServing() }
         let voterNames = voterNames
         try await waitForAgreement(nodes, within: .seconds(90), "the three voters to agree") { Set($0.voters) == voterNames }
         for node in nodes {
-            try await waitUntil(within: .seconds(30), "\(node.name)'s mesh connections") {
-                await node.metric("internode_connections") == Double(self.nodes.count - 1)
+            try await waitUntil(within: .seconds(30), "\(node.name)'s mesh peers") {
+                await node.metric("internode_peers") == Double(self.nodes.count - 1)
             }
             try await waitUntil(within: .seconds(30), "\(node.name) to answer a linearizable read", pollEvery: .milliseconds(100)) {
                 guard node.process.isRunning else { throw NodeExited(output: node.process.output) }

@@ -54,6 +54,8 @@ struct MeshDaemonTests {
         try await withCluster(2, prefix: "raw", key: Self.key) { nodes in
             let (a, b) = (nodes[0], nodes[1])
             try await ProcessMeshTests.waitForMesh(nodes)
+            // The two are Raft members, so they keep a connection.
+            try await waitUntil(within: .seconds(30), "a and b connected") { await b.metric("internode_connections") == 1 }
             let port = try await Self.internodePort(of: b)
             let before = await Self.refusals(b)
             var generator = SplitMix64(seed: 42)
@@ -78,7 +80,7 @@ struct MeshDaemonTests {
         try await withCluster(1, prefix: "zkey", key: Self.key) { nodes in
             let node = nodes[0]
             let port = try await Self.internodePort(of: node)
-            // An in-process mesh with another key dials the daemon ("a…" sorts before "zkey1", so it dials).
+            // An in-process mesh with another key dials the daemon.
             var settings = MeshSettings(nodeID: NodeID("a-stranger"), incarnation: Incarnation(1))
             settings.bindHost = uniqueLoopbackAddress()
             settings.keyring = [Array(repeating: 7, count: 32)]
@@ -88,6 +90,7 @@ struct MeshDaemonTests {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await stranger.run() }
                 await stranger.setPeer(NodeID(node.name), host: node.ip, port: port, incarnation: nil)
+                stranger.connect(to: NodeID(node.name))
                 try await waitUntil(within: .seconds(15), "the daemon to refuse the wrong key") {
                     await node.metric(#"internode_handshake_failures_total{reason="bad_key"}"#) ?? 0 >= 1
                 }

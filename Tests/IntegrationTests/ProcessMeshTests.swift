@@ -6,10 +6,14 @@ import Testing
 @Suite(.serialized)
 struct ProcessMeshTests {
     /// Waits until every node has a mesh connection to every other.
+    /// Waits until every node sees every other alive in gossip (so it knows each one's current boot) and
+    /// its mesh knows every other (connections are made when a message needs one).
     static func waitForMesh(_ nodes: [ClusterNodeUnderTest]) async throws {
         for node in nodes {
-            try await waitUntil(within: .seconds(20), "\(node.name)'s mesh connections") {
-                await node.metric("internode_connections") == Double(nodes.count - 1)
+            try await waitUntil(within: .seconds(20), "\(node.name)'s gossip view and mesh peers") {
+                let alive = await node.metric(#"gossip_members{state="alive"}"#)
+                let peers = await node.metric("internode_peers")
+                return alive == Double(nodes.count) && peers == Double(nodes.count - 1)
             }
         }
     }

@@ -20,8 +20,8 @@ struct StrongNameDaemonTests {
         do {
             try await waitForAgreement(Array(nodes.prefix(3)), within: .seconds(90), "the three voters to agree") { $0.voters.count == 3 }
             for node in nodes {
-                try await waitUntil(within: .seconds(30), "\(node.name)'s mesh connections") {
-                    await node.metric("internode_connections") == Double(nodes.count - 1)
+                try await waitUntil(within: .seconds(30), "\(node.name)'s mesh peers") {
+                    await node.metric("internode_peers") == Double(nodes.count - 1)
                 }
                 try await waitUntil(within: .seconds(30), "\(node.name) to answer a linearizable read", pollEvery: .milliseconds(100)) {
                     (try? await httpGet(node.base + "/v1/locks/probe?consistency=linearizable"))?.status == 404

@@ -125,15 +125,17 @@ import Testing
         var wrongMagic = bytes
         wrongMagic[0] = UInt8(ascii: "X")
         #expect(throws: HandshakeFailure.badMagic) { _ = try handshake.acceptor.receiveHello(buffer(wrongMagic)) }
-        bytes[4] = 2
-        #expect(throws: HandshakeFailure.unsupportedVersion(2)) { _ = try handshake.acceptor.receiveHello(buffer(bytes)) }
+        bytes[4] = 1
+        #expect(throws: HandshakeFailure.unsupportedVersion(1), "version 1 (the smaller ID always dialled) is refused") { _ = try handshake.acceptor.receiveHello(buffer(bytes)) }
         #expect(throws: HandshakeFailure.badMagic) { _ = try handshake.acceptor.receiveHello(buffer(Array("GET / HTTP/1.1\r\n".utf8))) }
     }
 
-    @Test func largerIDDiallingIsRefused() {
+    @Test func eitherIDMayDial() throws {
+        // Connections are made on demand by whichever side needs one; only a crossed pair is settled, by
+        // the shell (the smaller ID's connection is kept).
         var handshake = pair(dialer: "z", acceptor: "b")
-        let hello = handshake.dialer.makeHello(streamID: 1)
-        #expect(throws: HandshakeFailure.wrongDirection(peer: NodeID("z"))) { _ = try handshake.acceptor.receiveHello(hello) }
+        let hello = try handshake.acceptor.receiveHello(handshake.dialer.makeHello(streamID: 1))
+        #expect(hello.nodeID == NodeID("z"))
     }
 
     @Test func selfConnectionIsRefused() {
@@ -142,24 +144,13 @@ import Testing
         #expect(throws: HandshakeFailure.selfConnection) { _ = try handshake.acceptor.receiveHello(hello) }
     }
 
-    @Test func dialerRefusesAnUnexpectedOrSmallerAcceptor() throws {
+    @Test func dialerRefusesAnUnexpectedAcceptor() throws {
         var wrongPeer = pair(dialer: "a", acceptor: "c", expected: "b")
         _ = try wrongPeer.acceptor.receiveHello(wrongPeer.dialer.makeHello(streamID: 1))
         let hello = wrongPeer.acceptor.makeHello(streamID: 2, resume: 0)
         #expect(throws: HandshakeFailure.wrongPeer(expected: NodeID("b"), actual: NodeID("c"))) {
             _ = try wrongPeer.dialer.receiveHello(hello)
         }
-        // We dialled "0" (smaller than us), e.g. from a stale address book: refuse, "0" must dial us.
-        var smaller = MeshHandshake(
-            role: .dialer, localID: NodeID("m"), localIncarnation: Incarnation(1), keyring: nil,
-            nonce: [UInt8](repeating: 0, count: 32), expectedPeer: NodeID("0")
-        )
-        _ = smaller.makeHello(streamID: 1)
-        let helloFromSmaller = HelloMessage(
-            role: .acceptor, encrypted: false, nodeID: NodeID("0"), incarnation: Incarnation(1),
-            nonce: [UInt8](repeating: 0, count: 32), fingerprint: [UInt8](repeating: 0, count: 8), streamID: 1, resume: 0
-        ).encoded()
-        #expect(throws: HandshakeFailure.wrongDirection(peer: NodeID("0"))) { _ = try smaller.receiveHello(helloFromSmaller) }
     }
 
     @Test func helloRoundTripsAndDecodingIsTotal() throws {

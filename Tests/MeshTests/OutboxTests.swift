@@ -163,11 +163,11 @@ import Testing
         #expect(PortPlan.candidates(bindPort: 8000) == [8000])
     }
 
-    @Test func theSmallerIDDials() {
-        #expect(DialRule.shouldDial(local: NodeID("a"), remote: NodeID("b")))
-        #expect(!DialRule.shouldDial(local: NodeID("b"), remote: NodeID("a")))
-        #expect(!DialRule.shouldDial(local: NodeID("a"), remote: NodeID("a")))
+    @Test func ofACrossedPairTheSmallerIDsConnectionIsKept() {
+        #expect(DialRule.isPreferred(dialer: NodeID("a"), acceptor: NodeID("b")))
+        #expect(!DialRule.isPreferred(dialer: NodeID("b"), acceptor: NodeID("a")))
+        #expect(!DialRule.isPreferred(dialer: NodeID("a"), acceptor: NodeID("a")))
         // Byte order, not locale order: "Z" (0x5A) sorts before "a" (0x61).
-        #expect(DialRule.shouldDial(local: NodeID("Z"), remote: NodeID("a")))
+        #expect(DialRule.isPreferred(dialer: NodeID("Z"), acceptor: NodeID("a")))
     }
 }

@@ -31,10 +31,12 @@ import Testing
     /// Connects `connection` as `epoch`, expecting it to be accepted; returns the activation.
     @discardableResult
     func connect(
-        _ link: inout Machine, _ connection: String, epoch: UInt64, incarnation: Incarnation? = nil, resume: UInt64 = 0
+        _ link: inout Machine, _ connection: String, epoch: UInt64, incarnation: Incarnation? = nil, resume: UInt64 = 0,
+        dialedByUs: Bool = false
     ) -> Machine.Activation? {
         let action = link.connectionEstablished(
-            connection, epoch: epoch, peerIncarnation: incarnation ?? first, resume: resume, peerStreamID: 9
+            connection, epoch: epoch, peerIncarnation: incarnation ?? first, resume: resume, peerStreamID: 9,
+            dialedByUs: dialedByUs
         )
         guard case .activated(let activation) = action else { return nil }
         return activation
@@ -58,12 +60,12 @@ import Testing
 
     @Test func messagesQueueWhileDisconnectedAndTheWriterIsWokenOnceConnected() {
         var link = machine()
-        #expect(link.enqueue(message(1), in: .raft) == .queued(droppedOldest: 0, depth: 1, wakeWriter: nil))
+        #expect(link.enqueue(message(1), in: .raft) == .queued(droppedOldest: 0, depth: 1, wakeWriter: nil, startDialing: false))
         #expect(take(&link, epoch: 1) == nil, "no writer runs without a connection")
         let activation = connect(&link, "c1", epoch: 1)
         #expect(activation?.replaced == nil && activation?.reconnect == false)
         #expect(activation?.depths == [0, 1, 0, 0])
-        #expect(link.enqueue(message(2), in: .raft) == .queued(droppedOldest: 0, depth: 2, wakeWriter: "c1"))
+        #expect(link.enqueue(message(2), in: .raft) == .queued(droppedOldest: 0, depth: 2, wakeWriter: "c1", startDialing: false))
         let batch = take(&link, epoch: 1)
         #expect(batch?.frames.map { number(of: Array($0.payload)) } == [1, 2])
         #expect(batch?.depths == [0, 0, 0, 0])
@@ -82,7 +84,7 @@ import Testing
         // The replaced connection's end changes nothing; the live one's end disconnects.
         #expect(link.connectionLost(epoch: 1) == .wasNotLive)
         #expect(link.live?.epoch == 2)
-        #expect(link.connectionLost(epoch: 2) == .disconnected("c2"))
+        #expect(link.connectionLost(epoch: 2) == .disconnected("c2", startDialing: false))
         #expect(link.live == nil)
         #expect(take(&link, epoch: 2) == nil)
     }
@@ -94,7 +96,7 @@ import Testing
         let chunk = link.takeBatch(epoch: 1, now: now, chunkBytes: 1024, maxBytes: 1, maxFrames: 1)
         guard case .write(let partial) = chunk else { Issue.record("expected a chunk"); return }
         #expect(partial.frames.map(\.header.kind) == [.chunk])
-        #expect(link.connectionLost(epoch: 1) == .disconnected("c1"))
+        #expect(link.connectionLost(epoch: 1) == .disconnected("c1", startDialing: false), "no address: nothing to dial")
         _ = link.enqueue(message(2), in: .bulk)
         #expect(link.depth(.bulk) == 2)
         connect(&link, "c2", epoch: 2)
@@ -109,7 +111,7 @@ import Testing
         var oldest = machine { $0.queues.bulk = MeshQueueLimit(maxMessages: 2, maxBytes: 1 << 20, policy: .dropOldest) }
         _ = oldest.enqueue(message(1), in: .bulk)
         _ = oldest.enqueue(message(2), in: .bulk)
-        #expect(oldest.enqueue(message(3), in: .bulk) == .queued(droppedOldest: 1, depth: 2, wakeWriter: nil))
+        #expect(oldest.enqueue(message(3), in: .bulk) == .queued(droppedOldest: 1, depth: 2, wakeWriter: nil, startDialing: false))
     }
 
     // MARK: The reliable relay stream
@@ -120,7 +122,7 @@ import Testing
         connect(&link, "c1", epoch: 1)
         #expect(take(&link, epoch: 1)?.frames.map(\.header.sequence) == [1, 2, 3, 4, 5])
         #expect(link.acknowledgementArrived(1) == 4)
-        #expect(link.connectionLost(epoch: 1) == .disconnected("c1"))
+        #expect(link.connectionLost(epoch: 1) == .disconnected("c1", startDialing: false))
         #expect(link.depth(.relay) == 4, "unacknowledged relay messages stay queued while disconnected")
         // The peer had delivered up to 3: 4 and 5 are resent, 2 and 3 released.
         let activation = connect(&link, "c2", epoch: 2, resume: 3)
@@ -229,30 +231,102 @@ import Testing
 
     // MARK: Membership and dialling
 
-    @Test func aDialLoopStartsOnceAndItsAddressChangesWakeIt() {
+    @Test func aPeerIsDialledOnlyWhenSomethingWaitsForItAndOneLoopAtATime() {
         var link = Machine(streamID: 42, known: false, settings: Self.settings())
-        #expect(!link.isKnown && link.dialTarget == nil)
+        #expect(!link.isKnown && !link.hasDemand)
         let address = PeerAddress(host: "10.0.0.2", port: 7950)
-        let added = link.update(address: address, incarnation: nil, weDial: true)
-        #expect(added.startDialing && added.wakeDialer && link.isKnown && link.isDialing)
-        let again = link.update(address: address, incarnation: nil, weDial: true)
-        #expect(!again.startDialing && !again.wakeDialer, "one dial loop per peer")
-        let moved = link.update(address: PeerAddress(host: "10.0.0.3", port: 7950), incarnation: nil, weDial: true)
-        #expect(!moved.startDialing && moved.wakeDialer && link.dialTarget?.host == "10.0.0.3")
-        var larger = machine()
-        #expect(!larger.update(address: address, incarnation: nil, weDial: false).startDialing, "the larger ID only accepts")
+        let added = link.update(address: address, incarnation: nil)
+        #expect(!added.startDialing && added.wakeDialer && link.isKnown && !link.isDialing, "known but not needed: no dial")
+        #expect(link.beginAttempt() == nil, "a loop started anyway ends at once")
+        #expect(link.enqueue(message(1), in: .control) == .queued(droppedOldest: 0, depth: 1, wakeWriter: nil, startDialing: true))
+        #expect(link.isDialing && link.hasDemand)
+        #expect(link.enqueue(message(2), in: .raft) == .queued(droppedOldest: 0, depth: 1, wakeWriter: nil, startDialing: false), "one dial loop per peer")
+        let again = link.update(address: address, incarnation: nil)
+        #expect(!again.startDialing && !again.wakeDialer)
+        let moved = link.update(address: PeerAddress(host: "10.0.0.3", port: 7950), incarnation: nil)
+        #expect(!moved.startDialing && moved.wakeDialer)
+        #expect(link.beginAttempt()?.host == "10.0.0.3" && link.refusesCrossedDial)
+        #expect(connect(&link, "c1", epoch: 1, dialedByUs: true) != nil)
+        #expect(!link.refusesCrossedDial, "the attempt is over once its connection is live")
+    }
+
+    @Test func membershipDialsAPeerWhoseMessagesWereQueuedBeforeItsAddressWasKnown() {
+        // A peer known only by a connection it made to us: what is queued after that connection ends waits
+        // for an address.
+        var link = Machine(streamID: 42, known: false, settings: Self.settings())
+        _ = link.enqueue(message(1), in: .relay)
+        #expect(!link.isDialing)
+        #expect(link.update(address: PeerAddress(host: "h", port: 1), incarnation: nil).startDialing)
+    }
+
+    @Test func aLostConnectionIsRedialledOnlyWhileSomethingWaits() {
+        var link = machine()
+        var generator = SplitMix64(seed: 3)
+        _ = link.update(address: PeerAddress(host: "h", port: 1), incarnation: nil)
+        connect(&link, "c1", epoch: 1)
+        #expect(link.connectionLost(epoch: 1) == .disconnected("c1", startDialing: false), "nothing waits: no redial")
+        connect(&link, "c2", epoch: 2)
+        _ = link.enqueue(message(1), in: .relay)
+        _ = take(&link, epoch: 2)
+        #expect(link.connectionLost(epoch: 2) == .disconnected("c2", startDialing: true), "an unacknowledged relay message waits")
+        // The dial loop's attempt fails; it retries while the message waits, and stops once it is acknowledged
+        // over a connection the peer dialled.
+        #expect(link.beginAttempt() != nil)
+        guard case .retry = link.dialAttemptEnded(handshakeFinished: false, using: &generator) else {
+            Issue.record("expected a retry while the message waits")
+            return
+        }
+        #expect(link.beginAttempt() != nil)
+        connect(&link, "c3", epoch: 3)
+        #expect(link.dialAttemptEnded(handshakeFinished: false, using: &generator) == .stop, "connected another way")
+        #expect(!link.isDialing)
+        _ = take(&link, epoch: 3)
+        #expect(link.acknowledgementArrived(1) == 0 && !link.hasDemand)
+        #expect(link.connectionLost(epoch: 3) == .disconnected("c3", startDialing: false))
+    }
+
+    @Test func anIdleConnectionClosesOnlyWhenParkedQuietAndUnused() {
+        var link = machine()
+        _ = link.update(address: PeerAddress(host: "h", port: 1), incarnation: nil)
+        connect(&link, "c1", epoch: 1)
+        #expect(link.idleLook(epoch: 2, requestsInProgress: false) == .stop, "another connection's timer ends")
+        #expect(link.idleLook(epoch: 1, requestsInProgress: false) == .resume, "not parked: the keepalive watches")
+        // Nothing sent, and the handshake heard after it: the first look parks.
+        #expect(link.keepaliveLook(epoch: 1, pingID: 1) == .park)
+        #expect(link.idleLook(epoch: 1, requestsInProgress: true) == .stayParked, "a request under way keeps it")
+        link.peerHeard(epoch: 1)
+        #expect(link.idleLook(epoch: 1, requestsInProgress: false) == .stayParked, "the peer talked while we were parked")
+        _ = link.enqueue(message(1), in: .relay)
+        _ = take(&link, epoch: 1)
+        #expect(link.idleLook(epoch: 1, requestsInProgress: false) == .resume, "our send unparked it")
+        // Parked again (a look after our send pings; the pong and one quiet look later it parks), but the
+        // relay message is not acknowledged yet: it stays.
+        #expect(link.keepaliveLook(epoch: 1, pingID: 3) == .ping(wakeWriter: "c1"))
+        link.peerHeard(epoch: 1)
+        #expect(link.keepaliveLook(epoch: 1, pingID: 4) == .watch)
+        link.peerHeard(epoch: 1)
+        #expect(link.keepaliveLook(epoch: 1, pingID: 5) == .park)
+        #expect(link.idleLook(epoch: 1, requestsInProgress: false) == .stayParked, "an unacknowledged relay message keeps it")
+        _ = link.acknowledgementArrived(1)
+        #expect(link.idleLook(epoch: 1, requestsInProgress: false) == .close("c1"))
+        #expect(link.live == nil, "closing disconnects at once")
+        #expect(link.connectionLost(epoch: 1) == .wasNotLive, "so its end changes nothing")
+        #expect(link.enqueue(message(2), in: .raft) == .queued(droppedOldest: 0, depth: 1, wakeWriter: nil, startDialing: true),
+                "the next message dials a new connection")
     }
 
     @Test func redialsBackOffDoublingToTheMaximumAndAFinishedHandshakeResets() {
         var link = machine { $0.reconnect.jitter = 0; $0.reconnect.maximum = .milliseconds(400) }
         var generator = SplitMix64(seed: 1)
-        _ = link.update(address: PeerAddress(host: "h", port: 1), incarnation: nil, weDial: true)
+        _ = link.update(address: PeerAddress(host: "h", port: 1), incarnation: nil)
+        _ = link.enqueue(message(1), in: .relay)
         let pauses = (0..<5).map { _ in link.dialAttemptEnded(handshakeFinished: false, using: &generator) }
         #expect(pauses == [50, 100, 200, 400, 400].map { Machine.DialAction.retry(after: .milliseconds($0)) })
         #expect(link.dialAttemptEnded(handshakeFinished: true, using: &generator) == .retry(after: .milliseconds(50)))
         // With jitter, each pause stays within ±20 % of the doubling base.
         var jittered = machine()
-        _ = jittered.update(address: PeerAddress(host: "h", port: 1), incarnation: nil, weDial: true)
+        _ = jittered.update(address: PeerAddress(host: "h", port: 1), incarnation: nil)
+        _ = jittered.enqueue(message(1), in: .relay)
         for base in [50.0, 100, 200, 400, 800, 1600, 3200, 5000, 5000] {
             guard case .retry(let pause) = jittered.dialAttemptEnded(handshakeFinished: false, using: &generator) else {
                 Issue.record("expected a retry")
@@ -266,15 +340,15 @@ import Testing
         var link = machine()
         connect(&link, "c1", epoch: 1, incarnation: Incarnation(5))
         let address = PeerAddress(host: "h", port: 1)
-        #expect(link.update(address: address, incarnation: Incarnation(5), weDial: false).closeStale == nil)
-        #expect(link.update(address: address, incarnation: Incarnation(4), weDial: false).closeStale == nil)
-        #expect(link.update(address: address, incarnation: Incarnation(6), weDial: false).closeStale?.connection == "c1")
+        #expect(link.update(address: address, incarnation: Incarnation(5)).closeStale == nil)
+        #expect(link.update(address: address, incarnation: Incarnation(4)).closeStale == nil)
+        #expect(link.update(address: address, incarnation: Incarnation(6)).closeStale?.connection == "c1")
     }
 
     @Test func aRemovedPeerRefusesSendsConnectionsAndDials() {
         var link = machine()
         var generator = SplitMix64(seed: 2)
-        _ = link.update(address: PeerAddress(host: "h", port: 1), incarnation: nil, weDial: true)
+        _ = link.update(address: PeerAddress(host: "h", port: 1), incarnation: nil)
         connect(&link, "c1", epoch: 1)
         _ = link.enqueue(message(1), in: .relay)
         _ = link.enqueue(message(2), in: .raft)
@@ -285,10 +359,10 @@ import Testing
         #expect(take(&link, epoch: 1) == nil)
         #expect(link.connectionLost(epoch: 1) == .wasNotLive, "the removal counted the connection gone")
         #expect(connect(&link, "c2", epoch: 2) == nil, "a connection to a removed peer is refused")
-        #expect(link.dialTarget == nil)
+        #expect(link.beginAttempt() == nil)
         #expect(link.dialAttemptEnded(handshakeFinished: true, using: &generator) == .stop)
         #expect(!link.isDialing)
-        #expect(!link.update(address: PeerAddress(host: "h", port: 2), incarnation: nil, weDial: true).startDialing)
+        #expect(!link.update(address: PeerAddress(host: "h", port: 2), incarnation: nil).startDialing)
         #expect(link.keepaliveLook(epoch: 1, pingID: 1) == .stop)
     }
 }

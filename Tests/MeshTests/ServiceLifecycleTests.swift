@@ -62,7 +62,7 @@ import Testing
         }
     }
 
-    @Test func theLargerIDNeverDials() async throws {
+    @Test func aPeerIsDialledOnlyOnceSomethingIsSentToIt() async throws {
         // Raw listeners stand in for peers, counting the connections they get.
         let accepted = Mutex<[String: Int]>([:])
         func listener(_ name: String) async throws -> (host: String, port: Int, channel: any Channel) {
@@ -85,12 +85,14 @@ import Testing
             let b = try await mesh.start("b")
             await b.service.setPeer(NodeID("a"), host: smaller.host, port: smaller.port, incarnation: nil)
             await b.service.setPeer(NodeID("c"), host: larger.host, port: larger.port, incarnation: nil)
-            try await waitFor("b to dial c, the larger ID") { accepted.withLock { $0["c", default: 0] } >= 1 }
+            #expect(b.service.directory.link(NodeID("a"))?.isDialing == false, "known peers are not dialled")
+            #expect(b.service.directory.link(NodeID("c"))?.isDialing == false)
+            // A message to c — the larger ID — dials it; a, with nothing to send, is left alone.
+            #expect(b.service.send([1], to: NodeID("c"), endpoint: testEndpoint, class: .relay) == .queued)
+            try await waitFor("b to dial c") { accepted.withLock { $0["c", default: 0] } >= 1 }
             #expect(accepted.withLock { $0["a", default: 0] } == 0)
             #expect(b.service.directory.link(NodeID("a"))?.isDialing == false)
-            #expect(b.service.directory.link(NodeID("c"))?.isDialing == true)
-            // Messages for a wait until a dials us.
-            #expect(b.service.send([1], to: NodeID("a"), endpoint: testEndpoint, class: .relay) == .queued)
+            #expect(b.service.directory.link(NodeID("c"))?.isDialing == true, "the fake peer never answers: b keeps trying")
         }
     }
 

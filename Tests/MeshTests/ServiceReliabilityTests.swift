@@ -188,6 +188,74 @@ import Testing
         }
     }
 
+    @Test func anIdleConnectionIsClosedAndTheNextMessageDialsAgain() async throws {
+        try await withMesh { mesh in
+            let fast: (inout MeshSettings) -> Void = { settings in
+                settings.keepaliveInterval = .milliseconds(50)
+                settings.deadPeerTimeout = .seconds(10)
+                settings.idleTimeout = .milliseconds(200)
+            }
+            let a = try await mesh.start("a", configure: fast)
+            let b = try await mesh.start("b", configure: fast)
+            await a.know(b)
+            await b.know(a)
+            #expect(b.service.send(numbered(1), to: a.id, endpoint: testEndpoint, class: .relay) == .queued)
+            try await waitFor("the first message") { a.inbox.from(b.id).count == 1 }
+            try await waitFor("the unused connection to close") {
+                !a.service.isConnected(to: b.id) && !b.service.isConnected(to: a.id)
+                    && (a.metric("internode_idle_closed_total") ?? 0) + (b.metric("internode_idle_closed_total") ?? 0) >= 1
+            }
+            #expect(a.metric("internode_connections") == 0 && b.metric("internode_connections") == 0)
+            // The next message, from either side, dials a new connection; relay stays exactly once, in order.
+            #expect(a.service.send(numbered(2), to: b.id, endpoint: testEndpoint, class: .relay) == .queued)
+            #expect(b.service.send(numbered(3), to: a.id, endpoint: testEndpoint, class: .relay) == .queued)
+            try await waitFor("both messages") { a.inbox.from(b.id).count == 2 && b.inbox.from(a.id).count == 1 }
+            #expect(a.inbox.from(b.id).map { number(of: $0.payload) } == [1, 3])
+            #expect(b.inbox.from(a.id).map { number(of: $0.payload) } == [2])
+        }
+    }
+
+    @Test func aConnectionInUseIsNotClosedAsIdle() async throws {
+        // b's request handler waits at a gate until the window is over; b also streams one-way messages to a
+        // (a never sends while they flow). Neither is idle: the connection must stay up throughout.
+        let gate = AsyncStream<Void>.makeStream()
+        try await withMesh { mesh in
+            let fast: (inout MeshSettings) -> Void = { settings in
+                settings.keepaliveInterval = .milliseconds(50)
+                settings.deadPeerTimeout = .seconds(10)
+                settings.idleTimeout = .milliseconds(150)
+            }
+            let a = try await mesh.start("a", configure: fast)
+            let b = try await mesh.start("b", configure: fast) { service in
+                service.setRequestHandler(for: testEndpoint) { _ in
+                    for await _ in gate.stream { break }
+                    return [42]
+                }
+            }
+            try await mesh.connect(a, b)
+            // A request whose handler is still running, well past the idle timeout.
+            async let reply = a.service.request([1], to: b.id, endpoint: testEndpoint, class: .raft, timeout: .seconds(30))
+            try await holdsThroughout(.seconds(1), "a connection with a request under way stays up", pollEvery: .milliseconds(20)) {
+                a.service.isConnected(to: b.id) && b.service.isConnected(to: a.id)
+            }
+            gate.continuation.yield()
+            #expect(try await reply == [42])
+            // One-way traffic from b only, every 40 ms for a second: a hears it while parked.
+            let streaming = Task {
+                for index in 0..<25 {
+                    _ = b.service.send(numbered(index), to: a.id, endpoint: .raft, class: .raft)
+                    try? await Task.sleep(for: .milliseconds(40))
+                }
+            }
+            try await holdsThroughout(.milliseconds(900), "a connection a peer talks on stays up", pollEvery: .milliseconds(20)) {
+                a.service.isConnected(to: b.id) && b.service.isConnected(to: a.id)
+            }
+            await streaming.value
+            #expect(a.metric("internode_idle_closed_total") == 0 && b.metric("internode_idle_closed_total") == 0)
+            #expect(a.metric("internode_reconnects_total") == 0)
+        }
+    }
+
     @Test func deadPeerIsNoticedByKeepalive() async throws {
         try await withMesh { mesh in
             let (a, b) = try await Self.connectedPair(mesh, deadPeerTimeout: .milliseconds(300))

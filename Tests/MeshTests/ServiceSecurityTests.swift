@@ -1,6 +1,7 @@
 import CohortCore
 import CohortTestKit
 import NIOCore
+import NIOPosix
 import Testing
 @testable import Mesh
 
@@ -58,6 +59,7 @@ import Testing
             let a = try await mesh.start("a")
             let b = try await mesh.start("b", keyring: [Self.key1])
             await a.know(b)
+            a.service.connect(to: b.id)
             try await waitFor("b to refuse the plaintext dialer") {
                 (b.metric("internode_handshake_failures_total", ["reason": "encryption_mismatch"]) ?? 0) >= 1
             }
@@ -115,17 +117,59 @@ import Testing
         }
     }
 
-    @Test func largerIDDiallingUsIsRefused() async throws {
-        try await afterAttack({ b in
-            let closed = try await rawSession(to: b) { frames, outbound in
-                do {
-                    _ = try await rawHandshake(as: "z", to: b, frames: &frames, outbound: outbound)
-                } catch {}
+    @Test func ofTwoNodesDiallingEachOtherTheSmallerIDsConnectionIsKept() async throws {
+        // b dials "a" and "z", whose listeners accept and stay silent, so each attempt stays in its handshake.
+        let silent = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: uniqueLoopbackAddress(), port: 0).get()
+        defer { silent.close(promise: nil) }
+        try await withMesh { mesh in
+            let b = try await mesh.start("b")
+            for peer in ["a", "z"] {
+                await b.service.setPeer(NodeID(peer), host: silent.localAddress!.ipAddress!, port: silent.localAddress!.port!, incarnation: nil)
+                #expect(b.service.send([1], to: NodeID(peer), endpoint: testEndpoint, class: .relay) == .queued)
             }
-            #expect(closed)
-        }, check: { b in
-            try await waitFor("b to count the failure") { b.metric("internode_handshake_failures_total", ["reason": "wrong_direction"]) == 1 }
-        })
+            try await waitFor("b to be dialling both") {
+                b.service.directory.link(NodeID("a"))?.refusesCrossedDial == true
+                    && b.service.directory.link(NodeID("z"))?.refusesCrossedDial == true
+            }
+            // "z", larger than b, dials b meanwhile: refused, b's own connection is the one to keep.
+            let refused = try await rawSession(to: b) { frames, outbound in
+                await #expect(throws: (any Error).self) { _ = try await rawHandshake(as: "z", to: b, frames: &frames, outbound: outbound) }
+            }
+            #expect(refused)
+            try await waitFor("b to count the crossed dial") { b.metric("internode_handshake_failures_total", ["reason": "crossed"]) == 1 }
+            #expect(!b.service.isConnected(to: NodeID("z")))
+            // "a", smaller than b, dials b meanwhile: taken, and b's queued message goes on it.
+            _ = try await rawSession(to: b) { frames, outbound in
+                _ = try await rawHandshake(as: "a", to: b, frames: &frames, outbound: outbound)
+                #expect(b.service.isConnected(to: NodeID("a")))
+                while var frame = try await frames.next() {
+                    let header = try FrameHeader.read(from: &frame)
+                    if header.trafficClass == .relay, header.kind == .message { break }
+                }
+            }
+            #expect(b.metric("internode_handshake_failures_total", ["reason": "crossed"]) == 1)
+        }
+    }
+
+    @Test func nodesDiallingEachOtherAtOnceSettleOnOneConnection() async throws {
+        try await withMesh { mesh in
+            let a = try await mesh.start("a")
+            let b = try await mesh.start("b")
+            await a.know(b)
+            await b.know(a)
+            // Both need the other at the same moment: both dial.
+            async let fromA: Void = { for index in 0..<200 { _ = a.service.send(numbered(index), to: b.id, endpoint: testEndpoint, class: .relay) } }()
+            async let fromB: Void = { for index in 0..<200 { _ = b.service.send(numbered(index), to: a.id, endpoint: testEndpoint, class: .relay) } }()
+            _ = await (fromA, fromB)
+            try await waitFor("every message both ways") { a.inbox.from(b.id).count == 200 && b.inbox.from(a.id).count == 200 }
+            #expect(a.inbox.from(b.id).map { number(of: $0.payload) } == Array(0..<200), "exactly once, in order")
+            #expect(b.inbox.from(a.id).map { number(of: $0.payload) } == Array(0..<200))
+            try await waitFor("one connection on each side") {
+                a.metric("internode_connections") == 1 && b.metric("internode_connections") == 1
+                    && a.service.isConnected(to: b.id) && b.service.isConnected(to: a.id)
+            }
+        }
     }
 
     @Test(arguments: ["oversized", "unknown_kind", "unknown_class", "malformed", "truncated"])

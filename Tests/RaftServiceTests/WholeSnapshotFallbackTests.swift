@@ -183,6 +183,7 @@ final class EarlierReleaseLeader: Sendable {
             }
             await mesh.setPeer(follower.id, host: follower.host, port: follower.port, incarnation: follower.incarnation)
             await follower.mesh.setPeer(leader.id, host: settings.bindHost, port: port, incarnation: Incarnation(1))
+            mesh.connect(to: follower.id)
             try await waitFor("the leader's mesh to connect to \(follower.id)") { mesh.isConnected(to: follower.id) }
             try await body(leader)
         } catch {

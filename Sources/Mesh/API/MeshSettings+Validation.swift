@@ -31,6 +31,9 @@ extension MeshSettings {
         guard socketBufferBytes >= 0 else {
             throw .invalidSettings("socketBufferBytes \(socketBufferBytes) must be 0 (kernel default) or a positive size")
         }
+        if let idleTimeout, idleTimeout <= .zero {
+            throw .invalidSettings("idleTimeout \(idleTimeout) must be positive, or nil to keep connections open")
+        }
         guard ackEveryMessages > 0, maxConcurrentRequests > 0, maxInboundConnections > 0 else {
             throw .invalidSettings("ackEveryMessages, maxConcurrentRequests and maxInboundConnections must be positive")
         }

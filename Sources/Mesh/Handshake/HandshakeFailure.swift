@@ -12,8 +12,9 @@ enum HandshakeFailure: Error, Equatable, Sendable {
     case unknownKey
     /// The peer could not prove it holds the key (or the handshake was tampered with).
     case badProof
-    /// A larger ID dialled us, or the node we dialled has a smaller ID than ours: the smaller ID dials.
-    case wrongDirection(peer: NodeID)
+    /// A larger ID dialled us while we were dialling it: both dialled at once, and both keep the smaller
+    /// ID's connection (ours).
+    case crossedDial(peer: NodeID)
     /// We connected to ourselves.
     case selfConnection
     /// The node that answered is not the one we dialled.
@@ -27,7 +28,7 @@ enum HandshakeFailure: Error, Equatable, Sendable {
 
     /// Every reason label, for creating the counters at zero.
     static let reasons = [
-        "bad_magic", "version", "encryption_mismatch", "bad_key", "wrong_direction", "self", "wrong_peer",
+        "bad_magic", "version", "encryption_mismatch", "bad_key", "crossed", "self", "wrong_peer",
         "malformed", "timeout", "closed",
     ]
 
@@ -38,7 +39,7 @@ enum HandshakeFailure: Error, Equatable, Sendable {
         case .unsupportedVersion: "version"
         case .encryptionMismatch: "encryption_mismatch"
         case .unknownKey, .badProof: "bad_key"
-        case .wrongDirection: "wrong_direction"
+        case .crossedDial: "crossed"
         case .selfConnection: "self"
         case .wrongPeer: "wrong_peer"
         case .malformed: "malformed"

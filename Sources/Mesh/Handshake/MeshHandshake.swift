@@ -98,15 +98,12 @@ struct MeshHandshake: Sendable {
         guard hello.nodeID != localID else { throw .selfConnection }
         switch role {
         case .acceptor:
-            // Only the smaller ID dials; a larger one dialling us is confused or hostile.
-            guard hello.nodeID < localID else { throw .wrongDirection(peer: hello.nodeID) }
             if let keyring {
                 guard let key = keyring.key(fingerprint: hello.fingerprint) else { throw .unknownKey }
                 chosenKey = key
             }
         case .dialer:
             if let expectedPeer, hello.nodeID != expectedPeer { throw .wrongPeer(expected: expectedPeer, actual: hello.nodeID) }
-            guard localID < hello.nodeID else { throw .wrongDirection(peer: hello.nodeID) }
             resumeForUs = hello.resume
         }
         remote = hello

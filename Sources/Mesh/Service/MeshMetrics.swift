@@ -16,6 +16,8 @@ final class MeshMetrics: Sendable {
     /// Connections with a finished handshake.
     let connections: Gauge
     let reconnects: Counter
+    let idleClosed: Counter
+    let peers: Gauge
     let unknownReplies: Counter
     let requestDuration: DurationHistogram
 
@@ -54,6 +56,12 @@ final class MeshMetrics: Sendable {
         connections = registry.gauge("internode_connections", help: "Internode connections with a finished handshake.")
         reconnects = registry.counter(
             "internode_reconnects_total", help: "Internode connections established to a peer that had been connected before."
+        )
+        peers = registry.gauge(
+            "internode_peers", help: "Peers the mesh knows from membership (it dials them when it has something to send)."
+        )
+        idleClosed = registry.counter(
+            "internode_idle_closed_total", help: "Internode connections closed after the idle timeout (the next message dials again)."
         )
         unknownReplies = registry.counter(
             "internode_unknown_replies_total", help: "Internode replies to no pending request (timed out, failed or bogus)."

@@ -37,7 +37,7 @@ extension MeshService {
                 }
                 handshakeTimer.cancel()
                 connection.limit.set(settings.maxFrameBytes + SessionCipher.tagBytes)
-                await runSession(session, link: link, channel: channel, frames: &frames, outbound: outbound, remote: remote)
+                await runSession(session, link: link, dialedByUs: dialing != nil, channel: channel, frames: &frames, outbound: outbound, remote: remote)
                 return true
             }
         } catch {
@@ -93,6 +93,10 @@ extension MeshService {
         guard let (link, created) = directory.link(hello.nodeID, orCreate: { makeLink(hello.nodeID, known: false) }) else {
             throw HandshakeFailure.closed
         }
+        // Both dialled at once: the smaller ID's connection is kept — ours, if we are dialling it now.
+        if !DialRule.isPreferred(dialer: hello.nodeID, acceptor: settings.nodeID), link.refusesCrossedDial {
+            throw HandshakeFailure.crossedDial(peer: hello.nodeID)
+        }
         do {
             try await writeFrame(
                 machine.makeHello(streamID: link.streamID, resume: link.resumePoint(forStream: hello.streamID)), to: outbound
@@ -125,7 +129,7 @@ extension MeshService {
     /// The established connection: makes it the peer's active one, then runs the writer and keepalive
     /// tasks beside the reader until one of them ends it.
     private nonisolated func runSession(
-        _ session: EstablishedSession, link: PeerLink, channel: any Channel, frames: inout FrameIterator,
+        _ session: EstablishedSession, link: PeerLink, dialedByUs: Bool, channel: any Channel, frames: inout FrameIterator,
         outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, remote: String
     ) async {
         let epoch = counters.nextEpoch()
@@ -133,7 +137,7 @@ extension MeshService {
         let handle = ConnectionHandle(channel: channel, writerBell: Doorbell(), keepaliveBell: Doorbell())
         guard let activation = link.activate(
             handle, epoch: epoch, peerIncarnation: session.peerIncarnation, resume: session.resume,
-            peerStreamID: session.peerStreamID
+            peerStreamID: session.peerStreamID, dialedByUs: dialedByUs
         ) else {
             logger.debug("mesh peer removed during the handshake; connection closed", metadata: ["peer": "\(peer)"])
             return
@@ -185,10 +189,15 @@ extension MeshService {
 
         let lost = pending.failWritten(to: peer, epoch: epoch, with: .connectionLost(peer))
         if link.deactivate(epoch: epoch) {
-            metrics?.connections.decrement()
-            events.publish(.disconnected(peer))
+            connectionGone(peer)
             logger.info("mesh disconnected", metadata: ["peer": "\(peer)", "failed_requests": "\(lost)"])
         }
+    }
+
+    /// A live connection to `peer` ended (lost, or closed as idle): count and publish it.
+    private nonisolated func connectionGone(_ peer: NodeID) {
+        metrics?.connections.decrement()
+        events.publish(.disconnected(peer))
     }
 
     /// Largest batch taken from the queues for one socket write.
@@ -270,6 +279,35 @@ extension MeshService {
         }
     }
 
+    /// Waits while the keepalive of connection `epoch` is parked: until the writer's next batch with news
+    /// unparks it (returns true: watch again), or — every ``MeshSettings/idleTimeout`` — closes the
+    /// connection when it is still idle (returns false: the keepalive ends). Without an idle timeout it
+    /// waits for the writer only.
+    private nonisolated func waitWhileParked(link: PeerLink, epoch: UInt64, handle: ConnectionHandle) async -> Bool {
+        guard let idleTimeout = settings.idleTimeout else {
+            await handle.keepaliveBell.wait()
+            return true
+        }
+        while !Task.isCancelled {
+            await handle.keepaliveBell.wait(timeout: idleTimeout, on: handle.channel.eventLoop)
+            switch link.idleLook(epoch: epoch, requestsPending: pending.hasPending(to: link.id)) {
+            case .resume:
+                return true
+            case .stayParked:
+                continue
+            case .stop:
+                return false
+            case .close(let connection):
+                metrics?.idleClosed.increment()
+                connectionGone(link.id)
+                logger.debug("mesh connection idle; closed", metadata: ["peer": "\(link.id)", "idle_timeout": "\(idleTimeout)"])
+                connection.channel.close(promise: nil)
+                return false
+            }
+        }
+        return false
+    }
+
     private nonisolated func countExpired(_ expired: [(TrafficClass, Int)]) {
         for (trafficClass, count) in expired { metrics?.countDropped(trafficClass, .expired, by: count) }
     }
@@ -295,7 +333,7 @@ extension MeshService {
             case .watch, .ping:
                 continue
             case .park:
-                await handle.keepaliveBell.wait()
+                guard await waitWhileParked(link: link, epoch: epoch, handle: handle) else { return }
             case .close(_, let silent):
                 logger.warning("mesh peer silent; closing the connection", metadata: ["peer": "\(link.id)", "silent": "\(silent)"])
                 channel.close(promise: nil)

@@ -80,7 +80,11 @@ extension MeshService {
                 return
             }
             let job = RequestJob(link: link, inbound: inbound, requestID: header.requestID, epoch: epoch, deadline: deadline)
-            if case .terminated = requestJobs.yield(job) { requestSlots.release() }
+            link.servingRequest(true)
+            if case .terminated = requestJobs.yield(job) {
+                link.servingRequest(false)
+                requestSlots.release()
+            }
         case .reply:
             complete(header, with: .success(payload), from: peer)
         case .errorReply:
@@ -109,7 +113,10 @@ extension MeshService {
     /// Runs a request's handler and queues its reply in the request's class. A request whose deadline has
     /// passed is not handled, and a reply whose requester has given up is not sent.
     nonisolated func handle(_ job: RequestJob) async {
-        defer { requestSlots.release() }
+        defer {
+            job.link.servingRequest(false)
+            requestSlots.release()
+        }
         let trafficClass = job.inbound.trafficClass
         let header = FrameHeader(trafficClass: trafficClass, kind: .request, endpoint: job.inbound.endpoint, requestID: job.requestID)
         if let deadline = job.deadline, deadline <= .now {

@@ -178,7 +178,7 @@ extension MeshService {
         }
     }
 
-    /// Starts a dial loop per peer we dial, as `setPeer` asks.
+    /// Runs a dial loop per link that asks for one (something to send, no connection).
     private nonisolated func runDialJobs() async {
         await withDiscardingTaskGroup { group in
             for await link in dialJobStream {
@@ -197,12 +197,13 @@ extension MeshService {
         }
     }
 
-    /// Dials `link` while it is a peer: connect, handshake, serve until the connection ends, pause with
-    /// backoff, again. A finished handshake resets the backoff. Ends when the peer is removed.
+    /// Dials `link` while it is needed — something waits for it and no connection carries it: connect,
+    /// handshake, serve until the connection ends, pause with backoff, again. A finished handshake resets
+    /// the backoff. Ends when the peer is connected by another way, no longer needed, or removed.
     nonisolated func dialLoop(_ link: PeerLink) async {
         defer { link.dialLoopEnded() }
         var generator = SystemRandomNumberGenerator()
-        while !Task.isCancelled, let target = link.dialTarget() {
+        while !Task.isCancelled, let target = link.beginAttempt() {
             var handshakeFinished = false
             do {
                 let connection = try await connect(host: target.host, port: target.port)

@@ -9,8 +9,11 @@ import ServiceLifecycle
 /// The internode mesh: one TCP connection per node pair, carrying Raft RPCs, process messages (relay),
 /// forwarded writes and process-group traffic in per-class queues.
 ///
-/// The node feeds it membership (``setPeer(_:host:port:incarnation:)``, ``removePeer(_:)``); the node with
-/// the smaller ID dials, the larger only accepts. Sending never blocks and never hops to the actor:
+/// The node feeds it membership (``setPeer(_:host:port:incarnation:)``, ``removePeer(_:)``). Connections
+/// are made on demand: a node dials a peer when it has something to send and no connection (when both
+/// dial at once, the smaller ID's connection is kept), and a connection idle for
+/// ``MeshSettings/idleTimeout`` is closed, so a node holds connections only to the peers it talks to.
+/// Sending never blocks and never hops to the actor:
 /// ``send(_:to:endpoint:class:)`` puts the message in the peer's queue under a lock and wakes the
 /// connection's writer. Received messages go to synchronous handlers in frame order, per connection.
 ///
@@ -96,23 +99,26 @@ public actor MeshService: Service {
 
     // MARK: Membership
 
-    /// Adds or updates a peer from membership. We dial it (now, and again with backoff whenever the
-    /// connection is lost) iff our ID is smaller; otherwise we wait for it to dial us. Messages to it queue
-    /// from now on. A newer `incarnation` than the connected one closes that connection (the peer
-    /// restarted). Our own ID is ignored.
+    /// Adds or updates a peer from membership. Messages to it queue from now on; the first one dials it
+    /// (and a lost connection is redialled, with backoff, while anything waits for it). A newer
+    /// `incarnation` than the connected one closes that connection (the peer restarted). Our own ID is
+    /// ignored.
     public func setPeer(_ id: NodeID, host: String, port: Int, incarnation: Incarnation?) {
         guard id != settings.nodeID else { return }
         guard let (link, created) = directory.link(id, orCreate: { makeLink(id, known: true) }) else { return }
-        let weDial = DialRule.shouldDial(local: settings.nodeID, remote: id)
-        let (startDialing, stale) = link.update(host: host, port: port, incarnation: incarnation, weDial: weDial)
-        if let stale {
+        if let stale = link.update(host: host, port: port, incarnation: incarnation) {
             logger.info("mesh peer restarted; closing the connection to its old incarnation", metadata: [
                 "peer": "\(id)", "peer.incarnation": "\(stale.peerIncarnation)",
             ])
             stale.connection.channel.close(promise: nil)
         }
-        if created { logger.debug("mesh peer added", metadata: ["peer": "\(id)", "addr": "\(host):\(port)", "dial": "\(weDial)"]) }
-        if startDialing { dialJobs.yield(link) }
+        if created { logger.debug("mesh peer added", metadata: ["peer": "\(id)", "addr": "\(host):\(port)"]) }
+        countPeers()
+    }
+
+    /// Sets `internode_peers` to the peers introduced by membership.
+    private func countPeers() {
+        metrics?.peers.set(Int64(directory.all.count { $0.isKnown }))
     }
 
     /// Forgets a peer that left membership: closes its connection, drops its queues (counted as
@@ -131,15 +137,17 @@ public actor MeshService: Service {
         let failed = pending.failAll(to: id, with: .peerRemoved(id))
         metrics?.removeDepthGauges(link.depthGauges)
         events.publish(.removed(id))
+        countPeers()
         logger.info("mesh peer removed", metadata: [
             "peer": "\(id)", "dropped": "\(messages.reduce(0) { $0 + $1.1.count })", "failed_requests": "\(failed)",
         ])
     }
 
     nonisolated func makeLink(_ id: NodeID, known: Bool) -> PeerLink {
-        PeerLink(
+        let dialJobs = dialJobs
+        return PeerLink(
             id: id, settings: settings, streamID: UInt64.random(in: 1...UInt64.max), known: known,
-            depthGauges: metrics?.depthGauges(peer: id) ?? []
+            depthGauges: metrics?.depthGauges(peer: id) ?? [], startDialLoop: { dialJobs.yield($0) }
         )
     }
 
@@ -197,6 +205,13 @@ public actor MeshService: Service {
     /// Messages held for `peer` in `trafficClass` (relay: not yet acknowledged); 0 for an unknown peer.
     public nonisolated func queueDepth(to peer: NodeID, class trafficClass: TrafficClass) -> Int {
         directory.link(peer)?.depth(trafficClass) ?? 0
+    }
+
+    /// Dials `peer` now unless a connection is live or being dialled, although nothing is queued for it: a
+    /// warm-up, so that the first message does not wait for a connection and a handshake. The connection
+    /// is closed like any other once idle. Nothing happens for an unknown peer.
+    public nonisolated func connect(to peer: NodeID) {
+        directory.link(peer)?.connectSoon()
     }
 
     /// Whether a connection to `peer` has finished its handshake.

@@ -32,13 +32,22 @@ final class PeerLink: Sendable {
     let retryBell = Doorbell()
     /// `internode_queue_depth{class,peer}` by class raw value; empty without metrics.
     let depthGauges: [Gauge]
+    /// Starts a dial loop for the link (the service's dial jobs), when the machine asks for one.
+    private let startDialLoop: @Sendable (PeerLink) -> Void
+    /// Requests from the peer whose handlers are running: an idle connection is not closed under them.
+    private let requestsServing = Atomic<Int>(0)
 
-    /// A disconnected link with empty queues; `known` when introduced by `setPeer`.
-    init(id: NodeID, settings: MeshSettings, streamID: UInt64, known: Bool, depthGauges: [Gauge]) {
+    /// A disconnected link with empty queues; `known` when introduced by `setPeer`. `startDialLoop` runs a
+    /// dial loop for it (at most one at a time: the machine asks only when none runs).
+    init(
+        id: NodeID, settings: MeshSettings, streamID: UInt64, known: Bool, depthGauges: [Gauge],
+        startDialLoop: @escaping @Sendable (PeerLink) -> Void
+    ) {
         self.id = id
         self.streamID = streamID
         state = Mutex(StateMachine(streamID: streamID, known: known, settings: settings))
         self.depthGauges = depthGauges
+        self.startDialLoop = startDialLoop
     }
 
     // MARK: Sending
@@ -50,11 +59,12 @@ final class PeerLink: Sendable {
         case removed
     }
 
-    /// Queues a message; wakes the writer if one is connected.
+    /// Queues a message; wakes the writer if one is connected, else starts dialling if nothing dials yet.
     func enqueue(_ message: OutboundMessage, in trafficClass: TrafficClass) -> EnqueueOutcome {
         switch state.withLock({ $0.enqueue(message, in: trafficClass) }) {
-        case .queued(let droppedOldest, let depth, let writer):
+        case .queued(let droppedOldest, let depth, let writer, let startDialing):
             writer?.writerBell.ring()
+            if startDialing { startDialLoop(self) }
             setDepth(trafficClass, depth)
             return .queued(droppedOldest: droppedOldest)
         case .full(let depth):
@@ -125,10 +135,14 @@ final class PeerLink: Sendable {
     /// Wakes the replaced writer (it stops) and the new one. Nil when the peer was removed meanwhile (the
     /// caller closes the connection).
     func activate(
-        _ handle: ConnectionHandle, epoch: UInt64, peerIncarnation: Incarnation, resume: UInt64, peerStreamID: UInt64
+        _ handle: ConnectionHandle, epoch: UInt64, peerIncarnation: Incarnation, resume: UInt64, peerStreamID: UInt64,
+        dialedByUs: Bool
     ) -> StateMachine.Activation? {
         let action = state.withLock {
-            $0.connectionEstablished(handle, epoch: epoch, peerIncarnation: peerIncarnation, resume: resume, peerStreamID: peerStreamID)
+            $0.connectionEstablished(
+                handle, epoch: epoch, peerIncarnation: peerIncarnation, resume: resume, peerStreamID: peerStreamID,
+                dialedByUs: dialedByUs
+            )
         }
         guard case .activated(let activation) = action else { return nil }
         activation.replaced?.writerBell.ring()
@@ -137,11 +151,40 @@ final class PeerLink: Sendable {
         return activation
     }
 
-    /// Connection `epoch` ended. Returns false when it was not the live one (it had been replaced).
+    /// Connection `epoch` ended. Returns false when it was not the live one (it had been replaced, or
+    /// closed as idle). Dials again at once when something still waits for the peer.
     func deactivate(epoch: UInt64) -> Bool {
-        guard case .disconnected(let handle) = state.withLock({ $0.connectionLost(epoch: epoch) }) else { return false }
+        guard case .disconnected(let handle, let startDialing) = state.withLock({ $0.connectionLost(epoch: epoch) }) else {
+            return false
+        }
         handle.writerBell.ring()
+        if startDialing { startDialLoop(self) }
         return true
+    }
+
+    /// The idle timer of connection `epoch` fired (see ``PeerLinkStateMachine/idleLook(epoch:requestsInProgress:)``);
+    /// `requestsPending`: requests of ours to the peer wait for replies. On `.close` the link is already
+    /// disconnected; the caller closes the channel.
+    func idleLook(epoch: UInt64, requestsPending: Bool) -> StateMachine.IdleAction {
+        let serving = requestsServing.load(ordering: .relaxed) > 0
+        let action = state.withLock { $0.idleLook(epoch: epoch, requestsInProgress: requestsPending || serving) }
+        if case .close(let handle) = action { handle.writerBell.ring() }
+        return action
+    }
+
+    /// A request from the peer started (`true`) or ended (`false`) running its handler.
+    func servingRequest(_ started: Bool) {
+        requestsServing.add(started ? 1 : -1, ordering: .relaxed)
+    }
+
+    /// Dials the peer soon unless it is connected or being dialled (see ``PeerLinkStateMachine/connectSoon()``).
+    func connectSoon() {
+        if state.withLock({ $0.connectSoon() }) { startDialLoop(self) }
+    }
+
+    /// Whether the dial loop is connecting or handshaking now (a crossed dial from a larger ID is refused).
+    var refusesCrossedDial: Bool {
+        state.withLock { $0.refusesCrossedDial }
     }
 
     /// The keepalive of connection `epoch` looks (see
@@ -159,17 +202,18 @@ final class PeerLink: Sendable {
 
     // MARK: Membership
 
-    /// Records the peer's address from membership. Returns whether a dial loop should be started (we dial
-    /// and none is running), and a live connection to an older incarnation, to close.
-    func update(host: String, port: Int, incarnation: Incarnation?, weDial: Bool) -> (startDialing: Bool, stale: StateMachine.LiveConnection?) {
-        let action = state.withLock { $0.update(address: PeerAddress(host: host, port: port), incarnation: incarnation, weDial: weDial) }
+    /// Records the peer's address from membership (starting a dial loop when something already waits for
+    /// it). Returns a live connection to an older incarnation, to close.
+    func update(host: String, port: Int, incarnation: Incarnation?) -> StateMachine.LiveConnection? {
+        let action = state.withLock { $0.update(address: PeerAddress(host: host, port: port), incarnation: incarnation) }
         if action.wakeDialer { retryBell.ring() }
-        return (action.startDialing, action.closeStale)
+        if action.startDialing { startDialLoop(self) }
+        return action.closeStale
     }
 
-    /// Where to dial next; nil once removed (the dial loop ends).
-    func dialTarget() -> PeerAddress? {
-        state.withLock { $0.dialTarget }
+    /// Where to dial now; nil when the peer no longer needs dialling (the dial loop ends).
+    func beginAttempt() -> PeerAddress? {
+        state.withLock { $0.beginAttempt() }
     }
 
     /// A dial attempt ended; whether and after what pause to dial again.
@@ -185,6 +229,11 @@ final class PeerLink: Sendable {
     /// Whether a dial loop runs for this peer (for tests of the dialling rule).
     var isDialing: Bool {
         state.withLock { $0.isDialing }
+    }
+
+    /// Whether the peer was introduced by `setPeer` (not only known by a connection it made to us).
+    var isKnown: Bool {
+        state.withLock { $0.isKnown }
     }
 
     /// Whether the peer was never introduced by `setPeer` and has no connection: what a stranger that

@@ -22,6 +22,11 @@ final class PendingRequests: Sendable {
     /// Requests pending.
     var count: Int { entries.withLock { $0.count } }
 
+    /// Whether any request to `peer` waits for its reply (an idle connection to it is not closed).
+    func hasPending(to peer: NodeID) -> Bool {
+        entries.withLock { $0.values.contains { $0.peer == peer } }
+    }
+
     /// Registers request `id`.
     func insert(
         _ id: UInt64, peer: NodeID, trafficClass: TrafficClass, continuation: CheckedContinuation<[UInt8], any Error>

@@ -156,10 +156,11 @@ final class MeshCluster: Sendable {
         return node
     }
 
-    /// Introduces `a` and `b` to each other and waits until both see the connection.
+    /// Introduces `a` and `b` to each other, has `a` dial `b` and waits until both see the connection.
     func connect(_ a: MeshTestNode, _ b: MeshTestNode) async throws {
         await a.know(b)
         await b.know(a)
+        a.service.connect(to: b.id)
         try await waitFor("\(a.id) and \(b.id) to connect") {
             a.service.isConnected(to: b.id) && b.service.isConnected(to: a.id)
         }

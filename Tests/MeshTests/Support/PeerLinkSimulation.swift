@@ -13,7 +13,11 @@ import CohortTestKit
 ///   the first batch with news (never by answers alone);
 /// - relay messages reach the peer exactly once and in order, across cut connections; until the peer is
 ///   removed, those not acknowledged stay queued (and without a restart, all of them arrive);
-/// - a removed peer never queues, connects or dials again.
+/// - a removed peer never queues, connects or dials again;
+/// - a dial loop is asked for exactly when the peer is needed (something queued or unacknowledged), has an
+///   address, is unconnected and none runs; the loop dials only while that holds, and a crossed dial is
+///   refused exactly while its attempt is in progress;
+/// - an idle connection closes only when parked, quiet since parking and with nothing waiting.
 ///
 /// The connection handle is the connection's epoch. Failures name the seed, the step and the last events.
 struct PeerLinkSimulation {
@@ -32,6 +36,9 @@ struct PeerLinkSimulation {
     private var lastEpoch: UInt64 = 0
     private var parked = false
     private var dialing = false
+    private var attempting = false
+    private var hasAddress = false
+    private var heardWhileParked = false
     private var removed = false
     private var removedRelay: Int?
     // The path and the peer.
@@ -107,7 +114,9 @@ struct PeerLinkSimulation {
         case 75..<82: peerSendsRelay()
         case 82..<85: ackTimerFires()
         case 85..<88: updateMembership()
-        case 88..<93: dialAttemptEnds()
+        case 88..<90: dialAttemptEnds()
+        case 90..<92: dialLoopBegins()
+        case 92..<93: idleTimerFires()
         case 93..<95: staleTasksAct()
         case 95..<96 where chance(20): restartPeer()
         case 96..<97 where chance(10): remove()
@@ -120,8 +129,9 @@ struct PeerLinkSimulation {
         note("sendRelay(\(nextPayload))")
         let message = OutboundMessage(kind: .message, endpoint: .processes, payload: numbered(nextPayload))
         switch link.enqueue(message, in: .relay) {
-        case .queued(let dropped, let depth, let wake):
+        case .queued(let dropped, let depth, let wake, let startDialing):
             check(!removed && dropped == 0, "a relay message queued after removal or dropping another")
+            dialAsked(startDialing)
             check(wake == live, "enqueue woke \(String(describing: wake)), live is \(String(describing: live))")
             relayQueued.append(nextPayload)
             check(depth == link.depth(.relay), "enqueue reported depth \(depth)")
@@ -136,8 +146,52 @@ struct PeerLinkSimulation {
         let trafficClass: TrafficClass = [.control, .raft, .bulk].randomElement(using: &generator)!
         note("send(\(trafficClass))")
         let message = OutboundMessage(kind: .message, endpoint: .processes, payload: [1])
-        if case .queued(_, _, let wake) = link.enqueue(message, in: trafficClass) {
+        if case .queued(_, _, let wake, let startDialing) = link.enqueue(message, in: trafficClass) {
             check(wake == live, "enqueue woke \(String(describing: wake)), live is \(String(describing: live))")
+            dialAsked(startDialing)
+        }
+    }
+
+    /// Whether anything waits for the peer, as the shell sees the depths.
+    private var demand: Bool { link.depths.contains { $0 > 0 } }
+
+    /// The machine asked (or not) for a dial loop: exactly when the peer is needed, known, unconnected and
+    /// none runs.
+    private mutating func dialAsked(_ startDialing: Bool) {
+        let expected = !removed && live == nil && !dialing && hasAddress && demand
+        check(startDialing == expected, "startDialing \(startDialing), expected \(expected) (dialing \(dialing), live \(String(describing: live)))")
+        if startDialing { dialing = true }
+    }
+
+    /// The dial loop, between attempts, asks where to dial.
+    private mutating func dialLoopBegins() {
+        guard dialing, !attempting else { return }
+        note("beginAttempt")
+        let target = link.beginAttempt()
+        let expected = !removed && live == nil && hasAddress && demand
+        check((target != nil) == expected, "beginAttempt \(String(describing: target)), expected a target: \(expected)")
+        if target == nil { dialing = false } else { attempting = true }
+        check(link.refusesCrossedDial == attempting, "refusesCrossedDial \(link.refusesCrossedDial) while attempting \(attempting)")
+    }
+
+    /// The idle timer of a parked keepalive fires.
+    private mutating func idleTimerFires() {
+        guard let epoch = live else { return }
+        let requests = chance(20)
+        note("idle(\(epoch), requests \(requests))")
+        let action = link.idleLook(epoch: epoch, requestsInProgress: requests)
+        if !parked {
+            check(action == .resume, "idle look of an unparked connection: \(action)")
+        } else if heardWhileParked || demand || requests {
+            check(action == .stayParked, "idle look with traffic or work: \(action)")
+        } else {
+            check(action == .close(epoch), "idle look of an idle connection: \(action)")
+        }
+        heardWhileParked = false
+        if case .close = action {
+            live = nil
+            parked = false
+            check(link.live == nil, "an idle close left the link connected")
         }
     }
 
@@ -186,10 +240,12 @@ struct PeerLinkSimulation {
         let epoch = lastEpoch
         note("connect(\(epoch), resume \(peerLastDelivered))")
         check(link.resumePoint(forStream: 100 + peerIncarnation) == inboundDelivered, "resume point of the peer's stream")
+        let dialedByUs = attempting && chance(70)
         let action = link.connectionEstablished(
             epoch, epoch: epoch, peerIncarnation: Incarnation(peerIncarnation), resume: peerLastDelivered,
-            peerStreamID: 100 + peerIncarnation
+            peerStreamID: 100 + peerIncarnation, dialedByUs: dialedByUs
         )
+        if dialedByUs { attempting = false }
         guard case .activated(let activation) = action else {
             check(removed, "a connection was refused before removal")
             return
@@ -204,6 +260,7 @@ struct PeerLinkSimulation {
         live = epoch
         liveIncarnation = peerIncarnation
         parked = false
+        heardWhileParked = false
         pathBroken = false
         lastSequenceOnConnection = 0
     }
@@ -211,9 +268,14 @@ struct PeerLinkSimulation {
     private mutating func loseConnection() {
         guard let epoch = live else { return }
         note("lost(\(epoch))")
-        check(link.connectionLost(epoch: epoch) == .disconnected(epoch), "the live connection's end did not disconnect")
         live = nil
         parked = false
+        guard case .disconnected(let connection, let startDialing) = link.connectionLost(epoch: epoch) else {
+            check(false, "the live connection's end did not disconnect")
+            return
+        }
+        check(connection == epoch, "the end of \(epoch) handed back \(connection)")
+        dialAsked(startDialing)
     }
 
     private mutating func breakPath() {
@@ -243,6 +305,7 @@ struct PeerLinkSimulation {
             check(link.pingArrived(UInt64(step)) == epoch, "a pong woke another writer")
         }
         link.peerHeard(epoch: epoch)
+        if parked { heardWhileParked = true }
     }
 
     private mutating func peerSendsRelay() {
@@ -251,6 +314,7 @@ struct PeerLinkSimulation {
         let sequence = chance(15) && inboundDelivered > 0 ? inboundDelivered : inboundDelivered + 1
         note("relayIn(\(sequence))")
         link.peerHeard(epoch: epoch)
+        if parked { heardWhileParked = true }
         switch link.relayArrived(sequence, epoch: epoch) {
         case .drop:
             check(sequence <= inboundDelivered, "relay \(sequence) dropped though new")
@@ -270,24 +334,26 @@ struct PeerLinkSimulation {
     private mutating func updateMembership() {
         note("update(incarnation \(peerIncarnation))")
         let action = link.update(
-            address: PeerAddress(host: "10.0.0.2", port: 7950), incarnation: Incarnation(peerIncarnation), weDial: true
+            address: PeerAddress(host: "10.0.0.2", port: 7950), incarnation: Incarnation(peerIncarnation)
         )
-        check(action.startDialing == (!dialing && !removed), "startDialing \(action.startDialing) (dialing \(dialing))")
-        if action.startDialing { dialing = true }
+        hasAddress = true
+        dialAsked(action.startDialing)
         let stale = live != nil && liveIncarnation < peerIncarnation
         check(action.closeStale?.epoch == (stale ? live : nil), "closeStale \(String(describing: action.closeStale?.epoch))")
         if stale { loseConnection() }
     }
 
     private mutating func dialAttemptEnds() {
-        guard dialing else { return }
+        guard dialing, attempting else { return }
         note("dialEnded")
+        attempting = false
+        let expected = !removed && live == nil && hasAddress && demand
         switch link.dialAttemptEnded(handshakeFinished: chance(50), using: &generator) {
         case .retry(let pause):
-            check(!removed, "a removed peer is redialled")
+            check(expected, "a dial loop retries a peer that is removed, connected or not needed")
             check(pause >= settings.reconnect.initial * 0.8 && pause <= settings.reconnect.maximum * 1.2, "pause \(pause)")
         case .stop:
-            check(removed, "the dial loop stopped before removal")
+            check(!expected, "the dial loop stopped while the peer is needed and unconnected")
             dialing = false
         }
     }
@@ -328,6 +394,14 @@ struct PeerLinkSimulation {
         removed = true
         live = nil
         parked = false
+        // The dial loop ends at its next step: the attempt in progress ends, or the loop asks for a target.
+        if attempting {
+            check(link.dialAttemptEnded(handshakeFinished: false, using: &generator) == .stop, "a removed peer is redialled")
+        } else if dialing {
+            check(link.beginAttempt() == nil, "a removed peer gave its dial loop a target")
+        }
+        dialing = false
+        attempting = false
     }
 
     // MARK: Invariants
@@ -337,8 +411,9 @@ struct PeerLinkSimulation {
         check((link.live?.keepalive.isParked ?? false) == parked, "parked \(link.live?.keepalive.isParked ?? false), expected \(parked)")
         check(link.isRemoved == removed, "removed \(link.isRemoved)")
         check(link.isDialing == dialing, "dialing \(link.isDialing), expected \(dialing)")
+        check(link.refusesCrossedDial == attempting, "refusesCrossedDial \(link.refusesCrossedDial), attempting \(attempting)")
         if removed {
-            check(link.live == nil && link.dialTarget == nil && link.depth(.relay) == 0, "a removed peer holds a connection, an address or messages")
+            check(link.live == nil && !link.isDialing && link.depth(.relay) == 0, "a removed peer holds a connection, a dial loop or messages")
         } else if !restarted {
             check(link.depth(.relay) == relayQueued.count - Int(acknowledgedThrough), "relay depth \(link.depth(.relay)) with \(relayQueued.count) queued, \(acknowledgedThrough) acknowledged")
         }

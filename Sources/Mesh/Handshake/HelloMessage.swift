@@ -13,7 +13,7 @@ enum HandshakeRole: UInt8, Sendable {
 ///
 /// ```
 /// 0   magic        4 bytes "CHMS"
-/// 4   version      u8  (1)
+/// 4   version      u8  (2)
 /// 5   role         u8  0 dialer, 1 acceptor
 /// 6   flags        u8  bit 0: encrypted (the sender has a cluster key)
 /// 7   incarnation  u64
@@ -26,8 +26,8 @@ enum HandshakeRole: UInt8, Sendable {
 struct HelloMessage: Equatable, Sendable {
     /// "CHMS": Cohort mesh.
     static let magic: [UInt8] = [0x43, 0x48, 0x4D, 0x53]
-    /// The protocol version this code speaks.
-    static let version: UInt8 = 1
+    /// The protocol version this code speaks (2: sealed records, see ``RecordSealer``).
+    static let version: UInt8 = 2
     static let nonceBytes = 32
     static let fingerprintBytes = 8
     /// The fixed part before the node ID.

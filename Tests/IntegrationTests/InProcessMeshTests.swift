@@ -47,8 +47,10 @@ struct InProcessMeshTests {
             do {
                 // 60 s: alone this takes about a second, but in the parallel suite the synchronous
                 // simulations hold the cooperative threads for seconds at a time (20 s ran out twice).
+                // The mesh connects on demand: a dials b once membership has told it where b is.
                 try await waitUntil(within: .seconds(60), "both meshes connected") {
-                    a.mesh!.isConnected(to: b.id) && b.mesh!.isConnected(to: a.id)
+                    a.mesh!.connect(to: b.id)
+                    return a.mesh!.isConnected(to: b.id) && b.mesh!.isConnected(to: a.id)
                 }
                 try await body(a, b)
             } catch {

@@ -69,7 +69,8 @@ struct PlaneIntegrationTests {
         var nodes = [a, b]
         do {
             try await waitUntil(within: .seconds(60), "a and b connected") {
-                a.node.mesh!.isConnected(to: b.node.id) && b.node.mesh!.isConnected(to: a.node.id)
+                a.node.mesh!.connect(to: b.node.id)
+                return a.node.mesh!.isConnected(to: b.node.id) && b.node.mesh!.isConnected(to: a.node.id)
             }
             let changes = b.kv.changes()
             // A small write travels by gossip; a large one (over a datagram) by a direct push or a pull.

@@ -125,8 +125,10 @@ import Testing
         var wrongMagic = bytes
         wrongMagic[0] = UInt8(ascii: "X")
         #expect(throws: HandshakeFailure.badMagic) { _ = try handshake.acceptor.receiveHello(buffer(wrongMagic)) }
-        bytes[4] = 1
-        #expect(throws: HandshakeFailure.unsupportedVersion(1), "version 1 (the smaller ID always dialled) is refused") { _ = try handshake.acceptor.receiveHello(buffer(bytes)) }
+        for version in [HelloMessage.version - 1, HelloMessage.version + 1] {
+            bytes[4] = version
+            #expect(throws: HandshakeFailure.unsupportedVersion(version)) { _ = try handshake.acceptor.receiveHello(buffer(bytes)) }
+        }
         #expect(throws: HandshakeFailure.badMagic) { _ = try handshake.acceptor.receiveHello(buffer(Array("GET / HTTP/1.1\r\n".utf8))) }
     }
 

@@ -26,7 +26,8 @@ enum HandshakeRole: UInt8, Sendable {
 struct HelloMessage: Equatable, Sendable {
     /// "CHMS": Cohort mesh.
     static let magic: [UInt8] = [0x43, 0x48, 0x4D, 0x53]
-    /// The protocol version this code speaks.
+    /// The protocol version this code speaks (2: connections made on demand by either side, and sealed
+    /// records, see ``RecordSealer``).
     static let version: UInt8 = 2
     static let nonceBytes = 32
     static let fingerprintBytes = 8

@@ -2,18 +2,19 @@ import Crypto
 import Foundation
 import NIOCore
 
-/// One direction of an encrypted connection: AES-256-GCM with the frame counter as nonce.
+/// One direction of an encrypted connection: AES-256-GCM with the message counter as nonce.
 ///
-/// The nonce is 4 zero bytes and the big-endian counter; each direction has its own key, so a nonce is
-/// never reused under one key. The counter is not sent: a dropped, replayed or reordered frame fails to
-/// authenticate. Before the counter would wrap, sealing and opening fail and the connection is closed;
-/// the next one has fresh keys.
+/// A message is the handshake's finish (counter 0), then each sealed record (``RecordSealer``). The nonce
+/// is 4 zero bytes and the big-endian counter; each direction has its own key, so a nonce is never reused
+/// under one key. The counter is not sent: a dropped, replayed or reordered message fails to authenticate.
+/// Before the counter would wrap, sealing and opening fail and the connection is closed; the next one has
+/// fresh keys.
 struct SessionCipher: Sendable {
-    /// The authentication tag's size, the per-frame overhead.
+    /// The authentication tag's size.
     static let tagBytes = 16
 
     private let key: SymmetricKey
-    /// The counter of the next frame.
+    /// The counter of the next message.
     private(set) var counter: UInt64
 
     /// A cipher with `key`, starting at `counter` (0 for a new connection; tests start near the end).
@@ -46,7 +47,7 @@ struct SessionCipher: Sendable {
         }
     }
 
-    /// Opens a sealed frame (ciphertext then tag).
+    /// Opens a sealed message (ciphertext then tag).
     mutating func open(_ sealed: ByteBuffer) throws(FrameError) -> ByteBuffer {
         guard sealed.readableBytes >= Self.tagBytes else { throw .badTag }
         let nonce = try nextNonce()

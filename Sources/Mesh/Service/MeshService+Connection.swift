@@ -213,10 +213,10 @@ extension MeshService {
     ) async {
         let channel = handle.channel
         defer { channel.close(promise: nil) }
-        var sealer = sealer
-        var scratch = ByteBuffer()
+        // With a key, each batch leaves as one sealed record (see ``RecordSealer``).
+        var sealer = sealer.map { RecordSealer(cipher: $0, limit: settings.maxFrameBytes) }
         let chunkBytes = settings.chunkBytes
-        let overhead = LengthPrefixedFrameDecoder.prefixBytes + (sealer == nil ? 0 : SessionCipher.tagBytes)
+        let prefix = LengthPrefixedFrameDecoder.prefixBytes
         var framesOut = [Int](repeating: 0, count: TrafficClass.allCases.count)
         var bytesOut = [Int](repeating: 0, count: TrafficClass.allCases.count)
         var requestIDs: [UInt64] = []
@@ -233,33 +233,33 @@ extension MeshService {
                 batch = taken
                 countExpired(batch.expired)
             }
-            var buffer = channel.allocator.buffer(capacity: batch.frames.reduce(0) { $0 + $1.bodyBytes + overhead })
+            let plainBytes = batch.frames.reduce(0) { $0 + $1.bodyBytes + prefix }
+            var buffer = channel.allocator.buffer(capacity: plainBytes + (sealer == nil ? 0 : RecordSealer.recordOverhead))
             requestIDs.removeAll(keepingCapacity: true)
-            for frame in batch.frames {
-                let start = buffer.writerIndex
-                buffer.writeInteger(UInt32(0))
-                if var cipher = sealer {
-                    scratch.clear()
-                    frame.write(to: &scratch)
-                    do {
-                        try cipher.seal(scratch, into: &buffer)
-                    } catch {
-                        metrics?.countFrameError(error.reason)
-                        logger.warning("mesh connection closed: nonce counter exhausted", metadata: ["peer": "\(link.id)"])
-                        return
+            do throws(FrameError) {
+                for frame in batch.frames {
+                    let index = Int(frame.header.trafficClass.rawValue)
+                    var length = prefix + frame.bodyBytes
+                    if sealer != nil {
+                        // A record's prefix and tag are counted with the frame that opened it.
+                        if try sealer!.append(bodyBytes: frame.bodyBytes, into: &buffer, frame.write(to:)) {
+                            length += RecordSealer.recordOverhead
+                        }
+                    } else {
+                        buffer.writeInteger(UInt32(frame.bodyBytes))
+                        frame.write(to: &buffer)
                     }
-                    sealer = cipher
-                } else {
-                    frame.write(to: &buffer)
+                    framesOut[index] += 1
+                    bytesOut[index] += length
+                    if frame.header.kind == .request, frame.header.trafficClass != .relay {
+                        requestIDs.append(frame.header.requestID)
+                    }
                 }
-                let length = buffer.writerIndex - start
-                buffer.setInteger(UInt32(length - LengthPrefixedFrameDecoder.prefixBytes), at: start)
-                let index = Int(frame.header.trafficClass.rawValue)
-                framesOut[index] += 1
-                bytesOut[index] += length
-                if frame.header.kind == .request, frame.header.trafficClass != .relay {
-                    requestIDs.append(frame.header.requestID)
-                }
+                try sealer?.seal(into: &buffer)
+            } catch {
+                metrics?.countFrameError(error.reason)
+                logger.warning("mesh connection closed: nonce counter exhausted", metadata: ["peer": "\(link.id)"])
+                return
             }
             // Marked before writing: if the write fails, these requests fail with connectionLost.
             if !requestIDs.isEmpty { pending.markWritten(requestIDs, epoch: epoch) }

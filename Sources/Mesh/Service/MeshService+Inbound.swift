@@ -14,44 +14,58 @@ struct RequestJob: Sendable {
 
 /// Reading frames and dispatching them to handlers, pending requests and the peer's link.
 extension MeshService {
-    /// Reads frames until the peer closes: opens (when encrypted), decodes, reassembles chunks,
-    /// deduplicates relay messages and dispatches, all in frame order. Throws ``FrameError`` for a bad
-    /// frame, which closes this connection only.
+    /// Reads frames until the peer closes: opens sealed records (when encrypted), decodes, reassembles
+    /// chunks, deduplicates relay messages and dispatches, all in frame order. Throws ``FrameError`` for a
+    /// bad frame or record, which closes this connection only.
     nonisolated func readFrames(
         _ frames: inout FrameIterator, link: PeerLink, session: EstablishedSession, epoch: UInt64
     ) async throws {
-        var opener = session.opener
+        var opener = session.opener.map { RecordOpener(cipher: $0, frameLimit: settings.maxFrameBytes) }
         var reassemblers = [ChunkReassembler](repeating: ChunkReassembler(limit: settings.maxMessageBytes), count: TrafficClass.allCases.count)
-        while let sealed = try await frames.next() {
+        let prefix = LengthPrefixedFrameDecoder.prefixBytes
+        while let received = try await frames.next() {
             link.peerHeard(epoch: epoch)
-            var body = sealed
-            if var cipher = opener {
-                body = try cipher.open(sealed)
-                opener = cipher
+            guard opener != nil else {
+                try handleFrame(received, wireBytes: prefix + received.readableBytes, reassemblers: &reassemblers, link: link, session: session, epoch: epoch)
+                continue
             }
-            let header = try FrameHeader.read(from: &body)
-            let index = Int(header.trafficClass.rawValue)
-            metrics?.countIn(header.trafficClass, bytes: sealed.readableBytes + LengthPrefixedFrameDecoder.prefixBytes)
-            switch header.kind {
-            case .chunk:
-                try reassemblers[index].append(body.readableBytesView)
-            case .ack:
-                link.peerAcknowledged(header.sequence)
-            case .ping:
-                link.queuePong(header.requestID)
-            case .pong:
-                break
-            case .message, .request, .reply, .errorReply:
-                let payload = try reassemblers[index].complete(with: body.readableBytesView)
-                if header.trafficClass == .relay {
-                    let (deliver, armTimer) = link.acceptRelay(header.sequence, epoch: epoch)
-                    if armTimer {
-                        executor.eventLoop.scheduleTask(in: TimeAmount(settings.ackInterval)) { link.flushAcknowledgement() }
-                    }
-                    guard deliver else { continue }
+            // A record's prefix and tag are counted with its first frame.
+            var overhead = RecordSealer.recordOverhead
+            for body in try opener!.open(received) {
+                try handleFrame(body, wireBytes: prefix + body.readableBytes + overhead, reassemblers: &reassemblers, link: link, session: session, epoch: epoch)
+                overhead = 0
+            }
+        }
+    }
+
+    /// Decodes one frame body and acts on it.
+    private nonisolated func handleFrame(
+        _ frame: ByteBuffer, wireBytes: Int, reassemblers: inout [ChunkReassembler], link: PeerLink,
+        session: EstablishedSession, epoch: UInt64
+    ) throws(FrameError) {
+        var body = frame
+        let header = try FrameHeader.read(from: &body)
+        let index = Int(header.trafficClass.rawValue)
+        metrics?.countIn(header.trafficClass, bytes: wireBytes)
+        switch header.kind {
+        case .chunk:
+            try reassemblers[index].append(body.readableBytesView)
+        case .ack:
+            link.peerAcknowledged(header.sequence)
+        case .ping:
+            link.queuePong(header.requestID)
+        case .pong:
+            break
+        case .message, .request, .reply, .errorReply:
+            let payload = try reassemblers[index].complete(with: body.readableBytesView)
+            if header.trafficClass == .relay {
+                let (deliver, armTimer) = link.acceptRelay(header.sequence, epoch: epoch)
+                if armTimer {
+                    executor.eventLoop.scheduleTask(in: TimeAmount(settings.ackInterval)) { link.flushAcknowledgement() }
                 }
-                dispatch(header, payload: payload, session: session, link: link, epoch: epoch)
+                guard deliver else { return }
             }
+            dispatch(header, payload: payload, session: session, link: link, epoch: epoch)
         }
     }
 

@@ -29,6 +29,18 @@ func frameBody(_ header: FrameHeader, _ payload: [UInt8] = []) -> ByteBuffer {
     return body
 }
 
+/// The plaintext of a sealed record holding `bodies`, each behind its length prefix.
+func recordPlaintext(_ bodies: [ByteBuffer]) -> ByteBuffer {
+    bodies.reduce(into: ByteBuffer()) { $0.writeImmutableBuffer(framed($1)) }
+}
+
+/// `plaintext` sealed with `cipher` as one record, behind its length prefix.
+func sealedRecord(_ plaintext: ByteBuffer, _ cipher: inout SessionCipher) throws -> ByteBuffer {
+    var sealed = ByteBuffer()
+    try cipher.seal(plaintext, into: &sealed)
+    return framed(sealed)
+}
+
 /// Connects to `node`, runs `script`, then reads until the node closes the connection. Returns true when
 /// the node closed it (rather than our 30 s safety timer).
 func rawSession(

@@ -26,6 +26,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -117,6 +118,13 @@ class Cluster:
         return env
 
     def up(self):
+        # Another cluster on these addresses would answer for ours (and ours would not bind).
+        for i in range(1, self.args.nodes + 1):
+            try:
+                socket.create_connection((self.ip(i), 7960), timeout=0.5).close()
+            except OSError:
+                continue
+            raise RuntimeError("%s:7960 is already in use (another cluster on %s.x?)" % (self.ip(i), self.args.net))
         try:
             run = subprocess.run(["bash", CLUSTER_SH, "up", str(self.args.nodes)], env=self.env(),
                                  capture_output=True, text=True, timeout=self.args.ready_timeout + 60,

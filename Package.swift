@@ -156,7 +156,8 @@ let package = Package(
             name: "CohortHTTP",
             dependencies: [
                 "Cohort", "CohortConfig", "Gossip", "Processes", "Observability", "Raft",
-                .product(name: "Hummingbird", package: "hummingbird"), logging, lifecycle,
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOHTTP1", package: "swift-nio"), nio, nioPosix, logging, lifecycle,
                 // merge: a watch's changes and its keep-alive ticks on one SSE stream.
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
             ],

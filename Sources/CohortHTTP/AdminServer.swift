@@ -2,6 +2,7 @@ import Cohort
 import CohortConfig
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import Observability
 import ServiceLifecycle
@@ -19,9 +20,9 @@ public enum AdminServer {
         let listening = HealthFlag(.fail("not yet listening on \(host):\(port)"))
         node.health.register(listeningCheck, kind: .readiness) { listening.status }
         let router = makeRouter(node: node)
-        return Application(
-            router: router,
-            configuration: .init(address: .hostname(host, port: port), serverName: "cohortd"),
+        return AdminHTTPServer(
+            responder: router.buildResponder(),
+            configuration: ServerConfiguration(address: .hostname(host, port: port), serverName: "cohortd"),
             onServerRunning: { channel in
                 listening.set(.ok)
                 logger.info("admin endpoint listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])

@@ -58,6 +58,19 @@ public struct PlaneState: Sendable {
     /// Entries that hold a value (expired or not).
     public var valueCount: Int { entries.count - tombstoneCount }
 
+    /// True while the timer has work here every tick: a value with an expiry, or a tombstone to collect.
+    /// False: ``expire(atMillis:localMillis:)`` and tombstone collection have nothing to do until a merge
+    /// brings an expiry or a tombstone (the shell's timer parks).
+    public var needsTick: Bool { nextExpiryMillis != nil || tombstoneCount > 0 }
+
+    /// When the first collected tombstone still remembered passes ``horizonMillis`` (physical
+    /// milliseconds), for ``dropPastHorizon(physicalMillis:)``; nil when none is remembered or there is no
+    /// horizon. O(remembered tombstones).
+    public var nextForgetMillis: UInt64? {
+        guard let horizon = horizonMillis else { return nil }
+        return collected.values.lazy.map { $0.tombstone.stamp.time.millis &+ horizon &+ 1 }.min()
+    }
+
     /// The shard `key` belongs to.
     public func shard(of key: [UInt8]) -> Int {
         var hash = StableHash()

@@ -152,6 +152,13 @@ public struct PlaneSync: Sendable {
         return merge(entries, into: id, at: time)
     }
 
+    /// True while some plane needs the timer's ``tick(at:)`` every tick (see ``PlaneState/needsTick``).
+    public var needsTick: Bool { planes.values.contains { $0.state.needsTick } }
+
+    /// The earliest time (physical milliseconds) a ``tick(at:)`` has something to forget when no plane
+    /// ``needsTick``: a remembered collected tombstone passing its horizon. Nil: none.
+    public var nextForgetMillis: UInt64? { planes.values.compactMap(\.state.nextForgetMillis).min() }
+
     /// True when local writes wait to be taken as deltas.
     public var hasPendingDeltas: Bool { !pending.isEmpty }
 

@@ -240,6 +240,10 @@ extension RaftService {
         if phase == .running {
             node = makeNode(founding)
             observe()
+            // A founding voter campaigns: its parked tick loop (it had no configuration) wakes, with no
+            // ticks to catch up for the new core.
+            if ticksParkedSince != nil { ticksParkedSince = .now }
+            rearmTicks()
         }
         logger.info("raft group bootstrapped", metadata: ["raft.voters": "\(configuration.voters.map(\.rawValue))"])
     }

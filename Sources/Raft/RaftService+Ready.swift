@@ -8,6 +8,8 @@ import Mesh
 extension RaftService {
     func receive(_ input: RaftInput) async {
         guard phase == .running else { return }
+        catchUpParkedTicks()
+        defer { rearmTicks() }
         switch input {
         case .kick:
             break
@@ -138,6 +140,7 @@ extension RaftService {
             node.advance()
             observe()
             startSnapshotIfNeeded()
+            rearmTicks()
         }
     }
 

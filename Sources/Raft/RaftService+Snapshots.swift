@@ -258,6 +258,8 @@ extension RaftService {
         }
         if let hook = settings.snapshotChunkReceivedForTesting { await hook(inbound.from, chunk) }
         guard phase == .running, !bootstrapping else { throw .stopped }
+        catchUpParkedTicks()
+        defer { rearmTicks() }  // a transfer under way has an idle deadline
         switch snapshotAssembly.receive(chunk, from: inbound.from, now: .now) {
         case .reply(let reply):
             if reply == .checksumMismatch {

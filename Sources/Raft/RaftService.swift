@@ -45,6 +45,13 @@ public actor RaftService: Service {
     var node: RaftNode
     /// True while a `Ready` is being carried out (only one at a time).
     var driving = false
+    /// While the tick loop is parked (see ``tickPark(from:)``): the instant its next missed tick counts
+    /// from. Nil while it ticks.
+    var ticksParkedSince: ContinuousClock.Instant?
+    /// What the parked tick loop waits for.
+    var ticksParkedUntil: TickPark?
+    /// Wakes the parked tick loop.
+    nonisolated let tickBell = Doorbell()
     /// A task that will call `drive()` is queued (see `driveSoon()`).
     var driveScheduled = false
     /// True while `bootstrap(voters:)` writes the founding state; incoming messages are dropped meanwhile.
@@ -235,6 +242,84 @@ public actor RaftService: Service {
             try await executor.eventLoop.sleep(for: settings.tickInterval)
             if let failure { throw failure }
             await tick()
+            // Parked: sleep until the election timeout would come (or for good), and count the skipped
+            // ticks when woken; a change that needs ticks sooner rings the bell (see `rearmTicks()`).
+            while let plan = parkTicks() {
+                switch plan {
+                case .untilRung: await tickBell.wait()
+                case .until(let deadline): await tickBell.wait(until: deadline, on: executor.eventLoop)
+                }
+                if Task.isCancelled { return }
+                if let failure { throw failure }
+                guard ticksParkedSince != nil else { break }  // resumed: tick every interval again
+                catchUpParkedTicks()
+                driveSoon()
+            }
+        }
+    }
+
+    /// What a parked tick loop waits for.
+    enum TickPark: Equatable {
+        /// Nothing counted in ticks can happen: a ring (a promotion, a waiter).
+        case untilRung
+        /// The tick at which the core would campaign (or a ring, if that comes first).
+        case until(ContinuousClock.Instant)
+    }
+
+    /// How the tick loop may park, counting from `since`; nil: it ticks every interval. The leader ticks
+    /// (it heartbeats), and so does any node with a proposal, read or snapshot transfer waiting on a
+    /// deadline. Any other node's ticks only count towards an election (`RaftNode.tick()`): a voter that
+    /// could campaign sleeps until the tick at which it would, a standby, client or blank replica until
+    /// rung. The ticks skipped are given to the core before the next message (``catchUpParkedTicks()``),
+    /// so it sees the same ticks between the same messages as if it had ticked all along.
+    func tickPark(from since: ContinuousClock.Instant) -> TickPark? {
+        guard phase == .running, node.state != .leader, proposals.isEmpty, reads.isEmpty,
+              snapshotAssembly.transfers.isEmpty, outgoingSnapshots.isEmpty else { return nil }
+        guard let ticks = node.ticksUntilCampaign else { return .untilRung }
+        return .until(since + settings.tickInterval * max(1, ticks))
+    }
+
+    /// Parks the tick loop (or re-parks it, from where its count stands) when ``tickPark(from:)`` allows;
+    /// returns what to wait for, or nil to tick every interval.
+    private func parkTicks() -> TickPark? {
+        let since = ticksParkedSince ?? .now
+        guard let plan = tickPark(from: since) else {
+            ticksParkedSince = nil
+            return nil
+        }
+        ticksParkedSince = since
+        ticksParkedUntil = plan
+        return plan
+    }
+
+    /// Gives the core the ticks a parked loop skipped, so that what it counts in ticks (the time since it
+    /// last heard its leader) reads as if it had ticked all along; a voter campaigns at the tick it would
+    /// have. Called before a message is stepped and when the parked loop wakes.
+    func catchUpParkedTicks() {
+        guard let since = ticksParkedSince else { return }
+        let missed = Int((ContinuousClock.now - since) / settings.tickInterval)
+        guard missed > 0 else { return }
+        // A gap longer than this (a paused process) counts as this many ticks, as a late timer would.
+        for _ in 0..<min(missed, 2 * settings.raft.electionTicks + 2) { node.tick() }
+        ticksParkedSince = since + settings.tickInterval * missed
+    }
+
+    /// After a step: wakes the parked tick loop when ticks are needed every interval again (leadership, a
+    /// waiter, a transfer) or sooner than it sleeps (a promotion to voter, a new election timeout).
+    func rearmTicks() {
+        guard let since = ticksParkedSince else { return }
+        guard let plan = tickPark(from: since) else {
+            catchUpParkedTicks()
+            ticksParkedSince = nil
+            tickBell.ring()
+            return
+        }
+        switch (ticksParkedUntil, plan) {
+        case (.until(let armed), .until(let wanted)) where wanted >= armed: return
+        case (.until, .untilRung), (.untilRung, .untilRung): return
+        default:
+            ticksParkedUntil = plan
+            tickBell.ring()
         }
     }
 

@@ -167,6 +167,15 @@ public struct RaftNode: Sendable {
     /// or told it was removed).
     public var memberRole: MemberRole? { isKnownRemoved ? nil : configuration.role(of: id) }
 
+    /// A follower or candidate that may campaign: how many more ticks until one of them starts an election
+    /// (the last of them does, unless a message resets the count first). Nil on a leader and on a node
+    /// that never campaigns — its ticks only count the time since it heard a leader — so a shell may
+    /// stop ticking it between messages, as long as it gives it the missed ticks before the next step.
+    public var ticksUntilCampaign: Int? {
+        guard state != .leader, isPromotable else { return nil }
+        return max(0, randomizedElectionTimeout - electionElapsed)
+    }
+
     // MARK: Time
 
     /// One logical tick: followers and candidates count towards an election; a leader heartbeats, checks

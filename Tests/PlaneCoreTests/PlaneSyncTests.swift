@@ -118,6 +118,37 @@ import Testing
         #expect(a.planes["kv"]!.state.entries.isEmpty)
     }
 
+    @Test func theTimerHasWorkOnlyWhileAValueCanExpireOrATombstoneBeCollected() {
+        var a = Self.node(Self.a, grace: 1000), b = Self.node(Self.b, grace: 1000)
+        _ = a.memberUp(Self.b, incarnation: Incarnation(1))
+        _ = b.memberUp(Self.a, incarnation: Incarnation(1))
+        #expect(!a.needsTick && a.nextForgetMillis == nil)
+        // A value without an expiry: nothing for the timer.
+        _ = a.write(plane: "kv", key: Self.bytes("plain"), value: [1], at: Self.at(0))
+        #expect(!a.needsTick)
+        // A value with an expiry needs ticks until it has expired...
+        let stamp = a.write(plane: "kv", key: Self.bytes("ttl"), value: [2], expiresAtMillis: 1_000_000 + 100, at: Self.at(1)).entry.stamp.time.millis
+        #expect(a.needsTick)
+        #expect(a.tick(at: Self.at(50)).isEmpty && a.needsTick)
+        #expect(a.tick(at: Self.at(150))["kv"]?.first?.new?.isTombstone == true)
+        // ...and its tombstone until every member holds it and the grace has passed.
+        #expect(a.needsTick)
+        _ = a.takeDeltas()
+        Self.pushPull(&a, &b, at: Self.at(5001))
+        Self.pushPull(&a, &b, at: Self.at(5002))
+        #expect(b.needsTick)
+        #expect(a.tick(at: Self.at(5003))["kv"]?.count == 1)
+        #expect(!a.needsTick)
+        // The collected tombstone is remembered until its horizon (600 s after its stamp): one tick then.
+        #expect(a.nextForgetMillis == stamp + 600_000 + 1)
+        _ = a.tick(at: PlaneTime(physicalMillis: stamp + 600_000 + 1, localMillis: 700_000))
+        #expect(a.nextForgetMillis == nil && !a.needsTick)
+        // A delete that arrives from a peer brings work again.
+        _ = b.write(plane: "kv", key: Self.bytes("plain"), value: nil, at: Self.at(700_001))
+        _ = a.receiveEntries(b.takeDeltas().messages[0], at: Self.at(700_002))
+        #expect(a.needsTick)
+    }
+
     @Test func expiredValuesBecomeTombstonesEverywhere() {
         var a = Self.node(Self.a), b = Self.node(Self.b)
         _ = a.write(plane: "kv", key: Self.bytes("ttl"), value: [1], expiresAtMillis: 1_000_000 + 100, at: Self.at(0))

@@ -16,6 +16,8 @@ final class PlaneHub: Sendable {
         var feeds: [String: [ObjectIdentifier: PlaneFeed]] = [:]
         var series: [String: PlaneMetrics.PlaneSeries] = [:]
         var started = false
+        /// The timer sleeps until a step leaves a plane needing ticks (see ``parkTicker()``).
+        var tickerParked = false
     }
 
     private let state: Mutex<State>
@@ -23,11 +25,17 @@ final class PlaneHub: Sendable {
     private let origin = ContinuousClock.now
     /// Rung when local writes wait to be sent.
     private let deltasQueued: @Sendable () -> Void
+    /// Rung when the timer is parked and a step left a plane needing ticks.
+    private let tickNeeded: @Sendable () -> Void
 
-    init(sync: PlaneSync, metrics: PlaneMetrics?, deltasQueued: @escaping @Sendable () -> Void) {
+    init(
+        sync: PlaneSync, metrics: PlaneMetrics?, deltasQueued: @escaping @Sendable () -> Void,
+        tickNeeded: @escaping @Sendable () -> Void = {}
+    ) {
         state = Mutex(State(sync: sync))
         self.metrics = metrics
         self.deltasQueued = deltasQueued
+        self.tickNeeded = tickNeeded
     }
 
     /// The time now: the wall clock and this hub's monotonic milliseconds.
@@ -149,10 +157,35 @@ final class PlaneHub: Sendable {
         step { sync in ((), sync.tick(at: time)) }
     }
 
+    /// What the timer does after a tick.
+    enum TickerPlan: Equatable {
+        /// A plane needs ticks (a value with an expiry, a tombstone to collect): tick again after the interval.
+        case tick
+        /// Nothing to tick: sleep until rung (the next step that gives a plane something to tick rings
+        /// `tickNeeded`) or, when a remembered tombstone is to be forgotten, until `wakeAfter` has passed.
+        case park(wakeAfter: Duration?)
+    }
+
+    /// The timer's plan after a tick; `.park` marks the timer parked (a later step rings it).
+    func parkTicker() -> TickerPlan {
+        let physical = now().physicalMillis
+        return state.withLock { state in
+            guard !state.sync.needsTick else { return .tick }
+            state.tickerParked = true
+            guard let forget = state.sync.nextForgetMillis else { return .park(wakeAfter: nil) }
+            return .park(wakeAfter: .milliseconds(Int64(clamping: forget > physical ? forget - physical : 0)))
+        }
+    }
+
+    /// Clears the parked mark (the timer woke on its own).
+    func unparkTicker() {
+        state.withLock { $0.tickerParked = false }
+    }
+
     /// Runs one step of the sync under the lock, then publishes its changes and metrics.
     @discardableResult
     private func step<T>(_ body: (inout PlaneSync) -> (T, [String: [PlaneState.Change]])) -> T {
-        state.withLock { state in
+        let (result, wakeTicker) = state.withLock { state -> (T, Bool) in
             let before = state.sync.counters
             let (result, changes) = body(&state.sync)
             for (id, list) in changes where !list.isEmpty {
@@ -173,8 +206,12 @@ final class PlaneHub: Sendable {
             } else {
                 _ = state.sync.takeTraffic()
             }
-            return result
+            guard state.tickerParked, state.sync.needsTick else { return (result, false) }
+            state.tickerParked = false
+            return (result, true)
         }
+        if wakeTicker { tickNeeded() }
+        return result
     }
 
     // MARK: Feeds

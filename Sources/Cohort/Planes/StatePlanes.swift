@@ -3,6 +3,7 @@ import Gossip
 import GossipCore
 import Logging
 import Mesh
+import NIOSupport
 import PlaneCore
 import Prometheus
 import ServiceLifecycle
@@ -15,7 +16,8 @@ import Synchronization
 /// (batched, each at most one datagram); every gossip push/pull carries the digests of all planes as its
 /// user state, and each side pulls the shards that differ from the other over the mesh endpoint
 /// `planes` (9); entries too large for a datagram are pushed over the mesh to a few random peers and
-/// otherwise left to anti-entropy. A one-second timer expires values and collects tombstones.
+/// otherwise left to anti-entropy. A one-second timer expires values and collects tombstones while there
+/// are any; with none it sleeps until a change brings some.
 public final class StatePlanes: Service, Sendable {
     /// The gossip user-message kind of plane deltas.
     public static let gossipKind: UInt8 = 0x50
@@ -40,6 +42,8 @@ public final class StatePlanes: Service, Sendable {
     private let mesh: MeshService?
     private let logger: Logger
     private let deltaBell: AsyncStream<Void>
+    /// Wakes the parked timer (see ``PlaneHub/parkTicker()``).
+    private let tickBell = Doorbell()
     private let pulls: AsyncStream<(peer: NodeID, request: [UInt8])>
     private let pullSink: AsyncStream<(peer: NodeID, request: [UInt8])>.Continuation
     private let pullsInFlight = Atomic<Int>(0)
@@ -68,7 +72,11 @@ public final class StatePlanes: Service, Sendable {
         // A delta rides one gossip datagram: kind byte and part overhead (2) within the gossip budget.
         let maxDelta = gossipBudgetBytes - 1 - 2 - 1
         let sync = PlaneSync(selfID: selfID, incarnation: incarnation, maxDeltaBytes: maxDelta)
-        hub = PlaneHub(sync: sync, metrics: metrics.map { PlaneMetrics(registry: $0) }, deltasQueued: { ring.yield() })
+        let tickBell = tickBell
+        hub = PlaneHub(
+            sync: sync, metrics: metrics.map { PlaneMetrics(registry: $0) }, deltasQueued: { ring.yield() },
+            tickNeeded: { tickBell.ring() }
+        )
         guard let gossip, let mesh else { return }
         let hub = hub, pullSink = pullSink
         gossip.setStateDelegate(GossipStateDelegate(
@@ -146,10 +154,36 @@ public final class StatePlanes: Service, Sendable {
         }
     }
 
+    /// Ticks every ``tickInterval`` while a plane has something to expire or collect, and otherwise
+    /// sleeps until a change gives it some (or a remembered tombstone's horizon comes): an idle node's
+    /// planes cost no wakeup.
     private func tickUntilShutdown() async {
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             hub.tick()
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: Self.tickInterval) }
+            switch hub.parkTicker() {
+            case .tick:
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: Self.tickInterval) }
+            case .park(let wakeAfter):
+                await withGracefulShutdownHandler {
+                    await Self.wait(for: tickBell, atMost: wakeAfter.map { max($0, Self.tickInterval) })
+                } onGracefulShutdown: {
+                    self.tickBell.ring()
+                }
+                hub.unparkTicker()
+                // A change that needs ticks waits the interval, as it would have between ticks.
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: Self.tickInterval) }
+            }
+        }
+    }
+
+    /// Returns once `bell` rings or `timeout` (nil: none) has passed.
+    static func wait(for bell: Doorbell, atMost timeout: Duration?) async {
+        guard let timeout else { return await bell.wait() }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await bell.wait() }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
         }
     }
 

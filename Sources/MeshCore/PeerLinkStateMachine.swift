@@ -344,7 +344,8 @@ package struct PeerLinkStateMachine<Connection: Sendable>: Sendable {
         return .retry(after: backoff.pause(using: &generator))
     }
 
-    /// The dial loop ended (the peer was removed, or the service is stopping).
+    /// A dial loop was cancelled (the service is stopping); a loop that ends normally is recorded by
+    /// ``beginAttempt()`` or ``dialAttemptEnded(handshakeFinished:using:)``.
     package mutating func dialLoopEnded() {
         isDialing = false
         isAttempting = false

@@ -200,10 +200,18 @@ extension MeshService {
     /// Dials `link` while it is needed — something waits for it and no connection carries it: connect,
     /// handshake, serve until the connection ends, pause with backoff, again. A finished handshake resets
     /// the backoff. Ends when the peer is connected by another way, no longer needed, or removed.
+    ///
+    /// The loop's end is recorded by the machine in the step that decides it (``PeerLink/beginAttempt()``
+    /// returning nil, ``PeerLink/dialAttemptEnded(handshakeFinished:using:)`` returning `.stop`), so a
+    /// message queued a moment later starts a new loop that nothing here can then mark ended; only a
+    /// cancelled loop (the service stopping) records its end itself.
     nonisolated func dialLoop(_ link: PeerLink) async {
-        defer { link.dialLoopEnded() }
         var generator = SystemRandomNumberGenerator()
-        while !Task.isCancelled, let target = link.beginAttempt() {
+        while let target = link.beginAttempt() {
+            guard !Task.isCancelled else {
+                link.dialLoopEnded()
+                return
+            }
             var handshakeFinished = false
             do {
                 let connection = try await connect(host: target.host, port: target.port)
@@ -213,9 +221,13 @@ extension MeshService {
                     "peer": "\(link.id)", "addr": "\(target.host):\(target.port)", "error": "\(error)",
                 ])
             }
-            guard !Task.isCancelled,
-                case .retry(let pause) = link.dialAttemptEnded(handshakeFinished: handshakeFinished, using: &generator)
-            else { break }
+            guard case .retry(let pause) = link.dialAttemptEnded(handshakeFinished: handshakeFinished, using: &generator) else {
+                return
+            }
+            guard !Task.isCancelled else {
+                link.dialLoopEnded()
+                return
+            }
             await link.retryBell.wait(timeout: pause, on: executor.eventLoop)
         }
     }

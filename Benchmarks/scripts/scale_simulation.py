@@ -19,7 +19,8 @@ one JSON object (see Tools/ScaleSimulation/ScaleResult.swift): convergence after
 leader's and the nodes' messages per second in an idle window, one rumor's dissemination, and the detection
 of 1 % of the nodes crashing at once, each beside its model; the command's wall time and peak RSS are in it.
 Writes SCALE_OUT/scale.json and the plots SCALE_OUT/scale-{convergence,detection,leader,dissemination}.png
-(matplotlib; without it the JSON is still written). Sizes not run keep their earlier entry in scale.json. The process is killed by PID on timeout.
+(matplotlib; without it the JSON is still written; runs stopped early are left out of the plots). Sizes not run
+keep their earlier entry in scale.json. The process is killed by PID on timeout.
 """
 
 import json
@@ -73,7 +74,7 @@ def plots(results, out):
     except ImportError:
         print("matplotlib missing: no plots (pip install matplotlib)", file=sys.stderr)
         return
-    done = [r for r in results if "convergence" in r]
+    done = [r for r in results if "convergence" in r and not r.get("stoppedEarly")]
     if not done:
         return
     sizes = [r["size"] for r in done]
@@ -96,7 +97,7 @@ def plots(results, out):
 
     # Convergence after a mass start and the drain of the broadcast queues.
     fig, ax = figure("convergence", "Mass start (all N start within 1 s, join through 3 seeds)", "simulated seconds")
-    pts = [(r["size"], r["convergence"]["convergedAtSeconds"]) for r in done if r["convergence"]["convergedAtSeconds"]]
+    pts = [(r["size"], r["convergence"]["convergedAtSeconds"]) for r in done if r["convergence"].get("convergedAtSeconds")]
     ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label="every node sees N alive")
     pts = [(r["size"], r["convergence"]["quietAtSeconds"]) for r in done if r["convergence"].get("quietAtSeconds")]
     ax.plot([p[0] for p in pts], [p[1] for p in pts], "s--", label="broadcast queues drained")

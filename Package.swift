@@ -186,6 +186,16 @@ let package = Package(
         // the crashing file system, the trace-file runner.
         .target(name: "CohortTestKit", dependencies: ["CohortCore", "RaftCore", "RaftPersistence", logging, lifecycle], swiftSettings: strict),
 
+        // The scale simulation (Benchmarks/results/scale.md): N real gossip cores and the Raft members' real Raft
+        // cores on the simulated network. A command for the sizes a debug test cannot afford:
+        // swift build -c release --product ScaleSimulation; Benchmarks/scripts/scale_simulation.py runs it.
+        .executableTarget(
+            name: "ScaleSimulation",
+            dependencies: ["CohortCore", "GossipCore", "Gossip", "RaftCore", "RaftMembership", "CohortTestKit", nio],
+            path: "Tools/ScaleSimulation",
+            swiftSettings: strict
+        ),
+
         .testTarget(name: "CohortCoreTests", dependencies: ["CohortCore"], swiftSettings: strict),
         .testTarget(name: "CoordinationCoreTests", dependencies: ["CoordinationCore", "CohortTestKit"], swiftSettings: strict),
         .testTarget(name: "PlaneCoreTests", dependencies: ["PlaneCore", "CohortTestKit"], swiftSettings: strict),
@@ -210,6 +220,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .testTarget(name: "ScaleSimulationTests", dependencies: ["ScaleSimulation", "CohortTestKit"], swiftSettings: strict),
         .testTarget(name: "CohortConfigTests", dependencies: ["CohortConfig"], swiftSettings: strict),
         .testTarget(name: "ObservabilityTests", dependencies: ["Observability"], swiftSettings: strict),
         .testTarget(

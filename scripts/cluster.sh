@@ -18,6 +18,8 @@
 #   CLUSTER_NODE_ENV      extra environment for every node, e.g. "COHORT_UNBOUNDED_RAFT=1"
 #   CLUSTER_READY_TIMEOUT seconds to wait for every node to be ready (default 120)
 #   CLUSTER_NET          the first three octets of the nodes' addresses (default 127.0.1)
+#   CLUSTER_WAVE          start the nodes in waves of this many (default: all at once) …
+#   CLUSTER_WAVE_PAUSE    … this many seconds apart (default 10)
 set -euo pipefail
 
 dir=${CLUSTER_DIR:-/tmp/cohort-cluster}
@@ -85,6 +87,7 @@ up() {
         write_config "$i" "$n"
         start_node "$bin" "$dir/n$i/cohortd.yaml" > "$dir/n$i/log" 2>&1 < /dev/null &
         echo $! > "$dir/n$i/pid"
+        if [[ -n ${CLUSTER_WAVE:-} ]] && (( i % CLUSTER_WAVE == 0 && i < n )); then sleep "${CLUSTER_WAVE_PAUSE:-10}"; fi
     done
     local deadline=$(( SECONDS + ${CLUSTER_READY_TIMEOUT:-120} ))
     for (( i = 1; i <= n; i++ )); do

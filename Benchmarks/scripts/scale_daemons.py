@@ -4,6 +4,7 @@ failure detection, the idle leader's CPU, memory and connections per node.
 
     cd /work/main && swift build -c release --product cohortd --scratch-path /tmp/build-release
     python3 Benchmarks/scripts/scale_daemons.py --cohortd /tmp/build-release/release/cohortd --sizes 5 250
+    python3 Benchmarks/scripts/scale_daemons.py --cohortd … --sizes 250 --wave 25 --wave-pause 15   # in waves
 
 For every N (default 5 250):
 
@@ -134,13 +135,16 @@ def expected_core(n):
 
 
 class Cluster:
-    def __init__(self, binary, n, net):
+    def __init__(self, binary, n, net, wave=None, wave_pause=10.0):
         self.binary = binary
         self.n = n
         self.net = net
         self.dir = tempfile.mkdtemp(prefix="cohort-scale-%d-" % n)
         self.env = dict(os.environ, CLUSTER_DIR=self.dir, CLUSTER_COHORTD=binary, CLUSTER_NET=net,
-                        CLUSTER_READY_TIMEOUT="900")
+                        CLUSTER_READY_TIMEOUT=str(int(os.environ.get("SCALE_READY_TIMEOUT", "900"))))
+        if wave:
+            self.env["CLUSTER_WAVE"] = str(wave)
+            self.env["CLUSTER_WAVE_PAUSE"] = str(wave_pause)
         self.pids = {}
         self.started = None
 
@@ -155,7 +159,7 @@ class Cluster:
         proc = subprocess.Popen([CLUSTER_SH, "up", str(self.n)], env=self.env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
         # The PID files appear as the nodes are forked.
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 60 + (self.n / int(self.env.get("CLUSTER_WAVE", self.n))) * float(self.env.get("CLUSTER_WAVE_PAUSE", 0))
         while len(self.pids) < self.n and time.monotonic() < deadline:
             for i in range(1, self.n + 1):
                 if i not in self.pids:
@@ -311,8 +315,9 @@ def detect_death(cluster, victim, pool, limit_s):
 
 def run_size(binary, n, net, args, pool):
     log("N=%d: starting %d nodes at once" % (n, n))
-    cluster = Cluster(binary, n, net)
-    result = {"n": n, "mem_available_before_mib": mem_available_mib(), "load_before": loadavg()}
+    cluster = Cluster(binary, n, net, wave=args.wave, wave_pause=args.wave_pause)
+    result = {"n": n, "mem_available_before_mib": mem_available_mib(), "load_before": loadavg(),
+              "start": "all at once" if not args.wave else "waves of %d every %g s" % (args.wave, args.wave_pause)}
     try:
         forked, ready = cluster.up()
         result["forked_s"] = forked
@@ -413,6 +418,9 @@ def main():
     parser.add_argument("--window", type=float, default=60.0)
     parser.add_argument("--deadline", type=float, default=900.0, help="give up on convergence/settling after this (s)")
     parser.add_argument("--detect-limit", type=float, default=120.0)
+    parser.add_argument("--wave", type=int, default=None, help="start the nodes in waves of this many (default: all at once)")
+    parser.add_argument("--wave-pause", type=float, default=10.0)
+    parser.add_argument("--out", default=os.path.join(RESULTS, "scale-daemons.json"))
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     binary = os.path.abspath(args.cohortd)
@@ -430,9 +438,9 @@ def main():
     }
     print(table(results))
     if not args.no_write:
-        with open(os.path.join(RESULTS, "scale-daemons.json"), "w") as f:
+        with open(args.out, "w") as f:
             json.dump(report, f, indent=1)
-        log("wrote Benchmarks/results/scale-daemons.json")
+        log("wrote %s" % args.out)
 
 
 def _mem_total():

@@ -188,13 +188,18 @@ import Testing
         }
     }
 
+    /// Keepalive looks every 50 ms, a generous dead-peer timeout, and the idle timeout `idle`.
+    static func quickIdle(_ idle: Duration) -> (inout MeshSettings) -> Void {
+        { settings in
+            settings.keepaliveInterval = .milliseconds(50)
+            settings.deadPeerTimeout = .seconds(30)
+            settings.idleTimeout = idle
+        }
+    }
+
     @Test func anIdleConnectionIsClosedAndTheNextMessageDialsAgain() async throws {
         try await withMesh { mesh in
-            let fast: (inout MeshSettings) -> Void = { settings in
-                settings.keepaliveInterval = .milliseconds(50)
-                settings.deadPeerTimeout = .seconds(10)
-                settings.idleTimeout = .milliseconds(200)
-            }
+            let fast = Self.quickIdle(.milliseconds(200))
             let a = try await mesh.start("a", configure: fast)
             let b = try await mesh.start("b", configure: fast)
             await a.know(b)
@@ -223,11 +228,7 @@ import Testing
         let started = Mutex(false)
         let gate = AsyncStream<Void>.makeStream()
         try await withMesh { mesh in
-            let fast: (inout MeshSettings) -> Void = { settings in
-                settings.keepaliveInterval = .milliseconds(50)
-                settings.deadPeerTimeout = .seconds(30)
-                settings.idleTimeout = .milliseconds(150)
-            }
+            let fast = Self.quickIdle(.milliseconds(150))
             let a = try await mesh.start("a", configure: fast)
             let b = try await mesh.start("b", configure: fast) { service in
                 service.setRequestHandler(for: testEndpoint) { _ in

@@ -3,6 +3,7 @@ import Gossip
 import GossipCore
 import Logging
 import Mesh
+import NIOPosix
 import NIOSupport
 import PlaneCore
 import Prometheus
@@ -165,7 +166,11 @@ public final class StatePlanes: Service, Sendable {
                 try? await cancelWhenGracefulShutdown { try await Task.sleep(for: Self.tickInterval) }
             case .park(let wakeAfter):
                 await withGracefulShutdownHandler {
-                    await Self.wait(for: tickBell, atMost: wakeAfter.map { max($0, Self.tickInterval) })
+                    if let wakeAfter {
+                        await tickBell.wait(timeout: max(wakeAfter, Self.tickInterval), on: MultiThreadedEventLoopGroup.singleton.any())
+                    } else {
+                        await tickBell.wait()
+                    }
                 } onGracefulShutdown: {
                     self.tickBell.ring()
                 }
@@ -173,17 +178,6 @@ public final class StatePlanes: Service, Sendable {
                 // A change that needs ticks waits the interval, as it would have between ticks.
                 try? await cancelWhenGracefulShutdown { try await Task.sleep(for: Self.tickInterval) }
             }
-        }
-    }
-
-    /// Returns once `bell` rings or `timeout` (nil: none) has passed.
-    static func wait(for bell: Doorbell, atMost timeout: Duration?) async {
-        guard let timeout else { return await bell.wait() }
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await bell.wait() }
-            group.addTask { try? await Task.sleep(for: timeout) }
-            await group.next()
-            group.cancelAll()
         }
     }
 

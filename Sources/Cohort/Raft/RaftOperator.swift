@@ -219,8 +219,9 @@ public final class RaftOperator: Sendable {
         guard hopsLeft > 0 else {
             throw .noLeader("the request did not reach the Raft leader within \(Self.maxHops) hops (leadership is moving); retry shortly")
         }
-        // The mesh keeps a connection to every live member: none to the leader means it has likely failed,
-        // and a request would only wait out its timeout for a reconnect.
+        // A node that knows a leader is one of its Raft peers and hears its heartbeats over the mesh (which
+        // keeps a connection while it is used): none to the leader means it has likely failed, and a request
+        // would only wait out its timeout for a reconnect.
         guard target != status.leader || mesh.isConnected(to: target) else {
             throw .noLeader("no connection to \(target), the Raft leader this node knows of (it may have failed; an election follows if so); retry shortly")
         }

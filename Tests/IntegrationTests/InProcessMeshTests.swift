@@ -8,7 +8,7 @@ import ServiceLifecycle
 import Testing
 
 /// Two whole nodes in this test process, talking over real gossip and mesh sockets on loopback.
-@Suite(.serialized)
+@Suite(.serialized, .timeLimit(.minutes(3)))
 struct InProcessMeshTests {
     static func settings(name: String, ip: String, join: String?, data: String) throws -> CohortSettings {
         let yaml = """

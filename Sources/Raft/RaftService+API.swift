@@ -214,11 +214,16 @@ extension RaftService {
 
     /// Forms a new group with `voters` (which must include this node) from empty storage: writes term 1
     /// and the founding configuration entry. Every founder must be given the same set. Call it before
-    /// `run()` or once `run()` has started; a node with any Raft state refuses
-    /// (``RaftServiceError/alreadyBootstrapped``), so a group is bootstrapped at most once.
+    /// `run()` or once `run()` has started (a call while `run()` loads the storage waits for what it
+    /// finds); a node with any Raft state refuses (``RaftServiceError/alreadyBootstrapped``), so a group is
+    /// bootstrapped at most once.
     public func bootstrap(voters: [NodeID]) async throws(RaftServiceError) {
         let configuration = Configuration(voters: voters)
         guard configuration.isVoter(settings.nodeID) else { throw .notInVoters(settings.nodeID) }
+        // Refusing here would say "already bootstrapped" of a node that may well be blank.
+        while phase == .loading {
+            await withCheckedContinuation { loadingWaiters.append($0) }
+        }
         guard phase == .idle || phase == .running, !bootstrapping, !driving, Self.isPristine(node) else {
             throw .alreadyBootstrapped
         }

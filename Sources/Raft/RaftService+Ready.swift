@@ -11,8 +11,6 @@ extension RaftService {
         catchUpParkedTicks()
         defer { rearmTicks() }
         switch input {
-        case .kick:
-            break
         case .message(let inbound):
             guard !bootstrapping, let message = decode(inbound.payload, from: inbound.from) else { return }
             if case .snapshot = message.kind {
@@ -66,9 +64,14 @@ extension RaftService {
         return message
     }
 
-    /// Wakes the input loop so it carries out whatever the core has gathered.
+    /// Has the drive loop carry out what a call on this actor just gave the core (a proposal, a read, a
+    /// transfer, a snapshot's outcome), as `receive(_:)` does after a message. Not through the inbox: a
+    /// proposal's wake-up neither waits behind peer messages nor is dropped when the inbox is full.
     func kick() {
-        inputSink.yield(.kick)
+        guard phase == .running else { return }
+        catchUpParkedTicks()
+        driveSoon()
+        rearmTicks()
     }
 
     /// Carries out `Ready`s until the core has none, in the order docs/raft.md prescribes. Only one runs at a

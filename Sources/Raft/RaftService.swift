@@ -58,6 +58,8 @@ public actor RaftService: Service {
     var bootstrapping = false
     /// `run()` waiting for a bootstrap made before it to finish writing.
     var bootstrapWaiters: [CheckedContinuation<Void, Never>] = []
+    /// A bootstrap waiting for `run()` to finish loading the storage (see `finishLoading(as:)`).
+    var loadingWaiters: [CheckedContinuation<Void, Never>] = []
     /// The newest snapshot, as stored: what a leader ships to a follower that needs it (its data only while
     /// storage cannot read it back in parts, or until it is saved; see ``HeldSnapshot``).
     var currentSnapshot: HeldSnapshot?
@@ -186,7 +188,7 @@ public actor RaftService: Service {
         do {
             loaded = try await offLoop { () throws(RaftStorageError) in (try storage.load(), try storage.latestSnapshot()) }
         } catch {
-            phase = .stopped
+            finishLoading(as: .stopped)
             throw error
         }
         let (state, snapshot) = loaded
@@ -195,7 +197,7 @@ public actor RaftService: Service {
             do {
                 try await restoreStateMachine(from: snapshot)
             } catch {
-                phase = .stopped
+                finishLoading(as: .stopped)
                 if case .storage = error {
                     logger.critical("raft snapshot does not restore; refusing to start", metadata: [
                         "raft.snapshot_index": "\(snapshot.metadata.index)", "error": "\(error)",
@@ -207,7 +209,7 @@ public actor RaftService: Service {
         currentSnapshot = snapshot.map { hold($0, saved: true) }
         node = makeNode(state)
         appliedIndex = state.applied
-        phase = .running
+        finishLoading(as: .running)
         observe()
         logger.info("raft started", metadata: [
             "raft.term": "\(node.term)", "raft.last_index": "\(node.lastIndex)", "raft.voters": "\(node.voters.count)",
@@ -234,6 +236,13 @@ public actor RaftService: Service {
         await snapshotTask?.value
         stop()
         if let failure { throw failure }
+    }
+
+    /// Ends the `loading` phase and lets a bootstrap that came meanwhile go on (to find the state loaded).
+    private func finishLoading(as next: Phase) {
+        phase = next
+        for waiter in loadingWaiters { waiter.resume() }
+        loadingWaiters = []
     }
 
     private func tickLoop() async throws {
@@ -443,10 +452,9 @@ public actor RaftService: Service {
     }
 }
 
-/// Work for the actor: a message from the mesh, or a nudge to carry out the core's effects.
+/// Work for the actor from the mesh (the bounded inbox): a message, or a whole snapshot.
 enum RaftInput: Sendable {
     case message(MeshInbound)
     /// A whole snapshot in one message (format version 2); chunked ones arrive as requests.
     case snapshot(MeshInbound)
-    case kick
 }

@@ -1,8 +1,9 @@
 import CohortCore
 import CohortTestKit
 import RaftCore
+import Dispatch
 import Mesh
-import Raft
+@testable import Raft
 import Testing
 
 /// Configuration changes, explicit leadership transfer, concurrent proposals and what a proposal without
@@ -113,6 +114,28 @@ import Testing
                 try await loner.raft.bootstrap(voters: nodes.map(\.id))
             }
             #expect(await loner.status.voters.isEmpty)
+        }
+    }
+
+    /// A bootstrap that comes while `run()` still reads the storage (a long log at start) waits for what it
+    /// finds. It used to refuse as "already bootstrapped": the caller took the blank node for a founded one
+    /// and no leader ever came (three clusters of this suite in one parallel run, 30 s each).
+    @Test func aBootstrapWhileTheStorageLoadsWaitsForTheLoadAndFoundsTheGroup() async throws {
+        let storage = TestRaftStorage()
+        let gate = DispatchSemaphore(value: 0)
+        storage.loadGate.withLock { $0 = gate }
+        try await withRaftCluster(makeStorage: { _ in storage }) { cluster in
+            // Whatever happens below, the blocked load is let go (or the node could not stop).
+            defer { gate.signal() }
+            let node = try await cluster.join("a", untilRunning: false)
+            try await waitFor("a's storage to be loading") { storage.loadsWaiting.load(ordering: .relaxed) == 1 }
+            let founding = Task { try await node.raft.bootstrap(voters: [node.id]) }
+            try await waitFor("the bootstrap to wait for the load") { await node.raft.loadingWaiters.count == 1 }
+            storage.loadGate.withLock { $0 = nil }  // the bootstrap reads the storage again
+            gate.signal()
+            try await founding.value
+            #expect(try await cluster.waitForLeader().id == node.id)
+            _ = try await proposeSafely(command("x", 0), on: node)
         }
     }
 

@@ -53,7 +53,7 @@ final class RaftTestNode: Sendable {
     static func start(
         _ name: String, incarnation: UInt64, host: String, storage: any RaftStorage, logs: LogBuffer,
         bootstrapBeforeRun voters: [NodeID]? = nil, machine: ListStateMachine = ListStateMachine(),
-        configure: (inout RaftServiceSettings) -> Void
+        untilRunning: Bool = true, configure: (inout RaftServiceSettings) -> Void
     ) async throws -> RaftTestNode {
         var meshSettings = MeshSettings(nodeID: NodeID(name), incarnation: Incarnation(incarnation))
         meshSettings.bindHost = host
@@ -76,6 +76,11 @@ final class RaftTestNode: Sendable {
             // The mesh could not start; its run() error says why.
             try await running.result()
             throw MeshDidNotBind(node: name)
+        }
+        // Until its storage is loaded the service takes no call (`stopped`, "not running"): a test that
+        // proposes or reads at once would fail on how fast the thread pool is (seen in parallel runs).
+        if untilRunning {
+            try await waitFor("\(name)'s Raft service to load its storage and run") { await raft.status.state != .none }
         }
         return RaftTestNode(
             id: NodeID(name), incarnation: Incarnation(incarnation), host: host, port: bound, mesh: mesh, raft: raft,
@@ -158,10 +163,11 @@ final class RaftTestCluster: Sendable {
     }
 
     /// Starts node `name` with empty storage, not bootstrapped (it waits to be added), and introduces it
-    /// to every running node.
-    func join(_ name: String) async throws -> RaftTestNode {
+    /// to every running node; returns once its Raft service runs, or at once when not `untilRunning`.
+    func join(_ name: String, untilRunning: Bool = true) async throws -> RaftTestNode {
         let node = try await RaftTestNode.start(
-            name, incarnation: 1, host: uniqueLoopbackAddress(), storage: makeStorage(NodeID(name)), logs: logs, configure: configure
+            name, incarnation: 1, host: uniqueLoopbackAddress(), storage: makeStorage(NodeID(name)), logs: logs,
+            untilRunning: untilRunning, configure: configure
         )
         let others = running
         nodes.withLock { $0[node.id] = node }

@@ -1,3 +1,4 @@
+import Dispatch
 import RaftCore
 import RaftPersistence
 import NIOPosix
@@ -17,6 +18,11 @@ final class TestRaftStorage: RaftStorage {
 
     init() {}
 
+    /// When set, `load()` blocks until the test signals it (a long log read at start); `loadsWaiting`
+    /// counts the loads that reached the gate.
+    let loadGate = Mutex<DispatchSemaphore?>(nil)
+    let loadsWaiting = Atomic<Int>(0)
+
     /// Calls made on a NIO event loop thread (must stay 0: storage blocks on fsync).
     var callsOnEventLoop: Int { eventLoopCalls.withLock { $0 } }
 
@@ -26,6 +32,10 @@ final class TestRaftStorage: RaftStorage {
 
     func load() throws(RaftStorageError) -> LogStorage {
         noteThread()
+        if let gate = loadGate.withLock({ $0 }) {
+            loadsWaiting.add(1, ordering: .relaxed)
+            gate.wait()
+        }
         return state.withLock { state in
             LogStorage(hardState: state.hardState, snapshot: state.snapshot?.metadata ?? .empty, entries: state.entries)
         }

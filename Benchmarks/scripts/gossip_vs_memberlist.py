@@ -196,7 +196,7 @@ def main():
     ap.add_argument("--peer", default=".build-go/memberlist-peer")
     ap.add_argument("--n", type=int, nargs="+", default=[10, 50])
     ap.add_argument("--idle", type=float, default=30)
-    ap.add_argument("--poll", type=float, default=0.05, help="seconds between polls of a node's view while joining")
+    ap.add_argument("--poll", type=float, default=0.1, help="seconds between polls of a node's view while joining")
     ap.add_argument("--repeat", type=int, default=1, help="join rounds per N and implementation (fresh clusters)")
     ap.add_argument("--joins-only", action="store_true", help="measure joins only (no idle CPU, no failure detection)")
     args = ap.parse_args()
@@ -213,13 +213,19 @@ def main():
                 rows.append(r)
                 print(json.dumps(r), flush=True)
     print(f"load average after: {os.getloadavg()}")
+    print_table(rows, args.n)
+
+def print_table(rows, ns):
+    print("(—: did not converge within 60 s; medians are over the rounds that did)")
     fmt = lambda v, u=" s": "—" if v is None else f"{v:.2f}{u}"
-    median = lambda vs: None if not vs or None in vs else sorted(vs)[len(vs) // 2]
+    def median(vs):
+        done = sorted(v for v in vs if v is not None)
+        return done[len(done) // 2] if done else None
     print("\n| N | impl | runs | join convergence from start (median; all) | from last gossip bind (median; all) | "
-          "start-up spawn→bound (median, max) | kill→first suspect | kill→dead everywhere | idle CPU/node (mean, max) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "start-up spawn→bound (median, max) | cluster CPU until converged (median) | kill→first suspect | kill→dead everywhere | idle CPU/node (mean, max) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     summary = {}
-    for n in args.n:
+    for n in ns:
         for kind in ["cohort", "go"]:
             rs = [r for r in rows if r["n"] == n and r["kind"] == kind]
             conv = [r.get("converge_s") for r in rs]
@@ -230,9 +236,10 @@ def main():
             print(f"| {n} | {kind} | {len(rs)} | {fmt(median(conv))} ({', '.join(fmt(v, '') for v in conv)}) | "
                   f"{fmt(median(bound))} ({', '.join(fmt(v, '') for v in bound)}) | "
                   f"{fmt(median([r.get('startup_median_s') for r in rs]))}, {fmt(max((r.get('startup_max_s') or 0) for r in rs))} | "
+                  f"{fmt(median([r.get('cluster_cpu_s') for r in rs if r.get('converge_s') is not None]))} | "
                   f"{fmt(last.get('suspect_s'))} | {fmt(last.get('dead_everywhere_s'))} | {idle} |")
     ratio = lambda a, b: "—" if not a or not b else f"{a / b:.2f}"
-    for n in args.n:
+    for n in ns:
         (cs, cb), (gs, gb) = summary[(n, "cohort")], summary[(n, "go")]
         print(f"N={n} cohort/go ratios (medians): convergence from start {ratio(cs, gs)}, from last bind {ratio(cb, gb)}")
 

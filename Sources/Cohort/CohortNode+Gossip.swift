@@ -36,6 +36,10 @@ extension CohortNode {
             meta: meta
         )
         gossip.clusterID = membership.clusterID
+        // The metadata's internode port is known once the mesh is bound (MeshMembership publishes it just
+        // after start): join with it rather than announce this node a second time right after joining.
+        // At most `initialMetaTimeout` (1 s): a mesh that cannot bind stops the node anyway.
+        gossip.isMetaComplete = { meta in ((try? NodeMeta(decoding: meta))?.internodePort ?? 0) != 0 }
         return gossip
     }
 

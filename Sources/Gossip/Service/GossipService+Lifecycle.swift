@@ -89,13 +89,17 @@ extension GossipService {
     }
 
     /// Joins through the seeds with exponential backoff until one answers, then re-joins every
-    /// `rejoinInterval` while no other member is alive.
+    /// `rejoinInterval` while no other member is alive. The first join waits until the node's metadata is
+    /// complete (`isMetaComplete`, at most `initialMetaTimeout`).
     /// A seed (no join addresses) that knew other members tries them once at start, then re-joins through
     /// them like any node while it is alone.
     nonisolated func joinAndRejoin() async -> LoopOutcome {
         guard !settings.joinAddresses.isEmpty || !settings.knownAddresses.isEmpty else {
             await markJoined(through: 0)
             return .keepRunning
+        }
+        if let isComplete = settings.isMetaComplete, !isComplete(await meta) {
+            await metaBell.wait(timeout: settings.initialMetaTimeout, on: executor.eventLoop)
         }
         var backoff = settings.joinBackoffInitial
         var attempt = 0

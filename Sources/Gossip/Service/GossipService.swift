@@ -44,6 +44,9 @@ public actor GossipService: Service {
     /// ``timerBell``.
     var armedDeadline: ContinuousClock.Instant?
     nonisolated let timerBell = Doorbell()
+    /// Rung by ``updateMeta(_:)`` when the metadata is complete; the first join waits on it
+    /// (``GossipServiceSettings/isMetaComplete``).
+    nonisolated let metaBell = Doorbell()
     var generator = SystemRandomNumberGenerator()
     var meta: [UInt8]
     var pendingBroadcasts: [[UInt8]] = []
@@ -143,6 +146,7 @@ public actor GossipService: Service {
             return
         }
         self.meta = meta
+        if settings.isMetaComplete?(meta) == true { metaBell.ring() }
         // After a leave, a new incarnation would announce us alive again.
         guard swim != nil, !swim!.hasLeft else { return }
         swim!.updateLocalMeta(meta)

@@ -86,6 +86,15 @@ public struct GossipServiceSettings: Sendable {
     public var joinBackoffMaximum: Duration
     /// How long a graceful shutdown keeps gossiping our leave at most. Default 1 s.
     public var leaveTimeout: Duration
+    /// When set, the first join waits until this node's metadata satisfies it (at most
+    /// ``initialMetaTimeout``); nil (the default) joins at once. A node whose metadata is completed just
+    /// after start (Cohort's internode port, known once the mesh is bound) sets it, so that its join
+    /// announces the final metadata, as memberlist and Serf announce tags set before `Create`. Joining
+    /// first and updating after announces the node twice, and every announcement is gossiped by every
+    /// member, which in a mass start slows everyone's convergence (issue 18).
+    public var isMetaComplete: (@Sendable (_ meta: [UInt8]) -> Bool)?
+    /// The longest the first join waits for ``isMetaComplete``. Default 1 s.
+    public var initialMetaTimeout: Duration = .seconds(1)
 
     /// Creates settings; everything but the name has the defaults documented on each property.
     public init(

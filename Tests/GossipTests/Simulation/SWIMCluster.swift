@@ -26,6 +26,8 @@ struct SWIMClusterConfiguration: Sendable {
     var compression = true
     /// Record the network's trace (for determinism checks).
     var recordsTrace = false
+    /// Bytes of metadata each node announces (a cohortd joiner's `NodeMeta` is about 26; Go peers send 0).
+    var metadataBytes = 0
 }
 
 /// N `SWIMInstance`s on a ``SimulatedNetwork``, driven as the `GossipService` shell drives one: timers at
@@ -160,7 +162,8 @@ struct SWIMCluster {
     private mutating func fire(_ index: Int) {
         let now = network.now
         if let startAt = nodes[index].startAt, startAt <= now {
-            nodes[index].start(settings: configuration.settings, now: now)
+            let meta = [UInt8](repeating: 1, count: configuration.metadataBytes)
+            nodes[index].start(settings: configuration.settings, now: now, meta: meta)
             join(index)
         } else if let nextJoin = nodes[index].nextJoin, nextJoin <= now {
             join(index)

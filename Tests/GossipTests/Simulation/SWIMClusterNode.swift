@@ -71,9 +71,11 @@ struct SWIMClusterNode {
         [startAt, nextJoin, instance?.nextDeadline].compactMap { $0 }.min()
     }
 
-    mutating func start(settings: SWIMSettings, now: ContinuousClock.Instant) {
+    mutating func start(settings: SWIMSettings, now: ContinuousClock.Instant, meta: [UInt8] = []) {
         startAt = nil
-        instance = SWIMInstance(settings: settings, name: name, ip: address.ip, port: address.port, now: now, using: &generator)
+        instance = SWIMInstance(
+            settings: settings, name: name, ip: address.ip, port: address.port, meta: meta, now: now, using: &generator
+        )
     }
 
     mutating func tick(now: ContinuousClock.Instant) -> [SWIMEffect] {

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Observability
 
 /// Test-only failpoints, in the spirit of etcd's gofail: when the environment names a file, a health

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Hummingbird
 import HummingbirdCore
 import Logging
@@ -64,13 +68,30 @@ final class HTTPDateCache: Sendable {
         return text
     }
 
-    /// `Sun, 06 Nov 1994 08:49:37 GMT` for 784111777 (Foundation's formatter, fixed locale and zone; made
-    /// per call, which is at most once a second).
+    /// `Sun, 06 Nov 1994 08:49:37 GMT` for 784111777: the Gregorian calendar in UTC (FoundationEssentials'
+    /// Swift implementation) and fixed English names, so that no locale data nor ICU formatter is touched.
     static func format(epochSeconds: Int64) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
-        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(epochSeconds)))
+        let parts = gregorianGMT.dateComponents(
+            [.year, .month, .day, .hour, .minute, .second, .weekday],
+            from: Date(timeIntervalSince1970: TimeInterval(epochSeconds))
+        )
+        func two(_ value: Int?) -> String {
+            let value = value ?? 0
+            return value < 10 ? "0\(value)" : "\(value)"
+        }
+        let weekday = weekdays[((parts.weekday ?? 1) - 1) % 7]
+        let month = months[((parts.month ?? 1) - 1) % 12]
+        var year = "\(parts.year ?? 0)"
+        while year.count < 4 { year = "0" + year }
+        let time = "\(two(parts.hour)):\(two(parts.minute)):\(two(parts.second))"
+        return "\(weekday), \(two(parts.day)) \(month) \(year) \(time) GMT"
     }
+
+    private static let gregorianGMT: Calendar = {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = .gmt
+        return calendar
+    }()
+    private static let weekdays = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+    private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 }

@@ -1,6 +1,10 @@
 import CohortCore
 import CoordinationCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import RaftCore
 import RaftPersistence
 

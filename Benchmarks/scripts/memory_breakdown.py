@@ -49,6 +49,7 @@ sys.path.insert(0, HERE)
 import idle_wakeups  # noqa: E402  (its Cluster starts, reads the roles of and stops a cluster.sh cluster)
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
+SYMBOLLED = (".text", ".rodata", ".data", ".data.rel.ro", ".bss", ".tdata", ".tbss", ".init_array", ".fini_array")
 ROLES = ("single", "leader", "follower", "standby", "client")
 SMAPS_KEYS = ("Rss", "Pss", "Anonymous", "Private_Dirty", "Shared_Clean", "Private_Clean")
 
@@ -182,7 +183,14 @@ class Executable:
                     if hi > lo:
                         out[("section", name)][0] += (hi - lo) / 1024
                         out[("section", name)][1] += (hi - lo) / 1024 if anonymous else 0
-                # Split the page over the symbols that cover it (a symbol runs to the next one's address).
+                # Split the page over the symbols that cover it (a symbol runs to the next one's address);
+                # the sections without symbols (relocations, dynamic symbols, unwind tables) by name.
+                unnamed = [n for n, begin, size in self.sections if n not in SYMBOLLED
+                           and begin <= address < begin + size]
+                if unnamed:
+                    out[("origin", "(%s)" % unnamed[0])][0] += PAGE / 1024
+                    out[("origin", "(%s)" % unnamed[0])][1] += PAGE / 1024 if anonymous else 0
+                    continue
                 cursor = address
                 while cursor < address + PAGE:
                     i = bisect.bisect_right(self.symbol_addresses, cursor)

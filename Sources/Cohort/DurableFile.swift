@@ -1,8 +1,4 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
 import Foundation
-#endif
 
 /// Replaces small files under `<data_dir>/_sys` so that a crash leaves either the old or the new content,
 /// never a torn one: written to a temporary name, fsynced, renamed over the old file, the directory fsynced.

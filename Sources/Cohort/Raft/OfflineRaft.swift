@@ -1,10 +1,6 @@
 import CohortCore
 import CoordinationCore
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
 import Foundation
-#endif
 import RaftCore
 import RaftPersistence
 

@@ -2,7 +2,11 @@ import CohortConfig
 import CohortCore
 import CoordinationCore
 import RaftCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Gossip
 import GroupsCore
 import Logging

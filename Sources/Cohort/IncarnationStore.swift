@@ -1,5 +1,9 @@
 import CohortCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Persists the node's incarnation in `<data_dir>/_sys/incarnation` so the next boot can exceed it.
 ///
@@ -14,7 +18,8 @@ struct IncarnationStore {
     func load() -> Incarnation? {
         guard let data = FileManager.default.contents(atPath: path),
               let text = String(data: data, encoding: .utf8),
-              let value = UInt64(text.trimmingCharacters(in: .whitespacesAndNewlines))
+              case let words = text.split(whereSeparator: \.isWhitespace), words.count == 1,
+              let value = UInt64(words[0])
         else { return nil }
         return Incarnation(value)
     }

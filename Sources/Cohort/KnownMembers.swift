@@ -1,5 +1,9 @@
 import CohortCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Gossip
 import Logging
 import ServiceLifecycle

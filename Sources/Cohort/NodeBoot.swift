@@ -1,6 +1,10 @@
 import CohortConfig
 import CohortCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 
 /// What a node takes from the machine it boots on: its incarnation and the environment's test switches.

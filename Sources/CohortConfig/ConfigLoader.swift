@@ -94,7 +94,9 @@ public struct ConfigLoader: Sendable {
     static func parse(_ yaml: String, source: String) throws(ConfigError) -> [RawValue] {
         let root: Node?
         do {
-            root = try Yams.compose(yaml: yaml)
+            // The basic resolver: every scalar stays a string (the schema reads and checks its text itself),
+            // so Yams does not run its ICU regular expressions (bool, int, float, null, timestamp…) on each one.
+            root = try Yams.compose(yaml: yaml, .basic)
         } catch let error as YamlError {
             throw ConfigError(keyPath: source, message: describe(error))
         } catch {

@@ -1,5 +1,9 @@
 import CohortConfig
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Hummingbird
 import Raft
 import Cohort

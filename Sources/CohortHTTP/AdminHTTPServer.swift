@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Hummingbird
 import HummingbirdCore
 import Logging
@@ -64,13 +68,33 @@ final class HTTPDateCache: Sendable {
         return text
     }
 
-    /// `Sun, 06 Nov 1994 08:49:37 GMT` for 784111777 (Foundation's formatter, fixed locale and zone; made
-    /// per call, which is at most once a second).
+    /// `Sun, 06 Nov 1994 08:49:37 GMT` for 784111777. Plain arithmetic on the proleptic Gregorian calendar in
+    /// UTC (the civil-from-days conversion of Howard Hinnant's date algorithms) and fixed English names: no
+    /// formatter, calendar or time zone object, whose first use loads ICU's locale and zone data (a few MiB
+    /// resident in every node, Benchmarks/results/memory.md).
     static func format(epochSeconds: Int64) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
-        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(epochSeconds)))
+        let days = epochSeconds >= 0 ? epochSeconds / 86_400 : (epochSeconds - 86_399) / 86_400
+        let secondOfDay = epochSeconds - days * 86_400
+        // Days since 0000-03-01, in 400-year eras of 146,097 days; years start in March so that the leap day
+        // is the last day of a year.
+        let shifted = days + 719_468
+        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
+        let dayOfEra = shifted - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthFromMarch = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthFromMarch + 2) / 5 + 1
+        let month = monthFromMarch < 10 ? monthFromMarch + 3 : monthFromMarch - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        let weekday = Int(((days % 7) + 11) % 7)  // 1970-01-01 was a Thursday (Sunday = 0)
+
+        func two(_ value: Int64) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        var yearText = "\(year)"
+        while yearText.count < 4 { yearText = "0" + yearText }
+        let time = "\(two(secondOfDay / 3_600)):\(two(secondOfDay % 3_600 / 60)):\(two(secondOfDay % 60))"
+        return "\(weekdays[weekday]), \(two(day)) \(months[Int(month) - 1]) \(yearText) \(time) GMT"
     }
+
+    private static let weekdays = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+    private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 }

@@ -1,6 +1,10 @@
 import Cohort
 import CohortConfig
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Hummingbird
 import HummingbirdCore
 import Logging

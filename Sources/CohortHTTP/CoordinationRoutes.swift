@@ -1,6 +1,10 @@
 import AsyncAlgorithms
 import Cohort
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import HTTPTypes
 import Hummingbird
 

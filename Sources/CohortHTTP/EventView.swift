@@ -1,5 +1,9 @@
 import CohortCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Processes
 
 /// One process event as `/v1/sessions/{pid}/events` reports it.

@@ -1,6 +1,10 @@
 import Cohort
 import CohortCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Hummingbird
 
 /// `POST /v1/pg/{scope}/{group}/join` and `.../leave`: `{"pids": ["<pid>", ...]}`.

@@ -1,5 +1,9 @@
 import Cohort
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Gossip
 import Hummingbird
 
@@ -67,7 +71,7 @@ struct MemberView: Codable, Sendable {
                 bootstrapExpect: decoded.bootstrapExpect, incarnation: decoded.bootID, version: decoded.buildVersion
             )
         } else if !member.meta.isEmpty {
-            metaHex = member.meta.map { String(format: "%02x", $0) }.joined()
+            metaHex = member.meta.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
         }
     }
 }

@@ -1,6 +1,10 @@
 import Cohort
 import CohortCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Hummingbird
 import Processes
 

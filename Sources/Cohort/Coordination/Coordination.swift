@@ -1,7 +1,11 @@
 import CohortConfig
 import CohortCore
 import CoordinationCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 import Prometheus
 import Synchronization

@@ -1,5 +1,14 @@
 import CohortConfig
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import CohortCore
 import Gossip
 import GroupsCore

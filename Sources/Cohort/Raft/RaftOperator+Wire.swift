@@ -1,5 +1,9 @@
 import CohortCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 // The requests a node passes on to its Raft leader (`.raftOperator` mesh requests, raft class) and the
 // leader's answers. Decoders are total: bad bytes give nil, never a crash.

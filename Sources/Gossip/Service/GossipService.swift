@@ -44,7 +44,11 @@ public actor GossipService: Service {
     /// ``timerBell``.
     var armedDeadline: ContinuousClock.Instant?
     nonisolated let timerBell = Doorbell()
-    var generator = SystemRandomNumberGenerator()
+    /// The core's random choices: a fast generator seeded once from the system, not a system call per draw.
+    var generator: GossipRandomGenerator = {
+        var system = SystemRandomNumberGenerator()
+        return GossipRandomGenerator(seededBy: &system)
+    }()
     var meta: [UInt8]
     var pendingBroadcasts: [[UInt8]] = []
     var outbox: AsyncStream<AddressedEnvelope<ByteBuffer>>.Continuation?

@@ -98,7 +98,12 @@ struct BroadcastQueueTests {
             if taken.isEmpty { break }
         }
         #expect(queue.count == 0 && reference.entries.isEmpty)
-        #expect(queue == BroadcastQueue(), "an emptied queue is an empty queue")
+        // An emptied queue (which gave its storage back) queues and orders news as before.
+        let news = Self.alive("node-1", incarnation: incarnation + 1, metaBytes: 0)
+        queue.enqueue(news, about: "node-1")
+        queue.enqueue(user: [1])
+        #expect(queue.take(budget: 1_400, overhead: 2, transmitLimit: 1) == [news, .user([1])])
+        #expect(queue.count == 0 && queue.userCount == 0)
     }
 
     @Test("past 1,024 user messages the most transmitted, then oldest, goes, as the sorted definition drops it")

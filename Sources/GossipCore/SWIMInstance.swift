@@ -29,6 +29,8 @@ public struct SWIMInstance: Sendable {
     /// Peers whose metadata says nothing of boots (Go memberlist) keep memberlist's rule.
     public var isLaterBoot: (@Sendable (_ known: [UInt8], _ announced: [UInt8]) -> Bool)?
 
+    /// Every member's name, this node's included, in the shuffled order probes walk; ``randomMembers(_:using:where:)``
+    /// samples it too, so whatever adds a member to ``members`` or forgets one keeps this list in step.
     var probeOrder: [NodeID] = []
     var probeIndex = 0
     var sequenceNumber: UInt32 = 0
@@ -156,13 +158,41 @@ public struct SWIMInstance: Sendable {
         return sequenceNumber
     }
 
-    /// Up to `count` distinct members other than this node, chosen at random among those `eligible`.
+    /// Up to `count` distinct members other than this node, chosen at random among those `eligible`
+    /// (memberlist's `kRandomNodes`).
+    ///
+    /// Draws positions in ``probeOrder``, which lists every member, until `count` eligible members are found,
+    /// as memberlist draws offsets into its node list; when eligible members are scarce and the draws keep
+    /// missing, it chooses the rest among the remaining eligible members in one pass. Every eligible member
+    /// is equally likely, the result depends only on the table and the generator (simulations replay by
+    /// seed), and a call costs O(`count`) in a table of mostly eligible members, not a sort of the table.
     func randomMembers(
         _ count: Int, using generator: inout some RandomNumberGenerator, where eligible: (Member) -> Bool
     ) -> [Member] {
-        var candidates = members.values.filter { $0.name != localName && eligible($0) }.sorted { $0.name < $1.name }
-        candidates.shuffle(using: &generator)
-        return Array(candidates.prefix(count))
+        // probeOrder lists every member; should a change to the table have missed it, the table decides.
+        let names = probeOrder.count == members.count ? probeOrder : members.keys.sorted()
+        guard count > 0, names.count > 1 else { return [] }
+        var chosen: [Member] = []
+        chosen.reserveCapacity(count)
+        func isCandidate(_ name: NodeID) -> Member? {
+            guard name != localName, !chosen.contains(where: { $0.name == name }),
+                  let member = members[name], eligible(member)
+            else { return nil }
+            return member
+        }
+        for _ in 0..<(4 * count + 4) where chosen.count < count {
+            if let member = isCandidate(names[Int.random(in: 0..<names.count, using: &generator)]) {
+                chosen.append(member)
+            }
+        }
+        guard chosen.count < count else { return chosen }
+        var rest = names.compactMap(isCandidate)
+        while chosen.count < count, !rest.isEmpty {
+            let pick = Int.random(in: 0..<rest.count, using: &generator)
+            rest.swapAt(pick, rest.count - 1)
+            chosen.append(rest.removeLast())
+        }
+        return chosen
     }
 
     /// Sends `message` to `address` with as many queued broadcasts as fit (memberlist's `sendMsg`).

@@ -47,9 +47,12 @@ struct ScaleNode {
         [startAt, nextJoin, instance?.nextDeadline, nextRaftTick].compactMap { $0 }.min()
     }
 
-    /// Members this node sees alive, itself included.
-    var aliveCount: Int {
-        instance?.members.values.reduce(0) { $0 + ($1.state == .alive ? 1 : 0) } ?? 0
+    /// Whether this node sees all `size` members alive, itself included. The mass start asks every pending
+    /// node four times a simulated second: a table short of members answers without a scan, and a scan
+    /// stops at the first member not alive (counting every table was a sixth of the CPU at N = 1,000).
+    func seesAllAlive(_ size: Int) -> Bool {
+        guard let members = instance?.members, members.count == size else { return false }
+        return members.values.allSatisfy { $0.state == .alive }
     }
 }
 

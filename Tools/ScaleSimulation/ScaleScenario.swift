@@ -38,7 +38,7 @@ struct ScaleScenario: Sendable {
         var pending = Array(0..<size)
         var nextReport = Duration.seconds(10)
         let convergedAt = cluster.run(upTo: convergenceLimit, checkingEvery: .milliseconds(250)) { cluster in
-            pending.removeAll { cluster.nodes[$0].isRunning && cluster.nodes[$0].aliveCount == size }
+            pending.removeAll { cluster.nodes[$0].isRunning && cluster.nodes[$0].seesAllAlive(size) }
             if cluster.elapsed >= nextReport {
                 nextReport += .seconds(10)
                 progress("N=\(size): at \(cluster.elapsed) \(size - pending.count) nodes see all alive")

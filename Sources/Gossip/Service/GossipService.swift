@@ -47,7 +47,11 @@ public actor GossipService: Service {
     /// Rung by ``updateMeta(_:)`` when the metadata is complete; the first join waits on it
     /// (``GossipServiceSettings/isMetaComplete``).
     nonisolated let metaBell = Doorbell()
-    var generator = SystemRandomNumberGenerator()
+    /// The core's random choices: a fast generator seeded once from the system, not a system call per draw.
+    var generator: GossipRandomGenerator = {
+        var system = SystemRandomNumberGenerator()
+        return GossipRandomGenerator(seededBy: &system)
+    }()
     var meta: [UInt8]
     var pendingBroadcasts: [[UInt8]] = []
     var outbox: AsyncStream<AddressedEnvelope<ByteBuffer>>.Continuation?

@@ -127,3 +127,25 @@ private struct SplitMix {
         return z ^ (z >> 31)
     }
 }
+
+@Suite("Raft membership's own metadata changes")
+struct OwnMetaChangesTests {
+    @Test("a round's changes are applied together, field by field, keeping what another service set")
+    func roundChangesApplyTogether() {
+        var changes = OwnMetaChanges()
+        #expect(changes.isEmpty)
+        changes.bootstrapStatus = .inCluster
+        changes.bootstrapProposal = 0
+        changes.raftGroup = "g"
+        #expect(!changes.isEmpty)
+
+        var published = RaftGossipViewTests.meta()
+        published.bootstrapProposal = 42
+        published.internodePort = 7999 // the mesh's change, made meanwhile
+        let after = changes.applied(to: published)
+        #expect(after.bootstrapStatus == .inCluster && after.bootstrapProposal == 0 && after.raftGroup == "g")
+        #expect(after.internodePort == 7999)
+        // Nothing set: nothing changes, so NodeMetaPublisher announces nothing.
+        #expect(OwnMetaChanges().applied(to: published) == published)
+    }
+}

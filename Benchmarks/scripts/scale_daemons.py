@@ -14,6 +14,11 @@ For every N (default 5 250):
   2. records, from the first fork: when every node is ready (/readyz), when every node's gossip view shows
      N alive (`gossip_members{state="alive"}`), and when the leader's /v1/raft shows the bounded core
      (voters = min(5, largest odd ≤ N), standbys = min(4, N - voters));
+     At convergence and when the core has settled: the CPU-seconds (utime + stime) all N processes used
+     since they were forked (per node: the cluster's sum ÷ N), the machine's busy core-seconds in the same
+     span (so what other processes used is known), and the membership events each node's subscribers
+     handled (`gossip_convergence_seconds_count`: one per joined, left or updated member);
+     with --joins-only the run stops here;
   3. after --settle seconds, a --window-second idle window in which nothing talks to the nodes: CPU % of one
      core per node from /proc/<pid>/stat (utime + stime), wake-ups per second (voluntary + involuntary context
      switches summed over /proc/<pid>/task/*/status), by role (leader, voter followers, standbys, clients:
@@ -173,6 +178,14 @@ class Cluster:
         output, _ = proc.communicate(timeout=1000)
         if proc.returncode != 0:
             raise RuntimeError("cluster.sh up failed: %s" % output[-2000:])
+        # Every PID file exists now (a slow fork of hundreds of nodes can outlast the loop above).
+        for i in range(1, self.n + 1):
+            if i not in self.pids:
+                try:
+                    with open(os.path.join(self.dir, "n%d" % i, "pid")) as f:
+                        self.pids[i] = int(f.read().strip())
+                except (OSError, ValueError):
+                    pass
         return forked, time.monotonic() - self.started
 
     def down(self):
@@ -188,6 +201,21 @@ class Cluster:
 
 def poll_all(cluster, indices, fetch, pool):
     return dict(zip(indices, pool.map(fetch, indices)))
+
+
+def join_cost(cluster, pool, busy0):
+    """CPU-seconds the cluster's processes used since forked, the machine's busy core-seconds since
+    `busy0`, and the membership events per node so far."""
+    ticks = [proc_cpu_ticks(p) for p in cluster.pids.values()]
+    ticks = [t for t in ticks if t is not None]
+    cpu_s = sum(ticks) / CLK_TCK
+    texts = poll_all(cluster, list(cluster.pids), lambda i: http_get(cluster.base(i) + "/metrics")[1], pool)
+    events = [metric(t, "gossip_convergence_seconds_count") for t in texts.values()]
+    events = [e for e in events if e is not None]
+    return {"cluster_cpu_s": cpu_s, "cpu_s_per_node": cpu_s / max(1, len(ticks)), "processes_counted": len(ticks),
+            "machine_busy_core_s": (machine_busy() - busy0) / CLK_TCK,
+            "others_core_s": (machine_busy() - busy0) / CLK_TCK - cpu_s,
+            "membership_events_per_node": summarize(events), "load": loadavg()}
 
 
 def wait_converged(cluster, pool, deadline_s):
@@ -319,19 +347,29 @@ def run_size(binary, n, net, args, pool):
     result = {"n": n, "mem_available_before_mib": mem_available_mib(), "load_before": loadavg(),
               "start": "all at once" if not args.wave else "waves of %d every %g s" % (args.wave, args.wave_pause)}
     try:
+        busy0 = machine_busy()
         forked, ready = cluster.up()
         result["forked_s"] = forked
         result["all_ready_s"] = ready
         log("  forked in %.1f s, all ready at %.1f s" % (forked, ready))
         result["converged_s"] = wait_converged(cluster, pool, args.deadline)
         log("  every node sees N alive at %s s" % result["converged_s"])
+        if result["converged_s"] is not None:
+            result["cost_until_converged"] = join_cost(cluster, pool, busy0)
+            log("  until converged: %.3f CPU-s per node, %s membership events per node (median)" % (
+                result["cost_until_converged"]["cpu_s_per_node"],
+                (result["cost_until_converged"]["membership_events_per_node"] or {}).get("median")))
         core_s, lead = wait_core(cluster, args.deadline)
         result["core_settled_s"] = core_s
         if lead is None:
             raise RuntimeError("the Raft core did not settle within %d s" % args.deadline)
         result["voters"] = lead.get("voters")
         result["standbys"] = lead.get("standbys")
-        log("  core settled at %.1f s: %d voters, %d standbys" % (core_s, len(result["voters"]), len(result["standbys"])))
+        result["cost_until_core_settled"] = join_cost(cluster, pool, busy0)
+        log("  core settled at %.1f s: %d voters, %d standbys; %.3f CPU-s per node since the start" % (
+            core_s, len(result["voters"]), len(result["standbys"]), result["cost_until_core_settled"]["cpu_s_per_node"]))
+        if args.joins_only:
+            return result
         time.sleep(args.settle)
         role_of = roles(cluster, lead)
         cpu, wakeups, conditions = idle_window(cluster, args.window, pool)
@@ -379,8 +417,8 @@ def run_size(binary, n, net, args, pool):
 
 
 def table(results):
-    lines = ["| N | all ready | converged | core settled | leader CPU % | follower | standby | client (median) | leader wake-ups/s | client wake-ups/s | leader RSS / PSS / anon MiB | client RSS / PSS / anon MiB | mesh connections (total) | dead everywhere |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| N | all ready | converged | CPU-s/node until converged | events/node until converged | core settled | leader CPU % | follower | standby | client (median) | leader wake-ups/s | client wake-ups/s | leader RSS / PSS / anon MiB | client RSS / PSS / anon MiB | mesh connections (total) | dead everywhere |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
 
     def fmt(v, spec="%.3f"):
         return "–" if v is None else spec % v
@@ -402,8 +440,11 @@ def table(results):
             return " / ".join(fmt(m.get(k) and m[k]["median"], "%.1f") for k in ("rss", "pss", "anonymous"))
 
         death = r.get("death") or {}
-        lines.append("| %d | %s s | %s s | %s s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s s |" % (
-            r["n"], fmt(r.get("all_ready_s"), "%.1f"), fmt(r.get("converged_s"), "%.1f"), fmt(r.get("core_settled_s"), "%.1f"),
+        cost = r.get("cost_until_converged") or {}
+        events = cost.get("membership_events_per_node") or {}
+        lines.append("| %d | %s s | %s s | %s | %s | %s s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s s |" % (
+            r["n"], fmt(r.get("all_ready_s"), "%.1f"), fmt(r.get("converged_s"), "%.1f"), fmt(cost.get("cpu_s_per_node"), "%.3f"),
+            fmt(events.get("median"), "%.0f"), fmt(r.get("core_settled_s"), "%.1f"),
             cpu("leader"), cpu("follower"), cpu("standby"), cpu("client"), wake("leader"), wake("client"),
             memory("leader"), memory("client"), fmt(r.get("mesh_connections_total"), "%.0f"), fmt(death.get("everywhere_s"), "%.1f")))
     return "\n".join(lines)
@@ -422,6 +463,8 @@ def main():
     parser.add_argument("--wave-pause", type=float, default=10.0)
     parser.add_argument("--out", default=os.path.join(RESULTS, "scale-daemons.json"))
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--joins-only", action="store_true",
+                        help="stop after convergence and the settled core (no idle window, no failure detection)")
     args = parser.parse_args()
     binary = os.path.abspath(args.cohortd)
     commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
@@ -434,7 +477,7 @@ def main():
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "commit": commit, "machine": {"cores": os.cpu_count(), "kernel": platform.release(),
                                       "mem_total_mib": _mem_total()},
-        "settings": {"settle_s": args.settle, "window_s": args.window}, "results": results,
+        "settings": {"settle_s": args.settle, "window_s": args.window, "joins_only": args.joins_only}, "results": results,
     }
     print(table(results))
     if not args.no_write:

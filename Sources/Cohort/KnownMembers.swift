@@ -7,6 +7,7 @@ import Foundation
 import Gossip
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// A member this node saw alive: its name, gossip address and whether it is a Cohort server.
 public struct KnownMember: Sendable, Hashable {
@@ -68,26 +69,70 @@ struct KnownMembersFile {
 
     /// What to store for the live members: every one but this node, servers first, then by name.
     static func known(_ live: some Sequence<Member>, excluding selfID: NodeID) -> [KnownMember] {
-        let members = live.filter { $0.name != selfID }.map { member in
-            KnownMember(
-                name: member.name.rawValue,
-                address: JoinAddress(host: MeshMembership.host(member.ip), port: Int(member.port)),
-                server: (try? NodeMeta(decoding: member.meta))?.role == .server
-            )
-        }
-        return Array(members.sorted { ($0.server ? 0 : 1, $0.name) < ($1.server ? 0 : 1, $1.name) }.prefix(limit))
+        selection(live.filter { $0.name != selfID }.map(KnownMember.init(member:)))
     }
+
+    /// The entries to store out of `members`: servers first, then by name, at most ``limit``.
+    static func selection(_ members: some Sequence<KnownMember>) -> [KnownMember] {
+        Array(members.sorted { ($0.server ? 0 : 1, $0.name) < ($1.server ? 0 : 1, $1.name) }.prefix(limit))
+    }
+}
+
+extension KnownMember {
+    /// The entry for a gossip member (its metadata decoded once, here).
+    init(member: Member) {
+        self.init(
+            name: member.name.rawValue,
+            address: JoinAddress(host: MeshMembership.host(member.ip), port: Int(member.port)),
+            server: (try? NodeMeta(decoding: member.meta))?.role == .server
+        )
+    }
+}
+
+/// The live members as known-members entries, kept one membership update at a time (O(1) and one
+/// metadata decode per update; a snapshot or resync rebuilds). Sorting them for the file is left to the
+/// writer, which does it at most once per interval however many updates arrived.
+struct KnownMembersView {
+    let selfID: NodeID
+    private(set) var entries: [NodeID: KnownMember] = [:]
+
+    init(selfID: NodeID) {
+        self.selfID = selfID
+    }
+
+    mutating func apply(_ update: MembershipUpdate) {
+        switch update {
+        case .snapshot(let members), .resync(let members):
+            entries = [:]
+            for member in members where member.name != selfID { entries[member.name] = KnownMember(member: member) }
+        case .joined(let member), .updated(let member):
+            guard member.name != selfID else { return }
+            entries[member.name] = KnownMember(member: member)
+        case .left(let member, _):
+            entries[member.name] = nil
+        }
+    }
+
+    /// What the file should hold now (``KnownMembersFile/known(_:excluding:)`` of the live members).
+    var selection: [KnownMember] { KnownMembersFile.selection(entries.values) }
 }
 
 /// Keeps ``KnownMembersFile`` up to date from the gossip membership: rewritten when the live members change,
 /// at most once per `minimumInterval`. A change that leaves no other member alive is not written, so the
 /// file keeps the last members seen (a node that outlives the rest of its cluster still finds it again).
+///
+/// A membership update only updates ``KnownMembersView`` (O(1)) and rings the writer; the writer selects
+/// and compares the entries when it wakes — once per interval at most, so a mass start's N updates cost
+/// it a few selections, not N. The file only ever holds the latest view, so skipping the views in
+/// between loses nothing.
 final class KnownMembersService: Service {
     private let gossip: GossipService
     private let file: KnownMembersFile
     private let selfID: NodeID
     private let logger: Logger
     private let minimumInterval: Duration
+    /// Written by the membership task, read by the writer.
+    private let view: Mutex<KnownMembersView>
 
     init(gossip: GossipService, file: KnownMembersFile, selfID: NodeID, logger: Logger, minimumInterval: Duration = .seconds(1)) {
         self.gossip = gossip
@@ -95,33 +140,26 @@ final class KnownMembersService: Service {
         self.selfID = selfID
         self.logger = logger
         self.minimumInterval = minimumInterval
+        view = Mutex(KnownMembersView(selfID: selfID))
     }
 
     func run() async throws {
-        let (changes, change) = AsyncStream.makeStream(of: [KnownMember].self, bufferingPolicy: .bufferingNewest(1))
+        let (changes, change) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { [gossip, selfID] in
-                var live: [NodeID: Member] = [:]
-                var written: [KnownMember] = []
-                for await update in gossip.events.subscribe().cancelOnGracefulShutdown() {
-                    switch update {
-                    case .snapshot(let members), .resync(let members):
-                        live = Dictionary(members.map { ($0.name, $0) }, uniquingKeysWith: { $1 })
-                    case .joined(let member), .updated(let member):
-                        live[member.name] = member
-                    case .left(let member, _):
-                        live[member.name] = nil
-                    }
-                    let known = KnownMembersFile.known(live.values, excluding: selfID)
-                    guard !known.isEmpty, known != written else { continue }
-                    written = known
-                    change.yield(known)
+            group.addTask {
+                for await batch in self.gossip.events.subscribeBatches().cancelOnGracefulShutdown() {
+                    self.view.withLock { view in for update in batch { view.apply(update) } }
+                    change.yield()
                 }
                 change.finish()
             }
             group.addTask { [file, logger, minimumInterval] in
                 var failed = false
-                for await members in changes {
+                var written: [KnownMember] = []
+                for await _ in changes {
+                    let members = self.view.withLock { $0.selection }
+                    guard !members.isEmpty, members != written else { continue }
+                    written = members
                     do {
                         try file.store(members)
                         failed = false

@@ -35,18 +35,21 @@ final class MeshMembership: Service, Sendable {
     func run() async throws {
         await advertiseInternodePort()
         var known: [NodeID: Peer] = [:]
-        for await update in gossip.events.subscribe().cancelOnGracefulShutdown() {
-            switch update {
-            case .snapshot(let members), .resync(let members):
-                let present = Set(members.map(\.name))
-                for id in known.keys where !present.contains(id) {
-                    await forget(id, known: &known)
+        // In batches: a burst this loop fell behind on is taken in one read, not one wake-up per update.
+        for await batch in gossip.events.subscribeBatches().cancelOnGracefulShutdown() {
+            for update in batch {
+                switch update {
+                case .snapshot(let members), .resync(let members):
+                    let present = Set(members.map(\.name))
+                    for id in known.keys where !present.contains(id) {
+                        await forget(id, known: &known)
+                    }
+                    for member in members { await learn(member, known: &known) }
+                case .joined(let member), .updated(let member):
+                    await learn(member, known: &known)
+                case .left(let member, _):
+                    await forget(member.name, known: &known)
                 }
-                for member in members { await learn(member, known: &known) }
-            case .joined(let member), .updated(let member):
-                await learn(member, known: &known)
-            case .left(let member, _):
-                await forget(member.name, known: &known)
             }
         }
     }

@@ -38,6 +38,30 @@ struct KnownMembersTests {
         #expect(KnownMembersFile.known(many, excluding: NodeID("self")).count == KnownMembersFile.limit)
     }
 
+    @Test("the view kept per membership update selects what the whole live set would")
+    func viewKeptPerUpdate() throws {
+        var view = KnownMembersView(selfID: NodeID("self"))
+        var live: [NodeID: Member] = [:]
+        func step(_ update: MembershipUpdate) {
+            view.apply(update)
+            switch update {
+            case .snapshot(let all), .resync(let all): live = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { $1 })
+            case .joined(let member), .updated(let member): live[member.name] = member
+            case .left(let member, _): live[member.name] = nil
+            }
+            #expect(view.selection == KnownMembersFile.known(live.values, excluding: NodeID("self")))
+        }
+        step(.snapshot([try Self.member("self", ip: [127, 0, 0, 1], role: .server), try Self.member("a", ip: [127, 0, 0, 2], role: .client)]))
+        for index in 0..<80 {
+            step(.joined(try Self.member("n\(index)", ip: [127, 0, 1, UInt8(index)], role: index % 3 == 0 ? .server : .client)))
+        }
+        step(.updated(try Self.member("a", ip: [127, 0, 0, 9], role: .server)))
+        step(.updated(try Self.member("self", ip: [127, 0, 0, 1], role: .client)))
+        step(.left(try Self.member("n0", ip: [127, 0, 1, 0], role: .server), reason: .dead))
+        step(.resync([try Self.member("b", ip: [127, 0, 0, 3], role: nil)]))
+        #expect(view.selection.map(\.name) == ["b"])
+    }
+
     @Test("the file round-trips (IPv6 too); lines it cannot read are skipped, not fatal")
     func fileFormat() throws {
         let members = [

@@ -89,6 +89,46 @@ struct ServiceMembershipEventsTests {
         #expect(await late.next() == nil)
     }
 
+    @Test func aBatchCarriesEverythingQueuedSinceTheLastReadInOrder() async {
+        let events = MembershipEvents()
+        events.publish(.joined(Self.member("a")))
+        var batches = events.subscribeBatches().makeAsyncIterator()
+        let names = (0..<100).map { "n\($0)" }
+        for name in names { events.publish(.joined(Self.member(name))) }
+        events.publish(.left(Self.member("a"), reason: .dead))
+        // The burst is one batch: a consumer that recomputes per batch recomputes once.
+        let burst = await batches.next()
+        #expect(burst == [.snapshot([Self.member("a")])] + names.map { .joined(Self.member($0)) } + [.left(Self.member("a"), reason: .dead)])
+        events.publish(.updated(Self.member("n1", meta: [1])))
+        #expect(await batches.next() == [.updated(Self.member("n1", meta: [1]))])
+    }
+
+    @Test func waitingBatchSubscriberIsWokenByAPublish() async {
+        let events = MembershipEvents()
+        let stream = events.subscribeBatches()
+        let reader = Task {
+            var batches = stream.makeAsyncIterator()
+            var seen: [MembershipUpdate] = []
+            while seen.count < 2, let batch = await batches.next() { seen += batch }
+            return seen
+        }
+        // Whether the reader is already waiting or not, it sees the delta exactly once, after the snapshot.
+        events.publish(.joined(Self.member("a")))
+        #expect(await reader.value == [.snapshot([]), .joined(Self.member("a"))])
+    }
+
+    @Test func aBatchSubscriberThatFallsBehindGetsOneResync() async {
+        let events = MembershipEvents()
+        var batches = events.subscribeBatches(limit: 2).makeAsyncIterator()
+        #expect(await batches.next() == [.snapshot([])])
+        for name in ["a", "b", "c"] { events.publish(.joined(Self.member(name))) }
+        #expect(await batches.next() == [.resync(["a", "b", "c"].map { Self.member($0) })])
+        events.publish(.joined(Self.member("d")))
+        events.finish()
+        #expect(await batches.next() == [.joined(Self.member("d"))])
+        #expect(await batches.next() == nil)
+    }
+
     @Test func cancellingTheReaderEndsItsSubscription() async {
         let events = MembershipEvents()
         let stream = events.subscribe()

@@ -113,6 +113,10 @@ extension MeshDaemonTests {
     func aClusterNodesMetricsPassPromtoolLintWithMeshProcessAndRaftSeries() async throws {
         try await withCluster(2, prefix: "prom") { nodes in
             try await ProcessMeshTests.waitForMesh(nodes)
+            // A peer's queue-depth series appear with the first message queued for it: send one.
+            let receiver = try await nodes[1].openSession()
+            let sender = try await nodes[0].openSession()
+            try await ProcessMeshTests.mark(receiver, on: nodes[1], via: nodes[0], from: sender)
             let metrics = try await httpGet(nodes[0].base + "/metrics").body
             for series in ["internode_connections", "internode_queue_depth{", "internode_dropped_total{",
                            "internode_bytes_total{", "internode_frames_total{", "processes_live", "gossip_members{",

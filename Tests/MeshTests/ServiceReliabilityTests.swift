@@ -99,6 +99,8 @@ import Testing
             // A peer that is known but never reachable: messages queue for it.
             let ghost = NodeID("c")
             await a.service.setPeer(ghost, host: uniqueLoopbackAddress(), port: 9, incarnation: nil)
+            // Its depth series appear with the first message queued for it, not with the member.
+            #expect(!a.hasMetric("internode_queue_depth", ["peer": "c"]))
             for index in 0..<10 { #expect(a.service.send(numbered(index), to: ghost, endpoint: testEndpoint, class: .relay) == .queued) }
             #expect(a.service.send([1], to: ghost, endpoint: .raft, class: .raft) == .queued)
             #expect(a.service.queueDepth(to: ghost, class: .relay) == 10)

@@ -155,12 +155,15 @@ final class GroupsService: Service, Sendable {
                 }
             }
             var known: [NodeID: Incarnation] = [:]
-            for await update in gossip.events.subscribe().cancelOnGracefulShutdown() {
-                for change in Self.changes(update, known: &known, selfID: selfID) {
-                    for scope in scopes {
-                        switch change {
-                        case .up(let node, let incarnation): scope.nodeUp(node, incarnation: incarnation)
-                        case .down(let node): scope.nodeDown(node)
+            // In batches: a burst this loop fell behind on is taken in one read, not one wake-up per update.
+            for await batch in gossip.events.subscribeBatches().cancelOnGracefulShutdown() {
+                for update in batch {
+                    for change in Self.changes(update, known: &known, selfID: selfID) {
+                        for scope in scopes {
+                            switch change {
+                            case .up(let node, let incarnation): scope.nodeUp(node, incarnation: incarnation)
+                            case .down(let node): scope.nodeDown(node)
+                            }
                         }
                     }
                 }

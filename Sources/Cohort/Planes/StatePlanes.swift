@@ -143,11 +143,14 @@ public final class StatePlanes: Service, Sendable {
                 }
             }
             var known: [NodeID: Incarnation] = [:]
-            for await update in gossip.events.subscribe().cancelOnGracefulShutdown() {
-                for change in GroupsService.changes(update, known: &known, selfID: selfID) {
-                    switch change {
-                    case .up(let node, let incarnation): hub.memberUp(node, incarnation: incarnation)
-                    case .down(let node): hub.memberDown(node)
+            // In batches: a burst this loop fell behind on is taken in one read, not one wake-up per update.
+            for await batch in gossip.events.subscribeBatches().cancelOnGracefulShutdown() {
+                for update in batch {
+                    for change in GroupsService.changes(update, known: &known, selfID: selfID) {
+                        switch change {
+                        case .up(let node, let incarnation): hub.memberUp(node, incarnation: incarnation)
+                        case .down(let node): hub.memberDown(node)
+                        }
                     }
                 }
             }

@@ -9,8 +9,8 @@ import Raft
 extension RaftMembershipService.Loop {
     // MARK: Bootstrap
 
-    /// Advances the bootstrap: advertise `in` once the node has Raft state; otherwise ask the planner and
-    /// found the group when it says so.
+    /// Advances the bootstrap: advertise `in` once the node has Raft state (with the group id, see
+    /// ``advertiseInCluster(now:)``); otherwise ask the planner and found the group when it says so.
     mutating func stepBootstrap(now: ContinuousClock.Instant) async {
         guard let status, status.state != .none else { return }
         guard service.settings.role == .server else {
@@ -19,19 +19,18 @@ extension RaftMembershipService.Loop {
         }
         if await service.raft.hasState {
             bootstrapDone = true
-            await service.meta.update {
-                $0.bootstrapStatus = .inCluster
-                $0.bootstrapProposal = 0
-            }
-            service.logger.info("raft state present; advertising bootstrap status in", metadata: [
+            metaChanges.bootstrapProposal = 0
+            advertiseInBy = now + RaftMembershipService.groupIDWait
+            service.logger.info("raft state present; advertising bootstrap status in once the group id is known", metadata: [
                 "raft.term": "\(status.term)", "raft.voters": "\(status.voters.map(\.rawValue))",
             ])
             return
         }
-        let decision = bootstrap.decide(view: view, now: now)
+        // With bootstrap_expect 0 the planner answers `never` without looking: no view to build.
+        let decision = bootstrap.decide(view: service.settings.bootstrapExpect > 0 ? view : [], now: now)
         report(decision)
-        if decision.advertisedProposal != service.meta.meta.bootstrapProposal {
-            await service.meta.update { $0.bootstrapProposal = decision.advertisedProposal }
+        if decision.advertisedProposal != ownMeta.bootstrapProposal {
+            metaChanges.bootstrapProposal = decision.advertisedProposal
         }
         guard case .bootstrap(let voters) = decision else { return }
         var founded = true
@@ -54,19 +53,30 @@ extension RaftMembershipService.Loop {
         }
         bootstrapDone = true
         // A founder keeps its proposal next to `in` until the group has a leader, so a fellow founder that
-        // sees the `in` first still joins the same founding (``BootstrapPlanner``).
-        await service.meta.update {
-            $0.bootstrapStatus = .inCluster
-            if !founded { $0.bootstrapProposal = 0 }
-        }
+        // sees the `in` first still joins the same founding (``BootstrapPlanner``). It advertises `in` at
+        // once: a fellow founder must see it now, not once a group id exists.
+        metaChanges.bootstrapStatus = .inCluster
+        if !founded { metaChanges.bootstrapProposal = 0 }
+    }
+
+    /// A server that found Raft state (added by a leader, or restarted) advertises `in` together with the
+    /// group id once its replica has it, or without it after ``RaftMembershipService/groupIDWait``: one
+    /// announcement instead of `in` and, moments later, the group id. Nothing waits on this node's `in`
+    /// meanwhile — it is already in the configuration; `in` only makes it a routing target and tells nodes
+    /// with `bootstrap_expect` that a group exists, which its fellow members tell them too.
+    mutating func advertiseInCluster(now: ContinuousClock.Instant) {
+        guard let advertiseInBy else { return }
+        guard groupIDInStore != nil || now >= advertiseInBy else { return }
+        self.advertiseInBy = nil
+        metaChanges.bootstrapStatus = .inCluster
     }
 
     /// A founder stops advertising its founding proposal as soon as an election has started (its term moved
     /// past the founding term 1) or a leader is known: from then on votes may have been cast, and a founder
     /// that missed the founding (or comes back with its data lost) waits to be added and admitted.
-    func withdrawFoundingProposalOnceLed() async {
-        guard bootstrapDone, service.meta.meta.bootstrapProposal != 0, let status, status.leader != nil || status.term > 1 else { return }
-        await service.meta.update { $0.bootstrapProposal = 0 }
+    mutating func withdrawFoundingProposalOnceLed() {
+        guard bootstrapDone, ownMeta.bootstrapProposal != 0, let status, status.leader != nil || status.term > 1 else { return }
+        metaChanges.bootstrapProposal = 0
     }
 
     /// Logs a bootstrap decision when it differs from the last one reported.
@@ -113,16 +123,21 @@ extension RaftMembershipService.Loop {
     /// The store key holding the Raft group's id, written once by the group's first leader.
     static let groupKey = "_sys:raft_group"
 
-    /// Advertises the group id once this node's replica has it.
-    func publishGroup() async {
-        guard service.settings.role == .server, let entry = service.store.state.value(store: "default", key: Self.groupKey),
-              let group = String(validating: entry.value, as: UTF8.self), group != service.meta.meta.raftGroup else { return }
-        await service.meta.update { $0.raftGroup = group }
+    /// The group id in this node's replica, if it has one.
+    var groupIDInStore: String? {
+        guard let entry = service.store.state.value(store: "default", key: Self.groupKey) else { return nil }
+        return String(validating: entry.value, as: UTF8.self)
+    }
+
+    /// Advertises the group id (with this round's other changes) once this node's replica has it.
+    mutating func publishGroup() {
+        guard service.settings.role == .server, let group = groupIDInStore, group != ownMeta.raftGroup else { return }
+        metaChanges.raftGroup = group
         service.logger.info("raft group id known", metadata: ["raft.group": "\(group)"])
     }
 
     /// On a leader of a group without an id: writes one (set-if-absent, so a racing earlier leader wins).
-    func ensureGroupID() async {
+    mutating func ensureGroupID() async {
         guard service.store.state.value(store: "default", key: Self.groupKey) == nil else { return }
         let id = String(UInt64.random(in: 1...UInt64.max), radix: 16)
         let command = CoordinationCommand(.put(store: "default", key: Self.groupKey, value: Array(id.utf8), condition: .absent, ttl: 0))
@@ -131,7 +146,12 @@ extension RaftMembershipService.Loop {
         } catch {
             service.logger.warning("cannot write the raft group id yet", metadata: ["error": "\(error)"])
         }
-        await publishGroup()
+        // The group id, `in` and the withdrawn founding proposal of a new leader: one announcement, before
+        // the reconciler's changes (which may take a while).
+        publishGroup()
+        advertiseInCluster(now: .now)
+        withdrawFoundingProposalOnceLed()
+        await publishMetaChanges()
     }
 
     // MARK: Reconcile

@@ -21,11 +21,18 @@ import Synchronization
 /// - keeps the **routing order** (ranked Raft members) a client node forwards its writes along.
 ///
 /// One loop handles every input (gossip events, Raft status changes, timers) in order, so nothing here
-/// needs a lock except the routing order read by ``RaftService``.
+/// needs a lock except the routing order read by ``RaftService``. Gossip events arrive in batches (all
+/// that queued while the loop was busy) and cost O(1) each (``RaftGossipView``); what looks at the whole
+/// view — the bootstrap decision, the reconciler — runs once per batch or per debounce.
+///
+/// The node's own metadata changes of one round (bootstrap status, proposal, group id) are published
+/// together, as one gossip announcement: every announcement is an alive broadcast to every node and an
+/// `updated` event in each of them.
 final class RaftMembershipService: Service, Sendable {
     /// What the loop reacts to.
     enum Input: Sendable {
-        case gossip(MembershipUpdate)
+        /// Every membership update queued since the last batch, in order.
+        case gossip([MembershipUpdate])
         case raft(RaftStatus)
         case timer
     }
@@ -52,6 +59,10 @@ final class RaftMembershipService: Service, Sendable {
     static let promotionLag: LogIndex = 250
     /// How long a node the operator removed is kept out while gossip still says it is alive.
     static let removalHold = Duration.seconds(60)
+    /// How long a server that found Raft state it did not found here (added by a leader, or restarted)
+    /// waits for its replica to learn the group id before advertising `in` without it: `in` and the group
+    /// id then go out as one announcement instead of two.
+    static let groupIDWait = Duration.seconds(2)
 
     init(
         selfID: NodeID, settings: RaftSettings, gossip: GossipService, raft: RaftService, meta: NodeMetaPublisher,
@@ -78,7 +89,7 @@ final class RaftMembershipService: Service, Sendable {
         let (inputs, sink) = AsyncStream.makeStream(of: Input.self)
         await withDiscardingTaskGroup { group in
             group.addTask {
-                for await update in self.gossip.events.subscribe() { sink.yield(.gossip(update)) }
+                for await batch in self.gossip.events.subscribeBatches() { sink.yield(.gossip(batch)) }
             }
             group.addTask {
                 for await status in await self.raft.statusUpdates() { sink.yield(.raft(status)) }
@@ -123,7 +134,7 @@ extension RaftMembershipService {
     struct Loop {
         let service: RaftMembershipService
         let sink: AsyncStream<Input>.Continuation
-        var members: [NodeID: Member] = [:]
+        var members: RaftGossipView
         var status: RaftStatus?
         var bootstrap: BootstrapPlanner
         /// Bootstrap is over: the node has Raft state, or is a client node (which never founds a group).
@@ -134,11 +145,20 @@ extension RaftMembershipService {
         /// The plan last seen incomplete (operations waiting for a standby to catch up): checked again
         /// on the next timer.
         var recheckAt: ContinuousClock.Instant?
+        /// A server with Raft state it did not found here advertises `in` once its replica knows the group
+        /// id, or at this instant without it (``RaftMembershipService/groupIDWait``).
+        var advertiseInBy: ContinuousClock.Instant?
+        /// This round's changes to the node's own metadata, published together at its end.
+        var metaChanges = OwnMetaChanges()
         var timer: Task<Void, Never>?
+        /// When `timer` fires; an earlier one is never replaced by a later one (it wakes the loop, which
+        /// arms the next).
+        var timerDeadline: ContinuousClock.Instant?
 
         init(service: RaftMembershipService, sink: AsyncStream<Input>.Continuation) {
             self.service = service
             self.sink = sink
+            members = RaftGossipView(selfID: service.selfID)
             bootstrap = BootstrapPlanner(
                 selfID: service.selfID, expect: service.settings.bootstrapExpect, stabilityWindow: RaftMembershipService.stabilityWindow
             )
@@ -148,9 +168,8 @@ extension RaftMembershipService {
         mutating func handle(_ input: Input) async {
             let now = ContinuousClock.now
             switch input {
-            case .gossip(let update):
-                apply(update)
-                service.publishRouting(Self.routingOrder(view))
+            case .gossip(let batch):
+                for update in batch { members.apply(update) }
                 if isLeader { debouncer.signal(at: now) }
             case .raft(let newStatus):
                 let becameLeader = newStatus.state == .leader && status?.state != .leader
@@ -164,11 +183,14 @@ extension RaftMembershipService {
                     debouncer.signal(at: now)
                 }
             case .timer:
-                break
+                if let timerDeadline, timerDeadline <= .now { self.timerDeadline = nil }
             }
             if !bootstrapDone { await stepBootstrap(now: .now) }
-            await withdrawFoundingProposalOnceLed()
-            await publishGroup()
+            advertiseInCluster(now: .now)
+            withdrawFoundingProposalOnceLed()
+            publishGroup()
+            await publishMetaChanges()
+            if let order = members.routingOrderIfChanged(own: service.meta.meta) { service.publishRouting(order) }
             if isLeader, let deadline = debouncer.deadline, deadline <= .now {
                 debouncer.fired()
                 await reconcile(now: .now)
@@ -181,6 +203,17 @@ extension RaftMembershipService {
 
         var isLeader: Bool { status?.state == .leader }
 
+        /// This node's metadata with this round's changes applied.
+        var ownMeta: NodeMeta { metaChanges.applied(to: service.meta.meta) }
+
+        /// Publishes this round's changes to the node's metadata, as one announcement.
+        mutating func publishMetaChanges() async {
+            guard !metaChanges.isEmpty else { return }
+            let changes = metaChanges
+            metaChanges = OwnMetaChanges()
+            await service.meta.update { changes.apply(to: &$0) }
+        }
+
         /// The gossip view in the planner's terms, this node included.
         var view: [RaftMemberView] { viewWithGroups().map(\.view) }
 
@@ -191,7 +224,7 @@ extension RaftMembershipService {
         /// A node the operator removed counts as a client while its hold lasts and gossip says it is alive
         /// (``RaftMembershipService/holdOut(_:)``).
         func reconcileView(configuration: Set<NodeID>) -> [RaftMemberView] {
-            let ours = service.meta.meta.raftGroup
+            let ours = ownMeta.raftGroup
             let holds = service.currentHolds()
             return viewWithGroups().map { member, group in
                 var member = member
@@ -207,47 +240,13 @@ extension RaftMembershipService {
 
         /// Every member's view with the Raft group it advertises, sorted by node ID.
         private func viewWithGroups() -> [(view: RaftMemberView, group: String)] {
-            var result: [NodeID: (view: RaftMemberView, group: String)] = [:]
-            for member in members.values {
-                guard let meta = try? NodeMeta(decoding: member.meta) else { continue }
-                result[member.name] = (Self.memberView(member.name, meta: meta, alive: !member.isGone), meta.raftGroup)
-            }
-            let own = service.meta.meta
-            result[service.selfID] = (Self.memberView(service.selfID, meta: own, alive: true), own.raftGroup)
-            return result.values.sorted { $0.view.id < $1.view.id }
-        }
-
-        static func memberView(_ id: NodeID, meta: NodeMeta, alive: Bool) -> RaftMemberView {
-            RaftMemberView(
-                id: id, isAlive: alive, isServer: meta.role == .server, eligible: meta.raftEligible,
-                priority: Int(meta.raftPriority), failureDomain: meta.failureDomain,
-                inCluster: meta.bootstrapStatus == .inCluster, bootstrapExpect: Int(meta.bootstrapExpect),
-                bootstrapProposal: meta.bootstrapProposal
-            )
-        }
-
-        /// Raft members a write can be routed to: alive servers advertising `in`, ranked.
-        static func routingOrder(_ view: [RaftMemberView]) -> [NodeID] {
-            Ranking.rank(view.filter(\.inCluster)).map(\.id)
-        }
-
-        mutating func apply(_ update: MembershipUpdate) {
-            switch update {
-            case .snapshot(let all), .resync(let all):
-                members = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { $1 })
-            case .joined(let member), .updated(let member):
-                members[member.name] = member
-            case .left(let member, _):
-                var gone = member
-                if !gone.isGone { gone.state = .dead }
-                members[member.name] = gone
-            }
+            members.viewWithGroups(own: ownMeta)
         }
 
         /// Wakes the loop at the next deadline: the end of a bootstrap window, the debounce, a re-check.
+        /// A timer already armed for that deadline or an earlier one is kept (when it fires the loop looks
+        /// again and arms the next), so a burst of inputs does not start and cancel a task each.
         mutating func scheduleTimer() {
-            timer?.cancel()
-            timer = nil
             var deadlines: [ContinuousClock.Instant] = []
             if !bootstrapDone, case .stabilizing(let since, _) = lastBootstrapReport {
                 deadlines.append(since + RaftMembershipService.stabilityWindow)
@@ -255,11 +254,20 @@ extension RaftMembershipService {
             if !bootstrapDone, service.settings.bootstrapExpect > 1 { deadlines.append(.now + .seconds(1)) }
             if isLeader, let deadline = debouncer.deadline { deadlines.append(deadline) }
             if isLeader, let recheckAt { deadlines.append(recheckAt) }
+            if let advertiseInBy { deadlines.append(advertiseInBy) }
             // The group id arrives with the log: look again until it has.
             if bootstrapDone, service.settings.role == .server, service.meta.meta.raftGroup.isEmpty {
                 deadlines.append(.now + .seconds(1))
             }
-            guard let next = deadlines.min() else { return }
+            guard let next = deadlines.min() else {
+                timer?.cancel()
+                timer = nil
+                timerDeadline = nil
+                return
+            }
+            if timer != nil, let timerDeadline, timerDeadline <= next { return }
+            timer?.cancel()
+            timerDeadline = next
             let sink = sink
             timer = Task {
                 try? await Task.sleep(until: next, clock: .continuous)

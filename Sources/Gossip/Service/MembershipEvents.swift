@@ -30,7 +30,7 @@ public final class MembershipEvents: Sendable {
         var limit: Int
         var overflowed = false
         var deliveredAny = false
-        var waiter: CheckedContinuation<MembershipUpdate?, Never>?
+        var waiter: CheckedContinuation<[MembershipUpdate]?, Never>?
     }
 
     private struct State {
@@ -81,14 +81,31 @@ public final class MembershipEvents: Sendable {
     /// - Returns: A stream that starts with ``MembershipUpdate/snapshot(_:)`` and ends when the service stops
     ///   (after the queued updates) or when the consuming task is cancelled.
     public func subscribe(limit: Int = 256) -> AsyncStream<MembershipUpdate> {
+        let registration = register(limit: limit)
+        return AsyncStream(unfolding: { await registration.events.next(registration.id) })
+    }
+
+    private func register(limit: Int) -> Registration {
         let id = state.withLock { state in
             let id = state.nextID
             state.nextID += 1
             state.subscribers[id] = Subscriber(queue: [.snapshot(state.sortedLive)], limit: max(1, limit))
             return id
         }
-        let registration = Registration(id: id, events: self)
-        return AsyncStream(unfolding: { await registration.events.next(registration.id) })
+        return Registration(id: id, events: self)
+    }
+
+    /// Subscribes to membership changes in batches: each element is every update queued when it is read
+    /// (at least one), in order — the same sequence ``subscribe(limit:)`` delivers, cut where the reader
+    /// caught up. A consumer that derives something from the whole view (a ranking, a file) recomputes it
+    /// once per batch instead of once per update, so a burst it falls behind on costs it one recomputation.
+    ///
+    /// - Parameter limit: As for ``subscribe(limit:)``: beyond it the queued deltas are replaced by one
+    ///   ``MembershipUpdate/resync(_:)``.
+    /// - Returns: A stream whose first batch starts with ``MembershipUpdate/snapshot(_:)``.
+    public func subscribeBatches(limit: Int = 256) -> AsyncStream<[MembershipUpdate]> {
+        let registration = register(limit: limit)
+        return AsyncStream(unfolding: { await registration.events.nextBatch(registration.id) })
     }
 
     /// The live members (alive and suspect) as the feed knows them, sorted by name.
@@ -98,9 +115,9 @@ public final class MembershipEvents: Sendable {
 
     /// Applies `event` to the live view and queues it for every subscriber.
     package func publish(_ event: MembershipEvent) {
-        let wakeups = state.withLock { state -> [(CheckedContinuation<MembershipUpdate?, Never>, MembershipUpdate)] in
+        let wakeups = state.withLock { state -> [(CheckedContinuation<[MembershipUpdate]?, Never>, MembershipUpdate)] in
             let update = state.apply(event)
-            var wakeups: [(CheckedContinuation<MembershipUpdate?, Never>, MembershipUpdate)] = []
+            var wakeups: [(CheckedContinuation<[MembershipUpdate]?, Never>, MembershipUpdate)] = []
             for id in state.subscribers.keys {
                 guard var subscriber = state.subscribers[id] else { continue }
                 if let waiter = subscriber.waiter {
@@ -119,7 +136,7 @@ public final class MembershipEvents: Sendable {
             }
             return wakeups
         }
-        for (waiter, update) in wakeups { waiter.resume(returning: update) }
+        for (waiter, update) in wakeups { waiter.resume(returning: [update]) }
     }
 
     /// Ends every subscription once its queued updates are read; later subscriptions get their snapshot
@@ -127,7 +144,7 @@ public final class MembershipEvents: Sendable {
     package func finish() {
         let waiters = state.withLock { state in
             state.finished = true
-            var waiters: [CheckedContinuation<MembershipUpdate?, Never>] = []
+            var waiters: [CheckedContinuation<[MembershipUpdate]?, Never>] = []
             for id in state.subscribers.keys {
                 if let waiter = state.subscribers[id]?.waiter {
                     waiters.append(waiter)
@@ -140,20 +157,34 @@ public final class MembershipEvents: Sendable {
     }
 
     private func next(_ id: UInt64) async -> MembershipUpdate? {
+        await read(id, batch: false)?.first
+    }
+
+    private func nextBatch(_ id: UInt64) async -> [MembershipUpdate]? {
+        await read(id, batch: true)
+    }
+
+    /// The next update (`batch` false) or every queued one (true); nil when the subscription ended. A reader
+    /// that finds nothing queued waits, and is handed the next published update alone.
+    private func read(_ id: UInt64, batch: Bool) async -> [MembershipUpdate]? {
         await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<MembershipUpdate?, Never>) in
-                let ready = state.withLock { state -> MembershipUpdate?? in
+            await withCheckedContinuation { (continuation: CheckedContinuation<[MembershipUpdate]?, Never>) in
+                let ready = state.withLock { state -> [MembershipUpdate]?? in
                     guard var subscriber = state.subscribers[id] else { return .some(nil) }
                     defer { state.subscribers[id] = subscriber }
                     if subscriber.overflowed {
                         subscriber.overflowed = false
                         let members = state.sortedLive
                         defer { subscriber.deliveredAny = true }
-                        return .some(subscriber.deliveredAny ? .resync(members) : .snapshot(members))
+                        return .some([subscriber.deliveredAny ? .resync(members) : .snapshot(members)])
                     }
                     if !subscriber.queue.isEmpty {
                         subscriber.deliveredAny = true
-                        return .some(subscriber.queue.removeFirst())
+                        if batch {
+                            defer { subscriber.queue = [] }
+                            return .some(subscriber.queue)
+                        }
+                        return .some([subscriber.queue.removeFirst()])
                     }
                     if state.finished { return .some(nil) }
                     subscriber.waiter = continuation

@@ -106,6 +106,8 @@ public actor MeshService: Service {
     public func setPeer(_ id: NodeID, host: String, port: Int, incarnation: Incarnation?) {
         guard id != settings.nodeID else { return }
         guard let (link, created) = directory.link(id, orCreate: { makeLink(id, known: true) }) else { return }
+        // Counting is O(peers): only when this call can change the count.
+        let wasKnown = !created && link.isKnown
         if let stale = link.update(host: host, port: port, incarnation: incarnation) {
             logger.info("mesh peer restarted; closing the connection to its old incarnation", metadata: [
                 "peer": "\(id)", "peer.incarnation": "\(stale.peerIncarnation)",
@@ -113,7 +115,7 @@ public actor MeshService: Service {
             stale.connection.channel.close(promise: nil)
         }
         if created { logger.debug("mesh peer added", metadata: ["peer": "\(id)", "addr": "\(host):\(port)"]) }
-        countPeers()
+        if !wasKnown { countPeers() }
     }
 
     /// Sets `internode_peers` to the peers introduced by membership.
@@ -135,7 +137,7 @@ public actor MeshService: Service {
             metrics?.connections.decrement()
         }
         let failed = pending.failAll(to: id, with: .peerRemoved(id))
-        metrics?.removeDepthGauges(link.depthGauges)
+        metrics?.removeDepthGauges(link.removeDepthGauges())
         events.publish(.removed(id))
         countPeers()
         logger.info("mesh peer removed", metadata: [
@@ -145,9 +147,11 @@ public actor MeshService: Service {
 
     nonisolated func makeLink(_ id: NodeID, known: Bool) -> PeerLink {
         let dialJobs = dialJobs
+        var depthGauges: (@Sendable () -> [Gauge])?
+        if let metrics { depthGauges = { metrics.depthGauges(peer: id) } }
         return PeerLink(
             id: id, settings: settings, streamID: UInt64.random(in: 1...UInt64.max), known: known,
-            depthGauges: metrics?.depthGauges(peer: id) ?? [], startDialLoop: { dialJobs.yield($0) }
+            depthGauges: depthGauges, startDialLoop: { dialJobs.yield($0) }
         )
     }
 

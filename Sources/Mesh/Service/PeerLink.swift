@@ -30,8 +30,12 @@ final class PeerLink: Sendable {
     private let state: Mutex<StateMachine>
     /// Wakes the dial loop out of its backoff pause (removal, a new address).
     let retryBell = Doorbell()
-    /// `internode_queue_depth{class,peer}` by class raw value; empty without metrics.
-    let depthGauges: [Gauge]
+    /// Makes the `internode_queue_depth{class,peer}` gauges, by class raw value; nil without metrics.
+    private let makeDepthGauges: (@Sendable () -> [Gauge])?
+    /// The gauges, made when something is first queued for the peer (most peers of a large cluster are
+    /// never sent anything, and registering 4 series per member costs every node O(N) per member at a
+    /// mass start); none once the link was removed.
+    private let madeDepthGauges = Mutex<(gauges: [Gauge], removed: Bool)>(([], false))
     /// Starts a dial loop for the link (the service's dial jobs), when the machine asks for one.
     private let startDialLoop: @Sendable (PeerLink) -> Void
     /// Requests from the peer whose handlers are running: an idle connection is not closed under them.
@@ -40,13 +44,13 @@ final class PeerLink: Sendable {
     /// A disconnected link with empty queues; `known` when introduced by `setPeer`. `startDialLoop` runs a
     /// dial loop for it (at most one at a time: the machine asks only when none runs).
     init(
-        id: NodeID, settings: MeshSettings, streamID: UInt64, known: Bool, depthGauges: [Gauge],
+        id: NodeID, settings: MeshSettings, streamID: UInt64, known: Bool, depthGauges: (@Sendable () -> [Gauge])?,
         startDialLoop: @escaping @Sendable (PeerLink) -> Void
     ) {
         self.id = id
         self.streamID = streamID
         state = Mutex(StateMachine(streamID: streamID, known: known, settings: settings))
-        self.depthGauges = depthGauges
+        makeDepthGauges = depthGauges
         self.startDialLoop = startDialLoop
     }
 
@@ -256,13 +260,33 @@ final class PeerLink: Sendable {
         state.withLock { $0.depth(trafficClass) }
     }
 
+    /// Ends the link's depth series: returns the gauges to unregister; none are made after this.
+    func removeDepthGauges() -> [Gauge] {
+        madeDepthGauges.withLock { made in
+            made.removed = true
+            defer { made.gauges = [] }
+            return made.gauges
+        }
+    }
+
+    /// The depth gauges, made now when `make` and not made yet; empty without metrics or after removal.
+    private func depthGauges(make: Bool) -> [Gauge] {
+        guard let makeDepthGauges else { return [] }
+        return madeDepthGauges.withLock { made in
+            if made.gauges.isEmpty, make, !made.removed { made.gauges = makeDepthGauges() }
+            return made.gauges
+        }
+    }
+
     private func setDepth(_ trafficClass: TrafficClass, _ depth: Int) {
-        guard !depthGauges.isEmpty else { return }
-        depthGauges[Int(trafficClass.rawValue)].set(Int64(depth))
+        let gauges = depthGauges(make: depth > 0)
+        guard !gauges.isEmpty else { return }
+        gauges[Int(trafficClass.rawValue)].set(Int64(depth))
     }
 
     private func setDepths(_ depths: [Int]) {
-        guard !depthGauges.isEmpty else { return }
-        for (gauge, depth) in zip(depthGauges, depths) { gauge.set(Int64(depth)) }
+        let gauges = depthGauges(make: depths.contains { $0 > 0 })
+        guard !gauges.isEmpty else { return }
+        for (gauge, depth) in zip(gauges, depths) { gauge.set(Int64(depth)) }
     }
 }

@@ -139,6 +139,16 @@ class Cluster:
         if run.returncode != 0:
             raise RuntimeError("cluster.sh up failed: %s" % (run.stderr or run.stdout).strip()[-1500:])
 
+    def wait_for_roles(self, timeout):
+        """The roles once the cluster reached its configuration (see roles()); raises after `timeout` s."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            roles = self.roles()
+            if roles is not None:
+                return roles
+            time.sleep(1.0)
+        raise RuntimeError("the cluster did not reach its configuration within %g s" % timeout)
+
     def roles(self):
         """{node index: role} once the leader shows the expected configuration and every node agrees, else None."""
         statuses = {i: http_json("http://%s:7960/v1/raft" % self.ip(i)) for i in self.pids}
@@ -230,14 +240,7 @@ def main():
         log("starting %d nodes on %s.x (max_voters %d, max_standbys %d)" % (args.nodes, args.net, args.voters,
                                                                              args.standbys))
         cluster.up()
-        deadline = time.monotonic() + args.converge_timeout
-        roles = None
-        while roles is None and time.monotonic() < deadline:
-            roles = cluster.roles()
-            if roles is None:
-                time.sleep(1.0)
-        if roles is None:
-            raise RuntimeError("the cluster did not reach its configuration within %g s" % args.converge_timeout)
+        roles = cluster.wait_for_roles(args.converge_timeout)
         log("converged: %s; settling %g s" % (", ".join("n%d %s" % (i, r) for i, r in sorted(roles.items())),
                                                args.settle))
         time.sleep(args.settle)

@@ -344,14 +344,7 @@ def main():
             log("starting %d nodes on %s.x (max_voters %d, max_standbys %d)" % (
                 args.nodes, args.net, args.voters, args.standbys))
             cluster.up()
-            deadline = time.monotonic() + args.converge_timeout
-            roles = None
-            while roles is None and time.monotonic() < deadline:
-                roles = cluster.roles()
-                if roles is None:
-                    time.sleep(1.0)
-            if roles is None:
-                raise RuntimeError("the cluster did not reach its configuration within %g s" % args.converge_timeout)
+            roles = cluster.wait_for_roles(args.converge_timeout)
             for i, role in sorted(roles.items()):
                 pids_by_role[role].append(cluster.pids[i])
             log("converged: %s" % ", ".join("n%d %s" % (i, r) for i, r in sorted(roles.items())))

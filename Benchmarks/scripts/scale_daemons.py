@@ -166,19 +166,18 @@ class Cluster:
         # The PID files appear as the nodes are forked.
         deadline = time.monotonic() + 60 + (self.n / int(self.env.get("CLUSTER_WAVE", self.n))) * float(self.env.get("CLUSTER_WAVE_PAUSE", 0))
         while len(self.pids) < self.n and time.monotonic() < deadline:
-            for i in range(1, self.n + 1):
-                if i not in self.pids:
-                    try:
-                        with open(os.path.join(self.dir, "n%d" % i, "pid")) as f:
-                            self.pids[i] = int(f.read().strip())
-                    except (OSError, ValueError):
-                        pass
+            self.read_pids()
             time.sleep(0.05)
         forked = time.monotonic() - self.started
         output, _ = proc.communicate(timeout=1000)
         if proc.returncode != 0:
             raise RuntimeError("cluster.sh up failed: %s" % output[-2000:])
         # Every PID file exists now (a slow fork of hundreds of nodes can outlast the loop above).
+        self.read_pids()
+        return forked, time.monotonic() - self.started
+
+    def read_pids(self):
+        """Reads the PID files of the nodes not known yet (cluster.sh writes one as it forks each)."""
         for i in range(1, self.n + 1):
             if i not in self.pids:
                 try:
@@ -186,7 +185,6 @@ class Cluster:
                         self.pids[i] = int(f.read().strip())
                 except (OSError, ValueError):
                     pass
-        return forked, time.monotonic() - self.started
 
     def down(self):
         subprocess.run([CLUSTER_SH, "down"], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -57,10 +57,11 @@ public struct BroadcastQueue: Hashable, Sendable {
     /// Creates an empty queue.
     public init() {}
 
-    /// Queues a membership message about `node` (the node an alive, suspect or dead message names),
-    /// replacing an older one about the same node.
-    public mutating func enqueue(_ message: GossipMessage, about node: String) {
-        assert(Entry(message: message, id: 0, size: 0, transmits: 0).node == node, "news about \(node) names another node")
+    /// Queues a membership message (alive, suspect or dead), replacing an older one about the node it names.
+    public mutating func enqueue(_ message: GossipMessage) {
+        guard let node = Entry(message: message, id: 0, size: 0, transmits: 0).node else {
+            preconditionFailure("only membership news is queued this way; user messages use enqueue(user:)")
+        }
         if let old = slotByNode[node], slots[Int(old)]?.node == node { remove(old) }
         slotByNode[node] = append(message)
     }

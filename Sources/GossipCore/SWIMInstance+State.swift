@@ -50,7 +50,7 @@ extension SWIMInstance {
             let offset = Int.random(in: 0..<probeOrder.count, using: &generator)
             probeOrder.swapAt(offset, probeOrder.count - 1)
         }
-        broadcasts.enqueue(.alive(announcement), about: name.rawValue)
+        broadcasts.enqueue(.alive(announcement))
         let oldState = member.state, oldMeta = member.meta
         if let versions { member.versions = versions }
         member.incarnation = announcement.incarnation
@@ -76,7 +76,7 @@ extension SWIMInstance {
         if var suspicion = suspicions[name] {
             if suspicion.confirm(from: NodeID(accusation.from)) {
                 suspicions[name] = suspicion
-                broadcasts.enqueue(.suspect(accusation), about: name.rawValue)
+                broadcasts.enqueue(.suspect(accusation))
             }
             return
         }
@@ -85,7 +85,7 @@ extension SWIMInstance {
             refute(accusedIncarnation: accusation.incarnation, into: &effects)
             return
         }
-        broadcasts.enqueue(.suspect(accusation), about: name.rawValue)
+        broadcasts.enqueue(.suspect(accusation))
         member.incarnation = accusation.incarnation
         member.state = .suspect
         member.stateChange = now
@@ -112,7 +112,7 @@ extension SWIMInstance {
             refute(accusedIncarnation: death.incarnation, into: &effects)
             return
         }
-        broadcasts.enqueue(.dead(death), about: name.rawValue)
+        broadcasts.enqueue(.dead(death))
         member.incarnation = death.incarnation
         member.state = death.isLeave ? .left : .dead
         member.stateChange = now
@@ -138,6 +138,6 @@ extension SWIMInstance {
         local.incarnation = incarnation
         members[localName] = local
         awareness.apply(1)
-        broadcasts.enqueue(.alive(local.aliveMessage), about: localName.rawValue)
+        broadcasts.enqueue(.alive(local.aliveMessage))
     }
 }

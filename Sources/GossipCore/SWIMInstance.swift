@@ -84,7 +84,7 @@ public struct SWIMInstance: Sendable {
         nextProbe = now + Self.stagger(settings.probeInterval, &generator)
         nextGossip = now + Self.stagger(settings.gossipInterval, &generator)
         nextPushPull = now + Self.stagger(settings.pushPullInterval, &generator)
-        broadcasts.enqueue(.alive(local.aliveMessage), about: name.rawValue)
+        broadcasts.enqueue(.alive(local.aliveMessage))
     }
 
     /// This node as the others see it (it is never forgotten, so the fallback is unreachable).
@@ -148,7 +148,7 @@ public struct SWIMInstance: Sendable {
         local.meta = meta
         local.incarnation &+= 1
         members[localName] = local
-        broadcasts.enqueue(.alive(local.aliveMessage), about: localName.rawValue)
+        broadcasts.enqueue(.alive(local.aliveMessage))
     }
 
     // MARK: Helpers shared by the extensions

@@ -76,7 +76,7 @@ struct BroadcastQueueTests {
                 let message = Int.random(in: 0..<3, using: &generator) == 0
                     ? GossipMessage.dead(DeadMessage(incarnation: incarnation, node: node, from: "x"))
                     : Self.alive(node, incarnation: incarnation, metaBytes: Int.random(in: 0...3, using: &generator) * 8)
-                queue.enqueue(message, about: node)
+                queue.enqueue(message)
                 reference.enqueue(message, about: node)
             case 4:
                 let payload = [UInt8(step & 0xff), UInt8(step >> 8)] + Array(repeating: 1, count: Int.random(in: 0...40, using: &generator))
@@ -100,7 +100,7 @@ struct BroadcastQueueTests {
         #expect(queue.count == 0 && reference.entries.isEmpty)
         // An emptied queue (which gave its storage back) queues and orders news as before.
         let news = Self.alive("node-1", incarnation: incarnation + 1, metaBytes: 0)
-        queue.enqueue(news, about: "node-1")
+        queue.enqueue(news)
         queue.enqueue(user: [1])
         #expect(queue.take(budget: 1_400, overhead: 2, transmitLimit: 1) == [news, .user([1])])
         #expect(queue.count == 0 && queue.userCount == 0)
@@ -129,11 +129,11 @@ struct BroadcastQueueTests {
     func replacementFindsTheOldMessageInAnyTier() {
         var queue = BroadcastQueue()
         let first = Self.alive("b", incarnation: 1, metaBytes: 0)
-        queue.enqueue(first, about: "b")
-        queue.enqueue(Self.alive("c", incarnation: 1, metaBytes: 0), about: "c")
+        queue.enqueue(first)
+        queue.enqueue(Self.alive("c", incarnation: 1, metaBytes: 0))
         _ = queue.take(budget: 1_400, overhead: 2, transmitLimit: 10)  // both sent once
         let death = GossipMessage.dead(DeadMessage(incarnation: 1, node: "b", from: "a"))
-        queue.enqueue(death, about: "b")
+        queue.enqueue(death)
         #expect(queue.count == 2)
         let next = queue.take(budget: 1_400, overhead: 2, transmitLimit: 10)
         #expect(next.first == death, "the fresh death goes first")
@@ -146,7 +146,7 @@ struct BroadcastQueueTests {
         var queue = BroadcastQueue()
         queue.enqueue(user: Array(repeating: 1, count: 2_000))
         let small = Self.alive("b", incarnation: 1, metaBytes: 0)
-        queue.enqueue(small, about: "b")
+        queue.enqueue(small)
         #expect(queue.take(budget: 1_400, overhead: 2, transmitLimit: 1) == [small])
         #expect(queue.count == 1 && queue.userCount == 1)
     }

@@ -83,19 +83,19 @@ struct CoreTimingTests {
         var queue = BroadcastQueue()
         let small = GossipMessage.suspect(SuspectMessage(incarnation: 1, node: "x", from: "y"))
         let large = GossipMessage.alive(AliveMessage(incarnation: 1, node: "z", address: [1, 2, 3, 4], port: 1))
-        queue.enqueue(small, about: "x")
-        queue.enqueue(large, about: "z")
+        queue.enqueue(small)
+        queue.enqueue(large)
         queue.enqueue(user: [1])
         let first = queue.take(budget: 1000, overhead: 2, transmitLimit: 2)
         #expect(first == [large, small, .user([1])])
         let replacement = GossipMessage.dead(DeadMessage(incarnation: 1, node: "x", from: "y"))
-        queue.enqueue(replacement, about: "x")
+        queue.enqueue(replacement)
         #expect(queue.count == 3)
         let second = queue.take(budget: 1000, overhead: 2, transmitLimit: 2)
         #expect(second.first == replacement)
         #expect(queue.count == 1)
         let fits = small.encodedMessage().readableBytes + 2
-        queue.enqueue(small, about: "x")
+        queue.enqueue(small)
         let third = queue.take(budget: fits, overhead: 2, transmitLimit: 5)
         #expect(third == [small])
     }
@@ -104,7 +104,7 @@ struct CoreTimingTests {
     func broadcastQueueBoundsUserMessages() {
         var queue = BroadcastQueue()
         let news = GossipMessage.suspect(SuspectMessage(incarnation: 1, node: "x", from: "y"))
-        queue.enqueue(news, about: "x")
+        queue.enqueue(news)
         queue.enqueue(user: [0, 0])
         _ = queue.take(budget: 1000, overhead: 2, transmitLimit: 10)  // news and [0, 0] sent once
         for index in 1...BroadcastQueue.maxUserMessages {

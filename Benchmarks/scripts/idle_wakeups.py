@@ -34,35 +34,14 @@ import tempfile
 import time
 import urllib.request
 
+# The /proc readers, logging and signal handling idle_leader_cpu.py already has.
+from idle_leader_cpu import Interrupted, _on_signal, log, process_ticks
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 CLUSTER_SH = os.path.join(ROOT, "scripts", "cluster.sh")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 ROLES = ("leader", "follower", "standby", "client")
-
-
-class Interrupted(Exception):
-    pass
-
-
-def _on_signal(signum, _frame):
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    raise Interrupted("signal %d" % signum)
-
-
-def log(message):
-    print("[%s] %s" % (time.strftime("%H:%M:%S"), message), file=sys.stderr, flush=True)
-
-
-def process_ticks(pid):
-    """utime + stime of a process, in clock ticks; None when it is gone."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])
-    except (OSError, IndexError, ValueError):
-        return None
 
 
 def thread_switches(pid):

@@ -1,4 +1,5 @@
 import RaftCore
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -6,7 +7,14 @@ import Darwin
 #endif
 
 /// ``RaftFileSystem`` on the real disk, through POSIX calls.
+///
+/// The file last appended to stays open (one descriptor, for the log's last segment): a Raft write is an
+/// append, an fsync and the small synced record after it, and opening the segment for each of them was
+/// three `open`s and three `close`s per write on the hot path. Writing the file anew, truncating,
+/// renaming or removing it closes the descriptor first, so it never outlives the file it names.
 public struct PosixFileSystem: RaftFileSystem {
+    private let appendFile = AppendFile()
+
     /// The process's file system.
     public init() {}
 
@@ -48,18 +56,30 @@ public struct PosixFileSystem: RaftFileSystem {
     }
 
     public func write(_ bytes: [UInt8], to path: String) throws(RaftStorageError) {
-        try writeAll(bytes, path: path, flags: O_WRONLY | O_CREAT | O_TRUNC)
+        appendFile.close(path)
+        let fd = try openFile(path, flags: O_WRONLY | O_CREAT | O_TRUNC)
+        defer { close(fd) }
+        try writeAll(bytes, to: fd, path: path)
     }
 
     public func append(_ bytes: [UInt8], to path: String) throws(RaftStorageError) {
-        try writeAll(bytes, path: path, flags: O_WRONLY | O_APPEND)
+        try appendFile.withDescriptor(path, open: { () throws(RaftStorageError) in try openFile(path, flags: O_WRONLY | O_APPEND) }) {
+            (fd) throws(RaftStorageError) in try writeAll(bytes, to: fd, path: path)
+        }
     }
 
     public func truncate(_ path: String, to length: Int) throws(RaftStorageError) {
+        appendFile.close(path)
         guard systemTruncate(path, off_t(length)) == 0 else { throw .io(operation: "truncate", path: path, errno: errno) }
     }
 
     public func sync(_ path: String) throws(RaftStorageError) {
+        // The open append descriptor when it is this file's (fsync covers the file, whichever descriptor).
+        let synced = try appendFile.ifOpen(path) { (fd) throws(RaftStorageError) -> Bool in
+            guard fsync(fd) == 0 else { throw .io(operation: "fsync", path: path, errno: errno) }
+            return true
+        }
+        guard synced == nil else { return }
         let fd = try openFile(path, flags: O_RDONLY)
         defer { close(fd) }
         guard fsync(fd) == 0 else { throw .io(operation: "fsync", path: path, errno: errno) }
@@ -72,10 +92,13 @@ public struct PosixFileSystem: RaftFileSystem {
     }
 
     public func rename(_ source: String, to destination: String) throws(RaftStorageError) {
+        appendFile.close(source)
+        appendFile.close(destination)
         guard systemRename(source, destination) == 0 else { throw .io(operation: "rename", path: source, errno: errno) }
     }
 
     public func remove(_ path: String) throws(RaftStorageError) {
+        appendFile.close(path)
         guard unlink(path) == 0 else { throw .io(operation: "unlink", path: path, errno: errno) }
     }
 
@@ -104,9 +127,7 @@ public struct PosixFileSystem: RaftFileSystem {
         return fd
     }
 
-    private func writeAll(_ bytes: [UInt8], path: String, flags: Int32) throws(RaftStorageError) {
-        let fd = try openFile(path, flags: flags)
-        defer { close(fd) }
+    private func writeAll(_ bytes: [UInt8], to fd: Int32, path: String) throws(RaftStorageError) {
         var offset = 0
         while offset < bytes.count {
             let count = bytes.withUnsafeBytes { systemWrite(fd, $0.baseAddress! + offset, $0.count - offset) }
@@ -119,8 +140,49 @@ public struct PosixFileSystem: RaftFileSystem {
     }
 }
 
+/// The one descriptor ``PosixFileSystem`` keeps open: the file it last appended to.
+private final class AppendFile: Sendable {
+    private let open = Mutex<(path: String, fd: Int32)?>(nil)
+
+    deinit {
+        open.withLock { if let (_, fd) = $0 { _ = systemClose(fd) } }
+    }
+
+    /// Runs `body` with the open descriptor of `path`, opening it (and closing another file's) first.
+    func withDescriptor(
+        _ path: String, open opening: () throws(RaftStorageError) -> Int32, _ body: (Int32) throws(RaftStorageError) -> Void
+    ) throws(RaftStorageError) {
+        try open.withLock { (current) throws(RaftStorageError) in
+            if let held = current, held.path != path {
+                _ = systemClose(held.fd)
+                current = nil
+            }
+            if current == nil { current = (path, try opening()) }
+            try body(current!.fd)
+        }
+    }
+
+    /// `body`'s result with `path`'s descriptor when it is the open one; nil (and `body` not run) otherwise.
+    func ifOpen<T>(_ path: String, _ body: (Int32) throws(RaftStorageError) -> T) throws(RaftStorageError) -> T? {
+        try open.withLock { (current) throws(RaftStorageError) -> T? in
+            guard let held = current, held.path == path else { return nil }
+            return try body(held.fd)
+        }
+    }
+
+    /// Closes the descriptor if it is `path`'s.
+    func close(_ path: String) {
+        open.withLock { current in
+            guard let held = current, held.path == path else { return }
+            _ = systemClose(held.fd)
+            current = nil
+        }
+    }
+}
+
 // The C functions whose names `PosixFileSystem`'s methods shadow.
 private func systemRead(_ fd: Int32, _ buffer: UnsafeMutableRawPointer?, _ count: Int) -> Int { read(fd, buffer, count) }
 private func systemWrite(_ fd: Int32, _ buffer: UnsafeRawPointer?, _ count: Int) -> Int { write(fd, buffer, count) }
 private func systemTruncate(_ path: String, _ length: off_t) -> Int32 { truncate(path, length) }
+private func systemClose(_ fd: Int32) -> Int32 { close(fd) }
 private func systemRename(_ source: String, _ destination: String) -> Int32 { rename(source, destination) }

@@ -34,6 +34,37 @@ extension StorageTests {
             }
         }
 
+        @Test("the kept append descriptor never writes to a file that was replaced, renamed, cut or removed")
+        func appendDescriptorFollowsTheName() throws {
+            try withTemporaryDirectory { directory in
+                let fileSystem = PosixFileSystem()
+                try fileSystem.createDirectory(directory)
+                let a = directory + "/a", b = directory + "/b"
+                try fileSystem.write([1], to: a)
+                try fileSystem.append([2], to: a)
+                try fileSystem.sync(a)
+                try fileSystem.write([9], to: a)  // replaced: the open descriptor named the old contents' file
+                try fileSystem.append([3], to: a)
+                #expect(try fileSystem.read(a) == [9, 3])
+                try fileSystem.rename(a, to: b)
+                try fileSystem.write([5], to: a)  // a new file under the old name
+                try fileSystem.append([6], to: a)
+                try fileSystem.append([4], to: b)
+                #expect(try fileSystem.read(a) == [5, 6])
+                #expect(try fileSystem.read(b) == [9, 3, 4])
+                try fileSystem.truncate(b, to: 1)
+                try fileSystem.append([7], to: b)
+                #expect(try fileSystem.read(b) == [9, 7])
+                try fileSystem.remove(b)
+                try fileSystem.write([8], to: b)
+                try fileSystem.append([1], to: b)
+                try fileSystem.sync(b)
+                #expect(try fileSystem.read(b) == [8, 1])
+                try fileSystem.remove(a)
+                try fileSystem.remove(b)
+            }
+        }
+
         @Test("segments, snapshots and a torn tail round-trip through the real disk")
         func segmentsSnapshotsAndTornTail() throws {
             try withTemporaryDirectory { directory in

@@ -103,8 +103,18 @@ extension RaftService {
                 appliedEarly = ready.committedEntries.prefix { $0.index <= durable }.count
                 for entry in ready.committedEntries.prefix(appliedEarly) { apply(entry) }
             }
-            // 2. Persist, off the event loop.
-            if snapshot != nil || !ready.entries.isEmpty || ready.hardState != nil {
+            // 2. Persist, off the event loop — except a commit index alone, which the storage writes here
+            // when that is quick (no fsync; see `RaftStorage.persistCommitIfQuick`).
+            var persisted = false
+            if snapshot == nil, ready.entries.isEmpty, let hardState = ready.hardState {
+                do {
+                    persisted = try storage.persistCommitIfQuick(hardState)
+                } catch {
+                    fail(error)
+                    return
+                }
+            }
+            if !persisted, snapshot != nil || !ready.entries.isEmpty || ready.hardState != nil {
                 let storage = storage, entries = ready.entries, hardState = ready.hardState, toStore = snapshot
                 let start = ContinuousClock.now
                 do {

@@ -47,6 +47,20 @@ public final class FileRaftStorage: RaftStorage {
         }
     }
 
+    public func persistCommitIfQuick(_ hardState: HardState) throws(RaftStorageError) -> Bool {
+        let outcome: Result<Bool, RaftStorageError>? = state.withLockIfAvailable { directory in
+            guard directory.canAppendCommitWithoutSync(hardState) else { return .success(false) }
+            do throws(RaftStorageError) {
+                try directory.append([], hardState: hardState, forceSync: false)
+                return .success(true)
+            } catch {
+                directory.isRecovered = false
+                return .failure(error)
+            }
+        }
+        return try (outcome ?? .success(false)).get()
+    }
+
     public func saveSnapshot(_ snapshot: StoredSnapshot) throws(RaftStorageError) {
         try saveSnapshot(snapshot, keepingEntriesAfter: snapshot.metadata.index)
     }

@@ -80,6 +80,14 @@ struct RaftDirectory: Sendable {
 
     // MARK: Entries and hard-state records
 
+    /// Whether ``append(_:hardState:forceSync:)`` of `newHardState` alone is one write without an fsync:
+    /// the storage is recovered, its last segment is of the current format, and only the commit index moves.
+    func canAppendCommitWithoutSync(_ newHardState: HardState) -> Bool {
+        let stored = hardState.hardState
+        guard isRecovered, let last = segments.last, last.version == StorageFormat.version else { return false }
+        return newHardState.term == stored.term && newHardState.vote == stored.vote && newHardState.commit != stored.commit
+    }
+
     /// Appends `entries` (first cutting every stored entry from the first one's index on, except a prefix
     /// that is already stored with the same terms; entries the newest snapshot covers are skipped), then `newHardState` as a record when it differs from the
     /// stored one: one write and one fsync of the last segment. The fsync is skipped only when all the

@@ -20,6 +20,13 @@ public protocol RaftStorage: Sendable {
     /// higher one than was persisted. Term, vote, entries and snapshots are always durable on return.
     func persist(snapshot: StoredSnapshot?, entries: [LogEntry], hardState: HardState?) throws(RaftStorageError)
 
+    /// Persists `hardState` on the caller's thread when that is quick: it differs from the stored one only
+    /// in `commit` (so it needs no fsync, as in ``persist(snapshot:entries:hardState:)``), writing it
+    /// creates no file, and no other call holds the storage. Returns false, having done nothing, otherwise:
+    /// the caller persists it as usual, off its thread. (An event loop writes a commit index in a few
+    /// microseconds where handing it to another thread costs two thread switches.)
+    func persistCommitIfQuick(_ hardState: HardState) throws(RaftStorageError) -> Bool
+
     /// Saves a snapshot the application took (its state through `metadata.index`), keeps the newest two,
     /// and drops the log entries it covers.
     func saveSnapshot(_ snapshot: StoredSnapshot) throws(RaftStorageError)
@@ -51,6 +58,9 @@ public protocol RaftStorage: Sendable {
 }
 
 extension RaftStorage {
+    /// Never quick: the call goes to ``persist(snapshot:entries:hardState:)``.
+    public func persistCommitIfQuick(_ hardState: HardState) throws(RaftStorageError) -> Bool { false }
+
     public func saveSnapshot(_ snapshot: StoredSnapshot, keepingEntriesAfter: LogIndex) throws(RaftStorageError) {
         try saveSnapshot(snapshot)
     }

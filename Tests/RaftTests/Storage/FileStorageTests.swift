@@ -60,6 +60,22 @@ extension StorageTests {
             #expect(try self.storage().load().hardState == HardState(term: 2, vote: NodeID("b"), commit: 55))
         }
 
+        @Test("a commit index alone is written on the caller's thread when quick: one write, no fsync; anything more is refused")
+        func quickCommit() throws {
+            let storage = storage()
+            #expect(try !storage.persistCommitIfQuick(HardState(term: 1, commit: 1)), "before the first load nothing is quick")
+            _ = try storage.load()
+            #expect(try !storage.persistCommitIfQuick(HardState(term: 1, commit: 1)), "no segment yet: writing would create one")
+            try storage.persist(snapshot: nil, entries: StorageFixtures.entries(1...10, term: 1), hardState: HardState(term: 1, commit: 2))
+            let syncs = (disk.fileSyncs, disk.directorySyncs)
+            #expect(try storage.persistCommitIfQuick(HardState(term: 1, commit: 7)))
+            #expect((disk.fileSyncs, disk.directorySyncs) == syncs, "no fsync")
+            #expect(try !storage.persistCommitIfQuick(HardState(term: 2, commit: 7)), "a new term must be durable: refused")
+            #expect(try !storage.persistCommitIfQuick(HardState(term: 1, vote: NodeID("b"), commit: 8)), "a vote must be durable: refused")
+            #expect(try !storage.persistCommitIfQuick(HardState(term: 1, commit: 7)), "nothing moved: nothing to write")
+            #expect(try self.storage().load().hardState == HardState(term: 1, commit: 7))
+        }
+
         @Test("the log rolls over to new segments and a conflict removes the later ones")
         func segmentRollover() throws {
             let storage = storage(segmentBytes: 256)

@@ -16,40 +16,104 @@ extension RaftService {
     ///
     /// Never retried behind the caller's back: a failure says whether the write may have committed (see
     /// ``RaftServiceError``).
-    public func propose(_ command: [UInt8], timeout: Duration) async throws(RaftServiceError) -> (index: LogIndex, result: [UInt8]) {
-        try await propose(command, timeout: timeout, hopsLeft: settings.maxForwardHops)
+    ///
+    /// Nonisolated: the proposal steps into the core on the service's event loop, and the caller resumes
+    /// on its own executor when the entry applies, without passing through the actor (or Swift's pool) on
+    /// the way back.
+    public nonisolated func propose(_ command: [UInt8], timeout: Duration) async throws(RaftServiceError) -> (index: LogIndex, result: [UInt8]) {
+        let outcome = await withCheckedContinuation { continuation in
+            executor.eventLoop.execute {
+                self.assumeIsolated { service in service.beginProposal(command, timeout: timeout, continuation) }
+            }
+        }
+        return try outcome.get()
     }
 
     func propose(_ command: [UInt8], timeout: Duration, hopsLeft: Int) async throws(RaftServiceError) -> (index: LogIndex, result: [UInt8]) {
+        switch try route(command, hopsLeft: hopsLeft) {
+        case .appended(let index):
+            return try await withCheckedContinuation { continuation in
+                awaitApply(index: index, timeout: timeout, continuation)
+            }.get()
+        case .outside:
+            return try await forwardFromOutside(command, timeout: timeout, hopsLeft: hopsLeft)
+        case .forward(let leader):
+            return try await forward(command, to: leader, timeout: timeout, hopsLeft: hopsLeft - 1)
+        }
+    }
+
+    /// Where a proposal goes: appended here (this node leads), to the leader, or (a client that knows no
+    /// leader) to the members in turn.
+    enum ProposalRoute {
+        case appended(LogIndex)
+        case forward(to: NodeID)
+        case outside
+    }
+
+    /// Appends `command` when this node leads (stamped with its clock); otherwise says where to send it, or
+    /// throws when it cannot go anywhere now.
+    func route(_ command: [UInt8], hopsLeft: Int) throws(RaftServiceError) -> ProposalRoute {
         guard phase == .running else { throw .stopped }
-        let index: LogIndex
         do {
             var command = command
             // Only the leader's clock goes into the log (a follower forwards the command unstamped).
             if node.state == .leader, let stamp = settings.stampProposal { stamp(&command) }
-            index = try node.propose(command)
+            return .appended(try node.propose(command))
         } catch {
             switch error {
             case .notLeader(let leader):
-                if leader == nil, node.memberRole == nil {
-                    return try await forwardFromOutside(command, timeout: timeout, hopsLeft: hopsLeft)
-                }
+                if leader == nil, node.memberRole == nil { return .outside }
                 guard let target = leader, target != settings.nodeID else { throw .noLeader }
                 guard hopsLeft > 0 else { throw .notLeader(leader: target) }
                 // A follower heard its leader over the mesh; with that connection gone the leader has likely
                 // failed, and a forward would only wait out its timeout for a reconnect that may never come.
                 // Fail at once ("nothing was written"): the caller retries, and finds the next leader.
-                if let leader, !mesh.isConnected(to: leader) {
-                    throw .forwardFailed(leader: leader, cause: .noConnection, maybeCommitted: false)
+                if !mesh.isConnected(to: target) {
+                    throw .forwardFailed(leader: target, cause: .noConnection, maybeCommitted: false)
                 }
-                return try await forward(command, to: target, timeout: timeout, hopsLeft: hopsLeft - 1)
+                return .forward(to: target)
             case .transferInProgress(let transferee):
                 throw .transferInProgress(transferee: transferee)
             default:
                 throw .proposalRefused(error)
             }
         }
-        return try await waitForApply(index: index, timeout: timeout)
+    }
+
+    /// The public ``propose(_:timeout:)`` on the event loop: a leader's proposal waits here for its entry to
+    /// apply; one that goes elsewhere runs in a task of the actor's and answers when that ends.
+    private func beginProposal(
+        _ command: [UInt8], timeout: Duration,
+        _ continuation: CheckedContinuation<Result<(index: LogIndex, result: [UInt8]), RaftServiceError>, Never>
+    ) {
+        let hopsLeft = settings.maxForwardHops
+        let route: ProposalRoute
+        do {
+            route = try self.route(command, hopsLeft: hopsLeft)
+        } catch {
+            continuation.resume(returning: .failure(error))
+            return
+        }
+        switch route {
+        case .appended(let index):
+            awaitApply(index: index, timeout: timeout, continuation)
+        case .outside:
+            Task {
+                do throws(RaftServiceError) {
+                    continuation.resume(returning: .success(try await forwardFromOutside(command, timeout: timeout, hopsLeft: hopsLeft)))
+                } catch {
+                    continuation.resume(returning: .failure(error))
+                }
+            }
+        case .forward(let leader):
+            Task {
+                do throws(RaftServiceError) {
+                    continuation.resume(returning: .success(try await forward(command, to: leader, timeout: timeout, hopsLeft: hopsLeft - 1)))
+                } catch {
+                    continuation.resume(returning: .failure(error))
+                }
+            }
+        }
     }
 
     /// A node outside the configuration (a client) knows no leader: it hands the proposal to the Raft
@@ -84,18 +148,17 @@ extension RaftService {
     /// How many members a client tries for one proposal.
     static let maxOutsideCandidates = 3
 
-    /// Waits until the entry this leader appended at `index` in its current term is applied here.
-    private func waitForApply(index: LogIndex, timeout: Duration) async throws(RaftServiceError) -> (index: LogIndex, result: [UInt8]) {
-        let term = node.term
-        let deadline = ContinuousClock.now + timeout
-        let outcome = await withCheckedContinuation { continuation in
-            let waiter = ProposalWaiter(term: term, deadline: deadline, continuation: continuation)
-            // A leader appends at `index` only after its log lost whatever was there before: an earlier
-            // proposal of this node at that index was never committed (leader completeness).
-            proposals.updateValue(waiter, forKey: index)?.continuation.resume(returning: .failure(.dropped(index: index)))
-            kick()
-        }
-        return try outcome.get()
+    /// Has `continuation` answered once the entry this leader appended at `index` in its current term is
+    /// applied here (or lost, or late).
+    private func awaitApply(
+        index: LogIndex, timeout: Duration,
+        _ continuation: CheckedContinuation<Result<(index: LogIndex, result: [UInt8]), RaftServiceError>, Never>
+    ) {
+        let waiter = ProposalWaiter(term: node.term, deadline: ContinuousClock.now + timeout, continuation: continuation)
+        // A leader appends at `index` only after its log lost whatever was there before: an earlier
+        // proposal of this node at that index was never committed (leader completeness).
+        proposals.updateValue(waiter, forKey: index)?.continuation.resume(returning: .failure(.dropped(index: index)))
+        kick()
     }
 
     /// Sends the proposal to `leader` as a request and maps every failure to whether it may have committed.
@@ -147,20 +210,27 @@ extension RaftService {
     /// once reading it is linearizable, i.e. once the leader confirmed its leadership with a quorum and
     /// this node applied up to the leader's commit index at the time of the request. Works on any voter or
     /// standby that knows a leader.
-    public func linearizableRead(timeout: Duration) async throws(RaftServiceError) -> LogIndex {
-        guard phase == .running else { throw .stopped }
+    ///
+    /// Nonisolated for the same reason as ``propose(_:timeout:)``: the caller resumes on its own executor.
+    public nonisolated func linearizableRead(timeout: Duration) async throws(RaftServiceError) -> LogIndex {
+        let outcome = await withCheckedContinuation { continuation in
+            executor.eventLoop.execute {
+                self.assumeIsolated { service in service.beginRead(timeout: timeout, continuation) }
+            }
+        }
+        return try outcome.get()
+    }
+
+    private func beginRead(timeout: Duration, _ continuation: CheckedContinuation<Result<LogIndex, RaftServiceError>, Never>) {
+        guard phase == .running else { return continuation.resume(returning: .failure(.stopped)) }
         let context = readContexts.take()
         do {
             try node.readIndex(context: context)
         } catch {
-            throw .noLeader
+            return continuation.resume(returning: .failure(.noLeader))
         }
-        let deadline = ContinuousClock.now + timeout
-        let outcome = await withCheckedContinuation { continuation in
-            reads[context] = ReadWaiter(index: nil, deadline: deadline, continuation: continuation)
-            kick()
-        }
-        return try outcome.get()
+        reads[context] = ReadWaiter(index: nil, deadline: ContinuousClock.now + timeout, continuation: continuation)
+        kick()
     }
 
     /// What this node is doing now.
@@ -197,7 +267,9 @@ extension RaftService {
             }
         }
         logger.info("raft configuration change proposed", metadata: ["change": "\(change)", "raft.index": "\(index)"])
-        return try await waitForApply(index: index, timeout: timeout).index
+        return try await withCheckedContinuation { continuation in
+            awaitApply(index: index, timeout: timeout, continuation)
+        }.get().index
     }
 
     /// Starts handing leadership to `target`, a voter; returns at once. Watch ``status`` for the outcome

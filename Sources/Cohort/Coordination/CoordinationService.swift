@@ -4,6 +4,7 @@ import Gossip
 import Logging
 import Raft
 import ServiceLifecycle
+import Synchronization
 
 /// The leader's duties for the coordination state, done once, through the log:
 /// - **time**: when the state's next deadline (a TTL, a lock wait, a lock delay) falls due by the leader's
@@ -37,7 +38,18 @@ final class CoordinationService: Service, Sendable {
 
     func run() async throws {
         let (inputs, sink) = AsyncStream.makeStream(of: Input.self, bufferingPolicy: .unbounded)
-        coordination.store.observe { _, _ in sink.yield(.stateChanged) }
+        // Only a change of the next deadline matters to the loop below (re-arming the sweep timer): waking
+        // it (a thread of Swift's pool) for every applied entry cost every replica a thread switch per write.
+        let lastDeadline = Mutex<UInt64??>(.none)
+        coordination.store.observe { _, state in
+            let next = state.nextDeadline
+            let moved = lastDeadline.withLock { last in
+                if last == .some(next) { return false }
+                last = .some(next)
+                return true
+            }
+            if moved { sink.yield(.stateChanged) }
+        }
         await withDiscardingTaskGroup { group in
             group.addTask { for await update in self.gossip.events.subscribe() { sink.yield(.membership(update)) } }
             group.addTask { for await status in await self.raft.statusUpdates() { sink.yield(.status(status)) } }

@@ -163,10 +163,11 @@ extension MeshService {
 
         do {
             try await withThrowingDiscardingTaskGroup { group in
-                // The writer runs on the shared pool, not on the event loop: while the socket accepts bytes its
-                // loop never suspends, and on the loop that would keep NIO from ever polling for reads (acks,
-                // replies, pongs). Off the loop, encoding and sealing also run beside the loop's reading.
-                group.addTask(executorPreference: globalConcurrentExecutor) {
+                // The writer runs on the connection's event loop, beside the reader and the services that send
+                // most (Raft): a message sent there is written in the same turn of the loop, where a writer on
+                // Swift's pool cost two thread wake-ups per message (the pool's, then the loop's for the socket
+                // write). A writer kept busy by large batches pauses now and then (see ``runWriter``).
+                group.addTask {
                     await self.runWriter(link: link, epoch: epoch, handle: handle, sealer: session.sealer, outbound: outbound)
                 }
                 group.addTask { await self.runKeepalive(link: link, epoch: epoch, handle: handle) }
@@ -204,9 +205,21 @@ extension MeshService {
     static let batchBytes = 128 << 10
     static let batchFrames = 1024
 
+    /// Large batches written back to back before the writer pauses for ``busyWriterPause``.
+    static let largeBatchesPerTurn = 8
+    /// How long a writer that wrote ``largeBatchesPerTurn`` large batches in a row steps aside.
+    static let busyWriterPause = Duration.microseconds(50)
+
     /// Takes frames from the peer's queues in batches, seals and frames them, and writes each batch with
     /// one flush; waits on the connection's writer doorbell when there is nothing to send. Ends (closing
     /// the channel) when the connection is no longer the live one or a write fails.
+    ///
+    /// On the event loop, a write to a socket that accepts the bytes does not suspend, and NIO runs queued
+    /// tasks until none is left before it polls its sockets again: a writer kept busy by senders on other
+    /// threads (a bulk transfer, a flood of relay messages) would starve the loop's reads. So after
+    /// ``largeBatchesPerTurn`` large batches (half the batch limit or more) in a row it sleeps
+    /// ``busyWriterPause`` on the loop's timer, which lets the loop poll first. Small batches — messages
+    /// trickling in one at a time — never pause.
     nonisolated func runWriter(
         link: PeerLink, epoch: UInt64, handle: ConnectionHandle, sealer: SessionCipher?,
         outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
@@ -220,6 +233,7 @@ extension MeshService {
         var framesOut = [Int](repeating: 0, count: TrafficClass.allCases.count)
         var bytesOut = [Int](repeating: 0, count: TrafficClass.allCases.count)
         var requestIDs: [UInt64] = []
+        var largeBatchesInARow = 0
         while !Task.isCancelled {
             let batch: PeerLink.StateMachine.WriterBatch
             switch link.takeBatch(epoch: epoch, now: .now, chunkBytes: chunkBytes, maxBytes: Self.batchBytes, maxFrames: Self.batchFrames) {
@@ -227,6 +241,7 @@ extension MeshService {
                 return
             case .wait(let expired):
                 countExpired(expired)
+                largeBatchesInARow = 0
                 await handle.writerBell.wait()
                 continue
             case .write(let taken):
@@ -234,6 +249,15 @@ extension MeshService {
                 countExpired(batch.expired)
             }
             let plainBytes = batch.frames.reduce(0) { $0 + $1.bodyBytes + prefix }
+            if plainBytes >= Self.batchBytes / 2 || batch.frames.count >= Self.batchFrames / 2 {
+                largeBatchesInARow += 1
+                if largeBatchesInARow > Self.largeBatchesPerTurn {
+                    largeBatchesInARow = 0
+                    try? await channel.eventLoop.sleep(for: Self.busyWriterPause)
+                }
+            } else {
+                largeBatchesInARow = 0
+            }
             var buffer = channel.allocator.buffer(capacity: plainBytes + (sealer == nil ? 0 : RecordSealer.recordOverhead))
             requestIDs.removeAll(keepingCapacity: true)
             do throws(FrameError) {

@@ -533,6 +533,16 @@ func watchCommand(arguments []string) error {
 		return errors.New("give --url and --write-url")
 	}
 	bases := strings.Split(*urls, ",")
+	// Cohort: watch from the store's current revision. A node keeps the last 100,000 changes, so after
+	// the write benchmarks `from=0` is answered 410 COMPACTED (docs/api.md, "Watches").
+	from := "0"
+	if *system == "cohort" {
+		revision, err := cohortRevision(strings.TrimRight(*writeURL, "/"), *store)
+		if err != nil {
+			return err
+		}
+		from = revision
+	}
 	streamClient := &http.Client{Transport: newTransport(*watchers)}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -545,18 +555,25 @@ func watchCommand(arguments []string) error {
 		wg.Add(1)
 		go func(w *watcher, base string) {
 			defer wg.Done()
-			if err := stream(ctx, streamClient, *system, base, *store, *prefix, w, start); err != nil && ctx.Err() == nil {
+			if err := stream(ctx, streamClient, *system, base, *store, *prefix, from, w, start); err != nil && ctx.Err() == nil {
 				w.err = err.Error()
 			}
 		}(w, strings.TrimRight(bases[k%len(bases)], "/"))
 	}
-	connectDeadline := time.After(*connectTimeout)
+	connectDeadline := time.NewTimer(*connectTimeout)
+	defer connectDeadline.Stop()
 	connected := 0
+	timedOut := false
 	for _, w := range list {
+		if timedOut {
+			break
+		}
 		select {
 		case <-w.ready:
 			connected++
-		case <-connectDeadline:
+		case <-connectDeadline.C:
+			// The timer fires once: stop waiting for the rest too.
+			timedOut = true
 		}
 	}
 	if connected < len(list) {
@@ -668,12 +685,12 @@ func watchCommand(arguments []string) error {
 }
 
 // stream opens one watch and records every event until ctx ends.
-func stream(ctx context.Context, c *http.Client, system, base, store, prefix string, w *watcher, start time.Time) error {
+func stream(ctx context.Context, c *http.Client, system, base, store, prefix, from string, w *watcher, start time.Time) error {
 	var request *http.Request
 	var err error
 	if system == "cohort" {
 		request, err = http.NewRequestWithContext(ctx, "GET",
-			base+"/v1/watch?store="+url.QueryEscape(store)+"&prefix="+url.QueryEscape(prefix)+"&from=0", nil)
+			base+"/v1/watch?store="+url.QueryEscape(store)+"&prefix="+url.QueryEscape(prefix)+"&from="+from, nil)
 	} else {
 		body, _ := json.Marshal(map[string]interface{}{"create_request": map[string]string{
 			"key": b64(prefix), "range_end": b64(prefixEnd(prefix)),
@@ -778,4 +795,19 @@ func stream(ctx context.Context, c *http.Client, system, base, store, prefix str
 			w.see(seqOf(string(key)), at)
 		}
 	}
+}
+
+// cohortRevision is the store's current revision (the Cohort-Revision header of a one-key listing).
+func cohortRevision(base, store string) (string, error) {
+	response, err := http.Get(base + "/v1/kv?store=" + url.QueryEscape(store) + "&prefix=&limit=1")
+	if err != nil {
+		return "", err
+	}
+	defer response.Body.Close()
+	_, _ = io.Copy(io.Discard, response.Body)
+	revision := response.Header.Get("Cohort-Revision")
+	if response.StatusCode != 200 || revision == "" {
+		return "", fmt.Errorf("listing store %s: %d, Cohort-Revision %q", store, response.StatusCode, revision)
+	}
+	return revision, nil
 }

@@ -38,7 +38,7 @@ Watch: W watchers (default 1000) on one fresh prefix, spread over the three node
 K sequential writes (default 10,000) to new keys under it through the leader. Delivery latency = arrival
 at a watcher minus the write's reply at the writer (negative when the event comes first; counted as
 before_reply). Every watcher must see every write exactly once and in order: missing, duplicates and
-out_of_order count the mismatches. Cohort: GET /v1/watch?store=bench&prefix=P&from=0 (Server-Sent
+out_of_order count the mismatches. Cohort: GET /v1/watch?store=bench&prefix=P&from=R, R the store's revision before the writes (Server-Sent
 Events). etcd: the 3.4 gateway's POST /v3/watch with one create_request (a stream of JSON messages).
 
 Large state (default 1,000,000 keys, --keys to scale it down) in one store (Cohort `big`; etcd's one

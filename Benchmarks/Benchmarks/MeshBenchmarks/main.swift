@@ -59,6 +59,8 @@ func start(_ name: String, keyring: [[UInt8]] = [], handlers: (MeshService) -> V
 func connect(_ a: Node, _ b: Node) async throws {
     await a.service.setPeer(b.id, host: b.host, port: b.port, incarnation: Incarnation(1))
     await b.service.setPeer(a.id, host: a.host, port: a.port, incarnation: Incarnation(1))
+    // The mesh connects on demand (a peer it knows is dialed when something is sent, or when asked).
+    a.service.connect(to: b.id)
     while !(a.service.isConnected(to: b.id) && b.service.isConnected(to: a.id)) { try await Task.sleep(for: .milliseconds(1)) }
 }
 

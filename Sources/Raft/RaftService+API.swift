@@ -19,100 +19,67 @@ extension RaftService {
     ///
     /// Nonisolated: the proposal steps into the core on the service's event loop, and the caller resumes
     /// on its own executor when the entry applies, without passing through the actor (or Swift's pool) on
-    /// the way back.
+    /// the way back. A proposal that goes to the leader is forwarded from the caller's task, as before.
     public nonisolated func propose(_ command: [UInt8], timeout: Duration) async throws(RaftServiceError) -> (index: LogIndex, result: [UInt8]) {
-        let outcome = await withCheckedContinuation { continuation in
+        let hopsLeft = settings.maxForwardHops
+        let start = await withCheckedContinuation { continuation in
             executor.eventLoop.execute {
-                self.assumeIsolated { service in service.beginProposal(command, timeout: timeout, continuation) }
+                self.assumeIsolated { service in service.beginProposal(command, timeout: timeout, hopsLeft: hopsLeft, continuation) }
             }
         }
-        return try outcome.get()
+        return try await finish(start, command, timeout: timeout, hopsLeft: hopsLeft)
     }
 
     func propose(_ command: [UInt8], timeout: Duration, hopsLeft: Int) async throws(RaftServiceError) -> (index: LogIndex, result: [UInt8]) {
-        switch try route(command, hopsLeft: hopsLeft) {
-        case .appended(let index):
-            return try await withCheckedContinuation { continuation in
-                awaitApply(index: index, timeout: timeout, continuation)
-            }.get()
-        case .outside:
-            return try await forwardFromOutside(command, timeout: timeout, hopsLeft: hopsLeft)
-        case .forward(let leader):
-            return try await forward(command, to: leader, timeout: timeout, hopsLeft: hopsLeft - 1)
+        let start = await withCheckedContinuation { continuation in
+            beginProposal(command, timeout: timeout, hopsLeft: hopsLeft, continuation)
         }
+        return try await finish(start, command, timeout: timeout, hopsLeft: hopsLeft)
     }
 
-    /// Where a proposal goes: appended here (this node leads), to the leader, or (a client that knows no
-    /// leader) to the members in turn.
-    enum ProposalRoute {
-        case appended(LogIndex)
-        case forward(to: NodeID)
-        case outside
-    }
-
-    /// Appends `command` when this node leads (stamped with its clock); otherwise says where to send it, or
-    /// throws when it cannot go anywhere now.
-    func route(_ command: [UInt8], hopsLeft: Int) throws(RaftServiceError) -> ProposalRoute {
-        guard phase == .running else { throw .stopped }
+    /// Appends `command` when this node leads (stamped with its clock) and has `continuation` answered once
+    /// it applies; otherwise answers at once where the caller must send it, or why it cannot go anywhere now.
+    private func beginProposal(_ command: [UInt8], timeout: Duration, hopsLeft: Int, _ continuation: CheckedContinuation<ProposalStart, Never>) {
+        guard phase == .running else { return continuation.resume(returning: .answered(.failure(.stopped))) }
+        let index: LogIndex
         do {
             var command = command
             // Only the leader's clock goes into the log (a follower forwards the command unstamped).
             if node.state == .leader, let stamp = settings.stampProposal { stamp(&command) }
-            return .appended(try node.propose(command))
+            index = try node.propose(command)
         } catch {
+            let refusal: RaftServiceError
             switch error {
             case .notLeader(let leader):
-                if leader == nil, node.memberRole == nil { return .outside }
-                guard let target = leader, target != settings.nodeID else { throw .noLeader }
-                guard hopsLeft > 0 else { throw .notLeader(leader: target) }
+                if leader == nil, node.memberRole == nil { return continuation.resume(returning: .outside) }
+                guard let target = leader, target != settings.nodeID else { refusal = .noLeader; break }
+                guard hopsLeft > 0 else { refusal = .notLeader(leader: target); break }
                 // A follower heard its leader over the mesh; with that connection gone the leader has likely
                 // failed, and a forward would only wait out its timeout for a reconnect that may never come.
                 // Fail at once ("nothing was written"): the caller retries, and finds the next leader.
-                if !mesh.isConnected(to: target) {
-                    throw .forwardFailed(leader: target, cause: .noConnection, maybeCommitted: false)
+                guard mesh.isConnected(to: target) else {
+                    refusal = .forwardFailed(leader: target, cause: .noConnection, maybeCommitted: false)
+                    break
                 }
-                return .forward(to: target)
+                return continuation.resume(returning: .forward(to: target))
             case .transferInProgress(let transferee):
-                throw .transferInProgress(transferee: transferee)
+                refusal = .transferInProgress(transferee: transferee)
             default:
-                throw .proposalRefused(error)
+                refusal = .proposalRefused(error)
             }
+            return continuation.resume(returning: .answered(.failure(refusal)))
         }
+        awaitApply(index: index, timeout: timeout, continuation)
     }
 
-    /// The public ``propose(_:timeout:)`` on the event loop: a leader's proposal waits here for its entry to
-    /// apply; one that goes elsewhere runs in a task of the actor's and answers when that ends.
-    private func beginProposal(
-        _ command: [UInt8], timeout: Duration,
-        _ continuation: CheckedContinuation<Result<(index: LogIndex, result: [UInt8]), RaftServiceError>, Never>
-    ) {
-        let hopsLeft = settings.maxForwardHops
-        let route: ProposalRoute
-        do {
-            route = try self.route(command, hopsLeft: hopsLeft)
-        } catch {
-            continuation.resume(returning: .failure(error))
-            return
-        }
-        switch route {
-        case .appended(let index):
-            awaitApply(index: index, timeout: timeout, continuation)
-        case .outside:
-            Task {
-                do throws(RaftServiceError) {
-                    continuation.resume(returning: .success(try await forwardFromOutside(command, timeout: timeout, hopsLeft: hopsLeft)))
-                } catch {
-                    continuation.resume(returning: .failure(error))
-                }
-            }
-        case .forward(let leader):
-            Task {
-                do throws(RaftServiceError) {
-                    continuation.resume(returning: .success(try await forward(command, to: leader, timeout: timeout, hopsLeft: hopsLeft - 1)))
-                } catch {
-                    continuation.resume(returning: .failure(error))
-                }
-            }
+    /// The answer of a proposal begun on the loop: as it came, or from the leader it is forwarded to.
+    private nonisolated func finish(
+        _ start: ProposalStart, _ command: [UInt8], timeout: Duration, hopsLeft: Int
+    ) async throws(RaftServiceError) -> (index: LogIndex, result: [UInt8]) {
+        switch start {
+        case .answered(let outcome): return try outcome.get()
+        case .forward(let leader): return try await forward(command, to: leader, timeout: timeout, hopsLeft: hopsLeft - 1)
+        case .outside: return try await forwardFromOutside(command, timeout: timeout, hopsLeft: hopsLeft)
         }
     }
 
@@ -150,14 +117,11 @@ extension RaftService {
 
     /// Has `continuation` answered once the entry this leader appended at `index` in its current term is
     /// applied here (or lost, or late).
-    private func awaitApply(
-        index: LogIndex, timeout: Duration,
-        _ continuation: CheckedContinuation<Result<(index: LogIndex, result: [UInt8]), RaftServiceError>, Never>
-    ) {
+    private func awaitApply(index: LogIndex, timeout: Duration, _ continuation: CheckedContinuation<ProposalStart, Never>) {
         let waiter = ProposalWaiter(term: node.term, deadline: ContinuousClock.now + timeout, continuation: continuation)
         // A leader appends at `index` only after its log lost whatever was there before: an earlier
         // proposal of this node at that index was never committed (leader completeness).
-        proposals.updateValue(waiter, forKey: index)?.continuation.resume(returning: .failure(.dropped(index: index)))
+        proposals.updateValue(waiter, forKey: index)?.answer(.failure(.dropped(index: index)))
         kick()
     }
 
@@ -267,9 +231,9 @@ extension RaftService {
             }
         }
         logger.info("raft configuration change proposed", metadata: ["change": "\(change)", "raft.index": "\(index)"])
-        return try await withCheckedContinuation { continuation in
-            awaitApply(index: index, timeout: timeout, continuation)
-        }.get().index
+        let start = await withCheckedContinuation { continuation in awaitApply(index: index, timeout: timeout, continuation) }
+        guard case .answered(let outcome) = start else { preconditionFailure("an appended change is answered here") }
+        return try outcome.get().index
     }
 
     /// Starts handing leadership to `target`, a voter; returns at once. Watch ``status`` for the outcome

@@ -192,7 +192,7 @@ extension RaftService {
         // Whatever this node proposed up to there is applied or lost inside the snapshot: unknown which.
         for (waiting, waiter) in proposals where waiting <= index {
             proposals[waiting] = nil
-            waiter.continuation.resume(returning: .failure(.outcomeUnknown(index: waiting)))
+            waiter.answer(.failure(.outcomeUnknown(index: waiting)))
         }
         metrics?.snapshotsInstalled.increment()
         logger.info("raft snapshot installed", metadata: [
@@ -222,9 +222,9 @@ extension RaftService {
         appliedBytesSinceSnapshot += entry.byteCount
         guard let waiter = proposals.removeValue(forKey: entry.index) else { return }
         if waiter.term == entry.term {
-            waiter.continuation.resume(returning: .success((entry.index, result)))
+            waiter.answer(.success((entry.index, result)))
         } else {
-            waiter.continuation.resume(returning: .failure(.dropped(index: entry.index)))
+            waiter.answer(.failure(.dropped(index: entry.index)))
         }
     }
 
@@ -325,7 +325,7 @@ extension RaftService {
         self.proposals = [:]
         self.reads = [:]
         for (index, waiter) in proposals {
-            waiter.continuation.resume(returning: .failure(error == .stopped ? .outcomeUnknown(index: index) : error))
+            waiter.answer(.failure(error == .stopped ? .outcomeUnknown(index: index) : error))
         }
         for waiter in reads.values { waiter.continuation.resume(returning: .failure(error)) }
     }
@@ -335,7 +335,7 @@ extension RaftService {
         for (index, waiter) in proposals where waiter.deadline <= now {
             proposals[index] = nil
             // It is in a leader's log: it may still commit.
-            waiter.continuation.resume(returning: .failure(.timeout(maybeCommitted: true)))
+            waiter.answer(.failure(.timeout(maybeCommitted: true)))
         }
         for (context, waiter) in reads where waiter.deadline <= now {
             reads[context] = nil

@@ -104,7 +104,20 @@ public actor RaftService: Service {
     struct ProposalWaiter {
         var term: Term
         var deadline: ContinuousClock.Instant
-        var continuation: CheckedContinuation<Result<(index: LogIndex, result: [UInt8]), RaftServiceError>, Never>
+        var continuation: CheckedContinuation<ProposalStart, Never>
+
+        /// Answers the proposal.
+        func answer(_ outcome: Result<(index: LogIndex, result: [UInt8]), RaftServiceError>) {
+            continuation.resume(returning: .answered(outcome))
+        }
+    }
+
+    /// What a proposal stepped in on the event loop comes back with: its answer (it was appended here and
+    /// applied, or refused), or where the caller must send it.
+    enum ProposalStart {
+        case answered(Result<(index: LogIndex, result: [UInt8]), RaftServiceError>)
+        case forward(to: NodeID)
+        case outside
     }
 
     struct ReadWaiter {

@@ -100,7 +100,7 @@ final class RaftMetrics: Sendable {
         ]
         fsync = registry.durationHistogram(
             "raft_fsync_seconds", buckets: diskBuckets,
-            help: "Time to persist one Raft ready (entries, hard state, snapshot) including fsync."
+            help: "Time to persist one Raft ready (entries, hard state, snapshot) on the thread pool, including fsync; a commit index written on the event loop (no fsync) is not counted."
         )
         roundTrips = Dictionary(uniqueKeysWithValues: RPCTimer.Kind.allCases.map { kind in
             (kind, registry.durationHistogram(

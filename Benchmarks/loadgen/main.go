@@ -10,7 +10,9 @@
 // The operations are built in rather than given as URL and body templates because compare-and-swap and
 // lock release depend on the previous reply (the version to compare, the lock's owner key): each
 // operation is one request (put, cas, list) or two (lock acquire+release, name register+unregister),
-// and its latency is the time of all its requests together.
+// and its latency is the time of all its requests together. The two requests of a two-request operation are
+// also timed each on its own ("steps" in the output: acquire/release, register/unregister, lock/unlock), as
+// each is one write: SPEC's write targets are per write.
 package main
 
 import (
@@ -173,6 +175,22 @@ type worker struct {
 	version string // cohort: version; etcd: mod_revision
 	lease   string
 	rng     *rand.Rand
+	// steps: per request of a two-request operation, its latency in ms (measured operations only).
+	steps map[string][]float64
+}
+
+// step runs one request of a two-request operation and, unless it is a warm-up (i < 0), records its time
+// under name.
+func (w *worker) step(name string, i int64, request func() ([]byte, error)) ([]byte, error) {
+	t := time.Now()
+	data, err := request()
+	if err == nil && i >= 0 {
+		if w.steps == nil {
+			w.steps = map[string][]float64{}
+		}
+		w.steps[name] = append(w.steps[name], float64(time.Since(t).Microseconds())/1000)
+	}
+	return data, err
 }
 
 func (w *worker) keyFor(i int64) string {
@@ -300,14 +318,16 @@ func (w *worker) operation(i int64) error {
 	case "cohort/lock":
 		name := "/v1/locks/" + w.key
 		body, _ := json.Marshal(map[string]string{"holder": s.pid})
-		if _, err := w.c.do("POST", name, body, 200); err != nil {
+		if _, err := w.step("acquire", i, func() ([]byte, error) { return w.c.do("POST", name, body, 200) }); err != nil {
 			return err
 		}
-		_, err := w.c.do("DELETE", name+"?holder="+url.QueryEscape(s.pid), nil, 204)
+		_, err := w.step("release", i, func() ([]byte, error) {
+			return w.c.do("DELETE", name+"?holder="+url.QueryEscape(s.pid), nil, 204)
+		})
 		return err
 	case "etcd/lock":
 		body, _ := json.Marshal(map[string]string{"name": b64(w.key), "lease": w.lease})
-		data, err := w.c.do("POST", "/v3/lock/lock", body, 200)
+		data, err := w.step("acquire", i, func() ([]byte, error) { return w.c.do("POST", "/v3/lock/lock", body, 200) })
 		if err != nil {
 			return err
 		}
@@ -316,14 +336,16 @@ func (w *worker) operation(i int64) error {
 			return fmt.Errorf("lock: no key in %s", truncate(data))
 		}
 		body, _ = json.Marshal(map[string]string{"key": reply.Key})
-		_, err = w.c.do("POST", "/v3/lock/unlock", body, 200)
+		_, err = w.step("release", i, func() ([]byte, error) { return w.c.do("POST", "/v3/lock/unlock", body, 200) })
 		return err
 	case "cohort/name":
 		body, _ := json.Marshal(map[string]string{"name": w.key, "pid": s.pid})
-		if _, err := w.c.do("POST", "/v1/names", body, 201); err != nil {
+		if _, err := w.step("register", i, func() ([]byte, error) { return w.c.do("POST", "/v1/names", body, 201) }); err != nil {
 			return err
 		}
-		_, err := w.c.do("DELETE", "/v1/names/"+w.key+"?pid="+url.QueryEscape(s.pid), nil, 204)
+		_, err := w.step("unregister", i, func() ([]byte, error) {
+			return w.c.do("DELETE", "/v1/names/"+w.key+"?pid="+url.QueryEscape(s.pid), nil, 204)
+		})
 		return err
 	case "cohort/list", "etcd/list":
 		// A random 100-key prefix: keys are prefix + zero-padded index, so dropping the last two digits
@@ -476,6 +498,22 @@ func runCommand(arguments []string) error {
 		"seconds": elapsed, "ops_per_s": float64(len(all)) / elapsed,
 		"p50_ms": percentile(all, 0.5), "p99_ms": percentile(all, 0.99), "max_ms": percentile(all, 1),
 		"client_cpu_cores": cpu / elapsed,
+	}
+	steps := map[string][]float64{}
+	for _, w := range workers {
+		for name, local := range w.steps {
+			steps[name] = append(steps[name], local...)
+		}
+	}
+	if len(steps) > 0 {
+		summary := map[string]interface{}{}
+		for name, all := range steps {
+			sort.Float64s(all)
+			summary[name] = map[string]interface{}{
+				"count": len(all), "p50_ms": percentile(all, 0.5), "p99_ms": percentile(all, 0.99),
+			}
+		}
+		result["steps"] = summary
 	}
 	if e := firstError.Load(); e != nil {
 		result["first_error"] = e

@@ -163,7 +163,7 @@ let package = Package(
         .target(
             name: "CohortHTTP",
             dependencies: [
-                "Cohort", "CohortConfig", "Gossip", "Processes", "Observability", "Raft",
+                "Cohort", "CohortConfig", "Gossip", "NIOSupport", "Processes", "Observability", "Raft",
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOHTTP1", package: "swift-nio"), nio, nioPosix, logging, lifecycle,
                 // merge: a watch's changes and its keep-alive ticks on one SSE stream.

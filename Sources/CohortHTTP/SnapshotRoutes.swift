@@ -30,7 +30,9 @@ enum SnapshotRoutes {
             let archive = try await CoordinationRoutes.call { () async throws(CoordinationError) in
                 try await node.snapshotArchive(timeout: timeout)
             }
-            let bytes = archive.encoded()
+            // Copying and checksumming a large state (about 100 MB for a million keys) is kept off the
+            // connection's event loop, where routes run (`OnChannelLoop`).
+            let bytes = await Task.detached { archive.encoded() }.value
             var headers: HTTPFields = [.contentType: "application/octet-stream"]
             headers[HTTPField.Name("Cohort-Snapshot-Index")!] = String(archive.index)
             headers[HTTPField.Name("Cohort-Snapshot-Term")!] = String(archive.term)

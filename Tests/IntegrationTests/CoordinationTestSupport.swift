@@ -77,9 +77,13 @@ final class CoordinationCluster: Sendable {
     }
 
     /// A voter that is not the leader.
+    /// A voter that is not the leader, and not the one the clients forward through: a client hands a write
+    /// to the alive servers in node-ID order (`Ranking`), so when the leader is not the first of them, that
+    /// first follower relays every client write — a test that kills "a follower" must not pick it, or a
+    /// client's request in flight dies with it (`maybe_committed`). The follower last by name is never it.
     func follower() async throws -> ClusterNodeUnderTest {
         let leader = try await leader()
-        return try #require(voters.first { $0 !== leader })
+        return try #require(voters.filter { $0 !== leader }.max { $0.name < $1.name })
     }
 
     /// Runs `body`; when it throws, the error carries the tail of every node's output.

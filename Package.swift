@@ -44,7 +44,6 @@ let package = Package(
         // Without Hummingbird's default traits: ConfigurationSupport links swift-configuration (and through it
         // full Foundation) and FullFoundation its Foundation-only form coding; the admin API needs neither.
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0", traits: []),
-        .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
@@ -166,8 +165,6 @@ let package = Package(
                 "Cohort", "CohortConfig", "Gossip", "NIOSupport", "Processes", "Observability", "Raft",
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOHTTP1", package: "swift-nio"), nio, nioPosix, logging, lifecycle,
-                // merge: a watch's changes and its keep-alive ticks on one SSE stream.
-                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
             ],
             swiftSettings: strict
         ),

@@ -6,8 +6,6 @@ import Foundation
 #endif
 import HTTPTypes
 import Hummingbird
-import NIOSupport
-import Synchronization
 
 /// `/v1/stores`, `/v1/kv`, `/v1/txn`, `/v1/watch`, `/v1/locks`, `/v1/names` (SPEC §11): the named stores,
 /// locks and names, from any node (a client node reads through a Raft member). Errors carry a `code`.
@@ -198,126 +196,24 @@ extension CoordinationRoutes {
 
     /// Changes as Server-Sent Events until the client goes away; a comment every ``watchKeepAlive`` keeps
     /// proxies open. A watch that has to end (a replaced replica, a slow reader) sends `event: error` first.
-    ///
-    /// The changes and the keep-alive timer each feed a ``WatchMailbox`` from a child task — on the
-    /// connection's event loop, like the request (`OnChannelLoop`) — and the writer takes everything waiting at
-    /// once, so a burst of changes leaves in one write. (AsyncAlgorithms' `merge`, used before, iterated each
-    /// source in a task on Swift's global pool: two thread switches per change and watcher, the largest cost
-    /// of a delivery after the socket write.)
+    /// Written by ``EventStream`` (a burst of changes leaves in one write).
     private static func watchStream(_ events: AsyncThrowingStream<StoreEvent, any Error>, node: CohortNode) -> Response {
         Response(
             status: .ok,
             headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
             body: ResponseBody { writer in
                 try await writer.write(ByteBuffer(string: ": watching\n\n"))
-                let mailbox = WatchMailbox(limit: watchBacklogLimit)
-                let ending: WatchMailbox.Ending = try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask {
-                        do {
-                            for try await event in events where !mailbox.put(.change(event)) { return }
-                            mailbox.end(.finished)
-                        } catch {
-                            mailbox.end(.failed(error as? WatchError ?? .interrupted("\(error)")))
-                        }
-                    }
-                    group.addTask {
-                        while true {
-                            try await Task.sleep(for: watchKeepAlive)
-                            _ = mailbox.put(.tick)
-                        }
-                    }
-                    defer { group.cancelAll() }
-                    while true {
-                        let (items, ending) = await mailbox.take()
-                        var buffer = ByteBuffer()
-                        for item in items {
-                            switch item {
-                            case .change(let event):
-                                var frame = WatchEventView(event).frame(kind: event.kind)
-                                buffer.writeBuffer(&frame)
-                            case .tick:
-                                buffer.writeString(": keepalive\n\n")
-                            }
-                        }
-                        if buffer.readableBytes > 0 { try await writer.write(buffer) }
-                        if let ending { return ending }
-                    }
-                }
+                let ending = try await EventStream.write(
+                    events, to: &writer, keepAlive: watchKeepAlive, limit: watchBacklogLimit,
+                    fellBehind: WatchError.fellBehind, failure: { $0 as? WatchError ?? .interrupted("\($0)") },
+                    frame: { WatchEventView($0).frame(kind: $0.kind) }
+                )
                 if case .failed(let error) = ending {
                     try await writer.write(ByteBuffer(string: "event: error\ndata: {\"error\":\"\(error)\"}\n\n"))
                 }
                 try await writer.finish(nil)
             }
         )
-    }
-}
-
-/// What a watch's SSE writer has to send, put there by the task reading the changes and by the keep-alive
-/// timer, and taken all at once. Bounded: a writer more than `limit` items behind ends the watch with
-/// ``WatchError/fellBehind``.
-final class WatchMailbox: Sendable {
-    enum Item: Sendable {
-        case change(StoreEvent)
-        case tick
-    }
-
-    /// Why the stream ends: the changes ended, a watch error, or the writer's task was cancelled.
-    enum Ending: Sendable {
-        case finished
-        case failed(WatchError)
-        case cancelled
-    }
-
-    private struct State {
-        var items: [Item] = []
-        var ending: Ending?
-    }
-
-    private let state = Mutex(State())
-    private let bell = Doorbell()
-    private let limit: Int
-
-    init(limit: Int) {
-        self.limit = limit
-    }
-
-    /// Adds `item` for the writer; false (and the watch ends, `fell_behind`) when the writer already has
-    /// `limit` items waiting, or once the watch has ended.
-    func put(_ item: Item) -> Bool {
-        let accepted = state.withLock { state -> Bool in
-            guard state.ending == nil else { return false }
-            guard state.items.count < limit else {
-                state.ending = .failed(.fellBehind)
-                return false
-            }
-            state.items.append(item)
-            return true
-        }
-        bell.ring()
-        return accepted
-    }
-
-    /// Ends the watch after what is waiting (the first ending counts).
-    func end(_ ending: Ending) {
-        state.withLock { state in
-            if state.ending == nil { state.ending = ending }
-        }
-        bell.ring()
-    }
-
-    /// Everything waiting and, once the watch has ended, why; waits while there is nothing. A cancelled
-    /// task gets what is waiting and ``Ending/cancelled``.
-    func take() async -> (items: [Item], ending: Ending?) {
-        while true {
-            let cancelled = Task.isCancelled
-            let taken = state.withLock { state -> (items: [Item], ending: Ending?)? in
-                guard !state.items.isEmpty || state.ending != nil || cancelled else { return nil }
-                defer { state.items.removeAll(keepingCapacity: true) }
-                return (state.items, state.ending ?? (cancelled ? .cancelled : nil))
-            }
-            if let taken { return taken }
-            await bell.wait()
-        }
     }
 }
 

@@ -1,4 +1,3 @@
-import AsyncAlgorithms
 import Cohort
 import CohortCore
 import Foundation
@@ -135,12 +134,13 @@ enum GroupRoutes {
 
     // MARK: Event streams
 
-    /// What an event stream writes next: a change, a keep-alive comment, or nothing more.
-    private enum StreamItem: Sendable { case change(GroupMonitorEvent), tick, end }
+    /// How many events a stream's writer may have waiting before the stream ends.
+    static let streamBacklogLimit = 10_000
 
     /// The monitor's snapshot, then its events as Server-Sent Events until the client goes away (noticed at
-    /// the next write: a change or the keep-alive every ``keepAlive``) or the node stops; the monitor is
-    /// cancelled either way.
+    /// the next write: a change or the keep-alive every ``keepAlive``), the node stops, or the writer falls
+    /// ``streamBacklogLimit`` events behind (then `event: error`, `fell_behind`); the monitor is cancelled
+    /// either way. Written by ``EventStream``.
     private static func eventStream(_ monitor: GroupMonitor, frames: GroupStreamFrames) -> Response {
         Response(
             status: .ok,
@@ -148,19 +148,20 @@ enum GroupRoutes {
             body: ResponseBody { writer in
                 defer { monitor.cancel() }
                 try await writer.write(try frames.snapshot(monitor.snapshot))
-                let ticks = AsyncTimerSequence.repeating(every: keepAlive, clock: .continuous).map { _ in StreamItem.tick }
-                let changes = chain(monitor.map { StreamItem.change($0) }, [StreamItem.end].async)
-                stream: for await item in merge(changes, ticks) {
-                    switch item {
-                    case .change(let event): try await writer.write(try frames.event(event))
-                    case .tick: try await writer.write(ByteBuffer(string: ": keepalive\n\n"))
-                    case .end: break stream
-                    }
+                let ending = try await EventStream.write(
+                    monitor, to: &writer, keepAlive: keepAlive, limit: streamBacklogLimit,
+                    fellBehind: StreamEnded.fellBehind, failure: { _ in .fellBehind }, frame: { try frames.event($0) }
+                )
+                if case .failed = ending {
+                    try await writer.write(ByteBuffer(string: "event: error\ndata: {\"error\":\"fell_behind\"}\n\n"))
                 }
                 try await writer.finish(nil)
             }
         )
     }
+
+    /// Why a group event stream ended early.
+    enum StreamEnded: Error, Sendable { case fellBehind }
 }
 
 extension APIError {

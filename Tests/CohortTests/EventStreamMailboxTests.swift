@@ -2,24 +2,26 @@ import Cohort
 @testable import CohortHTTP
 import Testing
 
-/// A watch stream's mailbox: what the change reader and the keep-alive timer put there, the SSE writer takes
-/// all at once, in order, bounded.
-@Suite("Watch mailbox")
-struct WatchMailboxTests {
-    private func change(_ version: UInt64) -> WatchMailbox.Item {
-        .change(StoreEvent(kind: .put, store: "default", key: "k\(version)", value: [1], version: version))
+/// An event stream's mailbox (`/v1/watch`, group event streams): what the event reader and the keep-alive
+/// timer put there, the SSE writer takes all at once, in order, bounded.
+@Suite("Event stream mailbox")
+struct EventStreamMailboxTests {
+    private typealias Mailbox = EventStreamMailbox<StoreEvent, WatchError>
+
+    private func change(_ version: UInt64) -> Mailbox.Item {
+        .event(StoreEvent(kind: .put, store: "default", key: "k\(version)", value: [1], version: version))
     }
 
-    private func versions(_ items: [WatchMailbox.Item]) -> [UInt64?] {
+    private func versions(_ items: [Mailbox.Item]) -> [UInt64?] {
         items.map { item in
-            if case .change(let event) = item { return event.version }
+            if case .event(let event) = item { return event.version }
             return nil  // a keep-alive tick
         }
     }
 
     @Test("everything waiting is taken at once, in the order it was put")
     func takesAllInOrder() async {
-        let mailbox = WatchMailbox(limit: 100)
+        let mailbox = Mailbox(limit: 100, fellBehind: .fellBehind)
         for version in 1...5 { #expect(mailbox.put(change(UInt64(version)))) }
         #expect(mailbox.put(.tick))
         #expect(mailbox.put(change(6)))
@@ -30,7 +32,7 @@ struct WatchMailboxTests {
 
     @Test("a writer that waits is woken by the next put")
     func waiterIsWoken() async {
-        let mailbox = WatchMailbox(limit: 100)
+        let mailbox = Mailbox(limit: 100, fellBehind: .fellBehind)
         async let taken = mailbox.take()
         #expect(mailbox.put(change(7)))
         let (items, _) = await taken
@@ -39,7 +41,7 @@ struct WatchMailboxTests {
 
     @Test("the end comes after what was put before it, and nothing is taken in after it")
     func endAfterItems() async {
-        let mailbox = WatchMailbox(limit: 100)
+        let mailbox = Mailbox(limit: 100, fellBehind: .fellBehind)
         #expect(mailbox.put(change(1)))
         mailbox.end(.failed(.replicaReplaced(oldest: 9)))
         #expect(!mailbox.put(change(2)))
@@ -54,7 +56,7 @@ struct WatchMailboxTests {
 
     @Test("a writer `limit` items behind ends the watch with fell_behind; what was accepted is still delivered")
     func boundedFellBehind() async {
-        let mailbox = WatchMailbox(limit: 3)
+        let mailbox = Mailbox(limit: 3, fellBehind: .fellBehind)
         for version in 1...3 { #expect(mailbox.put(change(UInt64(version)))) }
         #expect(!mailbox.put(change(4)))
         #expect(!mailbox.put(.tick))
@@ -68,7 +70,7 @@ struct WatchMailboxTests {
 
     @Test("a cancelled writer stops waiting")
     func cancelledWriterStops() async {
-        let mailbox = WatchMailbox(limit: 10)
+        let mailbox = Mailbox(limit: 10, fellBehind: .fellBehind)
         let task = Task { await mailbox.take() }
         task.cancel()
         let (items, ending) = await task.value

@@ -190,10 +190,6 @@ extension CoordinationRoutes {
     /// it open (and a client that went away is noticed by the failed write).
     static let watchKeepAlive = Duration.seconds(5)
 
-    /// How many changes a watch's writer may have waiting before the watch ends with `fell_behind` (as the
-    /// feed ends a watcher that far behind).
-    static let watchBacklogLimit = 10_000
-
     /// Changes as Server-Sent Events until the client goes away; a comment every ``watchKeepAlive`` keeps
     /// proxies open. A watch that has to end (a replaced replica, a slow reader) sends `event: error` first.
     /// Written by ``EventStream`` (a burst of changes leaves in one write).
@@ -204,9 +200,8 @@ extension CoordinationRoutes {
             body: ResponseBody { writer in
                 try await writer.write(ByteBuffer(string: ": watching\n\n"))
                 let ending = try await EventStream.write(
-                    events, to: &writer, keepAlive: watchKeepAlive, limit: watchBacklogLimit,
-                    fellBehind: WatchError.fellBehind, failure: { $0 as? WatchError ?? .interrupted("\($0)") },
-                    frame: { WatchEventView($0).frame(kind: $0.kind) }
+                    events, to: &writer, keepAlive: watchKeepAlive,
+                    failure: { $0 as? WatchError ?? .interrupted("\($0)") }, frame: { WatchEventView($0).frame(kind: $0.kind) }
                 )
                 if case .failed(let error) = ending {
                     try await writer.write(ByteBuffer(string: "event: error\ndata: {\"error\":\"\(error)\"}\n\n"))

@@ -8,24 +8,31 @@ import Synchronization
 ///
 /// The sequence and the keep-alive timer each feed an ``EventStreamMailbox`` from a child task — on the
 /// connection's event loop, like the request (`OnChannelLoop`) — and the writer takes everything waiting at
-/// once, so a burst of events leaves in one write. (AsyncAlgorithms' `merge`, used before, iterated each
+/// once, so a burst of events leaves in one write; a slow client holds the reader back, so the events back
+/// up in their source, whose own bound applies. (AsyncAlgorithms' `merge`, used before, iterated each
 /// source in a task on Swift's global pool: two thread switches per event and stream, the largest cost of a
 /// watch delivery after the socket write.)
 enum EventStream {
-    /// Writes the frames of `events` and the keep-alive comments until `events` ends (``EventStreamMailbox/Ending/finished``),
-    /// fails (`failure` says how to report the error), the writer falls `limit` items behind (`fellBehind`),
-    /// or the task is cancelled; throws when a write fails (the client went away). Returns why it ended;
-    /// the caller writes any closing event and finishes the body.
+    /// How many items the writer may have waiting before the task reading the events stops reading (and
+    /// the events back up in their source, whose own bound then applies: the change feed ends a watcher
+    /// 10,000 changes behind with `fell_behind`, a group monitor resyncs a client that far behind).
+    static let mailboxLimit = 1024
+
+    /// Writes the frames of `events` and the keep-alive comments until `events` ends
+    /// (``EventStreamMailbox/Ending/finished``), fails (`failure` says how to report the error) or the task
+    /// is cancelled; throws when a write fails (the client went away). Returns why it ended; the caller
+    /// writes any closing event and finishes the body.
     static func write<Events: AsyncSequence & Sendable, Failure: Error & Sendable>(
-        _ events: Events, to writer: inout any ResponseBodyWriter, keepAlive: Duration, limit: Int,
-        fellBehind: Failure, failure: @escaping @Sendable (any Error) -> Failure,
-        frame: (Events.Element) throws -> ByteBuffer
+        _ events: Events, to writer: inout any ResponseBodyWriter, keepAlive: Duration,
+        failure: @escaping @Sendable (any Error) -> Failure, frame: (Events.Element) throws -> ByteBuffer
     ) async throws -> EventStreamMailbox<Events.Element, Failure>.Ending where Events.Element: Sendable {
-        let mailbox = EventStreamMailbox<Events.Element, Failure>(limit: limit, fellBehind: fellBehind)
+        let mailbox = EventStreamMailbox<Events.Element, Failure>(limit: mailboxLimit)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 do {
-                    for try await event in events where !mailbox.put(.event(event)) { return }
+                    for try await event in events {
+                        guard await mailbox.put(event) else { return }
+                    }
                     mailbox.end(.finished)
                 } catch {
                     mailbox.end(.failed(failure(error)))
@@ -34,7 +41,7 @@ enum EventStream {
             group.addTask {
                 while true {
                     try await Task.sleep(for: keepAlive)
-                    _ = mailbox.put(.tick)
+                    mailbox.tick()
                 }
             }
             defer { group.cancelAll() }
@@ -58,8 +65,8 @@ enum EventStream {
 }
 
 /// What an event stream's writer has to send, put there by the task reading the events and by the
-/// keep-alive timer, and taken all at once. Bounded: a writer more than `limit` items behind ends the
-/// stream with the `fellBehind` failure.
+/// keep-alive timer, and taken all at once. Bounded: the reader waits while `limit` items are waiting (a
+/// keep-alive tick is skipped then: the writer has plenty to write).
 final class EventStreamMailbox<Event: Sendable, Failure: Error & Sendable>: Sendable {
     enum Item: Sendable {
         case event(Event)
@@ -79,29 +86,43 @@ final class EventStreamMailbox<Event: Sendable, Failure: Error & Sendable>: Send
     }
 
     private let state = Mutex(State())
-    private let bell = Doorbell()
+    /// Rung when there is something to take (the writer waits on it).
+    private let filled = Doorbell()
+    /// Rung when the writer took everything (the reader waits on it while the mailbox is full).
+    private let emptied = Doorbell()
     private let limit: Int
-    private let fellBehind: Failure
 
-    init(limit: Int, fellBehind: Failure) {
-        self.limit = limit
-        self.fellBehind = fellBehind
+    init(limit: Int) {
+        self.limit = max(1, limit)
     }
 
-    /// Adds `item` for the writer; false (and the stream ends with `fellBehind`) when the writer already
-    /// has `limit` items waiting, or once the stream has ended.
-    func put(_ item: Item) -> Bool {
-        let accepted = state.withLock { state -> Bool in
-            guard state.ending == nil else { return false }
-            guard state.items.count < limit else {
-                state.ending = .failed(fellBehind)
-                return false
+    /// Adds `event` for the writer, waiting while `limit` items are waiting; false once the stream has
+    /// ended or the task is cancelled (the event is not added).
+    func put(_ event: Event) async -> Bool {
+        while true {
+            let added = state.withLock { state -> Bool? in
+                guard state.ending == nil else { return false }
+                guard state.items.count < limit else { return nil }
+                state.items.append(.event(event))
+                return true
             }
-            state.items.append(item)
+            if let added {
+                if added { filled.ring() }
+                return added
+            }
+            if Task.isCancelled { return false }
+            await emptied.wait()
+        }
+    }
+
+    /// Adds a keep-alive tick, unless the mailbox is full or the stream has ended.
+    func tick() {
+        let added = state.withLock { state -> Bool in
+            guard state.ending == nil, state.items.count < limit else { return false }
+            state.items.append(.tick)
             return true
         }
-        bell.ring()
-        return accepted
+        if added { filled.ring() }
     }
 
     /// Ends the stream after what is waiting (the first ending counts).
@@ -109,7 +130,7 @@ final class EventStreamMailbox<Event: Sendable, Failure: Error & Sendable>: Send
         state.withLock { state in
             if state.ending == nil { state.ending = ending }
         }
-        bell.ring()
+        filled.ring()
     }
 
     /// Everything waiting and, once the stream has ended, why; waits while there is nothing. A cancelled
@@ -122,8 +143,11 @@ final class EventStreamMailbox<Event: Sendable, Failure: Error & Sendable>: Send
                 defer { state.items.removeAll(keepingCapacity: true) }
                 return (state.items, state.ending ?? (cancelled ? .cancelled : nil))
             }
-            if let taken { return taken }
-            await bell.wait()
+            if let taken {
+                emptied.ring()
+                return taken
+            }
+            await filled.wait()
         }
     }
 }

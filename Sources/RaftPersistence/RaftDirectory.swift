@@ -253,10 +253,33 @@ struct RaftDirectory: Sendable {
     mutating func compact(with snapshot: StoredSnapshot, keepingEntriesAfter: LogIndex) throws(RaftStorageError) {
         guard snapshot.metadata.index > snapshotPosition.index else { return }
         try writeSnapshotFile(snapshot)
-        let cut = min(keepingEntriesAfter, snapshot.metadata.index)
+        try removeSegments(coveredBy: snapshot.metadata, keepingEntriesAfter: keepingEntriesAfter)
+    }
+
+    /// ``compact(with:keepingEntriesAfter:)`` for a snapshot whose file was written and synced at
+    /// `temporary` (a `.tmp` name: recovery removes it) without this directory's lock: renamed into place,
+    /// the directory synced, then recorded and the covered segments removed. False, and the file removed,
+    /// when a snapshot at or after it is already in place.
+    mutating func adoptSnapshotFile(
+        _ temporary: String, _ metadata: SnapshotMetadata, keepingEntriesAfter: LogIndex
+    ) throws(RaftStorageError) -> Bool {
+        guard metadata.index > snapshotPosition.index else {
+            try fileSystem.remove(temporary)
+            return false
+        }
+        try fileSystem.rename(temporary, to: filePath(Self.snapshotName(metadata)))
+        try fileSystem.syncDirectory(path)
+        try recordSnapshotFile(metadata)
+        try removeSegments(coveredBy: metadata, keepingEntriesAfter: keepingEntriesAfter)
+        return true
+    }
+
+    /// Removes the segments whose entries `snapshot` covers, keeping those after `keepingEntriesAfter`.
+    private mutating func removeSegments(coveredBy snapshot: SnapshotMetadata, keepingEntriesAfter: LogIndex) throws(RaftStorageError) {
+        let cut = min(keepingEntriesAfter, snapshot.index)
         let covered = segments.prefix { $0.lastIndex <= cut }.count
         try removeSegments(covered, oldestFirst: true)
-        if segments.isEmpty { emptyLogPosition = snapshot.metadata.position }
+        if segments.isEmpty { emptyLogPosition = snapshot.position }
     }
 
     func newestSnapshot() throws(RaftStorageError) -> StoredSnapshot? {
@@ -271,8 +294,13 @@ struct RaftDirectory: Sendable {
 
     private mutating func writeSnapshotFile(_ snapshot: StoredSnapshot) throws(RaftStorageError) {
         try writeAtomically(StorageFormat.encode(snapshot), name: Self.snapshotName(snapshot.metadata))
-        snapshots.removeAll { $0.position == snapshot.metadata.position }
-        snapshots.append(snapshot.metadata)
+        try recordSnapshotFile(snapshot.metadata)
+    }
+
+    /// Records a snapshot file now in place and removes all but the newest two.
+    private mutating func recordSnapshotFile(_ metadata: SnapshotMetadata) throws(RaftStorageError) {
+        snapshots.removeAll { $0.position == metadata.position }
+        snapshots.append(metadata)
         snapshots.sort { ($0.index, $0.term) < ($1.index, $1.term) }
         var removed = false
         while snapshots.count > 2 {

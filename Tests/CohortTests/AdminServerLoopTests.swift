@@ -35,14 +35,16 @@ struct AdminServerLoopTests {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await server.run() }
             defer { group.cancelAll() }
-            let deadline = ContinuousClock.now + .seconds(30)
+            // Generous limits: in a full parallel run the simulations saturate Swift's pool, which URLSession's
+            // Dispatch queues share (a 5 s request timed out once).
+            let deadline = ContinuousClock.now + .seconds(60)
             while port.withLock({ $0 }) == nil {
                 guard ContinuousClock.now < deadline else { Issue.record("the server did not start"); return }
                 try await Task.sleep(for: .milliseconds(10))
             }
             let url = "http://\(host):\(port.withLock { $0 }!)/where"
             for _ in 0..<3 {  // one connection per request (URLSession's), each handled on its loop
-                let reply = try await httpGet(url)
+                let reply = try await httpRequest("GET", url, timeout: 60)
                 #expect(reply.status == 200)
                 #expect(reply.body == "loop loop")
             }

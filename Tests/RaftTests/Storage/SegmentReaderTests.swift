@@ -79,23 +79,14 @@ extension StorageTests {
 }
 
 /// A file system that counts whole-file reads and passes everything to another.
-final class CountingFileSystem: RaftFileSystem {
+final class CountingFileSystem: ForwardingFileSystem {
     let base: any RaftFileSystem
     let reads = Mutex(0)
 
     init(_ base: any RaftFileSystem) { self.base = base }
 
-    func createDirectory(_ path: String) throws(RaftStorageError) { try base.createDirectory(path) }
-    func list(_ directory: String) throws(RaftStorageError) -> [String] { try base.list(directory) }
     func read(_ path: String) throws(RaftStorageError) -> [UInt8] {
         reads.withLock { $0 += 1 }
         return try base.read(path)
     }
-    func write(_ bytes: [UInt8], to path: String) throws(RaftStorageError) { try base.write(bytes, to: path) }
-    func append(_ bytes: [UInt8], to path: String) throws(RaftStorageError) { try base.append(bytes, to: path) }
-    func truncate(_ path: String, to length: Int) throws(RaftStorageError) { try base.truncate(path, to: length) }
-    func sync(_ path: String) throws(RaftStorageError) { try base.sync(path) }
-    func syncDirectory(_ directory: String) throws(RaftStorageError) { try base.syncDirectory(directory) }
-    func rename(_ source: String, to destination: String) throws(RaftStorageError) { try base.rename(source, to: destination) }
-    func remove(_ path: String) throws(RaftStorageError) { try base.remove(path) }
 }

@@ -61,7 +61,7 @@ extension StorageTests {
 }
 
 /// A file system that holds every `write` to a path ending in `suffix` until ``release()``.
-private final class GatedFileSystem: RaftFileSystem {
+private final class GatedFileSystem: ForwardingFileSystem {
     private let inner: CrashingFileSystem
     private let suffix: String
     private let gate = DispatchSemaphore(value: 0)
@@ -72,6 +72,7 @@ private final class GatedFileSystem: RaftFileSystem {
         self.suffix = suffix
     }
 
+    var base: any RaftFileSystem { inner }
     var isHolding: Bool { holding.withLock { $0 } }
     func release() { gate.signal() }
     func names(in directory: String) -> [String] { inner.names(in: directory) }
@@ -84,15 +85,4 @@ private final class GatedFileSystem: RaftFileSystem {
         }
         try inner.write(bytes, to: path)
     }
-
-    func createDirectory(_ path: String) throws(RaftStorageError) { try inner.createDirectory(path) }
-    func list(_ directory: String) throws(RaftStorageError) -> [String] { try inner.list(directory) }
-    func read(_ path: String) throws(RaftStorageError) -> [UInt8] { try inner.read(path) }
-    func read(_ path: String, offset: Int, count: Int) throws(RaftStorageError) -> [UInt8] { try inner.read(path, offset: offset, count: count) }
-    func append(_ bytes: [UInt8], to path: String) throws(RaftStorageError) { try inner.append(bytes, to: path) }
-    func truncate(_ path: String, to length: Int) throws(RaftStorageError) { try inner.truncate(path, to: length) }
-    func sync(_ path: String) throws(RaftStorageError) { try inner.sync(path) }
-    func syncDirectory(_ directory: String) throws(RaftStorageError) { try inner.syncDirectory(directory) }
-    func rename(_ source: String, to destination: String) throws(RaftStorageError) { try inner.rename(source, to: destination) }
-    func remove(_ path: String) throws(RaftStorageError) { try inner.remove(path) }
 }

@@ -18,7 +18,7 @@ struct AdminServerLoopTests {
         let router = Router()
         router.get("where") { _, _ -> String in
             let before = MultiThreadedEventLoopGroup.currentEventLoop != nil
-            try await Task.sleep(for: .milliseconds(1))
+            await Task.yield()  // suspends; the task resumes on its executor
             let after = MultiThreadedEventLoopGroup.currentEventLoop != nil
             return "\(before ? "loop" : "pool") \(after ? "loop" : "pool")"
         }
@@ -37,11 +37,7 @@ struct AdminServerLoopTests {
             defer { group.cancelAll() }
             // Generous limits: in a full parallel run the simulations saturate Swift's pool, which URLSession's
             // Dispatch queues share (a 5 s request timed out once).
-            let deadline = ContinuousClock.now + .seconds(60)
-            while port.withLock({ $0 }) == nil {
-                guard ContinuousClock.now < deadline else { Issue.record("the server did not start"); return }
-                try await Task.sleep(for: .milliseconds(10))
-            }
+            try await waitUntil(within: .seconds(60), "the server to listen") { port.withLock { $0 } != nil }
             let url = "http://\(host):\(port.withLock { $0 }!)/where"
             for _ in 0..<3 {  // one connection per request (URLSession's), each handled on its loop
                 let reply = try await httpRequest("GET", url, timeout: 60)

@@ -145,18 +145,15 @@ enum GroupRoutes {
             body: ResponseBody { writer in
                 defer { monitor.cancel() }
                 try await writer.write(try frames.snapshot(monitor.snapshot))
-                // The monitor's sequence does not throw: it ends (the node stops) or is cancelled.
                 _ = try await EventStream.write(
-                    monitor, to: &writer, keepAlive: keepAlive, failure: { _ in GroupStreamNeverFails() },
+                    monitor, to: &writer, keepAlive: keepAlive,
+                    failure: { (error) -> Never in preconditionFailure("a group monitor does not throw: \(error)") },
                     frame: { try frames.event($0) }
                 )
                 try await writer.finish(nil)
             }
         )
     }
-
-    /// A group monitor's stream ends or is cancelled; it never fails.
-    struct GroupStreamNeverFails: Error {}
 }
 
 extension APIError {

@@ -81,7 +81,7 @@ public final class FileRaftStorage: RaftStorage {
         try fileSystem.sync(temporary)
         try withDirectory { (directory: inout RaftDirectory) throws(RaftStorageError) in
             try directory.recoverIfNeeded()
-            _ = try directory.adoptSnapshotFile(temporary, snapshot.metadata, keepingEntriesAfter: keepingEntriesAfter)
+            try directory.adoptSnapshotFile(temporary, snapshot.metadata, keepingEntriesAfter: keepingEntriesAfter)
         }
     }
 

@@ -247,31 +247,20 @@ struct RaftDirectory: Sendable {
         emptyLogPosition = snapshot.metadata.position
     }
 
-    /// A snapshot the application took: entries through its index are no longer needed, but the segments
-    /// holding any after `keepingEntriesAfter` stay (the core's trailing entries, read back by
-    /// ``SegmentReader``; recovery drops them, as the next start begins at the snapshot).
-    mutating func compact(with snapshot: StoredSnapshot, keepingEntriesAfter: LogIndex) throws(RaftStorageError) {
-        guard snapshot.metadata.index > snapshotPosition.index else { return }
-        try writeSnapshotFile(snapshot)
-        try removeSegments(coveredBy: snapshot.metadata, keepingEntriesAfter: keepingEntriesAfter)
-    }
-
-    /// ``compact(with:keepingEntriesAfter:)`` for a snapshot whose file was written and synced at
-    /// `temporary` (a `.tmp` name: recovery removes it) without this directory's lock: renamed into place,
-    /// the directory synced, then recorded and the covered segments removed. False, and the file removed,
-    /// when a snapshot at or after it is already in place.
+    /// A snapshot the application took, whose file was written and synced at `temporary` (a `.tmp` name:
+    /// recovery removes it) without this directory's lock (``FileRaftStorage/saveSnapshot(_:keepingEntriesAfter:)``):
+    /// renamed into place, the directory synced, recorded; then entries through its index are no longer
+    /// needed, but the segments holding any after `keepingEntriesAfter` stay (the core's trailing entries,
+    /// read back by ``SegmentReader``; recovery drops them, as the next start begins at the snapshot). When a
+    /// snapshot at or after it is already in place, the file is removed instead.
     mutating func adoptSnapshotFile(
         _ temporary: String, _ metadata: SnapshotMetadata, keepingEntriesAfter: LogIndex
-    ) throws(RaftStorageError) -> Bool {
-        guard metadata.index > snapshotPosition.index else {
-            try fileSystem.remove(temporary)
-            return false
-        }
+    ) throws(RaftStorageError) {
+        guard metadata.index > snapshotPosition.index else { return try fileSystem.remove(temporary) }
         try fileSystem.rename(temporary, to: filePath(Self.snapshotName(metadata)))
         try fileSystem.syncDirectory(path)
         try recordSnapshotFile(metadata)
         try removeSegments(coveredBy: metadata, keepingEntriesAfter: keepingEntriesAfter)
-        return true
     }
 
     /// Removes the segments whose entries `snapshot` covers, keeping those after `keepingEntriesAfter`.

@@ -14,6 +14,7 @@ let leanExecutable: [LinkerSetting] = [.unsafeFlags(["-Xlinker", "--no-export-dy
 
 let nio = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
 let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
+let nioEmbedded = Target.Dependency.product(name: "NIOEmbedded", package: "swift-nio")
 let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
 let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics")
 let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
@@ -209,7 +210,7 @@ let package = Package(
         .testTarget(name: "GroupsCoreTests", dependencies: ["GroupsCore", "CohortTestKit"], swiftSettings: strict),
         .testTarget(
             name: "MeshTests",
-            dependencies: ["Mesh", "MeshCore", "CohortTestKit", "Observability", nio, nioPosix, logging, lifecycle],
+            dependencies: ["Mesh", "MeshCore", "CohortTestKit", "Observability", nio, nioPosix, nioEmbedded, logging, lifecycle],
             swiftSettings: strict
         ),
         .testTarget(name: "ProcessesTests", dependencies: ["Processes", "ProcessCore", "CohortTestKit"], swiftSettings: strict),

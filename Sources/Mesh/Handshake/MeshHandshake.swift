@@ -34,6 +34,10 @@ struct EstablishedSession: Sendable {
 /// (both hellos as sent, which include the nonces and resume points), proving the key and binding the
 /// resume points.
 struct MeshHandshake: Sendable {
+    /// Frames either side receives during the handshake (a hello and a finish); every later frame
+    /// belongs to the session (see ``SessionFrameHandler``).
+    static let framesReceived = 2
+
     private enum Step: Equatable {
         case start, helloSent, helloReceived, bothHellos, finishSent, finishReceived, done
     }

@@ -37,7 +37,10 @@ extension MeshService {
                 }
                 handshakeTimer.cancel()
                 connection.limit.set(settings.maxFrameBytes + SessionCipher.tagBytes)
-                await runSession(session, link: link, dialedByUs: dialing != nil, channel: channel, frames: &frames, outbound: outbound, remote: remote)
+                await runSession(
+                    session, link: link, dialedByUs: dialing != nil, channel: channel,
+                    sessionFrames: connection.sessionFrames, outbound: outbound, remote: remote
+                )
                 return true
             }
         } catch {
@@ -129,8 +132,8 @@ extension MeshService {
     /// The established connection: makes it the peer's active one, then runs the writer and keepalive
     /// tasks beside the reader until one of them ends it.
     private nonisolated func runSession(
-        _ session: EstablishedSession, link: PeerLink, dialedByUs: Bool, channel: any Channel, frames: inout FrameIterator,
-        outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, remote: String
+        _ session: EstablishedSession, link: PeerLink, dialedByUs: Bool, channel: any Channel,
+        sessionFrames: NIOLoopBound<SessionFrameHandler>, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, remote: String
     ) async {
         let epoch = counters.nextEpoch()
         let peer = session.peer
@@ -172,7 +175,10 @@ extension MeshService {
                 }
                 group.addTask { await self.runKeepalive(link: link, epoch: epoch, handle: handle) }
                 do {
-                    try await readFrames(&frames, link: link, session: session, epoch: epoch)
+                    try await readSession(
+                        SessionInbound(service: self, link: link, session: session, epoch: epoch),
+                        from: sessionFrames, channel: channel
+                    )
                 } catch let error as FrameError {
                     metrics?.countFrameError(error.reason)
                     logger.warning("mesh frame error; connection closed", metadata: [
@@ -192,6 +198,24 @@ extension MeshService {
         if link.deactivate(epoch: epoch) {
             connectionGone(peer)
             logger.info("mesh disconnected", metadata: ["peer": "\(peer)", "failed_requests": "\(lost)"])
+        }
+    }
+
+    /// Hands the session's frames to `inbound` on the event loop (see ``SessionFrameHandler``) until the
+    /// connection closes. Throws the error that ended it (a ``FrameError`` for a bad frame or record);
+    /// cancellation closes the connection.
+    private nonisolated func readSession(
+        _ inbound: SessionInbound, from handler: NIOLoopBound<SessionFrameHandler>, channel: any Channel
+    ) async throws {
+        let done = channel.eventLoop.makePromise(of: Void.self)
+        channel.eventLoop.execute {
+            var inbound = inbound
+            handler.value.attach({ frame throws(FrameError) in try inbound.receive(frame) }, done: done)
+        }
+        try await withTaskCancellationHandler {
+            try await done.futureResult.get()
+        } onCancel: {
+            channel.close(promise: nil)
         }
     }
 

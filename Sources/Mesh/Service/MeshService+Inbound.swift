@@ -12,34 +12,11 @@ struct RequestJob: Sendable {
     var deadline: ContinuousClock.Instant?
 }
 
-/// Reading frames and dispatching them to handlers, pending requests and the peer's link.
+/// Dispatching frames to handlers, pending requests and the peer's link.
 extension MeshService {
-    /// Reads frames until the peer closes: opens sealed records (when encrypted), decodes, reassembles
-    /// chunks, deduplicates relay messages and dispatches, all in frame order. Throws ``FrameError`` for a
-    /// bad frame or record, which closes this connection only.
-    nonisolated func readFrames(
-        _ frames: inout FrameIterator, link: PeerLink, session: EstablishedSession, epoch: UInt64
-    ) async throws {
-        var opener = session.opener.map { RecordOpener(cipher: $0, frameLimit: settings.maxFrameBytes) }
-        var reassemblers = [ChunkReassembler](repeating: ChunkReassembler(limit: settings.maxMessageBytes), count: TrafficClass.allCases.count)
-        let prefix = LengthPrefixedFrameDecoder.prefixBytes
-        while let received = try await frames.next() {
-            link.peerHeard(epoch: epoch)
-            guard opener != nil else {
-                try handleFrame(received, wireBytes: prefix + received.readableBytes, reassemblers: &reassemblers, link: link, session: session, epoch: epoch)
-                continue
-            }
-            // A record's prefix and tag are counted with its first frame.
-            var overhead = RecordSealer.recordOverhead
-            for body in try opener!.open(received) {
-                try handleFrame(body, wireBytes: prefix + body.readableBytes + overhead, reassemblers: &reassemblers, link: link, session: session, epoch: epoch)
-                overhead = 0
-            }
-        }
-    }
-
-    /// Decodes one frame body and acts on it.
-    private nonisolated func handleFrame(
+    /// Decodes one frame body and acts on it: reassembles chunks, deduplicates relay messages and
+    /// dispatches. Called by the session's reader (``SessionInbound``) in frame order.
+    nonisolated func handleFrame(
         _ frame: ByteBuffer, wireBytes: Int, reassemblers: inout [ChunkReassembler], link: PeerLink,
         session: EstablishedSession, epoch: UInt64
     ) throws(FrameError) {

@@ -5,10 +5,12 @@ import NIOCore
 import NIOPosix
 import ServiceLifecycle
 
-/// A connection's channel, wrapped for async use, with its frame size limit.
+/// A connection's channel, wrapped for async use (the handshake), with its frame size limit and the
+/// handler that feeds the established session's frames to its reader.
 struct MeshChannel: Sendable {
     var channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
     var limit: FrameSizeLimit
+    var sessionFrames: NIOLoopBound<SessionFrameHandler>
 
     /// The largest frame before the handshake has finished: a hello or a sealed finish.
     static let handshakeFrameBytes = 512
@@ -20,12 +22,13 @@ struct MeshChannel: Sendable {
             LengthPrefixedFrameDecoder(limit: limit),
             maximumBufferSize: settings.maxFrameBytes + SessionCipher.tagBytes + LengthPrefixedFrameDecoder.prefixBytes
         )
-        try channel.pipeline.syncOperations.addHandler(decoder)
+        let sessionFrames = SessionFrameHandler()
+        try channel.pipeline.syncOperations.addHandlers(decoder, sessionFrames)
         let wrapped = try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
             wrappingChannelSynchronously: channel,
             configuration: .init(backPressureStrategy: .init(lowWatermark: 16, highWatermark: 64))
         )
-        return MeshChannel(channel: wrapped, limit: limit)
+        return MeshChannel(channel: wrapped, limit: limit, sessionFrames: NIOLoopBound(sessionFrames, eventLoop: channel.eventLoop))
     }
 
     /// NIO's write buffer watermarks: room for a couple of batches, and a bound (the writer waits while

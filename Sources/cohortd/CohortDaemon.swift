@@ -28,7 +28,9 @@ struct CohortDaemon: AsyncParsableCommand {
 
 /// `cohortd run` (the default): runs one Cohort node.
 struct Run: AsyncParsableCommand {
+    // Named here rather than derived from the type: deriving demangles the type's name at every start.
     static let configuration = CommandConfiguration(
+        commandName: "run",
         abstract: "Run a Cohort node (the default subcommand).",
         discussion: """
             With no --config, runs a single node on built-in defaults. Every configuration key can also be set

@@ -61,6 +61,7 @@ func printJSON(_ value: some Encodable) throws {
 /// `cohortd restore`: prepares an empty data directory from a `cohort snapshot save` file.
 struct Restore: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "restore",
         abstract: "Prepare an empty data directory from a snapshot file: the node starts as the one voter of a new group holding that state.",
         discussion: """
             Run it with the node stopped, on an empty (or missing) data directory. Then start the node: it leads a
@@ -126,6 +127,7 @@ struct Restore: AsyncParsableCommand {
 /// `cohortd recover`: offline recovery of a Raft group that lost its quorum for good.
 struct Recover: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "recover",
         abstract: "Rewrite a stopped node's Raft configuration to the named voters, after its group lost its quorum for good.",
         discussion: """
             Consul's peers.json, offline: the node's log is applied on top of its snapshot (every entry it holds,

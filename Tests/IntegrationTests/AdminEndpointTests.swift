@@ -45,6 +45,7 @@ import Testing
         _ = try await node.get("/livez")
         let metrics = try await node.get("/metrics")
         let file = try temporaryFile(metrics.body, suffix: ".prom")
+        defer { removeTemporary(file) }
         let (status, output) = try await runShell("/usr/bin/promtool check metrics < \(file)")
         #expect(status == 0, "promtool: \(output)")
         await node.stop()
@@ -103,6 +104,7 @@ import Testing
             executable: "cohortd", arguments: [],
             environment: ["COHORT_ADMIN_ADDRESS": "\(address):7960", "COHORT_DATA_DIR": data, "COHORT_CLUSTER_NAME": "from-env"]
         )
+        defer { removeTemporary(data) }
         try await waitUntil(within: .seconds(30)) { (try? await httpGet("http://\(address):7960/livez")) != nil }
         let body = try await httpGet("http://\(address):7960/v1/node").body
         #expect(body.contains(#""name":"from-env""#))

@@ -220,7 +220,7 @@ struct CLICoordinationTests {
                 {"compare": [{"key": "feature/b", "value": "off"}],
                  "success": [{"op": "put", "key": "feature/b", "value": "on"}, {"op": "get", "key": "feature/b"}],
                  "failure": [{"op": "get", "key": "feature/b"}]}
-                """#.write(to: file, atomically: true, encoding: .utf8)
+                """#.write(to: file, atomically: false, encoding: .utf8)
             let transaction = try await cohort(node, ["kv", "txn", "--store", "config", file.path])
             #expect(transaction.status == 0, "\(transaction.output)")
             #expect(lines(transaction.output).first?.hasPrefix("succeeded, version ") == true, "\(transaction.output)")

@@ -78,6 +78,7 @@ struct CRDTStoreDaemonTests {
             #expect(await Self.metric(base, #"store_writes_total{store="cache",op="txn",result="error"}"#) == 1)
             if FileManager.default.isExecutableFile(atPath: "/usr/bin/promtool") {
                 let file = try temporaryFile(try await node.get("/metrics").body, suffix: ".prom")
+                defer { removeTemporary(file) }
                 let (status, output) = try await runShell("/usr/bin/promtool check metrics < \(file)")
                 #expect(status == 0, "promtool: \(output)")
             }

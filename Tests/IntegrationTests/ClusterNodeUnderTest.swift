@@ -64,7 +64,7 @@ final class ClusterNodeUnderTest: Sendable {
               address: \(ip):7960
             \(extraYAML)
             """
-        try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
+        try yaml.write(toFile: configPath, atomically: false, encoding: .utf8)
         self.environment = environment
         self.launcher = launcher
         current = Mutex(try Self.launch(launcher, configPath: configPath, environment: environment))

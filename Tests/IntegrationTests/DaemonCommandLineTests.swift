@@ -19,6 +19,7 @@ import Testing
               raft:
                 bootstrap_expect: 3
             """)
+        defer { removeTemporary(file) }
         let (status, output) = try await DaemonProcess.run("cohortd", ["--config", file, "--check"])
         #expect(status == 0, "\(output)")
         #expect(output.contains("name: node-1"))
@@ -32,6 +33,7 @@ import Testing
               raft:
                 max_votrs: 5
             """)
+        defer { removeTemporary(file) }
         let (status, output) = try await DaemonProcess.run("cohortd", ["--config", file, "--check"])
         #expect(status == 2)
         let lines = output.split(separator: "\n")
@@ -41,6 +43,7 @@ import Testing
 
     @Test func anEvenMaxVotersIsRejectedAtStartupNotOnlyByCheck() async throws {
         let file = try temporaryFile("cluster:\n  raft:\n    max_voters: 4\n")
+        defer { removeTemporary(file) }
         let (status, output) = try await DaemonProcess.run("cohortd", ["--config", file])
         #expect(status == 2)
         #expect(output.contains("cluster.raft.max_voters: 4"))
@@ -62,8 +65,15 @@ import Testing
     }
 }
 
+/// Writes `contents` to a fresh file in the temporary directory (not atomically: Foundation's atomic write
+/// leaves a `TemporaryDirectory.*` behind in /tmp). Pair it with ``removeTemporary(_:)``.
 func temporaryFile(_ contents: String, suffix: String = ".yaml") throws -> String {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-\(UUID().uuidString)\(suffix)").path
-    try contents.write(toFile: path, atomically: true, encoding: .utf8)
+    try contents.write(toFile: path, atomically: false, encoding: .utf8)
     return path
+}
+
+/// Removes a test's temporary file or directory (what it left behind is not the test's result).
+func removeTemporary(_ path: String) {
+    try? FileManager.default.removeItem(atPath: path)
 }

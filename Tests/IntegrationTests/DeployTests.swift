@@ -17,8 +17,9 @@ import Testing
         let binary = DaemonProcess.productsDirectory.appendingPathComponent("cohortd").path
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("unit-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { removeTemporary(directory.path) }
         let path = directory.appendingPathComponent("cohortd.service").path
-        try unit.replacingOccurrences(of: "/usr/local/bin/cohortd", with: binary).write(toFile: path, atomically: true, encoding: .utf8)
+        try unit.replacingOccurrences(of: "/usr/local/bin/cohortd", with: binary).write(toFile: path, atomically: false, encoding: .utf8)
         let (status, output) = try await runShell("/usr/bin/systemd-analyze verify \(path)")
         #expect(status == 0, "\(output)")
         #expect(!output.contains("cohortd.service:"), "\(output)")

@@ -29,7 +29,7 @@ struct MemberlistInteropTests {
         let cohorts = [c1, c2, c3]
         let gos = [g1, g2, g3]
         defer {
-            for member in cohorts { member.process.signal(SIGKILL) }
+            for member in cohorts { member.process.signal(SIGKILL); member.removeFiles() }
             for peer in gos { peer.process.signal(SIGKILL) }
         }
         let everyone = Set(["c1", "c2", "c3", "g1", "g2", "g3"])
@@ -73,7 +73,10 @@ struct MemberlistInteropTests {
         let seed = try CohortMember(ip: a1, name: "c1", join: [], key: keyA)
         let friend = try MemberlistPeer(ip: a11, name: "g1", join: [a1], key: keyA, compress: true)
         let stranger = try CohortMember(ip: a2, name: "c2", join: [a1], key: keyB)
-        defer { for p in [seed.process, friend.process, stranger.process] { p.signal(SIGKILL) } }
+        defer {
+            for p in [seed.process, friend.process, stranger.process] { p.signal(SIGKILL) }
+            for member in [seed, stranger] { member.removeFiles() }
+        }
         try await waitUntil(within: .seconds(30), "the friend to join") { try await seed.alive() == ["c1", "g1"] }
         try await stranger.waitUntilServing()
         // Give the stranger several join attempts (its backoff starts at 500 ms), then check nobody merged.
@@ -93,12 +96,14 @@ enum InteropVariant: String, CustomTestStringConvertible, Sendable {
 /// A real `cohortd` with gossip on `ip:7946` and its admin API on `ip:7960`.
 struct CohortMember {
     let process: DaemonProcess
+    /// The data directory; its configuration file is beside it, with `.yaml` appended.
+    let data: String
     let ip: String
 
     init(ip: String, name: String, join: [String], key: String?) throws {
         self.ip = ip
         let t = MemberlistInteropTests.timers
-        let data = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-interop-\(UUID().uuidString)").path
+        data = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-interop-\(UUID().uuidString)").path
         var yaml = """
             cluster:
               enabled: true
@@ -116,8 +121,14 @@ struct CohortMember {
         yaml += "\n  internode:\n    bind_addr: \(ip)"
         yaml += "\n  raft:\n    data_dir: \(data)\nadmin:\n  address: \(ip):7960\n"
         let path = data + ".yaml"
-        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        try yaml.write(toFile: path, atomically: false, encoding: .utf8)
         process = try DaemonProcess(executable: "cohortd", arguments: ["--config", path])
+    }
+
+    /// Removes the data directory and the configuration file (after the process is gone).
+    func removeFiles() {
+        removeTemporary(data)
+        removeTemporary(data + ".yaml")
     }
 
     func waitUntilServing() async throws {

@@ -130,6 +130,7 @@ extension MeshDaemonTests {
                 #expect(metrics.contains("\n" + series), "missing \(series)")
             }
             let file = try temporaryFile(metrics, suffix: ".prom")
+            defer { removeTemporary(file) }
             let (status, output) = try await runShell("/usr/bin/promtool check metrics < \(file)")
             #expect(status == 0, "promtool: \(output)")
         }

@@ -27,7 +27,7 @@ final class NodeUnderTest {
               address: \(address):7960
             \(extraYAML)
             """
-        try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
+        try yaml.write(toFile: configPath, atomically: false, encoding: .utf8)
         process = try DaemonProcess(executable: "cohortd", arguments: ["--config", configPath], environment: environment)
     }
 

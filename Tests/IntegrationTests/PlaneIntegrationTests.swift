@@ -134,6 +134,7 @@ struct PlaneIntegrationTests {
             #expect(text.contains("plane_entries{plane=\"names\"}"))
             if FileManager.default.isExecutableFile(atPath: "/usr/bin/promtool") {
                 let file = try temporaryFile(text, suffix: ".prom")
+                defer { removeTemporary(file) }
                 let (status, output) = try await runShell("/usr/bin/promtool check metrics < \(file)")
                 #expect(status == 0, "promtool: \(output)")
             }

@@ -183,7 +183,7 @@ struct RaftDaemonTests {
             _ = try await second.process.waitForExit(within: .seconds(15))
             let config = try String(contentsOfFile: second.configPath, encoding: .utf8)
             try config.replacingOccurrences(of: "join_addrs: \"\"", with: "join_addrs: \"\(first.ip):7946\"")
-                .write(toFile: second.configPath, atomically: true, encoding: .utf8)
+                .write(toFile: second.configPath, atomically: false, encoding: .utf8)
             try second.restart()
             try await second.waitUntilServing()
             try await waitUntil(within: .seconds(30), "g1 and g2 to see each other and each to lead a group") {

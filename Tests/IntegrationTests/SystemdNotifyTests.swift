@@ -13,6 +13,7 @@ import Testing
         let notify = try listener()
         defer { notify.close() }
         let gate = try temporaryFile("held", suffix: ".readyz")
+        defer { removeTemporary(gate) }
         let node = try NodeUnderTest(environment: [
             "NOTIFY_SOCKET": notify.notifySocket, "COHORT_FAILPOINT_READYZ_FILE": gate,
         ])
@@ -79,5 +80,6 @@ import Testing
         try await notify.next("STOPPING=1", within: .seconds(10))
         let status = try await node.process.waitForExit(within: .seconds(10))
         #expect(status == 0, "\(node.process.output)")
+        await node.stop()
     }
 }

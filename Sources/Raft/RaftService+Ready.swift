@@ -6,7 +6,7 @@ import Mesh
 
 /// Input from the mesh, and carrying out the core's `Ready`s.
 extension RaftService {
-    func receive(_ input: RaftInput) async {
+    func receive(_ input: RaftInput) {
         guard phase == .running else { return }
         catchUpParkedTicks()
         defer { rearmTicks() }

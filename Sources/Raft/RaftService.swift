@@ -35,6 +35,8 @@ public actor RaftService: Service {
     nonisolated let codec = MessageCodec()
     nonisolated let inputs: AsyncStream<RaftInput>
     nonisolated let inputSink: AsyncStream<RaftInput>.Continuation
+    /// Inputs in the inbox not yet taken by `inputLoop()`: while any wait, a new one queues behind them.
+    nonisolated let queuedInputs = Atomic<Int>(0)
     /// Wakes `driveLoop()` (see `driveSoon()`): one pending request at most.
     nonisolated let driveRequests: AsyncStream<Void>
     nonisolated let driveRequestSink: AsyncStream<Void>.Continuation
@@ -162,12 +164,11 @@ public actor RaftService: Service {
         (inputs, inputSink) = AsyncStream.makeStream(of: RaftInput.self, bufferingPolicy: .bufferingOldest(settings.inboxCapacity))
         (driveRequests, driveRequestSink) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         metrics?.setState(.none)
-        let sink = inputSink
-        mesh.setMessageHandler(for: .raft) { inbound in
-            if case .dropped = sink.yield(.message(inbound)) { metrics?.countDropped(.inboxFull) }
+        mesh.setMessageHandler(for: .raft) { [weak self] inbound in
+            self?.deliver(.message(inbound))
         }
-        mesh.setMessageHandler(for: .raftSnapshot) { inbound in
-            if case .dropped = sink.yield(.snapshot(inbound)) { metrics?.countDropped(.inboxFull) }
+        mesh.setMessageHandler(for: .raftSnapshot) { [weak self] inbound in
+            self?.deliver(.snapshot(inbound))
         }
         mesh.setRequestHandler(for: .raftSnapshot) { [weak self] inbound in
             guard let self else { throw RaftServiceError.stopped }
@@ -356,8 +357,40 @@ public actor RaftService: Service {
 
     private func inputLoop() async {
         for await input in inputs {
-            await receive(input)
+            queuedInputs.subtract(1, ordering: .relaxed)
+            receive(input)
         }
+    }
+
+    /// Takes input from the mesh. The mesh dispatches on its event loop, which is this actor's: there a
+    /// running service steps the input into the core at once (`assumeIsolated`; the actor is not running
+    /// while the loop reads a socket). Otherwise — before the service runs, or behind inputs still queued,
+    /// so that none overtakes another — it goes through the bounded inbox to `inputLoop()`. Through the
+    /// inbox every message (a heartbeat, its answer, each append's acknowledgement) cost a yield and the
+    /// resumption of the input loop's task.
+    nonisolated func deliver(_ input: RaftInput) {
+        if executor.eventLoop.inEventLoop, queuedInputs.load(ordering: .relaxed) == 0,
+           assumeIsolated({ $0.receiveIfRunning(input) }) {
+            return
+        }
+        queuedInputs.add(1, ordering: .relaxed)
+        switch inputSink.yield(input) {
+        case .enqueued:
+            break
+        case .dropped:
+            queuedInputs.subtract(1, ordering: .relaxed)
+            metrics?.countDropped(.inboxFull)
+        case .terminated:
+            queuedInputs.subtract(1, ordering: .relaxed)
+        @unknown default:
+            queuedInputs.subtract(1, ordering: .relaxed)
+        }
+    }
+
+    private func receiveIfRunning(_ input: RaftInput) -> Bool {
+        guard phase == .running else { return false }
+        receive(input)
+        return true
     }
 
     /// Tells the core when the connection to a peer ends (or membership forgets it): if that was the

@@ -119,3 +119,21 @@ extension Channel {
         closeFuture.whenComplete { _ in task.cancel() }
     }
 }
+
+/// Takes every datagram the UDP socket reads and hands it to the gossip service on the socket's event
+/// loop (the service's executor), instead of passing it on to the `NIOAsyncChannel`'s inbound stream:
+/// through the stream, each datagram cost a yield into its buffer and the reading task's resumption. The
+/// stream still ends when the socket closes, which is how the service notices.
+final class DatagramReceiver: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+
+    private weak var service: GossipService?
+
+    init(service: GossipService) {
+        self.service = service
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        service?.receiveDatagram(unwrapInboundIn(data))
+    }
+}

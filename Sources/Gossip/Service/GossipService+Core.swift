@@ -4,44 +4,34 @@ import NIOCore
 
 /// Feeding the core (datagrams, timer ticks, finished TCP pings) and carrying out its effects.
 extension GossipService {
-    /// Reads datagrams until the socket closes; each is decoded off the actor, then handed to it whole.
-    nonisolated func receiveDatagrams(
+    /// Waits until the UDP socket closes: its datagrams are taken by ``DatagramReceiver`` as they are read,
+    /// so nothing arrives on the async stream but its end.
+    nonisolated func watchDatagramSocket(
         _ inbound: NIOAsyncChannelInboundStream<AddressedEnvelope<ByteBuffer>>
     ) async throws -> LoopOutcome {
-        for try await envelope in inbound {
-            metrics?.countBytes(envelope.data.readableBytes, "udp", "in")
-            let packet: DecodedPacket
-            do {
-                packet = try codec.packetDecoder.decode(envelope.data)
-            } catch {
-                metrics?.countDropped(error.reason)
-                logger.debug("dropped datagram", metadata: ["peer": "\(envelope.remoteAddress)", "reason": "\(error)"])
-                continue
-            }
-            for part in packet.droppedParts { metrics?.countDropped(part.reason) }
-            guard !packet.messages.isEmpty, let ip = GossipAddressing.packedIP(envelope.remoteAddress),
-                  let port = envelope.remoteAddress.port, let sourcePort = UInt16(exactly: port)
-            else { continue }
-            await receive(packet.messages, fromIP: ip, port: sourcePort)
-        }
+        for try await _ in inbound {}
         if Task.isCancelled { return .stop }
         throw GossipServiceError.bindFailed(address: settings.bindHost, reason: "the UDP socket closed")
     }
 
-    /// Writes queued datagrams until the queue ends (after a leave) or the task is cancelled.
-    nonisolated func sendDatagrams(
-        _ queue: AsyncStream<AddressedEnvelope<ByteBuffer>>,
-        to writer: NIOAsyncChannelOutboundWriter<AddressedEnvelope<ByteBuffer>>
-    ) async -> LoopOutcome {
-        for await envelope in queue {
-            do {
-                try await writer.write(envelope)
-                metrics?.countBytes(envelope.data.readableBytes, "udp", "out")
-            } catch {
-                logger.debug("datagram not sent", metadata: ["peer": "\(envelope.remoteAddress)", "error": "\(error)"])
-            }
+    /// Decodes one datagram and hands its messages to the core. Called by ``DatagramReceiver`` on the
+    /// socket's event loop, which is the actor's executor: the core is entered there and then
+    /// (`assumeIsolated`; the actor is not running while the loop reads a socket).
+    nonisolated func receiveDatagram(_ envelope: AddressedEnvelope<ByteBuffer>) {
+        metrics?.countBytes(envelope.data.readableBytes, "udp", "in")
+        let packet: DecodedPacket
+        do {
+            packet = try codec.packetDecoder.decode(envelope.data)
+        } catch {
+            metrics?.countDropped(error.reason)
+            logger.debug("dropped datagram", metadata: ["peer": "\(envelope.remoteAddress)", "reason": "\(error)"])
+            return
         }
-        return .stop
+        for part in packet.droppedParts { metrics?.countDropped(part.reason) }
+        guard !packet.messages.isEmpty, let ip = GossipAddressing.packedIP(envelope.remoteAddress),
+              let port = envelope.remoteAddress.port, let sourcePort = UInt16(exactly: port)
+        else { return }
+        assumeIsolated { $0.receive(packet.messages, fromIP: ip, port: sourcePort) }
     }
 
     /// Sleeps until the core's next deadline and ticks it, forever. A step that makes the deadline earlier
@@ -130,7 +120,7 @@ extension GossipService {
 
     /// Seals `messages` into one datagram for `address` and queues it.
     func send(_ messages: [GossipMessage], to address: MemberAddress) {
-        guard let outbox, !messages.isEmpty else { return }
+        guard let udp, !messages.isEmpty else { return }
         let packet: ByteBuffer
         let remote: SocketAddress
         do {
@@ -141,16 +131,17 @@ extension GossipService {
             logger.debug("datagram not sealed", metadata: ["peer": "\(address.name?.rawValue ?? "?")", "error": "\(error)"])
             return
         }
-        switch outbox.yield(AddressedEnvelope(remoteAddress: remote, data: packet)) {
-        case .enqueued:
-            for message in messages { metrics?.countMessage(GossipMetrics.kind(message), "out") }
-        case .dropped:
+        // Written here, on the socket's loop: through a queue and a writer task, each datagram cost a
+        // yield and a task resumption. A socket that has not drained what NIO holds for it (its send
+        // buffer full) drops the datagram, as a full queue did (UDP is lossy anyway).
+        guard udp.isWritable else {
             metrics?.countDropped("queue_full")
-        case .terminated:
-            break
-        @unknown default:
-            break
+            return
         }
+        metrics?.countBytes(packet.readableBytes, "udp", "out")
+        // A datagram the socket refuses is lost like one the network loses (SWIM retries by design).
+        udp.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: packet), promise: nil)
+        for message in messages { metrics?.countMessage(GossipMetrics.kind(message), "out") }
     }
 
     /// Publishes a membership change to subscribers, metrics and the log.

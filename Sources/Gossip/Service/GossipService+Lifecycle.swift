@@ -78,9 +78,10 @@ extension GossipService {
             .channelOption(.socketOption(.so_rcvbuf), value: 2 << 20)
             .bind(to: address) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(NonFatalErrorFilter { error in
-                        logger.debug("UDP socket error", metadata: ["error": "\(error)"])
-                    })
+                    try channel.pipeline.syncOperations.addHandlers(
+                        NonFatalErrorFilter { error in logger.debug("UDP socket error", metadata: ["error": "\(error)"]) },
+                        DatagramReceiver(service: self)
+                    )
                     return try NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>(
                         wrappingChannelSynchronously: channel
                     )
@@ -250,7 +251,8 @@ extension GossipService {
                 group.cancelAll()
             }
         }
-        outbox?.finish()
+        udp = nil
+        sendingStopped.ring()
     }
 
     /// True once our leave needs no more gossip: every queued broadcast was sent often enough, or nobody

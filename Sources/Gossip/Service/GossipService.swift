@@ -54,7 +54,11 @@ public actor GossipService: Service {
     }()
     var meta: [UInt8]
     var pendingBroadcasts: [[UInt8]] = []
-    var outbox: AsyncStream<AddressedEnvelope<ByteBuffer>>.Continuation?
+    /// The UDP socket while datagrams may be sent: set once bound, nil once a leave has been spread (or the
+    /// service ends). The actor runs on the socket's event loop, so a datagram is written where it is made.
+    var udp: (any Channel)?
+    /// Rung when sending has stopped after a leave: `run()` then ends.
+    nonisolated let sendingStopped = Doorbell()
     var jobs: AsyncStream<GossipJob>.Continuation?
     var jobsInFlight = 0
     var joinsInFlight = 0
@@ -74,8 +78,6 @@ public actor GossipService: Service {
     /// actor (and so need no polling loop).
     nonisolated let healthView = Mutex(GossipHealthView(score: 0, joined: false))
 
-    /// Datagrams waiting for the socket; more are dropped (UDP is lossy anyway).
-    static let outboxLimit = 1024
     /// TCP exchanges we start at once (memberlist allows 128 push/pulls in flight).
     static let maxJobsInFlight = 128
     /// Incoming TCP connections served at once; more are closed on accept.
@@ -204,7 +206,7 @@ public actor GossipService: Service {
     public func run() async throws {
         if let startupError { throw startupError }
         defer {
-            outbox?.finish()
+            udp = nil
             jobs?.finish()
             events.finish()
             router.finish()
@@ -227,16 +229,13 @@ public actor GossipService: Service {
         ownEndpoints = ownEndpoints(advertise: (ip, port), bindAddress: bindAddress, port: sockets.port, wildcard: wildcard)
         start(ip: ip, port: port)
 
-        let (outboxStream, outbox) = AsyncStream.makeStream(
-            of: AddressedEnvelope<ByteBuffer>.self, bufferingPolicy: .bufferingOldest(Self.outboxLimit)
-        )
         let (jobStream, jobs) = AsyncStream.makeStream(of: GossipJob.self, bufferingPolicy: .bufferingOldest(Self.maxJobsInFlight))
-        self.outbox = outbox
+        udp = sockets.udp.channel
         self.jobs = jobs
         flushPendingBroadcasts()
         do {
             try await withTaskExecutorPreference(executor) {
-                try await serve(sockets, outbox: outboxStream, jobs: jobStream)
+                try await serve(sockets, jobs: jobStream)
             }
         } catch {
             if !Task.isCancelled { throw error }
@@ -246,13 +245,16 @@ public actor GossipService: Service {
 
     /// Runs every loop over the bound sockets until one of them ends the service.
     private func serve(
-        _ sockets: Sockets, outbox outboxStream: AsyncStream<AddressedEnvelope<ByteBuffer>>, jobs jobStream: AsyncStream<GossipJob>
+        _ sockets: Sockets, jobs jobStream: AsyncStream<GossipJob>
     ) async throws {
-        try await sockets.udp.executeThenClose { udpIn, udpOut in
+        try await sockets.udp.executeThenClose { udpIn, _ in
             try await sockets.tcp.executeThenClose { tcpIn in
                 try await withThrowingTaskGroup(of: LoopOutcome.self) { group in
-                    group.addTask { try await self.receiveDatagrams(udpIn) }
-                    group.addTask { await self.sendDatagrams(outboxStream, to: udpOut) }
+                    group.addTask { try await self.watchDatagramSocket(udpIn) }
+                    group.addTask {
+                        await self.sendingStopped.wait()
+                        return .stop
+                    }
                     group.addTask { try await self.acceptConnections(tcpIn) }
                     group.addTask { await self.runTimer() }
                     group.addTask { await self.runJobs(jobStream) }

@@ -147,9 +147,11 @@ final class KnownMembersService: Service {
         let (changes, change) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                for await batch in self.gossip.events.subscribeBatches().cancelOnGracefulShutdown() {
-                    self.view.withLock { view in for update in batch { view.apply(update) } }
-                    change.yield()
+                await untilGracefulShutdown { [self] in
+                    for await batch in self.gossip.events.subscribeBatches() {
+                        self.view.withLock { view in for update in batch { view.apply(update) } }
+                        change.yield()
+                    }
                 }
                 change.finish()
             }

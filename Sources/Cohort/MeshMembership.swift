@@ -34,21 +34,23 @@ final class MeshMembership: Service, Sendable {
 
     func run() async throws {
         await advertiseInternodePort()
-        var known: [NodeID: Peer] = [:]
-        // In batches: a burst this loop fell behind on is taken in one read, not one wake-up per update.
-        for await batch in gossip.events.subscribeBatches().cancelOnGracefulShutdown() {
-            for update in batch {
-                switch update {
-                case .snapshot(let members), .resync(let members):
-                    let present = Set(members.map(\.name))
-                    for id in known.keys where !present.contains(id) {
-                        await forget(id, known: &known)
+        await untilGracefulShutdown { [self] in
+            var known: [NodeID: Peer] = [:]
+            // In batches: a burst this loop fell behind on is taken in one read, not one wake-up per update.
+            for await batch in gossip.events.subscribeBatches() {
+                for update in batch {
+                    switch update {
+                    case .snapshot(let members), .resync(let members):
+                        let present = Set(members.map(\.name))
+                        for id in known.keys where !present.contains(id) {
+                            await forget(id, known: &known)
+                        }
+                        for member in members { await learn(member, known: &known) }
+                    case .joined(let member), .updated(let member):
+                        await learn(member, known: &known)
+                    case .left(let member, _):
+                        await forget(member.name, known: &known)
                     }
-                    for member in members { await learn(member, known: &known) }
-                case .joined(let member), .updated(let member):
-                    await learn(member, known: &known)
-                case .left(let member, _):
-                    await forget(member.name, known: &known)
                 }
             }
         }

@@ -57,39 +57,44 @@ final class CoordinationService: Service, Sendable {
             var isLeader = false
             var timer: Task<Void, Never>?
             var armedFor: UInt64?
-            for await input in inputs.cancelOnGracefulShutdown() {
-                switch input {
-                case .membership(let update):
-                    let departed = Self.apply(update, to: &members)
-                    if isLeader { for (node, incarnation) in departed { await release(node, through: incarnation) } }
-                case .status(let status):
-                    let wasLeader = isLeader
-                    isLeader = status.state == .leader
-                    if isLeader, !wasLeader { await releaseAbsent(members) }
-                case .deadline:
-                    armedFor = nil
-                case .stateChanged:
-                    break
-                }
-                guard isLeader else {
+            // Graceful shutdown finishes the inputs, which ends this loop (see `untilGracefulShutdown`).
+            await withGracefulShutdownHandler {
+                for await input in inputs {
+                    switch input {
+                    case .membership(let update):
+                        let departed = Self.apply(update, to: &members)
+                        if isLeader { for (node, incarnation) in departed { await release(node, through: incarnation) } }
+                    case .status(let status):
+                        let wasLeader = isLeader
+                        isLeader = status.state == .leader
+                        if isLeader, !wasLeader { await releaseAbsent(members) }
+                    case .deadline:
+                        armedFor = nil
+                    case .stateChanged:
+                        break
+                    }
+                    guard isLeader else {
+                        timer?.cancel()
+                        armedFor = nil
+                        continue
+                    }
+                    // Sweep what fell due; then sleep until the next deadline (re-armed when it moves).
+                    if let next = coordination.store.state.nextDeadline, next <= Coordination.wallClockMilliseconds() {
+                        await sweep()
+                    }
+                    guard let next = coordination.store.state.nextDeadline, next != armedFor else { continue }
                     timer?.cancel()
-                    armedFor = nil
-                    continue
+                    armedFor = next
+                    let now = Coordination.wallClockMilliseconds()
+                    // At least 100 ms: a sweep that could not commit is not retried in a tight loop.
+                    let wait = Duration.milliseconds(Int64(max(next > now ? next - now : 0, 100)))
+                    timer = Task {
+                        try? await Task.sleep(for: wait)
+                        if !Task.isCancelled { sink.yield(.deadline) }
+                    }
                 }
-                // Sweep what fell due; then sleep until the next deadline (re-armed when it moves).
-                if let next = coordination.store.state.nextDeadline, next <= Coordination.wallClockMilliseconds() {
-                    await sweep()
-                }
-                guard let next = coordination.store.state.nextDeadline, next != armedFor else { continue }
-                timer?.cancel()
-                armedFor = next
-                let now = Coordination.wallClockMilliseconds()
-                // At least 100 ms: a sweep that could not commit is not retried in a tight loop.
-                let wait = Duration.milliseconds(Int64(max(next > now ? next - now : 0, 100)))
-                timer = Task {
-                    try? await Task.sleep(for: wait)
-                    if !Task.isCancelled { sink.yield(.deadline) }
-                }
+            } onGracefulShutdown: {
+                sink.finish()
             }
             timer?.cancel()
             group.cancelAll()

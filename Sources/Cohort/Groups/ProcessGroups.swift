@@ -154,15 +154,17 @@ final class GroupsService: Service, Sendable {
                     if case .connected(let node, _) = event { for scope in scopes { scope.connected(node) } }
                 }
             }
-            var known: [NodeID: Incarnation] = [:]
-            // In batches: a burst this loop fell behind on is taken in one read, not one wake-up per update.
-            for await batch in gossip.events.subscribeBatches().cancelOnGracefulShutdown() {
-                for update in batch {
-                    for change in Self.changes(update, known: &known, selfID: selfID) {
-                        for scope in scopes {
-                            switch change {
-                            case .up(let node, let incarnation): scope.nodeUp(node, incarnation: incarnation)
-                            case .down(let node): scope.nodeDown(node)
+            await untilGracefulShutdown { [gossip, scopes, selfID] in
+                var known: [NodeID: Incarnation] = [:]
+                // In batches: a burst this loop fell behind on is taken in one read, not one wake-up per update.
+                for await batch in gossip.events.subscribeBatches() {
+                    for update in batch {
+                        for change in Self.changes(update, known: &known, selfID: selfID) {
+                            for scope in scopes {
+                                switch change {
+                                case .up(let node, let incarnation): scope.nodeUp(node, incarnation: incarnation)
+                                case .down(let node): scope.nodeDown(node)
+                                }
                             }
                         }
                     }

@@ -301,12 +301,14 @@ final class NameCacheService: Service, Sendable {
 
     /// A client's side: drops the bindings of departed nodes.
     private func followMembership(into cache: ConsistentNameCache) async {
-        for await batch in gossip.events.subscribeBatches().cancelOnGracefulShutdown() {
-            for update in batch {
-                switch update {
-                case .left(let member, _): cache.nodeDown(member.name)
-                case .resync(let members): cache.keepOnly(nodes: Set(members.map(\.name)))
-                default: continue
+        await untilGracefulShutdown { [self] in
+            for await batch in gossip.events.subscribeBatches() {
+                for update in batch {
+                    switch update {
+                    case .left(let member, _): cache.nodeDown(member.name)
+                    case .resync(let members): cache.keepOnly(nodes: Set(members.map(\.name)))
+                    default: continue
+                    }
                 }
             }
         }

@@ -123,8 +123,10 @@ public final class StatePlanes: Service, Sendable {
                 for await _ in self.deltaBell.cancelOnGracefulShutdown() { await self.sendDeltas(gossip: gossip, mesh: mesh) }
             }
             group.addTask {
-                for await message in gossip.userMessages(kind: Self.gossipKind).cancelOnGracefulShutdown() {
-                    self.hub.receiveEntries(message.payload)
+                await untilGracefulShutdown { [self] in
+                    for await message in gossip.userMessages(kind: Self.gossipKind) {
+                        self.hub.receiveEntries(message.payload)
+                    }
                 }
             }
             group.addTask {
@@ -142,14 +144,16 @@ public final class StatePlanes: Service, Sendable {
                     }
                 }
             }
-            var known: [NodeID: Incarnation] = [:]
-            // In batches: a burst this loop fell behind on is taken in one read, not one wake-up per update.
-            for await batch in gossip.events.subscribeBatches().cancelOnGracefulShutdown() {
-                for update in batch {
-                    for change in GroupsService.changes(update, known: &known, selfID: selfID) {
-                        switch change {
-                        case .up(let node, let incarnation): hub.memberUp(node, incarnation: incarnation)
-                        case .down(let node): hub.memberDown(node)
+            await untilGracefulShutdown { [hub, selfID] in
+                var known: [NodeID: Incarnation] = [:]
+                // In batches: a burst this loop fell behind on is taken in one read, not one wake-up per update.
+                for await batch in gossip.events.subscribeBatches() {
+                    for update in batch {
+                        for change in GroupsService.changes(update, known: &known, selfID: selfID) {
+                            switch change {
+                            case .up(let node, let incarnation): hub.memberUp(node, incarnation: incarnation)
+                            case .down(let node): hub.memberDown(node)
+                            }
                         }
                     }
                 }

@@ -32,9 +32,11 @@ final class RaftHealth: Service, Sendable {
 
     /// Follows the service's status changes until it stops.
     func run() async throws {
-        for await status in await raft.statusUpdates().cancelOnGracefulShutdown() {
-            latest.withLock { $0 = status }
-            readiness.set(Self.readiness(status))
+        await untilGracefulShutdown { [self] in
+            for await status in await raft.statusUpdates() {
+                latest.withLock { $0 = status }
+                readiness.set(Self.readiness(status))
+            }
         }
     }
 

@@ -95,8 +95,13 @@ final class RaftMembershipService: Service, Sendable {
                 for await status in await self.raft.statusUpdates() { sink.yield(.raft(status)) }
             }
             var loop = Loop(service: self, sink: sink)
-            for await input in inputs.cancelOnGracefulShutdown() {
-                await loop.handle(input)
+            // Graceful shutdown finishes the inputs, which ends this loop (see `untilGracefulShutdown`).
+            await withGracefulShutdownHandler {
+                for await input in inputs {
+                    await loop.handle(input)
+                }
+            } onGracefulShutdown: {
+                sink.finish()
             }
             loop.cancelTimer()
             group.cancelAll()

@@ -245,7 +245,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CohortTests",
-            dependencies: ["Cohort", "CohortCore", "CohortHTTP", "CohortTestKit", "RaftCore", "RaftPersistence", "Raft", "RaftMembership", "Observability", "Gossip", "Mesh", "PlaneCore", logging],
+            dependencies: ["Cohort", "CohortCore", "CohortHTTP", "CohortTestKit", "RaftCore", "RaftPersistence", "Raft", "RaftMembership", "Observability", "Gossip", "Mesh", "PlaneCore", logging, lifecycle],
             swiftSettings: strict
         ),
         .testTarget(

@@ -37,5 +37,4 @@ import Testing
         }
         #expect(service.ended.withLock { $0 })
     }
-
 }

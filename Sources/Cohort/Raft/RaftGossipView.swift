@@ -83,9 +83,11 @@ struct RaftGossipView {
         let ownView = Self.memberView(selfID, meta: own, alive: true)
         if let routing, routing.own == ownView { return nil }
         routingComputations += 1
-        var members = Array(inCluster.values)
-        if ownView.inCluster { members.append(ownView) }
-        let order = Ranking.rank(members).map(\.id)
+        // `Ranking.rank` without its deduplication: the IDs here are unique (the table is keyed by ID and never
+        // holds this node), and a start of N nodes recomputes this about N times on every node.
+        var members = inCluster.values.filter { $0.isAlive && $0.isServer }
+        if ownView.inCluster, ownView.isServer { members.append(ownView) }
+        let order = members.sorted(by: Ranking.precedes).map(\.id)
         let changed = routing?.order != order
         routing = (order, ownView)
         return changed ? order : nil

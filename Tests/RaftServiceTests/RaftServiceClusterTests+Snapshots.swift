@@ -44,8 +44,12 @@ extension RaftServiceClusterTests {
             try await waitFor("the restarted node to catch up through a snapshot") { restarted.caughtUpThroughASnapshot(expected) }
             let installed = try #require(try restarted.storage.latestSnapshot())
             #expect(installed.data.count >= 200 * 1024)
-            // Far more than one chunk crossed the wire, each well under the mesh's message limit.
-            #expect((leader.metric("raft_snapshot_transfers_total", ["result": "delivered"]) ?? 0) >= 1)
+            // Far more than one chunk crossed the wire, each well under the mesh's message limit. The leader
+            // counts the transfer when the last chunk's reply reaches it, which can be after the follower has
+            // installed the snapshot and applied past it.
+            try await waitFor("the leader to count the transfer delivered") {
+                (leader.metric("raft_snapshot_transfers_total", ["result": "delivered"]) ?? 0) >= 1
+            }
             #expect((leader.metric("raft_snapshot_sent_bytes_total") ?? 0) >= Double(installed.data.count))
             #expect((leader.metric("raft_snapshot_transfers_resumed_total") ?? 0) == 0)
             _ = try await proposeSafely(command("after", 0), on: restarted)
@@ -110,7 +114,9 @@ extension RaftServiceClusterTests {
             let total = try #require(try restarted.storage.latestSnapshot()).data.count
             #expect(cut.cutAt.map { $0 >= UInt64(total / 2) } == true, "the link was cut past half the data")
             #expect((leader.metric("raft_snapshot_transfers_total", ["result": "failed"]) ?? 0) >= 1)
-            #expect((leader.metric("raft_snapshot_transfers_total", ["result": "delivered"]) ?? 0) >= 1)
+            try await waitFor("the leader to count the second transfer delivered") {
+                (leader.metric("raft_snapshot_transfers_total", ["result": "delivered"]) ?? 0) >= 1
+            }
             // The second attempt asked where the follower was and went on from there...
             #expect((leader.metric("raft_snapshot_transfers_resumed_total") ?? 0) >= 1)
             // ...so the data crossed about once: starting over would have sent half of it again.

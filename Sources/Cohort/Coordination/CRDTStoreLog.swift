@@ -72,8 +72,10 @@ final class CRDTStoreLog: Sendable {
     /// blocking-I/O thread pool, never on a cooperative thread (two on a 2-core machine: one held by an
     /// fsync would stall half of every task).
     func run() async {
-        for await _ in wakes.cancelOnGracefulShutdown() {
-            await offCooperativePool { self.flush() }
+        await untilGracefulShutdown { [self] in
+            for await _ in wakes {
+                await offCooperativePool { self.flush() }
+            }
         }
         await offCooperativePool { self.writeSnapshot() }
         disk.withLock { disk in

@@ -22,22 +22,27 @@ final class LocalSweepService: Service, Sendable {
         sink.yield(.changed)
         var timer: Task<Void, Never>?
         var armedFor: UInt64?
-        for await input in inputs.cancelOnGracefulShutdown() {
-            if input == .deadline { armedFor = nil }
-            if let next = coordination.store.state.nextDeadline, next <= Coordination.wallClockMilliseconds() {
-                // A local append does not wait for a leader; its change arrives here as `.changed`.
-                _ = try? await coordination.append(.sweep)
+        // Graceful shutdown finishes the inputs, which ends this loop (see `untilGracefulShutdown`).
+        await withGracefulShutdownHandler {
+            for await input in inputs {
+                if input == .deadline { armedFor = nil }
+                if let next = coordination.store.state.nextDeadline, next <= Coordination.wallClockMilliseconds() {
+                    // A local append does not wait for a leader; its change arrives here as `.changed`.
+                    _ = try? await coordination.append(.sweep)
+                }
+                guard let next = coordination.store.state.nextDeadline, next != armedFor else { continue }
+                timer?.cancel()
+                armedFor = next
+                let now = Coordination.wallClockMilliseconds()
+                // At least 10 ms: a sweep that failed is not retried in a tight loop.
+                let wait = Duration.milliseconds(Int64(max(next > now ? next - now : 0, 10)))
+                timer = Task {
+                    try? await Task.sleep(for: wait)
+                    if !Task.isCancelled { sink.yield(.deadline) }
+                }
             }
-            guard let next = coordination.store.state.nextDeadline, next != armedFor else { continue }
-            timer?.cancel()
-            armedFor = next
-            let now = Coordination.wallClockMilliseconds()
-            // At least 10 ms: a sweep that failed is not retried in a tight loop.
-            let wait = Duration.milliseconds(Int64(max(next > now ? next - now : 0, 10)))
-            timer = Task {
-                try? await Task.sleep(for: wait)
-                if !Task.isCancelled { sink.yield(.deadline) }
-            }
+        } onGracefulShutdown: {
+            sink.finish()
         }
         timer?.cancel()
     }

@@ -262,14 +262,18 @@ final class NameCacheService: Service, Sendable {
             }
             guard publishes else { return }
             group.addTask { [self] in
-                for await status in await raft.statusUpdates().cancelOnGracefulShutdown() {
-                    leading.store(status.state == .leader, ordering: .relaxed)
+                await untilGracefulShutdown { [self] in
+                    for await status in await raft.statusUpdates() {
+                        leading.store(status.state == .leader, ordering: .relaxed)
+                    }
                 }
             }
             group.addTask { [self] in
-                for await payload in outbox.cancelOnGracefulShutdown() {
-                    remember(payload)
-                    await gossip.broadcast(kind: Self.messageKind, payload: payload)
+                await untilGracefulShutdown { [self] in
+                    for await payload in outbox {
+                        remember(payload)
+                        await gossip.broadcast(kind: Self.messageKind, payload: payload)
+                    }
                 }
             }
         }
@@ -277,14 +281,16 @@ final class NameCacheService: Service, Sendable {
 
     /// Updates heard on gossip: applied to the cache (a client's), and passed on once when news here.
     private func relay() async {
-        for await (payload, _) in gossip.userMessages(kind: Self.messageKind).cancelOnGracefulShutdown() {
-            guard let update = try? NameCacheUpdate(decoding: payload) else {
-                logger.debug("a name-cache update could not be read; dropped")
-                continue
+        await untilGracefulShutdown { [self] in
+            for await (payload, _) in gossip.userMessages(kind: Self.messageKind) {
+                guard let update = try? NameCacheUpdate(decoding: payload) else {
+                    logger.debug("a name-cache update could not be read; dropped")
+                    continue
+                }
+                guard remember(payload) else { continue }
+                cache?.apply(update)
+                await gossip.broadcast(kind: Self.messageKind, payload: payload)
             }
-            guard remember(payload) else { continue }
-            cache?.apply(update)
-            await gossip.broadcast(kind: Self.messageKind, payload: payload)
         }
     }
 

@@ -121,13 +121,15 @@ final class EventualNames: Service, Sendable {
     /// Follows the plane: after every change, a losing entry of this node is revoked (once).
     func run() async throws {
         revokeLosers(of: nil)
-        for await event in plane.changes().cancelOnGracefulShutdown() {
-            switch event {
-            case .changed(let changes):
-                let names = Set(changes.compactMap { EventualNameKey.decode($0.key)?.name })
-                revokeLosers(of: names)
-            case .resync:
-                revokeLosers(of: nil)
+        await untilGracefulShutdown { [self] in
+            for await event in plane.changes() {
+                switch event {
+                case .changed(let changes):
+                    let names = Set(changes.compactMap { EventualNameKey.decode($0.key)?.name })
+                    revokeLosers(of: names)
+                case .resync:
+                    revokeLosers(of: nil)
+                }
             }
         }
     }

@@ -120,7 +120,9 @@ public final class StatePlanes: Service, Sendable {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.tickUntilShutdown() }
             group.addTask {
-                for await _ in self.deltaBell.cancelOnGracefulShutdown() { await self.sendDeltas(gossip: gossip, mesh: mesh) }
+                await untilGracefulShutdown { [self] in
+                    for await _ in self.deltaBell { await self.sendDeltas(gossip: gossip, mesh: mesh) }
+                }
             }
             group.addTask {
                 await untilGracefulShutdown { [self] in
@@ -130,16 +132,20 @@ public final class StatePlanes: Service, Sendable {
                 }
             }
             group.addTask {
-                await withDiscardingTaskGroup { pullGroup in
-                    for await pull in self.pulls.cancelOnGracefulShutdown() {
-                        // The next push/pull asks again for whatever a skipped pull would have brought.
-                        guard self.pullsInFlight.add(1, ordering: .relaxed).newValue <= Self.maxPullsInFlight else {
-                            self.pullsInFlight.subtract(1, ordering: .relaxed)
-                            continue
-                        }
-                        pullGroup.addTask {
-                            await self.pull(pull.request, from: pull.peer, mesh: mesh)
-                            self.pullsInFlight.subtract(1, ordering: .relaxed)
+                // Shutdown cancels the pulls still in flight too (a pull is a mesh request; the next
+                // push/pull would ask again).
+                await untilGracefulShutdown { [self] in
+                    await withDiscardingTaskGroup { pullGroup in
+                        for await pull in self.pulls {
+                            // The next push/pull asks again for whatever a skipped pull would have brought.
+                            guard self.pullsInFlight.add(1, ordering: .relaxed).newValue <= Self.maxPullsInFlight else {
+                                self.pullsInFlight.subtract(1, ordering: .relaxed)
+                                continue
+                            }
+                            pullGroup.addTask {
+                                await self.pull(pull.request, from: pull.peer, mesh: mesh)
+                                self.pullsInFlight.subtract(1, ordering: .relaxed)
+                            }
                         }
                     }
                 }

@@ -16,7 +16,7 @@ import Testing
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for node in nodes {
                     for index in 0..<15 {
-                        group.addTask { _ = try await proposeSafely(command("\(node.id)", index), on: node) }
+                        group.addTask { try await proposeReadingBeforeRetry(command("\(node.id)", index), on: node, in: cluster) }
                     }
                 }
                 try await group.waitForAll()

@@ -55,8 +55,8 @@ final class CoordinationService: Service, Sendable {
             group.addTask { for await status in await self.raft.statusUpdates() { sink.yield(.status(status)) } }
             var members: [NodeID: Member] = [:]
             var isLeader = false
-            var timer: Task<Void, Never>?
-            var armedFor: UInt64?
+            // At least 100 ms: a sweep that could not commit is not retried in a tight loop.
+            var timer = SweepTimer(minimumWaitMilliseconds: 100)
             // Graceful shutdown finishes the inputs, which ends this loop (see `untilGracefulShutdown`).
             await withGracefulShutdownHandler {
                 for await input in inputs {
@@ -69,34 +69,24 @@ final class CoordinationService: Service, Sendable {
                         isLeader = status.state == .leader
                         if isLeader, !wasLeader { await releaseAbsent(members) }
                     case .deadline:
-                        armedFor = nil
+                        timer.fired()
                     case .stateChanged:
                         break
                     }
                     guard isLeader else {
-                        timer?.cancel()
-                        armedFor = nil
+                        timer.cancel()
                         continue
                     }
                     // Sweep what fell due; then sleep until the next deadline (re-armed when it moves).
                     if let next = coordination.store.state.nextDeadline, next <= Coordination.wallClockMilliseconds() {
                         await sweep()
                     }
-                    guard let next = coordination.store.state.nextDeadline, next != armedFor else { continue }
-                    timer?.cancel()
-                    armedFor = next
-                    let now = Coordination.wallClockMilliseconds()
-                    // At least 100 ms: a sweep that could not commit is not retried in a tight loop.
-                    let wait = Duration.milliseconds(Int64(max(next > now ? next - now : 0, 100)))
-                    timer = Task {
-                        try? await Task.sleep(for: wait)
-                        if !Task.isCancelled { sink.yield(.deadline) }
-                    }
+                    if let next = coordination.store.state.nextDeadline { timer.arm(for: next) { sink.yield(.deadline) } }
                 }
             } onGracefulShutdown: {
                 sink.finish()
             }
-            timer?.cancel()
+            timer.cancel()
             group.cancelAll()
         }
     }

@@ -20,30 +20,21 @@ final class LocalSweepService: Service, Sendable {
         let (inputs, sink) = AsyncStream.makeStream(of: Input.self, bufferingPolicy: .unbounded)
         coordination.store.observe { _, _ in sink.yield(.changed) }
         sink.yield(.changed)
-        var timer: Task<Void, Never>?
-        var armedFor: UInt64?
+        // At least 10 ms: a sweep that failed is not retried in a tight loop.
+        var timer = SweepTimer(minimumWaitMilliseconds: 10)
         // Graceful shutdown finishes the inputs, which ends this loop (see `untilGracefulShutdown`).
         await withGracefulShutdownHandler {
             for await input in inputs {
-                if input == .deadline { armedFor = nil }
+                if input == .deadline { timer.fired() }
                 if let next = coordination.store.state.nextDeadline, next <= Coordination.wallClockMilliseconds() {
                     // A local append does not wait for a leader; its change arrives here as `.changed`.
                     _ = try? await coordination.append(.sweep)
                 }
-                guard let next = coordination.store.state.nextDeadline, next != armedFor else { continue }
-                timer?.cancel()
-                armedFor = next
-                let now = Coordination.wallClockMilliseconds()
-                // At least 10 ms: a sweep that failed is not retried in a tight loop.
-                let wait = Duration.milliseconds(Int64(max(next > now ? next - now : 0, 10)))
-                timer = Task {
-                    try? await Task.sleep(for: wait)
-                    if !Task.isCancelled { sink.yield(.deadline) }
-                }
+                if let next = coordination.store.state.nextDeadline { timer.arm(for: next) { sink.yield(.deadline) } }
             }
         } onGracefulShutdown: {
             sink.finish()
         }
-        timer?.cancel()
+        timer.cancel()
     }
 }

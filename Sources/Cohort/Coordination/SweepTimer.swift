@@ -2,7 +2,7 @@
 /// next deadline (a TTL, a lock wait, a lock delay) and re-armed only when that deadline moves. Nothing polls.
 struct SweepTimer {
     /// The deadline (wall-clock milliseconds) the timer is armed for; nil when not armed or once it fired.
-    private(set) var armedFor: UInt64?
+    private var armedFor: UInt64?
     private var task: Task<Void, Never>?
     /// The shortest wait, so that a sweep that could not be made is not retried in a tight loop.
     let minimumWait: UInt64

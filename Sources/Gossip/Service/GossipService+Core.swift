@@ -118,7 +118,7 @@ extension GossipService {
         }
     }
 
-    /// Seals `messages` into one datagram for `address` and queues it.
+    /// Seals `messages` into one datagram for `address` and writes it to the socket.
     func send(_ messages: [GossipMessage], to address: MemberAddress) {
         guard let udp, !messages.isEmpty else { return }
         let packet: ByteBuffer

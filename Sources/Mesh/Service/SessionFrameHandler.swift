@@ -70,7 +70,7 @@ final class SessionFrameHandler: ChannelInboundHandler {
         case finished
     }
 
-    private var phase: Phase
+    private var phase = Phase.handshake(left: MeshHandshake.framesReceived)
     private var waiting: [ByteBuffer] = []
     private var endedEarly: Result<Void, any Error>?
     /// Set once by ``attach(_:done:)``. A frame's dispatch may close the channel, which ends the session
@@ -78,10 +78,6 @@ final class SessionFrameHandler: ChannelInboundHandler {
     private var receive: ((ByteBuffer) throws(FrameError) -> Void)?
     private var done: EventLoopPromise<Void>?
     private var context: ChannelHandlerContext?
-
-    init(handshakeFrames: Int = MeshHandshake.framesReceived) {
-        phase = handshakeFrames > 0 ? .handshake(left: handshakeFrames) : .waiting
-    }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context

@@ -9,22 +9,44 @@ import Testing
 /// Configuration changes, explicit leadership transfer, concurrent proposals and what a proposal without
 /// a quorum reports.
 @Suite(.serialized) struct RaftServiceMembershipTests {
+    /// Every write that succeeded is applied exactly once, in one order on every node. A forwarded write may
+    /// also come back "may have committed" (its connection to the leader was lost after it was sent — seen
+    /// once in CI at this three-node start; see the crossed-dial note in docs/wire-mesh.md): such a write is
+    /// applied at most once, and the test does not retry it.
     @Test func concurrentProposalsFromEveryNodeApplyInOneOrder() async throws {
         try await withRaftCluster { cluster in
             let nodes = try await cluster.start(["a", "b", "c"])
             _ = try await cluster.waitForLeader()
-            try await withThrowingTaskGroup(of: Void.self) { group in
+            let (committed, uncertain) = try await withThrowingTaskGroup(of: ([UInt8], Bool).self) { group in
                 for node in nodes {
                     for index in 0..<15 {
-                        group.addTask { try await proposeReadingBeforeRetry(command("\(node.id)", index), on: node, in: cluster) }
+                        group.addTask {
+                            let written = command("\(node.id)", index)
+                            do {
+                                _ = try await proposeSafely(written, on: node)
+                                return (written, true)
+                            } catch RaftServiceError.forwardFailed(_, _, maybeCommitted: true) {
+                                return (written, false)
+                            }
+                        }
                     }
                 }
-                try await group.waitForAll()
+                var committed: Set<[UInt8]> = [], uncertain: Set<[UInt8]> = []
+                for try await (written, ok) in group {
+                    if ok { committed.insert(written) } else { uncertain.insert(written) }
+                }
+                return (committed, uncertain)
             }
-            try await waitFor("every node to apply all 45 commands") { nodes.allSatisfy { $0.machine.all.count == 45 } }
+            #expect(committed.count + uncertain.count == 45)
+            #expect(uncertain.count <= 3, "most writes succeed: \(uncertain.count) came back may-have-committed")
+            try await waitFor("every node to apply the same writes, every successful one among them") {
+                let order = nodes[0].machine.all
+                return committed.isSubset(of: Set(order)) && nodes.allSatisfy { $0.machine.all == order }
+            }
             let order = nodes[0].machine.all
-            #expect(nodes.allSatisfy { $0.machine.all == order })
-            #expect(Set(order).count == 45)
+            #expect(Set(order).count == order.count, "nothing applied twice")
+            #expect(committed.isSubset(of: Set(order)))
+            #expect(Set(order).isSubset(of: committed.union(uncertain)))
         }
     }
 

@@ -274,28 +274,6 @@ func proposeSafely(_ command: [UInt8], on node: RaftTestNode, within: Duration =
     }
 }
 
-/// Proposes `command` on `node` as a careful client does when a write "may have committed" (the mesh
-/// connection to the leader was lost after the request was sent — see the crossed-dial note in
-/// docs/wire-mesh.md): it reads before retrying. Once the leader has committed and applied everything it
-/// holds, the command is either among what it applied (done) or was never appended (retried). A write
-/// that the leader never received is not sent again by anyone else: forwarding is a plain request.
-func proposeReadingBeforeRetry(_ command: [UInt8], on node: RaftTestNode, in cluster: RaftTestCluster) async throws {
-    let deadline = ContinuousClock.now + .seconds(60)
-    while true {
-        do {
-            _ = try await proposeSafely(command, on: node)
-            return
-        } catch RaftServiceError.forwardFailed(_, _, maybeCommitted: true) where ContinuousClock.now < deadline {
-            let leader = try await cluster.waitForLeader()
-            try await waitFor("\(leader.id) to apply everything it holds") {
-                let status = await leader.status
-                return status.state == .leader && status.appliedIndex == status.lastLogIndex
-            }
-            if leader.machine.all.contains(command) { return }
-        }
-    }
-}
-
 /// What `operation` returns, or nil when it has not returned within `limit` (waited for with `waitUntil`).
 /// The operation is left running then: a call into an actor whose thread is blocked cannot be cancelled,
 /// and the test must not hang on it.

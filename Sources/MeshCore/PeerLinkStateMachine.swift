@@ -17,9 +17,9 @@ package struct PeerAddress: Equatable, Sendable {
 ///
 /// Connections are made on demand: either side dials when it has something queued for the peer (relay
 /// messages count until acknowledged) and no connection, and an idle connection is closed (see
-/// ``idleLook(epoch:)``). When both sides dial at once, the smaller ID's connection is kept: a node with an
-/// attempt of its own in progress refuses a connection dialled by a larger ID (``refusesCrossedDial``),
-/// while a connection dialled by the smaller ID is always taken.
+/// ``idleLook(epoch:)``). When both sides dial at once, one connection is kept
+/// (``refusesCrossedDial(from:peerIsPreferred:now:)``): while both attempts run, the smaller ID's; once one
+/// side's has finished its handshake, that one.
 ///
 /// Each `mutating` handler is one event — a message queued, the writer taking a batch, a frame heard, a
 /// connection established or lost, a keepalive look, a dial attempt ending, the peer removed — and returns
@@ -46,6 +46,10 @@ package struct PeerLinkStateMachine<Connection: Sendable>: Sendable {
         package var peerIncarnation: Incarnation
         /// What the connection's keepalive has seen, and whether it is parked.
         package var keepalive: KeepaliveWatch
+        /// Our dial loop made it (not accepted from the peer).
+        package var dialedByUs: Bool
+        /// When its handshake finished.
+        package var established: ContinuousClock.Instant
     }
 
     /// Where the link stands.
@@ -79,6 +83,9 @@ package struct PeerLinkStateMachine<Connection: Sendable>: Sendable {
     private var backoff: ReconnectBackoff
     private let keepaliveInterval: Duration
     private let deadPeerTimeout: Duration
+    /// How long after our own dial's handshake a crossed dial of the peer's may still arrive: its connect
+    /// and handshake had started before ours reached the peer.
+    private let crossedDialWindow: Duration
 
     /// A disconnected link with empty queues. `known`: introduced by `setPeer`; `settings` gives the queue
     /// bounds, the keepalive timing, the acknowledgement batch and the redial backoff.
@@ -90,6 +97,7 @@ package struct PeerLinkStateMachine<Connection: Sendable>: Sendable {
         backoff = ReconnectBackoff(settings.reconnect)
         keepaliveInterval = settings.keepaliveInterval
         deadPeerTimeout = settings.deadPeerTimeout
+        crossedDialWindow = settings.connectTimeout + settings.handshakeTimeout
     }
 
     // MARK: Queries
@@ -131,11 +139,18 @@ package struct PeerLinkStateMachine<Connection: Sendable>: Sendable {
         return dialIfNeeded()
     }
 
-    /// Whether a connection that a larger ID dialled to us is refused during its handshake: we are
-    /// dialling the peer ourselves (both dialled at once), and our connection — the smaller ID's — is the
-    /// one both sides keep.
-    package var refusesCrossedDial: Bool {
-        isAttempting
+    /// Whether a connection the peer dialled to us, from its incarnation `peerIncarnation`, is refused during
+    /// its handshake because it crossed one of ours (`peerIsPreferred`: the peer's ID is the smaller).
+    /// While both attempts run, the smaller ID's wins: we refuse a larger peer while our own attempt is in
+    /// progress. And whichever ID is smaller, we refuse while our own dialled connection to that
+    /// incarnation finished its handshake less than a connect and a handshake timeout ago: the peer's dial
+    /// had started before ours reached it, and taking it would replace ours on both sides and fail the
+    /// requests already written on ours. Later, a dial from the peer means it lost the connection we still
+    /// hold (half-open, or a close still on its way), and it is taken.
+    package func refusesCrossedDial(from peerIncarnation: Incarnation, peerIsPreferred: Bool, now: ContinuousClock.Instant) -> Bool {
+        if isAttempting, !peerIsPreferred { return true }
+        guard let live, live.dialedByUs, live.peerIncarnation == peerIncarnation else { return false }
+        return now - live.established < crossedDialWindow
     }
 
     /// The resume point to state in a handshake for the peer's stream `streamID` (changes nothing).
@@ -206,10 +221,11 @@ package struct PeerLinkStateMachine<Connection: Sendable>: Sendable {
     /// replaces any live connection (the dialler only dials without one, so an older one is dead). The
     /// relay stream rewinds to resend what the peer has not delivered, a partly written message restarts
     /// and the old connection's pings and pongs are dropped.
-    /// `dialedByUs`: the connection is the dial loop's own (its attempt is over).
+    /// `dialedByUs`: the connection is the dial loop's own (its attempt is over); `now`: when its handshake
+    /// finished.
     package mutating func connectionEstablished(
         _ connection: Connection, epoch: UInt64, peerIncarnation: Incarnation, resume: UInt64, peerStreamID: UInt64,
-        dialedByUs: Bool = false
+        dialedByUs: Bool = false, now: ContinuousClock.Instant
     ) -> EstablishAction {
         if dialedByUs { isAttempting = false }
         wantsConnection = false
@@ -223,7 +239,8 @@ package struct PeerLinkStateMachine<Connection: Sendable>: Sendable {
         everConnected = true
         phase = .connected(LiveConnection(
             epoch: epoch, connection: connection, peerIncarnation: peerIncarnation,
-            keepalive: KeepaliveWatch(interval: keepaliveInterval, deadAfter: deadPeerTimeout)
+            keepalive: KeepaliveWatch(interval: keepaliveInterval, deadAfter: deadPeerTimeout),
+            dialedByUs: dialedByUs, established: now
         ))
         receiving.adopt(stream: peerStreamID)
         let dropped = outbox.connectionStarted(resume: resume, peerIncarnation: peerIncarnation)

@@ -32,11 +32,11 @@ import Testing
     @discardableResult
     func connect(
         _ link: inout Machine, _ connection: String, epoch: UInt64, incarnation: Incarnation? = nil, resume: UInt64 = 0,
-        dialedByUs: Bool = false
+        dialedByUs: Bool = false, at instant: ContinuousClock.Instant? = nil
     ) -> Machine.Activation? {
         let action = link.connectionEstablished(
             connection, epoch: epoch, peerIncarnation: incarnation ?? first, resume: resume, peerStreamID: 9,
-            dialedByUs: dialedByUs
+            dialedByUs: dialedByUs, now: instant ?? now
         )
         guard case .activated(let activation) = action else { return nil }
         return activation
@@ -245,9 +245,32 @@ import Testing
         #expect(!again.startDialing && !again.wakeDialer)
         let moved = link.update(address: PeerAddress(host: "10.0.0.3", port: 7950), incarnation: nil)
         #expect(!moved.startDialing && moved.wakeDialer)
-        #expect(link.beginAttempt()?.host == "10.0.0.3" && link.refusesCrossedDial)
+        #expect(link.beginAttempt()?.host == "10.0.0.3" && link.isAttempting)
+        #expect(link.refusesCrossedDial(from: first, peerIsPreferred: false, now: now), "the smaller ID's attempt wins")
+        #expect(!link.refusesCrossedDial(from: first, peerIsPreferred: true, now: now), "the smaller ID's attempt wins")
         #expect(connect(&link, "c1", epoch: 1, dialedByUs: true) != nil)
-        #expect(!link.refusesCrossedDial, "the attempt is over once its connection is live")
+        #expect(!link.isAttempting, "the attempt is over once its connection is live")
+    }
+
+    @Test(arguments: [false, true])
+    func aCrossedDialArrivingJustAfterOurOwnConnectionIsRefused(peerIsPreferred: Bool) {
+        // Both dialled: ours finished its handshake first, and the peer's own dial, started before ours reached
+        // it, arrives now. Taking it would replace ours on both sides and fail what was written on ours; for
+        // a connect and a handshake timeout (2 + 5 s here) it is refused, whichever ID is smaller.
+        var link = machine()
+        _ = link.update(address: PeerAddress(host: "10.0.0.2", port: 7950), incarnation: first)
+        _ = link.enqueue(message(1), in: .control)
+        #expect(link.beginAttempt() != nil)
+        #expect(connect(&link, "ours", epoch: 1, dialedByUs: true, at: now) != nil)
+        #expect(link.refusesCrossedDial(from: first, peerIsPreferred: peerIsPreferred, now: now + .seconds(1)))
+        #expect(link.refusesCrossedDial(from: first, peerIsPreferred: peerIsPreferred, now: now + .milliseconds(6_999)))
+        // Later, a dial from the peer means it lost the connection we hold (a close on its way, a half-open
+        // path): taken, as is a dial from a new incarnation at any time.
+        #expect(!link.refusesCrossedDial(from: first, peerIsPreferred: peerIsPreferred, now: now + .seconds(7)))
+        #expect(!link.refusesCrossedDial(from: Incarnation(2), peerIsPreferred: peerIsPreferred, now: now + .seconds(1)))
+        // A connection the peer dialled to us is no reason to refuse its next one.
+        #expect(connect(&link, "theirs", epoch: 2, dialedByUs: false, at: now + .seconds(8)) != nil)
+        #expect(!link.refusesCrossedDial(from: first, peerIsPreferred: peerIsPreferred, now: now + .seconds(8)))
     }
 
     @Test func membershipDialsAPeerWhoseMessagesWereQueuedBeforeItsAddressWasKnown() {

@@ -129,8 +129,8 @@ import Testing
                 #expect(b.service.send([1], to: NodeID(peer), endpoint: testEndpoint, class: .relay) == .queued)
             }
             try await waitFor("b to be dialling both") {
-                b.service.directory.link(NodeID("a"))?.refusesCrossedDial == true
-                    && b.service.directory.link(NodeID("z"))?.refusesCrossedDial == true
+                b.service.directory.link(NodeID("a"))?.isAttempting == true
+                    && b.service.directory.link(NodeID("z"))?.isAttempting == true
             }
             // "z", larger than b, dials b meanwhile: refused, b's own connection is the one to keep.
             let refused = try await rawSession(to: b) { frames, outbound in
@@ -149,6 +149,31 @@ import Testing
                 }
             }
             #expect(b.metric("internode_handshake_failures_total", ["reason": "crossed"]) == 1)
+        }
+    }
+
+    @Test(arguments: [("a", "z"), ("z", "a")])
+    func aCrossedDialArrivingAfterOurConnectionIsLiveIsRefused(dialler: String, crosser: String) async throws {
+        // The dialler's connection to the crosser is live on both sides; the crosser's own dial, started before
+        // the dialler's reached it, arrives only now. Taken, it would replace the live connection on both sides
+        // and fail every request already written on it; refused (whichever ID is smaller), the live connection
+        // stays, and the crosser's dial loop stops.
+        try await withMesh { mesh in
+            let ours = try await mesh.start(dialler)
+            let peer = try await mesh.start(crosser, incarnation: 7)
+            await ours.know(peer)
+            #expect(ours.service.send([1], to: peer.id, endpoint: testEndpoint, class: .relay) == .queued)
+            try await waitFor("the dialler's connection") { peer.inbox.from(ours.id).count == 1 && peer.service.isConnected(to: ours.id) }
+            let epoch = try #require(ours.service.directory.link(peer.id)?.liveConnection?.epoch)
+            let refused = try await rawSession(to: ours) { frames, outbound in
+                await #expect(throws: (any Error).self) { _ = try await rawHandshake(as: crosser, to: ours, frames: &frames, outbound: outbound) }
+            }
+            #expect(refused)
+            try await waitFor("the crossed dial counted") { ours.metric("internode_handshake_failures_total", ["reason": "crossed"]) == 1 }
+            #expect(ours.service.directory.link(peer.id)?.liveConnection?.epoch == epoch, "the live connection was replaced")
+            #expect(ours.service.send([2], to: peer.id, endpoint: testEndpoint, class: .relay) == .queued)
+            try await waitFor("the next message on the same connection") { peer.inbox.from(ours.id).count == 2 }
+            #expect(ours.service.directory.link(peer.id)?.liveConnection?.epoch == epoch)
         }
     }
 

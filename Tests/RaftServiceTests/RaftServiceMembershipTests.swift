@@ -11,8 +11,9 @@ import Testing
 @Suite(.serialized) struct RaftServiceMembershipTests {
     /// Every write that succeeded is applied exactly once, in one order on every node. A forwarded write may
     /// also come back "may have committed" (its connection to the leader was lost after it was sent — seen
-    /// once in CI at this three-node start; see the crossed-dial note in docs/wire-mesh.md): such a write is
-    /// applied at most once, and the test does not retry it.
+    /// once in CI at this three-node start, before the mesh refused a crossed dial arriving just after its
+    /// own connection: docs/wire-mesh.md): such a write is applied at most once, and the test does not
+    /// retry it.
     @Test func concurrentProposalsFromEveryNodeApplyInOneOrder() async throws {
         try await withRaftCluster { cluster in
             let nodes = try await cluster.start(["a", "b", "c"])

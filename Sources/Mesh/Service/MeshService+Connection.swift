@@ -96,8 +96,10 @@ extension MeshService {
         guard let (link, created) = directory.link(hello.nodeID, orCreate: { makeLink(hello.nodeID, known: false) }) else {
             throw HandshakeFailure.closed
         }
-        // Both dialled at once: the smaller ID's connection is kept — ours, if we are dialling it now.
-        if !DialRule.isPreferred(dialer: hello.nodeID, acceptor: settings.nodeID), link.refusesCrossedDial {
+        // Both dialled at once: ours is kept if we are dialling a larger peer now, or if ours has only
+        // just connected.
+        let preferred = DialRule.isPreferred(dialer: hello.nodeID, acceptor: settings.nodeID)
+        if link.refusesCrossedDial(from: hello.incarnation, peerIsPreferred: preferred) {
             throw HandshakeFailure.crossedDial(peer: hello.nodeID)
         }
         do {

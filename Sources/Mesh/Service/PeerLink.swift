@@ -135,7 +135,7 @@ final class PeerLink: Sendable {
     // MARK: Connections
 
     /// Makes connection `epoch` (`handle`, to the peer's `peerIncarnation`) the live one; see
-    /// ``PeerLinkStateMachine/connectionEstablished(_:epoch:peerIncarnation:resume:peerStreamID:)``.
+    /// ``PeerLinkStateMachine/connectionEstablished(_:epoch:peerIncarnation:resume:peerStreamID:dialedByUs:now:)``.
     /// Wakes the replaced writer (it stops) and the new one. Nil when the peer was removed meanwhile (the
     /// caller closes the connection).
     func activate(
@@ -145,7 +145,7 @@ final class PeerLink: Sendable {
         let action = state.withLock {
             $0.connectionEstablished(
                 handle, epoch: epoch, peerIncarnation: peerIncarnation, resume: resume, peerStreamID: peerStreamID,
-                dialedByUs: dialedByUs
+                dialedByUs: dialedByUs, now: .now
             )
         }
         guard case .activated(let activation) = action else { return nil }
@@ -186,9 +186,16 @@ final class PeerLink: Sendable {
         if state.withLock({ $0.connectSoon() }) { startDialLoop(self) }
     }
 
-    /// Whether the dial loop is connecting or handshaking now (a crossed dial from a larger ID is refused).
-    var refusesCrossedDial: Bool {
-        state.withLock { $0.refusesCrossedDial }
+    /// Whether a connection dialled by the peer from `peerIncarnation` crossed ours and is refused
+    /// (`peerIsPreferred`: the peer's ID is the smaller; see
+    /// ``PeerLinkStateMachine/refusesCrossedDial(from:peerIsPreferred:now:)``).
+    func refusesCrossedDial(from peerIncarnation: Incarnation, peerIsPreferred: Bool) -> Bool {
+        state.withLock { $0.refusesCrossedDial(from: peerIncarnation, peerIsPreferred: peerIsPreferred, now: .now) }
+    }
+
+    /// Whether the dial loop is connecting or handshaking now.
+    var isAttempting: Bool {
+        state.withLock { $0.isAttempting }
     }
 
     /// The keepalive of connection `epoch` looks (see

@@ -34,6 +34,11 @@ struct PeerLinkSimulation {
     // The shell's view.
     private var live: UInt64?
     private var lastEpoch: UInt64 = 0
+    private var liveDialedByUs = false
+    private var liveEstablished: Duration = .zero
+    /// Time since `origin`: each step takes 0–400 ms.
+    private let origin = ContinuousClock.now
+    private var elapsed: Duration = .zero
     private var parked = false
     private var dialing = false
     private var attempting = false
@@ -76,6 +81,7 @@ struct PeerLinkSimulation {
     mutating func run(steps: Int) {
         for _ in 0..<steps where failures.isEmpty {
             step += 1
+            elapsed += .milliseconds(Int.random(in: 0..<400, using: &generator))
             randomEvent()
             checkInvariants()
         }
@@ -171,7 +177,24 @@ struct PeerLinkSimulation {
         let expected = !removed && live == nil && hasAddress && demand
         check((target != nil) == expected, "beginAttempt \(String(describing: target)), expected a target: \(expected)")
         if target == nil { dialing = false } else { attempting = true }
-        check(link.refusesCrossedDial == attempting, "refusesCrossedDial \(link.refusesCrossedDial) while attempting \(attempting)")
+        checkCrossedDialRule()
+    }
+
+    /// A crossed dial from the peer is refused while our attempt runs (a larger peer's), and from the
+    /// incarnation our own connection reaches while that connection is younger than a connect and a
+    /// handshake timeout (7 s; any peer's).
+    private func checkCrossedDialRule() {
+        check(link.isAttempting == attempting, "isAttempting \(link.isAttempting), attempting \(attempting)")
+        for incarnation in [peerIncarnation, peerIncarnation + 1] {
+            let young = live != nil && liveDialedByUs && liveIncarnation == incarnation && elapsed - liveEstablished < .seconds(7)
+            for preferred in [false, true] {
+                let refuses = link.refusesCrossedDial(from: Incarnation(incarnation), peerIsPreferred: preferred, now: origin + elapsed)
+                check(
+                    refuses == ((attempting && !preferred) || young),
+                    "refusesCrossedDial(from \(incarnation), preferred \(preferred)) \(refuses), attempting \(attempting), our connection young \(young)"
+                )
+            }
+        }
     }
 
     /// The idle timer of a parked keepalive fires.
@@ -243,7 +266,7 @@ struct PeerLinkSimulation {
         let dialedByUs = attempting && chance(70)
         let action = link.connectionEstablished(
             epoch, epoch: epoch, peerIncarnation: Incarnation(peerIncarnation), resume: peerLastDelivered,
-            peerStreamID: 100 + peerIncarnation, dialedByUs: dialedByUs
+            peerStreamID: 100 + peerIncarnation, dialedByUs: dialedByUs, now: origin + elapsed
         )
         if dialedByUs { attempting = false }
         guard case .activated(let activation) = action else {
@@ -259,6 +282,8 @@ struct PeerLinkSimulation {
         acknowledgedThrough = max(acknowledgedThrough, peerLastDelivered)
         live = epoch
         liveIncarnation = peerIncarnation
+        liveDialedByUs = dialedByUs
+        liveEstablished = elapsed
         parked = false
         heardWhileParked = false
         pathBroken = false
@@ -411,7 +436,7 @@ struct PeerLinkSimulation {
         check((link.live?.keepalive.isParked ?? false) == parked, "parked \(link.live?.keepalive.isParked ?? false), expected \(parked)")
         check(link.isRemoved == removed, "removed \(link.isRemoved)")
         check(link.isDialing == dialing, "dialing \(link.isDialing), expected \(dialing)")
-        check(link.refusesCrossedDial == attempting, "refusesCrossedDial \(link.refusesCrossedDial), attempting \(attempting)")
+        checkCrossedDialRule()
         if removed {
             check(link.live == nil && !link.isDialing && link.depth(.relay) == 0, "a removed peer holds a connection, a dial loop or messages")
         } else if !restarted {

@@ -177,6 +177,48 @@ import Testing
         }
     }
 
+    @Test func aSessionFrameRightBehindTheAcceptorsFinishIsRead() async throws {
+        // A raw acceptor writes its finish and a 4 KiB message in one write: the dialer's decoder splits both
+        // out of one read, before its handshake task runs again, so the session's frame limit must already
+        // be in force (the handshake's 512 bytes would close the connection as oversized).
+        let host = uniqueLoopbackAddress()
+        let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: host, port: 0) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(LengthPrefixedFrameDecoder(limit: FrameSizeLimit(1 << 24)))
+                    )
+                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        let port = try #require(listener.channel.localAddress?.port)
+        try await withMesh { mesh in
+            let a = try await mesh.start("a")
+            await a.service.setPeer(NodeID("z"), host: host, port: port, incarnation: Incarnation(7))
+            #expect(a.service.send([1], to: NodeID("z"), endpoint: testEndpoint, class: .relay) == .queued)
+            try await listener.executeThenClose { connections in
+                var accepted = connections.makeAsyncIterator()
+                let connection = try #require(try await accepted.next())
+                try await connection.executeThenClose { inbound, outbound in
+                    var frames = inbound.makeAsyncIterator()
+                    var machine = MeshHandshake(
+                        role: .acceptor, localID: NodeID("z"), localIncarnation: Incarnation(7), keyring: nil,
+                        nonce: [UInt8](repeating: 9, count: 32)
+                    )
+                    _ = try machine.receiveHello(try #require(try await frames.next()))
+                    try await outbound.write(framed(machine.makeHello(streamID: 99, resume: 0)))
+                    try machine.receiveFinish(try #require(try await frames.next()))
+                    var both = framed(try machine.makeFinish())
+                    let message = [UInt8](repeating: 0x5A, count: 4096)
+                    both.writeImmutableBuffer(framed(frameBody(FrameHeader(trafficClass: .control, kind: .message, endpoint: testEndpoint), message)))
+                    try await outbound.write(both)
+                    try await waitFor("the message behind the finish") { a.inbox.from(NodeID("z")).map(\.payload) == [message] }
+                    #expect(a.metric("internode_frame_errors_total", ["reason": "oversized"]) ?? 0 == 0)
+                }
+            }
+        }
+    }
+
     @Test func nodesDiallingEachOtherAtOnceSettleOnOneConnection() async throws {
         try await withMesh { mesh in
             let a = try await mesh.start("a")

@@ -29,14 +29,13 @@ extension MeshService {
                 let session: EstablishedSession
                 let link: PeerLink
                 do {
-                    (session, link) = try await handshake(&frames, outbound, dialing: dialing)
+                    (session, link) = try await handshake(&frames, outbound, limit: connection.limit, dialing: dialing)
                 } catch {
                     handshakeTimer.cancel()
                     reportHandshakeFailure(error, timedOut: timedOut.isSet, remote: remote, dialing: dialing)
                     return false
                 }
                 handshakeTimer.cancel()
-                connection.limit.set(settings.maxFrameBytes + SessionCipher.tagBytes)
                 await runSession(
                     session, link: link, dialedByUs: dialing != nil, channel: channel,
                     sessionFrames: connection.sessionFrames, outbound: outbound, remote: remote
@@ -72,10 +71,14 @@ extension MeshService {
         return (0..<HelloMessage.nonceBytes).map { _ in UInt8.random(in: 0...255, using: &generator) }
     }
 
-    /// Runs the handshake (see ``MeshHandshake``) over the connection.
+    /// Runs the handshake (see ``MeshHandshake``) over the connection. Each side raises the frame size
+    /// `limit` to the session's before it writes its finish: the peer's session frames may follow the last
+    /// handshake frame it reads in the same read, and the decoder splits them before this task runs again.
     private nonisolated func handshake(
-        _ frames: inout FrameIterator, _ outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, dialing: PeerLink?
+        _ frames: inout FrameIterator, _ outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, limit: FrameSizeLimit,
+        dialing: PeerLink?
     ) async throws -> (EstablishedSession, PeerLink) {
+        let sessionLimit = settings.maxFrameBytes + SessionCipher.tagBytes
         if let link = dialing {
             var machine = MeshHandshake(
                 role: .dialer, localID: settings.nodeID, localIncarnation: settings.incarnation, keyring: keyring,
@@ -83,7 +86,10 @@ extension MeshService {
             )
             try await writeFrame(machine.makeHello(streamID: link.streamID), to: outbound)
             let hello = try machine.receiveHello(try await nextHandshakeFrame(&frames))
-            try await writeFrame(try machine.makeFinish(resume: link.resumePoint(forStream: hello.streamID)), to: outbound)
+            // Next comes the acceptor's finish, and its session frames right after it.
+            let finish = try machine.makeFinish(resume: link.resumePoint(forStream: hello.streamID))
+            limit.set(sessionLimit)
+            try await writeFrame(finish, to: outbound)
             try machine.receiveFinish(try await nextHandshakeFrame(&frames))
             guard let session = machine.established else { throw HandshakeFailure.malformed("handshake incomplete") }
             return (session, link)
@@ -107,7 +113,9 @@ extension MeshService {
                 machine.makeHello(streamID: link.streamID, resume: link.resumePoint(forStream: hello.streamID)), to: outbound
             )
             try machine.receiveFinish(try await nextHandshakeFrame(&frames))
-            try await writeFrame(try machine.makeFinish(), to: outbound)
+            let finish = try machine.makeFinish()
+            limit.set(sessionLimit)
+            try await writeFrame(finish, to: outbound)
             guard let session = machine.established else { throw HandshakeFailure.malformed("handshake incomplete") }
             return (session, link)
         } catch {

@@ -12,11 +12,11 @@ final class FrameSizeLimit: Sendable {
     }
 
     /// The limit now.
-    var current: Int { bytes.load(ordering: .relaxed) }
+    var current: Int { bytes.load(ordering: .acquiring) }
 
     /// Replaces the limit.
     func set(_ bytes: Int) {
-        self.bytes.store(bytes, ordering: .relaxed)
+        self.bytes.store(bytes, ordering: .releasing)
     }
 }
 

@@ -8,16 +8,28 @@ public enum LZWDecoder {
         _ input: some Collection<UInt8>,
         maxOutputBytes: Int
     ) throws(LZWError) -> [UInt8] {
-        var state = State()
+        // Generic code called across a module boundary runs unspecialised, a witness call per byte: the
+        // work is done on a buffer pointer.
+        let decompress = { (bytes: UnsafeBufferPointer<UInt8>) in
+            Result { () throws(LZWError) in try Self.decompress(bytes: bytes, maxOutputBytes: maxOutputBytes) }
+        }
+        let result = input.withContiguousStorageIfAvailable(decompress) ?? Array(input).withUnsafeBufferPointer(decompress)
+        return try result.get()
+    }
+
+    /// Decompresses the bytes of `input`, failing once the output would exceed `maxOutputBytes`.
+    public static func decompress(bytes input: UnsafeBufferPointer<UInt8>, maxOutputBytes: Int) throws(LZWError) -> [UInt8] {
+        var state = State(inputBytes: input.count)
         var output: [UInt8] = []
         output.reserveCapacity(min(maxOutputBytes, input.count * 3))
         var bits: UInt32 = 0
         var bitCount = 0
-        var iterator = input.makeIterator()
+        var position = 0
         while true {
             while bitCount < state.width {
-                guard let byte = iterator.next() else { throw .missingEndCode }
-                bits |= UInt32(byte) << UInt32(bitCount)
+                guard position < input.count else { throw .missingEndCode }
+                bits |= UInt32(input[position]) << UInt32(bitCount)
+                position += 1
                 bitCount += 8
             }
             let code = UInt16(bits & ((1 << UInt32(state.width)) - 1))
@@ -36,9 +48,19 @@ public enum LZWDecoder {
         var overflow: UInt16 = 1 << (LZWCode.literalWidth + 1)
         /// The previous code, or nil right after a reset (or when the table is full).
         var last: UInt16?
-        var suffix = [UInt8](repeating: 0, count: 1 << LZWCode.maxWidth)
-        var prefix = [UInt16](repeating: 0, count: 1 << LZWCode.maxWidth)
-        var scratch = [UInt8](repeating: 0, count: 1 << LZWCode.maxWidth)
+        var suffix: [UInt8]
+        var prefix: [UInt16]
+        var scratch: [UInt8]
+
+        /// A table for `inputBytes` of input. Each code read takes at most one slot, and codes are at least
+        /// 9 bits, so slots up to 257 + `inputBytes` can be used (and a string is never longer): a small
+        /// input gets small tables.
+        init(inputBytes: Int) {
+            let size = min(1 << LZWCode.maxWidth, Int(LZWCode.end) + 1 + inputBytes)
+            suffix = [UInt8](repeating: 0, count: size)
+            prefix = [UInt16](repeating: 0, count: size)
+            scratch = [UInt8](repeating: 0, count: size)
+        }
 
         mutating func apply(_ code: UInt16, to output: inout [UInt8], limit: Int) throws(LZWError) {
             switch code {

@@ -7,19 +7,25 @@
 public enum LZWEncoder {
     /// Compresses `input`.
     public static func compress(_ input: some Collection<UInt8>) -> [UInt8] {
+        // Generic code called across a module boundary runs unspecialised, a witness call per byte: the
+        // work is done on a buffer pointer.
+        if let compressed = input.withContiguousStorageIfAvailable(compress(bytes:)) { return compressed }
+        return Array(input).withUnsafeBufferPointer(compress(bytes:))
+    }
+
+    /// Compresses the bytes of `input`.
+    public static func compress(bytes input: UnsafeBufferPointer<UInt8>) -> [UInt8] {
         var writer = BitWriter()
         writer.output.reserveCapacity(input.count / 2 + 8)
-        var table = StringTable()
         var width = LZWCode.literalWidth + 1
-        var hi = LZWCode.end
-        var overflow: UInt16 = 1 << UInt16(width)
-        var iterator = input.makeIterator()
-
         writer.write(LZWCode.clear, width: width)
-        guard let first = iterator.next() else {
+        guard let first = input.first else {
             writer.write(LZWCode.end, width: width)
             return writer.finish()
         }
+        var table = StringTable(inputBytes: input.count)
+        var hi = LZWCode.end
+        var overflow: UInt16 = 1 << UInt16(width)
 
         /// Takes the next table slot; returns false when the table was full and has just been reset.
         func takeCode() -> Bool {
@@ -38,7 +44,7 @@ public enum LZWEncoder {
         }
 
         var code = UInt16(first)
-        while let byte = iterator.next() {
+        for byte in input.dropFirst() {
             if let known = table.code(prefix: code, suffix: byte) {
                 code = known
                 continue
@@ -78,27 +84,37 @@ public enum LZWEncoder {
         }
     }
 
-    /// (prefix code, next byte) → code, with open addressing in a fixed table four times the code space.
+    /// (prefix code, next byte) → code, with open addressing in a table at least four times the codes it
+    /// can come to hold: the input's length (one code per byte at most) up to the code space. A small
+    /// input gets a small table, so a ping does not clear 64 KiB; the table only finds codes, so its size
+    /// never changes the output.
     private struct StringTable {
-        private static let size = 4 << LZWCode.maxWidth
+        private static let maxSize = 4 << LZWCode.maxWidth
         private static let empty: UInt32 = 0
         /// Each slot holds `key << 12 | code`; a key is `prefix << 8 | byte`, never 0 once shifted with a code ≥ 258.
-        private var slots = [UInt32](repeating: StringTable.empty, count: StringTable.size)
+        private var slots: [UInt32]
+        private let mask: Int
+
+        init(inputBytes: Int) {
+            let size = min(Self.maxSize, max(256, (4 * inputBytes).nextPowerOfTwo))
+            slots = [UInt32](repeating: Self.empty, count: size)
+            mask = size - 1
+        }
 
         func code(prefix: UInt16, suffix: UInt8) -> UInt16? {
             let key = UInt32(prefix) << 8 | UInt32(suffix)
-            var slot = Self.slot(for: key)
+            var slot = slot(for: key)
             while slots[slot] != Self.empty {
                 if slots[slot] >> 12 == key { return UInt16(slots[slot] & UInt32(LZWCode.maxCode)) }
-                slot = (slot + 1) & (Self.size - 1)
+                slot = (slot + 1) & mask
             }
             return nil
         }
 
         mutating func insert(prefix: UInt16, suffix: UInt8, code: UInt16) {
             let key = UInt32(prefix) << 8 | UInt32(suffix)
-            var slot = Self.slot(for: key)
-            while slots[slot] != Self.empty { slot = (slot + 1) & (Self.size - 1) }
+            var slot = slot(for: key)
+            while slots[slot] != Self.empty { slot = (slot + 1) & mask }
             slots[slot] = key << 12 | UInt32(code)
         }
 
@@ -106,8 +122,15 @@ public enum LZWEncoder {
             for index in slots.indices { slots[index] = Self.empty }
         }
 
-        private static func slot(for key: UInt32) -> Int {
-            Int((key >> 12 ^ key) & UInt32(size - 1))
+        private func slot(for key: UInt32) -> Int {
+            Int(key >> 12 ^ key) & mask
         }
+    }
+}
+
+extension Int {
+    /// The smallest power of two not below `self` (1 for 0 and below).
+    fileprivate var nextPowerOfTwo: Int {
+        self <= 1 ? 1 : 1 << (Int.bitWidth - (self - 1).leadingZeroBitCount)
     }
 }

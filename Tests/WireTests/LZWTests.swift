@@ -27,6 +27,26 @@ struct LZWTests {
         }
     }
 
+    @Test("every input length round-trips through tables sized by that length")
+    func tablesSizedByTheInput() throws {
+        // Both sides size their tables by the input (the encoder by the bytes it reads, the decoder by the
+        // bytes of codes it reads): a stream that grows the table as fast as possible — one new entry per
+        // code, every code a literal (random bytes) or the entry being defined (a run of one byte) — must
+        // fit at every length, and the output must not depend on the table's size.
+        var generator = SplitMix64(seed: 11)
+        for size in 0..<1_200 {
+            let random = generator.bytes(size)
+            let run = [UInt8](repeating: UInt8(size % 256), count: size)
+            for input in [random, run] {
+                let compressed = LZWEncoder.compress(input)
+                #expect(try LZWDecoder.decompress(compressed, maxOutputBytes: size) == input)
+                // The same bytes through the generic entry points as a non-contiguous collection.
+                #expect(LZWEncoder.compress(input.lazy.map { $0 }) == compressed)
+                #expect(try LZWDecoder.decompress(compressed.lazy.map { $0 }, maxOutputBytes: size) == input)
+            }
+        }
+    }
+
     @Test("data without the end code is rejected, at every cut")
     func truncated() {
         let compressed = LZWEncoder.compress(Array("TOBEORNOTTOBEORTOBEORNOT#".utf8))

@@ -4,9 +4,10 @@ import RaftMembership
 
 /// The gossip members in Raft membership's terms, kept one membership update at a time: an update decodes
 /// the metadata of the member it names only (a snapshot or resync decodes them all), and the routing order
-/// — the ranked members advertising `in` — is recomputed only when one of those, or this node's own entry,
-/// changed. Every node runs this for every membership event, so the per-event work must not grow with the
-/// cluster (issue 18): at a mass start of N nodes each node handles about N events.
+/// — the ranked members advertising `in` — is kept ranked one update at a time (a binary search, no sort) and
+/// read out only when one of those, or this node's own entry, changed. Every node runs this for every
+/// membership event, so the per-event work must stay small as the cluster grows (issue 18): at a mass start
+/// of N nodes each node handles about N events, and most of them may be Raft-capable servers.
 ///
 /// This node's own entry always comes from its own metadata (passed in), never from gossip.
 struct RaftGossipView {
@@ -21,6 +22,8 @@ struct RaftGossipView {
     private(set) var entries: [NodeID: Entry] = [:]
     /// The entries advertising `in`: all the routing order depends on, besides this node.
     private var inCluster: [NodeID: RaftMemberView] = [:]
+    /// The alive servers of `inCluster`, in `Ranking.precedes` order: the routing order without this node.
+    private var ranked: [RaftMemberView] = []
     /// The routing order last computed and what it was computed from.
     private var routing: (order: [NodeID], own: RaftMemberView)?
     /// How many times the routing order was computed (for tests: a burst of updates that touches no
@@ -38,7 +41,8 @@ struct RaftGossipView {
             var replaced = RaftGossipView(selfID: selfID)
             replaced.routing = routing
             replaced.routingComputations = routingComputations
-            for member in all { replaced.set(member) }
+            for member in all { replaced.set(member, ranking: false) }
+            replaced.ranked = replaced.inCluster.values.filter(Self.isRoutable).sorted(by: Ranking.precedes)
             if replaced.inCluster != inCluster { replaced.routing = nil }
             self = replaced
         case .joined(let member), .updated(let member):
@@ -50,12 +54,16 @@ struct RaftGossipView {
         }
     }
 
-    private mutating func set(_ member: Member) {
+    /// Records `member`; with `ranking`, keeps `ranked` in step (a snapshot ranks once at the end instead).
+    private mutating func set(_ member: Member, ranking: Bool = true) {
         guard member.name != selfID else { return }
         guard let meta = try? NodeMeta(decoding: member.meta) else {
             // Not (or no longer) Cohort's metadata: not in the view.
             entries[member.name] = nil
-            if inCluster.removeValue(forKey: member.name) != nil { routing = nil }
+            if let removed = inCluster.removeValue(forKey: member.name) {
+                if ranking { unrank(removed) }
+                routing = nil
+            }
             return
         }
         let entry = Entry(view: Self.memberView(member.name, meta: meta, alive: !member.isGone), group: meta.raftGroup)
@@ -64,7 +72,38 @@ struct RaftGossipView {
         let nowIn = entry.view.inCluster ? entry.view : nil
         guard wasIn != nowIn else { return }
         inCluster[member.name] = nowIn
+        if ranking {
+            if let wasIn { unrank(wasIn) }
+            if let nowIn { rank(nowIn) }
+        }
         routing = nil
+    }
+
+    /// Whether a member advertising `in` can be routed to.
+    private static func isRoutable(_ view: RaftMemberView) -> Bool {
+        view.isAlive && view.isServer
+    }
+
+    /// Where `view` stands or would stand in `ranked` (IDs are unique, so the order is strict).
+    private func rankedPosition(of view: RaftMemberView) -> Int {
+        var low = 0
+        var high = ranked.count
+        while low < high {
+            let middle = (low + high) / 2
+            if Ranking.precedes(ranked[middle], view) { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
+
+    private mutating func rank(_ view: RaftMemberView) {
+        guard Self.isRoutable(view) else { return }
+        ranked.insert(view, at: rankedPosition(of: view))
+    }
+
+    private mutating func unrank(_ view: RaftMemberView) {
+        guard Self.isRoutable(view) else { return }
+        let position = rankedPosition(of: view)
+        if position < ranked.count, ranked[position].id == view.id { ranked.remove(at: position) }
     }
 
     /// Every member's view with its group, this node's (from `own`) included, sorted by node ID: what the
@@ -78,16 +117,21 @@ struct RaftGossipView {
 
     /// Raft members a write can be routed to (alive servers advertising `in`, ranked), when that differs
     /// from the order last returned; nil when it cannot have changed. O(1) unless a Raft member's entry
-    /// (or `own`) changed since.
+    /// (or `own`) changed since, and then a copy of the ranked members' IDs: a start of N nodes asks for
+    /// it about N times on every node.
     mutating func routingOrderIfChanged(own: NodeMeta) -> [NodeID]? {
         let ownView = Self.memberView(selfID, meta: own, alive: true)
         if let routing, routing.own == ownView { return nil }
         routingComputations += 1
-        // `Ranking.rank` without its deduplication: the IDs here are unique (the table is keyed by ID and never
-        // holds this node), and a start of N nodes recomputes this about N times on every node.
-        var members = inCluster.values.filter { $0.isAlive && $0.isServer }
-        if ownView.inCluster, ownView.isServer { members.append(ownView) }
-        let order = members.sorted(by: Ranking.precedes).map(\.id)
+        var order: [NodeID] = []
+        order.reserveCapacity(ranked.count + 1)
+        // `Ranking.rank`'s order; no deduplication needed: the table is keyed by ID and never holds this node.
+        let ownPosition = ownView.inCluster && Self.isRoutable(ownView) ? rankedPosition(of: ownView) : nil
+        for (position, member) in ranked.enumerated() {
+            if position == ownPosition { order.append(ownView.id) }
+            order.append(member.id)
+        }
+        if ownPosition == ranked.count { order.append(ownView.id) }
         let changed = routing?.order != order
         routing = (order, ownView)
         return changed ? order : nil

@@ -41,7 +41,7 @@ public enum PlaneCodec {
         guard !key.isEmpty else { throw .invalid("plane entry key: empty") }
         let time = HLC(rawValue: try read { () throws(ByteReaderError) in try reader.u64("plane entry stamp") })
         let nodeBytes = try read { () throws(ByteReaderError) in try reader.lengthPrefixed(lengthWidth: 1, "plane entry node") }
-        guard !nodeBytes.isEmpty, let node = String(validating: nodeBytes, as: UTF8.self) else {
+        guard !nodeBytes.isEmpty, let node = String(wireUTF8: nodeBytes) else {
             throw .invalid("plane entry node: empty or not UTF-8")
         }
         let flags = try read { () throws(ByteReaderError) in try reader.u8("plane entry flags") }

@@ -195,7 +195,7 @@ public enum PlaneMessage: Hashable, Sendable {
 
     private static func readNode(_ reader: inout ByteReader) throws -> NodeID {
         let bytes = try reader.lengthPrefixed(lengthWidth: 1, "sender")
-        guard !bytes.isEmpty, let text = String(validating: bytes, as: UTF8.self) else { throw ByteReaderError.invalidUTF8(field: "sender") }
+        guard !bytes.isEmpty, let text = String(wireUTF8: bytes) else { throw ByteReaderError.invalidUTF8(field: "sender") }
         return NodeID(text)
     }
 

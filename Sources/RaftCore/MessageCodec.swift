@@ -266,7 +266,7 @@ package struct MessageReader {
     package mutating func nodeID() throws(MessageDecodingError) -> NodeID {
         let length = Int(try u8("node ID length"))
         let utf8 = try bytes(length, field: "node ID")
-        guard length > 0, let name = String(validating: utf8, as: UTF8.self) else { throw .invalidNodeID }
+        guard length > 0, let name = String(wireUTF8: utf8) else { throw .invalidNodeID }
         return NodeID(name)
     }
 

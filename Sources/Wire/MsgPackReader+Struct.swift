@@ -33,8 +33,7 @@ extension MsgPackReader {
             switch try peekType() {
             case .map:
                 for _ in 0..<(try readMapHeader()) {
-                    let key = try readString()
-                    if let index = fieldNames.firstIndex(of: key) {
+                    if let index = try readName(in: fieldNames) {
                         currentField = fieldNames[index]
                         try readField(index, &self)
                         currentField = nil

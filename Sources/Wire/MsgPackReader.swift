@@ -1,3 +1,4 @@
+import CohortCore
 import NIOCore
 
 /// Reads msgpack values one at a time from a `ByteBuffer`, the way go-msgpack 0.5.5 decodes memberlist
@@ -91,9 +92,25 @@ public struct MsgPackReader: Sendable {
     public mutating func readString() throws(MsgPackError) -> String {
         if try readNil() { return "" }
         let length = try readByteStringHeader(expected: .string)
-        let bytes = try take(length)
-        guard let string = String(validating: bytes, as: UTF8.self) else { throw .invalidUTF8 }
+        guard length <= buffer.readableBytes else { throw .truncated }
+        let string = buffer.withUnsafeReadableBytes { String(wireUTF8: UnsafeRawBufferPointer(rebasing: $0.prefix(length))) }
+        guard let string else { throw .invalidUTF8 }
+        buffer.moveReaderIndex(forwardBy: length)
         return string
+    }
+
+    /// Reads a string (or `nil`, as empty) and returns the index of the name in `names` its bytes spell,
+    /// without making a `String` of it: nil when none does (invalid UTF-8 included, as no name is).
+    mutating func readName(in names: [String]) throws(MsgPackError) -> Int? {
+        if try readNil() { return names.firstIndex(of: "") }
+        let length = try readByteStringHeader(expected: .string)
+        guard length <= buffer.readableBytes else { throw .truncated }
+        let index = buffer.withUnsafeReadableBytes { raw in
+            let key = UnsafeRawBufferPointer(rebasing: raw.prefix(length))
+            return names.firstIndex { $0.utf8.elementsEqual(key) }
+        }
+        buffer.moveReaderIndex(forwardBy: length)
+        return index
     }
 
     /// Reads a float32 or float64 (integers are widened, as go-msgpack does), or `nil` as 0.

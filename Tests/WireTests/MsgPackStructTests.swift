@@ -26,6 +26,15 @@ struct MsgPackStructTests {
         #expect(try decode("83a44e6f6465a161a54578747261920181a178c0a55365714e6f07") == Sample(seqNo: 7, node: "a"))
     }
 
+    @Test("a key that is nil, binary, not UTF-8 or only a field name's prefix is skipped like an unknown one")
+    func oddKeys() throws {
+        // {nil: 1, bin "Node": "x", "\xff": 2, "Nod": "y", "SeqNo": 7}: go-msgpack reads every key as a Go
+        // string, and only a key spelling a field name fills it (a binary key does, as in Go).
+        #expect(try decode("85c001c4044e6f6465a178a1ff02a34e6f64a179a55365714e6f07") == Sample(seqNo: 7, node: "x"))
+        // A key cut short is truncated data.
+        #expect(throws: MsgPackFieldError(field: nil, error: .truncated)) { try decode("81a54e6f") }
+    }
+
     @Test("fills fields by position from an array and ignores extra elements")
     func arrayByPosition() throws {
         #expect(try decode("9309a162c3") == Sample(seqNo: 9, node: "b"))

@@ -201,7 +201,7 @@ public struct NodeMeta: Hashable, Sendable {
         mutating func text(_ field: String) throws(GossipDecodeError) -> String {
             let length = try integer(UInt8.self)
             guard let bytes = try? reader.bytes(Int(length)) else { throw .truncated }
-            guard let text = String(validating: bytes, as: UTF8.self) else {
+            guard let text = String(wireUTF8: bytes) else {
                 throw .malformed(field: "NodeMeta.\(field)")
             }
             return text

@@ -1,6 +1,6 @@
 import CohortTestKit
 import CohortCore
-import Gossip
+@testable import Gossip
 import Testing
 
 /// GossipService nodes over real UDP and TCP sockets on loopback: join, failure detection, leave, events,
@@ -22,6 +22,31 @@ struct ServiceClusterTests {
             // The gauge follows the membership; under load it may trail the view by a moment. (The health
             // score is not asserted here: on a starved machine Lifeguard raises it, as it should.)
             try await waitFor("the alive gauge to count all three") { a.metric("gossip_members", ["state": "alive"]) == 3 }
+        }
+    }
+
+    @Test func memberGaugesFollowTheTableCountingItAtMostOnceASecond() async throws {
+        try await withCluster { cluster in
+            let a = try await cluster.start("a")
+            let b = try await cluster.start("b", joining: [a.joinAddress])
+            try await cluster.waitForConvergence([a, b], alive: ["a", "b"])
+            try await waitFor("the alive gauge to count both") { a.metric("gossip_members", ["state": "alive"]) == 2 }
+            // Counting walks the whole table; it used to run on every tick and every event. Over a window with
+            // probes, acks and a join, at most one count a second (and one at the window's edge).
+            let start = ContinuousClock.now
+            let before = await a.service.gaugeCounts
+            let c = try await cluster.start("c", joining: [a.joinAddress])
+            try await cluster.waitForConvergence([a, b, c], alive: ["a", "b", "c"])
+            try await waitFor("the alive gauge to count all three") { a.metric("gossip_members", ["state": "alive"]) == 3 }
+            while ContinuousClock.now < start + .seconds(3) {
+                let elapsed = Double((ContinuousClock.now - start).components.seconds) + 1
+                #expect(Double(await a.service.gaugeCounts - before) <= elapsed + 1)
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(await a.service.gaugeCounts > before, "the join was counted")
+            // A crash is counted too, though no event may come with the suspicion: the gauge leaves alive.
+            await c.crash()
+            try await waitFor("the alive gauge to drop c") { a.metric("gossip_members", ["state": "alive"]) == 2 }
         }
     }
 

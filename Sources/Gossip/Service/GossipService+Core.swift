@@ -46,15 +46,23 @@ extension GossipService {
         return .stop
     }
 
-    /// When the core next needs a tick; nil before `run()` started it.
+    /// When the core next needs a tick (or the member gauges a count); nil before `run()` started it.
     func timerDeadline() -> ContinuousClock.Instant? {
-        armedDeadline = swim?.nextDeadline
+        armedDeadline = nextDeadline
         return armedDeadline
+    }
+
+    /// The core's next deadline, or the member gauges' if they wait for a count (``gaugeLatency``) before
+    /// it. While the node probes, a tick comes every probe interval anyway and counts them.
+    private var nextDeadline: ContinuousClock.Instant? {
+        guard let core = swim?.nextDeadline else { return nil }
+        guard gaugesStale, let counted = gaugesCountedAt else { return core }
+        return min(core, counted + Self.gaugeLatency)
     }
 
     /// Wakes the timer loop when the core now needs a tick before the deadline it sleeps towards.
     func rearmTimer() {
-        guard let armed = armedDeadline, let next = swim?.nextDeadline, next < armed else { return }
+        guard let armed = armedDeadline, let next = nextDeadline, next < armed else { return }
         armedDeadline = next
         timerBell.ring()
     }
@@ -62,6 +70,7 @@ extension GossipService {
     /// Handles the messages of one datagram from `ip`:`port`.
     func receive(_ messages: [GossipMessage], fromIP ip: [UInt8], port: UInt16) {
         guard swim != nil else { return }
+        gaugesStale = true
         let sender = swim!.members.values.first { $0.ip == ip && $0.port == port }
         let source = MemberAddress(name: sender?.name, ip: ip, port: port, protocolMax: sender?.versions.protocolMax ?? 0)
         let now = ContinuousClock.now
@@ -82,8 +91,10 @@ extension GossipService {
     /// Runs the core's due timers.
     func tick() {
         guard swim != nil else { return }
-        perform(swim!.tick(now: .now, using: &generator))
-        refreshMemberGauges()
+        let now = ContinuousClock.now
+        gaugesStale = true
+        perform(swim!.tick(now: now, using: &generator))
+        refreshMemberGauges(now: now)
     }
 
     /// Reports a TCP fallback ping's result to the core.
@@ -150,7 +161,8 @@ extension GossipService {
         if let lastEventAt { metrics?.observeConvergence(lastEventAt.duration(to: now)) }
         lastEventAt = now
         events.publish(event)
-        refreshMemberGauges()
+        gaugesStale = true
+        refreshMemberGauges(now: now)
         switch event {
         case .joined(let member):
             logger.info("member joined", metadata: ["peer": "\(member.name)", "peer.port": "\(member.port)"])
@@ -162,11 +174,26 @@ extension GossipService {
     }
 
     /// Sets `gossip_members{state}` from the core's table.
-    func refreshMemberGauges() {
-        guard let metrics, let swim else { return }
+    /// The member gauges are counted at most once per this interval: counting walks the whole table, and a
+    /// start of N nodes publishes about N events on every node (it counted on each, and on every tick).
+    static let gaugeInterval = Duration.seconds(1)
+    /// The longest the gauges trail a change: the timer wakes for a count if no tick of the core comes first.
+    static let gaugeLatency = Duration.seconds(5)
+
+    /// Counts the members by state into their gauges when the table may have changed since the last count
+    /// (a step of the core) and the last count is ``gaugeInterval`` old. A change within the interval is
+    /// counted by the next tick after it (every probe interval while the node probes), or at the latest
+    /// after ``gaugeLatency`` (see ``nextDeadline``).
+    func refreshMemberGauges(now: ContinuousClock.Instant = .now) {
+        guard let metrics, gaugesStale else { return }
+        if let counted = gaugesCountedAt, now < counted + Self.gaugeInterval { return }
+        guard let swim else { return }
         var counts: [MemberStateKind: Int] = [:]
         for member in swim.members.values { counts[member.state, default: 0] += 1 }
         metrics.setMembers(counts)
+        gaugeCounts += 1
+        gaugesCountedAt = now
+        gaugesStale = false
     }
 
     /// False for a Cohort node whose metadata names another cluster id; true for ours and for foreign peers.

@@ -65,6 +65,12 @@ public actor GossipService: Service {
     /// A leave waiting until its news is spread (see `leave()`).
     var leaveSpreadWaiter: CheckedContinuation<Void, Never>?
     var lastEventAt: ContinuousClock.Instant?
+    /// When the member gauges were last counted, and whether the table may have changed since (see
+    /// ``refreshMemberGauges(now:)``).
+    var gaugesCountedAt: ContinuousClock.Instant?
+    var gaugesStale = false
+    /// How many times the member gauges were counted (for tests).
+    var gaugeCounts = 0
     var ownEndpoints: [SocketAddress] = []
 
     /// The port UDP and TCP are bound to, once `run()` has bound them.

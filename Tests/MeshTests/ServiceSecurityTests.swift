@@ -198,23 +198,37 @@ import Testing
             #expect(a.service.send([1], to: NodeID("z"), endpoint: testEndpoint, class: .relay) == .queued)
             try await listener.executeThenClose { connections in
                 var accepted = connections.makeAsyncIterator()
-                let connection = try #require(try await accepted.next())
-                try await connection.executeThenClose { inbound, outbound in
-                    var frames = inbound.makeAsyncIterator()
-                    var machine = MeshHandshake(
-                        role: .acceptor, localID: NodeID("z"), localIncarnation: Incarnation(7), keyring: nil,
-                        nonce: [UInt8](repeating: 9, count: 32)
-                    )
-                    _ = try machine.receiveHello(try #require(try await frames.next()))
-                    try await outbound.write(framed(machine.makeHello(streamID: 99, resume: 0)))
-                    try machine.receiveFinish(try #require(try await frames.next()))
-                    var both = framed(try machine.makeFinish())
-                    let message = [UInt8](repeating: 0x5A, count: 4096)
-                    both.writeImmutableBuffer(framed(frameBody(FrameHeader(trafficClass: .control, kind: .message, endpoint: testEndpoint), message)))
-                    try await outbound.write(both)
-                    try await waitFor("the message behind the finish") { a.inbox.from(NodeID("z")).map(\.payload) == [message] }
-                    #expect(a.metric("internode_frame_errors_total", ["reason": "oversized"]) ?? 0 == 0)
+                var failure: (any Error)?
+                do {
+                    let connection = try #require(try await accepted.next())
+                    try await connection.executeThenClose { inbound, outbound in
+                        var frames = inbound.makeAsyncIterator()
+                        var machine = MeshHandshake(
+                            role: .acceptor, localID: NodeID("z"), localIncarnation: Incarnation(7), keyring: nil,
+                            nonce: [UInt8](repeating: 9, count: 32)
+                        )
+                        _ = try machine.receiveHello(try #require(try await frames.next()))
+                        try await outbound.write(framed(machine.makeHello(streamID: 99, resume: 0)))
+                        try machine.receiveFinish(try #require(try await frames.next()))
+                        var both = framed(try machine.makeFinish())
+                        let message = [UInt8](repeating: 0x5A, count: 4096)
+                        both.writeImmutableBuffer(framed(frameBody(FrameHeader(trafficClass: .control, kind: .message, endpoint: testEndpoint), message)))
+                        try await outbound.write(both)
+                        try await waitFor("the message behind the finish") { a.inbox.from(NodeID("z")).map(\.payload) == [message] }
+                        #expect(a.metric("internode_frame_errors_total", ["reason": "oversized"]) ?? 0 == 0)
+                    }
+                } catch {
+                    failure = error
                 }
+                // The relay message stays unacknowledged, so the node would dial again; and every connection
+                // accepted meanwhile must be closed through its wrapper (NIO traps on an async channel dropped
+                // unfinished): stop the dialling and the listening, then close whatever is left.
+                await a.service.removePeer(NodeID("z"))
+                try? await listener.channel.close()
+                while let extra = try? await accepted.next() {
+                    try? await extra.executeThenClose { _, _ in }
+                }
+                if let failure { throw failure }
             }
         }
     }

@@ -25,6 +25,26 @@ struct ServiceClusterTests {
         }
     }
 
+    @Test func aDatagramsSenderIsTheLiveMemberAtItsAddress() async throws {
+        try await withCluster { cluster in
+            let a = try await cluster.start("a")
+            let b = try await cluster.start("b", joining: [a.joinAddress])
+            let c = try await cluster.start("c", joining: [a.joinAddress])
+            try await cluster.waitForConvergence([a, b, c], alive: ["a", "b", "c"])
+            func ip(_ node: TestNode) -> [UInt8] { node.host.split(separator: ".").compactMap { UInt8($0) } }
+            #expect(await a.service.member(atIP: ip(b), port: UInt16(b.port))?.name == NodeID("b"))
+            #expect(await a.service.member(atIP: ip(b), port: UInt16(b.port))?.name == NodeID("b"), "remembered")
+            #expect(await a.service.member(atIP: ip(b), port: UInt16(b.port) &+ 1) == nil)
+            // c dies and another node comes up on its address: datagrams from there are the new node's.
+            await c.crash()
+            try await waitFor("a to declare c dead") { await a.view()["c"] == .dead }
+            #expect(await a.service.member(atIP: ip(c), port: UInt16(c.port))?.name == NodeID("c"), "only c was there")
+            let d = try await cluster.start("d", host: c.host, port: c.port, joining: [a.joinAddress])
+            try await waitFor("a to see d") { await a.view()["d"] == .alive }
+            #expect(await a.service.member(atIP: ip(d), port: UInt16(d.port))?.name == NodeID("d"))
+        }
+    }
+
     @Test func memberGaugesFollowTheTableCountingItAtMostOnceASecond() async throws {
         try await withCluster { cluster in
             let a = try await cluster.start("a")

@@ -71,7 +71,7 @@ extension GossipService {
     func receive(_ messages: [GossipMessage], fromIP ip: [UInt8], port: UInt16) {
         guard swim != nil else { return }
         gaugesStale = true
-        let sender = swim!.members.values.first { $0.ip == ip && $0.port == port }
+        let sender = member(atIP: ip, port: port)
         let source = MemberAddress(name: sender?.name, ip: ip, port: port, protocolMax: sender?.versions.protocolMax ?? 0)
         let now = ContinuousClock.now
         for message in messages {
@@ -86,6 +86,28 @@ extension GossipService {
             }
             perform(swim!.receive(message, from: source, now: now, using: &generator))
         }
+    }
+
+    /// The member at a datagram's source address, preferring one that is not gone: found through
+    /// ``senders`` and checked against the table, so a datagram costs a lookup, not a walk of the whole
+    /// table (O(N) per datagram, O(N²) per node in a start storm). An address not seen before, or whose
+    /// member moved or died, is looked up the long way and remembered.
+    func member(atIP ip: [UInt8], port: UInt16) -> Member? {
+        // Reads through `swim?` rather than binding it: a bound copy of the core retains all its storage.
+        let address = SenderAddress(ip: ip, port: port)
+        if let name = senders[address], let member = swim?.members[name], member.ip == ip, member.port == port, !member.isGone {
+            return member
+        }
+        var found: Member?
+        for member in swim?.members.values ?? [:].values where member.ip == ip && member.port == port {
+            found = member
+            if !member.isGone { break }
+        }
+        guard let found else { return nil }
+        // Addresses of members long gone would otherwise pile up (pods come back on new addresses).
+        if senders.count >= 2 * (swim?.members.count ?? 0) + 16 { senders.removeAll(keepingCapacity: true) }
+        senders[address] = found.name
+        return found
     }
 
     /// Runs the core's due timers.

@@ -65,6 +65,8 @@ public actor GossipService: Service {
     /// A leave waiting until its news is spread (see `leave()`).
     var leaveSpreadWaiter: CheckedContinuation<Void, Never>?
     var lastEventAt: ContinuousClock.Instant?
+    /// The member last found at each source address (see ``member(atIP:port:)``).
+    var senders: [SenderAddress: NodeID] = [:]
     /// When the member gauges were last counted, and whether the table may have changed since (see
     /// ``refreshMemberGauges(now:)``).
     var gaugesCountedAt: ContinuousClock.Instant?
@@ -347,4 +349,10 @@ public struct GossipHealthView: Sendable, Hashable {
         self.score = score
         self.joined = joined
     }
+}
+
+/// A datagram's source: IP bytes and port.
+struct SenderAddress: Hashable {
+    var ip: [UInt8]
+    var port: UInt16
 }

@@ -27,10 +27,8 @@ struct ServiceClusterTests {
 
     @Test func aDatagramsSenderIsTheLiveMemberAtItsAddress() async throws {
         try await withCluster { cluster in
-            let a = try await cluster.start("a")
-            let b = try await cluster.start("b", joining: [a.joinAddress])
-            let c = try await cluster.start("c", joining: [a.joinAddress])
-            try await cluster.waitForConvergence([a, b, c], alive: ["a", "b", "c"])
+            let nodes = try await cluster.startConverged("a", "b", "c")
+            let (a, b, c) = (nodes[0], nodes[1], nodes[2])
             func ip(_ node: TestNode) -> [UInt8] { node.host.split(separator: ".").compactMap { UInt8($0) } }
             #expect(await a.service.member(atIP: ip(b), port: UInt16(b.port))?.name == NodeID("b"))
             #expect(await a.service.member(atIP: ip(b), port: UInt16(b.port))?.name == NodeID("b"), "remembered")
@@ -72,10 +70,8 @@ struct ServiceClusterTests {
 
     @Test func crashedNodeIsSuspectedThenDeclaredDead() async throws {
         try await withCluster { cluster in
-            let a = try await cluster.start("a")
-            let b = try await cluster.start("b", joining: [a.joinAddress])
-            let c = try await cluster.start("c", joining: [a.joinAddress])
-            try await cluster.waitForConvergence([a, b, c], alive: ["a", "b", "c"])
+            let nodes = try await cluster.startConverged("a", "b", "c")
+            let (a, b, c) = (nodes[0], nodes[1], nodes[2])
             let events = Collector(a.service.events.subscribe())
 
             await c.crash()
@@ -94,10 +90,8 @@ struct ServiceClusterTests {
 
     @Test func gracefulShutdownIsSeenAsLeft() async throws {
         try await withCluster { cluster in
-            let a = try await cluster.start("a")
-            let b = try await cluster.start("b", joining: [a.joinAddress])
-            let c = try await cluster.start("c", joining: [a.joinAddress])
-            try await cluster.waitForConvergence([a, b, c], alive: ["a", "b", "c"])
+            let nodes = try await cluster.startConverged("a", "b", "c")
+            let (a, b, c) = (nodes[0], nodes[1], nodes[2])
             let events = Collector(b.service.events.subscribe())
 
             try await c.stop()
@@ -146,10 +140,8 @@ struct ServiceClusterTests {
 
     @Test func userMessagesArriveByKind() async throws {
         try await withCluster { cluster in
-            let a = try await cluster.start("a")
-            let b = try await cluster.start("b", joining: [a.joinAddress])
-            let c = try await cluster.start("c", joining: [a.joinAddress])
-            try await cluster.waitForConvergence([a, b, c], alive: ["a", "b", "c"])
+            let nodes = try await cluster.startConverged("a", "b", "c")
+            let (a, b, c) = (nodes[0], nodes[1], nodes[2])
             let bNames = Collector(b.service.userMessages(kind: 7))
             let cNames = Collector(c.service.userMessages(kind: 7))
             let bOther = Collector(b.service.userMessages(kind: 9))

@@ -126,6 +126,15 @@ final class TestCluster: Sendable {
         return node
     }
 
+    /// Starts the named nodes, every one after the first joining the first, and waits until all see all.
+    func startConverged(_ names: String...) async throws -> [TestNode] {
+        let seed = try await start(names[0])
+        var nodes = [seed]
+        for name in names.dropFirst() { nodes.append(try await start(name, joining: [seed.joinAddress])) }
+        try await waitForConvergence(nodes, alive: Set(names))
+        return nodes
+    }
+
     /// Waits until every node in `nodes` sees exactly `expected` as alive.
     func waitForConvergence(_ nodes: [TestNode], alive expected: Set<String>, within: Duration = .seconds(60)) async throws {
         try await waitFor("\(nodes.map(\.name)) to see \(expected.sorted()) alive", within: within) {

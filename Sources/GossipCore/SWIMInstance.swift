@@ -99,19 +99,22 @@ public struct SWIMInstance: Sendable {
     /// broadcast (a received message, ``broadcast(user:)``, ``updateLocalMeta(_:)``, a merge) can make this
     /// earlier, and the shell must then re-read it (the gossip service rings its timer).
     public var nextDeadline: ContinuousClock.Instant {
-        var deadlines = suspicions.values.map(\.deadline) + relays.values.map(\.expires)
-        if broadcasts.count > 0 { deadlines.append(nextGossip) }
-        if settings.pushPullInterval > .zero { deadlines.append(nextPushPull) }
+        // Read after every step the shell takes: one pass over the timers, no arrays.
+        var earliest: ContinuousClock.Instant
         if let probe {
             if !probe.indirectSent {
-                deadlines.append(probe.timeoutAt)
+                earliest = probe.timeoutAt
             } else {
-                deadlines.append(probe.tcp == .pending ? probe.roundEnd + settings.probeTimeout : probe.roundEnd)
+                earliest = probe.tcp == .pending ? probe.roundEnd + settings.probeTimeout : probe.roundEnd
             }
         } else {
-            deadlines.append(nextProbe)
+            earliest = nextProbe
         }
-        return deadlines.min() ?? nextGossip
+        if broadcasts.count > 0 { earliest = min(earliest, nextGossip) }
+        if settings.pushPullInterval > .zero { earliest = min(earliest, nextPushPull) }
+        for suspicion in suspicions.values { earliest = min(earliest, suspicion.deadline) }
+        for relay in relays.values { earliest = min(earliest, relay.expires) }
+        return earliest
     }
 
     /// Runs every timer that is due: suspicion timeouts, relayed-probe timeouts (nacks), the probe's

@@ -19,47 +19,61 @@ public enum LZWDecoder {
 
     /// Decompresses the bytes of `input`, failing once the output would exceed `maxOutputBytes`.
     public static func decompress(bytes input: UnsafeBufferPointer<UInt8>, maxOutputBytes: Int) throws(LZWError) -> [UInt8] {
-        var state = State(inputBytes: input.count)
+        var table = Table(inputBytes: input.count)
+        defer { table.deallocate() }
         var output: [UInt8] = []
         output.reserveCapacity(min(maxOutputBytes, input.count * 3))
         var bits: UInt32 = 0
         var bitCount = 0
         var position = 0
         while true {
-            while bitCount < state.width {
+            while bitCount < table.width {
                 guard position < input.count else { throw .missingEndCode }
                 bits |= UInt32(input[position]) << UInt32(bitCount)
                 position += 1
                 bitCount += 8
             }
-            let code = UInt16(bits & ((1 << UInt32(state.width)) - 1))
-            bits >>= UInt32(state.width)
-            bitCount -= state.width
+            let code = UInt16(bits & ((1 << UInt32(table.width)) - 1))
+            bits >>= UInt32(table.width)
+            bitCount -= table.width
             if code == LZWCode.end { return output }
-            try state.apply(code, to: &output, limit: maxOutputBytes)
+            try table.apply(code, to: &output, limit: maxOutputBytes)
         }
     }
 
-    /// The decoder's table and position, following Go's reader field for field.
-    private struct State {
+    /// The decoder's table and position, following Go's reader field for field. Its arrays are buffers the
+    /// caller frees: Swift arrays in the per-code loop cost a retain, a release and a uniqueness check per
+    /// access. Every index is checked against the buffers' size (an input that would go past it is an
+    /// invalid code), so the unchecked buffer subscripts are never reached out of bounds.
+    private struct Table {
         var width = LZWCode.literalWidth + 1
         /// The next code to assign.
         var hi: UInt16 = LZWCode.end
         var overflow: UInt16 = 1 << (LZWCode.literalWidth + 1)
         /// The previous code, or nil right after a reset (or when the table is full).
         var last: UInt16?
-        var suffix: [UInt8]
-        var prefix: [UInt16]
-        var scratch: [UInt8]
+        /// Slots per buffer: each code read takes at most one slot, and codes are at least 9 bits, so slots
+        /// up to 257 + the input's length can be used (and a string is never longer): a small input gets
+        /// small buffers.
+        let size: Int
+        let suffix: UnsafeMutableBufferPointer<UInt8>
+        let prefix: UnsafeMutableBufferPointer<UInt16>
+        let scratch: UnsafeMutableBufferPointer<UInt8>
 
-        /// A table for `inputBytes` of input. Each code read takes at most one slot, and codes are at least
-        /// 9 bits, so slots up to 257 + `inputBytes` can be used (and a string is never longer): a small
-        /// input gets small tables.
         init(inputBytes: Int) {
-            let size = min(1 << LZWCode.maxWidth, Int(LZWCode.end) + 1 + inputBytes)
-            suffix = [UInt8](repeating: 0, count: size)
-            prefix = [UInt16](repeating: 0, count: size)
-            scratch = [UInt8](repeating: 0, count: size)
+            size = min(1 << LZWCode.maxWidth, Int(LZWCode.end) + 1 + inputBytes)
+            suffix = .allocate(capacity: size)
+            suffix.initialize(repeating: 0)
+            prefix = .allocate(capacity: size)
+            prefix.initialize(repeating: 0)
+            scratch = .allocate(capacity: size)
+            scratch.initialize(repeating: 0)
+        }
+
+        func deallocate() {
+            suffix.deallocate()
+            prefix.deallocate()
+            scratch.deallocate()
         }
 
         mutating func apply(_ code: UInt16, to output: inout [UInt8], limit: Int) throws(LZWError) {
@@ -67,7 +81,7 @@ public enum LZWDecoder {
             case ..<LZWCode.clear:
                 guard output.count < limit else { throw .outputLimitExceeded(limit: limit) }
                 output.append(UInt8(code))
-                if let last { addEntry(prefix: last, suffix: UInt8(code)) }
+                if let last { try addEntry(prefix: last, suffix: UInt8(code)) }
             case LZWCode.clear:
                 width = LZWCode.literalWidth + 1
                 hi = LZWCode.end
@@ -76,7 +90,7 @@ public enum LZWDecoder {
                 return
             case ...hi:
                 let first = try emitString(for: code, to: &output, limit: limit)
-                if let last { addEntry(prefix: last, suffix: first) }
+                if let last { try addEntry(prefix: last, suffix: first) }
             default:
                 throw .invalidCode(code)
             }
@@ -94,37 +108,38 @@ public enum LZWDecoder {
             }
         }
 
-        private mutating func addEntry(prefix previous: UInt16, suffix byte: UInt8) {
+        private func addEntry(prefix previous: UInt16, suffix byte: UInt8) throws(LZWError) {
+            guard Int(hi) < size else { throw .invalidCode(hi) }
             suffix[Int(hi)] = byte
             prefix[Int(hi)] = previous
         }
 
         /// Appends the string `code` stands for and returns its first byte. `code == hi` is the "KwKwK"
         /// case: the previous string followed by its own first byte.
-        private mutating func emitString(
-            for code: UInt16,
-            to output: inout [UInt8],
-            limit: Int
-        ) throws(LZWError) -> UInt8 {
-            var index = scratch.count
+        private func emitString(for code: UInt16, to output: inout [UInt8], limit: Int) throws(LZWError) -> UInt8 {
+            var index = size
             var current = code
             if code == hi, let last {
                 var head = last
-                while head >= LZWCode.clear { head = prefix[Int(head)] }
+                while head >= LZWCode.clear {
+                    guard Int(head) < size else { throw .invalidCode(code) }
+                    head = prefix[Int(head)]
+                }
                 index -= 1
                 scratch[index] = UInt8(head)
                 current = last
             }
             while current >= LZWCode.clear {
+                guard Int(current) < size, index > 1 else { throw .invalidCode(code) }
                 index -= 1
                 scratch[index] = suffix[Int(current)]
                 current = prefix[Int(current)]
             }
             index -= 1
             scratch[index] = UInt8(current)
-            let length = scratch.count - index
+            let length = size - index
             guard output.count + length <= limit else { throw .outputLimitExceeded(limit: limit) }
-            output.append(contentsOf: scratch[index...])
+            output.append(contentsOf: UnsafeBufferPointer(rebasing: scratch[index...]))
             return UInt8(current)
         }
     }

@@ -47,6 +47,27 @@ struct LZWTests {
         }
     }
 
+    @Test("mutated compressed data gives output or a typed error, never a read or write past the tables")
+    func mutatedInput() {
+        // Valid streams with a few bytes changed reach deep table states before the damage: the decoder's
+        // buffers are unchecked in release builds, so every index must be checked by the decoder itself
+        // (in a debug build, as here, an access past them traps).
+        var generator = SplitMix64(seed: 23)
+        for _ in 0..<3_000 {
+            let size = Int.random(in: 0...1_500, using: &generator)
+            let alphabet = UInt8.random(in: 1...255, using: &generator)
+            let input = (0..<size).map { _ in UInt8.random(in: 0...alphabet, using: &generator) }
+            var compressed = LZWEncoder.compress(input)
+            for _ in 0..<Int.random(in: 1...3, using: &generator) {
+                let at = Int.random(in: 0..<compressed.count, using: &generator)
+                compressed[at] = UInt8.random(in: 0...255, using: &generator)
+            }
+            if let output = try? LZWDecoder.decompress(compressed, maxOutputBytes: 1 << 16) {
+                #expect(output.count <= 1 << 16)
+            }
+        }
+    }
+
     @Test("data without the end code is rejected, at every cut")
     func truncated() {
         let compressed = LZWEncoder.compress(Array("TOBEORNOTTOBEORTOBEORNOT#".utf8))

@@ -195,17 +195,16 @@ extension GossipService {
         }
     }
 
-    /// Sets `gossip_members{state}` from the core's table.
     /// The member gauges are counted at most once per this interval: counting walks the whole table, and a
     /// start of N nodes publishes about N events on every node (it counted on each, and on every tick).
     static let gaugeInterval = Duration.seconds(1)
     /// The longest the gauges trail a change: the timer wakes for a count if no tick of the core comes first.
     static let gaugeLatency = Duration.seconds(5)
 
-    /// Counts the members by state into their gauges when the table may have changed since the last count
-    /// (a step of the core) and the last count is ``gaugeInterval`` old. A change within the interval is
-    /// counted by the next tick after it (every probe interval while the node probes), or at the latest
-    /// after ``gaugeLatency`` (see ``nextDeadline``).
+    /// Sets `gossip_members{state}` from the core's table: counts the members by state when the table may
+    /// have changed since the last count (a step of the core) and the last count is ``gaugeInterval`` old.
+    /// A change within the interval is counted by the next tick after it (every probe interval while the
+    /// node probes), or at the latest after ``gaugeLatency`` (see ``nextDeadline``).
     func refreshMemberGauges(now: ContinuousClock.Instant = .now) {
         guard let metrics, gaugesStale else { return }
         if let counted = gaugesCountedAt, now < counted + Self.gaugeInterval { return }

@@ -39,12 +39,14 @@ import Testing
     final class Collector: ChannelInboundHandler {
         typealias InboundIn = ByteBuffer
         var frames: [UInt8] = []
+        var readCompletes = 0
         var inactive = false
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             let frame = unwrapInboundIn(data)
             frames.append(frame.getInteger(at: frame.readerIndex, as: UInt8.self)!)
         }
         func channelInactive(context: ChannelHandlerContext) { inactive = true }
+        func channelReadComplete(context: ChannelHandlerContext) { readCompletes += 1 }
     }
 
     /// Whether `future` has completed, and how (an `EmbeddedChannel`'s futures complete inline).
@@ -52,6 +54,18 @@ import Testing
         let result = Mutex<Result<Void, any Error>?>(nil)
         future.whenComplete { outcome in result.withLock { $0 = outcome } }
         return result.withLock { $0 }
+    }
+
+    @Test func onlyReadsThatForwardAHandshakeFrameCompleteOnTheAsyncSide() throws {
+        let harness = try Harness()
+        try harness.frame(1)
+        try harness.frame(2)
+        #expect(harness.forwarded.readCompletes == 2, "each handshake frame's read completes on the async side")
+        for byte: UInt8 in 3...5 { try harness.frame(byte) }
+        _ = harness.attach()
+        try harness.frame(6)
+        #expect(harness.received == [3, 4, 5, 6])
+        #expect(harness.forwarded.readCompletes == 2, "session reads do not reach the async side")
     }
 
     @Test func theHandshakesFramesGoOnAndLaterOnesWaitForTheReaderInOrder() throws {

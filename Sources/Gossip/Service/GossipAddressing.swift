@@ -136,4 +136,8 @@ final class DatagramReceiver: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         service?.receiveDatagram(unwrapInboundIn(data))
     }
+
+    /// Not passed on: no datagram goes on to the async channel behind this handler, whose read-complete
+    /// would only look at an empty buffer (and look up generic metadata) after every read.
+    func channelReadComplete(context: ChannelHandlerContext) {}
 }

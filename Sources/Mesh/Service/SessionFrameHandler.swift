@@ -71,6 +71,8 @@ final class SessionFrameHandler: ChannelInboundHandler {
     }
 
     private var phase = Phase.handshake(left: MeshHandshake.framesReceived)
+    /// A frame went on to the async side since its last read-complete.
+    private var forwardedSinceReadComplete = false
     private var waiting: [ByteBuffer] = []
     private var endedEarly: Result<Void, any Error>?
     /// Set once by ``attach(_:done:)``. A frame's dispatch may close the channel, which ends the session
@@ -111,6 +113,7 @@ final class SessionFrameHandler: ChannelInboundHandler {
         switch phase {
         case .handshake(let left):
             phase = left > 1 ? .handshake(left: left - 1) : .waiting
+            forwardedSinceReadComplete = true
             context.fireChannelRead(data)
         case .waiting:
             if endedEarly == nil { waiting.append(unwrapInboundIn(data)) }
@@ -119,6 +122,15 @@ final class SessionFrameHandler: ChannelInboundHandler {
         case .finished:
             break
         }
+    }
+
+    /// Goes on only after a read that forwarded a handshake frame: with nothing forwarded, the async side's
+    /// read-complete would only look at an empty buffer (and look up generic metadata), once per read for
+    /// the connection's life.
+    func channelReadComplete(context: ChannelHandlerContext) {
+        guard forwardedSinceReadComplete else { return }
+        forwardedSinceReadComplete = false
+        context.fireChannelReadComplete()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

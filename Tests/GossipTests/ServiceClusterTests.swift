@@ -1,6 +1,7 @@
 import CohortTestKit
 import CohortCore
 @testable import Gossip
+import Synchronization
 import Testing
 
 /// GossipService nodes over real UDP and TCP sockets on loopback: join, failure detection, leave, events,
@@ -199,6 +200,26 @@ struct ServiceClusterTests {
         }
     }
 
+    @Test func aJoinsMergedMembersReachASubscriberAsOneBatch() async throws {
+        try await withCluster { cluster in
+            let nodes = try await cluster.startConverged("a", "b", "c")
+            // d's batch reader subscribes before d runs: it reads the snapshot and then d's own arrival, and
+            // waits while d's join goes to a and back.
+            let batches = Mutex<Collector<[MembershipUpdate]>?>(nil)
+            let d = try await cluster.start("d", joining: [nodes[0].joinAddress], beforeRun: { service in
+                batches.withLock { $0 = Collector(service.events.subscribeBatches()) }
+            })
+            let collected = try #require(batches.withLock { $0 })
+            try await cluster.waitForConvergence(nodes + [d], alive: ["a", "b", "c", "d"])
+            // The push/pull that joined d brought a, b and c in one step: one delivery, so one wake-up of a
+            // waiting reader, not three.
+            let summaries = collected.all.map { $0.map(\.summary) }
+            let start = try #require(summaries.firstIndex { $0.contains("joined d") }, "\(summaries)")
+            #expect(summaries.count > start + 1, "\(summaries)")
+            #expect(summaries.dropFirst(start + 1).first.map(Set.init) == ["joined a", "joined b", "joined c"], "\(summaries)")
+        }
+    }
+
     @Test func isolatedNodeRejoinsARestartedSeed() async throws {
         try await withCluster { cluster in
             let seedHost = uniqueLoopbackAddress()
@@ -228,5 +249,18 @@ private func broadcastUntilHeard(
             lastSent = .now
         }
         return false
+    }
+}
+
+extension MembershipUpdate {
+    /// "joined a", "left b dead", "updated c", "snapshot", "resync".
+    var summary: String {
+        switch self {
+        case .joined(let member): "joined \(member.name)"
+        case .left(let member, let reason): "left \(member.name) \(reason)"
+        case .updated(let member): "updated \(member.name)"
+        case .snapshot: "snapshot"
+        case .resync: "resync"
+        }
     }
 }

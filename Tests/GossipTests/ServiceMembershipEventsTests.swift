@@ -117,6 +117,59 @@ struct ServiceMembershipEventsTests {
         #expect(await reader.value == [.snapshot([]), .joined(Self.member("a"))])
     }
 
+    /// Waits (bounded) until `count` readers wait in a read.
+    static func waitForReaders(_ events: MembershipEvents, _ count: Int) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while events.waitingReaders < count {
+            try #require(ContinuousClock.now < deadline, "readers never waited")
+            await Task.yield()
+        }
+    }
+
+    @Test func aWaitingBatchSubscriberGetsAWholePublicationAtOnce() async throws {
+        let events = MembershipEvents()
+        let stream = events.subscribeBatches()
+        var batches = stream.makeAsyncIterator()
+        #expect(await batches.next() == [.snapshot([])])
+        let reader = Task {
+            var batches = stream.makeAsyncIterator()
+            return await batches.next()
+        }
+        try await Self.waitForReaders(events, 1)
+        let step: [MembershipEvent] = [.joined(Self.member("a")), .joined(Self.member("b")), .left(Self.member("a"), reason: .dead)]
+        events.publish(step)
+        // One wake-up for the whole step, everything in it, in order.
+        #expect(await reader.value == [.joined(Self.member("a")), .joined(Self.member("b")), .left(Self.member("a"), reason: .dead)])
+        #expect(events.liveMembers == [Self.member("b")])
+    }
+
+    @Test func aWaitingOneAtATimeSubscriberReadsAPublicationInOrder() async throws {
+        let events = MembershipEvents()
+        let stream = events.subscribe()
+        var updates = stream.makeAsyncIterator()
+        #expect(await updates.next() == .snapshot([]))
+        let reader = Task {
+            var updates = stream.makeAsyncIterator()
+            var seen: [MembershipUpdate] = []
+            while seen.count < 3, let update = await updates.next() { seen.append(update) }
+            return seen
+        }
+        try await Self.waitForReaders(events, 1)
+        events.publish([.joined(Self.member("a")), .joined(Self.member("b")), .updated(Self.member("a", meta: [2]))])
+        #expect(await reader.value == [.joined(Self.member("a")), .joined(Self.member("b")), .updated(Self.member("a", meta: [2]))])
+    }
+
+    @Test func aPublicationLargerThanTheLimitOverflowsIntoOneResync() async {
+        let events = MembershipEvents()
+        var updates = events.subscribe(limit: 2).makeAsyncIterator()
+        #expect(await updates.next() == .snapshot([]))
+        // Not reading: the three of one publication overflow the limit of two.
+        events.publish([.joined(Self.member("a")), .joined(Self.member("b")), .joined(Self.member("c"))])
+        #expect(await updates.next() == .resync(["a", "b", "c"].map { Self.member($0) }))
+        events.publish([.joined(Self.member("d"))])
+        #expect(await updates.next() == .joined(Self.member("d")))
+    }
+
     @Test func aBatchSubscriberThatFallsBehindGetsOneResync() async {
         let events = MembershipEvents()
         var batches = events.subscribeBatches(limit: 2).makeAsyncIterator()

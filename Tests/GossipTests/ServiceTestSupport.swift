@@ -60,9 +60,10 @@ final class TestNode: Sendable {
     var joinAddress: JoinAddress { JoinAddress(host: host, port: port) }
 
     /// Starts a node on `host` (a fresh loopback address by default) and waits until it has bound.
+    /// `beforeRun` sees the service before it runs (to subscribe to its events from the first).
     static func start(
         _ name: String, host: String = uniqueLoopbackAddress(), port: Int = 0, joining seeds: [JoinAddress] = [],
-        configure: (inout GossipServiceSettings) -> Void = { _ in }
+        configure: (inout GossipServiceSettings) -> Void = { _ in }, beforeRun: (GossipService) -> Void = { _ in }
     ) async throws -> TestNode {
         var settings = GossipServiceSettings(
             name: NodeID(name), bindHost: host, bindPort: port, joinAddresses: seeds, swim: fastSWIM,
@@ -73,6 +74,7 @@ final class TestNode: Sendable {
         let logger = Logger(label: "gossip.\(name)") { _ in BufferLogHandler(buffer: logs) }
         let registry = PrometheusCollectorRegistry()
         let service = GossipService(settings: settings, logger: logger, metrics: registry)
+        beforeRun(service)
         let running = RunningServices([service], logger: logger)
         var bound: Int?
         do {
@@ -119,9 +121,9 @@ final class TestCluster: Sendable {
     /// Starts a node and remembers it.
     func start(
         _ name: String, host: String = uniqueLoopbackAddress(), port: Int = 0, joining seeds: [JoinAddress] = [],
-        configure: (inout GossipServiceSettings) -> Void = { _ in }
+        configure: (inout GossipServiceSettings) -> Void = { _ in }, beforeRun: (GossipService) -> Void = { _ in }
     ) async throws -> TestNode {
-        let node = try await TestNode.start(name, host: host, port: port, joining: seeds, configure: configure)
+        let node = try await TestNode.start(name, host: host, port: port, joining: seeds, configure: configure, beforeRun: beforeRun)
         nodes.withLock { $0.append(node) }
         return node
     }

@@ -30,7 +30,7 @@ final class CoordinationService: Service, Sendable {
     }
 
     private enum Input: Sendable {
-        case membership(MembershipUpdate)
+        case membership([MembershipUpdate])
         case status(RaftStatus)
         case stateChanged
         case deadline
@@ -51,7 +51,7 @@ final class CoordinationService: Service, Sendable {
             if moved { sink.yield(.stateChanged) }
         }
         await withDiscardingTaskGroup { group in
-            group.addTask { for await update in self.gossip.events.subscribe() { sink.yield(.membership(update)) } }
+            group.addTask { for await batch in self.gossip.events.subscribeBatches() { sink.yield(.membership(batch)) } }
             group.addTask { for await status in await self.raft.statusUpdates() { sink.yield(.status(status)) } }
             var members: [NodeID: Member] = [:]
             var isLeader = false
@@ -61,9 +61,11 @@ final class CoordinationService: Service, Sendable {
             await withGracefulShutdownHandler {
                 for await input in inputs {
                     switch input {
-                    case .membership(let update):
-                        let departed = Self.apply(update, to: &members)
-                        if isLeader { for (node, incarnation) in departed { await release(node, through: incarnation) } }
+                    case .membership(let batch):
+                        for update in batch {
+                            let departed = Self.apply(update, to: &members)
+                            if isLeader { for (node, incarnation) in departed { await release(node, through: incarnation) } }
+                        }
                     case .status(let status):
                         let wasLeader = isLeader
                         isLeader = status.state == .leader

@@ -127,7 +127,9 @@ extension GossipService {
 
     /// Carries out the core's effects, then wakes the timer if the step left it an earlier deadline.
     func perform(_ effects: [SWIMEffect]) {
+        var events: [MembershipEvent] = []
         defer {
+            publish(events)
             rearmTimer()
             publishHealth()
             noteLeaveProgress()
@@ -141,7 +143,7 @@ extension GossipService {
             case .pushPull(let address):
                 submit(.pushPull(to: address))
             case .event(let event):
-                publish(event)
+                events.append(event)
             case .udpUnreachable(let node):
                 metrics?.countUDPUnreachable()
                 logger.warning("member answers over TCP but not over UDP: UDP may be blocked", metadata: ["peer": "\(node)"])
@@ -179,20 +181,29 @@ extension GossipService {
 
     /// Publishes a membership change to subscribers, metrics and the log.
     func publish(_ event: MembershipEvent) {
+        publish(CollectionOfOne(event))
+    }
+
+    /// Publishes one step's membership changes, in order: to subscribers as one delivery (each wakes once
+    /// for the step, not once per change), and each to the metrics and the log.
+    func publish(_ changes: some Collection<MembershipEvent>) {
+        guard !changes.isEmpty else { return }
         let now = ContinuousClock.now
-        if let lastEventAt { metrics?.observeConvergence(lastEventAt.duration(to: now)) }
-        lastEventAt = now
-        events.publish(event)
+        for event in changes {
+            if let lastEventAt { metrics?.observeConvergence(lastEventAt.duration(to: now)) }
+            lastEventAt = now
+            switch event {
+            case .joined(let member):
+                logger.info("member joined", metadata: ["peer": "\(member.name)", "peer.port": "\(member.port)"])
+            case .left(let member, let reason):
+                logger.info("member left", metadata: ["peer": "\(member.name)", "reason": "\(reason)"])
+            case .updated(let member):
+                logger.debug("member updated", metadata: ["peer": "\(member.name)"])
+            }
+        }
+        events.publish(changes)
         gaugesStale = true
         refreshMemberGauges(now: now)
-        switch event {
-        case .joined(let member):
-            logger.info("member joined", metadata: ["peer": "\(member.name)", "peer.port": "\(member.port)"])
-        case .left(let member, let reason):
-            logger.info("member left", metadata: ["peer": "\(member.name)", "reason": "\(reason)"])
-        case .updated(let member):
-            logger.debug("member updated", metadata: ["peer": "\(member.name)"])
-        }
     }
 
     /// The member gauges are counted at most once per this interval: counting walks the whole table, and a

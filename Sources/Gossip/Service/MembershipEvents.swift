@@ -30,6 +30,8 @@ public final class MembershipEvents: Sendable {
         var limit: Int
         var overflowed = false
         var deliveredAny = false
+        /// Reads every queued update at once (``MembershipEvents/subscribeBatches(limit:)``).
+        var batch = false
         var waiter: CheckedContinuation<[MembershipUpdate]?, Never>?
     }
 
@@ -81,15 +83,15 @@ public final class MembershipEvents: Sendable {
     /// - Returns: A stream that starts with ``MembershipUpdate/snapshot(_:)`` and ends when the service stops
     ///   (after the queued updates) or when the consuming task is cancelled.
     public func subscribe(limit: Int = 256) -> AsyncStream<MembershipUpdate> {
-        let registration = register(limit: limit)
+        let registration = register(limit: limit, batch: false)
         return AsyncStream(unfolding: { await registration.events.next(registration.id) })
     }
 
-    private func register(limit: Int) -> Registration {
+    private func register(limit: Int, batch: Bool) -> Registration {
         let id = state.withLock { state in
             let id = state.nextID
             state.nextID += 1
-            state.subscribers[id] = Subscriber(queue: [.snapshot(state.sortedLive)], limit: max(1, limit))
+            state.subscribers[id] = Subscriber(queue: [.snapshot(state.sortedLive)], limit: max(1, limit), batch: batch)
             return id
         }
         return Registration(id: id, events: self)
@@ -104,7 +106,7 @@ public final class MembershipEvents: Sendable {
     ///   ``MembershipUpdate/resync(_:)``.
     /// - Returns: A stream whose first batch starts with ``MembershipUpdate/snapshot(_:)``.
     public func subscribeBatches(limit: Int = 256) -> AsyncStream<[MembershipUpdate]> {
-        let registration = register(limit: limit)
+        let registration = register(limit: limit, batch: true)
         return AsyncStream(unfolding: { await registration.events.nextBatch(registration.id) })
     }
 
@@ -113,30 +115,58 @@ public final class MembershipEvents: Sendable {
         state.withLock { $0.sortedLive }
     }
 
+    /// How many subscribers wait in a read for the next publication (tests use it to publish to a waiting
+    /// reader).
+    package var waitingReaders: Int {
+        state.withLock { $0.subscribers.values.count { $0.waiter != nil } }
+    }
+
     /// Applies `event` to the live view and queues it for every subscriber.
     package func publish(_ event: MembershipEvent) {
-        let wakeups = state.withLock { state -> [(CheckedContinuation<[MembershipUpdate]?, Never>, MembershipUpdate)] in
-            let update = state.apply(event)
-            var wakeups: [(CheckedContinuation<[MembershipUpdate]?, Never>, MembershipUpdate)] = []
+        publish(CollectionOfOne(event))
+    }
+
+    /// Applies `events` in order and queues them for every subscriber as one delivery: a subscriber waiting
+    /// for its next read is woken once, with all of them (a batch reader gets them as one batch), instead of
+    /// once for the first and again for the rest. The gossip service publishes each step's events this way —
+    /// in a mass start one datagram or push/pull brings many joins, and every wake-up of a subscriber is a
+    /// task resumed on Swift's pool.
+    package func publish(_ events: some Collection<MembershipEvent>) {
+        guard !events.isEmpty else { return }
+        let wakeups = state.withLock { state -> [(CheckedContinuation<[MembershipUpdate]?, Never>, [MembershipUpdate])] in
+            let updates = events.map { state.apply($0) }
+            var wakeups: [(CheckedContinuation<[MembershipUpdate]?, Never>, [MembershipUpdate])] = []
             for id in state.subscribers.keys {
                 guard var subscriber = state.subscribers[id] else { continue }
+                var pending = updates[...]
                 if let waiter = subscriber.waiter {
                     subscriber.waiter = nil
                     subscriber.deliveredAny = true
-                    wakeups.append((waiter, update))
-                } else if subscriber.overflowed {
-                    // The resync computed at the next read covers this event.
-                } else if subscriber.queue.count < subscriber.limit {
-                    subscriber.queue.append(update)
-                } else {
-                    subscriber.overflowed = true
-                    subscriber.queue.removeAll()
+                    if subscriber.batch {
+                        wakeups.append((waiter, updates))
+                        pending = []
+                    } else {
+                        // A one-at-a-time reader is handed the first; the rest wait in its queue.
+                        wakeups.append((waiter, [updates[0]]))
+                        pending = updates.dropFirst()
+                    }
+                }
+                for update in pending {
+                    if subscriber.overflowed {
+                        // The resync computed at the next read covers this event.
+                        break
+                    } else if subscriber.queue.count < subscriber.limit {
+                        subscriber.queue.append(update)
+                    } else {
+                        subscriber.overflowed = true
+                        subscriber.queue.removeAll()
+                    }
                 }
                 state.subscribers[id] = subscriber
             }
             return wakeups
         }
-        for (waiter, update) in wakeups { waiter.resume(returning: [update]) }
+        for (waiter, updates) in wakeups { waiter.resume(returning: updates) }
     }
 
     /// Ends every subscription once its queued updates are read; later subscriptions get their snapshot
@@ -157,16 +187,17 @@ public final class MembershipEvents: Sendable {
     }
 
     private func next(_ id: UInt64) async -> MembershipUpdate? {
-        await read(id, batch: false)?.first
+        await read(id)?.first
     }
 
     private func nextBatch(_ id: UInt64) async -> [MembershipUpdate]? {
-        await read(id, batch: true)
+        await read(id)
     }
 
-    /// The next update (`batch` false) or every queued one (true); nil when the subscription ended. A reader
-    /// that finds nothing queued waits, and is handed the next published update alone.
-    private func read(_ id: UInt64, batch: Bool) async -> [MembershipUpdate]? {
+    /// The next update (a one-at-a-time subscriber) or every queued one (a batch subscriber); nil when the
+    /// subscription ended. A reader that finds nothing queued waits, and is handed the next publication: all
+    /// of it when it reads batches, its first update otherwise.
+    private func read(_ id: UInt64) async -> [MembershipUpdate]? {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<[MembershipUpdate]?, Never>) in
                 let ready = state.withLock { state -> [MembershipUpdate]?? in
@@ -180,7 +211,7 @@ public final class MembershipEvents: Sendable {
                     }
                     if !subscriber.queue.isEmpty {
                         subscriber.deliveredAny = true
-                        if batch {
+                        if subscriber.batch {
                             defer { subscriber.queue = [] }
                             return .some(subscriber.queue)
                         }

@@ -14,6 +14,12 @@ interval before, --poll, default 50 ms).
 
     swift build -c release && Tools/memberlist-peer/build.sh
     python3 Benchmarks/scripts/gossip_vs_memberlist.py --n 10 50 --idle 30
+
+A cohortd node announces its node metadata in every alive message (28 bytes in such a cluster: internode
+port, role, priority, bootstrap state, boot id, version; 45 on a Raft member, which adds the group id); the Go
+nodes announce none. `--go-meta-bytes K` adds a third cluster per round, memberlist nodes carrying K bytes of
+metadata each and names as long as cohortd's (`go+meta`, nodes `gometa-<i>`), so that the comparison can
+separate what the payload costs from what the implementation costs.
 """
 import argparse, concurrent.futures, json, os, platform, shutil, signal, subprocess, sys, tempfile, threading, time, urllib.request
 
@@ -63,7 +69,7 @@ class BindWatcher(threading.Thread):
 class Cluster:
     def __init__(self, kind, n, subnet, args, workdir):
         self.kind, self.n, self.subnet, self.args, self.workdir = kind, n, subnet, args, workdir
-        self.procs, self.names = [], [f"{kind}-{i}" for i in range(1, n + 1)]
+        self.procs, self.names = [], [f"{'gometa' if kind == 'go+meta' else kind}-{i}" for i in range(1, n + 1)]
         self.spawned = {}
 
     def ip(self, i):
@@ -81,6 +87,8 @@ class Cluster:
         else:
             cmd = [self.args.peer, "-name", name, "-bind", ip, "-port", "7946", "-http", f"{ip}:7999",
                    "-config", "lan", "-join", join, "-join-timeout", "60s"]
+            if self.kind == "go+meta":
+                cmd += ["-meta", "m" * self.args.go_meta_bytes]
             p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
         self.spawned[i] = time.monotonic()
         self.procs.append(p)
@@ -199,6 +207,9 @@ def main():
     ap.add_argument("--poll", type=float, default=0.1, help="seconds between polls of a node's view while joining")
     ap.add_argument("--repeat", type=int, default=1, help="join rounds per N and implementation (fresh clusters)")
     ap.add_argument("--joins-only", action="store_true", help="measure joins only (no idle CPU, no failure detection)")
+    ap.add_argument("--go-meta-bytes", type=int, default=0,
+                    help="also run memberlist nodes carrying this many bytes of metadata each (kind go+meta), as a "
+                         "cohortd node carries its node metadata; 0 = not run")
     args = ap.parse_args()
     print(f"machine: {platform.node()}, {os.cpu_count()} cores, {platform.platform()}; LAN defaults on both sides; "
           f"load average before: {os.getloadavg()}")
@@ -207,15 +218,18 @@ def main():
         for repeat in range(args.repeat):
             # cohort and go alternate, so both see the same background load; idle CPU and failure
             # detection are measured in the last round only.
-            for k, kind in enumerate(["cohort", "go"]):
+            for k, kind in enumerate(kinds(args)):
                 r = run(kind, n, 100 + (2 * len(rows) + k) % 150, args, joins_only=repeat < args.repeat - 1)
                 r["load1"] = os.getloadavg()[0]
                 rows.append(r)
                 print(json.dumps(r), flush=True)
     print(f"load average after: {os.getloadavg()}")
-    print_table(rows, args.n)
+    print_table(rows, args.n, kinds(args))
 
-def print_table(rows, ns):
+def kinds(args):
+    return ["cohort", "go"] + (["go+meta"] if args.go_meta_bytes > 0 else [])
+
+def print_table(rows, ns, kinds):
     print("(—: did not converge within 60 s; medians are over the rounds that did)")
     fmt = lambda v, u=" s": "—" if v is None else f"{v:.2f}{u}"
     def median(vs):
@@ -226,7 +240,7 @@ def print_table(rows, ns):
     print("|---|---|---|---|---|---|---|---|---|---|")
     summary = {}
     for n in ns:
-        for kind in ["cohort", "go"]:
+        for kind in kinds:
             rs = [r for r in rows if r["n"] == n and r["kind"] == kind]
             conv = [r.get("converge_s") for r in rs]
             bound = [r.get("converge_from_bound_s") for r in rs]
@@ -242,6 +256,9 @@ def print_table(rows, ns):
     for n in ns:
         (cs, cb), (gs, gb) = summary[(n, "cohort")], summary[(n, "go")]
         print(f"N={n} cohort/go ratios (medians): convergence from start {ratio(cs, gs)}, from last bind {ratio(cb, gb)}")
+        if (n, "go+meta") in summary:
+            ms, mb = summary[(n, "go+meta")]
+            print(f"N={n} cohort/go+meta ratios (medians): convergence from start {ratio(cs, ms)}, from last bind {ratio(cb, mb)}")
 
 if __name__ == "__main__":
     sys.exit(main())

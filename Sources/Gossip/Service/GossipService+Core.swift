@@ -127,9 +127,10 @@ extension GossipService {
 
     /// Carries out the core's effects, then wakes the timer if the step left it an earlier deadline.
     func perform(_ effects: [SWIMEffect]) {
-        var events: [MembershipEvent] = []
+        // Published together after the step: one wake-up per subscriber, not one per change.
+        var changes: [MembershipEvent] = []
         defer {
-            publish(events)
+            publish(changes)
             rearmTimer()
             publishHealth()
             noteLeaveProgress()
@@ -143,7 +144,7 @@ extension GossipService {
             case .pushPull(let address):
                 submit(.pushPull(to: address))
             case .event(let event):
-                events.append(event)
+                changes.append(event)
             case .udpUnreachable(let node):
                 metrics?.countUDPUnreachable()
                 logger.warning("member answers over TCP but not over UDP: UDP may be blocked", metadata: ["peer": "\(node)"])

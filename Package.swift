@@ -57,9 +57,11 @@ let package = Package(
             dependencies: ["CohortCore", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict
         ),
+        // LoopTimer's timer descriptor (Linux's <sys/timerfd.h>, which Glibc's Swift module lacks).
+        .target(name: "CTimerFD"),
         // NIO building blocks shared by the gossip, mesh and Raft shells: the event-loop task executor, the
-        // doorbell, event-loop sleeps, connect attempts.
-        .target(name: "NIOSupport", dependencies: [nio], swiftSettings: strict),
+        // doorbell, event-loop sleeps, the loop timer, connect attempts.
+        .target(name: "NIOSupport", dependencies: ["CTimerFD", nio, nioPosix], swiftSettings: strict),
         // msgpack with memberlist's quirks, CRC32, LZW (Go compress/lzw compatible).
         .target(name: "Wire", dependencies: ["CohortCore", nio], swiftSettings: strict),
         // The SWIM + Lifeguard core (pure): membership, probes, suspicion, awareness, the broadcast queue, and
@@ -239,7 +241,7 @@ let package = Package(
         .testTarget(name: "WireTests", dependencies: ["Wire", "CohortTestKit", nio], swiftSettings: strict),
         .testTarget(
             name: "GossipTests",
-            dependencies: ["Gossip", "GossipCore", "Wire", "CohortTestKit", "Observability", nio, nioPosix, logging, lifecycle],
+            dependencies: ["Gossip", "GossipCore", "Wire", "NIOSupport", "CohortTestKit", "Observability", nio, nioPosix, logging, lifecycle],
             exclude: ["Traces/testdata"],
             swiftSettings: strict
         ),

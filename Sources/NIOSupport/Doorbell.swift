@@ -5,8 +5,8 @@ import Synchronization
 /// "nothing to do" and "wait".
 ///
 /// This is how the mesh's `send` (any thread, no actor hop) wakes a connection's writer, how `removePeer`
-/// wakes a dial loop out of its backoff pause, and how gossip wakes its timer loop when a new deadline is
-/// earlier than the one it sleeps towards. The timed waits use the event loop's own timers, so an idle
+/// wakes a dial loop out of its backoff pause, and how a ``LoopTimer`` wakes gossip's timer loop and Raft's
+/// parked tick loop. The timed waits use the event loop's own timers, so an idle
 /// service wakes one thread per timer rather than Dispatch's timer thread, a pool thread and then the loop.
 public final class Doorbell: Sendable {
     private enum State {

@@ -54,6 +54,10 @@ public actor RaftService: Service {
     var ticksParkedUntil: TickPark?
     /// Wakes the parked tick loop.
     nonisolated let tickBell = Doorbell()
+    /// The parked tick loop's deadline; it rings ``tickBell`` (see `tickLoop()`).
+    var parkTimer: LoopTimer?
+    /// How many times the parked tick loop woke (the tests count a follower's).
+    var parkedWakeUps = 0
     /// A task that will call `drive()` is queued (see `driveSoon()`).
     var driveScheduled = false
     /// True while `bootstrap(voters:)` writes the founding state; incoming messages are dropped meanwhile.
@@ -260,18 +264,35 @@ public actor RaftService: Service {
     }
 
     private func tickLoop() async throws {
+        let timer = await LoopTimer.make(on: executor.eventLoop) { [tickBell] in tickBell.ring() }
+        parkTimer = timer
+        defer { parkTimer = nil }
+        do {
+            try await tickOrPark(timer)
+        } catch {
+            await timer.close()
+            throw error
+        }
+        await timer.close()
+    }
+
+    private func tickOrPark(_ timer: LoopTimer) async throws {
         while !Task.isCancelled {
             // The loop's own timer: one thread woken per tick, not three (see `EventLoop.sleep(for:)`).
             try await executor.eventLoop.sleep(for: settings.tickInterval)
             if let failure { throw failure }
             await tick()
             // Parked: sleep until the election timeout would come (or for good), and count the skipped
-            // ticks when woken; a change that needs ticks sooner rings the bell (see `rearmTicks()`).
+            // ticks when woken. A step that moves that moment moves the timer (later: a heartbeat that
+            // resets the election timeout; earlier: a new timeout), and one that needs ticks every interval
+            // again rings the bell (see `rearmTicks()`).
             while let plan = parkTicks() {
                 switch plan {
-                case .untilRung: await tickBell.wait()
-                case .until(let deadline): await tickBell.wait(until: deadline, on: executor.eventLoop)
+                case .untilRung: timer.disarm()
+                case .until(let deadline): timer.arm(at: deadline)
                 }
+                await tickBell.wait()
+                parkedWakeUps += 1
                 if Task.isCancelled { return }
                 if let failure { throw failure }
                 guard ticksParkedSince != nil else { break }  // resumed: tick every interval again
@@ -328,7 +349,9 @@ public actor RaftService: Service {
     }
 
     /// After a step: wakes the parked tick loop when ticks are needed every interval again (leadership, a
-    /// waiter, a transfer) or sooner than it sleeps (a promotion to voter, a new election timeout).
+    /// waiter, a transfer), and moves its timer when the tick it waits for moved — later (a heartbeat reset
+    /// the election timeout: a follower that hears its leader never wakes for it) or earlier (a promotion
+    /// to voter, a new election timeout) — or cancels it (nothing counted in ticks can happen any more).
     func rearmTicks() {
         guard let since = ticksParkedSince else { return }
         guard let plan = tickPark(from: since) else {
@@ -337,12 +360,15 @@ public actor RaftService: Service {
             tickBell.ring()
             return
         }
-        switch (ticksParkedUntil, plan) {
-        case (.until(let armed), .until(let wanted)) where wanted >= armed: return
-        case (.until, .untilRung), (.untilRung, .untilRung): return
-        default:
-            ticksParkedUntil = plan
+        guard plan != ticksParkedUntil else { return }
+        ticksParkedUntil = plan
+        guard let parkTimer else {
             tickBell.ring()
+            return
+        }
+        switch plan {
+        case .until(let deadline): parkTimer.arm(at: deadline)
+        case .untilRung: parkTimer.disarm()
         }
     }
 

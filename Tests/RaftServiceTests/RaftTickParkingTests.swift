@@ -42,6 +42,31 @@ import Testing
         }
     }
 
+    @Test func aFollowerThatHearsItsLeaderDoesNotWakeForItsElectionTimeout() async throws {
+        try await withRaftCluster { cluster in
+            let voters = try await cluster.start(["a", "b", "c"])
+            let leader = try await cluster.waitForLeader()
+            _ = try await leader.raft.propose(command("x", 0), timeout: .seconds(10))
+            let followers = voters.filter { $0.id != leader.id }
+            for follower in followers {
+                try await waitFor("\(follower.id)'s ticks to park until its election timeout") { await Self.isParkedUntilElection(follower) }
+            }
+            // Each heartbeat moves the parked timer later: through three election timeouts (1–2 s here) of
+            // heartbeats, the parked loops never wake. (They used to wake at the timeout armed when they
+            // parked, once per election timeout, only to park again.)
+            var before: [Int] = []
+            for follower in followers { before.append(await follower.raft.parkedWakeUps) }
+            let term = await leader.status.term
+            try await holdsThroughout(.seconds(3), "the leader stays, in its term", pollEvery: .milliseconds(50)) {
+                let status = await leader.status
+                return status.state == .leader && status.term == term
+            }
+            for (follower, count) in zip(followers, before) {
+                #expect(await follower.raft.parkedWakeUps == count, "\(follower.id)'s parked tick loop woke")
+            }
+        }
+    }
+
     @Test func clientsAndStandbysParkTheirTicksAndAPromotedVoterCountsTowardsAnElection() async throws {
         try await withRaftCluster { cluster in
             _ = try await cluster.start(["a", "b", "c"])

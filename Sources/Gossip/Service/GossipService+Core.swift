@@ -1,6 +1,7 @@
 import CohortCore
 import Logging
 import NIOCore
+import NIOSupport
 
 /// Feeding the core (datagrams, timer ticks, finished TCP pings) and carrying out its effects.
 extension GossipService {
@@ -34,21 +35,33 @@ extension GossipService {
         assumeIsolated { $0.receive(packet.messages, fromIP: ip, port: sourcePort) }
     }
 
-    /// Sleeps until the core's next deadline and ticks it, forever. A step that makes the deadline earlier
-    /// (a queued broadcast, a new suspicion or relayed probe) rings the timer, and the loop re-reads the
-    /// deadline. The sleep is the event loop's own timer.
+    /// Sleeps until the core's next deadline and ticks it, forever. The deadline is a ``LoopTimer`` on the
+    /// service's loop: a step that moves it (earlier: a queued broadcast, a new suspicion or relayed probe;
+    /// later: an ack that ends the probe round before its timeout) re-arms it, and the loop wakes only when
+    /// the deadline it has comes.
     nonisolated func runTimer() async -> LoopOutcome {
-        while let deadline = await timerDeadline() {
-            await timerBell.wait(until: deadline, on: executor.eventLoop)
-            if Task.isCancelled { return .stop }
+        let timer = await LoopTimer.make(on: executor.eventLoop) { [timerBell] in timerBell.ring() }
+        await attach(timer)
+        while await timerDeadline() != nil {
+            await timerBell.wait()
+            if Task.isCancelled { break }
             await tick()
         }
+        await attach(nil)
+        await timer.close()
         return .stop
     }
 
-    /// When the core next needs a tick (or the member gauges a count); nil before `run()` started it.
+    /// The timer `rearmTimer()` and `timerDeadline()` arm (nil: none, the loop has ended).
+    func attach(_ timer: LoopTimer?) {
+        loopTimer = timer
+    }
+
+    /// Arms the timer for the core's next deadline (or the member gauges' count); nil before `run()` started
+    /// the core.
     func timerDeadline() -> ContinuousClock.Instant? {
         armedDeadline = nextDeadline
+        if let armedDeadline { loopTimer?.arm(at: armedDeadline) }
         return armedDeadline
     }
 
@@ -60,11 +73,11 @@ extension GossipService {
         return min(core, counted + Self.gaugeLatency)
     }
 
-    /// Wakes the timer loop when the core now needs a tick before the deadline it sleeps towards.
+    /// Moves the timer when the step moved the core's next deadline, earlier or later.
     func rearmTimer() {
-        guard let armed = armedDeadline, let next = nextDeadline, next < armed else { return }
+        guard let armed = armedDeadline, let next = nextDeadline, next != armed else { return }
         armedDeadline = next
-        timerBell.ring()
+        loopTimer?.arm(at: next)
     }
 
     /// Handles the messages of one datagram from `ip`:`port`.
@@ -113,6 +126,7 @@ extension GossipService {
     /// Runs the core's due timers.
     func tick() {
         guard swim != nil else { return }
+        ticks += 1
         let now = ContinuousClock.now
         gaugesStale = true
         perform(swim!.tick(now: now, using: &generator))

@@ -40,9 +40,10 @@ public actor GossipService: Service {
     private let startupError: GossipServiceError?
 
     var swim: SWIMInstance?
-    /// The deadline the timer loop sleeps towards; a step that makes the core's deadline earlier rings
-    /// ``timerBell``.
+    /// The deadline ``loopTimer`` is armed for; a step that moves the core's deadline re-arms it.
     var armedDeadline: ContinuousClock.Instant?
+    /// The timer loop's deadline (see `runTimer()`); it rings ``timerBell``.
+    var loopTimer: LoopTimer?
     nonisolated let timerBell = Doorbell()
     /// Rung by ``updateMeta(_:)`` when the metadata is complete; the first join waits on it
     /// (``GossipServiceSettings/isMetaComplete``).
@@ -73,6 +74,8 @@ public actor GossipService: Service {
     var gaugesStale = false
     /// How many times the member gauges were counted (for tests).
     var gaugeCounts = 0
+    /// How many times the timer loop has ticked the core (the tests count the wake-ups a probe costs).
+    var ticks = 0
     var ownEndpoints: [SocketAddress] = []
 
     /// The port UDP and TCP are bound to, once `run()` has bound them.

@@ -126,10 +126,11 @@ extension GossipService {
     /// Runs the core's due timers.
     func tick() {
         guard swim != nil else { return }
-        ticks += 1
         let now = ContinuousClock.now
         gaugesStale = true
-        perform(swim!.tick(now: now, using: &generator))
+        let effects = swim!.tick(now: now, using: &generator)
+        if effects.isEmpty { idleTicks += 1 }
+        perform(effects)
         refreshMemberGauges(now: now)
     }
 

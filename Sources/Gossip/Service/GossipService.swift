@@ -74,8 +74,9 @@ public actor GossipService: Service {
     var gaugesStale = false
     /// How many times the member gauges were counted (for tests).
     var gaugeCounts = 0
-    /// How many times the timer loop has ticked the core (the tests count the wake-ups a probe costs).
-    var ticks = 0
+    /// How many times the timer loop ticked the core when it had nothing due (the tests count them: a
+    /// probe's timeout after its ack used to be one).
+    var idleTicks = 0
     var ownEndpoints: [SocketAddress] = []
 
     /// The port UDP and TCP are bound to, once `run()` has bound them.

@@ -76,35 +76,44 @@ struct LoopTimerTests {
             (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/thread-self"))?.split(separator: "/").last.map(String.init) ?? ""
         }.get()
         try #require(!tid.isEmpty)
-        // Armed on the loop, as the services arm it (from another thread the arm itself would wake the loop).
+        // Armed on the loop, as the services arm it (from another thread the arm itself would wake the loop),
+        // and the loop asleep with that deadline before it moves: NIO's own timer would by then be set for it.
         let start = ContinuousClock.now
-        try await loop.submit {
+        // Jobs handed over with `execute` and their completion polled: waiting on a future would register
+        // its callback with the loop, from this thread, and wake it once more (or not, depending on timing).
+        let done = Mutex(0)
+        loop.execute {
             timer.arm(at: start + .milliseconds(500))
-            timer.arm(at: start + .milliseconds(1500))
-        }.get()
-        // Once the loop is back asleep after that job, count from there.
-        try await waitUntil(within: .seconds(30), "the loop to sleep", pollEvery: .milliseconds(5)) {
+            done.withLock { $0 = 1 }
+        }
+        func asleep() throws -> Bool {
             let stat = try String(contentsOfFile: "/proc/self/task/\(tid)/stat", encoding: .utf8)
             return stat.split(separator: ")").last?.split(separator: " ").first == "S"
         }
+        try await waitUntil(within: .seconds(30), "the loop to sleep", pollEvery: .milliseconds(5)) {
+            try done.withLock { $0 } == 1 && asleep()
+        }
         let before = try Self.wakeUps(ofThread: tid)
+        loop.execute {
+            timer.arm(at: start + .milliseconds(1500))
+            done.withLock { $0 = 2 }
+        }
+        try await waitUntil(within: .seconds(30), "the deadline to move", pollEvery: .milliseconds(5)) { done.withLock { $0 } == 2 }
         guard ContinuousClock.now < start + .milliseconds(450) else {
-            // A machine this loaded cannot count before the old deadline; nothing to assert.
-            print("LoopTimerTests: the loop fell asleep only \(ContinuousClock.now - start) after arming")
+            // A machine this loaded cannot move the deadline before it comes; nothing to assert.
+            print("LoopTimerTests: the deadline moved only \(ContinuousClock.now - start) after arming")
             await timer.close()
             try await group.shutdownGracefully()
             return
         }
         try await waitUntil(within: .seconds(30), "the timer to fire") { !firings.all.isEmpty }
         #expect(firings.all[0] >= start + .milliseconds(1500))
-        // One wake-up for the firing and none before it: NIO's own timer (a cancelled scheduled task) would
-        // have woken the loop at 500 ms as well. (Counted after the firing, so a test task that wakes late
-        // cannot miss one.)
-        try await waitUntil(within: .seconds(30), "the loop to sleep again", pollEvery: .milliseconds(5)) {
-            let stat = try String(contentsOfFile: "/proc/self/task/\(tid)/stat", encoding: .utf8)
-            return stat.split(separator: ")").last?.split(separator: " ").first == "S"
-        }
-        #expect(try Self.wakeUps(ofThread: tid) - before == firings.all.count, "the loop woke before the deadline")
+        // Two wake-ups: the job that moved the deadline and the firing. NIO's own timer (a cancelled
+        // scheduled task) would also have woken the loop at 500 ms. (Counted once the loop sleeps after the
+        // firing, so a test task that wakes late cannot miss one.)
+        try await waitUntil(within: .seconds(30), "the loop to sleep again", pollEvery: .milliseconds(5)) { try asleep() }
+        let wakeUps = try Self.wakeUps(ofThread: tid) - before
+        #expect(wakeUps == 1 + firings.all.count, "the loop woke \(wakeUps) times for \(firings.all.count) firing")
         await timer.close()
         try await group.shutdownGracefully()
     }

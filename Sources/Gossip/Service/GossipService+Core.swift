@@ -140,7 +140,8 @@ extension GossipService {
         perform(swim!.tcpPingCompleted(sequenceNumber: sequenceNumber, reachable: reachable, now: .now))
     }
 
-    /// Carries out the core's effects, then wakes the timer if the step left it an earlier deadline.
+    /// Carries out the core's effects, publishes the step's membership changes together, and moves the timer
+    /// if the step moved the core's deadline.
     func perform(_ effects: [SWIMEffect]) {
         // Published together after the step: one wake-up per subscriber, not one per change.
         var changes: [MembershipEvent] = []

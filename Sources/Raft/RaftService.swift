@@ -267,13 +267,16 @@ public actor RaftService: Service {
         let timer = await LoopTimer.make(on: executor.eventLoop) { [tickBell] in tickBell.ring() }
         parkTimer = timer
         defer { parkTimer = nil }
+        // The timer's descriptor is closed however the loop ends.
+        let outcome: Result<Void, any Error>
         do {
             try await tickOrPark(timer)
+            outcome = .success(())
         } catch {
-            await timer.close()
-            throw error
+            outcome = .failure(error)
         }
         await timer.close()
+        try outcome.get()
     }
 
     private func tickOrPark(_ timer: LoopTimer) async throws {

@@ -104,7 +104,7 @@ public final class LoopTimer: Sendable {
             backend.withLock { backend in
                 guard case .timerFD = backend else { return }
                 // Zero disarms: a deadline already past is one nanosecond away.
-                let nanoseconds = deadline.map { max(1, Self.nanoseconds(max(.zero, $0 - .now))) } ?? 0
+                let nanoseconds = deadline.map { max(1, TimeAmount(max(.zero, $0 - .now)).nanoseconds) } ?? 0
                 Self.set(descriptor, nanoseconds: nanoseconds)
             }
         }
@@ -130,12 +130,6 @@ public final class LoopTimer: Sendable {
         #if os(Linux)
         _ = cohort_timerfd_set(descriptor, nanoseconds)
         #endif
-    }
-
-    private static func nanoseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        let limit = Int64.max / 1_000_000_000 - 1
-        return min(seconds, limit) * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }
 

@@ -97,7 +97,8 @@ public struct SWIMInstance: Sendable {
     /// A gossip round with an empty broadcast queue sends nothing, so the gossip interval counts only while
     /// something is queued: an idle node wakes for its probes, not five times a second. Whatever queues a
     /// broadcast (a received message, ``broadcast(user:)``, ``updateLocalMeta(_:)``, a merge) can make this
-    /// earlier, and the shell must then re-read it (the gossip service rings its timer).
+    /// earlier, and an ack that ends the probe round makes it later: the shell re-reads it after every step
+    /// (the gossip service moves its timer either way).
     public var nextDeadline: ContinuousClock.Instant {
         // Read after every step the shell takes: one pass over the timers, no arrays.
         var earliest: ContinuousClock.Instant

@@ -194,7 +194,14 @@ let package = Package(
         ),
         // Helpers for tests: daemon processes, notify listeners, deadlines, the simulation scheduler and network,
         // the crashing file system, the trace-file runner.
-        .target(name: "CohortTestKit", dependencies: ["CohortCore", "RaftCore", "RaftPersistence", logging, lifecycle], swiftSettings: strict),
+        .target(
+            name: "CohortTestKit",
+            dependencies: [
+                "CohortCore", "RaftCore", "RaftPersistence", logging, lifecycle, nio,
+                .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
 
         // The scale simulation (Benchmarks/results/scale.md): N real gossip cores and the Raft members' real Raft
         // cores on the simulated network. A command for the sizes a debug test cannot afford:

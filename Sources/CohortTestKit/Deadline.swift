@@ -8,17 +8,27 @@ public struct DeadlineExceeded: Error, CustomStringConvertible {
     public var fileID: String
     /// The line of the wait.
     public var line: Int
+    /// How many times the condition was checked.
+    public var checks: Int
+    /// The longest time from one check's start to the next's (or to giving up): far above `pollEvery`
+    /// when the condition itself hung (a request up to its timeout) or the test process got no thread.
+    public var longestGap: Duration
 
     /// Creates the error.
-    public init(waitingFor: String, within: Duration, fileID: String, line: Int) {
+    public init(
+        waitingFor: String, within: Duration, fileID: String, line: Int, checks: Int = 0, longestGap: Duration = .zero
+    ) {
         self.waitingFor = waitingFor
         self.within = within
         self.fileID = fileID
         self.line = line
+        self.checks = checks
+        self.longestGap = longestGap
     }
 
     public var description: String {
-        "\(fileID):\(line): gave up waiting for \(waitingFor) after \(within)"
+        "\(fileID):\(line): gave up waiting for \(waitingFor) after \(within) "
+            + "(\(checks) checks, at most \(Int(longestGap / .milliseconds(1))) ms between two)"
     }
 }
 
@@ -42,11 +52,21 @@ public func waitUntil(
 ) async throws {
     let clock = ContinuousClock()
     let deadline = clock.now.advanced(by: within)
+    var checks = 0
+    var longestGap = Duration.zero
+    var lastCheck = clock.now
     while true {
+        let checkStarted = clock.now
+        if checks > 0 { longestGap = max(longestGap, checkStarted - lastCheck) }
+        lastCheck = checkStarted
+        checks += 1
         if try await condition() { return }
         let now = clock.now
         if now >= deadline {
-            throw DeadlineExceeded(waitingFor: waitingFor, within: within, fileID: fileID, line: line)
+            longestGap = max(longestGap, now - lastCheck)
+            throw DeadlineExceeded(
+                waitingFor: waitingFor, within: within, fileID: fileID, line: line, checks: checks, longestGap: longestGap
+            )
         }
         try await clock.sleep(until: min(now.advanced(by: pollEvery), deadline), tolerance: nil)
     }

@@ -1,7 +1,7 @@
+import AsyncHTTPClient
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
+import NIOCore
+import NIOHTTP1
 
 /// A status code and body from an HTTP GET.
 public struct HTTPReply: Sendable {
@@ -32,23 +32,29 @@ private final class LoopbackCounter: Sendable {
     func add(_ delta: Int) -> Int { value.withLock { $0 += delta; return $0 } }
 }
 
-/// Sends `method url` with a body (JSON by default); throws when the server cannot be reached.
+/// Sends `method url` with a body (JSON by default); throws when the server cannot be reached or `timeout`
+/// (the whole exchange, body included) passes first.
+///
+/// Through AsyncHTTPClient on NIO, a fresh connection per request (`Connection: close`): nothing pooled ties
+/// one test's requests to another's daemon, which may be killed and replaced at the same address. (It was
+/// Foundation's `URLSession`, whose Linux implementation shares one libcurl multi-handle per process: in two
+/// full parallel runs every test that probed a daemon gave up at once, daemons listening the whole time.)
 public func httpRequest(
     _ method: String, _ url: String, body: String? = nil, headers: [String: String] = [:], timeout: TimeInterval = 10
 ) async throws -> HTTPReply {
-    var request = URLRequest(url: URL(string: url)!)
-    request.httpMethod = method
-    request.timeoutInterval = timeout
+    var request = HTTPClientRequest(url: url)
+    request.method = HTTPMethod(rawValue: method)
+    request.headers.add(name: "Connection", value: "close")
     if let body {
-        request.httpBody = Data(body.utf8)
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.body = .bytes(ByteBuffer(string: body))
+        request.headers.add(name: "Content-Type", value: "application/json")
     }
-    for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
-    let (data, response) = try await URLSession.shared.data(for: request)
-    let http = response as? HTTPURLResponse
+    for (name, value) in headers { request.headers.replaceOrAdd(name: name, value: value) }
+    let response = try await HTTPClient.shared.execute(request, timeout: .milliseconds(Int64(timeout * 1000)))
+    let bytes = try await response.body.collect(upTo: 256 << 20)
     return HTTPReply(
-        status: http?.statusCode ?? 0,
-        body: String(decoding: data, as: UTF8.self),
-        contentType: http?.value(forHTTPHeaderField: "Content-Type")
+        status: Int(response.status.code),
+        body: String(buffer: bytes),
+        contentType: response.headers.first(name: "Content-Type")
     )
 }

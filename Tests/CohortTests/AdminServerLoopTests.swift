@@ -35,11 +35,10 @@ struct AdminServerLoopTests {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await server.run() }
             defer { group.cancelAll() }
-            // Generous limits: in a full parallel run the simulations saturate Swift's pool, which URLSession's
-            // Dispatch queues share (a 5 s request timed out once).
+            // Generous limits: a full parallel run keeps both cores busy (a 5 s request timed out once).
             try await waitUntil(within: .seconds(60), "the server to listen") { port.withLock { $0 } != nil }
             let url = "http://\(host):\(port.withLock { $0 }!)/where"
-            for _ in 0..<3 {  // one connection per request (URLSession's), each handled on its loop
+            for _ in 0..<3 {  // one connection per request (`httpRequest` sends `Connection: close`), each handled on its loop
                 let reply = try await httpRequest("GET", url, timeout: 60)
                 #expect(reply.status == 200)
                 #expect(reply.body == "loop loop")

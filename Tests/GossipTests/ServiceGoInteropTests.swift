@@ -8,7 +8,7 @@ import Testing
 /// GossipService nodes in one cluster with Go memberlist 0.2.2 peers (`Tools/memberlist-peer`): joins both
 /// ways, user messages both ways, metadata updates, leaves and deaths seen both ways; plain, encrypted and
 /// uncompressed. Runs only when `MEMBERLIST_PEER_BINARY` names the peer binary
-/// (`MEMBERLIST_PEER_BINARY=$(Tools/memberlist-peer/build.sh) swift test --filter ServiceGoInterop`); needs `curl`.
+/// (`MEMBERLIST_PEER_BINARY=$(Tools/memberlist-peer/build.sh) swift test --filter ServiceGoInterop`).
 @Suite(
     "GossipService with Go memberlist peers", .serialized,
     .enabled(if: ProcessInfo.processInfo.environment["MEMBERLIST_PEER_BINARY"] != nil)
@@ -26,7 +26,7 @@ struct ServiceGoInteropTests {
         defer { go1.kill() }
         try await withCluster { cluster in
             do {
-                try await waitFor("go1 to serve HTTP") { go1.get("/health") != nil }
+                try await waitFor("go1 to serve HTTP") { await go1.get("/health") != nil }
                 let s1 = try await cluster.start("s1", port: 7946, joining: [go1.joinAddress]) { settings in
                     configure(&settings)
                     settings.compression = variant != "nocompress"
@@ -37,10 +37,11 @@ struct ServiceGoInteropTests {
                 let s2 = try await cluster.start("s2", port: 7946, joining: [go2.joinAddress], configure: configure)
                 let everyone: Set<String> = ["go1", "go2", "s1", "s2"]
                 try await waitFor("the Go peers to see everyone alive") {
-                    go1.alive() == everyone && go2.alive() == everyone
+                    let (seen1, seen2) = (await go1.alive(), await go2.alive())
+                    return seen1 == everyone && seen2 == everyone
                 }
                 try await cluster.waitForConvergence([s1, s2], alive: everyone)
-                #expect(go1.members()["s1"]?.meta == "c701")
+                #expect(await go1.members()["s1"]?.meta == "c701")
 
                 // Push/pull user state (memberlist's LocalState/MergeRemoteState): Go peers read it and
                 // ignore it (they have no delegate state), Swift peers hand it to their delegate.
@@ -58,30 +59,33 @@ struct ServiceGoInteropTests {
                 }
                 // Only Swift peers' states arrive, and a named sender is the right one.
                 #expect(states.withLock { $0 }.allSatisfy { $0 == "s2<-state-s1@s1" || $0 == "s1<-state-s2@s2" || $0.hasSuffix("@?") && !$0.contains("go") })
-                try await waitFor("the Go peers to still see everyone alive") { go1.alive() == everyone && go2.alive() == everyone }
+                try await waitFor("the Go peers to still see everyone alive") {
+                    let (seen1, seen2) = (await go1.alive(), await go2.alive())
+                    return seen1 == everyone && seen2 == everyone
+                }
 
                 let heard = Collector(s2.service.userMessages(kind: UInt8(ascii: "h")))
                 var lastSent: ContinuousClock.Instant?
                 try await waitFor("go2 to hear s1's gossiped user message") {
-                    if go2.messagesHex().contains("0568656c6c6f") { return true }
+                    if await go2.messagesHex().contains("0568656c6c6f") { return true }
                     if lastSent.map({ $0.duration(to: .now) > .milliseconds(300) }) ?? true {
                         await s1.service.broadcast(kind: 5, payload: Array("hello".utf8))
                         lastSent = .now
                     }
                     return false
                 }
-                _ = go1.post("/broadcast?msg=hi-there")
+                await go1.post("/broadcast?msg=hi-there")
                 try await waitFor("s2 to hear go1's SendReliable") { heard.all.contains { $0.payload == Array("i-there".utf8) } }
 
                 await s1.service.updateMeta([0xC7, 2])
-                try await waitFor("go2 to see s1's new metadata") { go2.members()["s1"]?.meta == "c702" }
+                try await waitFor("go2 to see s1's new metadata") { await go2.members()["s1"]?.meta == "c702" }
 
-                _ = go2.post("/leave")
+                await go2.post("/leave")
                 try await waitFor("s1 to see go2 leave") { await s1.view()["go2"] == .left }
                 try await s2.stop()
-                try await waitFor("go1 to see s2 leave") { go1.members()["s2"]?.state == "left" }
+                try await waitFor("go1 to see s2 leave") { await go1.members()["s2"]?.state == "left" }
                 await s1.crash()
-                try await waitFor("go1 to declare s1 dead") { go1.members()["s1"]?.state == "dead" }
+                try await waitFor("go1 to declare s1 dead") { await go1.members()["s1"]?.state == "dead" }
 
                 let s3 = try await cluster.start("s3", port: 7946, joining: [go1.joinAddress], configure: configure)
                 try await waitFor("s3 to see go1") { await s3.view()["go1"] == .alive }
@@ -123,12 +127,13 @@ private struct GoPeer {
         return GoPeer(process: process, host: host, log: log)
     }
 
-    func get(_ path: String) -> Data? { curl(path, post: false) }
-    func post(_ path: String) -> Data? { curl(path, post: true) }
+    func get(_ path: String) async -> Data? { await request("GET", path) }
+    @discardableResult
+    func post(_ path: String) async -> Data? { await request("POST", path) }
 
     /// Name → (state, metadata as hex) in the peer's table.
-    func members() -> [String: (state: String, meta: String)] {
-        guard let data = get("/members"), let rows = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] else { return [:] }
+    func members() async -> [String: (state: String, meta: String)] {
+        guard let data = await get("/members"), let rows = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] else { return [:] }
         var members: [String: (state: String, meta: String)] = [:]
         for row in rows {
             guard let name = row["name"] as? String, let state = row["state"] as? String else { continue }
@@ -137,10 +142,10 @@ private struct GoPeer {
         return members
     }
 
-    func alive() -> Set<String> { Set(members().filter { $0.value.state == "alive" }.keys) }
+    func alive() async -> Set<String> { Set(await members().filter { $0.value.state == "alive" }.keys) }
 
-    func messagesHex() -> [String] {
-        guard let data = get("/messages"), let rows = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] else { return [] }
+    func messagesHex() async -> [String] {
+        guard let data = await get("/messages"), let rows = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] else { return [] }
         return rows.compactMap { $0["hex"] as? String }
     }
 
@@ -154,16 +159,11 @@ private struct GoPeer {
         print((try? String(contentsOf: log, encoding: .utf8)) ?? "")
     }
 
-    private func curl(_ path: String, post: Bool) -> Data? {
-        let curl = Process()
-        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        curl.arguments = ["-sf", "--max-time", "2"] + (post ? ["-X", "POST"] : []) + ["http://\(host):7999\(path)"]
-        let output = Pipe()
-        curl.standardOutput = output
-        curl.standardError = FileHandle.nullDevice
-        guard (try? curl.run()) != nil else { return nil }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        curl.waitUntilExit()
-        return curl.terminationStatus == 0 ? data : nil
+    /// The body of a 2xx answer to `method path` on the peer's HTTP port; nil for anything else. Through the
+    /// test kit's NIO client: a `curl` process per poll blocked one of the pool's two threads while it ran.
+    private func request(_ method: String, _ path: String) async -> Data? {
+        guard let reply = try? await httpRequest(method, "http://\(host):7999\(path)", timeout: 2),
+              (200..<300).contains(reply.status) else { return nil }
+        return Data(reply.body.utf8)
     }
 }

@@ -166,7 +166,7 @@ extension StorageTests {
         }
 
         @Test("a crash at any point never loses an acknowledged write nor shows a half-written one", arguments: 0..<60)
-        func crashLoop(seed: UInt64) throws {
+        func crashLoop(seed: UInt64) async throws {
             var generator = SplitMix64(seed: seed)
             let disk = CrashingFileSystem()
             let segmentBytes = [256, 2048, FileRaftStorage.defaultSegmentBytes][Int(seed % 3)]
@@ -178,6 +178,7 @@ extension StorageTests {
             var durableCommit: LogIndex = 0
             var crashes = 0
             for _ in 0..<200 {
+                await Task.yield()  // seconds of synchronous work per seed: other pool jobs go between steps
                 let operation = Self.randomOperation(after: contents, using: &generator)
                 let (after, survivors) = operation.applied(to: contents)
                 let crashesDuring = Int.random(in: 0..<3, using: &generator) == 0

@@ -9,28 +9,50 @@ extension StorageTests {
     struct SnapshotReadTests {
         let directory = "/data/_sys/raft"
 
-        /// Checks summary and parts of a 3 MiB snapshot through `storage` over `files`.
-        func check(_ storage: FileRaftStorage) throws {
+        /// What reading a saved 3 MiB snapshot back found, each compared with what was saved.
+        struct Readback: Sendable {
+            var sizeMatches = false, checksumMatches = false, everyPartBounded = true, dataMatches = false
+            var tailMatches = false, pastTheEndIsEmpty = false
+        }
+
+        /// Saves a 3 MiB snapshot through `storage`, then reads its summary and its parts back.
+        static func readBack(_ storage: FileRaftStorage) throws -> Readback {
             let snapshot = StorageFixtures.snapshot(index: 40, term: 3, size: 3 << 20 + 17)
             try storage.saveSnapshot(snapshot)
-            let summary = try #require(try storage.snapshotSummary(snapshot.metadata))
-            #expect(summary.size == snapshot.data.count)
-            #expect(summary.checksum == CRC32C.checksum(snapshot.data))
+            var found = Readback()
+            guard let summary = try storage.snapshotSummary(snapshot.metadata) else { return found }
+            found.sizeMatches = summary.size == snapshot.data.count
+            found.checksumMatches = summary.checksum == CRC32C.checksum(snapshot.data)
             var data: [UInt8] = []
             while data.count < summary.size {
                 let part = try storage.snapshotData(snapshot.metadata, offset: data.count, count: 1 << 20)
-                #expect(!part.isEmpty && part.count <= 1 << 20)
+                guard !part.isEmpty else { found.everyPartBounded = false; break }
+                if part.count > 1 << 20 { found.everyPartBounded = false }
                 data += part
             }
-            #expect(data == snapshot.data)
-            #expect(try storage.snapshotData(snapshot.metadata, offset: summary.size - 5, count: 100) == Array(snapshot.data.suffix(5)))
-            #expect(try storage.snapshotData(snapshot.metadata, offset: summary.size, count: 100).isEmpty)
+            found.dataMatches = data == snapshot.data
+            found.tailMatches = try storage.snapshotData(snapshot.metadata, offset: summary.size - 5, count: 100) == Array(snapshot.data.suffix(5))
+            found.pastTheEndIsEmpty = try storage.snapshotData(snapshot.metadata, offset: summary.size, count: 100).isEmpty
+            return found
         }
 
         @Test("size, checksum and every part of the data, on a simulated disk and on the real one")
-        func partsAndSummary() throws {
-            try check(FileRaftStorage(directory: directory, fileSystem: CrashingFileSystem()))
-            try PosixTests().withTemporaryDirectory { path in try check(FileRaftStorage(directory: path)) }
+        func partsAndSummary() async throws {
+            // Seconds of checksums in a debug build: on a thread of its own, not one of the pool's two.
+            let directory = directory
+            let readbacks = try await onDedicatedThread { () -> Result<[Readback], any Error> in
+                Result {
+                    var found = [try Self.readBack(FileRaftStorage(directory: directory, fileSystem: CrashingFileSystem()))]
+                    try PosixTests().withTemporaryDirectory { path in found.append(try Self.readBack(FileRaftStorage(directory: path))) }
+                    return found
+                }
+            }.get()
+            #expect(readbacks.count == 2)
+            for found in readbacks {
+                #expect(found.sizeMatches && found.checksumMatches)
+                #expect(found.everyPartBounded, "every part holds 1 to 2^20 bytes")
+                #expect(found.dataMatches && found.tailMatches && found.pastTheEndIsEmpty)
+            }
         }
 
         @Test("a flipped bit fails the summary; a snapshot no longer stored, or another one, cannot be read")

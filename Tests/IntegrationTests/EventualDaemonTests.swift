@@ -185,9 +185,19 @@ struct EventualDaemonTests {
             #expect(try await nodes[0].delete("/v1/names/billing?pid=\(first)").status == 204)
             #expect(try await Self.register(nodes[1], "billing", second, scope: "consistent").status == 201)
             let movedAt = ContinuousClock.now
-            try await waitUntil(within: .seconds(15), "the client to follow the moved name (its cache TTL is 30 s)") {
-                let reply = try await httpGet(client.base + "/v1/names/billing")
-                return reply.status == 200 && reply.body.contains(second)
+            var lastAnswer = "none"
+            do {
+                try await waitUntil(within: .seconds(15), "the client to follow the moved name (its cache TTL is 30 s)") {
+                    let reply = try await httpGet(client.base + "/v1/names/billing")
+                    lastAnswer = "\(reply.status) \(reply.body)"
+                    return reply.status == 200 && reply.body.contains(second)
+                }
+            } catch {
+                // Seen once in a full run (not reproduced alone or under CPU load): what the client still said.
+                let hits = await client.metric(#"name_cache_lookups_total{result="hit"}"#) ?? -1
+                let misses = await client.metric(#"name_cache_lookups_total{result="miss"}"#) ?? -1
+                Issue.record("the client's last answer: \(lastAnswer); cache hits \(hits), misses \(misses)")
+                throw error
             }
             print("[eventual] a moved consistent name resolved on a client \(ContinuousClock.now - movedAt) after the move")
             #expect(try await client.post("/v1/send", #"{"to":"billing","topic":"t","payload":"moved"}"#).status == 202)

@@ -57,7 +57,7 @@ public func waitUntil(
     var lastCheck = clock.now
     while true {
         let checkStarted = clock.now
-        if checks > 0 { longestGap = max(longestGap, checkStarted - lastCheck) }
+        longestGap = max(longestGap, checkStarted - lastCheck)
         lastCheck = checkStarted
         checks += 1
         if try await condition() { return }

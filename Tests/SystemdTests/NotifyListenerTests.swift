@@ -117,6 +117,27 @@ private func send(_ text: String, to address: NotifyListener.Address) throws {
         #expect(start.duration(to: clock.now) >= .milliseconds(60))
     }
 
+    @Test func theErrorSaysHowOftenItCheckedAndItsLongestGap() async throws {
+        let clock = ContinuousClock()
+        var checks = 0
+        do {
+            try await waitUntil(within: .milliseconds(300), "never", pollEvery: .milliseconds(5)) {
+                checks += 1
+                if checks == 2 {
+                    // One slow check: it returns no sooner than 100 ms after it started.
+                    let started = clock.now
+                    try await waitUntil(within: .seconds(30), pollEvery: .milliseconds(1)) { clock.now - started >= .milliseconds(100) }
+                }
+                return false
+            }
+            Issue.record("the wait did not give up")
+        } catch let error as DeadlineExceeded {
+            #expect(error.checks == checks && checks >= 2)
+            #expect(error.longestGap >= .milliseconds(100))
+            #expect(error.description.contains("(\(checks) checks, at most"))
+        }
+    }
+
     @Test func rethrowsTheConditionsError() async throws {
         struct Exited: Error {}
         await #expect(throws: Exited.self) {

@@ -41,7 +41,6 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
-        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.0"),
         // Without Hummingbird's default traits: ConfigurationSupport links swift-configuration (and through it
         // full Foundation) and FullFoundation its Foundation-only form coding; the admin API needs neither.
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0", traits: []),
@@ -54,8 +53,9 @@ let package = Package(
         // Typed settings, YAML loading, environment overrides, validation.
         .target(
             name: "CohortConfig",
-            dependencies: ["CohortCore", .product(name: "Yams", package: "Yams")],
-            swiftSettings: strict
+            dependencies: ["CohortCore", "CYAML"],
+            swiftSettings: strict,
+            linkerSettings: [.linkedLibrary(":libyaml.a")]
         ),
         // LoopTimer's timer descriptor (Linux's <sys/timerfd.h>, which Glibc's Swift module lacks).
         .target(name: "CTimerFD"),
@@ -139,6 +139,13 @@ let package = Package(
             dependencies: ["CohortCore", logging, metrics, .product(name: "Prometheus", package: "swift-prometheus")],
             swiftSettings: strict
         ),
+        // libyaml's parser (Debian's libyaml-dev): the configuration file's YAML without Foundation (Yams links
+        // full Foundation and ICU, about 4.7 MiB of every node's resident pages). Linked from its static archive
+        // (CohortConfig's linker settings), so the binaries need no libyaml at run time.
+        .systemLibrary(
+            name: "CYAML",
+            providers: [.apt(["libyaml-dev"])]
+        ),
         // libsystemd, through pkg-config.
         .systemLibrary(
             name: "CSystemd",
@@ -174,7 +181,7 @@ let package = Package(
         .executableTarget(
             name: "cohortd",
             dependencies: [
-                "Cohort", "CohortHTTP", "CohortConfig", "Systemd", logging, lifecycle,
+                "Cohort", "CohortHTTP", "CohortConfig", "Observability", "Systemd", logging, lifecycle,
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict,

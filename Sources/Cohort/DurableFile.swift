@@ -1,4 +1,13 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
 /// Replaces small files under `<data_dir>/_sys` so that a crash leaves either the old or the new content,
 /// never a torn one: written to a temporary name, fsynced, renamed over the old file, the directory fsynced.
@@ -9,20 +18,33 @@ enum DurableFile {
         let path = directory + "/" + name
         let temporary = path + ".tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: temporary]) }
+        guard fd >= 0 else { throw DurableFileError(operation: "open", path: temporary, errno: errno) }
         let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        let synced = fsync(fd)
+        let writeError = errno
+        guard written == bytes.count else {
+            close(fd)
+            throw DurableFileError(operation: "write", path: temporary, errno: written < 0 ? writeError : ENOSPC)
+        }
+        guard fsync(fd) == 0 else {
+            let error = errno
+            close(fd)
+            throw DurableFileError(operation: "fsync", path: temporary, errno: error)
+        }
         close(fd)
-        guard written == bytes.count, synced == 0 else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: temporary])
-        }
-        guard rename(temporary, path) == 0 else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
-        }
+        guard rename(temporary, path) == 0 else { throw DurableFileError(operation: "rename", path: path, errno: errno) }
         let dirFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dirFD >= 0 {
             _ = fsync(dirFD)
             close(dirFD)
         }
     }
+}
+
+/// Why a durable replacement failed: the system call, the file and the error number.
+struct DurableFileError: Error, CustomStringConvertible {
+    var operation: String
+    var path: String
+    var errno: Int32
+
+    var description: String { "\(operation) \(path): \(String(cString: strerror(errno)))" }
 }

@@ -1,4 +1,9 @@
+import CohortCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Derived values, rules across keys, and warnings.
 extension ConfigLoader {
@@ -7,7 +12,7 @@ extension ConfigLoader {
             values[path] ?? RawValue(path: path, content: .text(""), origin: .defaultValue)
         }
         if settings.cluster.name.isEmpty {
-            let host = hostName.trimmingCharacters(in: .whitespacesAndNewlines)
+            let host = hostName.trimmingWhitespace()
             guard !host.isEmpty else {
                 throw ConfigError(
                     keyPath: "cluster.name", message: "not set and the host name is unknown; set cluster.name")
@@ -95,7 +100,7 @@ extension ConfigLoader {
     }
 
     private static func base64(_ text: String) -> [UInt8]? {
-        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = text.trimmingWhitespace()
         guard !trimmed.isEmpty, let data = Data(base64Encoded: trimmed) else { return nil }
         return Array(data)
     }
@@ -104,7 +109,7 @@ extension ConfigLoader {
     private func token(_ admin: AdminSettings, _ fileRaw: RawValue) throws(ConfigError) -> String? {
         if !admin.tokenFile.isEmpty {
             let path = expandingHome(admin.tokenFile)
-            let token = try readSmallFile(path, fileRaw).trimmingCharacters(in: .whitespacesAndNewlines)
+            let token = try readSmallFile(path, fileRaw).trimmingWhitespace()
             guard !token.isEmpty else { throw fileRaw.error("\(path) is empty; put the bearer token in it") }
             guard !token.contains(where: \.isNewline) else {
                 throw fileRaw.error("\(path) holds more than one line; put only the bearer token in it")

@@ -1,5 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
-import Yams
+#endif
 
 /// Builds ``CohortSettings`` from a YAML file (or none), `COHORT_*` environment variables and the host.
 ///
@@ -92,31 +95,15 @@ public struct ConfigLoader: Sendable {
 
     /// The leaf values of the document, in file order.
     static func parse(_ yaml: String, source: String) throws(ConfigError) -> [RawValue] {
-        let root: Node?
+        let root: YAMLNode?
         do {
-            // The basic resolver: every scalar stays a string (the schema reads and checks its text itself),
-            // so Yams does not run its ICU regular expressions (bool, int, float, null, timestamp…) on each one.
-            root = try Yams.compose(yaml: yaml, .basic)
-        } catch let error as YamlError {
-            throw ConfigError(keyPath: source, message: describe(error))
+            // Every scalar stays text: the schema reads and checks it itself (YAMLDocument.swift).
+            root = try YAMLNode.compose(yaml)
         } catch {
-            throw ConfigError(keyPath: source, message: "invalid YAML: \(error)")
+            let message = "invalid YAML: \(error.problem)" + (error.line.map { " (line \($0))" } ?? "")
+            throw ConfigError(keyPath: source, message: message)
         }
         guard let root else { return [] }
         return try ConfigSchema.collect(root)
-    }
-
-    private static func describe(_ error: YamlError) -> String {
-        switch error {
-        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
-            .composer(_, let problem, let mark, _):
-            return "invalid YAML: \(problem) (line \(mark.line))"
-        case .duplicatedKeysInMapping(let duplicates, let context):
-            return "invalid YAML: duplicate key \(duplicates.joined(separator: ", ")) (line \(context.mark.line))"
-        case .reader(let problem, _, _, _):
-            return "invalid YAML: \(problem)"
-        default:
-            return "invalid YAML: \(error)"
-        }
     }
 }

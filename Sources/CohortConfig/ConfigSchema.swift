@@ -1,4 +1,3 @@
-import Yams
 
 /// One leaf key of the configuration: its path, how the environment sets it, and how a raw value is
 /// applied to the settings. The table in `ConfigSchema+Keys.swift` is the single source of truth for the
@@ -52,7 +51,7 @@ struct ConfigKey: Sendable {
 /// The shape of the configuration, derived from the key table.
 enum ConfigSchema {
     static func variableName(for path: String) -> String {
-        "COHORT_" + path.uppercased().replacingOccurrences(of: ".", with: "_")
+        "COHORT_" + String(path.uppercased().map { $0 == "." ? "_" : $0 })
     }
 
     /// Leaf keys by full path.
@@ -82,10 +81,12 @@ enum ConfigSchema {
 
     /// Walks the YAML document, returning the leaf values in file order; unknown keys and sections that are
     /// not maps are errors.
-    static func collect(_ node: Node, section: String = "") throws(ConfigError) -> [RawValue] {
-        let root = RawValue(
-            path: section.isEmpty ? "(root)" : section, content: .node(node), origin: .file(line: node.mark?.line))
-        guard let entries = try root.mapEntries("a map of settings") else { return [] }
+    static func collect(_ node: YAMLNode) throws(ConfigError) -> [RawValue] {
+        try collect(RawValue(path: "(root)", content: .node(node), origin: .file(line: node.line)), section: "")
+    }
+
+    private static func collect(_ raw: RawValue, section: String) throws(ConfigError) -> [RawValue] {
+        guard let entries = try raw.mapEntries("a map of settings") else { return [] }
         var values: [RawValue] = []
         for entry in entries {
             let path = section.isEmpty ? entry.key : "\(section).\(entry.key)"
@@ -95,7 +96,9 @@ enum ConfigSchema {
                 value.isSecret = key.isSecret
                 values.append(value)
             } else if children[path] != nil {
-                values += try collect(entry.value.node, section: path)
+                var section = entry.value
+                section.path = path
+                values += try collect(section, section: path)
             } else {
                 throw unknownKey(
                     path, name: entry.key, allowed: children[section] ?? [], line: entry.keyLine, global: true)
@@ -119,14 +122,6 @@ enum ConfigSchema {
         }
         if let line { message += " (line \(line))" }
         return ConfigError(keyPath: path, message: message)
-    }
-}
-
-extension RawValue {
-    /// The node of a value from the file.
-    fileprivate var node: Node {
-        if case .node(let node) = content { return node }
-        return Node("")
     }
 }
 

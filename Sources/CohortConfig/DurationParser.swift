@@ -1,4 +1,9 @@
+import CohortCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Reads and writes the duration syntax of the configuration file: `500ms`, `2s`, `1m`, `1h`, `1m30s`.
 ///
@@ -16,7 +21,7 @@ public enum DurationParser {
 
     /// Parses `text` (surrounding whitespace ignored); nil when it is not a duration or overflows.
     public static func parse(_ text: String) -> Duration? {
-        var rest = Substring(text.trimmingCharacters(in: .whitespaces))
+        var rest = Substring(text.trimmingWhitespace())
         var negative = false
         if rest.first == "-" || rest.first == "+" {
             negative = rest.first == "-"

@@ -128,11 +128,11 @@ extension RawValue {
             throw error("expected \(kind)")
         }
         var entries: [(key: String, value: RawValue, keyLine: Int?)] = []
-        for (key, value) in mapping {
+        for (key, value) in mapping.entries {
             guard case .scalar(let name) = key else {
                 throw error("expected \(kind), found a key that is \(Self.describe(key))")
             }
-            entries.append((name.string, RawValue.file("\(path).\(name.string)", value), key.mark?.line))
+            entries.append((name.string, RawValue.file("\(path).\(name.string)", value), key.line))
         }
         return entries
     }

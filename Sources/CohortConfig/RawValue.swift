@@ -1,11 +1,11 @@
-import Foundation
-import Yams
+import CohortCore
+
 
 /// Where a value came from, so an error can point at it.
 enum ValueOrigin: Equatable {
     /// Nobody set it.
     case defaultValue
-    /// The YAML file, at this 1-based line when Yams knows it.
+    /// The YAML file, at this 1-based line.
     case file(line: Int?)
     /// This environment variable.
     case environment(variable: String)
@@ -15,7 +15,7 @@ enum ValueOrigin: Equatable {
 struct RawValue {
     /// The value as written.
     enum Content {
-        case node(Node)
+        case node(YAMLNode)
         case text(String)
     }
 
@@ -27,8 +27,8 @@ struct RawValue {
     var isSecret: Bool = false
 
     /// A value from the file.
-    static func file(_ path: String, _ node: Node, secret: Bool = false) -> RawValue {
-        RawValue(path: path, content: .node(node), origin: .file(line: node.mark?.line), isSecret: secret)
+    static func file(_ path: String, _ node: YAMLNode, secret: Bool = false) -> RawValue {
+        RawValue(path: path, content: .node(node), origin: .file(line: node.line), isSecret: secret)
     }
 
     /// The error for this value: names the key (or `VARIABLE=value`), says what is wrong, adds the line.
@@ -75,7 +75,7 @@ struct RawValue {
             case "\r": out += "\\r"
             default:
                 if scalar.value < 0x20 || scalar.value == 0x7F {
-                    out += String(format: "\\x%02X", scalar.value)
+                    out += "\\x" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16, uppercase: true)
                 } else {
                     out.unicodeScalars.append(scalar)
                 }
@@ -86,7 +86,7 @@ struct RawValue {
 
     /// True for an empty value in the file (`key:`, `~`, `null`): the key keeps its default.
     var isNull: Bool {
-        guard case .node(let node) = content, case .scalar(let scalar) = node, scalar.style == .plain else {
+        guard case .node(let node) = content, case .scalar(let scalar) = node, scalar.isPlain else {
             return false
         }
         return ["", "~", "null", "Null", "NULL"].contains(scalar.string)
@@ -98,7 +98,7 @@ struct RawValue {
         if isNull { return nil }
         switch content {
         case .text(let text):
-            return text.trimmingCharacters(in: .whitespacesAndNewlines)
+            return text.trimmingWhitespace()
         case .node(.scalar(let scalar)):
             return scalar.string
         case .node(let node):
@@ -106,13 +106,12 @@ struct RawValue {
         }
     }
 
-    /// "a map", "a list", "an alias".
-    static func describe(_ node: Node) -> String {
+    /// "a map", "a list", or the scalar quoted.
+    static func describe(_ node: YAMLNode) -> String {
         switch node {
         case .mapping: "a map"
         case .sequence: "a list"
         case .scalar(let scalar): quoted(scalar.string)
-        case .alias: "an alias"
         }
     }
 
@@ -121,12 +120,12 @@ struct RawValue {
     func list(_ kind: String) throws(ConfigError) -> [RawValue]? {
         if isNull { return nil }
         if case .node(.sequence(let sequence)) = content {
-            return sequence.enumerated().map { index, node in
+            return sequence.items.enumerated().map { index, node in
                 RawValue.file("\(path)[\(index)]", node, secret: isSecret)
             }
         }
         guard let text = try scalar(kind) else { return nil }
-        return text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        return text.split(separator: ",").map { $0.trimmingWhitespace() }.filter { !$0.isEmpty }
             .map { RawValue(path: path, content: .text($0), origin: origin, isSecret: isSecret) }
     }
 }

@@ -1,6 +1,10 @@
 import Cohort
 import CohortCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Hummingbird
 
 /// `/v1/pg`: Erlang-style process groups (SPEC §11), on every node, with or without the cluster.
@@ -99,7 +103,7 @@ enum GroupRoutes {
     /// A path parameter, percent-decoded.
     static func segment(_ context: BasicRequestContext, _ name: String) throws -> String {
         let raw = context.parameters.get(name) ?? ""
-        guard let text = raw.removingPercentEncoding else {
+        guard let text = percentDecoded(raw) else {
             throw APIError.badRequest("\(name): \"\(raw)\" is not valid percent-encoding")
         }
         return text
@@ -166,4 +170,29 @@ extension APIError {
         case .tooManyGroups: self.init(status: .conflict, message: "\(error)", code: "TOO_MANY_GROUPS")
         }
     }
+}
+
+/// `text` with every `%XX` replaced by its byte; nil when a `%` is not followed by two hex digits or the
+/// bytes are not UTF-8 (what Foundation's `removingPercentEncoding` answers, without Foundation).
+func percentDecoded(_ text: String) -> String? {
+    guard text.utf8.contains(UInt8(ascii: "%")) else { return text }
+    func hex(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+    var bytes: [UInt8] = []
+    var input = text.utf8.makeIterator()
+    while let byte = input.next() {
+        guard byte == UInt8(ascii: "%") else {
+            bytes.append(byte)
+            continue
+        }
+        guard let high = input.next().flatMap(hex), let low = input.next().flatMap(hex) else { return nil }
+        bytes.append(high << 4 | low)
+    }
+    return String(validating: bytes, as: UTF8.self)
 }

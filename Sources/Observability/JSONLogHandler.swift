@@ -1,4 +1,15 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Logging
 
 /// A swift-log handler writing one JSON object per line to standard error (`log.format: json`).
@@ -27,7 +38,7 @@ public struct JSONLogHandler: LogHandler {
             date: Date(), level: event.level, label: label, message: "\(event.message)",
             metadata: metadata.merging(event.metadata ?? [:]) { $1 }, source: event.source
         )
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        StandardError.write(line)
     }
 
     /// Renders one line; public so tests can pin the format.

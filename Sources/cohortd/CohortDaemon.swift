@@ -3,9 +3,14 @@ import Cohort
 import CohortConfig
 import CohortCore
 import CohortHTTP
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 import Metrics
+import Observability
 import ServiceLifecycle
 import Systemd
 
@@ -54,13 +59,13 @@ struct Run: AsyncParsableCommand {
             let loader = ConfigLoader.system()
             settings = try config.map { try loader.load(path: $0) } ?? loader.defaults()
         } catch {
-            FileHandle.standardError.write(Data("cohortd: configuration error: \(error)\n".utf8))
+            StandardError.write("cohortd: configuration error: \(error)")
             throw ExitCode(2)
         }
         if check {
             print(settings.renderYAML(), terminator: "")
             for warning in settings.warnings {
-                FileHandle.standardError.write(Data("cohortd: warning: \(warning)\n".utf8))
+                StandardError.write("cohortd: warning: \(warning)")
             }
             return
         }
@@ -77,7 +82,7 @@ struct Run: AsyncParsableCommand {
         } catch {
             // A corrupt kv.crdt store file: starting would overwrite it.
             logger.critical("cannot start", metadata: ["error": "\(error)"])
-            FileHandle.standardError.write(Data("cohortd: \(error)\n".utf8))
+            StandardError.write("cohortd: \(error)")
             throw ExitCode(1)
         }
         MetricsSystem.bootstrap(node.metrics.factory)
@@ -135,7 +140,7 @@ struct Run: AsyncParsableCommand {
         do {
             _ = try OfflineRaft.lock(dataDirectory)
         } catch {
-            FileHandle.standardError.write(Data("cohortd: \(error)\n".utf8))
+            StandardError.write("cohortd: \(error)")
             throw ExitCode(2)
         }
     }

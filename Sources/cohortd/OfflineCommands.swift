@@ -2,7 +2,12 @@ import ArgumentParser
 import Cohort
 import CohortConfig
 import CohortCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import Observability
 
 /// Where an offline tool works: `--data-dir` and `--name`, or what `--config` resolves them to (the
 /// options given win over the file).
@@ -40,14 +45,14 @@ struct OfflineTarget: ParsableArguments {
 
 /// Writes `cohortd: <message>` to standard error and exits 2: the tool refused and changed nothing.
 func refuse(_ message: String) -> Never {
-    FileHandle.standardError.write(Data("cohortd: \(message)\n".utf8))
+    StandardError.write("cohortd: \(message)")
     CohortDaemon.exit(withError: ExitCode(2))
 }
 
 /// Exits for a failed `restore` or `recover`: 1 when storage failed, 2 (refused) for anything else.
 func failOffline(_ error: OfflineRaftError) -> Never {
     guard case .storage = error else { refuse("\(error)") }
-    FileHandle.standardError.write(Data("cohortd: \(error)\n".utf8))
+    StandardError.write("cohortd: \(error)")
     CohortDaemon.exit(withError: ExitCode(1))
 }
 
@@ -172,7 +177,7 @@ struct Recover: AsyncParsableCommand {
 
     func run() async throws {
         let (dataDirectory, node) = try target.resolve()
-        let names = voters.split(separator: ",", omittingEmptySubsequences: false).map { NodeID($0.trimmingCharacters(in: .whitespaces)) }
+        let names = voters.split(separator: ",", omittingEmptySubsequences: false).map { NodeID($0.trimmingWhitespace()) }
         let summary: OfflineRaft.RecoverSummary
         do {
             summary = try OfflineRaft.recover(dataDirectory: dataDirectory, voters: names, node: node)

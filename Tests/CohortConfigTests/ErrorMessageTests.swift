@@ -276,7 +276,7 @@ import Testing
         #expect(message.hasSuffix("(line 3)"))
         #expect(
             loadError("cluster:\n  enabled: true\n  enabled: false\n")
-                == "(yaml): invalid YAML: duplicate key enabled (line 2)")
+                == "(yaml): invalid YAML: duplicate key enabled (line 3)")
     }
 
     @Test func everyErrorIsOneLine() {

@@ -142,7 +142,9 @@ import Testing
             // "a", smaller than b, dials b meanwhile: taken, and b's queued message goes on it.
             _ = try await rawSession(to: b) { frames, outbound in
                 _ = try await rawHandshake(as: "a", to: b, frames: &frames, outbound: outbound)
-                #expect(b.service.isConnected(to: NodeID("a")))
+                // b writes its finish and only then makes the connection a's active one (`runSession`): the
+                // dialler can read the finish first (seen once in a full parallel run).
+                try await waitFor("b to take a's connection") { b.service.isConnected(to: NodeID("a")) }
                 while var frame = try await frames.next() {
                     let header = try FrameHeader.read(from: &frame)
                     if header.trafficClass == .relay, header.kind == .message { break }

@@ -60,6 +60,10 @@ import Testing
         let tree = try composed(text)
         #expect(tree == "{base@1: {x@2: 1@2}@1, copy@3: {x@2: 1@2}@1, word@4: hello@4, again@5: hello@5}@1")
         #expect(failure("a: *nowhere\n") == YAMLError(problem: "unknown alias *nowhere", line: 1))
+        // Through the loader: the alias's value is read as if written there.
+        let settings = try loader().load(yaml: "cluster:\n  name: &n box-7\n  failure_domain: *n\n")
+        #expect(settings.cluster.name == "box-7")
+        #expect(settings.cluster.failureDomain == "box-7")
     }
 
     @Test func anAliasBombIsRefusedBeforeItTakesTheMemory() {

@@ -47,6 +47,53 @@ struct ConsistentNameCacheTests {
         #expect(cache.lookup("svc")??.pid == Self.mover, "an answer read at an older index does not replace a newer entry")
     }
 
+    @Test("an answer older than a change heard for a name not held is not cached, for the TTL")
+    func lateAnswersAfterAHeardChange() {
+        let clock = ManualClock()
+        let cache = ConsistentNameCache(ttl: .seconds(30), now: { clock.now.withLock { $0 } })
+        // The name moves to `mover` (registered at 20) before this client asked for it: heard, not held.
+        cache.apply(NameCacheUpdate(index: 21, changes: [.init(name: "svc", pid: Self.mover, token: 20)]))
+        #expect(cache.lookup("svc") == nil)
+        #expect(cache.heardCount == 1)
+        // A lagging member answers the old owner (registered at 3), or "free": neither is kept.
+        cache.store("svc", NameBinding(name: "svc", pid: Self.owner, scope: .consistent, token: 3), index: 3)
+        #expect(cache.lookup("svc") == nil, "the old owner would otherwise be served for the whole TTL")
+        cache.store("svc", nil, index: 0)
+        #expect(cache.lookup("svc") == nil)
+        // An up-to-date member's answer is.
+        cache.store("svc", NameBinding(name: "svc", pid: Self.mover, scope: .consistent, token: 20), index: 20)
+        #expect(cache.lookup("svc")??.pid == Self.mover)
+
+        // A release heard (at 30) for a name not held: a binding older than it is not cached, a newer one is.
+        cache.apply(NameCacheUpdate(index: 30, changes: [.init(name: "job", pid: nil, token: nil)]))
+        cache.store("job", NameBinding(name: "job", pid: Self.owner, scope: .consistent, token: 25), index: 25)
+        #expect(cache.lookup("job") == nil)
+        cache.store("job", NameBinding(name: "job", pid: Self.mover, scope: .consistent, token: 31), index: 31)
+        #expect(cache.lookup("job")??.pid == Self.mover)
+
+        // Past the TTL what was heard no longer holds answers back.
+        cache.apply(NameCacheUpdate(index: 40, changes: [.init(name: "old", pid: Self.mover, token: 40)]))
+        clock.advance(.seconds(31))
+        cache.store("old", nil, index: 0)
+        #expect(cache.lookup("old") == .some(nil))
+    }
+
+    @Test("what is heard for names not held stays bounded by the capacity")
+    func heardIsBounded() {
+        let clock = ManualClock()
+        let cache = ConsistentNameCache(ttl: .seconds(30), capacity: 3, now: { clock.now.withLock { $0 } })
+        for index in 1...10 {
+            clock.advance(.seconds(1))
+            cache.apply(NameCacheUpdate(index: UInt64(index), changes: [.init(name: "n\(index)", pid: Self.owner, token: UInt64(index))]))
+        }
+        #expect(cache.heardCount == 3)
+        // The newest three are the ones kept.
+        cache.store("n10", nil, index: 0)
+        #expect(cache.lookup("n10") == nil)
+        cache.store("n1", nil, index: 0)
+        #expect(cache.lookup("n1") == .some(nil))
+    }
+
     @Test("a departed node's bindings go at once; a resync keeps only live nodes'")
     func departures() {
         let cache = ConsistentNameCache()

@@ -20,6 +20,11 @@ import Synchronization
 /// down or has restarted since) is never used, so a send to a PID that is gone resolves again.
 ///
 /// Updates carry the Raft index of the change: one older than what an entry already reflects is ignored.
+/// An update for a name the cache does not hold is not kept as an entry, but it is remembered for the TTL
+/// (``Heard``): a member's answer older than it (a member whose replica lags behind the leader's broadcast)
+/// is returned to its caller but not cached, or it would be served for the whole TTL with no update to
+/// correct it. A member's answer carries no index of its own: a binding's token (the Raft index of its
+/// registration) is its age, and "free" is older than any change heard.
 final class ConsistentNameCache: Sendable {
     /// The gossip user-message kind of name-cache updates.
     static let messageKind: UInt8 = 0x63
@@ -33,7 +38,19 @@ final class ConsistentNameCache: Sendable {
         var confirmed: ContinuousClock.Instant
     }
 
-    private let state = Mutex<[String: Entry]>([:])
+    /// A change heard for a name the cache did not hold: no answer older than `index` is cached until `at + ttl`.
+    struct Heard: Sendable, Hashable {
+        /// The registration's token, or the update's index for a release.
+        var index: UInt64
+        var at: ContinuousClock.Instant
+    }
+
+    private struct State {
+        var entries: [String: Entry] = [:]
+        var heard: [String: Heard] = [:]
+    }
+
+    private let state = Mutex(State())
     /// How long an entry is trusted after its last confirmation.
     let ttl: Duration
     /// The most names kept; past it the least recently confirmed go first.
@@ -54,53 +71,76 @@ final class ConsistentNameCache: Sendable {
     /// The cached answer for `name`: `.some(binding or nil)` when fresh, nil when unknown or stale.
     func lookup(_ name: String) -> NameBinding?? {
         let now = now()
-        let found = state.withLock { entries -> NameBinding?? in
-            guard let entry = entries[name], now - entry.confirmed < ttl else { return nil }
+        let found = state.withLock { state -> NameBinding?? in
+            guard let entry = state.entries[name], now - entry.confirmed < ttl else { return nil }
             return .some(entry.binding)
         }
         onLookup(found != nil)
         return found
     }
 
-    /// Keeps a member's answer for `name` (nil: free), read at replica index `index`.
+    /// Keeps a member's answer for `name` (nil: free) of age `index` (the binding's token; 0 for free),
+    /// unless the cache already reflects something newer: an entry at a later index, or a change heard
+    /// within the TTL at a later index.
     func store(_ name: String, _ binding: NameBinding?, index: UInt64) {
         let now = now()
-        state.withLock { entries in
-            if let old = entries[name], old.index > index { return }
-            entries[name] = Entry(binding: binding, index: index, confirmed: now)
-            evictIfFull(&entries)
+        state.withLock { state in
+            if let old = state.entries[name], old.index > index { return }
+            if let heard = state.heard[name], now - heard.at < ttl, heard.index > index { return }
+            state.entries[name] = Entry(binding: binding, index: index, confirmed: now)
+            evictIfFull(&state.entries)
         }
     }
 
     /// Applies a leader's update: changes of names this cache holds replace their entries (only when newer);
-    /// changes of other names are not kept (the cache holds what this node asked for).
+    /// changes of other names are not kept as entries (the cache holds what this node asked for) but heard,
+    /// so that an older answer is not cached after them.
     func apply(_ update: NameCacheUpdate) {
         let now = now()
-        state.withLock { entries in
+        state.withLock { state in
             for change in update.changes {
-                guard let old = entries[change.name], old.index <= update.index else { continue }
+                guard let old = state.entries[change.name] else {
+                    let index = change.pid != nil ? (change.token ?? update.index) : update.index
+                    if let heard = state.heard[change.name], heard.index > index, now - heard.at < ttl { continue }
+                    state.heard[change.name] = Heard(index: index, at: now)
+                    continue
+                }
+                guard old.index <= update.index else { continue }
                 let binding = change.pid.map { NameBinding(name: change.name, pid: $0, scope: change.strong ? .strong : .consistent, token: change.token) }
-                entries[change.name] = Entry(binding: binding, index: update.index, confirmed: now)
+                state.entries[change.name] = Entry(binding: binding, index: update.index, confirmed: now)
             }
+            forgetHeard(&state.heard, now: now)
         }
     }
 
     /// `node` left membership: bindings to its processes go (their next lookup asks a member).
     func nodeDown(_ node: NodeID) {
-        state.withLock { entries in
-            entries = entries.filter { $0.value.binding?.pid.node != node }
+        state.withLock { state in
+            state.entries = state.entries.filter { $0.value.binding?.pid.node != node }
         }
     }
 
     /// Membership was resynchronized: bindings to processes of nodes not among `nodes` go.
     func keepOnly(nodes: Set<NodeID>) {
-        state.withLock { entries in
-            entries = entries.filter { $0.value.binding.map { nodes.contains($0.pid.node) } ?? true }
+        state.withLock { state in
+            state.entries = state.entries.filter { $0.value.binding.map { nodes.contains($0.pid.node) } ?? true }
         }
     }
 
     /// Entries held (hits and misses are `name_cache_lookups_total`).
-    var count: Int { state.withLock { $0.count } }
+    var count: Int { state.withLock { $0.entries.count } }
+
+    /// Changes heard for names not held, still remembered.
+    var heardCount: Int { state.withLock { $0.heard.count } }
+
+    /// Past `capacity` heard changes, those older than the TTL go, then the oldest.
+    private func forgetHeard(_ heard: inout [String: Heard], now: ContinuousClock.Instant) {
+        guard heard.count > capacity else { return }
+        heard = heard.filter { now - $0.value.at < ttl }
+        guard heard.count > capacity else { return }
+        let oldest = heard.sorted { $0.value.at < $1.value.at }.prefix(heard.count - capacity).map(\.key)
+        for name in oldest { heard[name] = nil }
+    }
 
     private func evictIfFull(_ entries: inout [String: Entry]) {
         guard entries.count > capacity else { return }

@@ -12,7 +12,9 @@ which nothing talks to the nodes:
 
   - wakeups: voluntary + nonvoluntary context switches summed over /proc/<pid>/task/*/status (a thread
     that sleeps and is woken counts one; robust when other processes load the machine, unlike CPU time);
-  - CPU: utime + stime of /proc/<pid>/stat → % of one core (10 ms ticks: noisy when others build);
+  - CPU: utime + stime of /proc/<pid>/stat → % of one core (10 ms ticks: noisy when others build), and the
+    same from /proc/<pid>/task/*/schedstat (nanoseconds on a CPU, summed over the threads alive at the
+    window's end: a thread that exits within the window takes its time with it, which at idle is rare);
   - per thread name (/proc/<pid>/task/*/comm), the wakeups of the busiest threads of each role.
 
 Prints one table per role (median over the nodes of the role) and the load average at the window's start
@@ -45,7 +47,7 @@ ROLES = ("leader", "follower", "standby", "client")
 
 
 def thread_switches(pid):
-    """{tid: (comm, voluntary + nonvoluntary context switches)} of the process's live threads."""
+    """{tid: (comm, voluntary + nonvoluntary context switches, ns on a CPU)} of the process's live threads."""
     threads = {}
     try:
         tids = os.listdir("/proc/%d/task" % pid)
@@ -60,7 +62,9 @@ def thread_switches(pid):
                 for line in f:
                     if line.startswith(("voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:")):
                         count += int(line.split()[1])
-            threads[tid] = (comm, count)
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                ran = int(f.read().split()[0])
+            threads[tid] = (comm, count, ran)
         except (OSError, ValueError, IndexError):
             pass
     return threads
@@ -182,10 +186,14 @@ def measure(pids, window):
             result[i] = None
             continue
         per_name = collections.Counter()
-        for tid, (comm, count) in th1.items():
-            per_name[comm] += count - th0.get(tid, (comm, 0))[1]
+        ran = 0
+        for tid, (comm, count, ns) in th1.items():
+            before = th0.get(tid, (comm, 0, 0))
+            per_name[comm] += count - before[1]
+            ran += ns - before[2]
         result[i] = {
             "cpu_pct": 100.0 * (t1 - t0) / CLK_TCK / elapsed,
+            "sched_cpu_pct": 100.0 * ran / 1e9 / elapsed,
             "wakeups": sum(per_name.values()) / elapsed,
             "threads": {comm: count / elapsed for comm, count in per_name.items()},
         }
@@ -243,8 +251,8 @@ def main():
     print("\nN=%d (%s), window %.0f s, load %s → %s, nproc %d\n" % (
         args.nodes, ", ".join("%d %s" % (list(roles.values()).count(r), r) for r in ROLES), elapsed,
         load_before, load_after, os.cpu_count() or 1))
-    print("| role | nodes | wakeups/s (median; min–max) | CPU % of a core (median; min–max) | busiest threads (wakeups/s, median node) |")
-    print("|---|---|---|---|---|")
+    print("| role | nodes | wakeups/s (median; min–max) | CPU % of a core (median; min–max) | CPU % by schedstat (median; min–max) | busiest threads (wakeups/s, median node) |")
+    print("|---|---|---|---|---|---|")
     for role in ROLES:
         nodes = [result[i] for i, r in roles.items() if r == role and result.get(i)]
         if not nodes:
@@ -253,9 +261,11 @@ def main():
         cpu = [n["cpu_pct"] for n in nodes]
         mid = sorted(nodes, key=lambda n: n["wakeups"])[len(nodes) // 2]
         top = sorted(mid["threads"].items(), key=lambda kv: -kv[1])[:4]
-        print("| %s | %d | %.1f; %.1f–%.1f | %.3f; %.3f–%.3f | %s |" % (
+        sched = [n["sched_cpu_pct"] for n in nodes]
+        print("| %s | %d | %.1f; %.1f–%.1f | %.3f; %.3f–%.3f | %.3f; %.3f–%.3f | %s |" % (
             role, len(nodes), statistics.median(wake), min(wake), max(wake), statistics.median(cpu), min(cpu),
-            max(cpu), ", ".join("%s %.1f" % kv for kv in top if kv[1] > 0)))
+            max(cpu), statistics.median(sched), min(sched), max(sched),
+            ", ".join("%s %.1f" % kv for kv in top if kv[1] > 0)))
     if args.json:
         print("\nJSON: " + json.dumps({"roles": roles, "result": result, "load": [load_before, load_after]}))
 

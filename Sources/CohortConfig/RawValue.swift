@@ -1,6 +1,5 @@
 import CohortCore
 
-
 /// Where a value came from, so an error can point at it.
 enum ValueOrigin: Equatable {
     /// Nobody set it.

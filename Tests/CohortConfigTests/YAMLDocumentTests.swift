@@ -110,3 +110,14 @@ import Testing
         #expect(control?.line == nil)
     }
 }
+
+/// Values in messages are quoted with control characters escaped (`RawValue.quoted`, without Foundation's
+/// `String(format:)`).
+@Suite struct QuotedValueTests {
+    @Test func controlCharactersAreEscapedAsTwoHexDigits() {
+        #expect(RawValue.quoted("a\u{07}b") == "\"a\\x07b\"")
+        #expect(RawValue.quoted("\u{1F}\u{7F}") == "\"\\x1F\\x7F\"")
+        #expect(RawValue.quoted("tab\there \"q\" \\") == "\"tab\\there \\\"q\\\" \\\\\"")
+        #expect(RawValue.quoted("café") == "\"café\"")
+    }
+}

@@ -18,20 +18,20 @@ enum DurableFile {
         let path = directory + "/" + name
         let temporary = path + ".tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw DurableFileError(operation: "open", path: temporary, errno: errno) }
+        guard fd >= 0 else { throw DurableFileError(operation: "open", path: temporary, code: errno) }
         let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         let writeError = errno
         guard written == bytes.count else {
             close(fd)
-            throw DurableFileError(operation: "write", path: temporary, errno: written < 0 ? writeError : ENOSPC)
+            throw DurableFileError(operation: "write", path: temporary, code: written < 0 ? writeError : ENOSPC)
         }
         guard fsync(fd) == 0 else {
             let error = errno
             close(fd)
-            throw DurableFileError(operation: "fsync", path: temporary, errno: error)
+            throw DurableFileError(operation: "fsync", path: temporary, code: error)
         }
         close(fd)
-        guard rename(temporary, path) == 0 else { throw DurableFileError(operation: "rename", path: path, errno: errno) }
+        guard rename(temporary, path) == 0 else { throw DurableFileError(operation: "rename", path: path, code: errno) }
         let dirFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dirFD >= 0 {
             _ = fsync(dirFD)
@@ -44,7 +44,8 @@ enum DurableFile {
 struct DurableFileError: Error, CustomStringConvertible {
     var operation: String
     var path: String
-    var errno: Int32
+    /// The `errno` of the failed call.
+    var code: Int32
 
-    var description: String { "\(operation) \(path): \(String(cString: strerror(errno)))" }
+    var description: String { "\(operation) \(path): \(String(cString: strerror(code)))" }
 }

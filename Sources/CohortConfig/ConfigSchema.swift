@@ -1,4 +1,3 @@
-
 /// One leaf key of the configuration: its path, how the environment sets it, and how a raw value is
 /// applied to the settings. The table in `ConfigSchema+Keys.swift` is the single source of truth for the
 /// YAML walk, the environment variables and the did-you-mean candidates.

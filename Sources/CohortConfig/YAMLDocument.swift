@@ -54,34 +54,34 @@ extension YAMLNode {
     static func compose(_ text: String) throws(YAMLError) -> YAMLNode? {
         var bytes = Array(text.utf8)
         if bytes.isEmpty { bytes.append(0) }  // libyaml wants a pointer; a lone NUL is read as the end
-        let count = text.utf8.count
+        let length = text.utf8.count
         return try bytes.withUnsafeBufferPointer { buffer throws(YAMLError) in
             var composer = YAMLComposer()
-            return try composer.compose(buffer.baseAddress!, count: count)
+            return try composer.compose(buffer.baseAddress!, length: length)
         }
     }
 }
 
 /// Builds the node tree from libyaml's event stream: a stack of open collections, an anchor table.
 private struct YAMLComposer {
+    /// An open collection; `start` is ``expanded`` before it began, so its size when it ends is the difference.
     private enum Open {
-        case mapping(YAMLMapping, anchor: String?, pendingKey: YAMLNode?, keys: Set<String>)
-        case sequence(YAMLSequence, anchor: String?)
+        case mapping(YAMLMapping, anchor: String?, start: Int, pendingKey: YAMLNode?, keys: Set<String>)
+        case sequence(YAMLSequence, anchor: String?, start: Int)
     }
 
     private var stack: [Open] = []
     private var anchors: [String: (node: YAMLNode, size: Int)] = [:]
     /// Nodes so far, counting an alias as the size of what it names.
     private var expanded = 0
-    private var sizes: [Int] = []  // per open collection: nodes inside it so far
     private var root: YAMLNode?
     private var documents = 0
 
-    mutating func compose(_ input: UnsafePointer<UInt8>, count: Int) throws(YAMLError) -> YAMLNode? {
+    mutating func compose(_ input: UnsafePointer<UInt8>, length: Int) throws(YAMLError) -> YAMLNode? {
         var parser = yaml_parser_t()
         guard yaml_parser_initialize(&parser) == 1 else { throw YAMLError(problem: "out of memory", line: nil) }
         defer { yaml_parser_delete(&parser) }
-        yaml_parser_set_input_string(&parser, input, count)
+        yaml_parser_set_input_string(&parser, input, length)
         var event = yaml_event_t()
         while true {
             guard yaml_parser_parse(&parser, &event) == 1 else { throw Self.parserError(parser) }
@@ -98,7 +98,8 @@ private struct YAMLComposer {
                 let text = Self.string(scalar.value, count: scalar.length)
                 let node = YAMLNode.scalar(
                     YAMLScalar(string: text, isPlain: scalar.style == YAML_PLAIN_SCALAR_STYLE, line: line))
-                try add(node, size: 1, anchor: Self.string(scalar.anchor), line: line)
+                try count(1, line: line)
+                try add(node, size: 1, anchor: Self.string(scalar.anchor))
             case YAML_ALIAS_EVENT:
                 let name = Self.string(event.data.alias.anchor) ?? ""
                 guard case (var node, let size)? = anchors[name] else {
@@ -108,25 +109,24 @@ private struct YAMLComposer {
                     scalar.line = line
                     node = .scalar(scalar)
                 }
-                try add(node, size: size, anchor: nil, line: line)
+                try count(size, line: line)
+                try add(node, size: size, anchor: nil)
             case YAML_MAPPING_START_EVENT:
-                stack.append(
-                    .mapping(
-                        YAMLMapping(entries: [], line: line), anchor: Self.string(event.data.mapping_start.anchor),
-                        pendingKey: nil, keys: []))
-                sizes.append(0)
+                let start = expanded
+                try count(1, line: line)
+                let anchor = Self.string(event.data.mapping_start.anchor)
+                stack.append(.mapping(YAMLMapping(entries: [], line: line), anchor: anchor, start: start, pendingKey: nil, keys: []))
             case YAML_SEQUENCE_START_EVENT:
-                stack.append(
-                    .sequence(YAMLSequence(items: [], line: line), anchor: Self.string(event.data.sequence_start.anchor)))
-                sizes.append(0)
+                let start = expanded
+                try count(1, line: line)
+                let anchor = Self.string(event.data.sequence_start.anchor)
+                stack.append(.sequence(YAMLSequence(items: [], line: line), anchor: anchor, start: start))
             case YAML_MAPPING_END_EVENT, YAML_SEQUENCE_END_EVENT:
-                let open = stack.removeLast()
-                let inside = sizes.removeLast()
-                switch open {
-                case .mapping(let mapping, let anchor, _, _):
-                    try add(.mapping(mapping), size: inside + 1, anchor: anchor, line: line, counted: inside)
-                case .sequence(let sequence, let anchor):
-                    try add(.sequence(sequence), size: inside + 1, anchor: anchor, line: line, counted: inside)
+                switch stack.removeLast() {
+                case .mapping(let mapping, let anchor, let start, _, _):
+                    try add(.mapping(mapping), size: expanded - start, anchor: anchor)
+                case .sequence(let sequence, let anchor, let start):
+                    try add(.sequence(sequence), size: expanded - start, anchor: anchor)
                 }
             default:
                 break  // stream start, document end: nothing to build
@@ -134,37 +134,38 @@ private struct YAMLComposer {
         }
     }
 
-    /// Adds a finished node to the collection it belongs to (or makes it the root). `size` is its node count
-    /// with aliases expanded; `counted` the part of it already added to the totals while it was open.
-    private mutating func add(
-        _ node: YAMLNode, size: Int, anchor: String?, line: Int, counted: Int = 0
-    ) throws(YAMLError) {
-        expanded += size - counted
+    /// Counts `nodes` more (an alias counts what it names) against ``YAMLNode/maximumExpandedNodes``.
+    private mutating func count(_ nodes: Int, line: Int) throws(YAMLError) {
+        expanded += nodes
         if expanded > YAMLNode.maximumExpandedNodes {
             throw YAMLError(
                 problem: "the document expands to more than \(YAMLNode.maximumExpandedNodes) nodes (through aliases)",
                 line: line)
         }
+    }
+
+    /// Adds a finished node (already counted) to the collection it belongs to, or makes it the root. `size` is
+    /// its node count with aliases expanded, what an alias of it will count.
+    private mutating func add(_ node: YAMLNode, size: Int, anchor: String?) throws(YAMLError) {
         if let anchor { anchors[anchor] = (node, size) }
-        if !sizes.isEmpty { sizes[sizes.count - 1] += size }
         guard let open = stack.popLast() else {
             root = node
             return
         }
         switch open {
-        case .sequence(var sequence, let anchor):
+        case .sequence(var sequence, let anchor, let start):
             sequence.items.append(node)
-            stack.append(.sequence(sequence, anchor: anchor))
-        case .mapping(var mapping, let anchor, let pendingKey, var keys):
+            stack.append(.sequence(sequence, anchor: anchor, start: start))
+        case .mapping(var mapping, let anchor, let start, let pendingKey, var keys):
             guard let key = pendingKey else {
-                stack.append(.mapping(mapping, anchor: anchor, pendingKey: node, keys: keys))
+                stack.append(.mapping(mapping, anchor: anchor, start: start, pendingKey: node, keys: keys))
                 return
             }
             if case .scalar(let name) = key, !keys.insert(name.string).inserted {
                 throw YAMLError(problem: "duplicate key \(name.string)", line: name.line)
             }
             mapping.entries.append((key, node))
-            stack.append(.mapping(mapping, anchor: anchor, pendingKey: nil, keys: keys))
+            stack.append(.mapping(mapping, anchor: anchor, start: start, pendingKey: nil, keys: keys))
         }
     }
 

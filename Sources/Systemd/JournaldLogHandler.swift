@@ -1,6 +1,7 @@
 import CSystemd
 import Glibc
 import Logging
+import Observability
 
 /// A swift-log handler that writes each event to the systemd journal with structured fields, through
 /// `sd_journal_sendv`.
@@ -45,9 +46,7 @@ public struct JournaldLogHandler: LogHandler {
         let metadata = effectiveMetadata(for: event)
         let fields = Self.fields(for: event, label: label, identifier: identifier, metadata: metadata)
         if Self.send(fields) < 0 {
-            let line = "\(event.level) \(label): \(event.message)\n"
-            // One write(2) per line, so concurrent fallbacks do not interleave within a line.
-            _ = Array(line.utf8).withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+            StandardError.write("\(event.level) \(label): \(event.message)")
         }
     }
 

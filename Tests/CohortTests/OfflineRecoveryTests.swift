@@ -151,6 +151,13 @@ struct OfflineRecoveryTests {
             try OfflineRaft.restore(archive, dataDirectory: used, node: NodeID("r1"))
         }
         #expect(FileManager.default.fileExists(atPath: used + "/_sys") == false, "nothing written")
+        // A file where the data directory should be is refused too; one that does not exist yet is fine.
+        let file = scratch + "/file"
+        #expect(FileManager.default.createFile(atPath: file, contents: Data("x".utf8)))
+        #expect(throws: OfflineRaftError.notEmpty(path: file, entries: ["(it is a file)"])) {
+            try OfflineRaft.requireEmpty(file)
+        }
+        #expect(throws: Never.self) { try OfflineRaft.requireEmpty(scratch + "/not-yet") }
         let empty = scratch + "/empty"
         let held = try DataDirectoryLock.acquire(OfflineRaft.raftDirectory(of: empty))
         // The lock's own directories exist now, so this one is not empty either: a daemon holds a directory

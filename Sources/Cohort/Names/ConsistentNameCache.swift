@@ -133,12 +133,15 @@ final class ConsistentNameCache: Sendable {
     /// Changes heard for names not held, still remembered.
     var heardCount: Int { state.withLock { $0.heard.count } }
 
-    /// Past `capacity` heard changes, those older than the TTL go, then the oldest.
+    /// Past `capacity` heard changes, those older than the TTL go, then the oldest down to three quarters of
+    /// it: every name change in the cluster is heard, so the sort is paid once per quarter of the capacity, not
+    /// once per update.
     private func forgetHeard(_ heard: inout [String: Heard], now: ContinuousClock.Instant) {
         guard heard.count > capacity else { return }
         heard = heard.filter { now - $0.value.at < ttl }
-        guard heard.count > capacity else { return }
-        let oldest = heard.sorted { $0.value.at < $1.value.at }.prefix(heard.count - capacity).map(\.key)
+        let keep = capacity - capacity / 4
+        guard heard.count > keep else { return }
+        let oldest = heard.sorted { $0.value.at < $1.value.at }.prefix(heard.count - keep).map(\.key)
         for name in oldest { heard[name] = nil }
     }
 

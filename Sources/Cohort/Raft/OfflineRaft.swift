@@ -5,11 +5,6 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import RaftCore
 import RaftPersistence
 
@@ -155,9 +150,9 @@ public enum OfflineRaft {
 
     /// Refuses a data directory that exists and holds anything (or is not a directory).
     static func requireEmpty(_ dataDirectory: String) throws(OfflineRaftError) {
-        var status = stat()
-        guard stat(dataDirectory, &status) == 0 else { return }
-        guard status.st_mode & S_IFMT == S_IFDIR else { throw .notEmpty(path: dataDirectory, entries: ["(it is a file)"]) }
+        var isDirectory = false
+        guard FileManager.default.fileExists(atPath: dataDirectory, isDirectory: &isDirectory) else { return }
+        guard isDirectory else { throw .notEmpty(path: dataDirectory, entries: ["(it is a file)"]) }
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: dataDirectory)) ?? ["(unreadable)"]
         guard entries.isEmpty else { throw .notEmpty(path: dataDirectory, entries: entries.sorted()) }
     }

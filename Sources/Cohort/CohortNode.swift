@@ -184,7 +184,8 @@ public final class CohortNode: Sendable {
                 nameCache = cache
             }
             nameCacheService = NameCacheService(
-                cache: nameCache, gossip: gossip, raft: raft, store: store, publishes: server, logger: logger
+                cache: nameCache, gossip: gossip, isLeader: { [raft] in raft.isLeader }, store: store, publishes: server,
+                dropsFirstRound: Failpoints.dropsNameCacheFirstRound(environment: environment), logger: logger
             )
             let strongNames = StrongNames(
                 coordination: coordination, mesh: mesh, gossip: gossip, nodeID: id, conflictCheck: .localNames(processes), logger: logger

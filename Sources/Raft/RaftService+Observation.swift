@@ -46,6 +46,12 @@ extension RaftService {
         if peer == node.leader { leaderContact.withLock { $0 = .now } }
     }
 
+    /// Whether this node is the leader. Callable from any thread; from a ``RaftStateMachine/apply(_:)`` it
+    /// says whether the node applying the entry leads at that moment (the leader publishes what it applies).
+    public nonisolated var isLeader: Bool {
+        leading.load(ordering: .relaxed)
+    }
+
     /// When this node last heard from the leader of its term (a leader: when it last ticked as leader);
     /// nil if never since it started. Callable from any thread, for health checks.
     public nonisolated var lastLeaderContactInstant: ContinuousClock.Instant? {

@@ -217,6 +217,7 @@ extension RaftService {
     private func apply(_ entry: LogEntry) {
         guard entry.index > appliedIndex else { return }
         var result: [UInt8] = []
+        leading.store(node.state == .leader, ordering: .relaxed)
         if case .command = entry.payload { result = stateMachine.apply(entry) }
         appliedIndex = entry.index
         appliedBytesSinceSnapshot += entry.byteCount
@@ -358,6 +359,7 @@ extension RaftService {
     }
 
     func observe() {
+        leading.store(node.state == .leader, ordering: .relaxed)
         if node.state == .leader { leaderContact.withLock { $0 = .now } }
         publishStatus()
         guard let metrics else { return }

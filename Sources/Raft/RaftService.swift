@@ -96,6 +96,9 @@ public actor RaftService: Service {
     /// When this node last heard from the leader of its term (or led itself): the liveness check's input,
     /// kept where a health check can read it without hopping to the actor.
     nonisolated let leaderContact = Mutex<ContinuousClock.Instant?>(nil)
+    /// Whether this node leads: set before each entry is applied and after each Ready, so that the state
+    /// machine (and what it calls) can ask while it applies without hopping to the actor.
+    nonisolated let leading = Atomic<Bool>(false)
     /// Subscribers of ``statusUpdates()``, by subscription number.
     var statusWatchers: [Int: AsyncStream<RaftStatus>.Continuation] = [:]
     var nextStatusWatcher = 0

@@ -143,8 +143,22 @@ struct ConsistentNameCacheTests {
         for cut in [0, 1, 5, 11, bytes.count - 1] {
             #expect(throws: ByteReaderError.self) { try NameCacheUpdate(decoding: Array(bytes.prefix(cut))) }
         }
-        #expect(throws: ByteReaderError.self) { try NameCacheUpdate(decoding: [2] + bytes.dropFirst()) }
+        #expect(throws: ByteReaderError.self) { try NameCacheUpdate(decoding: [3] + bytes.dropFirst()) }
         #expect(throws: ByteReaderError.self) { try NameCacheUpdate(decoding: bytes + [0]) }
+    }
+
+    @Test("a repeat's round travels with it and stays in every part; version 1 (no round) is still read")
+    func rounds() throws {
+        let changes = (0..<40).map { NameCacheUpdate.Change(name: "service-\($0)", pid: Self.owner, token: UInt64($0)) }
+        let repeated = NameCacheUpdate(index: 5, changes: changes, round: 2)
+        #expect(try NameCacheUpdate(decoding: repeated.encoded()) == repeated)
+        #expect(repeated.encoded() != NameCacheUpdate(index: 5, changes: changes).encoded(), "a repeat is a new payload")
+        #expect(repeated.split(budget: 400).allSatisfy { $0.round == 2 })
+        // Version 1: no round byte after the version.
+        var old = NameCacheUpdate(index: 5, changes: [changes[0]]).encoded()
+        old[0] = 1
+        old.remove(at: 1)
+        #expect(try NameCacheUpdate(decoding: old) == NameCacheUpdate(index: 5, changes: [changes[0]]))
     }
 
     @Test("the name changes of an applied batch become one update at its index")

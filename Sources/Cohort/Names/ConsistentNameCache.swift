@@ -167,9 +167,11 @@ struct CachedNameResolver: NameResolver {
 
 /// The name changes of one applied batch, as the Raft leader publishes them for clients' caches.
 ///
-/// Wire (after the gossip kind byte 0x63): version (u8, 1), Raft index (u64), count (u16), then per change
-/// flags (u8: bit 0 bound, bit 1 strong), name (u16 length + UTF-8), and when bound: PID text (u8 length +
-/// UTF-8) and token (u64).
+/// Wire (after the gossip kind byte 0x63): version (u8, 2), round (u8), Raft index (u64), count (u16), then
+/// per change flags (u8: bit 0 bound, bit 1 strong), name (u16 length + UTF-8), and when bound: PID text (u8
+/// length + UTF-8) and token (u64). Version 1 (no round byte, round 0) is still read. The round tells the
+/// leader's repeats of an update apart from its first publication (0), so that each is a fresh payload that
+/// every node passes on once more (``NameCacheService``).
 struct NameCacheUpdate: Sendable, Hashable {
     struct Change: Sendable, Hashable {
         var name: String
@@ -180,12 +182,15 @@ struct NameCacheUpdate: Sendable, Hashable {
 
     var index: UInt64
     var changes: [Change]
+    /// 0: the leader's first publication; 1, 2, …: its repeats.
+    var round: UInt8 = 0
 
-    static let version: UInt8 = 1
+    static let version: UInt8 = 2
 
     func encoded() -> [UInt8] {
         var writer = ByteWriter()
         writer.u8(Self.version)
+        writer.u8(round)
         writer.u64(index)
         writer.u16(UInt16(changes.count))
         for change in changes {
@@ -199,15 +204,17 @@ struct NameCacheUpdate: Sendable, Hashable {
         return writer.buffer
     }
 
-    init(index: UInt64, changes: [Change]) {
+    init(index: UInt64, changes: [Change], round: UInt8 = 0) {
         self.index = index
         self.changes = changes
+        self.round = round
     }
 
     init(decoding bytes: [UInt8]) throws(ByteReaderError) {
         var reader = ByteReader(bytes)
         let version = try reader.u8("name cache version")
-        guard version == Self.version else { throw .invalidFlag(field: "name cache version", value: version) }
+        guard version == 1 || version == Self.version else { throw .invalidFlag(field: "name cache version", value: version) }
+        round = version == 1 ? 0 : try reader.u8("name cache round")
         index = try reader.u64("name cache index")
         let count = Int(try reader.u16("name cache count"))
         var changes: [Change] = []
@@ -244,13 +251,13 @@ struct NameCacheUpdate: Sendable, Hashable {
     /// Splits the update into messages that each fit `budget` bytes (a gossip datagram's room).
     func split(budget: Int) -> [NameCacheUpdate] {
         var parts: [NameCacheUpdate] = []
-        var current = NameCacheUpdate(index: index, changes: [])
+        var current = NameCacheUpdate(index: index, changes: [], round: round)
         for change in changes {
             var candidate = current
             candidate.changes.append(change)
             if candidate.encoded().count > budget, !current.changes.isEmpty {
                 parts.append(current)
-                current = NameCacheUpdate(index: index, changes: [change])
+                current = NameCacheUpdate(index: index, changes: [change], round: round)
             } else {
                 current = candidate
             }
@@ -260,37 +267,63 @@ struct NameCacheUpdate: Sendable, Hashable {
     }
 }
 
-/// Keeps the name cache moving: on a Raft leader, publishes each applied batch's name changes on gossip;
-/// on every node, applies the updates it hears to its cache and drops the bindings of departed nodes.
+/// Keeps the name cache moving: on a Raft leader, publishes each applied batch's name changes on gossip, and
+/// publishes them again twice (``repeatDelays``); on every node, applies the updates it hears to its cache
+/// and drops the bindings of departed nodes.
 final class NameCacheService: Service, Sendable {
     /// Room for one update in a gossip datagram (the plane frames' limit, SPEC §3).
     static let updateBudget = 1200
+    /// When the leader publishes an update again after its first publication, each time as a new round that
+    /// every node passes on once more. One round of rumor mongering misses a given client now and then (at
+    /// N = 6 about one move in 300 was not heard, and the client's cache kept the old answer for its whole
+    /// TTL: `Benchmarks/scripts/name_cache_follow.py`); a repeat is a second, independent chance, and the
+    /// later one outlasts a node that was stalled for a few seconds.
+    static let repeatDelays: [Duration] = [.seconds(1), .seconds(5)]
+    /// A repeat is skipped while this many user messages wait in this node's gossip queue: under a burst of
+    /// name changes the repeats would crowd out the first publications (and the state planes' deltas), and
+    /// the cache's TTL still bounds what a missed update costs.
+    static let repeatQueueLimit = 64
 
     /// The cache this node keeps (a client's); nil on a Raft server, which reads its replica.
     let cache: ConsistentNameCache?
     let gossip: GossipService
-    let raft: RaftService
-    let store: CoordinationStore
+    /// Whether this node leads, asked as it applies (``RaftService/isLeader``).
+    let isLeader: @Sendable () -> Bool
     let publishes: Bool
+    /// Test-only (a failpoint, `COHORT_FAILPOINT_NAME_CACHE_DROP_FIRST_ROUND`): updates heard in their
+    /// first round are ignored, as if every transmission of it had been lost.
+    let dropsFirstRound: Bool
     let logger: Logger
-    private let leading = Atomic<Bool>(false)
     /// Updates already seen (and passed on), newest last.
     private let seen = Mutex<(set: Set<[UInt8]>, order: [[UInt8]])>(([], []))
-    private let outbox: AsyncStream<[UInt8]>
-    private let outboxSink: AsyncStream<[UInt8]>.Continuation
+    private let outbox: AsyncStream<NameCacheUpdate>
+    private let outboxSink: AsyncStream<NameCacheUpdate>.Continuation
+    /// An update to publish again when due.
+    private struct Repeat: Sendable {
+        var due: ContinuousClock.Instant
+        var update: NameCacheUpdate
+    }
+    /// Per delay of ``repeatDelays``: the updates to publish again, in the order they are due.
+    private let repeats: [(stream: AsyncStream<Repeat>, continuation: AsyncStream<Repeat>.Continuation)]
 
-    init(cache: ConsistentNameCache?, gossip: GossipService, raft: RaftService, store: CoordinationStore, publishes: Bool, logger: Logger) {
+    init(
+        cache: ConsistentNameCache?, gossip: GossipService, isLeader: @escaping @Sendable () -> Bool, store: CoordinationStore,
+        publishes: Bool, dropsFirstRound: Bool = false, logger: Logger
+    ) {
         self.cache = cache
         self.gossip = gossip
-        self.raft = raft
-        self.store = store
+        self.isLeader = isLeader
         self.publishes = publishes
+        self.dropsFirstRound = dropsFirstRound
         self.logger = logger
-        (outbox, outboxSink) = AsyncStream.makeStream(of: [UInt8].self, bufferingPolicy: .bufferingNewest(4096))
+        (outbox, outboxSink) = AsyncStream.makeStream(of: NameCacheUpdate.self, bufferingPolicy: .bufferingNewest(4096))
+        repeats = Self.repeatDelays.map { _ in AsyncStream.makeStream(of: Repeat.self, bufferingPolicy: .bufferingNewest(4096)) }
         guard publishes else { return }
-        store.observe { [weak self, outboxSink] changes, state in
-            guard let self, self.leading.load(ordering: .relaxed), let update = NameCacheUpdate.from(changes, index: state.index) else { return }
-            for part in update.split(budget: Self.updateBudget) { outboxSink.yield(part.encoded()) }
+        // Called as the store applies, on the Raft service's executor: `isLeader` says whether this node
+        // leads as it applies the entry (no lag behind an election).
+        store.observe { [isLeader, outboxSink] changes, state in
+            guard isLeader(), let update = NameCacheUpdate.from(changes, index: state.index) else { return }
+            for part in update.split(budget: Self.updateBudget) { outboxSink.yield(part) }
         }
     }
 
@@ -306,16 +339,30 @@ final class NameCacheService: Service, Sendable {
             guard publishes else { return }
             group.addTask { [self] in
                 await untilGracefulShutdown { [self] in
-                    for await status in await raft.statusUpdates() {
-                        leading.store(status.state == .leader, ordering: .relaxed)
+                    for await update in outbox {
+                        let payload = update.encoded()
+                        remember(payload)
+                        await gossip.broadcast(kind: Self.messageKind, payload: payload)
+                        let now = ContinuousClock.now
+                        for (number, delay) in Self.repeatDelays.enumerated() {
+                            var again = update
+                            again.round = UInt8(number + 1)
+                            repeats[number].continuation.yield(Repeat(due: now + delay, update: again))
+                        }
                     }
                 }
             }
-            group.addTask { [self] in
-                await untilGracefulShutdown { [self] in
-                    for await payload in outbox {
-                        remember(payload)
-                        await gossip.broadcast(kind: Self.messageKind, payload: payload)
+            for queue in repeats {
+                group.addTask { [self] in
+                    await untilGracefulShutdown { [self] in
+                        for await item in queue.stream {
+                            do { try await Task.sleep(until: item.due, clock: .continuous) } catch { return }
+                            // A node that no longer leads repeats nothing (a client that missed it has the TTL).
+                            guard isLeader() else { continue }
+                            let payload = item.update.encoded()
+                            guard await gossip.broadcastIfRoom(kind: Self.messageKind, payload: payload, limit: Self.repeatQueueLimit) else { continue }
+                            remember(payload)
+                        }
                     }
                 }
             }
@@ -330,6 +377,7 @@ final class NameCacheService: Service, Sendable {
                     logger.debug("a name-cache update could not be read; dropped")
                     continue
                 }
+                if dropsFirstRound, update.round == 0 { continue }
                 guard remember(payload) else { continue }
                 cache?.apply(update)
                 await gossip.broadcast(kind: Self.messageKind, payload: payload)

@@ -146,16 +146,11 @@ let package = Package(
             name: "CYAML",
             providers: [.apt(["libyaml-dev"])]
         ),
-        // libsystemd, through pkg-config.
-        .systemLibrary(
-            name: "CSystemd",
-            pkgConfig: "libsystemd",
-            providers: [.apt(["libsystemd-dev"])]
-        ),
-        // sd_notify readiness/status/stopping, the health-gated watchdog, the journald log handler.
+        // systemd's notify protocol (readiness, status, stopping), the health-gated watchdog, the journald log
+        // handler (the journal's native protocol); no libsystemd.
         .target(
             name: "Systemd",
-            dependencies: ["CSystemd", "CohortCore", "Observability", logging, lifecycle],
+            dependencies: ["CohortCore", "Observability", logging, lifecycle],
             swiftSettings: strict
         ),
         // The node: wires every service into one ServiceGroup; the public API.

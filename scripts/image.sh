@@ -49,9 +49,9 @@ fi
 if ! pm image exists "$base"; then
   root=${COHORT_BASE_ROOT:-/var/tmp/cohort-base-root}
   if [ ! -x "$root/usr/bin/bash" ]; then
-    echo "== debootstrapping Debian bookworm (minbase + libsystemd0) into $root"
+    echo "== debootstrapping Debian bookworm (minbase) into $root"
     rm -rf "$root"
-    debootstrap --variant=minbase --include=libsystemd0 bookworm "$root" >/dev/null
+    debootstrap --variant=minbase bookworm "$root" >/dev/null
   fi
   # What the slim image also leaves out: package caches, lists, docs, man pages, locales.
   rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* "$root"/usr/share/doc/* \

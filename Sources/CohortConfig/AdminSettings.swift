@@ -57,7 +57,7 @@ public enum LogFormat: String, Sendable, Equatable, CaseIterable {
     case text
     /// One JSON object per line.
     case json
-    /// Native journal fields through libsystemd.
+    /// Native journal fields (the journal's native protocol).
     case journald
 }
 

@@ -13,7 +13,7 @@ public struct JournalField: Sendable, Hashable, CustomStringConvertible {
         self.value = value
     }
 
-    /// `NAME=value`, the form `sd_journal_sendv` takes.
+    /// `NAME=value` (a value with line breaks travels in the native protocol's binary form: ``JournalSocket``).
     public var description: String { name + "=" + value }
 
     /// The longest field name journald accepts.

@@ -1,16 +1,17 @@
-import CSystemd
 import Glibc
 import Logging
 import Observability
+import Synchronization
 
-/// A swift-log handler that writes each event to the systemd journal with structured fields, through
-/// `sd_journal_sendv`.
+/// A swift-log handler that writes each event to the systemd journal with structured fields, by the journal's
+/// native protocol: one datagram per entry to `/run/systemd/journal/socket` (``JournalSocket``).
 ///
 /// Fields: `MESSAGE`, `PRIORITY` (syslog levels), `SYSLOG_IDENTIFIER`, `CODE_FILE`, `CODE_LINE`, `CODE_FUNC`,
 /// `COHORT_LOGGER` (the logger label), `COHORT_SOURCE` (the module), and one field per metadata entry named by
 /// `JournalField.name(forMetadataKey:)` (`raft.term` → `RAFT_TERM`), so `journalctl RAFT_TERM=4` works. Use it when
-/// `stderrIsJournal(environment:)` says stderr already goes to the journal. If the journal refuses an entry, the
-/// line goes to stderr instead.
+/// `stderrIsJournal(environment:)` says stderr already goes to the journal. If the journal refuses an entry (one
+/// larger than a datagram, or a journal that is not running), the line goes to stderr instead — the journal's
+/// stream, without the fields.
 public struct JournaldLogHandler: LogHandler {
     /// The logger label, sent as `COHORT_LOGGER`.
     public let label: String
@@ -45,7 +46,7 @@ public struct JournaldLogHandler: LogHandler {
     public func log(event: LogEvent) {
         let metadata = effectiveMetadata(for: event)
         let fields = Self.fields(for: event, label: label, identifier: identifier, metadata: metadata)
-        if Self.send(fields) < 0 {
+        if JournalSocket.shared.send(fields) != 0 {
             StandardError.write("\(event.level) \(label): \(event.message)")
         }
     }
@@ -103,22 +104,71 @@ public struct JournaldLogHandler: LogHandler {
         case .debug, .trace: return 7
         }
     }
+}
 
-    /// Sends `fields` as one journal entry; returns `sd_journal_sendv`'s result (negative errno on failure).
-    static func send(_ fields: [JournalField]) -> Int32 {
-        // One buffer holds every "NAME=value" so the iovecs point into memory that lives for the whole call.
-        var buffer: [UInt8] = []
-        var ranges: [Range<Int>] = []
-        for field in fields {
-            let start = buffer.count
-            buffer.append(contentsOf: field.description.utf8)
-            ranges.append(start..<buffer.count)
-        }
-        return buffer.withUnsafeMutableBytes { bytes -> Int32 in
-            let vectors = ranges.map { range in
-                iovec(iov_base: bytes.baseAddress.map { $0 + range.lowerBound }, iov_len: range.count)
+/// The journal's native socket: each entry one datagram of fields, `NAME=value\n` when the value has no line
+/// break, else `NAME\n`, the value's length (64-bit little-endian), the value and `\n`
+/// (`systemd.journal-fields(7)`, and "Native Journal Protocol" in systemd's documentation). One socket, opened
+/// at the first entry, serves every logger (a datagram socket is safe to share between threads).
+///
+/// libsystemd passes an entry too large for a datagram through a sealed memfd; this does not (Cohort's log
+/// lines are far below the limit, which is the socket's send buffer, 8 MiB asked for): such an entry fails with
+/// `EMSGSIZE` and the handler writes it to stderr.
+public final class JournalSocket: Sendable {
+    /// The socket journald listens on.
+    public static let defaultPath = "/run/systemd/journal/socket"
+    /// The send buffer asked for (the kernel caps it at `net.core.wmem_max`).
+    static let sendBufferBytes: Int32 = 8 << 20
+    /// The one every ``JournaldLogHandler`` uses.
+    public static let shared = JournalSocket(path: defaultPath)
+
+    /// Where entries go.
+    public let path: String
+    /// The open socket, or -1 before the first entry (and after a failure to open one).
+    private let descriptor = Mutex<Int32>(-1)
+
+    /// A socket sending to `path` (tests use one of their own).
+    public init(path: String) {
+        self.path = path
+    }
+
+    deinit {
+        let fd = descriptor.withLock { $0 }
+        if fd >= 0 { close(fd) }
+    }
+
+    /// Sends `fields` as one entry; 0, or the `errno` of the failure (`ENOENT` or `ECONNREFUSED`: no journal).
+    public func send(_ fields: [JournalField]) -> Int32 {
+        let entry = Self.encode(fields)
+        let fd = descriptor.withLock { fd -> Int32 in
+            if fd < 0, let opened = UnixDatagram.openSocket() {
+                var size = Self.sendBufferBytes
+                _ = setsockopt(opened, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+                fd = opened
             }
-            return vectors.withUnsafeBufferPointer { sd_journal_sendv($0.baseAddress, Int32($0.count)) }
+            return fd
         }
+        guard fd >= 0 else { return errno }
+        return UnixDatagram.send(entry, on: fd, to: path)
+    }
+
+    /// One entry's datagram.
+    public static func encode(_ fields: [JournalField]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        for field in fields {
+            bytes.append(contentsOf: field.name.utf8)
+            let value = Array(field.value.utf8)
+            guard value.contains(UInt8(ascii: "\n")) else {
+                bytes.append(UInt8(ascii: "="))
+                bytes.append(contentsOf: value)
+                bytes.append(UInt8(ascii: "\n"))
+                continue
+            }
+            bytes.append(UInt8(ascii: "\n"))
+            withUnsafeBytes(of: UInt64(value.count).littleEndian) { bytes.append(contentsOf: $0) }
+            bytes.append(contentsOf: value)
+            bytes.append(UInt8(ascii: "\n"))
+        }
+        return bytes
     }
 }

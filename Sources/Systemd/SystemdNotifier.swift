@@ -1,11 +1,12 @@
-import CSystemd
 import Glibc
 
-/// Sends service-manager notifications (`READY=1`, `STATUS=…`, `WATCHDOG=1`, `STOPPING=1`) through libsystemd.
+/// Sends service-manager notifications (`READY=1`, `STATUS=…`, `WATCHDOG=1`, `STOPPING=1`) by systemd's notify
+/// protocol (`sd_notify(3)`): one datagram of newline-separated `KEY=value` assignments to the Unix socket that
+/// `NOTIFY_SOCKET` names (a path, or `@name` in the abstract namespace).
 ///
-/// Every message goes through `sd_notify(0, …)`, which reads `NOTIFY_SOCKET` from the process environment at the
-/// time of the call; the environment is never unset, so child processes and later calls see the same socket.
-/// libsystemd's notify functions are thread-safe, so one notifier may be shared by every service.
+/// Every message reads `NOTIFY_SOCKET` from the process environment at the time of the call, as `sd_notify(0, …)`
+/// does; the environment is never unset, so child processes and later calls see the same socket. Each message
+/// uses a socket of its own, so one notifier may be shared by every service.
 public struct SystemdNotifier: Sendable {
     /// The value of `NOTIFY_SOCKET` when the notifier was made: a path, or `@name` for the abstract namespace.
     public let socket: String
@@ -14,7 +15,7 @@ public struct SystemdNotifier: Sendable {
     /// (`WATCHDOG_USEC` unset, or `WATCHDOG_PID` names another process).
     public let watchdogInterval: Duration?
 
-    /// Internal: `sd_notify` always uses the environment's socket, so a public init could only mislead.
+    /// Internal: a notification always goes to the environment's socket, so a public init could only mislead.
     init(socket: String, watchdogInterval: Duration?) {
         self.socket = socket
         self.watchdogInterval = watchdogInterval
@@ -23,8 +24,8 @@ public struct SystemdNotifier: Sendable {
     /// The notifier for this process, or nil when it was not started by a service manager (`NOTIFY_SOCKET` unset
     /// or empty).
     ///
-    /// The watchdog interval comes from `sd_watchdog_enabled(0, …)`, which honours `WATCHDOG_PID`; it is half of
-    /// `WATCHDOG_USEC` so that one late ping never costs a restart.
+    /// The watchdog interval is read as `sd_watchdog_enabled(0, …)` reads it, honouring `WATCHDOG_PID`; it is half
+    /// of `WATCHDOG_USEC` so that one late ping never costs a restart.
     public static func fromEnvironment() -> SystemdNotifier? {
         guard let raw = getenv("NOTIFY_SOCKET") else { return nil }
         let socket = String(cString: raw)
@@ -32,10 +33,13 @@ public struct SystemdNotifier: Sendable {
         return SystemdNotifier(socket: socket, watchdogInterval: watchdogIntervalFromEnvironment())
     }
 
-    /// Half of `WATCHDOG_USEC` when the watchdog is enabled for this process, else nil.
+    /// Half of `WATCHDOG_USEC` when the watchdog is enabled for this process, else nil: `WATCHDOG_USEC` is a
+    /// positive decimal number of microseconds, and `WATCHDOG_PID`, when set, names this process.
     public static func watchdogIntervalFromEnvironment() -> Duration? {
-        var usec: UInt64 = 0
-        guard sd_watchdog_enabled(0, &usec) > 0, usec > 0 else { return nil }
+        guard let raw = getenv("WATCHDOG_USEC"), let usec = UInt64(String(cString: raw)), usec > 0 else { return nil }
+        if let raw = getenv("WATCHDOG_PID") {
+            guard let pid = Int32(String(cString: raw)), pid == getpid() else { return nil }
+        }
         return .microseconds(Int64(clamping: usec / 2))
     }
 
@@ -61,13 +65,9 @@ public struct SystemdNotifier: Sendable {
 
     /// Sends `state`, one or more newline-separated `KEY=value` assignments, in one datagram.
     public func notify(_ state: String) throws(SystemdNotifyError) {
-        let result = sd_notify(0, state)
-        if result < 0 {
-            throw .sendFailed(state: state, errno: -result)
-        }
-        if result == 0 {
-            throw .notifySocketUnset(state: state)
-        }
+        guard let raw = getenv("NOTIFY_SOCKET"), raw.pointee != 0 else { throw .notifySocketUnset(state: state) }
+        let code = UnixDatagram.sendOnce(Array(state.utf8), to: String(cString: raw))
+        if code != 0 { throw .sendFailed(state: state, errno: code) }
     }
 
     /// `text` with every line break replaced by a space, so it stays one assignment.
@@ -78,7 +78,8 @@ public struct SystemdNotifier: Sendable {
 
 /// Why a notification did not reach the service manager.
 public enum SystemdNotifyError: Error, Equatable, CustomStringConvertible {
-    /// `sd_notify` failed with `errno`, typically because the socket is gone or refuses the datagram.
+    /// The datagram was not sent: `errno`, typically because the socket is gone or refuses it (`EINVAL`: the
+    /// variable is neither an absolute path nor `@name`).
     case sendFailed(state: String, errno: Int32)
     /// `NOTIFY_SOCKET` was unset when sending: something removed it from the environment after start-up.
     case notifySocketUnset(state: String)
@@ -87,10 +88,10 @@ public enum SystemdNotifyError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .sendFailed(let state, let code):
             let reason = String(cString: strerror(code))
-            return "sd_notify(\(state.debugDescription)) failed: \(reason) (errno \(code)); check that NOTIFY_SOCKET "
+            return "notify \(state.debugDescription) failed: \(reason) (errno \(code)); check that NOTIFY_SOCKET "
                 + "names a live socket and that the unit has Type=notify and NotifyAccess=main"
         case .notifySocketUnset(let state):
-            return "sd_notify(\(state.debugDescription)) sent nothing: NOTIFY_SOCKET is no longer set; "
+            return "notify \(state.debugDescription) sent nothing: NOTIFY_SOCKET is no longer set; "
                 + "do not unset it in the daemon's environment"
         }
     }

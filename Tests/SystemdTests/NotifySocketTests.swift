@@ -9,10 +9,10 @@ import Testing
 
 /// The notifier, `WatchdogService` and `ReadinessService` against a real datagram socket.
 ///
-/// libsystemd reads `NOTIFY_SOCKET`, `WATCHDOG_USEC` and `WATCHDOG_PID` from the process environment on every call
-/// and offers no way to pass a socket, so these tests must `setenv` them. The environment is process-wide: the suite
+/// The notifier reads `NOTIFY_SOCKET`, `WATCHDOG_USEC` and `WATCHDOG_PID` from the process environment on every call
+/// (as `sd_notify(3)` does) and offers no way to pass a socket, so these tests must `setenv` them. The environment is process-wide: the suite
 /// is `.serialized` so no two of its tests point the variables at different listeners at once, and every test
-/// restores the previous values when it ends. No other code in this test process calls sd_notify; tests that start
+/// restores the previous values when it ends. No other code in this test process sends notifications; tests that start
 /// child processes clear these variables in the child's environment (see `DaemonProcess`).
 @Suite(.serialized) struct NotifySocketTests {
     private static let notifyVariables = ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"]
@@ -74,6 +74,14 @@ import Testing
             #expect(notifier != nil && notifier?.watchdogInterval == nil)
         }
         await withEnvironment(["NOTIFY_SOCKET": socket]) {
+            #expect(SystemdNotifier.fromEnvironment()?.watchdogInterval == nil)
+        }
+        for bad in ["0", "-5", "abc", "", "200000 "] {
+            await withEnvironment(["NOTIFY_SOCKET": socket, "WATCHDOG_USEC": bad]) {
+                #expect(SystemdNotifier.fromEnvironment()?.watchdogInterval == nil, "WATCHDOG_USEC=\(bad.debugDescription)")
+            }
+        }
+        await withEnvironment(["NOTIFY_SOCKET": socket, "WATCHDOG_USEC": "200000", "WATCHDOG_PID": "not-a-pid"]) {
             #expect(SystemdNotifier.fromEnvironment()?.watchdogInterval == nil)
         }
     }

@@ -69,9 +69,10 @@ install -d -m 0755 "$root/DEBIAN"
 install -m 0755 "$repo/deploy/debian/postinst" "$repo/deploy/debian/prerm" "$repo/deploy/debian/postrm" "$root/DEBIAN/"
 echo /etc/cohort/cohortd.yaml > "$root/DEBIAN/conffiles"
 installed_size=$(du -sk --exclude=DEBIAN "$root" | cut -f1)
-# The shared libraries the binaries link (glibc >= 2.35, libstdc++ and libgcc_s from GCC 12; zlib for the
-# CLI), as dpkg-shlibdeps maps them to packages; its answer on Debian 12 when it is missing.
-depends="libc6 (>= 2.35), libgcc-s1 (>= 3.3.1), libstdc++6 (>= 12), zlib1g (>= 1:1.1.4)"
+# The shared libraries the binaries link (glibc >= 2.36 for their packed relocations, libstdc++ and libgcc_s
+# from GCC 12; zlib for the CLI), as dpkg-shlibdeps maps them to packages; its answer on Debian 12 when it is
+# missing.
+depends="libc6 (>= 2.36), libgcc-s1 (>= 3.3.1), libstdc++6 (>= 12), zlib1g (>= 1:1.1.4)"
 if command -v dpkg-shlibdeps >/dev/null; then
   mkdir -p "$stage/src/debian"
   printf 'Source: cohort\n\nPackage: cohort\nArchitecture: any\n' > "$stage/src/debian/control"

@@ -8,15 +8,37 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import Metrics
 import Observability
 import ServiceLifecycle
 import Systemd
 
+/// The process's entry point: runs ``CohortDaemon`` on Swift's global executor while the main thread sleeps.
+///
+/// An `async` main (what `@main` on an `AsyncParsableCommand` makes) ends in `dispatch_main()`, which parks the
+/// main thread by calling `pthread_exit`; that unwinds the main thread's stack with libgcc's forced unwind, whose
+/// search of the executable's unwind tables (`.eh_frame_hdr`, `.eh_frame`: 4.8 MB) left about 1 MiB of them
+/// resident in every daemon (Benchmarks/results/memory.md). Nothing in `cohortd` runs on the main actor or the
+/// main dispatch queue, so the main thread only has to wait: the command exits the process when it ends
+/// (`ArgumentParser` exits on an error; success exits 0 here).
+@main
+enum CohortdMain {
+    static func main() {
+        // Detached: a task made here would inherit the main actor, whose queue nothing drains any more.
+        Task.detached {
+            await CohortDaemon.main(nil)
+            exit(0)
+        }
+        while true { pause() }
+    }
+}
+
 /// `cohortd`: runs one Cohort node (`run`, the default subcommand, so `cohortd`, `cohortd --config X` and
 /// `cohortd --check` run it), and the offline tools for its data directory: `restore` and `recover`.
-@main
 struct CohortDaemon: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cohortd",

@@ -140,16 +140,24 @@ public final class JournalSocket: Sendable {
     /// Sends `fields` as one entry; 0, or the `errno` of the failure (`ENOENT` or `ECONNREFUSED`: no journal).
     public func send(_ fields: [JournalField]) -> Int32 {
         let entry = Self.encode(fields)
-        let fd = descriptor.withLock { fd -> Int32 in
-            if fd < 0, let opened = UnixDatagram.openSocket() {
+        // The descriptor, or the errno of the failure to open one (read before anything else can change it).
+        let opened = descriptor.withLock { fd -> Result<Int32, SocketOpenFailure> in
+            if fd < 0 {
+                guard let socket = UnixDatagram.openSocket() else { return .failure(SocketOpenFailure(code: errno)) }
                 var size = Self.sendBufferBytes
-                _ = setsockopt(opened, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-                fd = opened
+                _ = setsockopt(socket, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+                fd = socket
             }
-            return fd
+            return .success(fd)
         }
-        guard fd >= 0 else { return errno }
-        return UnixDatagram.send(entry, on: fd, to: path)
+        switch opened {
+        case .success(let fd): return UnixDatagram.send(entry, on: fd, to: path)
+        case .failure(let failure): return failure.code
+        }
+    }
+
+    private struct SocketOpenFailure: Error {
+        var code: Int32
     }
 
     /// One entry's datagram.

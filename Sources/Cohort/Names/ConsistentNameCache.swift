@@ -275,7 +275,7 @@ final class NameCacheService: Service, Sendable {
     static let updateBudget = 1200
     /// When the leader publishes an update again after its first publication, each time as a new round that
     /// every node passes on once more. One round of rumor mongering misses a given client now and then (at
-    /// N = 6 about one move in 300 was not heard, and the client's cache kept the old answer for its whole
+    /// N = 6, 4 moves in 2,000 were not heard, and the client's cache kept the old answer for its whole
     /// TTL: `Benchmarks/scripts/name_cache_follow.py`); a repeat is a second, independent chance, and the
     /// later one outlasts a node that was stalled for a few seconds.
     static let repeatDelays: [Duration] = [.seconds(1), .seconds(5)]

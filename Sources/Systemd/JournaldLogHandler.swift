@@ -23,6 +23,8 @@ public struct JournaldLogHandler: LogHandler {
     public var logLevel: Logger.Level = .info
     /// Contributes task-local metadata to every event.
     public var metadataProvider: Logger.MetadataProvider?
+    /// Where entries go: journald's socket (tests give one of their own).
+    let socket: JournalSocket
 
     /// Creates a handler for the logger `label`, typically through
     /// `LoggingSystem.bootstrap { JournaldLogHandler(label: $0) }`.
@@ -31,9 +33,14 @@ public struct JournaldLogHandler: LogHandler {
         identifier: String = "cohortd",
         metadataProvider: Logger.MetadataProvider? = LoggingSystem.metadataProvider
     ) {
+        self.init(label: label, identifier: identifier, metadataProvider: metadataProvider, socket: .shared)
+    }
+
+    init(label: String, identifier: String = "cohortd", metadataProvider: Logger.MetadataProvider? = nil, socket: JournalSocket) {
         self.label = label
         self.identifier = identifier
         self.metadataProvider = metadataProvider
+        self.socket = socket
     }
 
     /// Reads or writes one metadata entry of this handler.
@@ -46,7 +53,7 @@ public struct JournaldLogHandler: LogHandler {
     public func log(event: LogEvent) {
         let metadata = effectiveMetadata(for: event)
         let fields = Self.fields(for: event, label: label, identifier: identifier, metadata: metadata)
-        if JournalSocket.shared.send(fields) != 0 {
+        if socket.send(fields) != 0 {
             StandardError.write("\(event.level) \(label): \(event.message)")
         }
     }
@@ -124,12 +131,15 @@ public final class JournalSocket: Sendable {
 
     /// Where entries go.
     public let path: String
+    /// `path` parsed (nil: not a socket address; every send fails with `EINVAL`).
+    private let address: UnixDatagram.Address?
     /// The open socket, or -1 before the first entry (and after a failure to open one).
     private let descriptor = Mutex<Int32>(-1)
 
     /// A socket sending to `path` (tests use one of their own).
     public init(path: String) {
         self.path = path
+        address = UnixDatagram.Address(path)
     }
 
     deinit {
@@ -139,25 +149,19 @@ public final class JournalSocket: Sendable {
 
     /// Sends `fields` as one entry; 0, or the `errno` of the failure (`ENOENT` or `ECONNREFUSED`: no journal).
     public func send(_ fields: [JournalField]) -> Int32 {
-        let entry = Self.encode(fields)
-        // The descriptor, or the errno of the failure to open one (read before anything else can change it).
-        let opened = descriptor.withLock { fd -> Result<Int32, SocketOpenFailure> in
+        guard let address else { return EINVAL }
+        // The descriptor, or minus the errno of the failure to open one (read where it happened).
+        let fd = descriptor.withLock { fd -> Int32 in
             if fd < 0 {
-                guard let socket = UnixDatagram.openSocket() else { return .failure(SocketOpenFailure(code: errno)) }
+                guard let socket = UnixDatagram.openSocket() else { return -errno }
                 var size = Self.sendBufferBytes
                 _ = setsockopt(socket, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
                 fd = socket
             }
-            return .success(fd)
+            return fd
         }
-        switch opened {
-        case .success(let fd): return UnixDatagram.send(entry, on: fd, to: path)
-        case .failure(let failure): return failure.code
-        }
-    }
-
-    private struct SocketOpenFailure: Error {
-        var code: Int32
+        guard fd >= 0 else { return -fd }
+        return UnixDatagram.send(Self.encode(fields), on: fd, to: address)
     }
 
     /// One entry's datagram.
@@ -165,7 +169,7 @@ public final class JournalSocket: Sendable {
         var bytes: [UInt8] = []
         for field in fields {
             bytes.append(contentsOf: field.name.utf8)
-            let value = Array(field.value.utf8)
+            let value = field.value.utf8
             guard value.contains(UInt8(ascii: "\n")) else {
                 bytes.append(UInt8(ascii: "="))
                 bytes.append(contentsOf: value)

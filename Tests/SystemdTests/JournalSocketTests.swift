@@ -16,9 +16,9 @@ struct JournalSocketTests {
         init() throws {
             path = NSTemporaryDirectory() + "cohort-journal-\(getpid())-\(UUID().uuidString.prefix(8)).sock"
             fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-            let (address, length) = try #require(UnixDatagram.socketAddress(path))
-            var storage = address
-            let bound = withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+            let address = try #require(UnixDatagram.Address(path))
+            var storage = address.storage
+            let bound = withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, address.length) } }
             try #require(bound == 0, "bind \(path): errno \(errno)")
         }
 
@@ -54,10 +54,9 @@ struct JournalSocketTests {
     @Test("a handler's event reaches the journal with its fields")
     func handlerFields() throws {
         let journal = try FakeJournal()
-        let socket = JournalSocket(path: journal.path)
-        let event = LogEvent(level: .warning, message: "disk slow", metadata: nil, source: "Raft", file: "F.swift", function: "f()", line: 7)
-        let fields = JournaldLogHandler.fields(for: event, label: "cohort.raft", identifier: "cohortd", metadata: ["raft.term": "4"])
-        #expect(socket.send(fields) == 0)
+        var handler = JournaldLogHandler(label: "cohort.raft", socket: JournalSocket(path: journal.path))
+        handler[metadataKey: "raft.term"] = "4"
+        handler.log(event: LogEvent(level: .warning, message: "disk slow", metadata: nil, source: "Raft", file: "F.swift", function: "f()", line: 7))
         let text = String(decoding: try journal.next(), as: UTF8.self)
         for line in ["MESSAGE=disk slow", "PRIORITY=4", "SYSLOG_IDENTIFIER=cohortd", "COHORT_LOGGER=cohort.raft", "CODE_LINE=7", "RAFT_TERM=4"] {
             #expect(text.split(separator: "\n").contains(Substring(line)), "\(line) in \(text.debugDescription)")
@@ -72,14 +71,15 @@ struct JournalSocketTests {
 
     @Test("socket addresses: absolute paths and @abstract names; anything else, or too long, is refused")
     func addresses() throws {
-        let (_, pathLength) = try #require(UnixDatagram.socketAddress("/run/x"))
-        #expect(Int(pathLength) == MemoryLayout<sockaddr_un>.offset(of: \.sun_path)! + 7)
-        let (abstract, abstractLength) = try #require(UnixDatagram.socketAddress("@name"))
-        #expect(Int(abstractLength) == MemoryLayout<sockaddr_un>.offset(of: \.sun_path)! + 5)
-        #expect(withUnsafeBytes(of: abstract.sun_path) { Array($0.prefix(5)) } == [0] + Array("name".utf8))
+        let path = try #require(UnixDatagram.Address("/run/x"))
+        #expect(Int(path.length) == MemoryLayout<sockaddr_un>.offset(of: \.sun_path)! + 7)
+        let abstract = try #require(UnixDatagram.Address("@name"))
+        #expect(Int(abstract.length) == MemoryLayout<sockaddr_un>.offset(of: \.sun_path)! + 5)
+        #expect(withUnsafeBytes(of: abstract.storage.sun_path) { Array($0.prefix(5)) } == [0] + Array("name".utf8))
         for bad in ["", "@", "relative/path", "/" + String(repeating: "x", count: 200)] {
-            #expect(UnixDatagram.socketAddress(bad) == nil, "\(bad.prefix(20))")
+            #expect(UnixDatagram.Address(bad) == nil, "\(bad.prefix(20))")
             #expect(UnixDatagram.sendOnce([1], to: bad) == EINVAL)
+            #expect(JournalSocket(path: bad).send([JournalField("MESSAGE", "x")]) == EINVAL)
         }
     }
 }

@@ -1,5 +1,6 @@
 import CohortCore
 import CoordinationCore
+import DequeModule
 import Gossip
 import Logging
 import Processes
@@ -295,7 +296,7 @@ final class NameCacheService: Service, Sendable {
     let dropsFirstRound: Bool
     let logger: Logger
     /// Updates already seen (and passed on), newest last.
-    private let seen = Mutex<(set: Set<[UInt8]>, order: [[UInt8]])>(([], []))
+    private let seen = Mutex<(set: Set<[UInt8]>, order: Deque<[UInt8]>)>(([], []))
     private let outbox: AsyncStream<NameCacheUpdate>
     private let outboxSink: AsyncStream<NameCacheUpdate>.Continuation
     /// An update to publish again when due.
@@ -385,7 +386,8 @@ final class NameCacheService: Service, Sendable {
         }
     }
 
-    /// Notes `payload` as seen; false when it was already (the newest 4,096 are remembered).
+    /// Notes `payload` as seen; false when it was already (the newest 4,096 are remembered: each update's
+    /// three rounds are three payloads).
     @discardableResult
     private func remember(_ payload: [UInt8]) -> Bool {
         seen.withLock { seen in

@@ -25,7 +25,9 @@ nspawn_boot() {
   nspawn=$!
   init=""
   trap nspawn_cleanup EXIT
-  for _ in $(seq 100); do init=$(pgrep -P "$nspawn" | head -n1 || true); [ -n "$init" ] && break; sleep 0.1; done
+  # The child named systemd: nspawn may have a short-lived helper child first, and entering or killing that
+  # instead of PID 1 left a container running (seen once).
+  for _ in $(seq 100); do init=$(pgrep -P "$nspawn" -x systemd | head -n1 || true); [ -n "$init" ] && break; sleep 0.1; done
   [ -n "$init" ] || fail "container did not start"
 }
 
